@@ -1,0 +1,162 @@
+"""API keys: format, hashing, issuing and the fast lookup the gateway does on every request.
+
+A key looks like ``sk-aip-<32 random base62 characters><6-character checksum>``. The fixed prefix
+lets secret scanners find leaked keys; the checksum lets the gateway refuse a mistyped or made-up
+key before it touches the database. Only an HMAC of the whole key is stored.
+"""
+
+import hashlib
+import hmac
+import secrets
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .models import ApiKey, Membership, Organization
+
+KEY_PREFIX = "sk-aip-"
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_BODY_LEN = 32
+_CHECK_LEN = 6
+KEY_LEN = len(KEY_PREFIX) + _BODY_LEN + _CHECK_LEN
+DISPLAY_PREFIX_LEN = len(KEY_PREFIX) + 8
+
+
+def _checksum(body: str) -> str:
+    n = zlib.crc32(body.encode())
+    out = []
+    for _ in range(_CHECK_LEN):
+        n, r = divmod(n, 62)
+        out.append(_ALPHABET[r])
+    return "".join(out)
+
+
+def generate_key() -> str:
+    body = "".join(secrets.choice(_ALPHABET) for _ in range(_BODY_LEN))
+    return KEY_PREFIX + body + _checksum(body)
+
+
+def is_well_formed(raw: str) -> bool:
+    if len(raw) != KEY_LEN or not raw.startswith(KEY_PREFIX):
+        return False
+    body = raw[len(KEY_PREFIX) : -_CHECK_LEN]
+    if any(c not in _ALPHABET for c in body):
+        return False
+    return hmac.compare_digest(_checksum(body), raw[-_CHECK_LEN:])
+
+
+def hash_key(raw: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), raw.encode(), hashlib.sha256).hexdigest()
+
+
+@transaction.atomic
+def organization_get_or_create(*, name: str) -> Organization:
+    org = Organization.objects.filter(name=name).first()
+    if org:
+        return org
+    base = slugify(name)[:70] or "org"
+    slug, n = base, 1
+    while Organization.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return Organization.objects.create(name=name, slug=slug)
+
+
+def apikey_create(*, organization: Organization, name: str, created_by=None, expires_at=None) -> tuple[ApiKey, str]:
+    """Creates a key and returns it with the full secret, which is never stored or shown again."""
+    raw = generate_key()
+    key = ApiKey.objects.create(
+        organization=organization,
+        name=name,
+        prefix=raw[:DISPLAY_PREFIX_LEN],
+        secret_hash=hash_key(raw),
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    if created_by is not None:
+        Membership.objects.get_or_create(
+            organization=organization, user=created_by, defaults={"role": Membership.Role.OWNER}
+        )
+    return key, raw
+
+
+def apikey_revoke(*, key: ApiKey) -> None:
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+
+
+# --- The gateway's lookup ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeyIdentity:
+    key_id: int
+    organization_id: int
+    expires_at: datetime | None
+
+
+# hash -> (monotonic deadline, KeyIdentity or None). Entries live AIPOWER_KEY_CACHE_SECONDS, so a
+# revoked key stops working on every process within that time; the database stays the truth.
+_cache: dict[str, tuple[float, KeyIdentity | None]] = {}
+_last_used_written: dict[int, float] = {}
+LAST_USED_RESOLUTION_S = 30.0
+
+
+def _lookup(secret_hash: str) -> KeyIdentity | None:
+    row = (
+        ApiKey.objects.filter(secret_hash=secret_hash, revoked_at__isnull=True)
+        .values_list("id", "organization_id", "expires_at", "secret_hash")
+        .first()
+    )
+    if row is None or not hmac.compare_digest(row[3], secret_hash):
+        return None
+    return KeyIdentity(row[0], row[1], row[2])
+
+
+_lookup_async = sync_to_async(_lookup, thread_sensitive=False)
+
+
+async def authenticate(raw: str) -> KeyIdentity | None:
+    if not is_well_formed(raw):
+        return None
+    digest = hash_key(raw)
+    now = time.monotonic()
+    hit = _cache.get(digest)
+    if hit is not None and hit[0] > now:
+        identity = hit[1]
+    else:
+        identity = await _lookup_async(digest)
+        if len(_cache) > 100_000:
+            _cache.clear()
+        _cache[digest] = (now + settings.AIPOWER_KEY_CACHE_SECONDS, identity)
+    if identity is not None and identity.expires_at is not None and identity.expires_at <= timezone.now():
+        return None
+    return identity
+
+
+def needs_last_used_write(key_id: int) -> bool:
+    """True at most once per LAST_USED_RESOLUTION_S per key and process."""
+    now = time.monotonic()
+    if _last_used_written.get(key_id, 0.0) > now:
+        return False
+    _last_used_written[key_id] = now + LAST_USED_RESOLUTION_S
+    return True
+
+
+def _touch(key_id: int) -> None:
+    ApiKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
+
+
+touch_last_used = sync_to_async(_touch, thread_sensitive=False)
+
+
+def clear_cache() -> None:
+    _cache.clear()
+    _last_used_written.clear()

@@ -1,0 +1,40 @@
+from django.db import models
+
+
+class UsageRecord(models.Model):
+    """One row per gateway request, however it ended. Money in integer nano-USD (1e-9 USD)."""
+
+    class Status(models.TextChoices):
+        OK = "ok"
+        CLIENT_ERROR = "client_error"
+        UPSTREAM_ERROR = "upstream_error"
+        CLIENT_DISCONNECTED = "client_disconnected"
+        STREAM_INTERRUPTED = "stream_interrupted"
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    api_key = models.ForeignKey("accounts.ApiKey", null=True, on_delete=models.SET_NULL, related_name="+")
+    request_id = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(db_index=True)
+    requested_model = models.CharField(max_length=160)
+    route = models.CharField(max_length=40, blank=True)
+    served_model = models.CharField(max_length=160, blank=True)
+    provider = models.CharField(max_length=40, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    attempt_log = models.JSONField(default=list, blank=True)
+    stream = models.BooleanField(default=False)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cached_tokens = models.PositiveIntegerField(default=0)
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    # True when the upstream reported no usage and the gateway counted the tokens itself.
+    usage_estimated = models.BooleanField(default=False)
+    upstream_cost_nusd = models.BigIntegerField(default=0)
+    charged_nusd = models.BigIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    ttft_ms = models.PositiveIntegerField(null=True)
+    status = models.CharField(max_length=24, choices=Status.choices)
+    http_status = models.PositiveSmallIntegerField(default=200)
+    error_type = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "created_at"])]

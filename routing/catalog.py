@@ -1,0 +1,135 @@
+"""An immutable, in-memory snapshot of the catalog for the request path.
+
+Each process keeps one snapshot and reloads it in the background when it is older than
+AIPOWER_CATALOG_CACHE_SECONDS, so an edit in Django admin reaches every process within seconds
+and no request waits for the database to read the catalog (except the very first).
+"""
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    slug: str
+    name: str
+    wire_format: str
+    base_url: str
+    credential_env: str
+    connect_timeout_s: float | None = None
+    read_timeout_s: float | None = None
+    quirks: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: int
+    public_id: str
+    upstream_id: str
+    display_name: str
+    provider: ProviderInfo
+    input_price: int  # micro-USD per 1M input tokens
+    output_price: int  # micro-USD per 1M output tokens
+    cached_input_price: int | None  # micro-USD per 1M cached input tokens; None: the input price
+    context_window: int  # tokens
+    max_output_tokens: int  # tokens
+    supports_streaming: bool = True
+    supports_tools: bool = True
+    supports_vision: bool = False
+    supports_json_mode: bool = True
+    quirks: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteInfo:
+    name: str
+    goal: str
+    description: str
+    targets: tuple[ModelInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    models: dict[str, ModelInfo]  # by public id
+    by_upstream_id: dict[str, ModelInfo]  # bare upstream ids that name exactly one model
+    routes: dict[str, RouteInfo]
+    loaded_at: float = 0.0
+
+    def resolve_model(self, name: str) -> ModelInfo | None:
+        return self.models.get(name) or self.by_upstream_id.get(name)
+
+
+def load_snapshot() -> Snapshot:
+    from .models import CatalogModel, Route
+
+    models: dict[str, ModelInfo] = {}
+    by_pk: dict[int, ModelInfo] = {}
+    upstream_counts: dict[str, list[ModelInfo]] = {}
+    for m in CatalogModel.objects.select_related("provider").filter(enabled=True, provider__enabled=True):
+        p = m.provider
+        info = ModelInfo(
+            id=m.pk,
+            public_id=m.public_id,
+            upstream_id=m.upstream_id,
+            display_name=m.display_name,
+            provider=ProviderInfo(
+                slug=p.slug, name=p.name, wire_format=p.wire_format, base_url=p.base_url.rstrip("/"),
+                credential_env=p.credential_env, connect_timeout_s=p.connect_timeout_s,
+                read_timeout_s=p.read_timeout_s, quirks=p.quirks or {},
+            ),
+            input_price=m.input_price_usd_micro_per_mtok,
+            output_price=m.output_price_usd_micro_per_mtok,
+            cached_input_price=m.cached_input_price_usd_micro_per_mtok,
+            context_window=m.context_window,
+            max_output_tokens=m.max_output_tokens,
+            supports_streaming=m.supports_streaming,
+            supports_tools=m.supports_tools,
+            supports_vision=m.supports_vision,
+            supports_json_mode=m.supports_json_mode,
+            quirks=m.quirks or {},
+        )
+        models[info.public_id] = info
+        by_pk[m.pk] = info
+        upstream_counts.setdefault(m.upstream_id, []).append(info)
+    by_upstream = {uid: infos[0] for uid, infos in upstream_counts.items() if len(infos) == 1 and uid not in models}
+    routes = {}
+    for r in Route.objects.filter(enabled=True).prefetch_related("targets"):
+        targets = tuple(by_pk[t.model_id] for t in r.targets.all() if t.model_id in by_pk)
+        routes[r.name] = RouteInfo(name=r.name, goal=r.goal, description=r.description, targets=targets)
+    return Snapshot(models=models, by_upstream_id=by_upstream, routes=routes, loaded_at=time.monotonic())
+
+
+_load_async = sync_to_async(load_snapshot, thread_sensitive=False)
+_current: Snapshot | None = None
+_refreshing: asyncio.Task | None = None
+
+
+async def get_snapshot() -> Snapshot:
+    global _current, _refreshing
+    snap = _current
+    if snap is None:
+        snap = _current = await _load_async()
+        return snap
+    if time.monotonic() - snap.loaded_at > settings.AIPOWER_CATALOG_CACHE_SECONDS:
+        loop = asyncio.get_running_loop()
+        if _refreshing is None or _refreshing.done() or _refreshing.get_loop() is not loop:
+            _refreshing = loop.create_task(_refresh())
+    return snap
+
+
+async def _refresh() -> None:
+    global _current, _refreshing
+    try:
+        _current = await _load_async()
+    finally:
+        _refreshing = None
+
+
+def invalidate() -> None:
+    """Forget this process's snapshot (after a catalog edit, in tests and commands)."""
+    global _current
+    _current = None

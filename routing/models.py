@@ -1,0 +1,80 @@
+from django.db import models
+
+
+class WireFormat(models.TextChoices):
+    OPENAI = "openai", "OpenAI chat completions"
+    ANTHROPIC = "anthropic", "Anthropic Messages"
+    GEMINI = "gemini", "Google Gemini"
+
+
+class Provider(models.Model):
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    wire_format = models.CharField(max_length=20, choices=WireFormat.choices, default=WireFormat.OPENAI)
+    base_url = models.URLField(help_text="The vendor's API base, e.g. https://api.deepseek.com/v1")
+    credential_env = models.CharField(
+        max_length=80,
+        help_text="Name of the environment variable that holds this provider's API key. "
+        "The key itself is never stored in the database.",
+    )
+    enabled = models.BooleanField(default=True)
+    # Timeouts in seconds; empty means the gateway-wide default.
+    connect_timeout_s = models.FloatField(null=True, blank=True)
+    read_timeout_s = models.FloatField(null=True, blank=True)
+    # Vendor differences as data (see routing/adapters/openai_compat.py for the keys understood).
+    quirks = models.JSONField(default=dict, blank=True)
+
+    def __str__(self):
+        return self.name
+
+
+class CatalogModel(models.Model):
+    """One upstream model. Prices are integer micro-USD per one million tokens."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
+    upstream_id = models.CharField(max_length=120, help_text="The id the vendor's API expects.")
+    public_id = models.CharField(max_length=160, unique=True, help_text="provider/model, as callers name it")
+    display_name = models.CharField(max_length=120)
+    input_price_usd_micro_per_mtok = models.PositiveBigIntegerField()
+    output_price_usd_micro_per_mtok = models.PositiveBigIntegerField()
+    cached_input_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True, blank=True)
+    price_source = models.CharField(max_length=300, blank=True, help_text="Where the list price was read.")
+    context_window = models.PositiveIntegerField(help_text="tokens")
+    max_output_tokens = models.PositiveIntegerField(help_text="tokens")
+    supports_streaming = models.BooleanField(default=True)
+    supports_tools = models.BooleanField(default=True)
+    supports_vision = models.BooleanField(default=False)
+    supports_json_mode = models.BooleanField(default=True)
+    quirks = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "model"
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "upstream_id"], name="one_upstream_id_per_provider")
+        ]
+
+    def __str__(self):
+        return self.public_id
+
+
+class Route(models.Model):
+    """A virtual model (auto, auto-cheap, ...) with an ordered list of targets."""
+
+    name = models.SlugField(max_length=40, unique=True)
+    goal = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    enabled = models.BooleanField(default=True)
+
+    def __str__(self):
+        return self.name
+
+
+class RouteTarget(models.Model):
+    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="targets")
+    model = models.ForeignKey(CatalogModel, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["route", "position", "id"]
+        constraints = [models.UniqueConstraint(fields=["route", "model"], name="one_target_per_model")]
