@@ -34,6 +34,8 @@ async def application(scope, receive, send):
     Django's ASGI handler reads the whole body before a view runs; a declared Content-Length
     over the limit is refused at once, and a chunked body is cut off as soon as it passes it.
     """
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
     if scope["type"] != "http":
         return await django_app(scope, receive, send)
     limit = settings.AIPOWER_MAX_REQUEST_BYTES
@@ -66,3 +68,21 @@ async def application(scope, receive, send):
 
 class _BodyTooLarge(Exception):
     pass
+
+
+async def _lifespan(receive, send):
+    """Start-up and shutdown: queued usage rows are written and the upstream pool closed on exit."""
+    from analytics import recorder
+    from routing.upstream import close_clients
+
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            try:
+                await recorder.flush()
+                await close_clients()
+            finally:
+                await send({"type": "lifespan.shutdown.complete"})
+            return

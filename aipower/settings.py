@@ -57,6 +57,8 @@ WEB_MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# The admin's checks look for these in MIDDLEWARE; they run, through WebOnly.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
 
 ROOT_URLCONF = "aipower.urls"
 ASGI_APPLICATION = "aipower.asgi.application"
@@ -150,6 +152,8 @@ AIPOWER_USAGE_FLUSH_SECONDS = env.float("AIPOWER_USAGE_FLUSH_SECONDS", default=0
 AIPOWER_USAGE_BATCH = env.int("AIPOWER_USAGE_BATCH", default=500)
 # Markup over the upstream price, in basis points (1500 = 15%).
 AIPOWER_DEFAULT_MARKUP_BP = env.int("AIPOWER_DEFAULT_MARKUP_BP", default=1500)
+# At most this many upstream attempts per request (the first choice and its fallbacks).
+AIPOWER_MAX_ATTEMPTS = env.int("AIPOWER_MAX_ATTEMPTS", default=3)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

@@ -1,0 +1,43 @@
+"""Prices and costs, exactly, in integers.
+
+Catalog prices are micro-USD per one million tokens, so tokens × price is a cost in pico-USD
+(1e-12 USD) with no rounding at all. Costs are kept in nano-USD (1e-9 USD), rounded up once per
+request; the markup is in basis points (1500 = 15%).
+"""
+
+from dataclasses import dataclass
+
+PICO_PER_NANO = 1000
+BP = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    upstream_nusd: int
+    charged_nusd: int
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def cost_of(*, prompt_tokens: int, cached_tokens: int, completion_tokens: int, input_price: int,
+            output_price: int, cached_input_price: int | None, markup_bp: int,
+            cache_write_tokens: int = 0, cache_write_price: int | None = None) -> Cost:
+    """prompt_tokens counts every input token, cached and cache-written ones included."""
+    cached = min(cached_tokens, prompt_tokens)
+    written = min(cache_write_tokens, prompt_tokens - cached)
+    plain = prompt_tokens - cached - written
+    pico = (plain * input_price
+            + cached * (input_price if cached_input_price is None else cached_input_price)
+            + written * (input_price if cache_write_price is None else cache_write_price)
+            + completion_tokens * output_price)
+    return Cost(upstream_nusd=_ceil_div(pico, PICO_PER_NANO),
+                charged_nusd=_ceil_div(pico * (BP + markup_bp), PICO_PER_NANO * BP))
+
+
+def format_usd(nusd: int) -> str:
+    """A nano-USD amount for people: $1.234567 (six decimals, truncated toward zero)."""
+    sign = "-" if nusd < 0 else ""
+    micro = abs(nusd) // 1000
+    return f"{sign}${micro // 1_000_000}.{micro % 1_000_000:06d}"

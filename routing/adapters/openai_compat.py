@@ -1,0 +1,199 @@
+"""The OpenAI chat-completions wire format: OpenAI itself and the vendors that copy it.
+
+The vendors differ in details; each difference is data in the provider's or model's `quirks`
+(the model's keys win), editable in Django admin:
+
+- "drop_params": [names]   parameters this upstream rejects (e.g. sampling parameters on
+                           reasoning models); removed before sending.
+- "max_tokens_param": name the name the upstream expects for the output cap
+                           ("max_tokens" or "max_completion_tokens").
+- "stream_options": false  the upstream rejects stream_options; usage is then taken from
+                           whatever the stream carries, or counted by the gateway.
+- "reasoning_field": name  the field in which the upstream returns reasoning text
+                           ("reasoning_content" by default, "reasoning" for some); passed on to
+                           the caller as `reasoning_content`, the field OpenAI-compatible clients read.
+"""
+
+
+
+import httpx
+import orjson
+
+from routing.errors import UpstreamError
+
+from .base import Adapter, Completion, Target, Usage
+
+# Fields the gateway itself consumes; never sent upstream.
+GATEWAY_FIELDS = ("models",)
+
+
+def quirks_of(target: Target) -> dict:
+    q = target.model.provider.quirks
+    mq = target.model.quirks
+    if not mq:
+        return q
+    return {**q, **mq} if q else mq
+
+
+def build_body(request: dict, target: Target, stream: bool) -> dict:
+    q = quirks_of(target)
+    body = {k: v for k, v in request.items() if k not in GATEWAY_FIELDS}
+    body["model"] = target.model.upstream_id
+    for name in q.get("drop_params", ()):
+        body.pop(name, None)
+    wanted = q.get("max_tokens_param")
+    if wanted:
+        other = "max_completion_tokens" if wanted == "max_tokens" else "max_tokens"
+        if other in body:
+            body.setdefault(wanted, body.pop(other))
+    if stream:
+        body["stream"] = True
+        if q.get("stream_options", True):
+            # Usage is captured for every request, whatever the caller asked for.
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        else:
+            body.pop("stream_options", None)
+    else:
+        body.pop("stream", None)
+        body.pop("stream_options", None)
+    return body
+
+
+def headers_for(target: Target) -> dict:
+    h = {"content-type": "application/json"}
+    if target.api_key:
+        h["authorization"] = f"Bearer {target.api_key}"
+    if target.extra_headers:
+        h.update(target.extra_headers)
+    return h
+
+
+def usage_from(u: dict | None) -> Usage | None:
+    if not u:
+        return None
+    ptd = u.get("prompt_tokens_details") or {}
+    ctd = u.get("completion_tokens_details") or {}
+    return Usage(
+        prompt_tokens=u.get("prompt_tokens") or 0,
+        completion_tokens=u.get("completion_tokens") or 0,
+        cached_tokens=ptd.get("cached_tokens") or u.get("prompt_cache_hit_tokens") or 0,
+        reasoning_tokens=ctd.get("reasoning_tokens") or 0,
+    )
+
+
+def _retry_after(headers) -> float | None:
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def error_from_status(status: int, raw: bytes, headers) -> UpstreamError:
+    try:
+        payload = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError:
+        payload = {}
+    err = payload.get("error") if isinstance(payload, dict) else None
+    err = err if isinstance(err, dict) else {}
+    message = err.get("message") or raw[:300].decode("utf-8", "replace") or f"HTTP {status}"
+    code = err.get("code")
+    if status == 400 and code == "context_length_exceeded":
+        return UpstreamError(message, kind="context_length", status=status, upstream_body=payload)
+    if status in (400, 422):
+        return UpstreamError(message, kind="status", status=status, caller_fault=True, upstream_body=payload)
+    return UpstreamError(message, kind="status", status=status, retry_after=_retry_after(headers),
+                         upstream_body=payload)
+
+
+def transport_error(exc: Exception) -> UpstreamError:
+    kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect"
+    return UpstreamError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, kind=kind)
+
+
+def _rename_reasoning(message: dict, field: str) -> None:
+    if field != "reasoning_content" and field in message:
+        message["reasoning_content"] = message.pop(field)
+
+
+class OpenAICompatAdapter(Adapter):
+    async def complete(self, client, target, request):
+        url = target.base_url + "/chat/completions"
+        try:
+            resp = await client.post(url, content=orjson.dumps(build_body(request, target, False)),
+                                     headers=headers_for(target), timeout=target.timeout())
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from None
+        if resp.status_code >= 300:
+            raise error_from_status(resp.status_code, resp.content, resp.headers)
+        try:
+            body = orjson.loads(resp.content)
+            choices = body["choices"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise UpstreamError("The upstream answered with a body that is not a chat completion.",
+                                kind="protocol", status=resp.status_code) from None
+        field = quirks_of(target).get("reasoning_field", "reasoning_content")
+        for choice in choices:
+            msg = choice.get("message") or {}
+            _rename_reasoning(msg, field)
+            choice.setdefault("logprobs", None)
+            msg.setdefault("refusal", None)
+        return Completion(body=body, usage=usage_from(body.get("usage")))
+
+    async def stream(self, client, target, request):
+        url = target.base_url + "/chat/completions"
+        field = quirks_of(target).get("reasoning_field", "reasoning_content")
+        body = orjson.dumps(build_body(request, target, True))
+        try:
+            async with client.stream("POST", url, content=body, headers=headers_for(target),
+                                     timeout=target.timeout()) as resp:
+                if resp.status_code >= 300:
+                    raise error_from_status(resp.status_code, await resp.aread(), resp.headers)
+                buffer = b""
+                async for piece in resp.aiter_raw():
+                    buffer += piece
+                    while True:
+                        end = buffer.find(b"\n\n")
+                        if end < 0:
+                            break
+                        event, buffer = buffer[:end], buffer[end + 2:]
+                        for line in event.split(b"\n"):
+                            line = line.rstrip(b"\r")
+                            if not line.startswith(b"data:"):
+                                continue
+                            data = line[5:].strip()
+                            if data == b"[DONE]":
+                                return
+                            chunk = _parse_chunk(data)
+                            if field != "reasoning_content":
+                                for choice in chunk.get("choices") or ():
+                                    _rename_reasoning(choice.get("delta") or {}, field)
+                            yield chunk
+                # The connection ended without [DONE].
+                raise UpstreamError("The upstream stream ended before it was complete.", kind="stream")
+        except httpx.HTTPError as exc:
+            err = transport_error(exc)
+            err.kind = "stream" if err.kind == "connect" and _is_read_error(exc) else err.kind
+            raise err from None
+
+
+def _is_read_error(exc: Exception) -> bool:
+    return isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError))
+
+
+def _parse_chunk(data: bytes) -> dict:
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError("The upstream sent a stream event that is not JSON.", kind="protocol") from None
+    if not isinstance(chunk, dict):
+        raise UpstreamError("The upstream sent a stream event that is not an object.", kind="protocol")
+    if "error" in chunk and "choices" not in chunk:
+        err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
+        raise UpstreamError(err.get("message") or "The upstream reported an error mid-stream.", kind="stream",
+                            upstream_body=chunk)
+    return chunk
+
+

@@ -1,0 +1,30 @@
+from django.contrib import admin
+
+from .models import CatalogModel, Provider, Route, RouteTarget
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "wire_format", "base_url", "credential_env", "enabled")
+    list_filter = ("wire_format", "enabled")
+    search_fields = ("slug", "name")
+
+
+@admin.register(CatalogModel)
+class CatalogModelAdmin(admin.ModelAdmin):
+    list_display = ("public_id", "provider", "input_price_usd_micro_per_mtok", "output_price_usd_micro_per_mtok",
+                    "context_window", "supports_tools", "supports_vision", "supports_json_mode", "enabled")
+    list_filter = ("provider", "enabled", "supports_tools", "supports_vision", "supports_json_mode")
+    search_fields = ("public_id", "upstream_id", "display_name")
+
+
+class RouteTargetInline(admin.TabularInline):
+    model = RouteTarget
+    extra = 1
+    ordering = ("position",)
+
+
+@admin.register(Route)
+class RouteAdmin(admin.ModelAdmin):
+    list_display = ("name", "goal", "enabled")
+    inlines = [RouteTargetInline]

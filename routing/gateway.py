@@ -1,0 +1,387 @@
+"""The gateway's request path, top to bottom: authenticate, parse, choose, call with failover,
+answer, record. No signals, no hidden hooks.
+
+A stream is held back until its first content token, so that any failure before it can still
+fail over invisibly; after it, a failure ends the stream with an error event and no [DONE].
+"""
+
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import orjson
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+
+from accounts import keys
+from analytics import recorder
+from billing.pricing import cost_of
+
+from . import policy
+from .adapters import Usage, adapter_for
+from .catalog import ModelInfo, get_snapshot
+from .errors import GatewayError, UpstreamError
+from .request import Features, estimate_completion_tokens, parse_body, validate
+from .upstream import SIM_HEADER_PREFIX, get_client, target_for
+
+JSON = "application/json"
+SSE_DONE = b"data: [DONE]\n\n"
+
+
+@dataclass(slots=True)
+class Call:
+    """What is known about one request as it goes down the path; becomes its usage row."""
+
+    request_id: str
+    started: float
+    key: keys.KeyIdentity | None = None
+    requested_model: str = ""
+    route: str | None = None
+    stream: bool = False
+    include_usage: bool = False
+    features: Features | None = None
+    served: ModelInfo | None = None
+    first_choice: ModelInfo | None = None
+    attempts: list = field(default_factory=list)
+    ttft: float | None = None
+    recorded: bool = False
+
+    def headers(self) -> dict:
+        h = {"x-request-id": self.request_id}
+        if self.route:
+            h["x-aipower-route"] = self.route
+        if self.served is not None:
+            h["x-aipower-provider"] = self.served.provider.slug
+            h["x-aipower-model"] = self.served.public_id
+        if self.attempts:
+            h["x-aipower-attempts"] = str(len(self.attempts))
+        if self.served is not None and self.first_choice is not None and self.served is not self.first_choice:
+            h["x-aipower-fallback-from"] = self.first_choice.public_id
+        return h
+
+    def record(self, *, status: str, http_status: int, usage: Usage | None = None, estimated: bool = False,
+               error_type: str = "") -> None:
+        """Writes this request's one usage row (never twice, whatever calls it)."""
+        if self.recorded or self.key is None:
+            return
+        self.recorded = True
+        usage = usage or Usage()
+        served = self.served
+        upstream_cost = charged = 0
+        if served is not None:
+            cost = cost_of(prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
+                           completion_tokens=usage.completion_tokens, input_price=served.input_price,
+                           output_price=served.output_price, cached_input_price=served.cached_input_price,
+                           markup_bp=settings.AIPOWER_DEFAULT_MARKUP_BP,
+                           cache_write_tokens=usage.cache_write_tokens)
+            upstream_cost, charged = cost.upstream_nusd, cost.charged_nusd
+        now = time.perf_counter()
+        recorder.record(
+            organization_id=self.key.organization_id,
+            api_key_id=self.key.key_id,
+            request_id=self.request_id,
+            created_at=timezone.now(),
+            requested_model=self.requested_model[:160],
+            route=self.route or "",
+            served_model=served.public_id if served else "",
+            provider=served.provider.slug if served else "",
+            attempts=len(self.attempts),
+            attempt_log=self.attempts,
+            stream=self.stream,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            usage_estimated=estimated,
+            upstream_cost_nusd=upstream_cost,
+            charged_nusd=charged,
+            latency_ms=int((now - self.started) * 1000),
+            ttft_ms=None if self.ttft is None else int((self.ttft - self.started) * 1000),
+            status=status,
+            http_status=http_status,
+            error_type=error_type,
+        )
+
+
+def error_response(err: GatewayError, call: Call | None = None) -> HttpResponse:
+    resp = HttpResponse(err.body(), status=err.status, content_type=JSON)
+    if call is not None:
+        for k, v in call.headers().items():
+            resp[k] = v
+    for k, v in err.headers.items():
+        resp[k] = v
+    return resp
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+async def authenticate(request) -> keys.KeyIdentity:
+    header = request.headers.get("authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        raise GatewayError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
+                           "invalid_request_error", code="missing_api_key")
+    identity = await keys.authenticate(raw.strip())
+    if identity is None:
+        raise GatewayError(401, "Incorrect API key provided.", "invalid_request_error", code="invalid_api_key")
+    if keys.needs_last_used_write(identity.key_id):
+        await keys.touch_last_used(identity.key_id)
+    return identity
+
+
+def _sim_headers(request) -> dict:
+    return {k.lower(): v for k, v in request.headers.items() if k.lower().startswith(SIM_HEADER_PREFIX)}
+
+
+def _attempt(model: ModelInfo, started: float, error: UpstreamError | None = None) -> dict:
+    entry = {"model": model.public_id, "provider": model.provider.slug,
+             "ms": int((time.perf_counter() - started) * 1000)}
+    if error is None:
+        entry["status"] = "ok"
+    else:
+        entry["status"] = "error"
+        entry["error"] = error.label()
+    return entry
+
+
+def _caller_fault_error(err: UpstreamError) -> GatewayError:
+    status = err.status if err.status and 400 <= err.status < 500 else 400
+    body = err.upstream_body.get("error") if isinstance(err.upstream_body, dict) else None
+    param = body.get("param") if isinstance(body, dict) else None
+    code = body.get("code") if isinstance(body, dict) else None
+    return GatewayError(status, err.message, "invalid_request_error", param=param,
+                        code=code if isinstance(code, str) else None)
+
+
+_DESCRIBE = {"connect": "could not connect", "timeout": "timed out", "status": "error status",
+             "protocol": "malformed answer", "stream": "stream failed", "context_length": "prompt too long"}
+
+
+def _exhausted(last: UpstreamError | None) -> GatewayError:
+    # The upstream's own words may name internal hosts; the caller gets the class of failure.
+    detail = f" Last error: {_DESCRIBE.get(last.kind, last.kind)}" if last is not None else ""
+    if last is not None and last.status:
+        detail += f" (HTTP {last.status})"
+    headers = {}
+    if last is not None and last.retry_after:
+        headers["retry-after"] = str(int(last.retry_after + 0.999))
+    return GatewayError(502, "Every upstream that could serve this request failed." + detail, "server_error",
+                        code="upstream_unavailable", headers=headers)
+
+
+async def chat_completions(request) -> HttpResponse:
+    call = Call(request_id=new_request_id(), started=time.perf_counter())
+    try:
+        call.key = await authenticate(request)
+        body = parse_body(request.body)
+        features = validate(body)
+        call.requested_model = body["model"]
+        call.stream, call.include_usage, call.features = features.stream, features.include_usage, features
+        snapshot = await get_snapshot()
+        plan = policy.plan(body["model"], features, snapshot)
+        call.route = plan.route
+    except GatewayError as err:
+        call.record(status="client_error", http_status=err.status, error_type=err.code or err.type)
+        return error_response(err, call)
+
+    candidates = plan.candidates[: settings.AIPOWER_MAX_ATTEMPTS]
+    call.first_choice = candidates[0]
+    sim_headers = _sim_headers(request)
+    client = get_client()
+    try:
+        if features.stream:
+            return await _stream(call, body, candidates, snapshot, sim_headers, client)
+        return await _complete(call, body, candidates, snapshot, sim_headers, client)
+    except GatewayError as err:
+        call.record(status="client_error" if err.status < 500 else "upstream_error", http_status=err.status,
+                    error_type=err.code or err.type)
+        return error_response(err, call)
+    except BaseException:
+        # Cancelled (the client went away) or a bug: the request still gets its usage row.
+        call.record(status="client_disconnected", http_status=499, error_type="aborted")
+        raise
+
+
+async def _complete(call, body, candidates, snapshot, sim_headers, client) -> HttpResponse:
+    last = None
+    for model in candidates:
+        target = target_for(model, snapshot, sim_headers)
+        t = time.perf_counter()
+        try:
+            completion = await adapter_for(model.provider.wire_format).complete(client, target, body)
+        except UpstreamError as err:
+            call.attempts.append(_attempt(model, t, err))
+            if err.caller_fault:
+                raise _caller_fault_error(err) from None
+            last = err
+            if not err.retryable:
+                break
+            continue
+        call.attempts.append(_attempt(model, t))
+        call.served = model
+        call.ttft = time.perf_counter()
+        out = completion.body
+        out["id"] = "chatcmpl-" + call.request_id[4:]
+        out["object"] = "chat.completion"
+        out["model"] = model.public_id
+        usage, estimated = completion.usage, False
+        if usage is None:
+            usage, estimated = _estimate(call, out.get("choices") or ()), True
+        out["usage"] = usage.as_openai()
+        call.record(status="ok", http_status=200, usage=usage, estimated=estimated)
+        resp = HttpResponse(orjson.dumps(out), content_type=JSON)
+        for k, v in call.headers().items():
+            resp[k] = v
+        return resp
+    raise _exhausted(last)
+
+
+def _estimate(call: Call, choices, streamed_chars: int = 0) -> Usage:
+    chars = streamed_chars
+    for choice in choices:
+        msg = choice.get("message") or {}
+        chars += len(msg.get("content") or "") + len(msg.get("reasoning_content") or "")
+        for tc in msg.get("tool_calls") or ():
+            chars += len((tc.get("function") or {}).get("arguments") or "")
+    return Usage(prompt_tokens=call.features.prompt_tokens, completion_tokens=estimate_completion_tokens(chars))
+
+
+def _has_content(chunk: dict) -> bool:
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        if delta.get("content") or delta.get("tool_calls") or delta.get("reasoning_content") \
+                or choice.get("finish_reason"):
+            return True
+    return False
+
+
+def _delta_chars(chunk: dict) -> int:
+    n = 0
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        n += len(delta.get("content") or "") + len(delta.get("reasoning_content") or "")
+        for tc in delta.get("tool_calls") or ():
+            n += len((tc.get("function") or {}).get("arguments") or "")
+    return n
+
+
+class _Relay:
+    """Carries a started upstream stream to the caller, rewriting ids and model names."""
+
+    def __init__(self, call: Call, upstream, held: list, created: int):
+        self.call = call
+        self.upstream = upstream
+        self.held = held
+        self.created = created
+        self.chat_id = "chatcmpl-" + call.request_id[4:]
+        self.usage: Usage | None = None
+        self.chars = 0
+
+    def _frame(self, chunk: dict) -> bytes | None:
+        usage = chunk.pop("usage", None)
+        if usage:
+            from .adapters.openai_compat import usage_from
+
+            self.usage = usage_from(usage)
+        if not chunk.get("choices"):
+            return None  # a usage-only chunk: the caller gets ours at the end, if asked
+        chunk["id"] = self.chat_id
+        chunk["object"] = "chat.completion.chunk"
+        chunk["created"] = self.created
+        chunk["model"] = self.call.served.public_id
+        self.chars += _delta_chars(chunk)
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+    def _final_usage(self) -> tuple[Usage, bool]:
+        if self.usage is not None:
+            return self.usage, False
+        return Usage(prompt_tokens=self.call.features.prompt_tokens,
+                     completion_tokens=estimate_completion_tokens(self.chars)), True
+
+    async def __aiter__(self):
+        call = self.call
+        status, http_status, error_type = "client_disconnected", 200, "client_disconnected"
+        try:
+            for chunk in self.held:
+                frame = self._frame(chunk)
+                if frame:
+                    yield frame
+            self.held = []
+            try:
+                async for chunk in self.upstream:
+                    frame = self._frame(chunk)
+                    if frame:
+                        yield frame
+            except UpstreamError as err:
+                status, error_type = "stream_interrupted", err.label()
+                call.attempts[-1].update(status="error", error=err.label())
+                yield b"data: " + orjson.dumps({"error": {
+                    "message": f"The upstream failed mid-stream: {err.message}", "type": "server_error",
+                    "param": None, "code": "upstream_stream_error"}}) + b"\n\n"
+                return
+            if call.include_usage:
+                usage, _ = self._final_usage()
+                yield b"data: " + orjson.dumps({
+                    "id": self.chat_id, "object": "chat.completion.chunk", "created": self.created,
+                    "model": call.served.public_id, "choices": [], "usage": usage.as_openai()}) + b"\n\n"
+            status, error_type = "ok", ""
+            yield SSE_DONE
+        finally:
+            usage, estimated = self._final_usage()
+            call.record(status=status, http_status=http_status, usage=usage, estimated=estimated,
+                        error_type=error_type)
+            await self.upstream.aclose()
+
+
+async def _stream(call, body, candidates, snapshot, sim_headers, client) -> HttpResponse:
+    last = None
+    for model in candidates:
+        target = target_for(model, snapshot, sim_headers)
+        t = time.perf_counter()
+        upstream = adapter_for(model.provider.wire_format).stream(client, target, body)
+        held = []
+        try:
+            async for chunk in upstream:
+                held.append(chunk)
+                if _has_content(chunk):
+                    break
+        except UpstreamError as err:
+            call.attempts.append(_attempt(model, t, err))
+            await upstream.aclose()
+            if err.caller_fault:
+                raise _caller_fault_error(err) from None
+            last = err
+            if not err.retryable:
+                break
+            continue
+        except BaseException:
+            await upstream.aclose()
+            raise
+        call.attempts.append(_attempt(model, t))
+        call.served = model
+        call.ttft = time.perf_counter()
+        resp = StreamingHttpResponse(_Relay(call, upstream, held, int(time.time())).__aiter__(),
+                                     content_type="text/event-stream")
+        resp["cache-control"] = "no-cache"
+        resp["x-accel-buffering"] = "no"
+        for k, v in call.headers().items():
+            resp[k] = v
+        return resp
+    raise _exhausted(last)
+
+
+async def list_models(request) -> HttpResponse:
+    try:
+        await authenticate(request)
+    except GatewayError as err:
+        return error_response(err)
+    snapshot = await get_snapshot()
+    created = 1767225600  # 2026-01-01: the catalog has no per-model creation dates
+    data = [{"id": name, "object": "model", "created": created, "owned_by": "aipower"}
+            for name in sorted(snapshot.routes)]
+    data += [{"id": m.public_id, "object": "model", "created": created, "owned_by": m.provider.slug}
+             for m in sorted(snapshot.models.values(), key=lambda m: m.public_id)]
+    return HttpResponse(orjson.dumps({"object": "list", "data": data}), content_type=JSON)

@@ -1,0 +1,246 @@
+"""Parsing and validation of a chat-completions request body, and the features routing needs.
+
+Everything a caller can get wrong is caught here, before any upstream call or charge, and
+reported in OpenAI's error shape naming the offending parameter.
+"""
+
+from dataclasses import dataclass
+
+import orjson
+
+from .errors import invalid
+
+ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+PART_TYPES = {"text", "image_url", "input_audio", "file", "refusal"}
+TOOL_CHOICE_STRINGS = {"none", "auto", "required"}
+RESPONSE_FORMATS = {"text", "json_object", "json_schema"}
+# Rough characters per token for prompt-size estimates (routing and reservations only; billing
+# uses the upstream's count whenever it reports one).
+CHARS_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 4
+TOKENS_PER_IMAGE = 85
+
+
+@dataclass(slots=True)
+class Features:
+    prompt_tokens: int  # estimate
+    max_tokens: int | None
+    tools: bool
+    vision: bool
+    json_mode: bool
+    stream: bool
+    include_usage: bool
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_number(body, name, lo, hi):
+    v = body.get(name)
+    if v is None:
+        return
+    if not _is_number(v) or not (lo <= v <= hi):
+        raise invalid(f"'{name}' must be a number between {lo} and {hi}.", param=name, code="invalid_type")
+
+
+def _check_positive_int(body, name):
+    v = body.get(name)
+    if v is None:
+        return
+    if not _is_int(v) or v < 1:
+        raise invalid(f"'{name}' must be an integer of at least 1.", param=name, code="invalid_type")
+
+
+def _check_bool(body, name):
+    v = body.get(name)
+    if v is not None and not isinstance(v, bool):
+        raise invalid(f"'{name}' must be a boolean.", param=name, code="invalid_type")
+
+
+def parse_body(raw: bytes) -> dict:
+    if not raw:
+        raise invalid("The request body is empty; expected a JSON object.", code="invalid_json")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if "UTF-8" in str(exc):
+            raise invalid("The request body is not valid UTF-8.", code="invalid_encoding") from None
+        raise invalid(f"The request body is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise invalid("The request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+def _message_text_and_images(i: int, msg) -> tuple[int, int]:
+    """Validates one message; returns (characters of text, number of images)."""
+    where = f"messages[{i}]"
+    if not isinstance(msg, dict):
+        raise invalid(f"'{where}' must be an object.", param=where, code="invalid_type")
+    role = msg.get("role")
+    if role not in ROLES:
+        raise invalid(f"'{where}.role' must be one of {sorted(ROLES)}.", param=f"{where}.role", code="invalid_value")
+    content = msg.get("content")
+    chars = images = 0
+    if isinstance(content, str):
+        chars = len(content)
+    elif isinstance(content, list):
+        for j, part in enumerate(content):
+            pw = f"{where}.content[{j}]"
+            if not isinstance(part, dict) or part.get("type") not in PART_TYPES:
+                raise invalid(f"'{pw}' must be an object with a 'type' of {sorted(PART_TYPES)}.", param=pw,
+                              code="invalid_type")
+            kind = part["type"]
+            if kind == "text":
+                if not isinstance(part.get("text"), str):
+                    raise invalid(f"'{pw}.text' must be a string.", param=f"{pw}.text", code="invalid_type")
+                chars += len(part["text"])
+            elif kind == "image_url":
+                if role != "user":
+                    raise invalid(f"Image parts are only allowed in user messages ('{pw}').", param=pw)
+                iu = part.get("image_url")
+                url = iu.get("url") if isinstance(iu, dict) else None
+                if not isinstance(url, str) or not url.startswith(("http://", "https://", "data:image/")):
+                    raise invalid(f"'{pw}.image_url.url' must be an http(s) URL or a data:image/ URL.",
+                                  param=f"{pw}.image_url.url", code="invalid_value")
+                images += 1
+    elif content is None:
+        if role != "assistant" or not msg.get("tool_calls"):
+            raise invalid(f"'{where}.content' is required.", param=f"{where}.content", code="missing_required_parameter")
+    else:
+        raise invalid(f"'{where}.content' must be a string or an array of content parts.", param=f"{where}.content",
+                      code="invalid_type")
+    if role == "tool" and not isinstance(msg.get("tool_call_id"), str):
+        raise invalid(f"'{where}.tool_call_id' is required for tool messages.", param=f"{where}.tool_call_id",
+                      code="missing_required_parameter")
+    tool_calls = msg.get("tool_calls")
+    if tool_calls is not None:
+        if role != "assistant" or not isinstance(tool_calls, list):
+            raise invalid(f"'{where}.tool_calls' must be an array on an assistant message.",
+                          param=f"{where}.tool_calls", code="invalid_type")
+        for k, call in enumerate(tool_calls):
+            fn = call.get("function") if isinstance(call, dict) else None
+            if (not isinstance(fn, dict) or not isinstance(call.get("id"), str) or not isinstance(fn.get("name"), str)
+                    or not isinstance(fn.get("arguments"), str)):
+                raise invalid(f"'{where}.tool_calls[{k}]' must have an id and a function with a name and "
+                              "arguments (a JSON string).", param=f"{where}.tool_calls[{k}]", code="invalid_type")
+            chars += len(fn["name"]) + len(fn["arguments"])
+    return chars, images
+
+
+def validate(body: dict) -> Features:
+    model = body.get("model")
+    if model is None:
+        raise invalid("'model' is required.", param="model", code="missing_required_parameter")
+    if not isinstance(model, str) or not model:
+        raise invalid("'model' must be a non-empty string.", param="model", code="invalid_type")
+    messages = body.get("messages")
+    if messages is None:
+        raise invalid("'messages' is required.", param="messages", code="missing_required_parameter")
+    if not isinstance(messages, list) or not messages:
+        raise invalid("'messages' must be a non-empty array.", param="messages", code="invalid_type")
+    chars = images = 0
+    for i, msg in enumerate(messages):
+        c, n = _message_text_and_images(i, msg)
+        chars += c
+        images += n
+
+    _check_bool(body, "stream")
+    stream = bool(body.get("stream"))
+    opts = body.get("stream_options")
+    include_usage = False
+    if opts is not None:
+        if not isinstance(opts, dict):
+            raise invalid("'stream_options' must be an object.", param="stream_options", code="invalid_type")
+        if not stream:
+            raise invalid("'stream_options' is only allowed when 'stream' is true.", param="stream_options")
+        _check_bool(opts, "include_usage")
+        include_usage = bool(opts.get("include_usage"))
+
+    for name in ("max_tokens", "max_completion_tokens", "n", "top_logprobs"):
+        _check_positive_int(body, name)
+    _check_number(body, "temperature", 0, 2)
+    _check_number(body, "top_p", 0, 1)
+    _check_number(body, "presence_penalty", -2, 2)
+    _check_number(body, "frequency_penalty", -2, 2)
+    for name in ("logprobs", "parallel_tool_calls"):
+        _check_bool(body, name)
+    seed = body.get("seed")
+    if seed is not None and not _is_int(seed):
+        raise invalid("'seed' must be an integer.", param="seed", code="invalid_type")
+    user = body.get("user")
+    if user is not None and not isinstance(user, str):
+        raise invalid("'user' must be a string.", param="user", code="invalid_type")
+    stop = body.get("stop")
+    if stop is not None and not isinstance(stop, str):
+        if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) for s in stop):
+            raise invalid("'stop' must be a string or an array of at most 4 strings.", param="stop", code="invalid_type")
+
+    tools = body.get("tools")
+    tool_chars = 0
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise invalid("'tools' must be an array.", param="tools", code="invalid_type")
+        for i, tool in enumerate(tools):
+            fn = tool.get("function") if isinstance(tool, dict) else None
+            if tool.get("type") != "function" if isinstance(tool, dict) else True:
+                raise invalid(f"'tools[{i}].type' must be 'function'.", param=f"tools[{i}].type", code="invalid_value")
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+                raise invalid(f"'tools[{i}].function.name' is required.", param=f"tools[{i}].function.name",
+                              code="missing_required_parameter")
+            params = fn.get("parameters")
+            if params is not None and not isinstance(params, dict):
+                raise invalid(f"'tools[{i}].function.parameters' must be a JSON schema object.",
+                              param=f"tools[{i}].function.parameters", code="invalid_type")
+            tool_chars += len(orjson.dumps(fn))
+    tool_choice = body.get("tool_choice")
+    if tool_choice is not None:
+        if isinstance(tool_choice, str):
+            if tool_choice not in TOOL_CHOICE_STRINGS:
+                raise invalid("'tool_choice' must be 'none', 'auto', 'required' or a named function.",
+                              param="tool_choice", code="invalid_value")
+        elif not (isinstance(tool_choice, dict) and isinstance(tool_choice.get("function"), dict)
+                  and isinstance(tool_choice["function"].get("name"), str)):
+            raise invalid("'tool_choice' must be 'none', 'auto', 'required' or a named function.",
+                          param="tool_choice", code="invalid_type")
+        if tool_choice != "none" and not tools:
+            raise invalid("'tool_choice' is only allowed when 'tools' are specified.", param="tool_choice")
+
+    rf = body.get("response_format")
+    json_mode = False
+    if rf is not None:
+        if not isinstance(rf, dict) or rf.get("type") not in RESPONSE_FORMATS:
+            raise invalid("'response_format.type' must be one of text, json_object, json_schema.",
+                          param="response_format", code="invalid_value")
+        if rf["type"] == "json_schema":
+            js = rf.get("json_schema")
+            if not isinstance(js, dict) or not isinstance(js.get("name"), str):
+                raise invalid("'response_format.json_schema' must be an object with a 'name'.",
+                              param="response_format.json_schema", code="invalid_type")
+        json_mode = rf["type"] != "text"
+
+    fallback_models = body.get("models")
+    if fallback_models is not None and (
+        not isinstance(fallback_models, list) or not all(isinstance(m, str) and m for m in fallback_models)
+    ):
+        raise invalid("'models' must be an array of model names.", param="models", code="invalid_type")
+
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    prompt_tokens = (chars + tool_chars) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_IMAGE * images
+    return Features(
+        prompt_tokens=prompt_tokens,
+        max_tokens=max_tokens,
+        tools=bool(tools) and tool_choice != "none",
+        vision=images > 0,
+        json_mode=json_mode,
+        stream=stream,
+        include_usage=include_usage,
+    )
+
+
+def estimate_completion_tokens(text_chars: int) -> int:
+    return (text_chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN

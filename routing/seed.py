@@ -1,0 +1,96 @@
+"""The seed catalog: the providers, models and routes the product page names.
+
+Prices are each vendor's public list price per one million tokens, in micro-USD (1_000_000 = $1),
+as published on the page named in `source` (read November 2026). Doubao is listed in CNY and is
+converted at 7.2 CNY per USD. Operators keep prices current in Django admin.
+"""
+
+M = 1_000_000  # micro-USD per USD
+
+PROVIDERS = [
+    # slug, name, wire format, base URL, credential environment variable
+    ("openai", "OpenAI", "openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    ("anthropic", "Anthropic", "anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
+    ("google", "Google", "gemini", "https://generativelanguage.googleapis.com/v1beta", "GEMINI_API_KEY"),
+    ("deepseek", "DeepSeek", "openai", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+    ("qwen", "Qwen (DashScope)", "openai", "https://dashscope.aliyuncs.com/compatible-mode/v1", "DASHSCOPE_API_KEY"),
+    ("zhipu", "Zhipu GLM", "openai", "https://open.bigmodel.cn/api/paas/v4", "ZHIPUAI_API_KEY"),
+    ("moonshot", "Moonshot", "openai", "https://api.moonshot.ai/v1", "MOONSHOT_API_KEY"),
+    ("minimax", "MiniMax", "openai", "https://api.minimax.io/v1", "MINIMAX_API_KEY"),
+    ("bytedance", "ByteDance Doubao (Ark)", "openai", "https://ark.cn-beijing.volces.com/api/v3", "ARK_API_KEY"),
+    ("alibaba", "Alibaba Cloud Model Studio", "openai", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+     "DASHSCOPE_INTL_API_KEY"),
+]
+
+# Vendor differences, as data (see routing/adapters/openai_compat.py).
+PROVIDER_QUIRKS = {
+    "openai": {"max_tokens_param": "max_completion_tokens"},
+    "zhipu": {"drop_params": ["presence_penalty", "frequency_penalty", "logit_bias", "seed"]},
+    "minimax": {"drop_params": ["presence_penalty", "frequency_penalty", "logit_bias"]},
+}
+
+
+def _m(provider, upstream_id, public, name, inp, out, cached, ctx, max_out, source, *, vision=False,
+       tools=True, json_mode=True, quirks=None):
+    return {
+        "provider": provider, "upstream_id": upstream_id, "public_id": f"{provider}/{public}", "display_name": name,
+        "input_price_usd_micro_per_mtok": round(inp * M), "output_price_usd_micro_per_mtok": round(out * M),
+        "cached_input_price_usd_micro_per_mtok": None if cached is None else round(cached * M),
+        "context_window": ctx, "max_output_tokens": max_out, "price_source": source,
+        "supports_vision": vision, "supports_tools": tools, "supports_json_mode": json_mode,
+        "quirks": quirks or {},
+    }
+
+
+MODELS = [
+    _m("openai", "gpt-5.4", "gpt-5.4", "GPT-5.4", 2.50, 15.00, 0.25, 1_050_000, 128_000,
+       "https://developers.openai.com/api/docs/models/gpt-5.4", vision=True),
+    _m("openai", "gpt-4o-mini", "gpt-4o-mini", "GPT-4o mini", 0.15, 0.60, 0.075, 128_000, 16_384,
+       "https://openai.com/api/pricing/", vision=True),
+    _m("anthropic", "claude-sonnet-4-20250514", "claude-sonnet-4", "Claude Sonnet 4", 3.00, 15.00, 0.30,
+       200_000, 64_000, "https://www.anthropic.com/pricing#api", vision=True, json_mode=True),
+    _m("anthropic", "claude-opus-4-6", "claude-opus-4.6", "Claude Opus 4.6", 5.00, 25.00, 0.50, 1_000_000,
+       128_000, "https://platform.claude.com/docs/en/models/opus-4-6/overview", vision=True),
+    _m("anthropic", "claude-haiku-4-5", "claude-haiku-4.5", "Claude Haiku 4.5", 1.00, 5.00, 0.10, 200_000,
+       64_000, "https://www.anthropic.com/pricing#api", vision=True),
+    _m("google", "gemini-2.5-pro", "gemini-2.5-pro", "Gemini 2.5 Pro", 1.25, 10.00, 0.125, 1_048_576, 65_536,
+       "https://ai.google.dev/gemini-api/docs/pricing", vision=True),
+    _m("google", "gemini-2.5-flash", "gemini-2.5-flash", "Gemini 2.5 Flash", 0.30, 2.50, 0.03, 1_048_576,
+       65_536, "https://ai.google.dev/gemini-api/docs/pricing", vision=True),
+    _m("deepseek", "deepseek-chat", "deepseek-chat", "DeepSeek V3", 0.28, 0.42, 0.028, 128_000, 8_192,
+       "https://api-docs.deepseek.com/quick_start/pricing"),
+    _m("deepseek", "deepseek-reasoner", "deepseek-reasoner", "DeepSeek R (reasoner)", 0.28, 0.42, 0.028,
+       128_000, 65_536, "https://api-docs.deepseek.com/quick_start/pricing",
+       quirks={"drop_params": ["temperature", "top_p", "presence_penalty", "frequency_penalty", "logprobs",
+                               "top_logprobs"]}),
+    _m("qwen", "qwen-turbo", "qwen-turbo", "Qwen Turbo", 0.05, 0.20, None, 1_000_000, 16_384,
+       "https://www.alibabacloud.com/help/en/model-studio/models"),
+    _m("qwen", "qwen-plus", "qwen-plus", "Qwen Plus", 0.40, 1.20, None, 131_072, 16_384,
+       "https://www.alibabacloud.com/help/en/model-studio/models"),
+    _m("alibaba", "qwen-max", "qwen-max", "Qwen Max", 1.60, 6.40, None, 32_768, 8_192,
+       "https://www.alibabacloud.com/help/en/model-studio/models"),
+    _m("zhipu", "glm-4-flash", "glm-4-flash", "GLM-4 Flash", 0.0, 0.0, None, 128_000, 4_096,
+       "https://open.bigmodel.cn/pricing"),
+    _m("moonshot", "kimi-k2-0905-preview", "kimi-k2", "Kimi K2", 0.60, 2.50, 0.15, 262_144, 16_384,
+       "https://platform.moonshot.ai/docs/pricing/chat"),
+    _m("minimax", "MiniMax-M2", "minimax-m2", "MiniMax M2", 0.30, 1.20, 0.03, 204_800, 131_072,
+       "https://platform.minimax.io/docs/guides/pricing"),
+    _m("bytedance", "doubao-1-5-pro-256k-250115", "doubao-pro-256k", "Doubao Pro 256K", 5 / 7.2, 9 / 7.2, None,
+       256_000, 12_288, "https://www.volcengine.com/docs/82379/1544106 (CNY 5 / 9 per 1M tokens)"),
+]
+
+ROUTES = [
+    # name, goal, description, targets in order (the first is the route's pick)
+    ("auto", "Balance of cost & quality", "General chat and most tasks; the default when unsure.",
+     ["deepseek/deepseek-chat", "qwen/qwen-plus", "openai/gpt-4o-mini"]),
+    ("auto-cheap", "Lowest possible price", "Batch processing and classification.",
+     ["bytedance/doubao-pro-256k", "qwen/qwen-turbo", "deepseek/deepseek-chat"]),
+    ("auto-fast", "Fastest time-to-first-token", "Realtime chat, suggestions, autocomplete.",
+     ["qwen/qwen-turbo", "google/gemini-2.5-flash", "openai/gpt-4o-mini"]),
+    ("auto-code", "Best coding accuracy", "Writing and refactoring code, agentic workflows.",
+     ["anthropic/claude-sonnet-4", "openai/gpt-5.4", "deepseek/deepseek-chat"]),
+    ("auto-best", "Highest quality regardless of price", "High-stakes reasoning and analysis.",
+     ["anthropic/claude-opus-4.6", "openai/gpt-5.4", "google/gemini-2.5-pro"]),
+    ("auto-free", "Near-zero cost", "Demos, experiments and development scripts.",
+     ["zhipu/glm-4-flash", "qwen/qwen-turbo"]),
+]

@@ -1,0 +1,37 @@
+from django.db import transaction
+
+from . import seed
+from .models import CatalogModel, Provider, Route, RouteTarget
+
+
+@transaction.atomic
+def catalog_load_seed(*, reset: bool = False) -> dict:
+    """Adds what the seed has and the catalog lacks; with reset, overwrites seed rows' fields."""
+    added = {"providers": 0, "models": 0, "routes": 0}
+    providers = {}
+    for slug, name, wire, base, cred in seed.PROVIDERS:
+        values = {"name": name, "wire_format": wire, "base_url": base, "credential_env": cred,
+                  "quirks": seed.PROVIDER_QUIRKS.get(slug, {})}
+        p, created = Provider.objects.get_or_create(slug=slug, defaults=values)
+        if reset and not created:
+            Provider.objects.filter(pk=p.pk).update(**values)
+        added["providers"] += created
+        providers[slug] = p
+    models = {}
+    for row in seed.MODELS:
+        values = {k: v for k, v in row.items() if k not in ("provider", "public_id")}
+        values["provider"] = providers[row["provider"]]
+        m, created = CatalogModel.objects.get_or_create(public_id=row["public_id"], defaults=values)
+        if reset and not created:
+            CatalogModel.objects.filter(pk=m.pk).update(**values)
+        added["models"] += created
+        models[m.public_id] = m
+    for name, goal, description, targets in seed.ROUTES:
+        r, created = Route.objects.get_or_create(name=name, defaults={"goal": goal, "description": description})
+        added["routes"] += created
+        if created or reset:
+            RouteTarget.objects.filter(route=r).delete()
+            RouteTarget.objects.bulk_create(
+                RouteTarget(route=r, model=models[public], position=i) for i, public in enumerate(targets)
+            )
+    return added

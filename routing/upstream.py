@@ -1,0 +1,92 @@
+"""Where upstream calls go: one pooled HTTP client per process, provider credentials from the
+environment, and the provider simulator standing in for every provider when no keys are set."""
+
+import asyncio
+import os
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from httpx_aiohttp import AiohttpTransport
+
+from .adapters.base import Target
+from .catalog import ModelInfo, Snapshot
+
+SIM_HEADER_PREFIX = "x-sim-"
+
+_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+
+
+def get_client() -> httpx.AsyncClient:
+    """The process's pooled client (one per event loop: a client cannot cross loops)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        for old in [lp for lp in _clients if lp.is_closed()]:
+            del _clients[old]
+        limits = httpx.Limits(max_connections=settings.AIPOWER_UPSTREAM_MAX_CONNECTIONS,
+                              max_keepalive_connections=settings.AIPOWER_UPSTREAM_MAX_CONNECTIONS,
+                              keepalive_expiry=60)
+        client = httpx.AsyncClient(
+            transport=AiohttpTransport(limits=limits, trust_env=False),
+            timeout=httpx.Timeout(settings.AIPOWER_UPSTREAM_READ_TIMEOUT,
+                                  connect=settings.AIPOWER_UPSTREAM_CONNECT_TIMEOUT),
+            follow_redirects=False,
+        )
+        _clients[loop] = client
+    return client
+
+
+async def close_clients() -> None:
+    loop = asyncio.get_running_loop()
+    client = _clients.pop(loop, None)
+    if client is not None:
+        await client.aclose()
+
+
+def _any_provider_key_set(credential_envs) -> bool:
+    return any(os.environ.get(name) for name in credential_envs)
+
+
+_sim_decision: dict[int, bool] = {}
+
+
+def simulating(snapshot: Snapshot) -> bool:
+    mode = settings.AIPOWER_SIMULATE_PROVIDERS
+    if mode != "auto":
+        return mode == "1"
+    key = id(snapshot)
+    decided = _sim_decision.get(key)
+    if decided is None:
+        _sim_decision.clear()
+        decided = _sim_decision[key] = not _any_provider_key_set(
+            {m.provider.credential_env for m in snapshot.models.values()}
+        )
+    return decided
+
+
+def simulated_providers_banner() -> str:
+    """The notice shown on every page (and at start-up) while the simulator serves providers."""
+    mode = settings.AIPOWER_SIMULATE_PROVIDERS
+    if mode == "0":
+        return ""
+    if mode == "auto":
+        from .models import Provider
+
+        if _any_provider_key_set(Provider.objects.values_list("credential_env", flat=True)):
+            return ""
+    return (f"No provider keys are set: every provider is served by the local provider simulator at "
+            f"{settings.AIPOWER_SIMULATOR_URL}. Answers are simulated.")
+
+
+def target_for(model: ModelInfo, snapshot: Snapshot, request_headers: dict) -> Target:
+    p = model.provider
+    connect = p.connect_timeout_s or settings.AIPOWER_UPSTREAM_CONNECT_TIMEOUT
+    read = p.read_timeout_s or settings.AIPOWER_UPSTREAM_READ_TIMEOUT
+    if simulating(snapshot):
+        base = f"{settings.AIPOWER_SIMULATOR_URL.rstrip('/')}/p/{p.slug}{urlsplit(p.base_url).path.rstrip('/')}"
+        extra = {k: v for k, v in request_headers.items() if k.startswith(SIM_HEADER_PREFIX)}
+        return Target(model=model, base_url=base, api_key="simulated", extra_headers=extra,
+                      connect_timeout=connect, read_timeout=read)
+    return Target(model=model, base_url=p.base_url, api_key=os.environ.get(p.credential_env),
+                  connect_timeout=connect, read_timeout=read)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs the test suite against a private PostgreSQL and Redis, stopped again at the end.
+#   scripts/test.sh [pytest args...]        (make test PYTEST_ARGS='-k failover')
+# Each run gets its own servers (state in .run/test-<pid>, the first free ports from 55432 and
+# 56379 up), so runs started at the same time on one machine never share a test database.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+scripts/deps.sh || exit 1
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() { local p=$1; while port_busy "$p"; do p=$((p + 1)); done; echo "$p"; }
+
+export AIPOWER_RUN_DIR=$ROOT/.run/test-$$
+trap 'scripts/services.sh down 2>/dev/null' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p .run
+{
+  flock 9  # one run at a time picks ports and starts its servers
+  export AIPOWER_PG_PORT=${AIPOWER_PG_PORT:-$(free_port 55432)}
+  export AIPOWER_REDIS_PORT=${AIPOWER_REDIS_PORT:-$(free_port 56379)}
+  scripts/services.sh up 9>&- >/dev/null
+} 9>.run/start.lock || exit 1
+eval "$(scripts/services.sh env)"
+
+export AIPOWER_TEST_ARTIFACTS=$ROOT/test-artifacts
+mkdir -p "$AIPOWER_TEST_ARTIFACTS"
+
+opts=()
+[ -n "${CI:-}" ] && opts+=(-p no:cacheprovider)
+.venv/bin/pytest "${opts[@]}" "$@"
+status=$?
+if [ "$status" = 5 ]; then
+  echo "test.sh: pytest collected no tests; that counts as a failure" >&2
+  status=1
+fi
+exit "$status"
