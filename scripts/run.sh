@@ -10,23 +10,14 @@ PY=.venv/bin/python
 PORT=${PORT:-8000}
 SIM_PORT=${SIM_PORT:-8001}
 
-# The catalog names each provider's key variable (Provider.credential_env); these are the usual ones.
-key_vars="OPENAI_API_KEY ANTHROPIC_API_KEY GEMINI_API_KEY GOOGLE_API_KEY DEEPSEEK_API_KEY
-  DASHSCOPE_API_KEY ALIBABA_API_KEY QWEN_API_KEY ZHIPUAI_API_KEY ZHIPU_API_KEY MOONSHOT_API_KEY
-  MINIMAX_API_KEY ARK_API_KEY DOUBAO_API_KEY VOLCENGINE_API_KEY"
-key_vars+=" $("$PY" manage.py shell -c "from routing.models import Provider
-print(*set(Provider.objects.values_list('credential_env', flat=True)))" 2>/dev/null || true)"
+export AIPOWER_SIMULATOR_URL=http://127.0.0.1:$SIM_PORT
 
-simulate=${AIPOWER_SIMULATE_PROVIDERS:-auto}
-if [ "$simulate" = auto ]; then
-  simulate=1
-  for var in $key_vars; do
-    if [ -n "$(printenv -- "$var")" ]; then simulate=0; fi
-  done
-fi
+# The product decides (AIPOWER_SIMULATE_PROVIDERS, else whether any provider's key variable in the
+# catalog is set); its banner is empty when real providers are called.
+simulate=$("$PY" manage.py shell -v 0 -c "from routing.upstream import simulated_providers_banner
+print(1 if simulated_providers_banner() else 0)")
 
 if [ "$simulate" = 1 ]; then
-  export AIPOWER_SIMULATOR_URL=http://127.0.0.1:$SIM_PORT
   mkdir -p .run
   # --pdeathsig: the simulator also stops when uvicorn, exec'd below in this process, exits.
   setpriv --pdeathsig TERM -- "$PY" manage.py simulate_providers --port "$SIM_PORT" >.run/simulator.log 2>&1 &
