@@ -145,7 +145,9 @@ AIPOWER_KEY_CACHE_SECONDS = env.float("AIPOWER_KEY_CACHE_SECONDS", default=2.0)
 AIPOWER_CATALOG_CACHE_SECONDS = env.float("AIPOWER_CATALOG_CACHE_SECONDS", default=2.0)
 # Upstream HTTP client defaults (per-provider overrides live on the Provider row).
 AIPOWER_UPSTREAM_CONNECT_TIMEOUT = env.float("AIPOWER_UPSTREAM_CONNECT_TIMEOUT", default=5.0)
-AIPOWER_UPSTREAM_READ_TIMEOUT = env.float("AIPOWER_UPSTREAM_READ_TIMEOUT", default=60.0)
+AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT = env.float("AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT", default=60.0)
+AIPOWER_UPSTREAM_IDLE_TIMEOUT = env.float("AIPOWER_UPSTREAM_IDLE_TIMEOUT", default=30.0)
+AIPOWER_UPSTREAM_TOTAL_TIMEOUT = env.float("AIPOWER_UPSTREAM_TOTAL_TIMEOUT", default=600.0)
 AIPOWER_UPSTREAM_MAX_CONNECTIONS = env.int("AIPOWER_UPSTREAM_MAX_CONNECTIONS", default=512)
 # Usage rows are queued and written in batches off the response path.
 AIPOWER_USAGE_FLUSH_SECONDS = env.float("AIPOWER_USAGE_FLUSH_SECONDS", default=0.05)
@@ -154,10 +156,118 @@ AIPOWER_USAGE_BATCH = env.int("AIPOWER_USAGE_BATCH", default=500)
 AIPOWER_DEFAULT_MARKUP_BP = env.int("AIPOWER_DEFAULT_MARKUP_BP", default=1500)
 # At most this many upstream attempts per request (the first choice and its fallbacks).
 AIPOWER_MAX_ATTEMPTS = env.int("AIPOWER_MAX_ATTEMPTS", default=3)
+# Retries (attempts after a request's first) may be at most this share of requests, per process,
+# plus a small reserve so that a quiet process can still fail over.
+AIPOWER_RETRY_BUDGET = env.float("AIPOWER_RETRY_BUDGET", default=0.2)
+AIPOWER_RETRY_BUDGET_RESERVE = env.int("AIPOWER_RETRY_BUDGET_RESERVE", default=10)
+# Circuit breakers, per provider and per model, shared through Redis when REDIS_URL is set.
+AIPOWER_BREAKER_CONSECUTIVE_FAILURES = env.int("AIPOWER_BREAKER_CONSECUTIVE_FAILURES", default=5)
+AIPOWER_BREAKER_FAILURE_RATIO = env.float("AIPOWER_BREAKER_FAILURE_RATIO", default=0.5)
+AIPOWER_BREAKER_MIN_REQUESTS = env.int("AIPOWER_BREAKER_MIN_REQUESTS", default=20)
+AIPOWER_BREAKER_WINDOW_SECONDS = env.float("AIPOWER_BREAKER_WINDOW_SECONDS", default=30.0)
+AIPOWER_BREAKER_COOLDOWN_SECONDS = env.float("AIPOWER_BREAKER_COOLDOWN_SECONDS", default=10.0)
+# How often a process refreshes its view of the shared breaker state (seconds).
+AIPOWER_BREAKER_SYNC_SECONDS = env.float("AIPOWER_BREAKER_SYNC_SECONDS", default=0.25)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
 
-LOGIN_URL = "/admin/login/"
+# --- Accounts: sign-up and sign-in (django-allauth), organizations, management API -------------
+INSTALLED_APPS += [
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+]
+# Runs for the web pages only (see WebOnly above); the gateway's /v1/ never sees it.
+WEB_MIDDLEWARE += ["allauth.account.middleware.AccountMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "accounts:keys"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[AIPower] "
+# Brute force: failed sign-ins are counted per client IP and per account (the email typed), in the
+# cache, which is Redis (shared by every web process) when REDIS_URL is set. Past a limit the
+# sign-in form refuses even the right password until the window has passed.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env.str("ACCOUNT_LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key"),
+}
+# Behind N reverse proxies, the client IP is the Nth address from the right of X-Forwarded-For.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Social sign-in: each provider is switched on by setting its client id and secret.
+SOCIALACCOUNT_PROVIDERS = {}
+for _provider, _prefix in (("github", "GITHUB"), ("google", "GOOGLE")):
+    _client_id = env.str(f"{_prefix}_OAUTH_CLIENT_ID", default="")
+    _secret = env.str(f"{_prefix}_OAUTH_SECRET", default="")
+    if bool(_client_id) != bool(_secret):
+        raise ImproperlyConfigured(f"Set both {_prefix}_OAUTH_CLIENT_ID and {_prefix}_OAUTH_SECRET, or neither")
+    if _client_id:
+        INSTALLED_APPS.append(f"allauth.socialaccount.providers.{_provider}")
+        SOCIALACCOUNT_PROVIDERS[_provider] = {"APPS": [{"client_id": _client_id, "secret": _secret}]}
+        if _provider == "github":
+            SOCIALACCOUNT_PROVIDERS[_provider]["SCOPE"] = ["user:email"]
+SOCIALACCOUNT_LOGIN_ON_GET = False  # a POST (with CSRF) starts the OAuth dance
+
+# Email: the console in the embedded default; SMTP when EMAIL_URL (smtp+tls://user:pass@host:587)
+# or EMAIL_HOST is set. EMAIL_BACKEND overrides either (tests use the file backend + EMAIL_FILE_PATH).
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+elif env.str("EMAIL_HOST", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("EMAIL_HOST")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=EMAIL_PORT == 587)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=EMAIL_PORT == 465)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=EMAIL_BACKEND)
+if env.str("EMAIL_FILE_PATH", default=""):
+    EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="AIPower <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Cookies. Session and CSRF cookies are HttpOnly/SameSite=Lax always, and Secure (sent over HTTPS
+# only) when SECURE_COOKIES is on. It defaults to on in production mode (DATABASE_URL set) unless
+# DEBUG; off in the embedded default, which is served on http://127.0.0.1 (where a Secure cookie
+# would never come back and nobody could sign in). Set SECURE_COOKIES=0 to serve production over
+# plain http (tests do), SECURE_COOKIES=1 to force it. Behind a TLS-terminating proxy, set
+# SECURE_PROXY_SSL_HEADER=1 so that Django sees the request as https (X-Forwarded-Proto).
+SECURE_COOKIES = env.bool("SECURE_COOKIES", default=bool(env.str("DATABASE_URL", default="")) and not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# The management API (/api/): a session (with CSRF) or a management token; OpenAPI at /api/schema/.
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AIPower management API",
+    "DESCRIPTION": "API keys, members and invitations of an organization. Authenticate with a "
+    "management token (`Authorization: Token aip-mt-…`, or `Bearer`), not with a gateway key.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    # Swagger UI's files come from the drf-spectacular-sidecar package: nothing loads from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}

@@ -1,10 +1,19 @@
 from django.contrib import admin
 
-from .models import CatalogModel, Provider, Route, RouteTarget
+from .models import CatalogModel, FallbackTarget, Provider, Route, RouteTarget
+
+
+class FallbackTargetInline(admin.TabularInline):
+    model = FallbackTarget
+    extra = 1
+    ordering = ("position",)
+    verbose_name = "fallback model"
+    verbose_name_plural = "Fallback chain (tried in order when this provider's models fail)"
 
 
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
+    inlines = [FallbackTargetInline]
     list_display = ("slug", "name", "wire_format", "base_url", "credential_env", "enabled")
     list_filter = ("wire_format", "enabled")
     search_fields = ("slug", "name")

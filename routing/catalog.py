@@ -21,7 +21,9 @@ class ProviderInfo:
     base_url: str
     credential_env: str
     connect_timeout_s: float | None = None
-    read_timeout_s: float | None = None
+    first_byte_timeout_s: float | None = None
+    idle_timeout_s: float | None = None
+    total_timeout_s: float | None = None
     quirks: dict = field(default_factory=dict)
 
 
@@ -57,6 +59,7 @@ class Snapshot:
     models: dict[str, ModelInfo]  # by public id
     by_upstream_id: dict[str, ModelInfo]  # bare upstream ids that name exactly one model
     routes: dict[str, RouteInfo]
+    fallbacks: dict[str, tuple[ModelInfo, ...]] = field(default_factory=dict)  # by provider slug
     loaded_at: float = 0.0
 
     def resolve_model(self, name: str) -> ModelInfo | None:
@@ -64,7 +67,7 @@ class Snapshot:
 
 
 def load_snapshot() -> Snapshot:
-    from .models import CatalogModel, Route
+    from .models import CatalogModel, FallbackTarget, Route
 
     models: dict[str, ModelInfo] = {}
     by_pk: dict[int, ModelInfo] = {}
@@ -79,7 +82,8 @@ def load_snapshot() -> Snapshot:
             provider=ProviderInfo(
                 slug=p.slug, name=p.name, wire_format=p.wire_format, base_url=p.base_url.rstrip("/"),
                 credential_env=p.credential_env, connect_timeout_s=p.connect_timeout_s,
-                read_timeout_s=p.read_timeout_s, quirks=p.quirks or {},
+                first_byte_timeout_s=p.first_byte_timeout_s, idle_timeout_s=p.idle_timeout_s,
+                total_timeout_s=p.total_timeout_s, quirks=p.quirks or {},
             ),
             input_price=m.input_price_usd_micro_per_mtok,
             output_price=m.output_price_usd_micro_per_mtok,
@@ -100,7 +104,12 @@ def load_snapshot() -> Snapshot:
     for r in Route.objects.filter(enabled=True).prefetch_related("targets"):
         targets = tuple(by_pk[t.model_id] for t in r.targets.all() if t.model_id in by_pk)
         routes[r.name] = RouteInfo(name=r.name, goal=r.goal, description=r.description, targets=targets)
-    return Snapshot(models=models, by_upstream_id=by_upstream, routes=routes, loaded_at=time.monotonic())
+    fallbacks: dict[str, list[ModelInfo]] = {}
+    for f in FallbackTarget.objects.select_related("provider").order_by("provider", "position", "id"):
+        if f.model_id in by_pk:
+            fallbacks.setdefault(f.provider.slug, []).append(by_pk[f.model_id])
+    return Snapshot(models=models, by_upstream_id=by_upstream, routes=routes,
+                    fallbacks={k: tuple(v) for k, v in fallbacks.items()}, loaded_at=time.monotonic())
 
 
 _load_async = sync_to_async(load_snapshot, thread_sensitive=False)

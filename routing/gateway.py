@@ -5,6 +5,7 @@ A stream is held back until its first content token, so that any failure before 
 fail over invisibly; after it, a failure ends the stream with an error event and no [DONE].
 """
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from billing.pricing import cost_of
 
 from . import policy
 from .adapters import Usage, adapter_for
+from .adapters.openai_compat import usage_from
 from .catalog import ModelInfo, get_snapshot
 from .errors import GatewayError, UpstreamError
+from .health import CLOSED, HALF_OPEN, OPEN, breaker_keys, health, provider_key, retry_budget
 from .request import Features, estimate_completion_tokens, parse_body, validate
 from .upstream import SIM_HEADER_PREFIX, get_client, target_for
 
@@ -44,6 +47,8 @@ class Call:
     served: ModelInfo | None = None
     first_choice: ModelInfo | None = None
     attempts: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)  # candidates passed over with an open breaker
+    context_floor: int = 0  # after a context-length error, only larger windows are tried
     ttft: float | None = None
     recorded: bool = False
 
@@ -54,8 +59,7 @@ class Call:
         if self.served is not None:
             h["x-aipower-provider"] = self.served.provider.slug
             h["x-aipower-model"] = self.served.public_id
-        if self.attempts:
-            h["x-aipower-attempts"] = str(len(self.attempts))
+        h["x-aipower-attempts"] = str(len(self.attempts))
         if self.served is not None and self.first_choice is not None and self.served is not self.first_choice:
             h["x-aipower-fallback-from"] = self.first_choice.public_id
         return h
@@ -87,7 +91,8 @@ class Call:
             served_model=served.public_id if served else "",
             provider=served.provider.slug if served else "",
             attempts=len(self.attempts),
-            attempt_log=self.attempts,
+            attempt_log=self.attempts + [{"model": m, "status": "skipped", "error": "circuit_open"}
+                                         for m in self.skipped],
             stream=self.stream,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
@@ -160,11 +165,13 @@ _DESCRIBE = {"connect": "could not connect", "timeout": "timed out", "status": "
              "protocol": "malformed answer", "stream": "stream failed", "context_length": "prompt too long"}
 
 
-def _exhausted(last: UpstreamError | None) -> GatewayError:
+def _exhausted(last: UpstreamError | None, call: Call) -> GatewayError:
     # The upstream's own words may name internal hosts; the caller gets the class of failure.
     detail = f" Last error: {_DESCRIBE.get(last.kind, last.kind)}" if last is not None else ""
     if last is not None and last.status:
         detail += f" (HTTP {last.status})"
+    if last is None and call.skipped:
+        detail = " Every candidate's provider is failing right now (circuit open); try again shortly."
     headers = {}
     if last is not None and last.retry_after:
         headers["retry-after"] = str(int(last.retry_after + 0.999))
@@ -181,14 +188,16 @@ async def chat_completions(request) -> HttpResponse:
         call.requested_model = body["model"]
         call.stream, call.include_usage, call.features = features.stream, features.include_usage, features
         snapshot = await get_snapshot()
-        plan = policy.plan(body["model"], features, snapshot)
+        fallback = request.headers.get("x-aipower-fallback", "on").lower() not in ("off", "0", "false", "no")
+        plan = policy.plan(body["model"], features, snapshot, fallback=fallback, extra_models=body.get("models"))
         call.route = plan.route
     except GatewayError as err:
         call.record(status="client_error", http_status=err.status, error_type=err.code or err.type)
         return error_response(err, call)
 
-    candidates = plan.candidates[: settings.AIPOWER_MAX_ATTEMPTS]
+    candidates = plan.candidates
     call.first_choice = candidates[0]
+    retry_budget().deposit()
     sim_headers = _sim_headers(request)
     client = get_client()
     try:
@@ -205,22 +214,57 @@ async def chat_completions(request) -> HttpResponse:
         raise
 
 
+async def _tries(call: Call, candidates):
+    """The candidates to call, in order: open breakers are skipped (not tried), a half-open one
+    is tried by one request at a time, and retries stop at the attempt limit or the retry budget."""
+    budget = retry_budget()
+    for model in candidates:
+        if len(call.attempts) >= settings.AIPOWER_MAX_ATTEMPTS:
+            return
+        if model.context_window <= call.context_floor:
+            continue
+        keys = breaker_keys(model)
+        state = health.state(keys)
+        if state == OPEN or (state == HALF_OPEN and not await health.claim_probe(keys)):
+            call.skipped.append(model.public_id)
+            continue
+        if call.attempts and not budget.withdraw():
+            return
+        yield model
+
+
+async def _failed(call: Call, model: ModelInfo, started: float, err: UpstreamError) -> None:
+    """Books a failed attempt; raises at once when failing over makes no sense."""
+    call.attempts.append(_attempt(model, started, err))
+    if err.caller_fault:
+        raise _caller_fault_error(err)
+    if err.kind == "context_length":
+        call.context_floor = max(call.context_floor, model.context_window)
+    else:
+        forced = {provider_key(model.provider.slug): err.retry_after} if err.retry_after else None
+        await health.failure(breaker_keys(model), forced=forced)
+
+
 async def _complete(call, body, candidates, snapshot, sim_headers, client) -> HttpResponse:
     last = None
-    for model in candidates:
-        target = target_for(model, snapshot, sim_headers)
+    async for model in _tries(call, candidates):
+        target = target_for(model, snapshot, sim_headers, stream=False)
         t = time.perf_counter()
         try:
-            completion = await adapter_for(model.provider.wire_format).complete(client, target, body)
+            async with asyncio.timeout(target.total_timeout):
+                completion = await adapter_for(model.provider.wire_format).complete(client, target, body)
+        except TimeoutError:
+            last = UpstreamError("The upstream did not answer in time.", kind="timeout")
+            await _failed(call, model, t, last)
+            continue
         except UpstreamError as err:
-            call.attempts.append(_attempt(model, t, err))
-            if err.caller_fault:
-                raise _caller_fault_error(err) from None
             last = err
+            await _failed(call, model, t, err)
             if not err.retryable:
                 break
             continue
         call.attempts.append(_attempt(model, t))
+        await health.success(breaker_keys(model))
         call.served = model
         call.ttft = time.perf_counter()
         out = completion.body
@@ -236,7 +280,7 @@ async def _complete(call, body, candidates, snapshot, sim_headers, client) -> Ht
         for k, v in call.headers().items():
             resp[k] = v
         return resp
-    raise _exhausted(last)
+    raise _exhausted(last, call)
 
 
 def _estimate(call: Call, choices, streamed_chars: int = 0) -> Usage:
@@ -271,8 +315,9 @@ def _delta_chars(chunk: dict) -> int:
 class _Relay:
     """Carries a started upstream stream to the caller, rewriting ids and model names."""
 
-    def __init__(self, call: Call, upstream, held: list, created: int):
+    def __init__(self, call: Call, upstream, held: list, created: int, deadline: float):
         self.call = call
+        self.deadline = deadline
         self.upstream = upstream
         self.held = held
         self.created = created
@@ -283,8 +328,6 @@ class _Relay:
     def _frame(self, chunk: dict) -> bytes | None:
         usage = chunk.pop("usage", None)
         if usage:
-            from .adapters.openai_compat import usage_from
-
             self.usage = usage_from(usage)
         if not chunk.get("choices"):
             return None  # a usage-only chunk: the caller gets ours at the end, if asked
@@ -311,13 +354,23 @@ class _Relay:
                     yield frame
             self.held = []
             try:
-                async for chunk in self.upstream:
+                # The total time limit is checked around each wait, never around a yield: the
+                # caller's side of a yield is not ours to cancel.
+                while True:
+                    async with asyncio.timeout(max(self.deadline - time.perf_counter(), 0.0)):
+                        try:
+                            chunk = await anext(self.upstream)
+                        except StopAsyncIteration:
+                            break
                     frame = self._frame(chunk)
                     if frame:
                         yield frame
-            except UpstreamError as err:
+            except (UpstreamError, TimeoutError) as exc:
+                err = exc if isinstance(exc, UpstreamError) else UpstreamError(
+                    "The upstream stream ran past its time limit.", kind="timeout")
                 status, error_type = "stream_interrupted", err.label()
                 call.attempts[-1].update(status="error", error=err.label())
+                await health.failure(breaker_keys(call.served))
                 yield b"data: " + orjson.dumps({"error": {
                     "message": f"The upstream failed mid-stream: {err.message}", "type": "server_error",
                     "param": None, "code": "upstream_stream_error"}}) + b"\n\n"
@@ -336,24 +389,30 @@ class _Relay:
             await self.upstream.aclose()
 
 
+async def _first_token(upstream, held: list) -> None:
+    """Pulls chunks into `held` until one carries content (or the stream ends)."""
+    async for chunk in upstream:
+        held.append(chunk)
+        if _has_content(chunk):
+            return
+
+
 async def _stream(call, body, candidates, snapshot, sim_headers, client) -> HttpResponse:
     last = None
-    for model in candidates:
-        target = target_for(model, snapshot, sim_headers)
+    async for model in _tries(call, candidates):
+        target = target_for(model, snapshot, sim_headers, stream=True)
         t = time.perf_counter()
         upstream = adapter_for(model.provider.wire_format).stream(client, target, body)
         held = []
         try:
-            async for chunk in upstream:
-                held.append(chunk)
-                if _has_content(chunk):
-                    break
-        except UpstreamError as err:
-            call.attempts.append(_attempt(model, t, err))
+            async with asyncio.timeout(min(target.first_byte_timeout, target.total_timeout)):
+                await _first_token(upstream, held)
+        except (UpstreamError, TimeoutError) as exc:
             await upstream.aclose()
-            if err.caller_fault:
-                raise _caller_fault_error(err) from None
+            err = exc if isinstance(exc, UpstreamError) else UpstreamError(
+                "The upstream sent no token in time.", kind="timeout")
             last = err
+            await _failed(call, model, t, err)
             if not err.retryable:
                 break
             continue
@@ -361,16 +420,18 @@ async def _stream(call, body, candidates, snapshot, sim_headers, client) -> Http
             await upstream.aclose()
             raise
         call.attempts.append(_attempt(model, t))
+        await health.success(breaker_keys(model))
         call.served = model
         call.ttft = time.perf_counter()
-        resp = StreamingHttpResponse(_Relay(call, upstream, held, int(time.time())).__aiter__(),
+        deadline = t + target.total_timeout
+        resp = StreamingHttpResponse(_Relay(call, upstream, held, int(time.time()), deadline).__aiter__(),
                                      content_type="text/event-stream")
         resp["cache-control"] = "no-cache"
         resp["x-accel-buffering"] = "no"
         for k, v in call.headers().items():
             resp[k] = v
         return resp
-    raise _exhausted(last)
+    raise _exhausted(last, call)
 
 
 async def list_models(request) -> HttpResponse:

@@ -18,9 +18,12 @@ class Provider(models.Model):
         "The key itself is never stored in the database.",
     )
     enabled = models.BooleanField(default=True)
-    # Timeouts in seconds; empty means the gateway-wide default.
-    connect_timeout_s = models.FloatField(null=True, blank=True)
-    read_timeout_s = models.FloatField(null=True, blank=True)
+    # Timeouts in seconds; empty means the gateway-wide default (AIPOWER_UPSTREAM_*_TIMEOUT).
+    connect_timeout_s = models.FloatField(null=True, blank=True, help_text="seconds to connect")
+    first_byte_timeout_s = models.FloatField(
+        null=True, blank=True, help_text="seconds until the answer starts (streams: until the first token)")
+    idle_timeout_s = models.FloatField(null=True, blank=True, help_text="longest pause between stream chunks, seconds")
+    total_timeout_s = models.FloatField(null=True, blank=True, help_text="seconds for a whole attempt")
     # Vendor differences as data (see routing/adapters/openai_compat.py for the keys understood).
     quirks = models.JSONField(default=dict, blank=True)
 
@@ -78,3 +81,16 @@ class RouteTarget(models.Model):
     class Meta:
         ordering = ["route", "position", "id"]
         constraints = [models.UniqueConstraint(fields=["route", "model"], name="one_target_per_model")]
+
+
+class FallbackTarget(models.Model):
+    """One step of a provider family's fallback chain: when a model of `provider` fails, try
+    `model` (in `position` order). A route's own targets are tried first."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="fallbacks")
+    model = models.ForeignKey(CatalogModel, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["provider", "position", "id"]
+        constraints = [models.UniqueConstraint(fields=["provider", "model"], name="one_fallback_per_model")]

@@ -39,18 +39,40 @@ def not_found(name: str) -> GatewayError:
                         "invalid_request_error", param="model", code="model_not_found")
 
 
-def plan(requested: str, f: Features, snapshot: Snapshot) -> Plan:
+def plan(requested: str, f: Features, snapshot: Snapshot, *, fallback: bool = True,
+         extra_models: list[str] | None = None) -> Plan:
+    """Candidates in order: the route's targets (or the pinned model); then either the caller's
+    own list (`extra_models`, the body's `models`) or the fallback chains of the families
+    already in the list. With fallback off, only the first candidate that can serve."""
     route = snapshot.routes.get(requested)
     if route is not None:
-        pool, route_name = route.targets, route.name
+        pool, route_name = list(route.targets), route.name
     else:
         model = snapshot.resolve_model(requested)
         if model is None:
             raise not_found(requested)
-        pool, route_name = (model,), None
+        pool, route_name = [model], None
+        reason = unfit_reason(model, f)
+        if reason is not None:
+            raise invalid(f"The model '{model.public_id}' cannot serve this request: it {reason}.", param="model",
+                          code="no_capable_model")
 
+    if extra_models is not None:
+        for name in extra_models:
+            m = snapshot.resolve_model(name)
+            if m is None:
+                raise not_found(name)
+            pool.append(m)
+    elif fallback:
+        for m in list(pool):
+            pool.extend(snapshot.fallbacks.get(m.provider.slug, ()))
+
+    seen: set[int] = set()
     candidates, skipped = [], []
     for m in pool:
+        if m.id in seen:
+            continue
+        seen.add(m.id)
         reason = unfit_reason(m, f)
         if reason is None:
             candidates.append(m)
@@ -61,4 +83,6 @@ def plan(requested: str, f: Features, snapshot: Snapshot) -> Plan:
         detail = "; ".join(skipped) if skipped else "it has no enabled target models"
         raise invalid(f"No model of {what} can serve this request: {detail}.", param="model",
                       code="no_capable_model")
+    if not fallback:
+        candidates = candidates[:1]
     return Plan(route=route_name, candidates=tuple(candidates))

@@ -94,3 +94,17 @@ ROUTES = [
     ("auto-free", "Near-zero cost", "Demos, experiments and development scripts.",
      ["zhipu/glm-4-flash", "qwen/qwen-turbo"]),
 ]
+
+# Fallback chains by provider family, as the product page shows them, and sensible ones for the rest.
+FALLBACKS = {
+    "openai": ["anthropic/claude-sonnet-4", "deepseek/deepseek-chat"],
+    "anthropic": ["openai/gpt-5.4", "deepseek/deepseek-chat"],
+    "deepseek": ["qwen/qwen-plus", "openai/gpt-4o-mini"],
+    "qwen": ["deepseek/deepseek-chat", "openai/gpt-4o-mini"],
+    "google": ["anthropic/claude-sonnet-4", "openai/gpt-5.4"],
+    "zhipu": ["qwen/qwen-turbo", "deepseek/deepseek-chat"],
+    "moonshot": ["deepseek/deepseek-chat", "qwen/qwen-plus"],
+    "minimax": ["deepseek/deepseek-chat", "qwen/qwen-plus"],
+    "bytedance": ["qwen/qwen-turbo", "deepseek/deepseek-chat"],
+    "alibaba": ["qwen/qwen-plus", "deepseek/deepseek-chat"],
+}

@@ -1,7 +1,7 @@
 from django.db import transaction
 
 from . import seed
-from .models import CatalogModel, Provider, Route, RouteTarget
+from .models import CatalogModel, FallbackTarget, Provider, Route, RouteTarget
 
 
 @transaction.atomic
@@ -33,5 +33,12 @@ def catalog_load_seed(*, reset: bool = False) -> dict:
             RouteTarget.objects.filter(route=r).delete()
             RouteTarget.objects.bulk_create(
                 RouteTarget(route=r, model=models[public], position=i) for i, public in enumerate(targets)
+            )
+    for slug, targets in seed.FALLBACKS.items():
+        if reset or not FallbackTarget.objects.filter(provider=providers[slug]).exists():
+            FallbackTarget.objects.filter(provider=providers[slug]).delete()
+            FallbackTarget.objects.bulk_create(
+                FallbackTarget(provider=providers[slug], model=models[public], position=i)
+                for i, public in enumerate(targets)
             )
     return added

@@ -29,7 +29,7 @@ def get_client() -> httpx.AsyncClient:
                               keepalive_expiry=60)
         client = httpx.AsyncClient(
             transport=AiohttpTransport(limits=limits, trust_env=False),
-            timeout=httpx.Timeout(settings.AIPOWER_UPSTREAM_READ_TIMEOUT,
+            timeout=httpx.Timeout(settings.AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT,
                                   connect=settings.AIPOWER_UPSTREAM_CONNECT_TIMEOUT),
             follow_redirects=False,
         )
@@ -79,14 +79,20 @@ def simulated_providers_banner() -> str:
             f"{settings.AIPOWER_SIMULATOR_URL}. Answers are simulated.")
 
 
-def target_for(model: ModelInfo, snapshot: Snapshot, request_headers: dict) -> Target:
+def target_for(model: ModelInfo, snapshot: Snapshot, request_headers: dict, *, stream: bool) -> Target:
     p = model.provider
-    connect = p.connect_timeout_s or settings.AIPOWER_UPSTREAM_CONNECT_TIMEOUT
-    read = p.read_timeout_s or settings.AIPOWER_UPSTREAM_READ_TIMEOUT
+    s = settings
+    first_byte = p.first_byte_timeout_s or s.AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT
+    timeouts = {
+        "connect_timeout": p.connect_timeout_s or s.AIPOWER_UPSTREAM_CONNECT_TIMEOUT,
+        # httpx's read timeout bounds each wait for bytes: between stream chunks, or (whole
+        # answers) for the answer to start.
+        "read_timeout": (p.idle_timeout_s or s.AIPOWER_UPSTREAM_IDLE_TIMEOUT) if stream else first_byte,
+        "first_byte_timeout": first_byte,
+        "total_timeout": p.total_timeout_s or s.AIPOWER_UPSTREAM_TOTAL_TIMEOUT,
+    }
     if simulating(snapshot):
-        base = f"{settings.AIPOWER_SIMULATOR_URL.rstrip('/')}/p/{p.slug}{urlsplit(p.base_url).path.rstrip('/')}"
+        base = f"{s.AIPOWER_SIMULATOR_URL.rstrip('/')}/p/{p.slug}{urlsplit(p.base_url).path.rstrip('/')}"
         extra = {k: v for k, v in request_headers.items() if k.startswith(SIM_HEADER_PREFIX)}
-        return Target(model=model, base_url=base, api_key="simulated", extra_headers=extra,
-                      connect_timeout=connect, read_timeout=read)
-    return Target(model=model, base_url=p.base_url, api_key=os.environ.get(p.credential_env),
-                  connect_timeout=connect, read_timeout=read)
+        return Target(model=model, base_url=base, api_key="simulated", extra_headers=extra, **timeouts)
+    return Target(model=model, base_url=p.base_url, api_key=os.environ.get(p.credential_env), **timeouts)

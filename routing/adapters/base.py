@@ -48,7 +48,9 @@ class Target:
     # Extra headers to send upstream (the simulator's control headers when it is the upstream).
     extra_headers: dict = field(default_factory=dict)
     connect_timeout: float = 5.0
-    read_timeout: float = 60.0
+    read_timeout: float = 60.0  # each wait for bytes from the upstream
+    first_byte_timeout: float = 60.0  # until the answer (or a stream's first token) arrives
+    total_timeout: float = 600.0  # a whole attempt
 
     def timeout(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect_timeout, read=self.read_timeout, write=self.read_timeout,
