@@ -47,6 +47,9 @@ INSTALLED_APPS = [
 # under ASGI, which the gateway's request path cannot afford.
 MIDDLEWARE = [
     "aipower.middleware.WebOnly",
+    # allauth insists on being listed here. It is async-native and costs the API next to nothing;
+    # for the web pages it runs inside WEB_MIDDLEWARE (after sessions and auth), as it must.
+    "allauth.account.middleware.AccountMiddleware",
 ]
 WEB_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -183,7 +186,7 @@ INSTALLED_APPS += [
     "drf_spectacular_sidecar",
 ]
 # Runs for the web pages only (see WebOnly above); the gateway's /v1/ never sees it.
-WEB_MIDDLEWARE += ["allauth.account.middleware.AccountMiddleware"]
+# (allauth's AccountMiddleware is in MIDDLEWARE, after WebOnly: see above.)
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",

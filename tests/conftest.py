@@ -6,6 +6,7 @@ each builds its own organizations (two per test: `tenant` and `other_tenant`) ra
 on a rollback; the catalog is loaded once per session.
 """
 
+import itertools
 import time
 import uuid
 from dataclasses import dataclass
@@ -15,6 +16,19 @@ import pytest
 from django.db import connection
 
 from tests.servers import database_url, start_gateway, start_simulator
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_test_environment, django_db_blocker):
+    """The test database, created whether or not any test carries a django_db mark (tests that
+    drive real servers commit their data instead of running inside a rolled-back transaction)."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=0)
 
 
 @pytest.fixture(scope="session")
@@ -39,11 +53,47 @@ def test_database_url(live_db):
     return database_url(connection.settings_dict)
 
 
+# The shared gateway's breakers never open, so that one test's injected faults cannot change
+# which upstream serves the next test; breaker tests start gateways of their own.
+NO_BREAKERS = {"AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 1_000_000, "AIPOWER_BREAKER_FAILURE_RATIO": 2,
+               "AIPOWER_RETRY_BUDGET_RESERVE": 1_000_000, "AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT": 2}
+
+
 @pytest.fixture(scope="session")
 def gateway(test_database_url, simulator):
-    server = start_gateway(database_url=test_database_url, simulator_url=simulator.url)
+    server = start_gateway(database_url=test_database_url, simulator_url=simulator.url, **NO_BREAKERS)
     yield server
     server.stop()
+
+
+_redis_dbs = itertools.cycle(range(1, 16))
+
+
+@pytest.fixture
+def own_gateways(test_database_url, simulator):
+    """start(**env) -> a gateway of this test's own. Gateways started by one test share a Redis
+    database no other test uses (so breaker state is theirs); without Redis, each is alone."""
+    import os
+
+    started = []
+    redis_url = ""
+
+    def start(**env):
+        nonlocal redis_url
+        base = os.environ.get("REDIS_URL", "")
+        if base and not redis_url:
+            import redis
+
+            redis_url = base.rsplit("/", 1)[0] + f"/{next(_redis_dbs)}"
+            redis.Redis.from_url(redis_url).flushdb()
+        server = start_gateway(database_url=test_database_url, simulator_url=simulator.url,
+                               REDIS_URL=redis_url, **env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @dataclass
@@ -83,6 +133,32 @@ async def aclient(gateway, tenant):
     async with openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=tenant.key, max_retries=0,
                                   timeout=30) as c:
         yield c
+
+
+@pytest.fixture
+def sim(simulator):
+    """The simulator's control API: stats and injected faults (cleared after the test)."""
+    import httpx
+
+    class Sim:
+        url = simulator.url
+
+        def stats(self) -> dict:
+            return httpx.get(self.url + "/_sim/stats").json()
+
+        def hits(self, provider: str) -> int:
+            return self.stats()["providers"].get(provider, 0)
+
+        def fault(self, target: str, spec: str, count: int | None = None) -> None:
+            httpx.post(self.url + "/_sim/faults", json={"target": target, "fault": spec, "count": count}
+                       ).raise_for_status()
+
+        def clear(self) -> None:
+            httpx.delete(self.url + "/_sim/faults").raise_for_status()
+
+    s = Sim()
+    yield s
+    s.clear()
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ import functools
 import json
 from pathlib import Path
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
+from jsonschema._keywords import enum as _enum
+from jsonschema._keywords import type as _type
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -19,12 +21,26 @@ def _registry() -> tuple[Registry, dict]:
     return Registry().with_resource(_URI, resource), spec
 
 
+def _nullable(check):
+    # The spec marks nullable fields OpenAPI 3.0's way (`nullable: true`) although it says 3.1;
+    # OpenAI's API does send null there (e.g. a stream chunk's finish_reason), so honour it.
+    def keyword(validator, value, instance, schema):
+        if instance is None and schema.get("nullable") is True:
+            return
+        yield from check(validator, value, instance, schema)
+
+    return keyword
+
+
+OpenAPIValidator = validators.extend(Draft202012Validator, {"type": _nullable(_type), "enum": _nullable(_enum)})
+
+
 @functools.cache
-def validator(name: str) -> Draft202012Validator:
+def validator(name: str):
     registry, spec = _registry()
     if name not in spec["components"]["schemas"]:
         raise KeyError(f"{name} is not a schema in OpenAI's spec")
-    return Draft202012Validator({"$ref": f"{_URI}#/components/schemas/{name}"}, registry=registry)
+    return OpenAPIValidator({"$ref": f"{_URI}#/components/schemas/{name}"}, registry=registry)
 
 
 def assert_valid(instance, name: str) -> None:

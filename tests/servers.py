@@ -87,4 +87,4 @@ def start_gateway(*, database_url: str, simulator_url: str, **extra_env) -> Serv
     env.update({k: str(v) for k, v in extra_env.items()})
     argv = [sys.executable, "-m", "uvicorn", "aipower.asgi:application", "--host", "127.0.0.1", "--port", str(port),
             "--loop", "uvloop", "--http", "httptools", "--lifespan", "on", "--no-access-log"]
-    return Server("gateway", argv, port, env, "/")
+    return Server("gateway", argv, port, env, "/v1/models")

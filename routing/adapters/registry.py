@@ -1,11 +1,13 @@
+from .anthropic import AnthropicAdapter
 from .base import Adapter
+from .gemini import GeminiAdapter
 from .openai_compat import OpenAICompatAdapter
 
-_ADAPTERS: dict[str, Adapter] = {"openai": OpenAICompatAdapter()}
-
-
-def register(wire_format: str, adapter: Adapter) -> None:
-    _ADAPTERS[wire_format] = adapter
+_ADAPTERS: dict[str, Adapter] = {
+    "openai": OpenAICompatAdapter(),
+    "anthropic": AnthropicAdapter(),
+    "gemini": GeminiAdapter(),
+}
 
 
 def adapter_for(wire_format: str) -> Adapter:
