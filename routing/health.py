@@ -252,7 +252,7 @@ class RetryBudget:
 
     def __init__(self, ratio: float, reserve: int):
         self.ratio = ratio
-        self.cap = float(reserve)
+        self.cap = max(float(reserve), 1.0)  # at least one whole retry can build up
         self.tokens = float(reserve)
 
     def deposit(self) -> None:
