@@ -11,15 +11,15 @@ import secrets
 import time
 import zlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
-from .models import ApiKey, Membership, Organization
+from .models import ApiKey, Organization
+from .orgs import unique_slug
 
 KEY_PREFIX = "sk-aip-"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -61,16 +61,24 @@ def organization_get_or_create(*, name: str) -> Organization:
     org = Organization.objects.filter(name=name).first()
     if org:
         return org
-    base = slugify(name)[:70] or "org"
-    slug, n = base, 1
-    while Organization.objects.filter(slug=slug).exists():
-        n += 1
-        slug = f"{base}-{n}"
-    return Organization.objects.create(name=name, slug=slug)
+    return Organization.objects.create(name=name, slug=unique_slug(name))
 
 
-def apikey_create(*, organization: Organization, name: str, created_by=None, expires_at=None) -> tuple[ApiKey, str]:
-    """Creates a key and returns it with the full secret, which is never stored or shown again."""
+def apikey_create(
+    *,
+    organization: Organization,
+    name: str,
+    created_by=None,
+    expires_at=None,
+    rpm_limit: int | None = None,
+    tpm_limit: int | None = None,
+    allowed_models: list[str] | None = None,
+) -> tuple[ApiKey, str]:
+    """Creates a key and returns it with the full secret, which is never stored or shown again.
+
+    `created_by` owns the key (a member manages the keys they created); the caller has checked
+    that they may create keys in `organization`.
+    """
     raw = generate_key()
     key = ApiKey.objects.create(
         organization=organization,
@@ -79,17 +87,57 @@ def apikey_create(*, organization: Organization, name: str, created_by=None, exp
         secret_hash=hash_key(raw),
         created_by=created_by,
         expires_at=expires_at,
+        rpm_limit=rpm_limit,
+        tpm_limit=tpm_limit,
+        allowed_models=list(allowed_models or []),
     )
-    if created_by is not None:
-        Membership.objects.get_or_create(
-            organization=organization, user=created_by, defaults={"role": Membership.Role.OWNER}
-        )
     return key, raw
+
+
+EDITABLE_FIELDS = ("name", "rpm_limit", "tpm_limit", "allowed_models")
+
+
+def apikey_update(*, key: ApiKey, **changes) -> ApiKey:
+    """Renames a key or changes its limits; the gateway sees the change within its cache time."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
+    for field, value in changes.items():
+        setattr(key, field, list(value) if field == "allowed_models" else value)
+    key.save(update_fields=list(changes))
+    return key
 
 
 def apikey_revoke(*, key: ApiKey) -> None:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
+
+
+class KeyNotActive(Exception):
+    pass
+
+
+@transaction.atomic
+def apikey_rotate(*, key: ApiKey, grace: timedelta) -> tuple[ApiKey, str]:
+    """Issues a new secret for `key`: a new key with the same name, owner, expiry and limits.
+
+    The old key keeps working for `grace` (its expiry is brought forward to now + grace), so that
+    deployments can switch over; with no grace it is revoked at once.
+    """
+    old = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if not old.is_active():
+        raise KeyNotActive("Only an active key can be rotated.")
+    kept = ("organization", "name", "created_by", "expires_at", "rpm_limit", "tpm_limit", "allowed_models")
+    new, raw = apikey_create(**{field: getattr(old, field) for field in kept})
+    now = timezone.now()
+    if grace <= timedelta(0):
+        old.revoked_at = now
+        old.save(update_fields=["revoked_at"])
+    else:
+        end = now + grace
+        old.expires_at = min(old.expires_at, end) if old.expires_at else end
+        old.save(update_fields=["expires_at"])
+    return new, raw
 
 
 # --- The gateway's lookup ----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Organization(models.Model):
@@ -28,6 +29,19 @@ class Membership(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "user"], name="one_membership_per_org")]
 
+    def __str__(self):
+        return f"{self.user} in {self.organization} ({self.role})"
+
+    @property
+    def is_manager(self) -> bool:
+        """Owners and admins manage members, invitations and every key of the organization."""
+        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
+    @property
+    def can_use_keys(self) -> bool:
+        """Viewers see analytics only."""
+        return self.role != self.Role.VIEWER
+
 
 class ApiKey(models.Model):
     """An API key. Only a hash of the secret is stored; the full key is shown once."""
@@ -44,6 +58,75 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Per-key limits, enforced by the gateway. Empty means no per-key limit.
+    rpm_limit = models.PositiveIntegerField(null=True, blank=True, help_text="requests per minute")
+    tpm_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="tokens per minute (prompt + completion)"
+    )
+    # Model public ids ("anthropic/claude-sonnet-4") and route names ("auto-code") this key may call.
+    # An empty list allows every model and route.
+    allowed_models = models.JSONField(default=list, blank=True)
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+
+class Invitation(models.Model):
+    """An invitation to join an organization, sent by email.
+
+    The link carries a random token; only its HMAC is stored. The invitee accepts it signed in with
+    a verified email address equal to the one invited, so a forwarded link is of no use to others.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self):
+        return f"{self.email} → {self.organization} ({self.role})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.expires_at > timezone.now()
+
+
+class ManagementToken(models.Model):
+    """A token for the management API (/api/), acting as one user in one organization.
+
+    Not a gateway key: it starts with ``aip-mt-`` and is refused by /v1/, and gateway keys are
+    refused by /api/. Only an HMAC is stored; the token is shown once.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="management_tokens")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="management_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=24)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):

@@ -1,12 +1,23 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.urls import path
+from django.contrib.staticfiles.urls import staticfiles_urlpatterns
+from django.urls import include, path
 
 from routing import views as api
 from routing.views import home
+
+# The admin signs in through allauth's form, so its brute-force limits apply there too.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("v1/chat/completions", api.chat_completions, name="chat-completions"),
     path("v1/models", api.list_models, name="models"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/", include("accounts.api.urls")),
+    path("", include("accounts.urls")),
     path("", home, name="home"),
 ]
+
+# Static files from the app directories, with DEBUG only (otherwise whatever serves STATIC_ROOT does).
+urlpatterns += staticfiles_urlpatterns()
