@@ -33,6 +33,7 @@ def database_url(settings_dict: dict) -> str:
 class Server:
     def __init__(self, name: str, argv: list[str], port: int, env: dict, health_path: str):
         self.name = name
+        self.env = env
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = ROOT / "test-artifacts" / f"{name}-{port}.log"
