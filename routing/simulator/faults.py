@@ -53,7 +53,7 @@ def parse_fault(spec: str) -> Fault:
     if head == "status":
         code_text, _, option = rest.partition(":")
         code = _non_negative_int(code_text, spec)
-        if not 100 <= code <= 599:
+        if not 400 <= code <= 599:
             raise FaultSpecError(f"bad HTTP status in fault spec {spec!r}")
         if not option:
             return Fault(kind="status", status=code, spec=s)

@@ -1,0 +1,292 @@
+"""Anthropic's Messages API wire format, prompt caching included.
+
+Errors: {"type": "error", "error": {"type", "message"}}. Streams: `event: message_start`,
+`content_block_start`, `ping`, `content_block_delta` (text_delta / input_json_delta),
+`content_block_stop`, `message_delta` (stop_reason, stop_sequence, usage), `message_stop`.
+
+Prompt caching: a tool, system block or content block marked `cache_control` ends a cacheable prefix
+(in the order tools, system, messages). The first request with a prefix writes it
+(cache_creation_input_tokens); later ones with the same prefix, for the same model, read it
+(cache_read_input_tokens), also when a later request marks a longer prefix that starts with it.
+"""
+
+import hashlib
+from collections import OrderedDict
+
+from .content import Ask, Reply, estimate_prompt_tokens, estimate_text_tokens, seed_of, split_fixed
+from .controls import Controls
+from .wire import Parsed, StreamPlan, Tokens, VendorError, WireFormat, dumps, new_id, text_of, text_pieces
+
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
+                "content_filter": "stop_sequence"}
+_ERRORS = {
+    400: ("invalid_request_error", "Invalid request."),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
+    404: ("not_found_error", "The requested resource could not be found."),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit."),
+    500: ("api_error", "Internal server error"),
+    503: ("overloaded_error", "Overloaded"),
+    529: ("overloaded_error", "Overloaded"),
+}
+CACHE_ENTRIES = 50_000
+
+
+def _event(type_: str, obj) -> bytes:
+    return b"event: " + type_.encode() + b"\ndata: " + dumps(obj) + b"\n\n"
+
+
+def _bad(message: str) -> VendorError:
+    return VendorError(400, message)
+
+
+class _Prompt:
+    """Walks a request's prompt in cache order, counting text, messages and images, and, when the
+    request uses prompt caching, hashing every block boundary."""
+
+    def __init__(self, model: str, caching: bool):
+        self.chars = self.messages = self.images = 0
+        self.caching = caching
+        self.hash = hashlib.blake2b(model.encode(), digest_size=16) if caching else None
+        self.boundaries: list[tuple[bytes, int]] = []  # (prefix key, prefix tokens) after each block
+        self.breakpoints: list[int] = []  # indexes into boundaries
+
+    def tokens(self) -> int:
+        return estimate_prompt_tokens(chars=self.chars, messages=self.messages, images=self.images)
+
+    def block(self, block, chars: int, images: int = 0) -> None:
+        self.chars += chars
+        self.images += images
+        if self.caching:
+            marked = isinstance(block, dict) and "cache_control" in block
+            if marked:
+                block = {k: v for k, v in block.items() if k != "cache_control"}
+            self.hash.update(dumps(block))
+            self.boundaries.append((self.hash.copy().digest(), self.tokens()))
+            if marked:
+                self.breakpoints.append(len(self.boundaries) - 1)
+
+
+def _block_size(block) -> tuple[int, int]:
+    """(characters, images) of one content block."""
+    if isinstance(block, str):
+        return len(block), 0
+    if not isinstance(block, dict):
+        return 0, 0
+    kind = block.get("type")
+    if kind == "image":
+        return 0, 1
+    if kind == "tool_use":
+        return len(str(block.get("name", ""))) + len(dumps(block.get("input", {}))), 0
+    if kind == "tool_result":
+        inner = block.get("content")
+        if isinstance(inner, list):
+            sizes = [_block_size(b) for b in inner]
+            return sum(s[0] for s in sizes), sum(s[1] for s in sizes)
+        return len(inner) if isinstance(inner, str) else 0, 0
+    text = block.get("text", block.get("thinking", ""))
+    return (len(text) if isinstance(text, str) else 0), 0
+
+
+def _uses_cache(body: dict) -> bool:
+    # A cheap pre-check: most requests have no cache_control anywhere.
+    return any(isinstance(v, list) and b"cache_control" in dumps(v)
+               for v in (body.get("tools"), body.get("system"), body.get("messages")))
+
+
+class AnthropicFormat(WireFormat):
+    name = "anthropic"
+
+    def __init__(self):
+        self.cache: OrderedDict[bytes, None] = OrderedDict()
+
+    def authorized(self, request) -> bool:
+        if request.headers.get("x-api-key", "").strip():
+            return True
+        auth = request.headers.get("Authorization", "")
+        return auth[:7].lower() == "bearer " and bool(auth[7:].strip())
+
+    def error(self, err: VendorError) -> tuple[int, dict, bytes]:
+        if err.kind == "context":
+            type_ = "invalid_request_error"
+            message = err.message or "prompt is too long: 210000 tokens > 200000 maximum"
+        elif err.status in _ERRORS:
+            type_, default = _ERRORS[err.status]
+            message = err.message or default
+        else:
+            type_ = "api_error" if err.status >= 500 else "invalid_request_error"
+            message = err.message or f"Request failed with status {err.status}."
+        return err.status, err.headers, dumps({"type": "error", "error": {"type": type_, "message": message}})
+
+    def stream_error(self, parsed: Parsed, sent: int) -> bytes:
+        return _event("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+
+    def parse(self, body, request, model) -> Parsed:
+        if not request.headers.get("anthropic-version"):
+            raise _bad("anthropic-version: header is required")
+        if not isinstance(body, dict):
+            raise _bad("The request body must be a JSON object.")
+        if not model:
+            raise _bad("model: Field required")
+        max_tokens = body.get("max_tokens")
+        if max_tokens is None:
+            raise _bad("max_tokens: Field required")
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            raise _bad("max_tokens: Input should be a valid integer greater than or equal to 1")
+        messages = body.get("messages")
+        if messages is None:
+            raise _bad("messages: Field required")
+        if not isinstance(messages, list) or not messages:
+            raise _bad("messages: at least one message is required")
+        prev = None
+        for i, m in enumerate(messages):
+            role = m.get("role") if isinstance(m, dict) else None
+            if role == "system":
+                raise _bad('messages: Unexpected role "system". The Messages API accepts a top-level `system` '
+                           'parameter, not "system" as an input message role.')
+            if role not in ("user", "assistant"):
+                raise _bad(f"messages.{i}.role: Input should be 'user' or 'assistant'")
+            if i == 0 and role != "user":
+                raise _bad('messages: first message must use the "user" role')
+            if role == prev:
+                raise _bad(f'messages: roles must alternate between "user" and "assistant", but found multiple '
+                           f'"{role}" roles in a row')
+            prev = role
+
+        prompt = _Prompt(model, _uses_cache(body))
+        tools = []
+        for tool in body.get("tools") or ():
+            if isinstance(tool, dict) and isinstance(tool.get("name"), str):
+                schema = tool.get("input_schema") or {"type": "object", "properties": {}}
+                if "input_schema" in tool:
+                    tools.append((tool["name"], schema))
+                prompt.block(tool, len(dumps({k: v for k, v in tool.items() if k != "cache_control"})))
+        system = body.get("system")
+        if system:
+            prompt.messages += 1
+            for block in ([system] if isinstance(system, str) else system):
+                prompt.block(block, *_block_size(block))
+        last_user = ""
+        for m in messages:
+            prompt.messages += 1
+            content = m.get("content")
+            for block in ([content] if isinstance(content, str) else content or ()):
+                prompt.block(block, *_block_size(block))
+            if m["role"] == "user":
+                last_user = text_of(content)
+
+        tool_result = None
+        last = messages[-1].get("content")
+        if isinstance(last, list):
+            results = [b for b in last if isinstance(b, dict) and b.get("type") == "tool_result"]
+            if results:
+                tool_result = " ".join(text_of(r.get("content")) for r in results)
+        choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), dict) else {}
+        kind = choice.get("type", "auto")
+        tool_choice = {"none": "none", "any": "required"}.get(kind, "auto")
+        if kind == "tool" and isinstance(choice.get("name"), str):
+            tool_choice = choice["name"]
+        ask = Ask(
+            model=model,
+            prompt_tokens=prompt.tokens(),
+            seed=seed_of(model + last_user),
+            images=prompt.images,
+            tools=tools,
+            tool_choice=tool_choice,
+            parallel_tools_allowed=not choice.get("disable_parallel_tool_use", False),
+            tool_result=tool_result,
+            max_tokens=max_tokens,
+        )
+        stops = body.get("stop_sequences")
+        stop = stops[0] if isinstance(stops, list) and stops and isinstance(stops[0], str) else None
+        return Parsed(ask, body.get("stream") is True, {"prompt": prompt, "stop_sequence": stop})
+
+    def tokens(self, parsed: Parsed, reply: Reply, controls: Controls) -> Tokens:
+        ask = parsed.ask
+        prompt: _Prompt = parsed.meta["prompt"]
+        read = write = 0
+        if prompt.breakpoints:
+            last_bp = prompt.breakpoints[-1]
+            for key, tokens in reversed(prompt.boundaries[: last_bp + 1]):
+                if key in self.cache:
+                    self.cache.move_to_end(key)
+                    read = tokens
+                    break
+            write = prompt.boundaries[last_bp][1] - read
+            for i in prompt.breakpoints:
+                self.cache[prompt.boundaries[i][0]] = None
+                self.cache.move_to_end(prompt.boundaries[i][0])
+            while len(self.cache) > CACHE_ENTRIES:
+                self.cache.popitem(last=False)
+        elif controls.cached_tokens:
+            read = min(controls.cached_tokens, ask.prompt_tokens)
+        return Tokens(prompt=ask.prompt_tokens, completion=reply.completion_tokens, cached=read,
+                      cache_write=write)
+
+    @staticmethod
+    def _input_usage(t: Tokens) -> dict:
+        return {"input_tokens": t.prompt - t.cached - t.cache_write, "cache_creation_input_tokens": t.cache_write,
+                "cache_read_input_tokens": t.cached}
+
+    def _stop(self, parsed: Parsed, reply: Reply) -> tuple[str, str | None]:
+        reason = STOP_REASONS[reply.finish]
+        return reason, (parsed.meta.get("stop_sequence") if reason == "stop_sequence" else None)
+
+    def complete(self, parsed: Parsed, reply: Reply, tokens: Tokens | None) -> bytes:
+        if reply.tool_calls:
+            content = [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.input} for c in reply.tool_calls]
+        else:
+            content = [{"type": "text", "text": reply.text}]
+        reason, sequence = self._stop(parsed, reply)
+        body = {"id": "msg_" + new_id(), "type": "message", "role": "assistant", "model": parsed.ask.model,
+                "content": content, "stop_reason": reason, "stop_sequence": sequence}
+        if tokens is not None:
+            body["usage"] = {**self._input_usage(tokens), "output_tokens": tokens.completion}
+        return dumps(body)
+
+    def stream(self, parsed: Parsed, reply: Reply, tokens: Tokens | None, controls: Controls) -> StreamPlan:
+        message = {"id": "msg_" + new_id(), "type": "message", "role": "assistant", "content": [],
+                   "model": parsed.ask.model, "stop_reason": None, "stop_sequence": None}
+        if tokens is not None:
+            message["usage"] = {**self._input_usage(tokens), "output_tokens": 1}
+        head = [_event("message_start", {"type": "message_start", "message": message})]
+        content = []
+        if reply.tool_calls:
+            for i, call in enumerate(reply.tool_calls):
+                opening = b""
+                if i:
+                    opening = _event("content_block_stop", {"type": "content_block_stop", "index": i - 1})
+                opening += _event("content_block_start", {
+                    "type": "content_block_start", "index": i,
+                    "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}})
+                opening += _json_delta(i, "")
+                if not i:
+                    head.append(opening + _event("ping", {"type": "ping"}))
+                    opening = b""
+                for piece in split_fixed(call.arguments):
+                    content.append((opening + _json_delta(i, piece), estimate_text_tokens(piece)))
+                    opening = b""
+            last_index = len(reply.tool_calls) - 1
+        else:
+            head.append(_event("content_block_start", {"type": "content_block_start", "index": 0,
+                                                       "content_block": {"type": "text", "text": ""}}))
+            head.append(_event("ping", {"type": "ping"}))
+            for piece in text_pieces(reply.text, controls):
+                content.append((_event("content_block_delta", {
+                    "type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}),
+                    estimate_text_tokens(piece)))
+            last_index = 0
+        reason, sequence = self._stop(parsed, reply)
+        delta = {"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": sequence}}
+        if tokens is not None:
+            delta["usage"] = {**self._input_usage(tokens), "output_tokens": tokens.completion}
+        tail = [_event("content_block_stop", {"type": "content_block_stop", "index": last_index}),
+                _event("message_delta", delta),
+                _event("message_stop", {"type": "message_stop"})]
+        return StreamPlan(head, content, tail)
+
+
+def _json_delta(index: int, piece: str) -> bytes:
+    return _event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                          "delta": {"type": "input_json_delta", "partial_json": piece}})

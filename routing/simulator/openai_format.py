@@ -1,0 +1,215 @@
+"""OpenAI's chat-completions wire format (also spoken by DeepSeek, Qwen, GLM, Moonshot, MiniMax, Doubao).
+
+Errors: {"error": {"message", "type", "param", "code"}}. Streams: `data: {chat.completion.chunk}`
+events, a last chunk with the finish reason, the usage chunk (choices: []) when
+stream_options.include_usage is set, then `data: [DONE]`.
+"""
+
+from .content import Ask, Reply, estimate_prompt_tokens, estimate_text_tokens, seed_of, split_fixed, split_words
+from .controls import Controls
+from .wire import Parsed, StreamPlan, Tokens, VendorError, WireFormat, dumps, new_id, now, text_of, text_pieces
+
+_ERRORS = {  # status: (type, code, message)
+    400: ("invalid_request_error", None, "Invalid request."),
+    401: ("authentication_error", "invalid_api_key", "Incorrect API key provided."),
+    403: ("permission_error", None, "You are not allowed to access this model."),
+    404: ("invalid_request_error", "model_not_found", "The model does not exist or you do not have access to it."),
+    408: ("server_error", "timeout", "Request timed out."),
+    413: ("invalid_request_error", None, "Request too large."),
+    422: ("invalid_request_error", None, "Unprocessable request."),
+    429: ("rate_limit_exceeded", "rate_limit_exceeded", "Rate limit reached for requests. Please try again later."),
+}
+_SERVER_ERROR = ("server_error", None, "The server had an error while processing your request. Sorry about that!")
+_OVERLOADED = ("server_error", "overloaded", "The engine is currently overloaded, please try again later.")
+
+_DONE = b"data: [DONE]\n\n"
+
+
+def _sse(obj) -> bytes:
+    return b"data: " + dumps(obj) + b"\n\n"
+
+
+class OpenAIFormat(WireFormat):
+    name = "openai"
+
+    def authorized(self, request) -> bool:
+        auth = request.headers.get("Authorization", "")
+        return auth[:7].lower() == "bearer " and bool(auth[7:].strip())
+
+    def error(self, err: VendorError) -> tuple[int, dict, bytes]:
+        status = err.status
+        if err.kind == "context":
+            type_, code = "invalid_request_error", "context_length_exceeded"
+            message = err.message or ("This model's maximum context length is 8192 tokens. However, your messages "
+                                      "resulted in more tokens. Please reduce the length of the messages.")
+            param = err.param or "messages"
+        else:
+            if status in _ERRORS:
+                type_, code, default = _ERRORS[status]
+            elif status in (503, 529):
+                type_, code, default = _OVERLOADED
+            elif status >= 500:
+                type_, code, default = _SERVER_ERROR
+            else:
+                type_, code, default = "invalid_request_error", None, f"Request failed with status {status}."
+            message = err.message or default
+            param = err.param
+        body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
+        return status, err.headers, dumps(body)
+
+    def stream_error(self, parsed: Parsed, sent: int) -> bytes:
+        type_, code, message = _SERVER_ERROR
+        return _sse({"error": {"message": message, "type": type_, "param": None, "code": code}})
+
+    def parse(self, body, request, model) -> Parsed:
+        if not isinstance(body, dict):
+            raise VendorError(400, "The request body must be a JSON object.")
+        if not model:
+            raise VendorError(400, "you must provide a model parameter", param="model")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise VendorError(400, "'messages' must be a non-empty array.", param="messages")
+        chars = images = 0
+        last_user = ""
+        for m in messages:
+            if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+                raise VendorError(400, "Each message must be an object with a 'role'.", param="messages")
+            content = m.get("content")
+            if isinstance(content, str):
+                chars += len(content)
+            elif isinstance(content, list):
+                for part in content:
+                    if not isinstance(part, dict):
+                        continue
+                    if part.get("type") == "image_url":
+                        images += 1
+                    elif isinstance(part.get("text"), str):
+                        chars += len(part["text"])
+            for call in m.get("tool_calls") or ():
+                fn = call.get("function") if isinstance(call, dict) else None
+                if isinstance(fn, dict):
+                    chars += len(str(fn.get("name", ""))) + len(str(fn.get("arguments", "")))
+            if m["role"] == "user":
+                last_user = text_of(content)
+        tools, tools_chars = _tools(body.get("tools"))
+        chars += tools_chars
+
+        last = messages[-1]
+        tool_result = text_of(last.get("content")) if last.get("role") == "tool" else None
+        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+        ask = Ask(
+            model=model,
+            prompt_tokens=estimate_prompt_tokens(chars=chars, messages=len(messages), images=images),
+            seed=seed_of(model + last_user),
+            images=images,
+            tools=tools,
+            tool_choice=_tool_choice(body.get("tool_choice")),
+            parallel_tools_allowed=body.get("parallel_tool_calls") is not False,
+            tool_result=tool_result,
+            json_mode=_json_mode(body.get("response_format")),
+            max_tokens=max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None,
+        )
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        return Parsed(ask, body.get("stream") is True, {"include_usage": include_usage})
+
+    def _usage(self, t: Tokens) -> dict:
+        return {
+            "prompt_tokens": t.prompt,
+            "completion_tokens": t.completion,
+            "total_tokens": t.prompt + t.completion,
+            "prompt_tokens_details": {"cached_tokens": t.cached},
+            "completion_tokens_details": {"reasoning_tokens": t.reasoning},
+        }
+
+    def complete(self, parsed: Parsed, reply: Reply, tokens: Tokens | None) -> bytes:
+        message = {"role": "assistant", "content": reply.text if not reply.tool_calls else None}
+        if reply.reasoning:
+            message["reasoning_content"] = reply.reasoning
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in reply.tool_calls
+            ]
+        body = {
+            "id": "chatcmpl-" + new_id(),
+            "object": "chat.completion",
+            "created": now(),
+            "model": parsed.ask.model,
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish}],
+            "system_fingerprint": "fp_simulator",
+        }
+        if tokens is not None:
+            body["usage"] = self._usage(tokens)
+        return dumps(body)
+
+    def stream(self, parsed: Parsed, reply: Reply, tokens: Tokens | None, controls: Controls) -> StreamPlan:
+        include_usage = parsed.meta.get("include_usage", False) and tokens is not None
+        base = {"id": "chatcmpl-" + new_id(), "object": "chat.completion.chunk", "created": now(),
+                "model": parsed.ask.model, "system_fingerprint": "fp_simulator"}
+
+        def chunk(delta: dict, finish=None) -> bytes:
+            obj = dict(base)
+            obj["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+            if include_usage:
+                obj["usage"] = None
+            return _sse(obj)
+
+        if reply.tool_calls:
+            head = [chunk({"role": "assistant", "content": None})]
+        else:
+            head = [chunk({"role": "assistant", "content": ""})]
+        content = []
+        for piece in split_words(reply.reasoning):
+            content.append((chunk({"reasoning_content": piece}), estimate_text_tokens(piece)))
+        for piece in text_pieces(reply.text, controls):
+            content.append((chunk({"content": piece}), estimate_text_tokens(piece)))
+        for i, call in enumerate(reply.tool_calls):
+            content.append((chunk({"tool_calls": [{"index": i, "id": call.id, "type": "function",
+                                                   "function": {"name": call.name, "arguments": ""}}]}), 1))
+            for piece in split_fixed(call.arguments):
+                content.append((chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                                estimate_text_tokens(piece)))
+        tail = [chunk({}, reply.finish)]
+        if include_usage:
+            obj = dict(base)
+            obj["choices"] = []
+            obj["usage"] = self._usage(tokens)
+            tail.append(_sse(obj))
+        tail.append(_DONE)
+        return StreamPlan(head, content, tail)
+
+
+def _tools(tools) -> tuple[list, int]:
+    """[(name, parameters)] of the declared function tools, and the characters their definitions take."""
+    out, chars = [], 0
+    if not isinstance(tools, list):
+        return out, 0
+    for tool in tools:
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+            out.append((fn["name"], fn.get("parameters") or {"type": "object", "properties": {}}))
+            chars += len(dumps(fn))
+    return out, chars
+
+
+def _tool_choice(choice) -> str:
+    if isinstance(choice, str) and choice in ("none", "auto", "required"):
+        return choice
+    if isinstance(choice, dict):
+        fn = choice.get("function")
+        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+            return fn["name"]
+    return "auto"
+
+
+def _json_mode(fmt):
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_object":
+        return "object"
+    if fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        return schema if isinstance(schema, dict) else "object"
+    return None
