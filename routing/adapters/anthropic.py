@@ -1,0 +1,434 @@
+"""Anthropic's Messages API (POST {base_url}/v1/messages) behind OpenAI's chat-completions shape.
+
+Translation choices, where the two APIs differ:
+
+- System and developer messages, wherever they stand, become the top-level `system` (in order).
+  Consecutive messages of one role are merged, and consecutive `tool` messages become one user
+  message of `tool_result` blocks, as the API requires. Empty text is left out (Anthropic rejects
+  empty text blocks). A `cache_control` on a caller's text, image or file part is passed on, so
+  callers who know Anthropic's prompt caching can use it.
+- `max_tokens` is required by Anthropic: the caller's max_completion_tokens or max_tokens, else
+  the catalog's max_output_tokens for the model.
+- `temperature` above 1 is rejected with a 400 naming it: Anthropic's range is 0..1, and
+  silently clamping or rescaling would change the answer the caller asked for.
+- JSON mode (`response_format` json_object / json_schema) is done the way Anthropic recommends for
+  structured output on every model: a tool named `json_response` whose input_schema is the
+  caller's schema (json_object: {"type": "object"}), forced with tool_choice. The tool's input
+  comes back as the message `content` (a JSON string) with finish_reason "stop"; when streaming,
+  its input_json_delta fragments are content deltas. With the caller's own tools and tool_choice
+  auto, tool_choice becomes "any" over their tools plus json_response (the model either calls a
+  tool or answers in JSON); with "required" or a named tool the JSON format does not apply (the
+  answer is a tool call). A schema whose root is not an object, or a caller tool of that name,
+  is a 400.
+- Rejected with a 400 naming the parameter (they would change the answer and Anthropic cannot
+  express them): n > 1, logprobs, top_logprobs, logit_bias, non-zero presence_penalty or
+  frequency_penalty, reasoning_effort (extended thinking needs the signed thinking blocks of
+  earlier turns back, which OpenAI-shaped history cannot carry), audio output, prediction,
+  web_search_options, verbosity, legacy functions/function_call, input_audio parts, file parts
+  other than base64 PDFs.
+- Dropped as harmless: seed (OpenAI only promises best-effort determinism), stream_options (the
+  adapter always reports usage), store, metadata, service_tier, prompt_cache_key,
+  safety_identifier, a message's `name`, a tool's `strict`, `reasoning_content` on earlier
+  assistant messages.
+- A conversation that opens with an assistant message (a greeting) gets a user turn "." before
+  it: the API wants a user turn first.
+- `user` becomes metadata.user_id; `parallel_tool_calls: false` becomes
+  disable_parallel_tool_use; tool call ids are made to fit Anthropic's ^[a-zA-Z0-9_-]+$ (other
+  providers' ids, e.g. "functions.get_weather:0", would otherwise be rejected).
+- Answers: text blocks are the content, tool_use blocks the tool_calls, thinking blocks the
+  message's `reasoning_content`; stop_reason end_turn/stop_sequence/pause_turn -> stop,
+  max_tokens/model_context_window_exceeded -> length, tool_use -> tool_calls, refusal ->
+  content_filter. Usage: prompt = input + cache read + cache write tokens.
+"""
+
+import re
+
+import orjson
+
+from routing.errors import UpstreamError, invalid
+
+from .base import Target, Usage
+from .common import (ChunkMaker, VendorAdapter, choice, completion_body, conversation, data_url, file_data, json_or_none,
+                     json_response_format, max_tokens, reject_unsupported, retry_after, stop_list, text_parts,
+                     tool_call, tool_call_arguments)
+
+ANTHROPIC_VERSION = "2023-06-01"
+JSON_TOOL = "json_response"
+OPENING_USER_TEXT = "."  # the user turn put before a conversation that starts with the assistant
+
+_UNSUPPORTED = {
+    "n": lambda v: v is not None and v > 1,
+    "presence_penalty": bool,
+    "frequency_penalty": bool,
+    "reasoning_effort": lambda v: v is not None,
+}
+
+STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+_NOT_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+# --- Request ----------------------------------------------------------------------------------
+
+def to_anthropic(request: dict, model) -> dict:
+    """The Messages API body for an (already validated) OpenAI chat request."""
+    reject_unsupported(request, "Anthropic", _UNSUPPORTED)
+    temperature = request.get("temperature")
+    if temperature is not None and temperature > 1:
+        raise invalid("'temperature' must be between 0 and 1 for Anthropic models (OpenAI's range is 0 to 2; "
+                      "the gateway does not rescale it).", param="temperature", code="unsupported_value")
+    system, messages = _messages(request["messages"])
+    body = {"model": model.upstream_id, "max_tokens": max_tokens(request) or model.max_output_tokens,
+            "messages": messages}
+    if system:
+        one_plain = len(system) == 1 and "cache_control" not in system[0]
+        body["system"] = system[0]["text"] if one_plain else system
+    if temperature is not None:
+        body["temperature"] = temperature
+    if request.get("top_p") is not None:
+        body["top_p"] = request["top_p"]
+    if stop := stop_list(request):
+        body["stop_sequences"] = stop
+    if request.get("user"):
+        body["metadata"] = {"user_id": request["user"]}
+    _add_tools(request, body)
+    return body
+
+
+def _tool_id(id_: str) -> str:
+    return _NOT_ID_CHARS.sub("_", id_) or "call"
+
+
+def _with_cache_control(block: dict, part: dict | None) -> dict:
+    if part is not None and part.get("cache_control"):
+        block["cache_control"] = part["cache_control"]
+    return block
+
+
+def _messages(msgs: list[dict]) -> tuple[list[dict], list[dict]]:
+    system, turns = conversation(msgs, "Anthropic", system=_text_blocks, user=_user_blocks,
+                                 assistant=_assistant_blocks, tool=_tool_result)
+    if turns[0][0] == "assistant":
+        # The API wants a user turn first (a chat that opens with the assistant's greeting).
+        turns.insert(0, ("user", [{"type": "text", "text": OPENING_USER_TEXT}]))
+    return system, [{"role": role, "content": blocks} for role, blocks in turns]
+
+
+def _text_blocks(content, where: str) -> list[dict]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    texts = text_parts(content, where)
+    return [_with_cache_control({"type": "text", "text": t}, part) for t, part in zip(texts, content) if t]
+
+
+def _user_blocks(content, where: str) -> list[dict]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    blocks = []
+    for j, part in enumerate(content):
+        pw, kind = f"{where}.content[{j}]", part["type"]
+        if kind == "text":
+            if part["text"]:
+                blocks.append(_with_cache_control({"type": "text", "text": part["text"]}, part))
+        elif kind == "image_url":
+            url = part["image_url"]["url"]
+            parsed = data_url(url, f"{pw}.image_url.url")
+            source = ({"type": "base64", "media_type": parsed[0], "data": parsed[1]} if parsed
+                      else {"type": "url", "url": url})
+            blocks.append(_with_cache_control({"type": "image", "source": source}, part))
+        elif kind == "file":
+            blocks.append(_with_cache_control(_document(part, pw), part))
+        else:
+            raise invalid(f"'{pw}': {kind} parts are not supported by Anthropic models.", param=pw,
+                          code="unsupported_parameter")
+    return blocks
+
+
+def _document(part: dict, where: str) -> dict:
+    media_type, b64 = file_data(part, where, "Anthropic")
+    if media_type != "application/pdf":
+        raise invalid(f"'{where}.file': Anthropic models accept PDF files only, not {media_type}.",
+                      param=f"{where}.file", code="unsupported_parameter")
+    block = {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": b64}}
+    if part["file"].get("filename"):
+        block["title"] = part["file"]["filename"]
+    return block
+
+
+def _assistant_blocks(msg: dict, where: str) -> list[dict]:
+    blocks = [{"type": "text", "text": t} for t in text_parts(msg.get("content"), where) if t]
+    for k, call in enumerate(msg.get("tool_calls") or ()):
+        blocks.append({"type": "tool_use", "id": _tool_id(call["id"]), "name": call["function"]["name"],
+                       "input": tool_call_arguments(call, f"{where}.tool_calls[{k}]")})
+    return blocks
+
+
+def _tool_result(msg: dict, where: str) -> dict:
+    block = {"type": "tool_result", "tool_use_id": _tool_id(msg["tool_call_id"])}
+    content = msg["content"]
+    if isinstance(content, str):
+        if content:
+            block["content"] = content
+    elif texts := [{"type": "text", "text": t} for t in text_parts(content, where) if t]:
+        block["content"] = texts
+    return block
+
+
+def _add_tools(request: dict, body: dict) -> None:
+    tools = []
+    for t in request.get("tools") or ():
+        fn = t["function"]
+        schema = dict(fn.get("parameters") or {})
+        schema.setdefault("type", "object")
+        tool = {"name": fn["name"], "input_schema": schema}
+        if fn.get("description"):
+            tool["description"] = fn["description"]
+        tools.append(tool)
+    caller_choice = request.get("tool_choice")
+    choice_ = _tool_choice(caller_choice)
+    if uses_json_tool(request):
+        schema, description = json_response_format(request)
+        if schema.get("type", "object") != "object":
+            raise invalid("Anthropic models need a JSON schema whose root is an object in 'response_format'.",
+                          param="response_format.json_schema.schema", code="unsupported_value")
+        if any(t["name"] == JSON_TOOL for t in tools):
+            raise invalid(f"A tool may not be named '{JSON_TOOL}' when 'response_format' asks for JSON from an "
+                          "Anthropic model.", param="tools", code="unsupported_value")
+        tools.append({"name": JSON_TOOL, "input_schema": schema, "description": description or (
+            "Give your whole answer to the user through this tool: its input is the answer, as JSON.")})
+        if caller_choice != "none" and len(tools) > 1:
+            choice_ = {"type": "any"}
+        else:
+            choice_ = {"type": "tool", "name": JSON_TOOL}
+    if not tools:
+        return
+    body["tools"] = tools
+    if request.get("parallel_tool_calls") is False:
+        choice_ = choice_ or {"type": "auto"}
+        if choice_["type"] != "none":
+            choice_["disable_parallel_tool_use"] = True
+    if choice_ is not None:
+        body["tool_choice"] = choice_
+
+
+def uses_json_tool(request: dict) -> bool:
+    """Whether JSON output is asked for and applies (not when a tool call is forced)."""
+    return json_response_format(request) is not None and request.get("tool_choice") in (None, "auto", "none")
+
+
+def _tool_choice(tool_choice) -> dict | None:
+    if tool_choice is None:
+        return None
+    if isinstance(tool_choice, dict):
+        return {"type": "tool", "name": tool_choice["function"]["name"]}
+    return {"type": {"auto": "auto", "none": "none", "required": "any"}[tool_choice]}
+
+
+# --- Response ---------------------------------------------------------------------------------
+
+def usage_from_anthropic(u: dict | None) -> Usage | None:
+    if not u:
+        return None
+    cache_read = u.get("cache_read_input_tokens") or 0
+    cache_write = u.get("cache_creation_input_tokens") or 0
+    return Usage(prompt_tokens=(u.get("input_tokens") or 0) + cache_read + cache_write,
+                 completion_tokens=u.get("output_tokens") or 0, cached_tokens=cache_read,
+                 cache_write_tokens=cache_write)
+
+
+def from_anthropic(response: dict, *, json_tool: bool = False) -> tuple[dict, Usage | None]:
+    """An OpenAI chat.completion dict and the usage for a Messages API response. `json_tool`:
+    the request asked for JSON, so a `json_response` tool call is the answer's content."""
+    texts, reasoning, calls = [], [], []
+    json_text = None
+    for block in response.get("content") or ():
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(block.get("text") or "")
+        elif kind == "thinking":
+            reasoning.append(block.get("thinking") or "")
+        elif kind == "tool_use":
+            arguments = orjson.dumps(block.get("input") or {}).decode()
+            if json_tool and block.get("name") == JSON_TOOL:
+                json_text = arguments
+            else:
+                calls.append(tool_call(block["id"], block["name"], arguments))
+    content = json_text if json_text is not None else ("".join(texts) if texts or not calls else None)
+    finish = STOP_REASONS.get(response.get("stop_reason"), "stop")
+    if finish == "tool_calls" and not calls:
+        finish = "stop"
+    usage = usage_from_anthropic(response.get("usage"))
+    body = completion_body(response.get("id") or "msg", response.get("model") or "",
+                           [choice(0, content, calls, finish, "".join(reasoning) or None)], usage)
+    return body, usage
+
+
+class AnthropicStream:
+    """Turns Messages API stream events (their parsed `data`) into OpenAI chunk dicts.
+
+    feed() takes one event and returns the chunks it produces; close() is called when the byte
+    stream ends and returns the final chunks (finish reason, then usage), or raises when the
+    stream was cut short.
+    """
+
+    def __init__(self, model: str, *, json_tool: bool = False):
+        self.chunks = ChunkMaker("msg", model)
+        self.json_tool = json_tool
+        self.blocks: dict[int, list] = {}  # block index -> [kind, tool index, any arguments sent]
+        self.tools = 0
+        self.usage: dict = {}
+        self.stop_reason: str | None = None
+        self.done = False
+
+    def feed(self, data: dict) -> list[dict]:
+        kind = data.get("type")
+        if kind == "content_block_delta":
+            return self._delta(data)
+        if kind == "content_block_start":
+            return self._block_start(data["index"], data.get("content_block") or {})
+        if kind == "content_block_stop":
+            return self._block_stop(data["index"])
+        if kind == "message_start":
+            message = data.get("message") or {}
+            self.chunks.id = message.get("id") or self.chunks.id
+            self.chunks.model = message.get("model") or self.chunks.model
+            self._merge_usage(message.get("usage"))
+            return [self.chunks.delta({"role": "assistant", "content": ""})]
+        if kind == "message_delta":
+            self.stop_reason = (data.get("delta") or {}).get("stop_reason") or self.stop_reason
+            self._merge_usage(data.get("usage"))
+            return []
+        if kind == "message_stop":
+            return self._finish()
+        if kind == "error":
+            raise _stream_error(data)
+        return []  # ping, and event types added after this was written
+
+    def close(self) -> list[dict]:
+        if self.done:
+            return []
+        if self.stop_reason is None:
+            raise UpstreamError("The Anthropic stream ended before the message was complete.", kind="stream")
+        return self._finish()
+
+    def _block_start(self, index: int, block: dict) -> list[dict]:
+        kind = block.get("type")
+        if kind == "tool_use":
+            if self.json_tool and block.get("name") == JSON_TOOL:
+                self.blocks[index] = ["json", 0, False]
+                return []
+            self.blocks[index] = ["tool", self.tools, False]
+            self.tools += 1
+            return [self.chunks.delta({"tool_calls": [{"index": self.tools - 1, "id": block["id"], "type": "function",
+                                                       "function": {"name": block["name"], "arguments": ""}}]})]
+        self.blocks[index] = [kind, 0, False]
+        if kind == "text" and block.get("text"):
+            return [self.chunks.delta({"content": block["text"]})]
+        if kind == "thinking" and block.get("thinking"):
+            return [self.chunks.delta({"reasoning_content": block["thinking"]})]
+        return []
+
+    def _delta(self, data: dict) -> list[dict]:
+        delta = data.get("delta") or {}
+        kind = delta.get("type")
+        if kind == "text_delta":
+            return [self.chunks.delta({"content": delta["text"]})] if delta.get("text") else []
+        if kind == "input_json_delta":
+            fragment = delta.get("partial_json")
+            block = self.blocks.get(data["index"])
+            if not fragment or block is None:
+                return []
+            block[2] = True
+            if block[0] == "json":
+                return [self.chunks.delta({"content": fragment})]
+            return [self.chunks.delta({"tool_calls": [{"index": block[1], "function": {"arguments": fragment}}]})]
+        if kind == "thinking_delta" and delta.get("thinking"):
+            return [self.chunks.delta({"reasoning_content": delta["thinking"]})]
+        return []  # signature_delta, citations_delta
+
+    def _block_stop(self, index: int) -> list[dict]:
+        block = self.blocks.get(index)
+        if block is None or block[2]:
+            return []
+        # A tool called without arguments streams none: say "{}" so the arguments parse.
+        if block[0] == "json":
+            return [self.chunks.delta({"content": "{}"})]
+        if block[0] == "tool":
+            return [self.chunks.delta({"tool_calls": [{"index": block[1], "function": {"arguments": "{}"}}]})]
+        return []
+
+    def _merge_usage(self, usage: dict | None) -> None:
+        # message_delta's counts are cumulative: the latest value of each field wins.
+        for key, value in (usage or {}).items():
+            if isinstance(value, int):
+                self.usage[key] = value
+
+    def _finish(self) -> list[dict]:
+        self.done = True
+        finish = STOP_REASONS.get(self.stop_reason, "stop")
+        if finish == "tool_calls" and not self.tools:
+            finish = "stop"
+        out = [self.chunks.delta({}, finish_reason=finish)]
+        usage = usage_from_anthropic(self.usage)
+        if usage is not None:
+            out.append(self.chunks.usage(usage))
+        return out
+
+
+# --- Errors -----------------------------------------------------------------------------------
+
+_CONTEXT_MESSAGES = ("prompt is too long", "exceed context limit", "exceeds the context window")
+_BILLING_MESSAGES = ("credit balance", "spend limit", "billing")
+
+
+def status_error(status: int, raw: bytes, headers) -> UpstreamError:
+    """The UpstreamError for a non-2xx answer from the Messages API."""
+    body = json_or_none(raw)
+    error = body.get("error") if body and isinstance(body.get("error"), dict) else {}
+    message = error.get("message") or raw[:500].decode(errors="replace") or f"HTTP {status}"
+    described = f"Anthropic answered {status} {error.get('type') or ''}: {message}"
+    lowered = message.lower()
+    if status in (400, 413):
+        if any(m in lowered for m in _CONTEXT_MESSAGES):
+            # Another model, with a larger window, may take it: not the caller's fault.
+            return UpstreamError(described, kind="context_length", status=status, upstream_body=body)
+        if not any(m in lowered for m in _BILLING_MESSAGES):
+            return UpstreamError(message, kind="status", status=status, caller_fault=True, upstream_body=body)
+    # 401/403 (bad key), 402/billing, 404 (unknown model id), 429, 5xx, 529 overloaded: the
+    # provider's problem, worth another candidate.
+    return UpstreamError(described, kind="status", status=status, retry_after=retry_after(headers),
+                         upstream_body=body)
+
+
+def _stream_error(data: dict) -> UpstreamError:
+    error = data.get("error") or {}
+    return UpstreamError(f"Anthropic stream error {error.get('type')}: {error.get('message')}", kind="stream",
+                         retryable=error.get("type") != "invalid_request_error", upstream_body=data)
+
+
+# --- Adapter ----------------------------------------------------------------------------------
+
+class AnthropicAdapter(VendorAdapter):
+    status_error = staticmethod(status_error)
+
+    def build(self, target: Target, request: dict, *, stream: bool) -> tuple[str, dict, dict]:
+        body = to_anthropic(request, target.model)
+        if stream:
+            body["stream"] = True
+        headers = {"x-api-key": target.api_key or "", "anthropic-version": ANTHROPIC_VERSION,
+                   "content-type": "application/json", **target.extra_headers}
+        return f"{target.base_url}/v1/messages", headers, body
+
+    def read(self, data: dict, target: Target, request: dict) -> tuple[dict, Usage | None]:
+        return from_anthropic(data, json_tool=uses_json_tool(request))
+
+    def translator(self, target: Target, request: dict) -> "AnthropicStream":
+        return AnthropicStream(target.model.upstream_id, json_tool=uses_json_tool(request))
