@@ -45,12 +45,13 @@ import re
 
 import orjson
 
+from routing.catalog import ModelInfo
 from routing.errors import UpstreamError, invalid
 
 from .base import Target, Usage
-from .common import (ChunkMaker, VendorAdapter, choice, completion_body, conversation, data_url, file_data, json_or_none,
-                     json_response_format, max_tokens, reject_unsupported, retry_after, stop_list, text_parts,
-                     tool_call, tool_call_arguments)
+from .common import (ChunkMaker, VendorAdapter, choice, completion_body, conversation, data_url, file_data,
+                     json_or_none, json_response_format, max_tokens, reject_unsupported, retry_after, stop_list,
+                     text_parts, tool_call, tool_call_arguments)
 
 ANTHROPIC_VERSION = "2023-06-01"
 JSON_TOOL = "json_response"
@@ -78,7 +79,7 @@ _NOT_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 
 # --- Request ----------------------------------------------------------------------------------
 
-def to_anthropic(request: dict, model) -> dict:
+def to_anthropic(request: dict, model: ModelInfo) -> dict:
     """The Messages API body for an (already validated) OpenAI chat request."""
     reject_unsupported(request, "Anthropic", _UNSUPPORTED)
     temperature = request.get("temperature")

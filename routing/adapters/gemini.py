@@ -48,12 +48,13 @@ import mimetypes
 
 import orjson
 
+from routing.catalog import ModelInfo
 from routing.errors import UpstreamError, invalid
 
 from .base import Target, Usage
-from .common import (ChunkMaker, VendorAdapter, choice, completion_body, conversation, data_url, file_data, json_or_none,
-                     json_response_format, max_tokens, reject_unsupported, retry_after, stop_list, text_parts,
-                     tool_call, tool_call_arguments)
+from .common import (ChunkMaker, VendorAdapter, choice, completion_body, conversation, data_url, file_data,
+                     json_or_none, json_response_format, max_tokens, reject_unsupported, retry_after, stop_list,
+                     text_parts, tool_call, tool_call_arguments)
 
 SIGNATURE_PLACEHOLDER = "skip_thought_signature_validator"
 THINKING_BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
@@ -63,21 +64,24 @@ FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "
 BROKEN_CALLS = {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"}
 
 
-def _quirk(model, name: str, default):
+def _quirk(model: ModelInfo, name: str, default):
     if name in model.quirks:
         return model.quirks[name]
     return model.provider.quirks.get(name, default)
 
 
+def _gemini_3(model: ModelInfo) -> bool:
+    return model.upstream_id.removeprefix("models/").startswith("gemini-3")
+
+
 # --- Request ----------------------------------------------------------------------------------
 
-def to_gemini(request: dict, model, *, stream: bool | None = None) -> tuple[str, dict]:
+def to_gemini(request: dict, model: ModelInfo, *, stream: bool | None = None) -> tuple[str, dict]:
     """(the path suffix after models/{id}, the body) for an (already validated) OpenAI request."""
     reject_unsupported(request, "Gemini")
     stream = bool(request.get("stream")) if stream is None else stream
     native_schema = _quirk(model, "json_schema", "") == "native"
-    system, contents = _contents(request["messages"], _quirk(
-        model, "thought_signature_placeholder", model.upstream_id.startswith("gemini-3")))
+    system, contents = _contents(request["messages"], _quirk(model, "thought_signature_placeholder", _gemini_3(model)))
     body: dict = {"contents": contents}
     if system:
         body["systemInstruction"] = {"parts": system}
@@ -108,8 +112,8 @@ def to_gemini(request: dict, model, *, stream: bool | None = None) -> tuple[str,
     return (":streamGenerateContent?alt=sse" if stream else ":generateContent"), body
 
 
-def _thinking(effort: str, model) -> dict:
-    style = _quirk(model, "thinking", "level" if model.upstream_id.startswith("gemini-3") else "budget")
+def _thinking(effort: str, model: ModelInfo) -> dict:
+    style = _quirk(model, "thinking", "level" if _gemini_3(model) else "budget")
     if style == "level":
         return {"thinkingLevel": "minimal" if effort == "none" else effort}
     if effort not in THINKING_BUDGETS:
@@ -400,7 +404,8 @@ class GeminiStream:
         if self.single_tool_call and n:
             return []
         self.calls[index] = n + 1
-        call = {"index": n, **tool_call(f"call_{n}_{fc['name']}", fc["name"], orjson.dumps(fc.get("args") or {}).decode())}
+        arguments = orjson.dumps(fc.get("args") or {}).decode()
+        call = {"index": n, **tool_call(f"call_{n}_{fc['name']}", fc["name"], arguments)}
         return [self.chunks.delta({"tool_calls": [call]}, index)]
 
     def close(self) -> list[dict]:

@@ -59,7 +59,8 @@ async def test_it_continues_after_a_tool_result(http, target):
     result = await ADAPTER.complete(http, target(), chat(
         {"role": "user", "content": "Weather in Paris?"},
         {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+            {"id": "call_1", "type": "function",
+             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
         {"role": "tool", "tool_call_id": "call_1", "content": "18C and sunny"}, tools=[WEATHER]))
     assert result.body["choices"][0]["message"]["content"]
     assert result.body["choices"][0]["finish_reason"] == "stop"
@@ -79,8 +80,8 @@ async def test_it_answers_in_json_whole_and_streamed(http, target):
 
 async def test_it_reports_prompt_cache_writes_and_reads(http, target):
     manual = "You answer questions about the manual. " + "The manual says many things. " * 200
-    request = chat({"role": "system", "content": [{"type": "text", "text": manual, "cache_control": {"type": "ephemeral"}}]},
-                   {"role": "user", "content": "What does it say?"})
+    system = [{"type": "text", "text": manual, "cache_control": {"type": "ephemeral"}}]
+    request = chat({"role": "system", "content": system}, {"role": "user", "content": "What does it say?"})
     first = await ADAPTER.complete(http, target(), request)
     second = await ADAPTER.complete(http, target(), request)
     assert first.usage.cache_write_tokens > 0 and first.usage.cached_tokens == 0

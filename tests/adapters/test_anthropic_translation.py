@@ -54,8 +54,8 @@ def test_it_merges_consecutive_messages_of_one_role(claude):
 
 
 def test_it_leaves_out_empty_text_and_opens_with_a_user_turn(claude):
-    body = to_anthropic(chat({"role": "system", "content": "S"}, {"role": "assistant", "content": "Hello! How can I help?"},
-                             user(""), user("Weather?")), claude)
+    greeting = {"role": "assistant", "content": "Hello! How can I help?"}
+    body = to_anthropic(chat({"role": "system", "content": "S"}, greeting, user(""), user("Weather?")), claude)
     assert body["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": "."}]},
         {"role": "assistant", "content": [{"type": "text", "text": "Hello! How can I help?"}]},
@@ -87,8 +87,10 @@ def test_it_translates_tool_calls_and_merges_their_results(claude):
     body = to_anthropic(chat(
         user("Weather in Paris and in functions-land?"),
         {"role": "assistant", "content": "Checking.", "tool_calls": [
-            {"id": "call_abc", "type": "function", "function": {"name": "get_weather", "arguments": '{"location": "Paris"}'}},
-            {"id": "functions.get_weather:1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]},
+            {"id": "call_abc", "type": "function",
+             "function": {"name": "get_weather", "arguments": '{"location": "Paris"}'}},
+            {"id": "functions.get_weather:1", "type": "function",
+             "function": {"name": "get_weather", "arguments": ""}}]},
         {"role": "tool", "tool_call_id": "call_abc", "content": "18C"},
         {"role": "tool", "tool_call_id": "functions.get_weather:1", "content": [{"type": "text", "text": "unknown"}]},
         tools=[WEATHER_TOOL]), claude)
@@ -124,7 +126,8 @@ def test_it_maps_tool_choice(claude, choice, expected):
 def test_it_maps_parallel_tool_calls_false(claude):
     body = to_anthropic(chat(user("x"), tools=[WEATHER_TOOL], parallel_tool_calls=False), claude)
     assert body["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
-    body = to_anthropic(chat(user("x"), tools=[WEATHER_TOOL], tool_choice="required", parallel_tool_calls=False), claude)
+    body = to_anthropic(chat(user("x"), tools=[WEATHER_TOOL], tool_choice="required", parallel_tool_calls=False),
+                        claude)
     assert body["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
 
 
@@ -255,7 +258,8 @@ TEXT_STREAM = [
     {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}},
     {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "!"}},
     {"type": "content_block_stop", "index": 0},
-    {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 15}},
+    {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+     "usage": {"output_tokens": 15}},
     {"type": "message_stop"},
 ]
 
@@ -285,7 +289,8 @@ TOOL_STREAM = [
     {"type": "content_block_start", "index": 1, "content_block": {
         "type": "tool_use", "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_weather", "input": {}}},
     {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": ""}},
-    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"location\":"}},
+    {"type": "content_block_delta", "index": 1,
+     "delta": {"type": "input_json_delta", "partial_json": "{\"location\":"}},
     {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": " \"San Fra"}},
     {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "ncisco, CA\"}"}},
     {"type": "content_block_stop", "index": 1},
@@ -363,7 +368,8 @@ def test_it_finishes_a_stream_cut_after_message_delta():
 # --- Errors -------------------------------------------------------------------------------------
 
 def _error(type_: str, message: str) -> bytes:
-    return orjson.dumps({"type": "error", "error": {"type": type_, "message": message}, "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"})
+    return orjson.dumps({"type": "error", "error": {"type": type_, "message": message},
+                         "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"})
 
 
 @pytest.mark.parametrize("status, type_, kind, retryable, caller_fault", [

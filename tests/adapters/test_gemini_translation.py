@@ -12,7 +12,8 @@ from tests.adapters.conftest import assert_chunks, assert_completion, collect, t
 
 MEETING_TOOL = {"type": "function", "function": {
     "name": "schedule_meeting", "description": "Schedules a meeting with specified attendees at a given time and date.",
-    "parameters": {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "additionalProperties": False,
+    "parameters": {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+                   "additionalProperties": False,
                    "properties": {"attendees": {"type": "array", "items": {"type": "string"}},
                                   "date": {"type": "string", "description": "Date of the meeting (e.g., '2024-07-29')"},
                                   "topic": {"type": ["string", "null"]}},
@@ -79,7 +80,8 @@ def test_it_translates_tool_calls_and_results(gemini):
         tools=[MEETING_TOOL]), gemini)
     assert body["contents"][1:] == [
         {"role": "model", "parts": [
-            {"functionCall": {"name": "schedule_meeting", "args": {"attendees": ["Bob", "Alice"], "date": "2025-03-27"}}},
+            {"functionCall": {"name": "schedule_meeting",
+                              "args": {"attendees": ["Bob", "Alice"], "date": "2025-03-27"}}},
             {"functionCall": {"name": "schedule_meeting", "args": {}}}]},
         {"role": "user", "parts": [
             {"functionResponse": {"name": "schedule_meeting", "response": {"status": "scheduled"}}},
@@ -96,7 +98,8 @@ def test_it_signs_gemini_3_function_calls_with_the_placeholder(make_model):
     model = make_model("gemini", "gemini-3-pro-preview", "https://generativelanguage.googleapis.com/v1beta")
     calls = [{"id": f"c{i}", "type": "function", "function": {"name": "f", "arguments": "{}"}} for i in range(2)]
     _, body = to_gemini(chat(user("x"), {"role": "assistant", "content": None, "tool_calls": calls}), model)
-    assert [p.get("thoughtSignature") for p in body["contents"][1]["parts"]] == ["skip_thought_signature_validator", None]
+    signatures = [p.get("thoughtSignature") for p in body["contents"][1]["parts"]]
+    assert signatures == ["skip_thought_signature_validator", None]
     off = make_model("gemini", "gemini-3-pro-preview", "u", quirks={"thought_signature_placeholder": False})
     assert "thoughtSignature" not in to_gemini(chat(user("x"), {"role": "assistant", "tool_calls": calls}),
                                                off)[1]["contents"][1]["parts"][0]
@@ -148,7 +151,8 @@ def test_it_converts_refs_unions_consts_and_formats():
         "email": {"type": "STRING", "maxLength": 80},
         "score": {"type": "NUMBER", "nullable": True},
         "either": {"anyOf": [{"type": "STRING"}, {"type": "INTEGER", "minimum": 0}]},
-        "both": {"type": "OBJECT", "required": ["a"], "properties": {"a": {"type": "STRING"}, "b": {"type": "INTEGER"}}},
+        "both": {"type": "OBJECT", "required": ["a"],
+                 "properties": {"a": {"type": "STRING"}, "b": {"type": "INTEGER"}}},
         "level": {"type": "INTEGER"},
     }}
 
@@ -324,8 +328,8 @@ def test_it_streams_whole_function_calls():
 
 
 def test_it_streams_thoughts_as_reasoning_content():
-    chunks = _translate([{"candidates": [{"index": 0, "content": {"parts": [{"text": "**Thinking**", "thought": True}]}}]},
-                         STREAM[1]])
+    thought = {"candidates": [{"index": 0, "content": {"parts": [{"text": "**Thinking**", "thought": True}]}}]}
+    chunks = _translate([thought, STREAM[1]])
     assert chunks[1]["choices"][0]["delta"] == {"reasoning_content": "**Thinking**"}
     assert_chunks(chunks)
 
