@@ -1,0 +1,570 @@
+"""The benchmark run: start the stack, warm up, measure each phase against the direct-to-simulator
+baseline, print the table, write the results, stop everything."""
+
+import argparse
+import asyncio
+import gc
+import os
+import platform
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from . import load
+from .procfs import CpuWindow, loadavg, status_kib
+from .report import (INFO, NOT_MEASURED, Check, at_least, at_most, failed, markdown, max_in_window, percentile,
+                     summary_ms, table)
+from .stack import ROOT, Stack, StackError
+
+DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
+MODEL = "deepseek/deepseek-chat"  # pinned model for the latency, throughput and streaming phases
+UPSTREAM = ("deepseek", "deepseek-chat")  # its provider slug and upstream model id
+FAILOVER_ROUTE = "auto"  # deepseek/deepseek-chat -> qwen/qwen-plus -> openai/gpt-4o-mini
+FAILOVER_FAULT = "deepseek=status:503"
+MESSAGES = [
+    {"role": "system", "content": "You are a concise assistant."},
+    {"role": "user", "content": "In one sentence, why do sailors watch the barometer?"},
+]
+STREAM_CHUNKS, STREAM_MS, BURST_WINDOW_S, BURST_MAX = 50, 1000, 0.050, 5
+
+# Targets (from the issue).
+ADDED_P50_MS, ADDED_P99_MS = 3.0, 10.0
+MIN_RPS, CONCURRENCY = 300, 32
+ADDED_TTFT_P50_MS = 3.0
+SPREAD_RANGE_S = (0.9, 1.2)
+FAILOVER_ADDED_P50_MS = 3.0
+# Below the circuit breaker's and the retry budget's thresholds (AIPOWER_BREAKER_*: 5 failures
+# between the 0.25 s success syncs, or half of 20+ requests in 30 s; AIPOWER_RETRY_BUDGET: 20%).
+FAILOVER_EVERY, FAILOVER_GAP_S = 10, 0.1
+
+
+@dataclass(frozen=True)
+class Plan:
+    warmup: int  # non-streaming warm-up requests, each to the gateway and direct
+    latency_pairs: int
+    direct_seconds: float
+    throughput_seconds: float
+    ttft_pairs: int
+    stream_warmup: int
+    pacing_runs: int
+    failover_pairs: int
+    failover_warmup: int
+
+
+FULL = Plan(warmup=300, latency_pairs=2000, direct_seconds=3, throughput_seconds=10, ttft_pairs=1000,
+            stream_warmup=100, pacing_runs=3, failover_pairs=200, failover_warmup=10)
+QUICK = Plan(warmup=50, latency_pairs=300, direct_seconds=1.5, throughput_seconds=3, ttft_pairs=200,
+             stream_warmup=20, pacing_runs=1, failover_pairs=40, failover_warmup=5)
+
+
+def say(*parts) -> None:
+    print(*parts, flush=True)
+
+
+def _body(model: str, stream: bool = False) -> bytes:
+    body = {"model": model, "messages": MESSAGES, "max_tokens": 64}
+    if stream:
+        body["stream"] = True
+    return orjson.dumps(body)
+
+
+def _percentile_diff(a: list, b: list, p: float) -> float | None:
+    """Percentile p of series a minus percentile p of series b, in ms."""
+    pa, pb = percentile(a, p), percentile(b, p)
+    return None if pa is None or pb is None else (pa - pb) * 1000
+
+
+def _errors(replies) -> list:
+    return [r for r in replies if not r.ok]
+
+
+def _error_note(replies) -> str:
+    bad = _errors(replies)
+    if not bad:
+        return ""
+    samples = sorted({r.error for r in bad})[:3]
+    return f"{len(bad)} of {len(replies)} failed: {'; '.join(samples)}"
+
+
+class Run:
+    def __init__(self, stack: Stack, plan: Plan, profile_to: Path | None):
+        self.stack = stack
+        self.plan = plan
+        self.profile_to = profile_to
+        self.gateway_requests = 0  # chat-completion requests sent to the gateway (usage rows expected)
+        self.phases: dict = {}
+        self.memory: dict = {}
+        self.profile: dict | None = None
+
+    def endpoints(self):
+        st = self.stack
+        gw_headers = {"Authorization": f"Bearer {st.api_key}", "Content-Type": "application/json"}
+        direct_headers = {"Authorization": "Bearer simulated", "Content-Type": "application/json"}
+        gw_url = st.gateway_url + "/v1/chat/completions"
+        direct_url = f"{st.sim_url}/p/{UPSTREAM[0]}/v1/chat/completions"
+        E = load.Endpoint
+        return {
+            "gateway": E("gateway", gw_url, _body(MODEL), gw_headers),
+            "direct": E("direct", direct_url, _body(UPSTREAM[1]), direct_headers),
+            "gateway_stream": E("gateway_stream", gw_url, _body(MODEL, True), gw_headers),
+            "direct_stream": E("direct_stream", direct_url, _body(UPSTREAM[1], True), direct_headers),
+            "gateway_paced": E("gateway_paced", gw_url, _body(MODEL, True), {
+                **gw_headers, "x-sim-chunks": str(STREAM_CHUNKS), "x-sim-stream-ms": str(STREAM_MS),
+                "x-sim-output-tokens": "200"}),
+            "direct_paced": E("direct_paced", direct_url, _body(UPSTREAM[1], True), {
+                **direct_headers, "x-sim-chunks": str(STREAM_CHUNKS), "x-sim-stream-ms": str(STREAM_MS),
+                "x-sim-output-tokens": "200"}),
+            "route_normal": E("route_normal", gw_url, _body(FAILOVER_ROUTE), gw_headers),
+            "route_failover": E("route_failover", gw_url, _body(FAILOVER_ROUTE),
+                                {**gw_headers, "x-sim-fault": FAILOVER_FAULT}),
+        }
+
+    def cpu_window(self) -> CpuWindow:
+        return CpuWindow({"gateway": self.stack.pid("gateway"), "simulator": self.stack.pid("simulator"),
+                          "load_generator": os.getpid()}).start()
+
+    async def measure(self) -> None:
+        p, ep = self.plan, self.endpoints()
+        gc.collect()
+        gc.freeze()  # no collector pauses in the load generator from what setup allocated
+        async with load.session() as s:
+            # 0. Does the gateway answer at all (and with the model asked for)?
+            first = await load.request(s, ep["gateway"], keep_headers=True)
+            self.gateway_requests += 1
+            if not first.ok:
+                raise StackError(f"the gateway's first chat completion failed: {first.error}")
+
+            say(f"  warm-up: {p.warmup} non-streaming requests each to the gateway and the simulator, "
+                f"{p.stream_warmup} streaming")
+            await load.interleaved(s, ep["gateway"], ep["direct"], p.warmup)
+            await load.interleaved(s, ep["gateway_stream"], ep["direct_stream"], p.stream_warmup, load.stream)
+            self.gateway_requests += p.warmup + p.stream_warmup
+
+            # 1. Added latency at concurrency 1.
+            say(f"  latency: {p.latency_pairs} requests each, concurrency 1, alternating gateway/direct")
+            cpu = self.cpu_window()
+            gw, direct = await load.interleaved(s, ep["gateway"], ep["direct"], p.latency_pairs)
+            self.gateway_requests += p.latency_pairs
+            self.phases["latency"] = {
+                "requests_each": p.latency_pairs, "concurrency": 1, "model": MODEL,
+                "gateway_ms": summary_ms([r.seconds for r in gw if r.ok]),
+                "direct_ms": summary_ms([r.seconds for r in direct if r.ok]),
+                "gateway_errors": len(_errors(gw)), "direct_errors": len(_errors(direct)),
+                "error_note": _error_note(gw + direct), "cpu": cpu.stop(),
+            }
+            self._latency = ([r.seconds for r in gw if r.ok], [r.seconds for r in direct if r.ok])
+
+            # 2. Throughput at concurrency 32: the simulator alone first (the ceiling of core 1), then
+            # the gateway.
+            say(f"  throughput: concurrency {CONCURRENCY}, direct {p.direct_seconds:g} s, "
+                f"gateway {p.throughput_seconds:g} s")
+            warm = await load.closed_loop(s, ep["gateway"], CONCURRENCY, 1.0)  # opens the 32 connections
+            self.gateway_requests += warm.ok + warm.errors
+            await load.closed_loop(s, ep["direct"], CONCURRENCY, 0.5)
+            cpu = self.cpu_window()
+            d = await load.closed_loop(s, ep["direct"], CONCURRENCY, p.direct_seconds)
+            direct_cpu = cpu.stop()
+            sampler = None
+            if self.profile_to is not None:
+                from .profile import Sampler
+
+                sampler = Sampler(self.stack.pid("gateway"), self.stack.load_core, self.profile_to,
+                                  p.throughput_seconds)
+                sampler.start()
+                await asyncio.sleep(0.5)
+            cpu = self.cpu_window()
+            g = await load.closed_loop(s, ep["gateway"], CONCURRENCY, p.throughput_seconds)
+            gateway_cpu = cpu.stop()
+            if sampler is not None:
+                await asyncio.to_thread(sampler.stop)
+            self.memory["after_throughput_vmhwm_kib"] = status_kib(self.stack.pid("gateway"), "VmHWM")
+            self.memory["after_throughput_vmrss_kib"] = status_kib(self.stack.pid("gateway"), "VmRSS")
+            self.gateway_requests += g.ok + g.errors
+            gw_cpu_s = gateway_cpu["processes"].get("gateway", {}).get("cpu_s")
+            self.phases["throughput"] = {
+                "concurrency": CONCURRENCY, "model": MODEL,
+                "gateway": {"seconds": round(g.seconds, 3), "ok": g.ok, "errors": g.errors,
+                            "rps": round(g.rps, 1), "latency_ms": summary_ms(g.latencies),
+                            "error_samples": g.error_samples, "cpu": gateway_cpu,
+                            "gateway_cpu_ms_per_request": round(1000 * gw_cpu_s / max(g.ok + g.errors, 1), 3)
+                            if gw_cpu_s is not None else None},
+                "direct": {"seconds": round(d.seconds, 3), "ok": d.ok, "errors": d.errors, "rps": round(d.rps, 1),
+                           "latency_ms": summary_ms(d.latencies), "cpu": direct_cpu},
+                "profiled": self.profile_to is not None,
+            }
+            self._throughput = g
+
+            # 3. Streaming: time to first token, then a paced stream.
+            say(f"  streaming: {p.ttft_pairs} streams each, concurrency 1, alternating; then "
+                f"{p.pacing_runs} paced stream(s) of {STREAM_CHUNKS} chunks over {STREAM_MS} ms")
+            cpu = self.cpu_window()
+            gs, ds = await load.interleaved(s, ep["gateway_stream"], ep["direct_stream"], p.ttft_pairs, load.stream)
+            self.gateway_requests += p.ttft_pairs
+            self.phases["ttft"] = {
+                "streams_each": p.ttft_pairs, "model": MODEL,
+                "gateway_ms": summary_ms([r.ttft for r in gs if r.ok]),
+                "direct_ms": summary_ms([r.ttft for r in ds if r.ok]),
+                "gateway_total_ms": summary_ms([r.total for r in gs if r.ok]),
+                "direct_total_ms": summary_ms([r.total for r in ds if r.ok]),
+                "gateway_errors": len(_errors(gs)), "direct_errors": len(_errors(ds)),
+                "error_note": _error_note(gs + ds), "cpu": cpu.stop(),
+            }
+            self._ttft = ([r.ttft for r in gs if r.ok], [r.ttft for r in ds if r.ok])
+
+            paced = []
+            for _ in range(p.pacing_runs):
+                paced.append(await load.stream(s, ep["gateway_paced"]))
+            self.gateway_requests += p.pacing_runs
+            direct_paced = await load.stream(s, ep["direct_paced"])
+            self.phases["pacing"] = {
+                "headers": {"x-sim-chunks": STREAM_CHUNKS, "x-sim-stream-ms": STREAM_MS},
+                "gateway_runs": [_pacing(r) for r in paced],
+                "direct_run": _pacing(direct_paced),
+            }
+
+            # 4. Failover: route `auto` with deepseek answering 503 at once vs the same route served
+            # by deepseek on the first attempt. The failing requests are spread out (one in
+            # FAILOVER_EVERY, at most one per FAILOVER_GAP_S) so that neither the circuit breaker nor
+            # the retry budget steps in: what is measured is the cost of one failed attempt.
+            n = p.failover_pairs
+            say(f"  failover: {n} requests to route '{FAILOVER_ROUTE}' with x-sim-fault: {FAILOVER_FAULT}, "
+                f"each after {FAILOVER_EVERY - 1} without (at most one per {FAILOVER_GAP_S * 1000:.0f} ms)")
+            normal, fo = await _failover_series(s, ep["route_normal"], ep["route_failover"], p.failover_warmup)
+            normal, fo = await _failover_series(s, ep["route_normal"], ep["route_failover"], n)
+            self.gateway_requests += (p.failover_warmup + n) * FAILOVER_EVERY
+            self.phases["failover"] = {
+                "route": FAILOVER_ROUTE, "fault": FAILOVER_FAULT, "failover_requests": n,
+                "normal_requests": len(normal), "one_failover_in": FAILOVER_EVERY,
+                "min_gap_between_failovers_s": FAILOVER_GAP_S,
+                "normal_ms": summary_ms([r.seconds for r in normal if r.ok]),
+                "failover_ms": summary_ms([r.seconds for r in fo if r.ok]),
+                "normal_served": _served(normal), "failover_served": _served(fo),
+                "error_note": _error_note(normal + fo),
+            }
+            self._failover = (normal, fo)
+
+        self.memory["end_vmhwm_kib"] = status_kib(self.stack.pid("gateway"), "VmHWM")
+        self.memory["end_vmrss_kib"] = status_kib(self.stack.pid("gateway"), "VmRSS")
+        self.memory["simulator_vmhwm_kib"] = status_kib(self.stack.pid("simulator"), "VmHWM")
+
+    def checks(self) -> list[Check]:
+        out = []
+        lat = self.phases["latency"]
+        gw, direct = self._latency
+        errs = lat["gateway_errors"] + lat["direct_errors"]
+        note = f"gateway p50 {lat['gateway_ms'].get('p50')} ms vs direct {lat['direct_ms'].get('p50')} ms"
+        out.append(at_most("added_p50", "Added latency p50 (c=1, non-streaming)",
+                           _percentile_diff(gw, direct, 50) if not errs else None, ADDED_P50_MS, "ms",
+                           note=note if not errs else lat["error_note"]))
+        note = f"gateway p99 {lat['gateway_ms'].get('p99')} ms vs direct {lat['direct_ms'].get('p99')} ms"
+        out.append(at_most("added_p99", "Added latency p99 (c=1, non-streaming)",
+                           _percentile_diff(gw, direct, 99) if not errs else None, ADDED_P99_MS, "ms",
+                           note=note if not errs else lat["error_note"]))
+
+        tp = self.phases["throughput"]["gateway"]
+        c = at_least("throughput", f"Throughput, 1 gateway core, c={CONCURRENCY}, non-streaming",
+                     tp["rps"], MIN_RPS, "req/s",
+                     note=f"{tp['ok']} ok in {tp['seconds']} s; direct {self.phases['throughput']['direct']['rps']} req/s")
+        out.append(c)
+        cpu_ms = tp.get("gateway_cpu_ms_per_request")
+        busy = tp["cpu"]["core_busy_pct"].get(f"cpu{self.stack.gateway_core}")
+        mine = tp["cpu"]["processes"].get("gateway", {}).get("cpu_pct")
+        out.append(Check("gateway_cpu_per_request", "Gateway CPU time per request (c=32 run)", "report",
+                         f"{cpu_ms:.2f} ms (~{1000 / cpu_ms:.0f} req/s per core)" if cpu_ms else "-", cpu_ms, INFO,
+                         False, f"the gateway had {mine}% of CPU {self.stack.gateway_core}, which was {busy}% busy "
+                                f"(the rest: other processes on the machine)"))
+        out.append(Check("throughput_errors", "Errors during the throughput run", "0", str(tp["errors"]),
+                         tp["errors"], "PASS" if tp["errors"] == 0 else "FAIL", True,
+                         "; ".join(tp["error_samples"])))
+
+        t = self.phases["ttft"]
+        errs = t["gateway_errors"] + t["direct_errors"]
+        gt, dt = self._ttft
+        out.append(at_most("added_ttft_p50", "Added time to first token p50 (streaming, c=1)",
+                           _percentile_diff(gt, dt, 50) if not errs else None, ADDED_TTFT_P50_MS, "ms",
+                           note=f"gateway p50 {t['gateway_ms'].get('p50')} ms vs direct {t['direct_ms'].get('p50')} ms"
+                           if not errs else t["error_note"]))
+
+        runs = self.phases["pacing"]["gateway_runs"]
+        worst = _worst_pacing(runs)
+        ok = all(_pacing_ok(r) for r in runs)
+        measured = (f"{worst['chunks']} chunks over {worst['spread_s']:.3f} s, max {worst['max_in_50ms']}/50 ms"
+                    if worst["chunks"] else worst.get("error") or "no chunks")
+        out.append(Check("stream_pacing", f"1 s stream of {STREAM_CHUNKS} chunks arrives paced",
+                         f"{STREAM_CHUNKS} chunks, {SPREAD_RANGE_S[0]}-{SPREAD_RANGE_S[1]} s, <= {BURST_MAX}/50 ms",
+                         measured, worst["spread_s"], "PASS" if ok else "FAIL", True,
+                         f"{len(runs)} run(s); worst shown"))
+
+        hwm = self.memory.get("end_vmhwm_kib")
+        out.append(Check("peak_rss", "Gateway peak resident memory (VmHWM)", "report",
+                         f"{hwm / 1024:.1f} MiB" if hwm else "-", hwm, INFO, False,
+                         f"after the c={CONCURRENCY} run: {(self.memory.get('after_throughput_vmhwm_kib') or 0) / 1024:.1f} MiB"))
+
+        out.append(self._failover_check())
+
+        rows = self.phases.get("usage_rows")
+        if rows is not None:
+            written, expected = rows["written"], rows["expected"]
+            out.append(Check("usage_rows", "Usage rows written (recording on)", f"= {expected}",
+                             "-" if written is None else str(written), written,
+                             "PASS" if written == expected else "FAIL", False,
+                             "one per chat-completion request sent to the gateway"))
+        return out
+
+    def _failover_check(self) -> Check:
+        f = self.phases["failover"]
+        normal, fo = self._failover
+        name = "Failover cost p50 (503 at once, 2nd candidate serves)"
+        target = f"<= {FAILOVER_ADDED_P50_MS} ms"
+        served_ok = f["failover_served"].get("2 attempts, qwen", 0)
+        normal_ok = f["normal_served"].get("1 attempt, deepseek", 0)
+        if len(normal) == 0 or normal_ok < len(normal) or served_ok < len(fo):
+            why = (f"failover requests served as {f['failover_served']}, normal ones as {f['normal_served']}"
+                   + (f"; {f['error_note']}" if f["error_note"] else ""))
+            return Check("failover_added_p50", name, target, NOT_MEASURED, None, NOT_MEASURED, False, why)
+        diff = _percentile_diff([r.seconds for r in fo], [r.seconds for r in normal], 50)
+        return at_most("failover_added_p50", name, diff, FAILOVER_ADDED_P50_MS, "ms",
+                       note=f"failover p50 {f['failover_ms'].get('p50')} ms vs normal {f['normal_ms'].get('p50')} ms")
+
+
+async def _failover_series(s, normal_ep, failover_ep, n: int) -> tuple[list, list]:
+    """n failover requests, each after FAILOVER_EVERY - 1 normal ones, at least FAILOVER_GAP_S apart."""
+    normal, fo = [], []
+    loop = asyncio.get_running_loop()
+    for _ in range(n):
+        t = loop.time()
+        for _ in range(FAILOVER_EVERY - 1):
+            normal.append(await load.request(s, normal_ep, keep_headers=True))
+        fo.append(await load.request(s, failover_ep, keep_headers=True))
+        rest = FAILOVER_GAP_S - (loop.time() - t)
+        if rest > 0:
+            await asyncio.sleep(rest)
+    return normal, fo
+
+
+def _served(replies) -> dict:
+    out = {}
+    for r in replies:
+        if not r.ok:
+            key = r.error or "error"
+        else:
+            h = {k.lower(): v for k, v in (r.headers or {}).items()}
+            n = h.get("x-aipower-attempts", "?")
+            key = f"{n} attempt{'' if n == '1' else 's'}, {h.get('x-aipower-provider', '?')}"
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def _pacing(r: load.StreamReply) -> dict:
+    if not r.ok and not r.arrivals:
+        return {"chunks": 0, "spread_s": 0.0, "max_in_50ms": 0, "error": r.error}
+    a = r.arrivals
+    gaps = [b - x for x, b in zip(a, a[1:])]
+    return {"chunks": len(a), "ttft_ms": round(a[0] * 1000, 2), "spread_s": round(a[-1] - a[0], 4),
+            "max_in_50ms": max_in_window(a, BURST_WINDOW_S), "max_gap_ms": round(max(gaps) * 1000, 2) if gaps else 0,
+            "min_gap_ms": round(min(gaps) * 1000, 2) if gaps else 0, "done": r.done, "error": r.error}
+
+
+def _pacing_ok(p: dict) -> bool:
+    return (p["chunks"] == STREAM_CHUNKS and SPREAD_RANGE_S[0] <= p["spread_s"] <= SPREAD_RANGE_S[1]
+            and p["max_in_50ms"] <= BURST_MAX and not p.get("error"))
+
+
+def _worst_pacing(runs: list) -> dict:
+    bad = [r for r in runs if not _pacing_ok(r)]
+    if bad:
+        return bad[0]
+    return max(runs, key=lambda r: (r["max_in_50ms"], abs(r["spread_s"] - STREAM_MS / 1000)))
+
+
+def _conditions(plan: Plan, stack: Stack, run: Run, quick: bool) -> str:
+    lat = run.phases["latency"]["cpu"]
+    noise = (f" During the c=1 run CPU {stack.gateway_core} was {lat['core_busy_pct'].get(f'cpu{stack.gateway_core}')}% "
+             f"busy, the gateway taking {lat['processes'].get('gateway', {}).get('cpu_pct')} points of it; other work on the "
+             f"machine (load average {run.phases['host']['loadavg_start'][0]} at start) adds to the numbers.")
+    return (f"Measured by `make bench{' BENCH_ARGS=--quick' if quick else ''}` on a {os.cpu_count()}-CPU machine: the gateway is one "
+            f"uvicorn process (uvloop, httptools, Django ASGI, PostgreSQL + Redis, usage recording on) pinned "
+            f"to CPU {stack.gateway_core}; the aiohttp load generator, the provider simulator, PostgreSQL and "
+            f"Redis share CPU {stack.load_core}. \"Added\" = gateway minus direct-to-simulator, same run, same "
+            f"request, percentile by percentile; {plan.latency_pairs} requests per series after "
+            f"{plan.warmup} warm-up requests each." + noise)
+
+
+def _how(plan: Plan, stack: Stack, run: Run) -> list[str]:
+    lat = run.phases["latency"]["cpu"]
+    tp = run.phases["throughput"]["gateway"]
+    return [
+        f"CPU pinning: gateway (single uvicorn process) on CPU {stack.gateway_core} "
+        f"[{' '.join(stack.commands['gateway'])}]; load generator (this process, sched_setaffinity), "
+        f"simulator, PostgreSQL and Redis on CPU {stack.load_core}.",
+        f"Stack: fresh database aipower_bench (migrated, catalog loaded, key issued), Redis cache, "
+        f"AIPOWER_SIMULATE_PROVIDERS=1, LOG_LEVEL=ERROR, DEBUG=0, usage rows recorded.",
+        f"Warm-up: {plan.warmup} non-streaming + {plan.stream_warmup} streaming requests each to gateway and "
+        f"simulator; {plan.failover_warmup} failover cycles; 1 s at c={CONCURRENCY} before the throughput run.",
+        f"Latency: {plan.latency_pairs} non-streaming requests per series, concurrency 1, gateway and direct "
+        f"alternating (order swapped every pair), model {MODEL} (direct: upstream id {UPSTREAM[1]}), timed from "
+        f"send to the end of the body. Added = percentile of gateway series minus the same percentile of direct.",
+        f"Throughput: closed loop, {CONCURRENCY} workers, {plan.throughput_seconds:g} s; gateway CPU "
+        f"{tp['cpu']['processes'].get('gateway', {}).get('cpu_pct')}% of one core, "
+        f"{tp['gateway_cpu_ms_per_request']} ms CPU per request.",
+        f"TTFT: {plan.ttft_pairs} streams per series, alternating; time from send to the first SSE event "
+        f"with non-empty delta.content. Pacing: x-sim-chunks {STREAM_CHUNKS}, x-sim-stream-ms {STREAM_MS}, "
+        f"{plan.pacing_runs} run(s); burst = most content events inside any {int(BURST_WINDOW_S * 1000)} ms "
+        f"(evenly paced: 3).",
+        f"Failover: route {FAILOVER_ROUTE}; {plan.failover_pairs} requests with x-sim-fault: {FAILOVER_FAULT} "
+        f"(attempt 1 gets 503 at once, attempt 2 is served by qwen), each after {FAILOVER_EVERY - 1} without "
+        f"(served by deepseek on attempt 1), at most one per {FAILOVER_GAP_S * 1000:.0f} ms so that the circuit "
+        f"breaker and the retry budget stay out of it; cost = p50(failover) - p50(normal).",
+        f"Noise: CPU {stack.gateway_core} was {lat['core_busy_pct'].get(f'cpu{stack.gateway_core}')}% busy during "
+        f"the c=1 latency run, of which the gateway used {lat['processes'].get('gateway', {}).get('cpu_pct')}%; "
+        f"load average at start {run.phases['host']['loadavg_start']}. Other work on the machine (e.g. "
+        f"concurrent test runs) adds to these numbers.",
+    ]
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer requests and shorter runs (a smoke run)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"the JSON results (default {DEFAULT_OUT.relative_to(ROOT)}); a .md is written beside it")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the gateway with py-spy during the throughput run and print its hotspots "
+                             "(needs py-spy in the venv; the numbers of such a run are taken with the profiler on)")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        say(f"bench: needs two CPUs (one for the gateway, one for the load); this process may use {cpus}")
+        return 2
+    gateway_core, load_core = cpus[0], cpus[1]
+    # The load generator, and everything started from here but the gateway, run on the other CPU.
+    os.sched_setaffinity(0, {load_core})
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    stack = Stack(gateway_core, load_core, log=say)
+    profile_to = (stack.log_dir / "profile-throughput.txt") if args.profile else None
+    run = Run(stack, plan, profile_to)
+    started = datetime.now(timezone.utc)
+    run.phases["host"] = {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
+                          "loadavg_start": loadavg()}
+    t0 = time.perf_counter()
+    try:
+        say(f"bench: starting PostgreSQL and Redis (scripts/services.sh, private to this run) on CPU {load_core}")
+        stack.start_services()
+        say("bench: fresh database aipower_bench: migrate, load_catalog, issue_key")
+        stack.start_simulator()  # the gateway's environment names the simulator's URL
+        stack.prepare_database()
+        say(f"bench: simulator on CPU {load_core} at {stack.sim_url}; gateway on CPU {gateway_core}")
+        stack.start_gateway()
+        say(f"bench: gateway at {stack.gateway_url} (pid {stack.pid('gateway')}); measuring"
+            f"{' (quick)' if args.quick else ''}")
+        runner = asyncio.Runner(loop_factory=_loop_factory())
+        try:
+            runner.run(run.measure())
+        finally:
+            runner.close()
+        # Stop the gateway (lifespan shutdown writes the queued usage rows), then count them.
+        stack.stop_process("gateway")
+        run.phases["usage_rows"] = {"written": stack.usage_rows(), "expected": run.gateway_requests}
+    except KeyboardInterrupt:
+        say("\nbench: interrupted; stopping everything it started")
+        return 130
+    except StackError as exc:
+        say(f"bench: {exc}")
+        return 2
+    finally:
+        stack.stop()
+        run.phases["host"]["loadavg_end"] = loadavg()
+
+    checks = run.checks()
+    conditions = _conditions(plan, stack, run, args.quick)
+    how = _how(plan, stack, run)
+    md = markdown(checks, conditions)
+    bad = failed(checks)
+    results = {
+        "schema": 1,
+        "started_at": started.isoformat(timespec="seconds"),
+        "duration_s": round(time.perf_counter() - t0, 1),
+        "quick": args.quick,
+        "passed": not bad,
+        "checks": [c.as_dict() for c in checks],
+        "how": how,
+        "setup": {"gateway_cpu": gateway_core, "load_cpu": load_core, "commands": stack.commands,
+                  "plan": plan.__dict__, "model": MODEL, "failover_route": FAILOVER_ROUTE},
+        "phases": run.phases,
+        "memory_kib": run.memory,
+    }
+
+    say("")
+    say(table(checks))
+    for c in checks:
+        if c.note:
+            say(f"  {c.name}: {c.note}")
+    say("")
+    say("How the numbers were taken:")
+    for line in how:
+        say(f"  - {line}")
+    if profile_to is not None and profile_to.exists():
+        from .profile import hotspots
+
+        hot = hotspots(profile_to)
+        results["profile"] = hot
+        say("")
+        say(f"Gateway profile during the throughput run (py-spy, {hot['samples']} busy samples; "
+            f"raw stacks in {profile_to.relative_to(ROOT)}):")
+        for title, key, k in (("by thread", "threads", 5), ("by component (where the CPU was)", "components", 15),
+                              ("top functions (own time)", "self", 15),
+                              ("the gateway's functions (inclusive time)", "project_inclusive", 25)):
+            say(f"  {title}:")
+            for frame, share in hot[key][:k]:
+                say(f"    {share:5.1f}%  {frame}")
+
+    out = args.out if args.out.is_absolute() else Path.cwd() / args.out
+    _write(out, orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
+    _write(out.with_suffix(".md"), md.encode())
+    say("")
+    say(f"Markdown for the README's performance section (also in {_rel(out.with_suffix('.md'))}):")
+    say("")
+    say(md)
+    say(f"Results: {_rel(out)}")
+    if bad:
+        say(f"bench: FAILED: {', '.join(c.name for c in bad)}")
+        return 1
+    say("bench: all required checks passed")
+    return 0
+
+
+def _rel(p: Path) -> str:
+    try:
+        return str(p.relative_to(ROOT))
+    except ValueError:
+        return str(p)
+
+
+def _loop_factory():
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop
+    except ImportError:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
