@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asgiref.sync import sync_to_async
+from aipower.db import db_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -168,7 +168,7 @@ def _lookup(secret_hash: str) -> KeyIdentity | None:
     return KeyIdentity(row[0], row[1], row[2])
 
 
-_lookup_async = sync_to_async(_lookup, thread_sensitive=False)
+_lookup_async = db_task(_lookup)
 
 
 async def authenticate(raw: str) -> KeyIdentity | None:
@@ -202,7 +202,7 @@ def _touch(key_id: int) -> None:
     ApiKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
 
 
-touch_last_used = sync_to_async(_touch, thread_sensitive=False)
+touch_last_used = db_task(_touch)
 
 
 def clear_cache() -> None:

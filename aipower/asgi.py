@@ -1,3 +1,6 @@
+"""The ASGI entry point: the API under /v1/ (routing.http, ahead of Django's handler) and
+Django for everything else (the web pages, the management API, the admin)."""
+
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aipower.settings")
@@ -6,68 +9,18 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_app = get_asgi_application()
 
-from django.conf import settings  # noqa: E402
+from routing import http as api  # noqa: E402
 
-from routing.errors import error_body  # noqa: E402
-
-_TOO_LARGE = error_body(
-    f"Request body is larger than the limit of {settings.AIPOWER_MAX_REQUEST_BYTES} bytes.",
-    "invalid_request_error",
-    code="request_too_large",
-)
-
-
-async def _send_too_large(send):
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-        }
-    )
-    await send({"type": "http.response.body", "body": _TOO_LARGE})
+API_PREFIX = "/v1/"
 
 
 async def application(scope, receive, send):
-    """Django, behind a guard that refuses oversized bodies before they are buffered.
-
-    Django's ASGI handler reads the whole body before a view runs; a declared Content-Length
-    over the limit is refused at once, and a chunked body is cut off as soon as it passes it.
-    """
-    if scope["type"] == "lifespan":
+    kind = scope["type"]
+    if kind == "http" and scope["path"].startswith(API_PREFIX):
+        return await api.app(scope, receive, send)
+    if kind == "lifespan":
         return await _lifespan(receive, send)
-    if scope["type"] != "http":
-        return await django_app(scope, receive, send)
-    limit = settings.AIPOWER_MAX_REQUEST_BYTES
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                declared = int(value)
-            except ValueError:
-                declared = limit + 1
-            if declared > limit:
-                return await _send_too_large(send)
-            return await django_app(scope, receive, send)
-
-    received = 0
-
-    async def limited_receive():
-        nonlocal received
-        message = await receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise _BodyTooLarge
-        return message
-
-    try:
-        return await django_app(scope, limited_receive, send)
-    except _BodyTooLarge:
-        return await _send_too_large(send)
-
-
-class _BodyTooLarge(Exception):
-    pass
+    return await django_app(scope, receive, send)
 
 
 async def _lifespan(receive, send):

@@ -42,16 +42,8 @@ INSTALLED_APPS = [
     "analytics",
 ]
 
-# The API (/v1/) passes through none of the web middleware: aipower.middleware.WebOnly runs
-# WEB_MIDDLEWARE for every other path. Django's built-in middleware hops to a thread per hook
-# under ASGI, which the gateway's request path cannot afford.
+# The API under /v1/ does not pass through Django's handler or this middleware (aipower/asgi.py).
 MIDDLEWARE = [
-    "aipower.middleware.WebOnly",
-    # allauth insists on being listed here. It is async-native and costs the API next to nothing;
-    # for the web pages it runs inside WEB_MIDDLEWARE (after sessions and auth), as it must.
-    "allauth.account.middleware.AccountMiddleware",
-]
-WEB_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -59,9 +51,8 @@ WEB_MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
-# The admin's checks look for these in MIDDLEWARE; they run, through WebOnly.
-SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
 
 ROOT_URLCONF = "aipower.urls"
 ASGI_APPLICATION = "aipower.asgi.application"
@@ -187,8 +178,6 @@ INSTALLED_APPS += [
     "drf_spectacular",
     "drf_spectacular_sidecar",
 ]
-# Runs for the web pages only (see WebOnly above); the gateway's /v1/ never sees it.
-# (allauth's AccountMiddleware is in MIDDLEWARE, after WebOnly: see above.)
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",

@@ -3,15 +3,13 @@ from django.contrib import admin
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path
 
-from routing import views as api
 from routing.views import home
 
 # The admin signs in through allauth's form, so its brute-force limits apply there too.
 admin.site.login = secure_admin_login(admin.site.login)
 
+# The API under /v1/ is served by routing.http, ahead of Django (see aipower/asgi.py).
 urlpatterns = [
-    path("v1/chat/completions", api.chat_completions, name="chat-completions"),
-    path("v1/models", api.list_models, name="models"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/", include("accounts.api.urls")),

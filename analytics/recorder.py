@@ -9,7 +9,7 @@ twice. The queue is flushed every AIPOWER_USAGE_FLUSH_SECONDS and at server shut
 import asyncio
 import logging
 
-from asgiref.sync import sync_to_async
+from aipower.db import db_task
 from django.conf import settings
 
 from .models import UsageRecord
@@ -44,7 +44,7 @@ def _write(rows: list[UsageRecord]) -> None:
     UsageRecord.objects.bulk_create(rows, batch_size=settings.AIPOWER_USAGE_BATCH, ignore_conflicts=True)
 
 
-_write_async = sync_to_async(_write, thread_sensitive=False)
+_write_async = db_task(_write)
 
 
 def _write_now() -> None:

@@ -9,7 +9,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from asgiref.sync import sync_to_async
+from aipower.db import db_task
 from django.conf import settings
 
 
@@ -112,7 +112,7 @@ def load_snapshot() -> Snapshot:
                     fallbacks={k: tuple(v) for k, v in fallbacks.items()}, loaded_at=time.monotonic())
 
 
-_load_async = sync_to_async(load_snapshot, thread_sensitive=False)
+_load_async = db_task(load_snapshot)
 _current: Snapshot | None = None
 _refreshing: asyncio.Task | None = None
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import orjson
 from django.conf import settings
-from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
 from accounts import keys
@@ -26,9 +25,10 @@ from .catalog import ModelInfo, get_snapshot
 from .errors import GatewayError, UpstreamError
 from .health import CLOSED, HALF_OPEN, OPEN, breaker_keys, health, provider_key, retry_budget
 from .request import Features, estimate_completion_tokens, parse_body, validate
+from .http import ApiResponse, ApiStream
+from .http import error_response as _error_response
 from .upstream import SIM_HEADER_PREFIX, get_client, target_for
 
-JSON = "application/json"
 SSE_DONE = b"data: [DONE]\n\n"
 
 
@@ -109,14 +109,8 @@ class Call:
         )
 
 
-def error_response(err: GatewayError, call: Call | None = None) -> HttpResponse:
-    resp = HttpResponse(err.body(), status=err.status, content_type=JSON)
-    if call is not None:
-        for k, v in call.headers().items():
-            resp[k] = v
-    for k, v in err.headers.items():
-        resp[k] = v
-    return resp
+def error_response(err: GatewayError, call: Call | None = None) -> ApiResponse:
+    return _error_response(err, call.headers() if call is not None else None)
 
 
 def new_request_id() -> str:
@@ -138,7 +132,7 @@ async def authenticate(request) -> keys.KeyIdentity:
 
 
 def _sim_headers(request) -> dict:
-    return {k.lower(): v for k, v in request.headers.items() if k.lower().startswith(SIM_HEADER_PREFIX)}
+    return {k: v for k, v in request.headers.items() if k.startswith(SIM_HEADER_PREFIX)}
 
 
 def _attempt(model: ModelInfo, started: float, error: UpstreamError | None = None) -> dict:
@@ -179,7 +173,7 @@ def _exhausted(last: UpstreamError | None, call: Call) -> GatewayError:
                         code="upstream_unavailable", headers=headers)
 
 
-async def chat_completions(request) -> HttpResponse:
+async def chat_completions(request) -> ApiResponse | ApiStream:
     call = Call(request_id=new_request_id(), started=time.perf_counter())
     try:
         call.key = await authenticate(request)
@@ -245,7 +239,7 @@ async def _failed(call: Call, model: ModelInfo, started: float, err: UpstreamErr
         await health.failure(breaker_keys(model), forced=forced)
 
 
-async def _complete(call, body, candidates, snapshot, sim_headers, client) -> HttpResponse:
+async def _complete(call, body, candidates, snapshot, sim_headers, client) -> ApiResponse | ApiStream:
     last = None
     async for model in _tries(call, candidates):
         target = target_for(model, snapshot, sim_headers, stream=False)
@@ -276,10 +270,7 @@ async def _complete(call, body, candidates, snapshot, sim_headers, client) -> Ht
             usage, estimated = _estimate(call, out.get("choices") or ()), True
         out["usage"] = usage.as_openai()
         call.record(status="ok", http_status=200, usage=usage, estimated=estimated)
-        resp = HttpResponse(orjson.dumps(out), content_type=JSON)
-        for k, v in call.headers().items():
-            resp[k] = v
-        return resp
+        return ApiResponse(orjson.dumps(out), headers=call.headers())
     raise _exhausted(last, call)
 
 
@@ -397,7 +388,7 @@ async def _first_token(upstream, held: list) -> None:
             return
 
 
-async def _stream(call, body, candidates, snapshot, sim_headers, client) -> HttpResponse:
+async def _stream(call, body, candidates, snapshot, sim_headers, client) -> ApiResponse | ApiStream:
     last = None
     async for model in _tries(call, candidates):
         target = target_for(model, snapshot, sim_headers, stream=True)
@@ -424,17 +415,12 @@ async def _stream(call, body, candidates, snapshot, sim_headers, client) -> Http
         call.served = model
         call.ttft = time.perf_counter()
         deadline = t + target.total_timeout
-        resp = StreamingHttpResponse(_Relay(call, upstream, held, int(time.time()), deadline).__aiter__(),
-                                     content_type="text/event-stream")
-        resp["cache-control"] = "no-cache"
-        resp["x-accel-buffering"] = "no"
-        for k, v in call.headers().items():
-            resp[k] = v
-        return resp
+        return ApiStream(_Relay(call, upstream, held, int(time.time()), deadline).__aiter__(),
+                         headers={**call.headers(), "cache-control": "no-cache", "x-accel-buffering": "no"})
     raise _exhausted(last, call)
 
 
-async def list_models(request) -> HttpResponse:
+async def list_models(request) -> ApiResponse | ApiStream:
     try:
         await authenticate(request)
     except GatewayError as err:
@@ -445,4 +431,4 @@ async def list_models(request) -> HttpResponse:
             for name in sorted(snapshot.routes)]
     data += [{"id": m.public_id, "object": "model", "created": created, "owned_by": m.provider.slug}
              for m in sorted(snapshot.models.values(), key=lambda m: m.public_id)]
-    return HttpResponse(orjson.dumps({"object": "list", "data": data}), content_type=JSON)
+    return ApiResponse(orjson.dumps({"object": "list", "data": data}))
