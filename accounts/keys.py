@@ -148,6 +148,9 @@ class KeyIdentity:
     key_id: int
     organization_id: int
     expires_at: datetime | None
+    rpm_limit: int | None = None  # requests per minute
+    tpm_limit: int | None = None  # tokens per minute
+    allowed: frozenset[str] = frozenset()  # model public ids and route names; empty: all
 
 
 # hash -> (monotonic deadline, KeyIdentity or None). Entries live AIPOWER_KEY_CACHE_SECONDS, so a
@@ -160,12 +163,13 @@ LAST_USED_RESOLUTION_S = 30.0
 def _lookup(secret_hash: str) -> KeyIdentity | None:
     row = (
         ApiKey.objects.filter(secret_hash=secret_hash, revoked_at__isnull=True)
-        .values_list("id", "organization_id", "expires_at", "secret_hash")
+        .values_list("id", "organization_id", "expires_at", "secret_hash", "rpm_limit", "tpm_limit",
+                     "allowed_models")
         .first()
     )
     if row is None or not hmac.compare_digest(row[3], secret_hash):
         return None
-    return KeyIdentity(row[0], row[1], row[2])
+    return KeyIdentity(row[0], row[1], row[2], rpm_limit=row[4], tpm_limit=row[5], allowed=frozenset(row[6] or ()))
 
 
 _lookup_async = db_task(_lookup)

@@ -18,7 +18,7 @@ from accounts import keys
 from analytics import recorder
 from billing.pricing import cost_of
 
-from . import policy
+from . import limits, policy
 from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
 from .catalog import ModelInfo, get_snapshot
@@ -71,6 +71,8 @@ class Call:
             return
         self.recorded = True
         usage = usage or Usage()
+        if self.key.tpm_limit:
+            _spend_tokens(self.key, usage.prompt_tokens + usage.completion_tokens)
         served = self.served
         upstream_cost = charged = 0
         if served is not None:
@@ -111,6 +113,22 @@ class Call:
 
 def error_response(err: GatewayError, call: Call | None = None) -> ApiResponse:
     return _error_response(err, call.headers() if call is not None else None)
+
+
+def _rate_limited(which: str, wait_s: float) -> GatewayError:
+    seconds = max(1, int(wait_s + 0.999))
+    return GatewayError(429, f"Rate limit reached for {which} per minute on this API key. Try again in {wait_s:.1f}s.",
+                        which, code="rate_limit_exceeded", headers={"retry-after": str(seconds)})
+
+
+_background: set = set()
+
+
+def _spend_tokens(key: keys.KeyIdentity, tokens: int) -> None:
+    """Counts a finished request's tokens against its key's limit, without holding anything up."""
+    task = asyncio.get_running_loop().create_task(limits.spend_tokens(key.key_id, key.tpm_limit, tokens))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 def new_request_id() -> str:
@@ -184,7 +202,14 @@ async def chat_completions(request) -> ApiResponse | ApiStream:
         snapshot = await get_snapshot()
         fallback = request.headers.get("x-aipower-fallback", "on").lower() not in ("off", "0", "false", "no")
         plan = policy.plan(body["model"], features, snapshot, fallback=fallback, extra_models=body.get("models"))
+        key = call.key
+        if key.allowed:
+            plan = policy.restrict(plan, body["model"], key.allowed, snapshot)
         call.route = plan.route
+        if key.rpm_limit or key.tpm_limit:
+            over = await limits.admit(key.key_id, key.rpm_limit, key.tpm_limit)
+            if over is not None:
+                raise _rate_limited(*over)
     except GatewayError as err:
         call.record(status="client_error", http_status=err.status, error_type=err.code or err.type)
         return error_response(err, call)

@@ -162,14 +162,18 @@ class Health:
         now = time.time()
         window, limit, ratio, minreq, cooldown = _params()
         redis = get_redis()
-        for key in keys:
-            if redis is None:
-                until = self._local_failure(key, now, window, limit, ratio, minreq, cooldown, forced.get(key, 0))
-            else:
-                script = self._script(redis)
-                until = float(await script(keys=[_PREFIX + key, _OPEN_SET],
-                                           args=[now, window, limit, ratio, minreq, cooldown, key,
-                                                 forced.get(key, 0)]))
+        if redis is None:
+            results = [self._local_failure(key, now, window, limit, ratio, minreq, cooldown, forced.get(key, 0))
+                       for key in keys]
+        else:
+            # Every breaker of the attempt in one round trip.
+            script = self._script(redis)
+            pipe = redis.pipeline(transaction=False)
+            for key in keys:
+                await script(keys=[_PREFIX + key, _OPEN_SET],
+                             args=[now, window, limit, ratio, minreq, cooldown, key, forced.get(key, 0)], client=pipe)
+            results = [float(r) for r in await pipe.execute()]
+        for key, until in zip(keys, results):
             if until:
                 if key not in self.open_until or self.open_until[key] < until:
                     log.warning("circuit open: %s until %.1f", key, until)

@@ -86,3 +86,22 @@ def plan(requested: str, f: Features, snapshot: Snapshot, *, fallback: bool = Tr
     if not fallback:
         candidates = candidates[:1]
     return Plan(route=route_name, candidates=tuple(candidates))
+
+
+def restrict(plan: Plan, requested: str, allowed: frozenset[str], snapshot: Snapshot) -> Plan:
+    """The plan cut down to what a key's allow-list permits: the models it names and the targets
+    of the routes it names, on failover too. Raises 403 when the key may not use what it asked for."""
+    reachable = {m for m in allowed if m in snapshot.models}
+    for name in allowed:
+        route = snapshot.routes.get(name)
+        if route is not None:
+            reachable.update(t.public_id for t in route.targets)
+    resolved = snapshot.resolve_model(requested)
+    if requested not in allowed and (resolved is None or resolved.public_id not in reachable):
+        raise GatewayError(403, f"This API key may not use '{requested}'. It may use: {', '.join(sorted(allowed))}.",
+                           "permission_error", param="model", code="model_not_allowed")
+    candidates = tuple(m for m in plan.candidates if m.public_id in reachable)
+    if not candidates:
+        raise GatewayError(403, f"No model this API key may use can serve '{requested}'.", "permission_error",
+                           param="model", code="model_not_allowed")
+    return Plan(route=plan.route, candidates=candidates)

@@ -1,0 +1,104 @@
+"""A key's allow-list, rate limits and revocation, enforced by the gateway on every process."""
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import openai
+import pytest
+
+from accounts.keys import apikey_revoke
+from accounts.models import ApiKey
+
+HELLO = [{"role": "user", "content": "hi"}]
+
+
+def set_key(live_db, key_id, **fields):
+    with live_db.unblock():
+        ApiKey.objects.filter(pk=key_id).update(**fields)
+
+
+def post(gw, key, model="auto", **headers):
+    return httpx.post(gw.url + "/v1/chat/completions", json={"model": model, "messages": HELLO},
+                      headers={"authorization": f"Bearer {key}", **headers}, timeout=10)
+
+
+def test_the_allow_list_holds_through_routes_and_failover(gateway, tenant, live_db, sim):
+    set_key(live_db, tenant.key_id, allowed_models=["auto-cheap"])
+    assert post(gateway, tenant.key, "auto-cheap").json()["model"] == "bytedance/doubao-pro-256k"
+    for name in ("auto-best", "anthropic/claude-opus-4.6", "auto"):
+        resp = post(gateway, tenant.key, name)
+        assert resp.status_code == 403
+        assert resp.json()["error"]["code"] == "model_not_allowed"
+    # Every target of auto-cheap down: the family chains would reach qwen-plus and gpt-4o-mini,
+    # which this key may not use, so the request fails instead.
+    before = sim.stats()["models"]
+    resp = post(gateway, tenant.key, "auto-cheap",
+                **{"x-sim-fault": "bytedance=status:503;qwen=status:503;deepseek=status:503"})
+    assert resp.status_code == 502
+    after = sim.stats()["models"]
+    for premium in ("qwen-plus", "gpt-4o-mini", "claude-sonnet-4-20250514"):
+        assert after.get(premium, 0) == before.get(premium, 0)
+
+
+def test_an_allowed_model_can_be_pinned(gateway, tenant, live_db):
+    set_key(live_db, tenant.key_id, allowed_models=["deepseek/deepseek-chat"])
+    assert post(gateway, tenant.key, "deepseek/deepseek-chat").status_code == 200
+    assert post(gateway, tenant.key, "deepseek-chat").status_code == 200
+    assert post(gateway, tenant.key, "qwen/qwen-plus").status_code == 403
+
+
+def test_rate_limits_hold_across_two_processes(own_gateways, tenant, other_tenant, live_db):
+    limit = 12
+    set_key(live_db, tenant.key_id, rpm_limit=limit)
+    a, b = own_gateways(), own_gateways()
+    started = time.monotonic()
+
+    def one(i):
+        return post((a, b)[i % 2], tenant.key)
+
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(one, range(4 * limit)))
+    elapsed = time.monotonic() - started
+    accepted = [r for r in replies if r.status_code == 200]
+    limited = [r for r in replies if r.status_code == 429]
+    assert len(accepted) + len(limited) == len(replies)
+    # The burst (the limit) plus what refills while the test runs.
+    assert limit <= len(accepted) <= limit + math.ceil(limit * elapsed / 60)
+    err = limited[0].json()["error"]
+    assert err["code"] == "rate_limit_exceeded" and err["type"] == "requests"
+    assert int(limited[0].headers["retry-after"]) >= 1
+    # Another key is not affected.
+    assert post(a, other_tenant.key).status_code == 200
+
+
+def test_a_token_limit_stops_a_key_in_token_debt(own_gateways, tenant, live_db):
+    set_key(live_db, tenant.key_id, tpm_limit=100)
+    gw = own_gateways()
+    first = post(gw, tenant.key, **{"x-sim-output-tokens": "400"})
+    assert first.status_code == 200
+    time.sleep(0.3)  # its tokens are counted just after it ends
+    second = post(gw, tenant.key)
+    assert second.status_code == 429 and second.json()["error"]["type"] == "tokens"
+
+
+def test_a_revoked_key_stops_on_every_process_within_5_seconds(own_gateways, tenant, live_db):
+    a, b = own_gateways(), own_gateways()
+    assert post(a, tenant.key).status_code == 200 and post(b, tenant.key).status_code == 200
+    with live_db.unblock():
+        apikey_revoke(key=ApiKey.objects.get(pk=tenant.key_id))
+    revoked_at = time.monotonic()
+    pending = {a.url: a, b.url: b}
+    while pending:
+        for url, gw in list(pending.items()):
+            if post(gw, tenant.key).status_code == 401:
+                del pending[url]
+        assert time.monotonic() - revoked_at < 5, f"still accepted by {list(pending)} after 5 s"
+        time.sleep(0.1)
+
+
+@pytest.fixture(autouse=True)
+def _no_limits_leak(tenant, live_db):
+    yield
+    set_key(live_db, tenant.key_id, allowed_models=[], rpm_limit=None, tpm_limit=None)
