@@ -265,3 +265,29 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Billing: credits, reservations, trial, Stripe (billing/) -----------------------------------
+# Money in nano-USD (1e-9 USD). A reservation not settled within this many seconds (its worker
+# died) is released by the sweeper; longer than any request may run (AIPOWER_UPSTREAM_TOTAL_TIMEOUT).
+AIPOWER_RESERVATION_TTL_SECONDS = env.float("AIPOWER_RESERVATION_TTL_SECONDS", default=900.0)
+# Async PostgreSQL connections per gateway process (and event loop) for reserve/settle.
+AIPOWER_BILLING_DB_POOL = env.int("AIPOWER_BILLING_DB_POOL", default=8)
+# Free trial credit, granted once per verified email address ($1 by default).
+AIPOWER_TRIAL_CREDIT_NUSD = env.int("AIPOWER_TRIAL_CREDIT_NUSD", default=1_000_000_000)
+# Top-ups through Stripe Checkout: preset amounts, and bounds for a custom amount (whole USD).
+AIPOWER_TOPUP_PRESETS_USD = env.list("AIPOWER_TOPUP_PRESETS_USD", cast=int, default=[10, 25, 50, 100])
+AIPOWER_TOPUP_MIN_USD = env.int("AIPOWER_TOPUP_MIN_USD", default=5)
+AIPOWER_TOPUP_MAX_USD = env.int("AIPOWER_TOPUP_MAX_USD", default=5000)
+# Stripe: without STRIPE_SECRET_KEY the billing page says top-ups are not configured.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")  # tests: the fake Stripe server
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# The Billing Meter postpaid usage is reported to (its event_name; value in nano-USD).
+STRIPE_METER_EVENT_NAME = env.str("STRIPE_METER_EVENT_NAME", default="aipower_usage_nusd")
+# Usage of an hour is reported this long after the hour ends (late settles land first).
+AIPOWER_METERING_GRACE_SECONDS = env.int("AIPOWER_METERING_GRACE_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE = {
+    "billing-sweep-reservations": {"task": "billing.tasks.sweep_reservations", "schedule": 60.0},
+    "billing-report-metered-usage": {"task": "billing.tasks.report_metered_usage", "schedule": 300.0},
+}

@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/", include("accounts.api.urls")),
+    path("billing/", include("billing.urls")),
     path("", include("accounts.urls")),
     path("", home, name="home"),
 ]

@@ -1,0 +1,89 @@
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.conf import settings
+
+from .models import LedgerEntry
+
+NUSD_PER_USD = 1_000_000_000
+
+
+def usd_to_nusd(value: Decimal) -> int:
+    return int(value * NUSD_PER_USD)
+
+
+class TopUpForm(forms.Form):
+    preset = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    custom_usd = forms.IntegerField(required=False, label="Other amount (USD)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["preset"].choices = [("", "—")] + [(p, f"${p}") for p in settings.AIPOWER_TOPUP_PRESETS_USD]
+        self.fields["custom_usd"].min_value = settings.AIPOWER_TOPUP_MIN_USD
+        self.fields["custom_usd"].max_value = settings.AIPOWER_TOPUP_MAX_USD
+        self.fields["custom_usd"].widget.attrs.update(min=settings.AIPOWER_TOPUP_MIN_USD,
+                                                      max=settings.AIPOWER_TOPUP_MAX_USD)
+
+    def clean(self):
+        data = super().clean()
+        custom, preset = data.get("custom_usd"), data.get("preset")
+        if custom is None and preset is None and not self.errors:
+            raise forms.ValidationError("Choose an amount.")
+        if custom is not None and not settings.AIPOWER_TOPUP_MIN_USD <= custom <= settings.AIPOWER_TOPUP_MAX_USD:
+            raise forms.ValidationError(f"Amounts from ${settings.AIPOWER_TOPUP_MIN_USD} "
+                                        f"to ${settings.AIPOWER_TOPUP_MAX_USD}.")
+        data["amount_nusd"] = (custom if custom is not None else preset) * NUSD_PER_USD
+        return data
+
+
+class UsdField(forms.DecimalField):
+    def __init__(self, **kwargs):
+        super().__init__(min_value=0, max_digits=12, decimal_places=2, **kwargs)
+
+
+class SettingsForm(forms.Form):
+    auto_recharge_enabled = forms.BooleanField(required=False, label="Recharge automatically")
+    auto_recharge_threshold_usd = UsdField(required=False, label="when the balance falls below (USD)")
+    auto_recharge_amount_usd = forms.IntegerField(required=False, label="by (USD)")
+    alert_thresholds_usd = forms.CharField(required=False, label="Email me when the balance falls below (USD, "
+                                                                 "comma-separated)")
+
+    def clean_auto_recharge_amount_usd(self):
+        v = self.cleaned_data["auto_recharge_amount_usd"]
+        if v is not None and not settings.AIPOWER_TOPUP_MIN_USD <= v <= settings.AIPOWER_TOPUP_MAX_USD:
+            raise forms.ValidationError(f"From ${settings.AIPOWER_TOPUP_MIN_USD} to ${settings.AIPOWER_TOPUP_MAX_USD}.")
+        return v
+
+    def clean_alert_thresholds_usd(self):
+        out = []
+        for part in filter(None, (p.strip() for p in self.cleaned_data["alert_thresholds_usd"].split(","))):
+            try:
+                value = Decimal(part.lstrip("$"))
+            except InvalidOperation:
+                raise forms.ValidationError(f"{part!r} is not an amount.")
+            if value < 0:
+                raise forms.ValidationError("Thresholds cannot be negative.")
+            out.append(usd_to_nusd(value))
+        return sorted(set(out))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("auto_recharge_enabled") and (data.get("auto_recharge_threshold_usd") is None
+                                                  or not data.get("auto_recharge_amount_usd")):
+            raise forms.ValidationError("Auto-recharge needs a threshold and an amount.")
+        return data
+
+    def account_fields(self) -> dict:
+        d = self.cleaned_data
+        fields = {"auto_recharge_enabled": d["auto_recharge_enabled"], "alert_thresholds_nusd": d["alert_thresholds_usd"]}
+        if d.get("auto_recharge_threshold_usd") is not None:
+            fields["auto_recharge_threshold_nusd"] = usd_to_nusd(d["auto_recharge_threshold_usd"])
+        if d.get("auto_recharge_amount_usd"):
+            fields["auto_recharge_amount_nusd"] = d["auto_recharge_amount_usd"] * NUSD_PER_USD
+        return fields
+
+
+class LedgerFilterForm(forms.Form):
+    kind = forms.ChoiceField(required=False, choices=[("", "all")] + list(LedgerEntry.Kind.choices))
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

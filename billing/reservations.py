@@ -1,0 +1,219 @@
+"""Credit holds for the gateway's request path: reserve before the upstream call, settle after it.
+
+    await reserve(organization_id=..., api_key_id=..., request_id=..., amount_nusd=worst_case)
+    try:
+        ...  # call upstream
+    finally:
+        await asyncio.shield(settle(request_id=..., charged_nusd=actual))  # or release(request_id=...)
+
+On PostgreSQL each call is one round trip to a database function (billing/sql/reservations.sql)
+over a small pool of async psycopg connections per event loop, with no thread hop: the row lock
+on the organization's credit account makes it atomic across every process. On SQLite (the
+embedded default) the same logic runs in Python (reservations_orm.py), in a thread.
+
+A reservation that is never settled (its worker was killed) holds credit until `expires_at`;
+then the sweeper (`billing.tasks.sweep_reservations`, `manage.py sweep_reservations`) releases it.
+"""
+
+import asyncio
+import time
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from . import reservations_orm
+
+LIMITS = {
+    "balance": "Insufficient credit: your organization's balance does not cover this request. "
+               "Top up on the billing page.",
+    "org_cap": "Your organization's monthly spending cap has been reached.",
+    "key_budget": "This API key's monthly budget has been reached.",
+}
+
+
+class InsufficientCredit(Exception):
+    """The request cannot be covered. `limit` says which: "balance", "org_cap" or "key_budget"."""
+
+    def __init__(self, limit: str):
+        super().__init__(LIMITS[limit])
+        self.limit = limit
+
+
+class DuplicateReservation(ValueError):
+    """A reservation with this request id exists already."""
+
+
+# --- PostgreSQL: async psycopg, one pool per event loop ------------------------------------------
+
+_pools: dict = {}
+
+
+def _use_functions() -> bool:
+    return connections["default"].vendor == "postgresql"
+
+
+def _conninfo() -> str:
+    from psycopg.conninfo import make_conninfo
+
+    s = connections["default"].settings_dict
+    params = {"dbname": s["NAME"], "user": s.get("USER") or None, "password": s.get("PASSWORD") or None,
+              "host": s.get("HOST") or None, "port": str(s["PORT"]) if s.get("PORT") else None}
+    return make_conninfo(**{k: v for k, v in params.items() if v is not None})
+
+
+async def _pool():
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None:
+        from psycopg_pool import AsyncConnectionPool
+
+        for old in [lp for lp in _pools if lp.is_closed()]:
+            del _pools[old]
+        pool = AsyncConnectionPool(_conninfo(), min_size=1, max_size=settings.AIPOWER_BILLING_DB_POOL,
+                                   kwargs={"autocommit": True, "prepare_threshold": 0}, open=False)
+        _pools[loop] = pool
+        await pool.open()
+    return pool
+
+
+async def close_pool() -> None:
+    """Closes this event loop's connections (at shutdown, and in tests)."""
+    pool = _pools.pop(asyncio.get_running_loop(), None)
+    if pool is not None:
+        await pool.close()
+
+
+async def _call(sql: str, params: tuple):
+    pool = await _pool()
+    async with pool.connection() as conn:
+        cur = await conn.execute(sql, params)
+        return await cur.fetchone()
+
+
+def _in_thread(fn):
+    def call(*args, **kwargs):
+        close_old_connections()
+        return fn(*args, **kwargs)
+
+    return sync_to_async(call, thread_sensitive=False)
+
+
+_reserve_orm = _in_thread(reservations_orm.reserve)
+_settle_orm = _in_thread(reservations_orm.settle)
+
+
+# --- The API ---------------------------------------------------------------------------------------
+
+
+async def reserve(*, organization_id: int, api_key_id: int | None, request_id: str, amount_nusd: int) -> None:
+    """Holds `amount_nusd` of the organization's credit for this request, or raises InsufficientCredit
+    (balance, monthly spending cap or the key's monthly budget). Raises DuplicateReservation when the
+    request id is held already."""
+    if amount_nusd < 0:
+        raise ValueError("amount_nusd must not be negative")
+    ttl = settings.AIPOWER_RESERVATION_TTL_SECONDS
+    if _use_functions():
+        (status,) = await _call("SELECT billing_reserve(%s, %s, %s, %s, %s)",
+                                (organization_id, api_key_id, request_id, amount_nusd, ttl))
+    else:
+        status = await _reserve_orm(organization_id=organization_id, api_key_id=api_key_id,
+                                    request_id=request_id, amount_nusd=amount_nusd, ttl_s=ttl)
+    if status == "ok":
+        return
+    if status == "duplicate":
+        raise DuplicateReservation(request_id)
+    raise InsufficientCredit(status)
+
+
+async def settle(*, request_id: str, charged_nusd: int) -> None:
+    """Charges the request's actual cost and releases its hold, once: a second call does nothing.
+    The charge is never refused, even above the hold (the upstream has been paid already)."""
+    if charged_nusd < 0:
+        raise ValueError("charged_nusd must not be negative")
+    if _use_functions():
+        status, org_id, before, after = await _call("SELECT * FROM billing_settle(%s, %s)",
+                                                    (request_id, charged_nusd))
+    else:
+        status, org_id, before, after = await _settle_orm(request_id=request_id, charged_nusd=charged_nusd)
+    if status == "ok" and after < before:
+        await _balance_fell(org_id, before, after)
+
+
+async def release(*, request_id: str) -> None:
+    """Releases the hold of a request that ends with nothing to charge."""
+    await settle(request_id=request_id, charged_nusd=0)
+
+
+# --- Balance thresholds: auto-recharge and low-balance emails ---------------------------------------
+
+# org id -> (valid until, thresholds in nano-USD): a settle that crosses none of them costs nothing.
+_thresholds: dict[int, tuple[float, tuple[int, ...]]] = {}
+
+
+def _thresholds_of(org_id: int) -> tuple[int, ...]:
+    from .models import CreditAccount
+
+    row = CreditAccount.objects.filter(organization_id=org_id).values_list(
+        "auto_recharge_enabled", "auto_recharge_threshold_nusd", "alert_thresholds_nusd").first()
+    if row is None:
+        return ()
+    enabled, recharge_at, alerts = row
+    return tuple(sorted({int(t) for t in alerts or ()} | ({recharge_at} if enabled else set())))
+
+
+_thresholds_of_async = _in_thread(_thresholds_of)
+
+
+def forget_thresholds(org_id: int) -> None:
+    _thresholds.pop(org_id, None)
+
+
+async def _balance_fell(org_id: int, before: int, after: int) -> None:
+    now = time.monotonic()
+    hit = _thresholds.get(org_id)
+    if hit is None or hit[0] < now:
+        hit = _thresholds[org_id] = (now + settings.AIPOWER_KEY_CACHE_SECONDS, await _thresholds_of_async(org_id))
+    if any(after < t <= before for t in hit[1]):
+        from .tasks import balance_fell
+
+        await _in_thread(balance_fell.delay)(org_id, before, after)
+
+
+# --- Markup -------------------------------------------------------------------------------------
+
+_markups: dict[int, tuple[float, int]] = {}
+
+
+def _markup_of(org_id: int) -> int:
+    from .models import CreditAccount
+
+    bp = CreditAccount.objects.filter(organization_id=org_id).values_list("markup_bp", flat=True).first()
+    return settings.AIPOWER_DEFAULT_MARKUP_BP if bp is None else bp
+
+
+_markup_of_async = _in_thread(_markup_of)
+
+
+async def markup_bp_for(org_id: int) -> int:
+    """The organization's markup in basis points (its override, or AIPOWER_DEFAULT_MARKUP_BP),
+    cached per process for AIPOWER_KEY_CACHE_SECONDS."""
+    now = time.monotonic()
+    hit = _markups.get(org_id)
+    if hit is None or hit[0] < now:
+        if len(_markups) > 100_000:
+            _markups.clear()
+        hit = _markups[org_id] = (now + settings.AIPOWER_KEY_CACHE_SECONDS, await _markup_of_async(org_id))
+    return hit[1]
+
+
+# --- The sweeper ----------------------------------------------------------------------------------
+
+
+def sweep_expired(limit: int = 1000) -> int:
+    """Releases the holds of reservations past their expiry; returns how many (sync: Celery, command)."""
+    if _use_functions():
+        with connections["default"].cursor() as cur:
+            cur.execute("SELECT billing_sweep(%s)", [limit])
+            return cur.fetchone()[0]
+    return reservations_orm.sweep(limit=limit)

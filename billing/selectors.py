@@ -1,0 +1,41 @@
+"""Reads for the billing pages, scoped by the caller's membership (owners and admins only)."""
+
+from datetime import date
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet, Sum
+
+from .models import CreditAccount, LedgerEntry, TrialGrant
+
+
+def _check_manager(membership) -> None:
+    if not membership.is_manager:
+        raise PermissionDenied("Only owners and admins see billing.")
+
+
+def account_of(membership) -> CreditAccount:
+    _check_manager(membership)
+    return (CreditAccount.objects.filter(organization_id=membership.organization_id).first()
+            or CreditAccount(organization_id=membership.organization_id))
+
+
+def ledger_of(membership, *, kind: str = "", since: date | None = None, until: date | None = None) -> QuerySet:
+    _check_manager(membership)
+    rows = LedgerEntry.objects.filter(organization_id=membership.organization_id)
+    if kind:
+        rows = rows.filter(kind=kind)
+    if since:
+        rows = rows.filter(created_at__date__gte=since)
+    if until:
+        rows = rows.filter(created_at__date__lte=until)
+    return rows.order_by("-created_at", "-pk")
+
+
+def trial_credit_of(membership) -> int:
+    _check_manager(membership)
+    return TrialGrant.objects.filter(organization_id=membership.organization_id).aggregate(
+        s=Sum("amount_nusd"))["s"] or 0
+
+
+def ledger_sum(organization_id: int) -> int:
+    return LedgerEntry.objects.filter(organization_id=organization_id).aggregate(s=Sum("amount_nusd"))["s"] or 0

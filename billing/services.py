@@ -1,0 +1,125 @@
+"""Billing actions (services write; selectors.py reads). Each is one transaction.
+
+Every change to a balance goes through `ledger_post` (or the reservation functions, for usage):
+the entry and the balance change commit together, so the balance is the sum of the ledger.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import CreditAccount, KeyBudget, LedgerEntry, TrialGrant
+
+log = logging.getLogger("aipower.billing")
+Kind = LedgerEntry.Kind
+
+
+def account_for_update(organization_id: int) -> CreditAccount:
+    """The organization's credit account, created if needed, locked (call inside a transaction)."""
+    CreditAccount.objects.bulk_create([CreditAccount(organization_id=organization_id)], ignore_conflicts=True)
+    return CreditAccount.objects.select_for_update().get(organization_id=organization_id)
+
+
+@transaction.atomic
+def ledger_post(*, organization_id: int, kind: str, amount_nusd: int, note: str = "", **ids) -> LedgerEntry | None:
+    """Adds an entry and moves the balance by `amount_nusd`. `ids` (request_id, stripe_payment_id,
+    stripe_object_id, grant_key, receipt_url) make it idempotent: when an entry with the same id
+    exists, nothing happens and None is returned."""
+    account = account_for_update(organization_id)
+    before = account.balance_nusd
+    after = before + amount_nusd
+    try:
+        with transaction.atomic():
+            entry = LedgerEntry.objects.create(organization_id=organization_id, kind=kind, amount_nusd=amount_nusd,
+                                               balance_after_nusd=after, note=note[:300], **ids)
+    except IntegrityError:
+        return None
+    CreditAccount.objects.filter(pk=account.pk).update(balance_nusd=F("balance_nusd") + amount_nusd,
+                                                        updated_at=timezone.now())
+    if account.auto_recharge_enabled and after >= account.auto_recharge_threshold_nusd and \
+            not account.auto_recharge_armed:
+        CreditAccount.objects.filter(pk=account.pk).update(auto_recharge_armed=True)
+    if after < before:
+        from .tasks import balance_fell
+
+        transaction.on_commit(lambda: balance_fell.delay(organization_id, before, after))
+    return entry
+
+
+def markup_bp_for(organization_id: int) -> int:
+    """Sync twin of billing.reservations.markup_bp_for (uncached)."""
+    bp = CreditAccount.objects.filter(organization_id=organization_id).values_list("markup_bp", flat=True).first()
+    return settings.AIPOWER_DEFAULT_MARKUP_BP if bp is None else bp
+
+
+# --- Free trial ----------------------------------------------------------------------------------
+
+
+def trial_grant(*, email: str, organization_id: int) -> LedgerEntry | None:
+    """Grants the trial credit to the organization, once per email address ever (None if granted)."""
+    amount = settings.AIPOWER_TRIAL_CREDIT_NUSD
+    email = email.strip().lower()
+    if amount <= 0 or not email:
+        return None
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                TrialGrant.objects.create(email=email, organization_id=organization_id, amount_nusd=amount)
+        except IntegrityError:
+            return None
+        return ledger_post(organization_id=organization_id, kind=Kind.GRANT, amount_nusd=amount,
+                           note="Free trial credit", grant_key=f"trial:{email}")
+
+
+def on_email_confirmed(request, email_address, **kwargs) -> None:
+    """allauth's email_confirmed: the trial goes to the first organization the user owns."""
+    from accounts.models import Membership
+
+    membership = (Membership.objects.filter(user_id=email_address.user_id, role=Membership.Role.OWNER)
+                  .order_by("created_at", "pk").first())
+    if membership is not None:
+        trial_grant(email=email_address.email, organization_id=membership.organization_id)
+
+
+# --- Settings ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def key_budget_set(*, api_key, monthly_budget_nusd: int | None) -> KeyBudget:
+    """Sets (or clears, with None) a key's monthly budget. A new budget counts this month's usage so far."""
+    from analytics.models import UsageRecord
+
+    budget, created = KeyBudget.objects.select_for_update().get_or_create(
+        api_key=api_key, defaults={"organization_id": api_key.organization_id})
+    if created:
+        now = timezone.now()
+        month = now.date().replace(day=1)
+        spent = sum(UsageRecord.objects.filter(api_key=api_key, created_at__date__gte=month)
+                    .values_list("charged_nusd", flat=True))
+        budget.month, budget.month_spent_nusd = month, spent
+    budget.monthly_budget_nusd = monthly_budget_nusd
+    budget.save()
+    return budget
+
+
+@transaction.atomic
+def account_settings_update(*, organization_id: int, **fields) -> CreditAccount:
+    """Changes settings (never money) of the organization's account: monthly_cap_nusd, markup_bp,
+    postpaid, auto_recharge_*, alert_thresholds_nusd, stripe ids."""
+    allowed = {"monthly_cap_nusd", "markup_bp", "postpaid", "auto_recharge_enabled", "auto_recharge_threshold_nusd",
+               "auto_recharge_amount_nusd", "alert_thresholds_nusd", "stripe_customer_id", "stripe_payment_method_id"}
+    assert set(fields) <= allowed, set(fields) - allowed
+    account = account_for_update(organization_id)
+    for name, value in fields.items():
+        setattr(account, name, value)
+    if fields.get("auto_recharge_enabled"):
+        account.auto_recharge_error = ""
+        account.auto_recharge_armed = account.balance_nusd >= account.auto_recharge_threshold_nusd
+    account.save()
+    from .reservations import forget_thresholds
+
+    forget_thresholds(organization_id)
+    return account

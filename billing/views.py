@@ -1,0 +1,146 @@
+"""The billing page (owners and admins), top-ups through Stripe Checkout, and Stripe's webhook."""
+
+import logging
+import uuid
+
+import stripe
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import DatabaseError
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.tenancy import member_required
+
+from . import selectors, stripe_client, stripe_events
+from .forms import NUSD_PER_USD, LedgerFilterForm, SettingsForm, TopUpForm
+from .models import CheckoutSession
+from .services import account_settings_update
+
+log = logging.getLogger("aipower.billing")
+
+
+def _managers_only(request):
+    if not request.membership.is_manager:
+        return render(request, "billing/forbidden.html", status=403)
+    return None
+
+
+def _settings_initial(account) -> dict:
+    return {
+        "auto_recharge_enabled": account.auto_recharge_enabled,
+        "auto_recharge_threshold_usd": account.auto_recharge_threshold_nusd / NUSD_PER_USD,
+        "auto_recharge_amount_usd": account.auto_recharge_amount_nusd // NUSD_PER_USD or None,
+        "alert_thresholds_usd": ", ".join(f"{t / NUSD_PER_USD:g}" for t in account.alert_thresholds_nusd or ()),
+    }
+
+
+@member_required
+@require_GET
+def billing_page(request, *, topup_form=None, settings_form=None, status=200):
+    if (denied := _managers_only(request)) is not None:
+        return denied
+    m = request.membership
+    account = selectors.account_of(m)
+    filters = LedgerFilterForm(request.GET or None)
+    f = filters.cleaned_data if filters.is_valid() else {}
+    entries = selectors.ledger_of(m, kind=f.get("kind", ""), since=f.get("since"), until=f.get("until"))
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return render(request, "billing/billing.html", {
+        "account": account,
+        "trial_credit_nusd": selectors.trial_credit_of(m),
+        "trial_offer_nusd": settings.AIPOWER_TRIAL_CREDIT_NUSD,
+        "page": page,
+        "filters": filters,
+        "topups_configured": stripe_client.configured(),
+        "topup_form": topup_form or TopUpForm(),
+        "presets": settings.AIPOWER_TOPUP_PRESETS_USD,
+        "settings_form": settings_form or SettingsForm(initial=_settings_initial(account)),
+        "pending": CheckoutSession.objects.filter(organization_id=m.organization_id,
+                                                  status=CheckoutSession.Status.PENDING).order_by("-created_at"),
+    }, status=status)
+
+
+@member_required
+@require_POST
+def topup(request):
+    if (denied := _managers_only(request)) is not None:
+        return denied
+    if not stripe_client.configured():
+        messages.error(request, "Top-ups are not configured on this server.")
+        return redirect("billing:page")
+    form = TopUpForm(request.POST)
+    if not form.is_valid():
+        request.method = "GET"
+        return billing_page(request, topup_form=form, status=400)
+    m = request.membership
+    account = selectors.account_of(m)
+    amount = form.cleaned_data["amount_nusd"]
+    back = request.build_absolute_uri(reverse("billing:page"))
+    try:
+        session = stripe_client.checkout_create(
+            organization_id=m.organization_id, amount_nusd=amount, customer_id=account.stripe_customer_id,
+            email=request.user.email, success_url=back + "?checkout=done&session_id={CHECKOUT_SESSION_ID}",
+            cancel_url=back + "?checkout=cancelled", idempotency_key=f"aip-checkout-{uuid.uuid4().hex}")
+    except stripe.StripeError as e:
+        log.warning("Checkout session for org %s failed: %s", m.organization_id, e)
+        messages.error(request, "Stripe could not start the payment; please try again.")
+        return redirect("billing:page")
+    CheckoutSession.objects.create(organization_id=m.organization_id, session_id=session.id, amount_nusd=amount,
+                                   created_by=request.user)
+    return redirect(session.url)
+
+
+@member_required
+@require_POST
+def settings_update(request):
+    if (denied := _managers_only(request)) is not None:
+        return denied
+    form = SettingsForm(request.POST)
+    if not form.is_valid():
+        request.method = "GET"
+        return billing_page(request, settings_form=form, status=400)
+    account = account_settings_update(organization_id=request.membership.organization_id, **form.account_fields())
+    if account.auto_recharge_enabled and account.balance_nusd < account.auto_recharge_threshold_nusd:
+        from .tasks import balance_fell
+
+        balance_fell.delay(account.organization_id, account.balance_nusd, account.balance_nusd)
+    messages.success(request, "Billing settings saved.")
+    return redirect("billing:page")
+
+
+@member_required
+@require_GET
+def receipt(request, pk: int):
+    if (denied := _managers_only(request)) is not None:
+        return denied
+    entry = get_object_or_404(selectors.ledger_of(request.membership), pk=pk)
+    if not entry.receipt_url:
+        return render(request, "billing/no_receipt.html", {"entry": entry}, status=404)
+    return redirect(entry.receipt_url)
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    """Verified on the raw body; 400 for anything not signed by Stripe within the tolerance;
+    5xx when the event could not be applied, so that Stripe delivers it again."""
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        return HttpResponse("Stripe webhooks are not configured.", status=503)
+    try:
+        event = stripe_client.construct_event(request.body, request.headers.get("Stripe-Signature"))
+    except (ValueError, stripe.SignatureVerificationError) as e:
+        return HttpResponseBadRequest(f"Invalid webhook: {e}")
+    try:
+        outcome = stripe_events.handle(event)
+    except stripe_events.RetryLater as e:
+        return HttpResponse(str(e), status=503)
+    except DatabaseError:
+        log.exception("Stripe event %s not applied", event["id"])
+        return HttpResponse("Database error; retry.", status=500)
+    log.info("Stripe event %s (%s): %s", event["id"], event["type"], outcome)
+    return HttpResponse(outcome)

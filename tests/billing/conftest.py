@@ -1,0 +1,62 @@
+"""Billing fixtures. The reservation functions run on their own connections (async psycopg), so
+these tests commit their data: each builds its own organizations (`tenant`, `other_tenant`)."""
+
+import pytest
+
+from tests.conftest import make_tenant
+
+
+@pytest.fixture
+def db_open(live_db, monkeypatch):
+    """The test database open to this test and every thread it starts (committed writes). Async
+    tests check the database with the sync ORM between awaits, which Django allows only so."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+    with live_db.unblock():
+        yield
+
+
+@pytest.fixture
+async def pools():
+    """Closes this test's event loop's billing connections when it ends."""
+    from billing.reservations import close_pool
+
+    yield
+    await close_pool()
+
+
+def fund(organization_id: int, amount_nusd: int):
+    from billing.models import LedgerEntry
+    from billing.services import ledger_post
+
+    return ledger_post(organization_id=organization_id, kind=LedgerEntry.Kind.ADJUSTMENT, amount_nusd=amount_nusd,
+                       note="test funds")
+
+
+def state(organization_id: int) -> dict:
+    """The account, the ledger's sum and the open reservations of an organization."""
+    from billing.models import CreditAccount, Reservation
+    from billing.selectors import ledger_sum
+
+    account = CreditAccount.objects.get(organization_id=organization_id)
+    return {"balance": account.balance_nusd, "reserved": account.reserved_nusd, "ledger": ledger_sum(organization_id),
+            "open": Reservation.objects.filter(organization_id=organization_id, expired=False).count(),
+            "rows": Reservation.objects.filter(organization_id=organization_id).count()}
+
+
+@pytest.fixture
+def new_tenant(live_db):
+    return lambda: make_tenant(live_db)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _billing_connections_closed(django_db_setup, django_db_blocker):
+    """At the end of the session, closes the connections these tests left in worker threads
+    (sync_to_async's executor) and event loops, so that the test database can be dropped."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")
