@@ -60,3 +60,23 @@ def _billing_connections_closed(django_db_setup, django_db_blocker):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+@pytest.fixture(scope="session")
+def fake_stripe():
+    from tests.billing.fake_stripe import FakeStripe
+
+    server = FakeStripe()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stripe_on(settings, fake_stripe):
+    """Stripe configured, talking to the fake server."""
+    from tests.billing import fake_stripe as fs
+
+    settings.STRIPE_SECRET_KEY = fs.SECRET_KEY
+    settings.STRIPE_WEBHOOK_SECRET = fs.WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = fake_stripe.url
+    return fake_stripe
