@@ -49,6 +49,9 @@ class Call:
     attempts: list = field(default_factory=list)
     skipped: list = field(default_factory=list)  # candidates passed over with an open breaker
     context_floor: int = 0  # after a context-length error, only larger windows are tried
+    # The first candidate whose wire format cannot express the request (e.g. n > 1 on Anthropic):
+    # another candidate may, so this is returned only when none could serve.
+    inexpressible: GatewayError | None = None
     ttft: float | None = None
     recorded: bool = False
 
@@ -276,6 +279,11 @@ async def _complete(call, body, candidates, snapshot, sim_headers, client) -> Ap
             last = UpstreamError("The upstream did not answer in time.", kind="timeout")
             await _failed(call, model, t, last)
             continue
+        except GatewayError as err:
+            if call.route is None:
+                raise  # a pinned model is not swapped for another behind the caller's back
+            call.inexpressible = call.inexpressible or err
+            continue
         except UpstreamError as err:
             last = err
             await _failed(call, model, t, err)
@@ -296,6 +304,8 @@ async def _complete(call, body, candidates, snapshot, sim_headers, client) -> Ap
         out["usage"] = usage.as_openai()
         call.record(status="ok", http_status=200, usage=usage, estimated=estimated)
         return ApiResponse(orjson.dumps(out), headers=call.headers())
+    if last is None and call.inexpressible is not None:
+        raise call.inexpressible
     raise _exhausted(last, call)
 
 
@@ -423,6 +433,12 @@ async def _stream(call, body, candidates, snapshot, sim_headers, client) -> ApiR
         try:
             async with asyncio.timeout(min(target.first_byte_timeout, target.total_timeout)):
                 await _first_token(upstream, held)
+        except GatewayError as err:
+            await upstream.aclose()
+            if call.route is None:
+                raise
+            call.inexpressible = call.inexpressible or err
+            continue
         except (UpstreamError, TimeoutError) as exc:
             await upstream.aclose()
             err = exc if isinstance(exc, UpstreamError) else UpstreamError(
@@ -442,6 +458,8 @@ async def _stream(call, body, candidates, snapshot, sim_headers, client) -> ApiR
         deadline = t + target.total_timeout
         return ApiStream(_Relay(call, upstream, held, int(time.time()), deadline).__aiter__(),
                          headers={**call.headers(), "cache-control": "no-cache", "x-accel-buffering": "no"})
+    if last is None and call.inexpressible is not None:
+        raise call.inexpressible
     raise _exhausted(last, call)
 
 

@@ -161,3 +161,18 @@ def test_the_charge_is_the_served_models_price(client, usage, live_db):
                 + row.completion_tokens * qwen.output_price_usd_micro_per_mtok)
     assert row.upstream_cost_nusd == -(-expected // 1000)
     assert_valid(result.model_dump(exclude_unset=True), "CreateChatCompletionResponse")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_a_route_moves_past_a_model_whose_format_cannot_express_the_request(client, stream):
+    # n=2 has no Anthropic equivalent; auto-code's next target (OpenAI's format) can serve it.
+    result, headers = create(client, stream, model="auto-code", n=2)
+    served = {c.model for c in result} if stream else {result.model}
+    assert served == {"openai/gpt-5.4"}
+    assert headers["x-aipower-attempts"] == "1"
+
+
+def test_a_pinned_model_that_cannot_express_the_request_says_so(client):
+    with pytest.raises(openai.BadRequestError) as exc:
+        create(client, model="anthropic/claude-sonnet-4", n=2)
+    assert exc.value.body["param"] == "n"
