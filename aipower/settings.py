@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 # The API under /v1/ does not pass through Django's handler or this middleware (aipower/asgi.py).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -119,6 +120,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves /static/ in every mode; from the apps' folders too, so that a server started
+# without collectstatic (tests, a fresh checkout) still has its stylesheets and scripts.
+WHITENOISE_USE_FINDERS = True
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,5 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path
 
 from routing.views import home
@@ -18,5 +17,3 @@ urlpatterns = [
     path("", home, name="home"),
 ]
 
-# Static files from the app directories, with DEBUG only (otherwise whatever serves STATIC_ROOT does).
-urlpatterns += staticfiles_urlpatterns()
