@@ -8,43 +8,46 @@ nothing changes the balance except together with a ledger entry, in one transact
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 
 
 class CreditAccount(models.Model):
-    """One per organization: its balance, what requests in flight hold of it, and its billing settings."""
+    """One per organization: its balance, what requests in flight hold of it, and its billing settings.
+    Every column has a database default: the reservation function creates a missing row by id alone."""
 
     organization = models.OneToOneField("accounts.Organization", on_delete=models.CASCADE,
                                         related_name="credit_account")
-    balance_nusd = models.BigIntegerField(default=0)
+    balance_nusd = models.BigIntegerField(default=0, db_default=0)
     # Sum of the open reservations' amounts: the balance available to new requests is
     # balance_nusd - reserved_nusd (prepaid).
-    reserved_nusd = models.BigIntegerField(default=0)
+    reserved_nusd = models.BigIntegerField(default=0, db_default=0)
     # Usage settled in `month` (the first day of a UTC month), for the monthly spending cap.
     month = models.DateField(null=True, blank=True)
-    month_spent_nusd = models.BigIntegerField(default=0)
+    month_spent_nusd = models.BigIntegerField(default=0, db_default=0)
 
     # Settings. Postpaid organizations are invoiced for metered use through Stripe: their balance
     # may go below zero and only the spending cap limits them.
-    postpaid = models.BooleanField(default=False)
+    postpaid = models.BooleanField(default=False, db_default=False)
     monthly_cap_nusd = models.BigIntegerField(null=True, blank=True, help_text="spending cap per UTC month")
     markup_bp = models.PositiveIntegerField(null=True, blank=True,
                                             help_text="overrides AIPOWER_DEFAULT_MARKUP_BP (basis points)")
-    stripe_customer_id = models.CharField(max_length=255, blank=True)
-    stripe_payment_method_id = models.CharField(max_length=255, blank=True)
+    stripe_customer_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    stripe_payment_method_id = models.CharField(max_length=255, blank=True, default="", db_default="")
 
-    auto_recharge_enabled = models.BooleanField(default=False)
-    auto_recharge_threshold_nusd = models.BigIntegerField(default=0)
-    auto_recharge_amount_nusd = models.BigIntegerField(default=0)
+    auto_recharge_enabled = models.BooleanField(default=False, db_default=False)
+    auto_recharge_threshold_nusd = models.BigIntegerField(default=0, db_default=0)
+    auto_recharge_amount_nusd = models.BigIntegerField(default=0, db_default=0)
     # Armed until a recharge is attempted; re-armed when the balance is back above the threshold,
     # so that one crossing charges at most once. The counter makes each crossing's idempotency key.
-    auto_recharge_armed = models.BooleanField(default=True)
-    auto_recharge_count = models.PositiveIntegerField(default=0)
-    auto_recharge_error = models.CharField(max_length=300, blank=True)
+    auto_recharge_armed = models.BooleanField(default=True, db_default=True)
+    auto_recharge_count = models.PositiveIntegerField(default=0, db_default=0)
+    auto_recharge_error = models.CharField(max_length=300, blank=True, default="", db_default="")
 
     # Low-balance emails: a list of thresholds in nano-USD; one email per downward crossing.
-    alert_thresholds_nusd = models.JSONField(default=list, blank=True)
+    alert_thresholds_nusd = models.JSONField(default=list, blank=True,
+                                             db_default=models.Value([], output_field=models.JSONField()))
 
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(reserved_nusd__gte=0), name="reserved_not_negative")]

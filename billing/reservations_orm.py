@@ -23,8 +23,9 @@ def reserve(*, organization_id: int, api_key_id: int | None, request_id: str, am
             ttl_s: float) -> str:
     now = timezone.now()
     cur = _month(now)
-    a = CreditAccount.objects.select_for_update().filter(organization_id=organization_id).first()
-    if a is None or (not a.postpaid and a.balance_nusd - a.reserved_nusd < amount_nusd):
+    CreditAccount.objects.bulk_create([CreditAccount(organization_id=organization_id)], ignore_conflicts=True)
+    a = CreditAccount.objects.select_for_update().get(organization_id=organization_id)
+    if not a.postpaid and a.balance_nusd - a.reserved_nusd < amount_nusd:
         return "balance"
     if a.monthly_cap_nusd is not None and _spent(a, cur) + a.reserved_nusd + amount_nusd > a.monthly_cap_nusd:
         return "org_cap"

@@ -12,7 +12,10 @@ DECLARE
   has_budget boolean := false;
 BEGIN
   SELECT * INTO a FROM billing_creditaccount WHERE organization_id = p_org FOR UPDATE;
-  IF NOT FOUND THEN RETURN 'balance'; END IF;
+  IF NOT FOUND THEN  -- an organization that never had credit: its account, from the column defaults
+    INSERT INTO billing_creditaccount (organization_id) VALUES (p_org) ON CONFLICT DO NOTHING;
+    SELECT * INTO a FROM billing_creditaccount WHERE organization_id = p_org FOR UPDATE;
+  END IF;
   IF NOT a.postpaid AND a.balance_nusd - a.reserved_nusd < p_amount THEN RETURN 'balance'; END IF;
   IF a.monthly_cap_nusd IS NOT NULL AND
      (CASE WHEN a.month = cur THEN a.month_spent_nusd ELSE 0 END) + a.reserved_nusd + p_amount > a.monthly_cap_nusd
