@@ -50,7 +50,8 @@ _pools: dict = {}
 
 
 def _use_functions() -> bool:
-    return connections["default"].vendor == "postgresql"
+    # From the settings, not `connections` (an asgiref Local: dearer on every call).
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 
 def _conninfo() -> str:

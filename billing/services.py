@@ -65,6 +65,10 @@ def trial_grant(*, email: str, organization_id: int) -> LedgerEntry | None:
     if amount <= 0 or not email:
         return None
     with transaction.atomic():
+        # One trial per organization too: a second address added to the same account gets none.
+        account_for_update(organization_id)
+        if TrialGrant.objects.filter(organization_id=organization_id).exists():
+            return None
         try:
             with transaction.atomic():
                 TrialGrant.objects.create(email=email, organization_id=organization_id, amount_nusd=amount)
@@ -74,14 +78,28 @@ def trial_grant(*, email: str, organization_id: int) -> LedgerEntry | None:
                            note="Free trial credit", grant_key=f"trial:{email}")
 
 
-def on_email_confirmed(request, email_address, **kwargs) -> None:
-    """allauth's email_confirmed: the trial goes to the first organization the user owns."""
+def trial_grant_for_user(*, user_id: int, email: str) -> LedgerEntry | None:
+    """The trial for a verified address goes to the first organization its user owns."""
     from accounts.models import Membership
 
-    membership = (Membership.objects.filter(user_id=email_address.user_id, role=Membership.Role.OWNER)
+    membership = (Membership.objects.filter(user_id=user_id, role=Membership.Role.OWNER)
                   .order_by("created_at", "pk").first())
-    if membership is not None:
-        trial_grant(email=email_address.email, organization_id=membership.organization_id)
+    if membership is None:
+        return None
+    return trial_grant(email=email, organization_id=membership.organization_id)
+
+
+def on_email_confirmed(request, email_address, **kwargs) -> None:
+    """allauth's email_confirmed: an address was verified by its link."""
+    trial_grant_for_user(user_id=email_address.user_id, email=email_address.email)
+
+
+def on_user_signed_up(request, user, **kwargs) -> None:
+    """allauth's user_signed_up: social sign-in brings addresses its provider verified already."""
+    from allauth.account.models import EmailAddress
+
+    for email in EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True):
+        trial_grant_for_user(user_id=user.pk, email=email)
 
 
 # --- Settings ----------------------------------------------------------------------------------
