@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.urls import path
 
+from .health_admin import provider_health
 from .models import CatalogModel, FallbackTarget, Provider, Route, RouteTarget
 
 
@@ -17,6 +19,15 @@ class ProviderAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "wire_format", "base_url", "credential_env", "enabled")
     list_filter = ("wire_format", "enabled")
     search_fields = ("slug", "name")
+    change_list_template = "admin/routing/change_list_with_health.html"
+
+    def get_urls(self):
+        # Before the defaults, whose "<object_id>/" would take "health/".
+        health = path("health/", self.admin_site.admin_view(self.health_view), name="routing_provider_health")
+        return [health, *super().get_urls()]
+
+    def health_view(self, request):
+        return provider_health(request, self)
 
 
 @admin.register(CatalogModel)
@@ -25,6 +36,7 @@ class CatalogModelAdmin(admin.ModelAdmin):
                     "context_window", "supports_tools", "supports_vision", "supports_json_mode", "enabled")
     list_filter = ("provider", "enabled", "supports_tools", "supports_vision", "supports_json_mode")
     search_fields = ("public_id", "upstream_id", "display_name")
+    change_list_template = "admin/routing/change_list_with_health.html"
 
 
 class RouteTargetInline(admin.TabularInline):
