@@ -27,7 +27,9 @@ class TopUpForm(forms.Form):
     def clean(self):
         data = super().clean()
         custom, preset = data.get("custom_usd"), data.get("preset")
-        if custom is None and preset is None and not self.errors:
+        if self.errors:
+            return data
+        if custom is None and preset is None:
             raise forms.ValidationError("Choose an amount.")
         if custom is not None and not settings.AIPOWER_TOPUP_MIN_USD <= custom <= settings.AIPOWER_TOPUP_MAX_USD:
             raise forms.ValidationError(f"Amounts from ${settings.AIPOWER_TOPUP_MIN_USD} "

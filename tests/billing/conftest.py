@@ -80,3 +80,19 @@ def stripe_on(settings, fake_stripe):
     settings.STRIPE_WEBHOOK_SECRET = fs.WEBHOOK_SECRET
     settings.STRIPE_API_BASE = fake_stripe.url
     return fake_stripe
+
+
+@pytest.fixture(autouse=True)
+def celery_eager():
+    """Tasks run in the test's process (the metering test starts a real worker instead)."""
+    from aipower.celery import app
+
+    before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
