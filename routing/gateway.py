@@ -341,9 +341,10 @@ def _delta_chars(chunk: dict) -> int:
 class _Relay:
     """Carries a started upstream stream to the caller, rewriting ids and model names."""
 
-    def __init__(self, call: Call, upstream, held: list, created: int, deadline: float):
+    def __init__(self, call: Call, upstream, held: list, created: int, deadline: float, idle: float):
         self.call = call
         self.deadline = deadline
+        self.idle = idle
         self.upstream = upstream
         self.held = held
         self.created = created
@@ -383,11 +384,16 @@ class _Relay:
                 # The total time limit is checked around each wait, never around a yield: the
                 # caller's side of a yield is not ours to cancel.
                 while True:
-                    async with asyncio.timeout(max(self.deadline - time.perf_counter(), 0.0)):
-                        try:
-                            chunk = await anext(self.upstream)
-                        except StopAsyncIteration:
-                            break
+                    left = self.deadline - time.perf_counter()
+                    try:
+                        async with asyncio.timeout(max(min(self.idle, left), 0.0)):
+                            try:
+                                chunk = await anext(self.upstream)
+                            except StopAsyncIteration:
+                                break
+                    except TimeoutError:
+                        what = "went quiet for too long" if self.idle < left else "ran past its time limit"
+                        raise UpstreamError(f"The upstream stream {what}.", kind="timeout") from None
                     frame = self._frame(chunk)
                     if frame:
                         yield frame
@@ -456,7 +462,7 @@ async def _stream(call, body, candidates, snapshot, sim_headers, client) -> ApiR
         call.served = model
         call.ttft = time.perf_counter()
         deadline = t + target.total_timeout
-        return ApiStream(_Relay(call, upstream, held, int(time.time()), deadline).__aiter__(),
+        return ApiStream(_Relay(call, upstream, held, int(time.time()), deadline, target.idle_timeout).__aiter__(),
                          headers={**call.headers(), "cache-control": "no-cache", "x-accel-buffering": "no"})
     if last is None and call.inexpressible is not None:
         raise call.inexpressible

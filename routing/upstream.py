@@ -83,12 +83,14 @@ def target_for(model: ModelInfo, snapshot: Snapshot, request_headers: dict, *, s
     p = model.provider
     s = settings
     first_byte = p.first_byte_timeout_s or s.AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT
+    idle = p.idle_timeout_s or s.AIPOWER_UPSTREAM_IDLE_TIMEOUT
     timeouts = {
         "connect_timeout": p.connect_timeout_s or s.AIPOWER_UPSTREAM_CONNECT_TIMEOUT,
-        # httpx's read timeout bounds each wait for bytes: between stream chunks, or (whole
-        # answers) for the answer to start.
-        "read_timeout": (p.idle_timeout_s or s.AIPOWER_UPSTREAM_IDLE_TIMEOUT) if stream else first_byte,
+        # httpx's read timeout bounds every wait for bytes, the first ones included; the gateway
+        # itself holds a stream to its first-token and idle limits (routing/gateway.py).
+        "read_timeout": max(first_byte, idle) if stream else first_byte,
         "first_byte_timeout": first_byte,
+        "idle_timeout": idle,
         "total_timeout": p.total_timeout_s or s.AIPOWER_UPSTREAM_TOTAL_TIMEOUT,
     }
     if simulating(snapshot):

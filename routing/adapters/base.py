@@ -50,6 +50,7 @@ class Target:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0  # each wait for bytes from the upstream
     first_byte_timeout: float = 60.0  # until the answer (or a stream's first token) arrives
+    idle_timeout: float = 30.0  # the longest pause between stream chunks (the gateway enforces it)
     total_timeout: float = 600.0  # a whole attempt
 
     def timeout(self) -> httpx.Timeout:

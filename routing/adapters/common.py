@@ -6,11 +6,13 @@ Nothing here knows a vendor's wire format; the vendor modules pass in what diffe
 headers, how to read an error body).
 """
 
+import asyncio
 import contextlib
 import email.utils
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 
+import aiohttp
 import httpx
 import orjson
 
@@ -25,14 +27,32 @@ StatusError = Callable[[int, bytes, Mapping[str, str]], UpstreamError]
 
 # --- Calling the upstream -------------------------------------------------------------------
 
+def transport_error(exc: httpx.HTTPError, *, started: bool = False) -> UpstreamError:
+    """An UpstreamError for a failure to talk to the upstream at all.
+
+    Classified by the underlying aiohttp error where there is one: httpx_aiohttp maps a refused
+    connection to httpx.ConnectTimeout, which would log a dead port as a timeout.
+    """
+    cause = exc.__cause__
+    if started:
+        kind = "stream"
+    elif isinstance(cause, asyncio.TimeoutError):
+        kind = "timeout"
+    elif isinstance(cause, aiohttp.ClientConnectionError):
+        kind = "connect"
+    else:
+        kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect"
+    what = {"timeout": "The upstream timed out", "connect": "Could not reach the upstream",
+            "stream": "The upstream connection failed mid-answer"}[kind]
+    return UpstreamError(f"{what}: {exc!r}", kind=kind)
+
+
 async def post_json(client: httpx.AsyncClient, url: str, *, body: dict, headers: dict,
                     timeout: httpx.Timeout, status_error: StatusError) -> dict:
     try:
         resp = await client.post(url, content=orjson.dumps(body), headers=headers, timeout=timeout)
-    except httpx.TimeoutException as exc:
-        raise UpstreamError(f"The upstream timed out: {exc!r}", kind="timeout") from exc
-    except httpx.TransportError as exc:
-        raise UpstreamError(f"Could not reach the upstream: {exc!r}", kind="connect") from exc
+    except httpx.HTTPError as exc:
+        raise transport_error(exc) from exc
     if not 200 <= resp.status_code < 300:
         raise status_error(resp.status_code, resp.content, resp.headers)
     try:
@@ -73,12 +93,8 @@ async def stream_sse(client: httpx.AsyncClient, url: str, *, body: dict, headers
                     raise UpstreamError(f"The upstream sent an event that is not JSON: {data[:200]!r}",
                                         kind="stream") from exc
                 yield event, parsed
-    except httpx.TimeoutException as exc:
-        kind = "stream" if started else "timeout"
-        raise UpstreamError(f"The upstream timed out: {exc!r}", kind=kind) from exc
-    except httpx.TransportError as exc:
-        kind = "stream" if started else "connect"
-        raise UpstreamError(f"The upstream connection failed: {exc!r}", kind=kind) from exc
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, started=started) from exc
     except UnicodeDecodeError as exc:
         raise UpstreamError(f"The upstream sent an event that is not UTF-8: {exc}", kind="stream") from exc
 

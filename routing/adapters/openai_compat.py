@@ -22,6 +22,7 @@ import orjson
 from routing.errors import UpstreamError
 
 from .base import Adapter, Completion, Target, Usage
+from .common import retry_after, transport_error
 
 # Fields the gateway itself consumes; never sent upstream.
 GATEWAY_FIELDS = ("models",)
@@ -81,16 +82,6 @@ def usage_from(u: dict | None) -> Usage | None:
     )
 
 
-def _retry_after(headers) -> float | None:
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
 def error_from_status(status: int, raw: bytes, headers) -> UpstreamError:
     try:
         payload = orjson.loads(raw) if raw else {}
@@ -104,13 +95,8 @@ def error_from_status(status: int, raw: bytes, headers) -> UpstreamError:
         return UpstreamError(message, kind="context_length", status=status, upstream_body=payload)
     if status in (400, 422):
         return UpstreamError(message, kind="status", status=status, caller_fault=True, upstream_body=payload)
-    return UpstreamError(message, kind="status", status=status, retry_after=_retry_after(headers),
+    return UpstreamError(message, kind="status", status=status, retry_after=retry_after(headers),
                          upstream_body=payload)
-
-
-def transport_error(exc: Exception) -> UpstreamError:
-    kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect"
-    return UpstreamError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, kind=kind)
 
 
 def _rename_reasoning(message: dict, field: str) -> None:
@@ -146,11 +132,13 @@ class OpenAICompatAdapter(Adapter):
         url = target.base_url + "/chat/completions"
         field = quirks_of(target).get("reasoning_field", "reasoning_content")
         body = orjson.dumps(build_body(request, target, True))
+        started = False
         try:
             async with client.stream("POST", url, content=body, headers=headers_for(target),
                                      timeout=target.timeout()) as resp:
                 if resp.status_code >= 300:
                     raise error_from_status(resp.status_code, await resp.aread(), resp.headers)
+                started = True
                 buffer = b""
                 async for piece in resp.aiter_raw():
                     buffer += piece
@@ -174,13 +162,7 @@ class OpenAICompatAdapter(Adapter):
                 # The connection ended without [DONE].
                 raise UpstreamError("The upstream stream ended before it was complete.", kind="stream")
         except httpx.HTTPError as exc:
-            err = transport_error(exc)
-            err.kind = "stream" if err.kind == "connect" and _is_read_error(exc) else err.kind
-            raise err from None
-
-
-def _is_read_error(exc: Exception) -> bool:
-    return isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError))
+            raise transport_error(exc, started=started) from None
 
 
 def _parse_chunk(data: bytes) -> dict:
