@@ -41,7 +41,7 @@ def low_balance_alerts(*, organization_id: int, before_nusd: int, after_nusd: in
     if crossed:
         _email_owners(organization_id, "Low balance",
                       f"Your AIPower balance is {format_usd(after_nusd)}, below your alert threshold of "
-                      f"{format_usd(crossed[-1])}.\n\nTop up on the billing page to keep your API keys working.\n")
+                      f"{format_usd(crossed[0])}.\n\nTop up on the billing page to keep your API keys working.\n")
     return crossed
 
 
