@@ -34,7 +34,8 @@ def _managers_only(request):
 def _settings_initial(account) -> dict:
     return {
         "auto_recharge_enabled": account.auto_recharge_enabled,
-        "auto_recharge_threshold_usd": account.auto_recharge_threshold_nusd / NUSD_PER_USD,
+        "auto_recharge_threshold_usd": (f"{account.auto_recharge_threshold_nusd / NUSD_PER_USD:g}"
+                                        if account.auto_recharge_enabled or account.auto_recharge_threshold_nusd else None),
         "auto_recharge_amount_usd": account.auto_recharge_amount_nusd // NUSD_PER_USD or None,
         "alert_thresholds_usd": ", ".join(f"{t / NUSD_PER_USD:g}" for t in account.alert_thresholds_nusd or ()),
     }
