@@ -34,7 +34,9 @@ Translation choices, where the two APIs differ:
   it: the API wants a user turn first.
 - `user` becomes metadata.user_id; `parallel_tool_calls: false` becomes
   disable_parallel_tool_use; tool call ids are made to fit Anthropic's ^[a-zA-Z0-9_-]+$ (other
-  providers' ids, e.g. "functions.get_weather:0", would otherwise be rejected).
+  providers' ids, e.g. "functions.get_weather:0", would otherwise be rejected) and unique across
+  the conversation (an id seen before gets a suffix, _2, _3...; its results follow it), as
+  Anthropic requires: a history from Gemini, whose answers number their calls afresh, repeats ids.
 - Answers: text blocks are the content, tool_use blocks the tool_calls, thinking blocks the
   message's `reasoning_content`; stop_reason end_turn/stop_sequence/pause_turn -> stop,
   max_tokens/model_context_window_exceeded -> length, tool_use -> tool_calls, refusal ->
@@ -114,9 +116,38 @@ def _with_cache_control(block: dict, part: dict | None) -> dict:
     return block
 
 
+class _ToolIds:
+    """Anthropic ids for the caller's tool call ids: made to fit ^[a-zA-Z0-9_-]+$ and unique across
+    the conversation. Anthropic rejects a request in which two tool_use blocks share an id ("`tool_use`
+    ids must be unique"), and a history written by another provider can repeat one: Gemini's calls
+    have no ids, so each answer's are call_<n>_<name> again, and a conversation that fails over from
+    Gemini to Claude would otherwise be refused. A tool result answers the latest call with its id."""
+
+    __slots__ = ("used", "latest")
+
+    def __init__(self):
+        self.used: set[str] = set()
+        self.latest: dict[str, str] = {}
+
+    def call(self, id_: str) -> str:
+        base = new = _tool_id(id_)
+        n = 1
+        while new in self.used:
+            n += 1
+            new = f"{base}_{n}"
+        self.used.add(new)
+        self.latest[id_] = new
+        return new
+
+    def result(self, id_: str) -> str:
+        return self.latest.get(id_) or _tool_id(id_)
+
+
 def _messages(msgs: list[dict]) -> tuple[list[dict], list[dict]]:
+    ids = _ToolIds()
     system, turns = conversation(msgs, "Anthropic", system=_text_blocks, user=_user_blocks,
-                                 assistant=_assistant_blocks, tool=_tool_result)
+                                 assistant=lambda msg, where: _assistant_blocks(msg, where, ids),
+                                 tool=lambda msg, where: _tool_result(msg, where, ids))
     if turns[0][0] == "assistant":
         # The API wants a user turn first (a chat that opens with the assistant's greeting).
         turns.insert(0, ("user", [{"type": "text", "text": OPENING_USER_TEXT}]))
@@ -164,16 +195,16 @@ def _document(part: dict, where: str) -> dict:
     return block
 
 
-def _assistant_blocks(msg: dict, where: str) -> list[dict]:
+def _assistant_blocks(msg: dict, where: str, ids: _ToolIds) -> list[dict]:
     blocks = [{"type": "text", "text": t} for t in text_parts(msg.get("content"), where) if t]
     for k, call in enumerate(msg.get("tool_calls") or ()):
-        blocks.append({"type": "tool_use", "id": _tool_id(call["id"]), "name": call["function"]["name"],
+        blocks.append({"type": "tool_use", "id": ids.call(call["id"]), "name": call["function"]["name"],
                        "input": tool_call_arguments(call, f"{where}.tool_calls[{k}]")})
     return blocks
 
 
-def _tool_result(msg: dict, where: str) -> dict:
-    block = {"type": "tool_result", "tool_use_id": _tool_id(msg["tool_call_id"])}
+def _tool_result(msg: dict, where: str, ids: _ToolIds) -> dict:
+    block = {"type": "tool_result", "tool_use_id": ids.result(msg["tool_call_id"])}
     content = msg["content"]
     if isinstance(content, str):
         if content:
