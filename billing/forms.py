@@ -44,6 +44,7 @@ class UsdField(forms.DecimalField):
 
 
 class SettingsForm(forms.Form):
+    monthly_cap_usd = UsdField(required=False, label="Monthly spending cap (USD, empty for none)")
     auto_recharge_enabled = forms.BooleanField(required=False, label="Recharge automatically")
     auto_recharge_threshold_usd = UsdField(required=False, label="when the balance falls below (USD)")
     auto_recharge_amount_usd = forms.IntegerField(required=False, label="by (USD)")
@@ -77,7 +78,8 @@ class SettingsForm(forms.Form):
 
     def account_fields(self) -> dict:
         d = self.cleaned_data
-        fields = {"auto_recharge_enabled": d["auto_recharge_enabled"], "alert_thresholds_nusd": d["alert_thresholds_usd"]}
+        fields = {"auto_recharge_enabled": d["auto_recharge_enabled"], "alert_thresholds_nusd": d["alert_thresholds_usd"],
+                  "monthly_cap_nusd": None if d.get("monthly_cap_usd") is None else usd_to_nusd(d["monthly_cap_usd"])}
         if d.get("auto_recharge_threshold_usd") is not None:
             fields["auto_recharge_threshold_nusd"] = usd_to_nusd(d["auto_recharge_threshold_usd"])
         if d.get("auto_recharge_amount_usd"):
@@ -89,3 +91,11 @@ class LedgerFilterForm(forms.Form):
     kind = forms.ChoiceField(required=False, choices=[("", "all")] + list(LedgerEntry.Kind.choices))
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class KeyBudgetForm(forms.Form):
+    monthly_budget_usd = UsdField(required=False, label="Monthly budget (USD, empty for none)")
+
+    def budget_nusd(self) -> int | None:
+        v = self.cleaned_data["monthly_budget_usd"]
+        return None if v is None else usd_to_nusd(v)

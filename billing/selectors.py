@@ -5,7 +5,7 @@ from datetime import date
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, Sum
 
-from .models import CreditAccount, LedgerEntry, TrialGrant
+from .models import CreditAccount, KeyBudget, LedgerEntry, TrialGrant
 
 
 def _check_manager(membership) -> None:
@@ -39,3 +39,20 @@ def trial_credit_of(membership) -> int:
 
 def ledger_sum(organization_id: int) -> int:
     return LedgerEntry.objects.filter(organization_id=organization_id).aggregate(s=Sum("amount_nusd"))["s"] or 0
+
+
+def key_budgets_of(membership) -> list[dict]:
+    """The organization's active keys with their monthly budget and this month's spending (nano-USD)."""
+    from django.utils import timezone
+
+    from accounts.tenancy import keys_of
+
+    _check_manager(membership)
+    month = timezone.now().date().replace(day=1)
+    budgets = {b.api_key_id: b for b in KeyBudget.objects.filter(organization_id=membership.organization_id)}
+    out = []
+    for key in keys_of(membership).filter(revoked_at__isnull=True).order_by("name", "pk"):
+        b = budgets.get(key.pk)
+        out.append({"key": key, "budget_nusd": b.monthly_budget_nusd if b else None,
+                    "spent_nusd": b.month_spent_nusd if b and b.month == month else None})
+    return out

@@ -15,12 +15,12 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.tenancy import member_required
+from accounts.tenancy import keys_of, member_required
 
 from . import selectors, stripe_client, stripe_events
-from .forms import NUSD_PER_USD, LedgerFilterForm, SettingsForm, TopUpForm
+from .forms import NUSD_PER_USD, KeyBudgetForm, LedgerFilterForm, SettingsForm, TopUpForm
 from .models import CheckoutSession
-from .services import account_settings_update
+from .services import account_settings_update, key_budget_set
 
 log = logging.getLogger("aipower.billing")
 
@@ -37,6 +37,7 @@ def _settings_initial(account) -> dict:
         "auto_recharge_threshold_usd": (f"{account.auto_recharge_threshold_nusd / NUSD_PER_USD:g}"
                                         if account.auto_recharge_enabled or account.auto_recharge_threshold_nusd else None),
         "auto_recharge_amount_usd": account.auto_recharge_amount_nusd // NUSD_PER_USD or None,
+        "monthly_cap_usd": None if account.monthly_cap_nusd is None else f"{account.monthly_cap_nusd / NUSD_PER_USD:g}",
         "alert_thresholds_usd": ", ".join(f"{t / NUSD_PER_USD:g}" for t in account.alert_thresholds_nusd or ()),
     }
 
@@ -62,6 +63,7 @@ def billing_page(request, *, topup_form=None, settings_form=None, status=200):
         "topup_form": topup_form or TopUpForm(),
         "presets": settings.AIPOWER_TOPUP_PRESETS_USD,
         "settings_form": settings_form or SettingsForm(initial=_settings_initial(account)),
+        "key_budgets": selectors.key_budgets_of(m),
         "pending": CheckoutSession.objects.filter(organization_id=m.organization_id,
                                                   status=CheckoutSession.Status.PENDING).order_by("-created_at"),
     }, status=status)
@@ -112,6 +114,21 @@ def settings_update(request):
 
         balance_fell.delay(account.organization_id, account.balance_nusd, account.balance_nusd)
     messages.success(request, "Billing settings saved.")
+    return redirect("billing:page")
+
+
+@member_required
+@require_POST
+def key_budget(request, pk: int):
+    if (denied := _managers_only(request)) is not None:
+        return denied
+    key = get_object_or_404(keys_of(request.membership), pk=pk)
+    form = KeyBudgetForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A budget is an amount in USD, or empty for none.")
+        return redirect("billing:page")
+    key_budget_set(api_key=key, monthly_budget_nusd=form.budget_nusd())
+    messages.success(request, f"Budget of {key.name} saved.")
     return redirect("billing:page")
 
 

@@ -109,3 +109,26 @@ def test_owners_set_auto_recharge_and_alerts(org):
 def test_auto_recharge_needs_a_threshold_and_an_amount(org):
     response = org.client_for(org.owner).post("/billing/settings/", {"auto_recharge_enabled": "on"})
     assert response.status_code == 400 and "needs a threshold" in response.content.decode()
+
+
+def test_owners_set_a_key_budget_and_the_monthly_cap(org, other):
+    from accounts.keys import apikey_create
+    from billing.models import KeyBudget
+
+    key, _ = apikey_create(organization=org.organization, name="ci key")
+    foreign, _ = apikey_create(organization=other.organization, name="their key")
+    web = org.client_for(org.owner)
+    assert web.post(f"/billing/keys/{key.pk}/budget/", {"monthly_budget_usd": "12.5"}).status_code == 302
+    assert KeyBudget.objects.get(api_key=key).monthly_budget_nusd == 12_500_000_000
+    assert web.post(f"/billing/keys/{foreign.pk}/budget/", {"monthly_budget_usd": "1"}).status_code == 404
+    assert not KeyBudget.objects.filter(api_key=foreign).exists()
+    assert org.client_for(org.member).post(f"/billing/keys/{key.pk}/budget/", {"monthly_budget_usd": "1"}).status_code == 403
+    html = web.get("/billing/").content.decode()
+    assert "ci key" in html and 'value="12.500000"' in html and "their key" not in html
+    web.post(f"/billing/keys/{key.pk}/budget/", {"monthly_budget_usd": ""})
+    assert KeyBudget.objects.get(api_key=key).monthly_budget_nusd is None
+
+    web.post("/billing/settings/", {"monthly_cap_usd": "100", "alert_thresholds_usd": ""})
+    assert CreditAccount.objects.get(organization=org.organization).monthly_cap_nusd == 100_000_000_000
+    web.post("/billing/settings/", {"monthly_cap_usd": "", "alert_thresholds_usd": ""})
+    assert CreditAccount.objects.get(organization=org.organization).monthly_cap_nusd is None
