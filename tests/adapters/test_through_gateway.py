@@ -247,6 +247,14 @@ def test_parallel_tool_calls_and_their_results(client, model):
         assert "22C" in content
 
 
+@MODELS
+@STREAMING
+def test_parallel_tool_calls_false_gets_one_call(client, model, streaming):
+    a = answer(client, streaming, model=model, messages=[{"role": "user", "content": "Weather and time in Lima?"}],
+               tools=[WEATHER, TIME], parallel_tool_calls=False, extra_headers={"x-sim-parallel-tools": "1"})
+    assert [c["name"] for c in a.calls] == ["get_weather"] and a.finishes == ["tool_calls"]
+
+
 def test_a_gemini_tool_history_fails_over_to_claude(client, usage):
     # Gemini's calls have no ids: each answer numbers its own (call_0_<name>), so two rounds with the
     # same tool repeat an id. Anthropic refuses repeated tool_use ids; a conversation that fails over
@@ -387,6 +395,31 @@ def test_streaming_with_usage_last(client, usage, model):
     [row] = usage(headers["x-request-id"])
     assert_row_matches(row, model, final, stream=True)
     assert row.ttft_ms is not None and row.ttft_ms <= row.latency_ms
+
+
+@MODELS
+@pytest.mark.parametrize("kind", ["text", "tools", "json"])
+def test_the_stream_is_openais_frame_for_frame(client, model, kind):
+    # The raw server-sent events, as the SDK receives them: `data: {chunk}` frames only, each a valid
+    # chat.completion.chunk, the usage chunk last, then `data: [DONE]`.
+    extra = {"text": {}, "tools": {"tools": [WEATHER, TIME], "tool_choice": "required"},
+             "json": {"response_format": {"type": "json_object"}}}[kind]
+    with client.chat.completions.with_streaming_response.create(
+            model=model, messages=HELLO, stream=True, stream_options={"include_usage": True}, **extra) as raw:
+        lines = [line for line in raw.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    frames = []
+    for line in lines[:-1]:
+        assert line.startswith("data: ") and line != "data: [DONE]", line
+        frames.append(orjson.loads(line[6:]))
+    for frame in frames:
+        assert_valid(frame, "CreateChatCompletionStreamResponse")
+        assert frame["object"] == "chat.completion.chunk" and frame["model"] == model
+    assert all(f["choices"] for f in frames[:-1]) and frames[-1]["choices"] == []
+    assert frames[-1]["usage"]["total_tokens"] > 0
+    assert frames[0]["choices"][0]["delta"]["role"] == "assistant"
+    finished = [c["finish_reason"] for f in frames for c in f["choices"] if c["finish_reason"]]
+    assert finished == ["tool_calls" if kind == "tools" else "stop"]
 
 
 @MODELS
@@ -651,6 +684,17 @@ def test_a_parameter_the_vendor_cannot_express_is_a_400_naming_it(client, sim, m
 
 
 # --- usage: cached and reasoning tokens, and their prices ------------------------------------------
+
+@MODELS
+@STREAMING
+def test_an_upstream_without_usage_is_counted_by_the_gateway(client, usage, model, streaming):
+    a = answer(client, streaming, model=model, messages=HELLO, extra_headers={"x-sim-no-usage": "1"})
+    assert a.content and a.finishes == ["stop"]
+    assert_usage(a.usage)
+    [row] = usage(a.headers["x-request-id"])
+    assert row.usage_estimated is True and row.status == "ok"
+    assert (row.prompt_tokens, row.completion_tokens) == (a.usage.prompt_tokens, a.usage.completion_tokens)
+
 
 def _manual() -> str:
     # A system prompt of its own for each test: the simulator's prompt cache outlives a test.
