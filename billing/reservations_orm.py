@@ -35,6 +35,8 @@ def reserve(*, organization_id: int, api_key_id: int | None, request_id: str, am
         if b is not None and b.monthly_budget_nusd is not None and \
                 _spent(b, cur) + b.reserved_nusd + amount_nusd > b.monthly_budget_nusd:
             return "key_budget"
+    if LedgerEntry.objects.filter(request_id=request_id).exists():
+        return "duplicate"
     try:
         with transaction.atomic():
             Reservation.objects.create(request_id=request_id, organization_id=organization_id,

@@ -148,6 +148,24 @@ def charge_dispute_created(dispute) -> str:
     return "clawed back" if entry is not None else "already clawed back"
 
 
+def charge_dispute_closed(dispute) -> str:
+    """A dispute we won: what it clawed back is credited again, once."""
+    if dispute.get("status") != "won":
+        return "dispute lost or closed"
+    clawed = LedgerEntry.objects.filter(kind=Kind.CLAWBACK, stripe_object_id=dispute["id"]).first()
+    if clawed is None:
+        return "nothing was clawed back"
+    entry = ledger_post(organization_id=clawed.organization_id, kind=Kind.ADJUSTMENT, amount_nusd=-clawed.amount_nusd,
+                        note="Dispute won: payment restored", grant_key=f"dispute-won:{dispute['id']}")
+    return "restored" if entry is not None else "already restored"
+
+
+def checkout_session_expired(session) -> str:
+    CheckoutSession.objects.filter(session_id=session["id"], status=CheckoutSession.Status.OPEN).update(
+        status=CheckoutSession.Status.FAILED)
+    return "expired"
+
+
 HANDLERS = {
     "checkout.session.completed": checkout_session_completed,
     "checkout.session.async_payment_succeeded": checkout_session_async_payment_succeeded,
@@ -156,4 +174,6 @@ HANDLERS = {
     "charge.succeeded": charge_succeeded,
     "charge.refunded": charge_refunded,
     "charge.dispute.created": charge_dispute_created,
+    "charge.dispute.closed": charge_dispute_closed,
+    "checkout.session.expired": checkout_session_expired,
 }

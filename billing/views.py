@@ -44,9 +44,13 @@ def _settings_initial(account) -> dict:
 
 @member_required
 @require_GET
-def billing_page(request, *, topup_form=None, settings_form=None, status=200):
+def billing_page(request):
     if (denied := _managers_only(request)) is not None:
         return denied
+    return _page(request)
+
+
+def _page(request, *, topup_form=None, settings_form=None, status=200):
     m = request.membership
     account = selectors.account_of(m)
     filters = LedgerFilterForm(request.GET or None)
@@ -79,8 +83,7 @@ def topup(request):
         return redirect("billing:page")
     form = TopUpForm(request.POST)
     if not form.is_valid():
-        request.method = "GET"
-        return billing_page(request, topup_form=form, status=400)
+        return _page(request, topup_form=form, status=400)
     m = request.membership
     account = selectors.account_of(m)
     amount = form.cleaned_data["amount_nusd"]
@@ -106,8 +109,7 @@ def settings_update(request):
         return denied
     form = SettingsForm(request.POST)
     if not form.is_valid():
-        request.method = "GET"
-        return billing_page(request, settings_form=form, status=400)
+        return _page(request, settings_form=form, status=400)
     account = account_settings_update(organization_id=request.membership.organization_id, **form.account_fields())
     if account.auto_recharge_enabled and account.balance_nusd < account.auto_recharge_threshold_nusd:
         from .tasks import balance_fell

@@ -27,6 +27,8 @@ BEGIN
        (CASE WHEN b.month = cur THEN b.month_spent_nusd ELSE 0 END) + b.reserved_nusd + p_amount > b.monthly_budget_nusd
     THEN RETURN 'key_budget'; END IF;
   END IF;
+  -- A request id already charged is never held again (its settle could not write a second entry).
+  IF EXISTS (SELECT 1 FROM billing_ledgerentry WHERE request_id = p_request) THEN RETURN 'duplicate'; END IF;
   INSERT INTO billing_reservation (request_id, organization_id, api_key_id, amount_nusd, created_at, expires_at, expired)
   VALUES (p_request, p_org, p_key, p_amount, now(), now() + make_interval(secs => p_ttl_s), false)
   ON CONFLICT (request_id) DO NOTHING;

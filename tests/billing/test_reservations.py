@@ -54,6 +54,29 @@ async def test_a_request_id_is_reserved_once(tenant):
     assert state(tenant.organization.pk)["reserved"] == CENT
 
 
+async def test_a_charged_request_id_is_never_held_again(tenant):
+    org = tenant.organization.pk
+    fund(org, 10 * CENT)
+    r = rid()
+    await reserve(organization_id=org, api_key_id=None, request_id=r, amount_nusd=CENT)
+    await settle(request_id=r, charged_nusd=CENT)
+    with pytest.raises(DuplicateReservation):
+        await reserve(organization_id=org, api_key_id=None, request_id=r, amount_nusd=CENT)
+    assert state(org) == {"balance": 9 * CENT, "reserved": 0, "ledger": 9 * CENT, "open": 0, "rows": 0}
+
+
+async def test_markup_is_the_organizations_override_or_the_default(tenant, settings):
+    from billing import reservations
+    from billing.services import account_settings_update
+
+    settings.AIPOWER_DEFAULT_MARKUP_BP = 1500
+    org = tenant.organization.pk
+    assert await reservations.markup_bp_for(org) == 1500
+    account_settings_update(organization_id=org, markup_bp=500)
+    reservations._markups.clear()
+    assert await reservations.markup_bp_for(org) == 500
+
+
 async def test_release_charges_nothing(tenant):
     org = tenant.organization.pk
     fund(org, 10 * CENT)

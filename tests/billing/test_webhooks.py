@@ -163,6 +163,23 @@ def test_a_dispute_claws_back_the_payment(stripe_on, tenant):
     assert LedgerEntry.objects.get(organization_id=org, kind="clawback").note.startswith("Payment disputed")
 
 
+def test_a_won_dispute_restores_the_credit_once(stripe_on, tenant):
+    org = tenant.organization.pk
+    completed, intent, _ = stripe_on.pay(checkout(org, 10), deliver=False)
+    post(completed)
+    pi = intent["data"]["object"]
+    dispute = {"id": f"dp_won_{pi['id']}", "object": "dispute", "amount": 1000, "payment_intent": pi["id"],
+               "charge": pi["latest_charge"], "reason": "general"}
+    post(event("charge.dispute.created", dispute))
+    assert balance(org) == 0
+    won = event("charge.dispute.closed", dispute | {"status": "won"})
+    assert post(won).status_code == 200
+    assert post(event("charge.dispute.closed", dispute | {"status": "won"})).status_code == 200
+    assert balance(org) == 1000 * CENT
+    s = state(org)
+    assert s["balance"] == s["ledger"]
+
+
 def test_a_refund_before_its_payment_is_retried_later(stripe_on, tenant):
     org = tenant.organization.pk
     completed, intent, _ = stripe_on.pay(checkout(org, 10), deliver=False)
