@@ -181,6 +181,11 @@ _DESCRIBE = {"connect": "could not connect", "timeout": "timed out", "status": "
 
 
 def _exhausted(last: UpstreamError | None, call: Call) -> GatewayError:
+    if last is not None and last.kind == "context_length":
+        # No candidate with a larger window was left: the prompt is too long for what may serve it.
+        return GatewayError(400, "The prompt plus max_tokens is longer than the context window of every model "
+                            "that could serve this request.", "invalid_request_error", param="messages",
+                            code="context_length_exceeded")
     # The upstream's own words may name internal hosts; the caller gets the class of failure.
     detail = f" Last error: {_DESCRIBE.get(last.kind, last.kind)}" if last is not None else ""
     if last is not None and last.status:

@@ -662,9 +662,6 @@ def test_a_context_length_error_fails_over_to_a_larger_model(client, usage, mode
 
 
 @MODELS
-@pytest.mark.xfail(reason="gateway: an upstream context-length error with no larger model to try is answered "
-                          "502 server_error upstream_unavailable (which SDKs retry), not 400 context_length_exceeded",
-                   strict=False)
 def test_a_context_length_error_with_nothing_larger_to_try_is_the_callers_400(client, usage, model):
     with pytest.raises(openai.APIStatusError) as e:
         create(client, model=model, messages=HELLO, extra_headers={"x-sim-fault": "status:400:context", **NO_FALLBACK})
