@@ -44,6 +44,7 @@ class ModelInfo:
     supports_vision: bool = False
     supports_json_mode: bool = True
     quirks: dict = field(default_factory=dict)
+    cache_write_price: int | None = None  # micro-USD per 1M input tokens written to the cache; None: input
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ def load_snapshot() -> Snapshot:
             input_price=m.input_price_usd_micro_per_mtok,
             output_price=m.output_price_usd_micro_per_mtok,
             cached_input_price=m.cached_input_price_usd_micro_per_mtok,
+            cache_write_price=m.cache_write_price_usd_micro_per_mtok,
             context_window=m.context_window,
             max_output_tokens=m.max_output_tokens,
             supports_streaming=m.supports_streaming,

@@ -83,7 +83,8 @@ class Call:
                            completion_tokens=usage.completion_tokens, input_price=served.input_price,
                            output_price=served.output_price, cached_input_price=served.cached_input_price,
                            markup_bp=settings.AIPOWER_DEFAULT_MARKUP_BP,
-                           cache_write_tokens=usage.cache_write_tokens)
+                           cache_write_tokens=usage.cache_write_tokens,
+                           cache_write_price=served.cache_write_price)
             upstream_cost, charged = cost.upstream_nusd, cost.charged_nusd
         now = time.perf_counter()
         recorder.record(
@@ -102,6 +103,7 @@ class Call:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
             reasoning_tokens=usage.reasoning_tokens,
             usage_estimated=estimated,
             upstream_cost_nusd=upstream_cost,

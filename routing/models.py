@@ -41,6 +41,8 @@ class CatalogModel(models.Model):
     input_price_usd_micro_per_mtok = models.PositiveBigIntegerField()
     output_price_usd_micro_per_mtok = models.PositiveBigIntegerField()
     cached_input_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True, blank=True)
+    cache_write_price_usd_micro_per_mtok = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="input tokens written to the vendor's prompt cache; empty: the input price")
     price_source = models.CharField(max_length=300, blank=True, help_text="Where the list price was read.")
     context_window = models.PositiveIntegerField(help_text="tokens")
     max_output_tokens = models.PositiveIntegerField(help_text="tokens")

@@ -1,6 +1,6 @@
 """The seed catalog: the providers, models and routes the product page names.
 
-Prices are each vendor's public list price per one million tokens, in micro-USD (1_000_000 = $1),
+Prices are each vendor's public list price (Anthropic's 5-minute cache writes at 1.25× input) per one million tokens, in micro-USD (1_000_000 = $1),
 as published on the page named in `source` (read November 2026). Doubao is listed in CNY and is
 converted at 7.2 CNY per USD. Operators keep prices current in Django admin.
 """
@@ -31,11 +31,12 @@ PROVIDER_QUIRKS = {
 
 
 def _m(provider, upstream_id, public, name, inp, out, cached, ctx, max_out, source, *, vision=False,
-       tools=True, json_mode=True, quirks=None):
+       tools=True, json_mode=True, quirks=None, cache_write=None):
     return {
         "provider": provider, "upstream_id": upstream_id, "public_id": f"{provider}/{public}", "display_name": name,
         "input_price_usd_micro_per_mtok": round(inp * M), "output_price_usd_micro_per_mtok": round(out * M),
         "cached_input_price_usd_micro_per_mtok": None if cached is None else round(cached * M),
+        "cache_write_price_usd_micro_per_mtok": None if cache_write is None else round(cache_write * M),
         "context_window": ctx, "max_output_tokens": max_out, "price_source": source,
         "supports_vision": vision, "supports_tools": tools, "supports_json_mode": json_mode,
         "quirks": quirks or {},
@@ -48,11 +49,11 @@ MODELS = [
     _m("openai", "gpt-4o-mini", "gpt-4o-mini", "GPT-4o mini", 0.15, 0.60, 0.075, 128_000, 16_384,
        "https://openai.com/api/pricing/", vision=True),
     _m("anthropic", "claude-sonnet-4-20250514", "claude-sonnet-4", "Claude Sonnet 4", 3.00, 15.00, 0.30,
-       200_000, 64_000, "https://www.anthropic.com/pricing#api", vision=True, json_mode=True),
+       200_000, 64_000, "https://www.anthropic.com/pricing#api", vision=True, cache_write=3.75),
     _m("anthropic", "claude-opus-4-6", "claude-opus-4.6", "Claude Opus 4.6", 5.00, 25.00, 0.50, 1_000_000,
-       128_000, "https://platform.claude.com/docs/en/models/opus-4-6/overview", vision=True),
+       128_000, "https://platform.claude.com/docs/en/models/opus-4-6/overview", vision=True, cache_write=6.25),
     _m("anthropic", "claude-haiku-4-5", "claude-haiku-4.5", "Claude Haiku 4.5", 1.00, 5.00, 0.10, 200_000,
-       64_000, "https://www.anthropic.com/pricing#api", vision=True),
+       64_000, "https://www.anthropic.com/pricing#api", vision=True, cache_write=1.25),
     _m("google", "gemini-2.5-pro", "gemini-2.5-pro", "Gemini 2.5 Pro", 1.25, 10.00, 0.125, 1_048_576, 65_536,
        "https://ai.google.dev/gemini-api/docs/pricing", vision=True),
     _m("google", "gemini-2.5-flash", "gemini-2.5-flash", "Gemini 2.5 Flash", 0.30, 2.50, 0.03, 1_048_576,

@@ -33,7 +33,8 @@ class Usage:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens, **(
+                {"cache_write_tokens": self.cache_write_tokens} if self.cache_write_tokens else {})},
             "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
         }
 

@@ -78,6 +78,7 @@ def usage_from(u: dict | None) -> Usage | None:
         prompt_tokens=u.get("prompt_tokens") or 0,
         completion_tokens=u.get("completion_tokens") or 0,
         cached_tokens=ptd.get("cached_tokens") or u.get("prompt_cache_hit_tokens") or 0,
+        cache_write_tokens=ptd.get("cache_write_tokens") or 0,
         reasoning_tokens=ctd.get("reasoning_tokens") or 0,
     )
 

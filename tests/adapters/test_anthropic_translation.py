@@ -199,7 +199,7 @@ def test_it_translates_a_text_answer_and_its_cache_usage():
     assert (body["id"], body["model"], body["object"]) == (MESSAGE["id"], MESSAGE["model"], "chat.completion")
     assert (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.cache_write_tokens) == (
         2095 + 2051 + 30000, 503, 30000, 2051)
-    assert body["usage"]["prompt_tokens_details"] == {"cached_tokens": 30000}
+    assert body["usage"]["prompt_tokens_details"] == {"cached_tokens": 30000, "cache_write_tokens": 2051}
 
 
 def test_it_translates_tool_use_and_thinking():

@@ -134,16 +134,16 @@ def catalog_prices(live_db, public_id: str):
     with live_db.unblock():
         m = CatalogModel.objects.get(public_id=public_id)
     return m.input_price_usd_micro_per_mtok, m.output_price_usd_micro_per_mtok, \
-        m.cached_input_price_usd_micro_per_mtok
+        m.cached_input_price_usd_micro_per_mtok, m.cache_write_price_usd_micro_per_mtok
 
 
 def expected_cost(live_db, public_id: str, *, prompt: int, cached: int, completion: int, write: int = 0) -> int:
     from billing.pricing import cost_of
 
-    inp, out, cached_price = catalog_prices(live_db, public_id)
+    inp, out, cached_price, write_price = catalog_prices(live_db, public_id)
     return cost_of(prompt_tokens=prompt, cached_tokens=cached, completion_tokens=completion, input_price=inp,
                    output_price=out, cached_input_price=cached_price, markup_bp=0,
-                   cache_write_tokens=write).upstream_nusd
+                   cache_write_tokens=write, cache_write_price=write_price).upstream_nusd
 
 
 def assert_row_matches(row, model: str, usage, *, stream: bool) -> None:
@@ -724,11 +724,14 @@ def test_anthropic_prompt_caching_is_recorded_and_priced_at_the_cached_price(cli
     assert_row_matches(row2, ANTHROPIC, second, stream=streaming)
     assert row2.cached_tokens == cached
     assert row1.cached_tokens == 0
-    # Cache writes are priced as plain input (the catalog has no cache-write price).
+    # The first call wrote the prefix to the cache, priced at the catalog's cache-write price.
+    assert row1.cache_write_tokens == cached and row2.cache_write_tokens == 0
     assert row1.upstream_cost_nusd == expected_cost(live_db, ANTHROPIC, prompt=row1.prompt_tokens, cached=0,
-                                                    completion=row1.completion_tokens)
+                                                    completion=row1.completion_tokens, write=cached)
+    assert row1.upstream_cost_nusd > expected_cost(live_db, ANTHROPIC, prompt=row1.prompt_tokens, cached=0,
+                                                   completion=row1.completion_tokens)
 
-    inp, _, cached_price = catalog_prices(live_db, ANTHROPIC)
+    inp, _, cached_price, _ = catalog_prices(live_db, ANTHROPIC)
     assert cached_price is not None and cached_price < inp
     assert row2.upstream_cost_nusd == expected_cost(live_db, ANTHROPIC, prompt=row2.prompt_tokens, cached=cached,
                                                     completion=row2.completion_tokens)
