@@ -26,3 +26,17 @@ def test_it_rounds_up_to_the_nano_dollar_once():
 def test_format_usd():
     assert format_usd(563_500) == "$0.000563"
     assert format_usd(12_345_678_901) == "$12.345678"
+
+
+def test_the_worst_case_caps_max_tokens_at_the_models_max_output():
+    from billing.pricing import worst_case_nusd
+
+    common = dict(prompt_tokens=1000, model_max_output=8192, input_price=3_000_000, output_price=15_000_000,
+                  markup_bp=1500)
+    absurd = worst_case_nusd(max_tokens=10**9, **common)
+    assert absurd == worst_case_nusd(max_tokens=None, **common) == worst_case_nusd(max_tokens=8192, **common)
+    assert absurd == -(-(1000 * 3_000_000 + 8192 * 15_000_000) * 11_500 // (1000 * 10_000))
+    small = worst_case_nusd(max_tokens=10, **common)
+    assert small == cost_of(prompt_tokens=1000, cached_tokens=0, completion_tokens=10, input_price=3_000_000,
+                            output_price=15_000_000, cached_input_price=None, markup_bp=1500).charged_nusd
+    assert small < absurd
