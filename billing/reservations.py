@@ -16,6 +16,7 @@ then the sweeper (`billing.tasks.sweep_reservations`, `manage.py sweep_reservati
 """
 
 import asyncio
+import logging
 import time
 
 from asgiref.sync import sync_to_async
@@ -23,6 +24,8 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from . import reservations_orm
+
+log = logging.getLogger("aipower.billing")
 
 LIMITS = {
     "balance": "Insufficient credit: your organization's balance does not cover this request. "
@@ -71,10 +74,12 @@ async def _pool():
 
         for old in [lp for lp in _pools if lp.is_closed()]:
             del _pools[old]
-        pool = AsyncConnectionPool(_conninfo(), min_size=1, max_size=settings.AIPOWER_BILLING_DB_POOL,
-                                   kwargs={"autocommit": True, "prepare_threshold": 0}, open=False)
-        _pools[loop] = pool
-        await pool.open()
+        new = AsyncConnectionPool(_conninfo(), min_size=1, max_size=settings.AIPOWER_BILLING_DB_POOL,
+                                  kwargs={"autocommit": True, "prepare_threshold": 0}, open=False)
+        await new.open()
+        pool = _pools.setdefault(loop, new)
+        if pool is not new:  # another task of this loop opened one meanwhile
+            await new.close()
     return pool
 
 
@@ -138,7 +143,10 @@ async def settle(*, request_id: str, charged_nusd: int) -> None:
     else:
         status, org_id, before, after = await _settle_orm(request_id=request_id, charged_nusd=charged_nusd)
     if status == "ok" and after < before:
-        await _balance_fell(org_id, before, after)
+        try:
+            await _balance_fell(org_id, before, after)
+        except Exception:  # the charge is done; alerts and recharges must not fail the request
+            log.exception("balance threshold check failed for org %s", org_id)
 
 
 async def release(*, request_id: str) -> None:
