@@ -16,6 +16,21 @@ def percentile(values, p: float) -> float | None:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
+def percentile_diff_ms(a, b, p: float) -> float | None:
+    """Percentile p of series a minus percentile p of series b (seconds), in ms."""
+    pa, pb = percentile(a, p), percentile(b, p)
+    return None if pa is None or pb is None else (pa - pb) * 1000
+
+
+def error_note(replies) -> str:
+    """How many replies failed, and a few of their errors ("" if none did)."""
+    bad = [r for r in replies if not r.ok]
+    if not bad:
+        return ""
+    samples = sorted({r.error for r in bad})[:3]
+    return f"{len(bad)} of {len(replies)} failed: {'; '.join(samples)}"
+
+
 def summary_ms(seconds) -> dict:
     """Count, mean and percentiles of a series of durations, in milliseconds."""
     if not seconds:
@@ -68,6 +83,11 @@ def at_least(id, name, value, limit, unit, *, required=True, note="", digits=0) 
         return Check(id, name, f">= {limit} {unit}", "-", None, FAIL, required, note)
     return Check(id, name, f">= {limit} {unit}", f"{value:.{digits}f} {unit}", round(value, 4),
                  PASS if value >= limit else FAIL, required, note)
+
+
+def not_measured(id, name, target, why) -> Check:
+    """A check whose preconditions did not hold: shown with the reason, neither passed nor failed."""
+    return Check(id, name, target, NOT_MEASURED, None, NOT_MEASURED, False, why)
 
 
 def failed(checks) -> list[Check]:

@@ -15,17 +15,15 @@ from pathlib import Path
 
 import orjson
 
-from . import load
+from . import failover, load
 from .procfs import CpuWindow, loadavg, status_kib
-from .report import (INFO, NOT_MEASURED, Check, at_least, at_most, failed, markdown, max_in_window, percentile,
-                     summary_ms, table)
+from .report import (INFO, NOT_MEASURED, Check, at_least, at_most, error_note, failed, markdown, max_in_window,
+                     percentile_diff_ms, summary_ms, table)
 from .stack import ROOT, Stack, StackError
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
 MODEL = "deepseek/deepseek-chat"  # pinned model for the latency, throughput and streaming phases
 UPSTREAM = ("deepseek", "deepseek-chat")  # its provider slug and upstream model id
-FAILOVER_ROUTE = "auto"  # deepseek/deepseek-chat -> qwen/qwen-plus -> openai/gpt-4o-mini
-FAILOVER_FAULT = "deepseek=status:503"
 MESSAGES = [
     {"role": "system", "content": "You are a concise assistant."},
     {"role": "user", "content": "In one sentence, why do sailors watch the barometer?"},
@@ -37,10 +35,7 @@ ADDED_P50_MS, ADDED_P99_MS = 3.0, 10.0
 MIN_RPS, CONCURRENCY = 300, 32
 ADDED_TTFT_P50_MS = 3.0
 SPREAD_RANGE_S = (0.9, 1.2)
-FAILOVER_ADDED_P50_MS = 3.0
-# Below the circuit breaker's and the retry budget's thresholds (AIPOWER_BREAKER_*: 5 failures
-# between the 0.25 s success syncs, or half of 20+ requests in 30 s; AIPOWER_RETRY_BUDGET: 20%).
-FAILOVER_EVERY, FAILOVER_GAP_S = 10, 0.1
+# Failover and skipped-candidate targets: bench/failover.py.
 
 
 @dataclass(frozen=True)
@@ -54,12 +49,15 @@ class Plan:
     pacing_runs: int
     failover_pairs: int
     failover_warmup: int
+    skip_pairs: int  # requests each to route auto (breaker open) and the pinned model
+    skip_warmup: int
 
 
 FULL = Plan(warmup=300, latency_pairs=2000, direct_seconds=3, throughput_seconds=10, ttft_pairs=1000,
-            stream_warmup=100, pacing_runs=3, failover_pairs=200, failover_warmup=10)
+            stream_warmup=100, pacing_runs=3, failover_pairs=200, failover_warmup=10, skip_pairs=1500,
+            skip_warmup=50)
 QUICK = Plan(warmup=50, latency_pairs=300, direct_seconds=1.5, throughput_seconds=3, ttft_pairs=200,
-             stream_warmup=20, pacing_runs=1, failover_pairs=40, failover_warmup=5)
+             stream_warmup=20, pacing_runs=1, failover_pairs=40, failover_warmup=5, skip_pairs=200, skip_warmup=10)
 
 
 def say(*parts) -> None:
@@ -73,22 +71,8 @@ def _body(model: str, stream: bool = False) -> bytes:
     return orjson.dumps(body)
 
 
-def _percentile_diff(a: list, b: list, p: float) -> float | None:
-    """Percentile p of series a minus percentile p of series b, in ms."""
-    pa, pb = percentile(a, p), percentile(b, p)
-    return None if pa is None or pb is None else (pa - pb) * 1000
-
-
 def _errors(replies) -> list:
     return [r for r in replies if not r.ok]
-
-
-def _error_note(replies) -> str:
-    bad = _errors(replies)
-    if not bad:
-        return ""
-    samples = sorted({r.error for r in bad})[:3]
-    return f"{len(bad)} of {len(replies)} failed: {'; '.join(samples)}"
 
 
 class Run:
@@ -119,9 +103,10 @@ class Run:
             "direct_paced": E("direct_paced", direct_url, _body(UPSTREAM[1], True), {
                 **direct_headers, "x-sim-chunks": str(STREAM_CHUNKS), "x-sim-stream-ms": str(STREAM_MS),
                 "x-sim-output-tokens": "200"}),
-            "route_normal": E("route_normal", gw_url, _body(FAILOVER_ROUTE), gw_headers),
-            "route_failover": E("route_failover", gw_url, _body(FAILOVER_ROUTE),
-                                {**gw_headers, "x-sim-fault": FAILOVER_FAULT}),
+            "route_normal": E("route_normal", gw_url, _body(failover.ROUTE), gw_headers),
+            "route_failover": E("route_failover", gw_url, _body(failover.ROUTE),
+                                {**gw_headers, "x-sim-fault": failover.FAULT}),
+            "second_pinned": E("second_pinned", gw_url, _body(failover.SECOND_MODEL), gw_headers),
         }
 
     def cpu_window(self) -> CpuWindow:
@@ -155,7 +140,7 @@ class Run:
                 "gateway_ms": summary_ms([r.seconds for r in gw if r.ok]),
                 "direct_ms": summary_ms([r.seconds for r in direct if r.ok]),
                 "gateway_errors": len(_errors(gw)), "direct_errors": len(_errors(direct)),
-                "error_note": _error_note(gw + direct), "cpu": cpu.stop(),
+                "error_note": error_note(gw + direct), "cpu": cpu.stop(),
             }
             self._latency = ([r.seconds for r in gw if r.ok], [r.seconds for r in direct if r.ok])
 
@@ -212,7 +197,7 @@ class Run:
                 "gateway_total_ms": summary_ms([r.total for r in gs if r.ok]),
                 "direct_total_ms": summary_ms([r.total for r in ds if r.ok]),
                 "gateway_errors": len(_errors(gs)), "direct_errors": len(_errors(ds)),
-                "error_note": _error_note(gs + ds), "cpu": cpu.stop(),
+                "error_note": error_note(gs + ds), "cpu": cpu.stop(),
             }
             self._ttft = ([r.ttft for r in gs if r.ok], [r.ttft for r in ds if r.ok])
 
@@ -228,25 +213,22 @@ class Run:
             }
 
             # 4. Failover: route `auto` with deepseek answering 503 at once vs the same route served
-            # by deepseek on the first attempt. The failing requests are spread out (one in
-            # FAILOVER_EVERY, at most one per FAILOVER_GAP_S) so that neither the circuit breaker nor
-            # the retry budget steps in: what is measured is the cost of one failed attempt.
-            n = p.failover_pairs
-            say(f"  failover: {n} requests to route '{FAILOVER_ROUTE}' with x-sim-fault: {FAILOVER_FAULT}, "
-                f"each after {FAILOVER_EVERY - 1} without (at most one per {FAILOVER_GAP_S * 1000:.0f} ms)")
-            normal, fo = await _failover_series(s, ep["route_normal"], ep["route_failover"], p.failover_warmup)
-            normal, fo = await _failover_series(s, ep["route_normal"], ep["route_failover"], n)
-            self.gateway_requests += (p.failover_warmup + n) * FAILOVER_EVERY
-            self.phases["failover"] = {
-                "route": FAILOVER_ROUTE, "fault": FAILOVER_FAULT, "failover_requests": n,
-                "normal_requests": len(normal), "one_failover_in": FAILOVER_EVERY,
-                "min_gap_between_failovers_s": FAILOVER_GAP_S,
-                "normal_ms": summary_ms([r.seconds for r in normal if r.ok]),
-                "failover_ms": summary_ms([r.seconds for r in fo if r.ok]),
-                "normal_served": _served(normal), "failover_served": _served(fo),
-                "error_note": _error_note(normal + fo),
-            }
-            self._failover = (normal, fo)
+            # by deepseek on the first attempt (bench/failover.py).
+            n, f = p.failover_pairs, failover
+            say(f"  failover: {n} requests to route '{f.ROUTE}' with x-sim-fault: {f.FAULT}, "
+                f"each after {f.EVERY - 1} without (at most one per {f.GAP_S * 1000:.0f} ms)")
+            self.phases["failover"], self._failover = await f.failover_phase(
+                s, ep["route_normal"], ep["route_failover"], n, p.failover_warmup)
+            self.gateway_requests += (p.failover_warmup + n) * f.EVERY
+
+            # 5. Skipped candidate: deepseek's provider breaker open, route `auto` (qwen serves
+            # attempt 1) vs qwen pinned.
+            say(f"  skipped candidate: breaker {f.SKIP_KEY} opened in Redis; {p.skip_pairs} requests each to "
+                f"route '{f.ROUTE}' and to {f.SECOND_MODEL}, concurrency 1, alternating")
+            self.phases["skip"], self._skip = await f.skip_phase(
+                s, self.stack.redis_url, self.stack.sim_url, ep["route_normal"], ep["second_pinned"],
+                p.skip_pairs, p.skip_warmup)
+            self.gateway_requests += 2 * (p.skip_warmup + p.skip_pairs)
 
         self.memory["end_vmhwm_kib"] = status_kib(self.stack.pid("gateway"), "VmHWM")
         self.memory["end_vmrss_kib"] = status_kib(self.stack.pid("gateway"), "VmRSS")
@@ -259,11 +241,11 @@ class Run:
         errs = lat["gateway_errors"] + lat["direct_errors"]
         note = f"gateway p50 {lat['gateway_ms'].get('p50')} ms vs direct {lat['direct_ms'].get('p50')} ms"
         out.append(at_most("added_p50", "Added latency p50 (c=1, non-streaming)",
-                           _percentile_diff(gw, direct, 50) if not errs else None, ADDED_P50_MS, "ms",
+                           percentile_diff_ms(gw, direct, 50) if not errs else None, ADDED_P50_MS, "ms",
                            note=note if not errs else lat["error_note"]))
         note = f"gateway p99 {lat['gateway_ms'].get('p99')} ms vs direct {lat['direct_ms'].get('p99')} ms"
         out.append(at_most("added_p99", "Added latency p99 (c=1, non-streaming)",
-                           _percentile_diff(gw, direct, 99) if not errs else None, ADDED_P99_MS, "ms",
+                           percentile_diff_ms(gw, direct, 99) if not errs else None, ADDED_P99_MS, "ms",
                            note=note if not errs else lat["error_note"]))
 
         tp = self.phases["throughput"]["gateway"]
@@ -286,7 +268,7 @@ class Run:
         errs = t["gateway_errors"] + t["direct_errors"]
         gt, dt = self._ttft
         out.append(at_most("added_ttft_p50", "Added time to first token p50 (streaming, c=1)",
-                           _percentile_diff(gt, dt, 50) if not errs else None, ADDED_TTFT_P50_MS, "ms",
+                           percentile_diff_ms(gt, dt, 50) if not errs else None, ADDED_TTFT_P50_MS, "ms",
                            note=f"gateway p50 {t['gateway_ms'].get('p50')} ms vs direct {t['direct_ms'].get('p50')} ms"
                            if not errs else t["error_note"]))
 
@@ -305,7 +287,8 @@ class Run:
                          f"{hwm / 1024:.1f} MiB" if hwm else "-", hwm, INFO, False,
                          f"after the c={CONCURRENCY} run: {(self.memory.get('after_throughput_vmhwm_kib') or 0) / 1024:.1f} MiB"))
 
-        out.append(self._failover_check())
+        out.append(failover.failover_check(self.phases["failover"], self._failover))
+        out.append(failover.skip_check(self.phases["skip"], self._skip))
 
         rows = self.phases.get("usage_rows")
         if rows is not None:
@@ -315,49 +298,6 @@ class Run:
                              "PASS" if written == expected else "FAIL", False,
                              "one per chat-completion request sent to the gateway"))
         return out
-
-    def _failover_check(self) -> Check:
-        f = self.phases["failover"]
-        normal, fo = self._failover
-        name = "Failover cost p50 (503 at once, 2nd candidate serves)"
-        target = f"<= {FAILOVER_ADDED_P50_MS} ms"
-        served_ok = f["failover_served"].get("2 attempts, qwen", 0)
-        normal_ok = f["normal_served"].get("1 attempt, deepseek", 0)
-        if len(normal) == 0 or normal_ok < len(normal) or served_ok < len(fo):
-            why = (f"failover requests served as {f['failover_served']}, normal ones as {f['normal_served']}"
-                   + (f"; {f['error_note']}" if f["error_note"] else ""))
-            return Check("failover_added_p50", name, target, NOT_MEASURED, None, NOT_MEASURED, False, why)
-        diff = _percentile_diff([r.seconds for r in fo], [r.seconds for r in normal], 50)
-        return at_most("failover_added_p50", name, diff, FAILOVER_ADDED_P50_MS, "ms",
-                       note=f"failover p50 {f['failover_ms'].get('p50')} ms vs normal {f['normal_ms'].get('p50')} ms")
-
-
-async def _failover_series(s, normal_ep, failover_ep, n: int) -> tuple[list, list]:
-    """n failover requests, each after FAILOVER_EVERY - 1 normal ones, at least FAILOVER_GAP_S apart."""
-    normal, fo = [], []
-    loop = asyncio.get_running_loop()
-    for _ in range(n):
-        t = loop.time()
-        for _ in range(FAILOVER_EVERY - 1):
-            normal.append(await load.request(s, normal_ep, keep_headers=True))
-        fo.append(await load.request(s, failover_ep, keep_headers=True))
-        rest = FAILOVER_GAP_S - (loop.time() - t)
-        if rest > 0:
-            await asyncio.sleep(rest)
-    return normal, fo
-
-
-def _served(replies) -> dict:
-    out = {}
-    for r in replies:
-        if not r.ok:
-            key = r.error or "error"
-        else:
-            h = {k.lower(): v for k, v in (r.headers or {}).items()}
-            n = h.get("x-aipower-attempts", "?")
-            key = f"{n} attempt{'' if n == '1' else 's'}, {h.get('x-aipower-provider', '?')}"
-        out[key] = out.get(key, 0) + 1
-    return out
 
 
 def _pacing(r: load.StreamReply) -> dict:
@@ -392,11 +332,15 @@ def _conditions(plan: Plan, stack: Stack, run: Run, quick: bool) -> str:
             f"to CPU {stack.gateway_core}; the aiohttp load generator, the provider simulator, PostgreSQL and "
             f"Redis share CPU {stack.load_core}. \"Added\" = gateway minus direct-to-simulator, same run, same "
             f"request, percentile by percentile; {plan.latency_pairs} requests per series after "
-            f"{plan.warmup} warm-up requests each." + noise)
+            f"{plan.warmup} warm-up requests each. Failover cost = route `{failover.ROUTE}` with its first "
+            f"candidate answering 503 at once minus the same route served at once; skipped candidate cost = "
+            f"route `{failover.ROUTE}` with {failover.FIRST}'s circuit breaker open ({failover.SECOND} serves, "
+            f"{failover.FIRST} not called) minus `{failover.SECOND_MODEL}` pinned ({plan.skip_pairs} requests "
+            f"each)." + noise)
 
 
 def _how(plan: Plan, stack: Stack, run: Run) -> list[str]:
-    lat = run.phases["latency"]["cpu"]
+    lat, f = run.phases["latency"]["cpu"], failover
     tp = run.phases["throughput"]["gateway"]
     return [
         f"CPU pinning: gateway (single uvicorn process) on CPU {stack.gateway_core} "
@@ -416,10 +360,15 @@ def _how(plan: Plan, stack: Stack, run: Run) -> list[str]:
         f"with non-empty delta.content. Pacing: x-sim-chunks {STREAM_CHUNKS}, x-sim-stream-ms {STREAM_MS}, "
         f"{plan.pacing_runs} run(s); burst = most content events inside any {int(BURST_WINDOW_S * 1000)} ms "
         f"(evenly paced: 3).",
-        f"Failover: route {FAILOVER_ROUTE}; {plan.failover_pairs} requests with x-sim-fault: {FAILOVER_FAULT} "
-        f"(attempt 1 gets 503 at once, attempt 2 is served by qwen), each after {FAILOVER_EVERY - 1} without "
-        f"(served by deepseek on attempt 1), at most one per {FAILOVER_GAP_S * 1000:.0f} ms so that the circuit "
+        f"Failover: route {f.ROUTE}; {plan.failover_pairs} requests with x-sim-fault: {f.FAULT} "
+        f"(attempt 1 gets 503 at once, attempt 2 is served by {f.SECOND}), each after {f.EVERY - 1} without "
+        f"(served by {f.FIRST} on attempt 1), at most one per {f.GAP_S * 1000:.0f} ms so that the circuit "
         f"breaker and the retry budget stay out of it; cost = p50(failover) - p50(normal).",
+        f"Skipped candidate: ZADD {f.OPEN_SET} <now+{f.SKIP_OPEN_S}> {f.SKIP_KEY} in the run's Redis, "
+        f"{f.PICKUP_S:g} s for the gateway to read it, then {plan.skip_pairs} requests each (after "
+        f"{plan.skip_warmup}) to route {f.ROUTE} ({f.FIRST} skipped, {f.SECOND} serves attempt 1) and to "
+        f"{f.SECOND_MODEL} pinned, c=1, alternating; {f.FIRST} must receive no request (simulator's "
+        f"/_sim/stats); cost = p50(route) - p50(pinned); the breaker is closed again afterwards.",
         f"Noise: CPU {stack.gateway_core} was {lat['core_busy_pct'].get(f'cpu{stack.gateway_core}')}% busy during "
         f"the c=1 latency run, of which the gateway used {lat['processes'].get('gateway', {}).get('cpu_pct')}%; "
         f"load average at start {run.phases['host']['loadavg_start']}. Other work on the machine (e.g. "
@@ -506,7 +455,8 @@ def main(argv=None) -> int:
         "checks": [c.as_dict() for c in checks],
         "how": how,
         "setup": {"gateway_cpu": gateway_core, "load_cpu": load_core, "commands": stack.commands,
-                  "plan": plan.__dict__, "model": MODEL, "failover_route": FAILOVER_ROUTE},
+                  "plan": plan.__dict__, "model": MODEL, "failover_route": failover.ROUTE,
+                  "skip": {"breaker": failover.SKIP_KEY, "pinned": failover.SECOND_MODEL}},
         "phases": run.phases,
         "memory_kib": run.memory,
     }
@@ -543,6 +493,9 @@ def main(argv=None) -> int:
     say("")
     say(md)
     say(f"Results: {_rel(out)}")
+    unmeasured = [c.name for c in checks if c.result == NOT_MEASURED]
+    if unmeasured:
+        say(f"bench: NOT MEASURED (see the notes above): {', '.join(unmeasured)}")
     if bad:
         say(f"bench: FAILED: {', '.join(c.name for c in bad)}")
         return 1
