@@ -3,8 +3,6 @@ these tests commit their data: each builds its own organizations (`tenant`, `oth
 
 import pytest
 
-from tests.conftest import make_tenant
-
 
 @pytest.fixture
 def db_open(live_db, monkeypatch):
@@ -41,11 +39,6 @@ def state(organization_id: int) -> dict:
     return {"balance": account.balance_nusd, "reserved": account.reserved_nusd, "ledger": ledger_sum(organization_id),
             "open": Reservation.objects.filter(organization_id=organization_id, expired=False).count(),
             "rows": Reservation.objects.filter(organization_id=organization_id).count()}
-
-
-@pytest.fixture
-def new_tenant(live_db):
-    return lambda: make_tenant(live_db)
 
 
 @pytest.fixture(scope="session", autouse=True)

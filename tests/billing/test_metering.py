@@ -5,7 +5,6 @@ the fake Stripe server; `reconcile_metering` compares what was sent with the led
 import os
 import subprocess
 import sys
-import time
 import uuid
 from datetime import timedelta
 
