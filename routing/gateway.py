@@ -129,11 +129,16 @@ def _rate_limited(which: str, wait_s: float) -> GatewayError:
 _background: set = set()
 
 
-def _spend_tokens(key: keys.KeyIdentity, tokens: int) -> None:
-    """Counts a finished request's tokens against its key's limit, without holding anything up."""
-    task = asyncio.get_running_loop().create_task(limits.spend_tokens(key.key_id, key.tpm_limit, tokens))
+def _in_background(coro) -> None:
+    """Runs bookkeeping (limits, breakers) without holding up the request; kept referenced until done."""
+    task = asyncio.get_running_loop().create_task(coro)
     _background.add(task)
     task.add_done_callback(_background.discard)
+
+
+def _spend_tokens(key: keys.KeyIdentity, tokens: int) -> None:
+    """Counts a finished request's tokens against its key's limit."""
+    _in_background(limits.spend_tokens(key.key_id, key.tpm_limit, tokens))
 
 
 def new_request_id() -> str:
@@ -271,7 +276,8 @@ async def _failed(call: Call, model: ModelInfo, started: float, err: UpstreamErr
         call.context_floor = max(call.context_floor, model.context_window)
     else:
         forced = {provider_key(model.provider.slug): err.retry_after} if err.retry_after else None
-        await health.failure(breaker_keys(model), forced=forced)
+        # The next candidate is called at once; the breaker is updated meanwhile.
+        _in_background(health.failure(breaker_keys(model), forced=forced))
 
 
 async def _complete(call, body, candidates, snapshot, sim_headers, client) -> ApiResponse | ApiStream:
@@ -409,7 +415,7 @@ class _Relay:
                     "The upstream stream ran past its time limit.", kind="timeout")
                 status, error_type = "stream_interrupted", err.label()
                 call.attempts[-1].update(status="error", error=err.label())
-                await health.failure(breaker_keys(call.served))
+                _in_background(health.failure(breaker_keys(call.served)))
                 yield b"data: " + orjson.dumps({"error": {
                     "message": f"The upstream failed mid-stream: {err.message}", "type": "server_error",
                     "param": None, "code": "upstream_stream_error"}}) + b"\n\n"
