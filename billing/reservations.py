@@ -75,7 +75,8 @@ async def _pool():
         for old in [lp for lp in _pools if lp.is_closed()]:
             del _pools[old]
         new = AsyncConnectionPool(_conninfo(), min_size=1, max_size=settings.AIPOWER_BILLING_DB_POOL,
-                                  kwargs={"autocommit": True, "prepare_threshold": 0}, open=False)
+                                  kwargs={"autocommit": True, "prepare_threshold": 0,
+                                          "application_name": "aipower-billing"}, open=False)
         await new.open()
         pool = _pools.setdefault(loop, new)
         if pool is not new:  # another task of this loop opened one meanwhile
@@ -95,6 +96,19 @@ async def _call(sql: str, params: tuple):
     async with pool.connection() as conn:
         cur = await conn.execute(sql, params)
         return await cur.fetchone()
+
+
+async def _call_retrying(sql: str, params: tuple) -> tuple[tuple, bool]:
+    """One retry on another connection when a pooled one turns out dead (the database restarted,
+    a proxy dropped it). Returns the row and whether it was retried."""
+    import psycopg
+
+    try:
+        return await _call(sql, params), False
+    except psycopg.OperationalError as e:
+        log.warning("billing database call failed (%s); retrying once", e)
+        await (await _pool()).check()  # drops every other dead idle connection first
+        return await _call(sql, params), True
 
 
 def _in_thread(fn):
@@ -120,8 +134,10 @@ async def reserve(*, organization_id: int, api_key_id: int | None, request_id: s
         raise ValueError("amount_nusd must not be negative")
     ttl = settings.AIPOWER_RESERVATION_TTL_SECONDS
     if _use_functions():
-        (status,) = await _call("SELECT billing_reserve(%s, %s, %s, %s, %s)",
-                                (organization_id, api_key_id, request_id, amount_nusd, ttl))
+        (status,), retried = await _call_retrying("SELECT billing_reserve(%s, %s, %s, %s, %s)",
+                                                  (organization_id, api_key_id, request_id, amount_nusd, ttl))
+        if retried and status == "duplicate":
+            status = "ok"  # the lost call had committed: the hold is this request's own
     else:
         status = await _reserve_orm(organization_id=organization_id, api_key_id=api_key_id,
                                     request_id=request_id, amount_nusd=amount_nusd, ttl_s=ttl)
@@ -138,8 +154,9 @@ async def settle(*, request_id: str, charged_nusd: int) -> None:
     if charged_nusd < 0:
         raise ValueError("charged_nusd must not be negative")
     if _use_functions():
-        status, org_id, before, after = await _call("SELECT * FROM billing_settle(%s, %s)",
-                                                    (request_id, charged_nusd))
+        # Settling is idempotent, so a retry after a lost connection is always safe.
+        (status, org_id, before, after), _ = await _call_retrying("SELECT * FROM billing_settle(%s, %s)",
+                                                                  (request_id, charged_nusd))
     else:
         status, org_id, before, after = await _settle_orm(request_id=request_id, charged_nusd=charged_nusd)
     if status == "ok" and after < before:

@@ -236,3 +236,26 @@ async def test_settle_completes_when_its_caller_is_cancelled(tenant):
         await task
     await asyncio.sleep(0.2)
     assert state(org) == {"balance": 7 * CENT, "reserved": 0, "ledger": 7 * CENT, "open": 0, "rows": 0}
+
+
+async def test_it_survives_its_connections_being_dropped(tenant):
+    """The database restarted or a proxy dropped the pooled connections: the next calls succeed."""
+    from django.db import connection
+
+    org = tenant.organization.pk
+    fund(org, 10 * CENT)
+    r = rid()
+    await reserve(organization_id=org, api_key_id=None, request_id=r, amount_nusd=2 * CENT)
+
+    def drop_others():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+                           "current_database() AND application_name = 'aipower-billing'")
+            return cursor.fetchone()[0]
+
+    assert drop_others() >= 1
+    await settle(request_id=r, charged_nusd=CENT)
+    drop_others()
+    await reserve(organization_id=org, api_key_id=None, request_id=rid(), amount_nusd=2 * CENT)
+    assert state(org) | {"open": None, "rows": None} == {"balance": 9 * CENT, "reserved": 2 * CENT, "ledger": 9 * CENT,
+                                                         "open": None, "rows": None}
