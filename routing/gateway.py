@@ -276,7 +276,9 @@ async def _failed(call: Call, model: ModelInfo, started: float, err: UpstreamErr
         call.context_floor = max(call.context_floor, model.context_window)
     else:
         forced = {provider_key(model.provider.slug): err.retry_after} if err.retry_after else None
-        # The next candidate is called at once; the breaker is updated meanwhile.
+        if forced:
+            health.cool_down(forced)
+        # The next candidate is called at once; the shared breaker state is updated meanwhile.
         _in_background(health.failure(breaker_keys(model), forced=forced))
 
 

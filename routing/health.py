@@ -156,6 +156,12 @@ class Health:
                 self.open_until.pop(k, None)
         self._ensure_sync()
 
+    def cool_down(self, forced: dict[str, float]) -> None:
+        """Opens breakers for an upstream's Retry-After in this process at once (failure() shares it)."""
+        now = time.time()
+        for key, seconds in forced.items():
+            self.open_until[key] = max(self.open_until.get(key, 0.0), now + seconds)
+
     async def failure(self, keys: tuple[str, ...], *, forced: dict[str, float] | None = None) -> None:
         """forced: breaker key -> cooldown seconds (from an upstream's Retry-After)."""
         forced = forced or {}

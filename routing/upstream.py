@@ -5,43 +5,17 @@ import asyncio
 import os
 from urllib.parse import urlsplit
 
-import httpx
 from django.conf import settings
-from httpx_aiohttp import AiohttpTransport
 
+from . import pool
 from .adapters.base import Target
 from .catalog import ModelInfo, Snapshot
 
 SIM_HEADER_PREFIX = "x-sim-"
 
-_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
-
-
-def get_client() -> httpx.AsyncClient:
-    """The process's pooled client (one per event loop: a client cannot cross loops)."""
-    loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None:
-        for old in [lp for lp in _clients if lp.is_closed()]:
-            del _clients[old]
-        limits = httpx.Limits(max_connections=settings.AIPOWER_UPSTREAM_MAX_CONNECTIONS,
-                              max_keepalive_connections=settings.AIPOWER_UPSTREAM_MAX_CONNECTIONS,
-                              keepalive_expiry=60)
-        client = httpx.AsyncClient(
-            transport=AiohttpTransport(limits=limits, trust_env=False),
-            timeout=httpx.Timeout(settings.AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT,
-                                  connect=settings.AIPOWER_UPSTREAM_CONNECT_TIMEOUT),
-            follow_redirects=False,
-        )
-        _clients[loop] = client
-    return client
-
-
-async def close_clients() -> None:
-    loop = asyncio.get_running_loop()
-    client = _clients.pop(loop, None)
-    if client is not None:
-        await client.aclose()
+# One pool of upstream connections per process (routing/pool.py).
+get_client = pool.get_client
+close_clients = pool.close
 
 
 def _any_provider_key_set(credential_envs) -> bool:

@@ -27,13 +27,13 @@ StatusError = Callable[[int, bytes, Mapping[str, str]], UpstreamError]
 
 # --- Calling the upstream -------------------------------------------------------------------
 
-def transport_error(exc: httpx.HTTPError, *, started: bool = False) -> UpstreamError:
-    """An UpstreamError for a failure to talk to the upstream at all.
+def transport_error(exc: Exception, *, started: bool = False) -> UpstreamError:
+    """An UpstreamError for a failure to talk to the upstream at all (an httpx or aiohttp error).
 
     Classified by the underlying aiohttp error where there is one: httpx_aiohttp maps a refused
     connection to httpx.ConnectTimeout, which would log a dead port as a timeout.
     """
-    cause = exc.__cause__
+    cause = exc.__cause__ if isinstance(exc, httpx.HTTPError) else exc
     if started:
         kind = "stream"
     elif isinstance(cause, asyncio.TimeoutError):

@@ -16,10 +16,14 @@ The vendors differ in details; each difference is data in the provider's or mode
 
 
 
-import httpx
+import asyncio
+
+import aiohttp
 import orjson
 
 from routing.errors import UpstreamError
+
+from routing.pool import get_session
 
 from .base import Adapter, Completion, Target, Usage
 from .common import retry_after, transport_error
@@ -105,22 +109,31 @@ def _rename_reasoning(message: dict, field: str) -> None:
         message["reasoning_content"] = message.pop(field)
 
 
+def _timeout(target: Target) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, connect=target.connect_timeout, sock_connect=target.connect_timeout,
+                                 sock_read=target.read_timeout)
+
+
 class OpenAICompatAdapter(Adapter):
+    """Calls aiohttp directly (routing/pool.py says why); `client` is not used."""
+
     async def complete(self, client, target, request):
         url = target.base_url + "/chat/completions"
         try:
-            resp = await client.post(url, content=orjson.dumps(build_body(request, target, False)),
-                                     headers=headers_for(target), timeout=target.timeout())
-        except httpx.HTTPError as exc:
+            async with get_session().post(url, data=orjson.dumps(build_body(request, target, False)),
+                                          headers=headers_for(target), timeout=_timeout(target)) as resp:
+                raw = await resp.read()
+                status, resp_headers = resp.status, resp.headers
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(exc) from None
-        if resp.status_code >= 300:
-            raise error_from_status(resp.status_code, resp.content, resp.headers)
+        if status >= 300:
+            raise error_from_status(status, raw, resp_headers)
         try:
-            body = orjson.loads(resp.content)
+            body = orjson.loads(raw)
             choices = body["choices"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             raise UpstreamError("The upstream answered with a body that is not a chat completion.",
-                                kind="protocol", status=resp.status_code) from None
+                                kind="protocol", status=status) from None
         field = quirks_of(target).get("reasoning_field", "reasoning_content")
         for choice in choices:
             msg = choice.get("message") or {}
@@ -135,13 +148,13 @@ class OpenAICompatAdapter(Adapter):
         body = orjson.dumps(build_body(request, target, True))
         started = False
         try:
-            async with client.stream("POST", url, content=body, headers=headers_for(target),
-                                     timeout=target.timeout()) as resp:
-                if resp.status_code >= 300:
-                    raise error_from_status(resp.status_code, await resp.aread(), resp.headers)
+            async with get_session().post(url, data=body, headers=headers_for(target),
+                                          timeout=_timeout(target)) as resp:
+                if resp.status >= 300:
+                    raise error_from_status(resp.status, await resp.read(), resp.headers)
                 started = True
                 buffer = b""
-                async for piece in resp.aiter_raw():
+                async for piece in resp.content.iter_any():
                     buffer += piece
                     while True:
                         end = buffer.find(b"\n\n")
@@ -162,7 +175,7 @@ class OpenAICompatAdapter(Adapter):
                             yield chunk
                 # The connection ended without [DONE].
                 raise UpstreamError("The upstream stream ended before it was complete.", kind="stream")
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(exc, started=started) from None
 
 
