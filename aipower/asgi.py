@@ -26,6 +26,7 @@ async def application(scope, receive, send):
 async def _lifespan(receive, send):
     """Start-up and shutdown: queued usage rows are written and the upstream pool closed on exit."""
     from analytics import recorder
+    from billing.reservations import close_pool
     from routing.upstream import close_clients
 
     while True:
@@ -36,6 +37,7 @@ async def _lifespan(receive, send):
             try:
                 await recorder.flush()
                 await close_clients()
+                await close_pool()
             finally:
                 await send({"type": "lifespan.shutdown.complete"})
             return

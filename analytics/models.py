@@ -36,6 +36,12 @@ class UsageRecord(models.Model):
     status = models.CharField(max_length=24, choices=Status.choices)
     http_status = models.PositiveSmallIntegerField(default=200)
     error_type = models.CharField(max_length=60, blank=True)
+    # The price this request was billed at (micro-USD per 1M tokens), so later edits change nothing.
+    input_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True)
+    output_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True)
+    cached_input_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True)
+    cache_write_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True)
+    markup_bp = models.PositiveIntegerField(default=0, help_text="basis points")
 
     class Meta:
         indexes = [models.Index(fields=["organization", "created_at"])]

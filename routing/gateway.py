@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from accounts import keys
 from analytics import recorder
-from billing.pricing import cost_of
+from billing import reservations
+from billing.pricing import cost_of, worst_case_nusd
 
 from . import limits, policy
 from .adapters import Usage, adapter_for
@@ -52,6 +53,8 @@ class Call:
     # The first candidate whose wire format cannot express the request (e.g. n > 1 on Anthropic):
     # another candidate may, so this is returned only when none could serve.
     inexpressible: GatewayError | None = None
+    markup_bp: int = 0
+    reserved: bool = False  # credit is held for this request until it settles
     ttft: float | None = None
     recorded: bool = False
 
@@ -82,10 +85,14 @@ class Call:
             cost = cost_of(prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
                            completion_tokens=usage.completion_tokens, input_price=served.input_price,
                            output_price=served.output_price, cached_input_price=served.cached_input_price,
-                           markup_bp=settings.AIPOWER_DEFAULT_MARKUP_BP,
+                           markup_bp=self.markup_bp,
                            cache_write_tokens=usage.cache_write_tokens,
                            cache_write_price=served.cache_write_price)
             upstream_cost, charged = cost.upstream_nusd, cost.charged_nusd
+        if self.reserved:
+            # Settled once per request id, in a task of its own: it completes even when this
+            # request's task is being cancelled (the caller went away).
+            _in_background(reservations.settle(request_id=self.request_id, charged_nusd=charged))
         now = time.perf_counter()
         recorder.record(
             organization_id=self.key.organization_id,
@@ -113,6 +120,11 @@ class Call:
             status=status,
             http_status=http_status,
             error_type=error_type,
+            input_price_usd_micro_per_mtok=served.input_price if served else None,
+            output_price_usd_micro_per_mtok=served.output_price if served else None,
+            cached_input_price_usd_micro_per_mtok=served.cached_input_price if served else None,
+            cache_write_price_usd_micro_per_mtok=served.cache_write_price if served else None,
+            markup_bp=self.markup_bp,
         )
 
 
@@ -139,6 +151,23 @@ def _in_background(coro) -> None:
 def _spend_tokens(key: keys.KeyIdentity, tokens: int) -> None:
     """Counts a finished request's tokens against its key's limit."""
     _in_background(limits.spend_tokens(key.key_id, key.tpm_limit, tokens))
+
+
+async def _reserve(call: Call, candidates, features: Features) -> None:
+    """Holds the worst case of the dearest candidate the request may reach, so that no failover
+    can cost more than was held: a prepaid balance never goes below zero."""
+    org = call.key.organization_id
+    call.markup_bp = await reservations.markup_bp_for(org)
+    amount = max(worst_case_nusd(prompt_tokens=features.prompt_tokens, max_tokens=features.max_tokens,
+                                 model_max_output=m.max_output_tokens, input_price=m.input_price,
+                                 output_price=m.output_price, markup_bp=call.markup_bp)
+                 for m in candidates[: settings.AIPOWER_MAX_ATTEMPTS])
+    try:
+        await reservations.reserve(organization_id=org, api_key_id=call.key.key_id, request_id=call.request_id,
+                                   amount_nusd=amount)
+    except reservations.InsufficientCredit as exc:
+        raise GatewayError(402, str(exc), "insufficient_quota", code="insufficient_quota") from None
+    call.reserved = True
 
 
 def new_request_id() -> str:
@@ -225,6 +254,7 @@ async def chat_completions(request) -> ApiResponse | ApiStream:
             over = await limits.admit(key.key_id, key.rpm_limit, key.tpm_limit)
             if over is not None:
                 raise _rate_limited(*over)
+        await _reserve(call, plan.candidates, features)
     except GatewayError as err:
         call.record(status="client_error", http_status=err.status, error_type=err.code or err.type)
         return error_response(err, call)

@@ -48,7 +48,7 @@ EOF
 EOF
 fi
 
-key=$("$PY" manage.py issue_key --org Demo --name demo | tail -n 1)
+key=$("$PY" manage.py issue_key --org Demo --name demo --credit-usd 5 | tail -n 1)
 base=http://127.0.0.1:$PORT/v1
 cat <<EOF
 

@@ -103,12 +103,19 @@ class Tenant:
     key_id: int
 
 
-def make_tenant(blocker, name: str | None = None) -> Tenant:
+TEST_CREDIT_NUSD = 1_000 * 10**9  # $1,000: enough that no test runs out unless it means to
+
+
+def make_tenant(blocker, name: str | None = None, credit_nusd: int = TEST_CREDIT_NUSD) -> Tenant:
     from accounts.keys import apikey_create, organization_get_or_create
+    from billing.services import ledger_post
 
     with blocker.unblock():
         org = organization_get_or_create(name=name or f"org-{uuid.uuid4().hex[:10]}")
         key, raw = apikey_create(organization=org, name="test")
+        if credit_nusd:
+            ledger_post(organization_id=org.pk, kind="grant", amount_nusd=credit_nusd, note="test credit",
+                        grant_key=f"test:{org.pk}")
     return Tenant(organization=org, key=raw, key_id=key.pk)
 
 

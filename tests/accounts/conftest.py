@@ -88,8 +88,15 @@ def other_org(catalog, db):
 
 @pytest.fixture
 def live_org(live_db):
+    """An organization committed for the real gateway to see, with credit to spend there."""
+    from billing.services import ledger_post
+    from tests.conftest import TEST_CREDIT_NUSD
+
     with live_db.unblock():
-        yield make_org()
+        org = make_org()
+        ledger_post(organization_id=org.organization.pk, kind="grant", amount_nusd=TEST_CREDIT_NUSD,
+                    note="test credit", grant_key=f"test:{org.organization.pk}")
+        yield org
 
 
 @pytest.fixture

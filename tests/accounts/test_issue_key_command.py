@@ -7,7 +7,7 @@ from django.core.management import call_command
 def test_it_creates_the_org_and_prints_a_working_key_last(gateway, live_db):
     out = io.StringIO()
     with live_db.unblock():
-        call_command("issue_key", "--org", "Command Co", stdout=out)
+        call_command("issue_key", "--org", "Command Co", "--credit-usd", "0.5", stdout=out)
         call_command("issue_key", "--org", "Command Co", stdout=io.StringIO())
         from accounts.models import Organization
 

@@ -89,3 +89,19 @@ def celery_eager():
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# Billing tests start from an empty balance and fund what they need (the suite-wide tenants come
+# with credit for the gateway's tests).
+@pytest.fixture
+def tenant(live_db):
+    from tests.conftest import make_tenant
+
+    return make_tenant(live_db, credit_nusd=0)
+
+
+@pytest.fixture
+def other_tenant(live_db):
+    from tests.conftest import make_tenant
+
+    return make_tenant(live_db, credit_nusd=0)

@@ -25,7 +25,7 @@ amounts = st.integers(min_value=0, max_value=500).map(lambda c: c * CENT // 10)
 @pytest.fixture
 def machine(db_open, live_db, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
-    tenant = make_tenant(live_db)
+    tenant = make_tenant(live_db, credit_nusd=0)
 
     class Ledger(RuleBasedStateMachine):
         held = Bundle("held")
@@ -33,7 +33,7 @@ def machine(db_open, live_db, monkeypatch):
         def __init__(self):
             super().__init__()
             self.loop = asyncio.new_event_loop()
-            self.org = make_tenant(live_db).organization.pk  # a fresh organization per run
+            self.org = make_tenant(live_db, credit_nusd=0).organization.pk  # a fresh organization per run
             self.key = tenant.key_id
             self.expected = 0  # the balance, as the model sees it
             self.holds: dict[str, int] = {}
