@@ -16,7 +16,9 @@ def test_a_disconnect_mid_stream_keeps_its_usage_row(gateway, tenant, usage):
         s.sendall(request)
         received = b""
         while received.count(b'"content"') < 4:  # a few content chunks, then hang up
-            received += s.recv(65536)
+            piece = s.recv(65536)
+            assert piece, received.decode(errors="replace")
+            received += piece
     head = received.split(b"\r\n\r\n", 1)[0].decode()
     request_id = next(line.split(": ", 1)[1] for line in head.split("\r\n")
                       if line.lower().startswith("x-request-id"))

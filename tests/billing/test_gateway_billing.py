@@ -1,0 +1,116 @@
+"""Credits on the gateway's request path, through a real gateway and the openai SDK."""
+
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import orjson
+
+from billing.models import CreditAccount, LedgerEntry
+from billing.pricing import worst_case_nusd
+from routing.models import CatalogModel
+from tests.billing.conftest import fund, state
+
+MODEL = "deepseek/deepseek-chat"
+HELLO = [{"role": "user", "content": "hi"}]
+
+
+def ask(gw, key, **extra_headers):
+    # max_tokens equal to what the simulator writes: the worst case is (nearly) the real cost.
+    body = {"model": MODEL, "messages": HELLO, "max_tokens": 60}
+    headers = {"authorization": f"Bearer {key}", "x-sim-output-tokens": "60", "x-aipower-fallback": "off",
+               **extra_headers}
+    return httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers, timeout=30)
+
+
+def test_concurrent_requests_never_overspend_and_each_is_charged_once(gateway, tenant, live_db, usage):
+    with live_db.unblock():
+        m = CatalogModel.objects.get(public_id=MODEL)
+        worst = worst_case_nusd(prompt_tokens=20, max_tokens=60, model_max_output=m.max_output_tokens,
+                                input_price=m.input_price_usd_micro_per_mtok,
+                                output_price=m.output_price_usd_micro_per_mtok, markup_bp=1500)
+        fund(tenant.organization.pk, 4 * worst)  # enough for a few of the fifty
+    lowest, stop = [], threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            with live_db.unblock():
+                lowest.append(CreditAccount.objects.get(organization_id=tenant.organization.pk).balance_nusd)
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    with ThreadPoolExecutor(50) as pool:
+        replies = list(pool.map(lambda _: ask(gateway, tenant.key), range(50)))
+    time.sleep(0.5)  # settlements run just after the responses
+    stop.set()
+    watcher.join()
+
+    accepted = [r for r in replies if r.status_code == 200]
+    refused = [r for r in replies if r.status_code == 402]
+    assert len(accepted) + len(refused) == 50 and 1 <= len(accepted) < 50 and refused
+    for r in refused:
+        assert r.json()["error"]["code"] == "insufficient_quota" and r.json()["error"]["type"] == "insufficient_quota"
+    assert min(lowest) >= 0
+    with live_db.unblock():
+        s = state(tenant.organization.pk)
+        assert s["balance"] >= 0 and s["balance"] == s["ledger"]
+        assert s["open"] == 0 and s["reserved"] == 0
+        for r in accepted:
+            rid = r.headers["x-request-id"]
+            [row] = usage(rid)
+            [entry] = LedgerEntry.objects.filter(request_id=rid)
+            assert entry.kind == "usage" and entry.amount_nusd == -row.charged_nusd < 0
+        for r in refused:
+            assert not LedgerEntry.objects.filter(request_id=r.headers["x-request-id"]).exists()
+
+
+def test_a_disconnect_mid_stream_charges_what_was_delivered(gateway, tenant, live_db, usage):
+    with live_db.unblock():
+        fund(tenant.organization.pk, 10**9)
+    body = orjson.dumps({"model": MODEL, "stream": True, "messages": HELLO})
+    request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+               b"authorization: Bearer " + tenant.key.encode() + b"\r\nx-sim-chunks: 40\r\n"
+               b"x-sim-output-tokens: 400\r\nx-sim-stream-ms: 4000\r\n"
+               b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as s:
+        s.sendall(request)
+        received = b""
+        while received.count(b'"content"') < 4:
+            piece = s.recv(65536)
+            assert piece, received.decode(errors="replace")
+            received += piece
+    head = received.split(b"\r\n\r\n", 1)[0].decode()
+    rid = next(line.split(": ", 1)[1] for line in head.split("\r\n") if line.lower().startswith("x-request-id"))
+    [row] = usage(rid, timeout=10)
+    time.sleep(0.3)
+    with live_db.unblock():
+        [entry] = LedgerEntry.objects.filter(request_id=rid)
+        s = state(tenant.organization.pk)
+    assert row.status == "client_disconnected" and 0 < row.completion_tokens < 400 and row.charged_nusd > 0
+    assert entry.amount_nusd == -row.charged_nusd
+    assert s["open"] == 0 and s["balance"] == s["ledger"]
+
+
+def test_a_failed_request_is_not_charged_and_releases_its_hold(gateway, tenant, live_db):
+    with live_db.unblock():
+        fund(tenant.organization.pk, 10**9)
+        before = state(tenant.organization.pk)["balance"]
+    r = ask(gateway, tenant.key, **{"x-sim-fault": "status:503"})
+    assert r.status_code == 502
+    time.sleep(0.3)
+    with live_db.unblock():
+        s = state(tenant.organization.pk)
+        assert not LedgerEntry.objects.filter(request_id=r.headers["x-request-id"]).exists()
+    assert s["open"] == 0 and s["reserved"] == 0 and s["balance"] == before
+
+
+def test_an_organization_without_credit_gets_402_not_429(gateway, live_db):
+    from tests.conftest import make_tenant
+
+    broke = make_tenant(live_db, credit_nusd=0)
+    r = ask(gateway, broke.key)
+    assert r.status_code == 402
+    assert r.json()["error"]["code"] == "insufficient_quota"
