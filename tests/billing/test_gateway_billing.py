@@ -114,3 +114,25 @@ def test_an_organization_without_credit_gets_402_not_429(gateway, live_db):
     r = ask(gateway, broke.key)
     assert r.status_code == 402
     assert r.json()["error"]["code"] == "insufficient_quota"
+
+
+def test_rows_keep_the_price_and_markup_they_were_billed_at(gateway, tenant, live_db, usage):
+    with live_db.unblock():
+        fund(tenant.organization.pk, 10**9)
+        CreditAccount.objects.filter(organization_id=tenant.organization.pk).update(markup_bp=0)
+        m = CatalogModel.objects.get(public_id=MODEL)
+    r = ask(gateway, tenant.key)
+    [row] = usage(r.headers["x-request-id"])
+    # The organization's own markup (none) overrides the global 15%.
+    assert row.markup_bp == 0 and row.charged_nusd == row.upstream_cost_nusd > 0
+    assert (row.input_price_usd_micro_per_mtok, row.output_price_usd_micro_per_mtok) == (
+        m.input_price_usd_micro_per_mtok, m.output_price_usd_micro_per_mtok)
+    # A later price edit changes nothing already billed.
+    with live_db.unblock():
+        CatalogModel.objects.filter(pk=m.pk).update(output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok * 10)
+        try:
+            row.refresh_from_db()
+            assert row.output_price_usd_micro_per_mtok == m.output_price_usd_micro_per_mtok
+            assert LedgerEntry.objects.get(request_id=row.request_id).amount_nusd == -row.charged_nusd
+        finally:
+            CatalogModel.objects.filter(pk=m.pk).update(output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok)
