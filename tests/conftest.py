@@ -143,6 +143,17 @@ async def aclient(gateway, tenant):
 
 
 @pytest.fixture
+def artifacts():
+    """Where tests leave screenshots and logs for people to look at ($AIPOWER_TEST_ARTIFACTS)."""
+    import os
+    from pathlib import Path
+
+    path = Path(os.environ.get("AIPOWER_TEST_ARTIFACTS", "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
 def sim(simulator):
     """The simulator's control API: stats and injected faults (cleared after the test)."""
     import httpx

@@ -89,3 +89,22 @@ def start_gateway(*, database_url: str, simulator_url: str, **extra_env) -> Serv
     argv = [sys.executable, "-m", "uvicorn", "aipower.asgi:application", "--host", "127.0.0.1", "--port", str(port),
             "--loop", "uvloop", "--http", "httptools", "--lifespan", "on", "--no-access-log"]
     return Server("gateway", argv, port, env, "/v1/models")
+
+
+def stream_then_hang_up(server: Server, key: str, body: bytes, headers: dict[str, str], *, events: int = 4) -> str:
+    """Starts a streamed completion over a raw socket, reads `events` content chunks, then closes
+    the connection as a caller that goes away would. Returns the request id."""
+    import socket
+
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+               + f"authorization: Bearer {key}\r\n{head}content-length: {len(body)}\r\n\r\n".encode() + body)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(request)
+        received = b""
+        while received.count(b'"content"') < events:
+            piece = s.recv(65536)
+            assert piece, received.decode(errors="replace")
+            received += piece
+    lines = received.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+    return next(line.split(": ", 1)[1] for line in lines if line.lower().startswith("x-request-id"))

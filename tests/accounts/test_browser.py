@@ -37,12 +37,6 @@ def site(test_database_url, simulator, tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture
-def artifacts() -> Path:
-    path = Path(os.environ.get("AIPOWER_TEST_ARTIFACTS", "test-artifacts"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
 
 def email_to(outbox: Path, address: str, timeout: float = 10.0) -> str:
     deadline = time.monotonic() + timeout

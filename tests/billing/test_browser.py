@@ -30,14 +30,6 @@ def site(test_database_url, simulator, fake_stripe, tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture
-def artifacts() -> Path:
-    import os
-
-    path = Path(os.environ.get("AIPOWER_TEST_ARTIFACTS", "test-artifacts"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
 
 def test_it_signs_up_tops_up_through_checkout_and_sees_the_credit(site, fake_stripe, artifacts):
     from playwright.sync_api import expect, sync_playwright

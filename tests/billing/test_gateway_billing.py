@@ -1,6 +1,5 @@
 """Credits on the gateway's request path, through a real gateway and the openai SDK."""
 
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +11,7 @@ from billing.models import CreditAccount, LedgerEntry
 from billing.pricing import worst_case_nusd
 from routing.models import CatalogModel
 from tests.billing.conftest import fund, state
+from tests.servers import stream_then_hang_up
 
 MODEL = "deepseek/deepseek-chat"
 HELLO = [{"role": "user", "content": "hi"}]
@@ -71,19 +71,8 @@ def test_a_disconnect_mid_stream_charges_what_was_delivered(gateway, tenant, liv
     with live_db.unblock():
         fund(tenant.organization.pk, 10**9)
     body = orjson.dumps({"model": MODEL, "stream": True, "messages": HELLO})
-    request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-               b"authorization: Bearer " + tenant.key.encode() + b"\r\nx-sim-chunks: 40\r\n"
-               b"x-sim-output-tokens: 400\r\nx-sim-stream-ms: 4000\r\n"
-               b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as s:
-        s.sendall(request)
-        received = b""
-        while received.count(b'"content"') < 4:
-            piece = s.recv(65536)
-            assert piece, received.decode(errors="replace")
-            received += piece
-    head = received.split(b"\r\n\r\n", 1)[0].decode()
-    rid = next(line.split(": ", 1)[1] for line in head.split("\r\n") if line.lower().startswith("x-request-id"))
+    rid = stream_then_hang_up(gateway, tenant.key, body, {"x-sim-chunks": "40", "x-sim-output-tokens": "400",
+                                                          "x-sim-stream-ms": "4000"})
     [row] = usage(rid, timeout=10)
     time.sleep(0.3)
     with live_db.unblock():

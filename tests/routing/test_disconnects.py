@@ -1,27 +1,15 @@
 """A caller that goes away mid-stream still leaves exactly one usage row, for what it received."""
 
-import socket
 import time
 
 import orjson
 
+from tests.servers import stream_then_hang_up
+
 
 def test_a_disconnect_mid_stream_keeps_its_usage_row(gateway, tenant, usage):
     body = orjson.dumps({"model": "auto", "stream": True, "messages": [{"role": "user", "content": "tell me"}]})
-    request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-               b"authorization: Bearer " + tenant.key.encode() + b"\r\n"
-               b"x-sim-chunks: 40\r\nx-sim-stream-ms: 4000\r\n"
-               b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as s:
-        s.sendall(request)
-        received = b""
-        while received.count(b'"content"') < 4:  # a few content chunks, then hang up
-            piece = s.recv(65536)
-            assert piece, received.decode(errors="replace")
-            received += piece
-    head = received.split(b"\r\n\r\n", 1)[0].decode()
-    request_id = next(line.split(": ", 1)[1] for line in head.split("\r\n")
-                      if line.lower().startswith("x-request-id"))
+    request_id = stream_then_hang_up(gateway, tenant.key, body, {"x-sim-chunks": "40", "x-sim-stream-ms": "4000"})
     rows = usage(request_id, timeout=10)
     assert len(rows) == 1
     row = rows[0]
