@@ -125,3 +125,28 @@ def test_rows_keep_the_price_and_markup_they_were_billed_at(gateway, tenant, liv
             assert LedgerEntry.objects.get(request_id=row.request_id).amount_nusd == -row.charged_nusd
         finally:
             CatalogModel.objects.filter(pk=m.pk).update(output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok)
+
+
+def test_an_answer_with_no_output_is_charged_for_its_input_only(gateway, tenant, live_db, usage):
+    with live_db.unblock():
+        fund(tenant.organization.pk, 10**9)
+        m = CatalogModel.objects.get(public_id=MODEL)
+    r = ask(gateway, tenant.key, **{"x-sim-output-tokens": "0"})
+    assert r.status_code == 200
+    [row] = usage(r.headers["x-request-id"])
+    assert row.completion_tokens == 0 and row.prompt_tokens > 0 and not row.usage_estimated
+    pico = row.prompt_tokens * m.input_price_usd_micro_per_mtok
+    assert row.upstream_cost_nusd == -(-pico // 1000)
+    assert row.charged_nusd == -(-pico * 11500 // 10_000_000)
+
+
+def test_a_keys_monthly_budget_is_enforced_by_the_gateway(gateway, tenant, live_db):
+    from accounts.models import ApiKey
+    from billing.services import key_budget_set
+
+    with live_db.unblock():
+        fund(tenant.organization.pk, 10**9)
+        key_budget_set(api_key=ApiKey.objects.get(pk=tenant.key_id), monthly_budget_nusd=1000)
+    r = ask(gateway, tenant.key)
+    assert r.status_code == 402
+    assert r.json()["error"]["code"] == "insufficient_quota" and "budget" in r.json()["error"]["message"]
