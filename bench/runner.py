@@ -328,7 +328,7 @@ def _conditions(plan: Plan, stack: Stack, run: Run, quick: bool) -> str:
              f"busy, the gateway taking {lat['processes'].get('gateway', {}).get('cpu_pct')} points of it; other work on the "
              f"machine (load average {run.phases['host']['loadavg_start'][0]} at start) adds to the numbers.")
     return (f"Measured by `make bench{' BENCH_ARGS=--quick' if quick else ''}` on a {os.cpu_count()}-CPU machine: the gateway is one "
-            f"uvicorn process (uvloop, httptools, Django ASGI, PostgreSQL + Redis, usage recording on) pinned "
+            f"uvicorn process (uvloop, httptools, the API's own ASGI layer with Django's ORM, PostgreSQL + Redis, usage recording and credit reservations on) pinned "
             f"to CPU {stack.gateway_core}; the aiohttp load generator, the provider simulator, PostgreSQL and "
             f"Redis share CPU {stack.load_core}. \"Added\" = gateway minus direct-to-simulator, same run, same "
             f"request, percentile by percentile; {plan.latency_pairs} requests per series after "
