@@ -39,6 +39,11 @@ class KeyLimitsForm(forms.Form):
     allowed_models = AllowlistField(
         label="Allowed models and routes", help_text="None ticked: the key may call every model and route."
     )
+    route_quality = forms.FloatField(
+        label="Quality trade-off (route auto)", required=False, min_value=0.0, max_value=1.0,
+        help_text="0 = cheapest, 1 = best; empty: the route's default. A request's x-aipower-quality header "
+        "overrides it.",
+    )
 
 
 class KeyCreateForm(KeyLimitsForm):
@@ -48,7 +53,7 @@ class KeyCreateForm(KeyLimitsForm):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Optional. The key stops working at 00:00 UTC that day.",
     )
-    field_order = ["name", "expires_on", "rpm_limit", "tpm_limit", "allowed_models"]
+    field_order = ["name", "expires_on", "rpm_limit", "tpm_limit", "allowed_models", "route_quality"]
 
     def clean_expires_on(self):
         day = self.cleaned_data["expires_on"]
@@ -62,7 +67,7 @@ class KeyCreateForm(KeyLimitsForm):
 
 
 def key_edit_form(key: ApiKey, data=None) -> KeyLimitsForm:
-    initial = {f: getattr(key, f) for f in ("name", "rpm_limit", "tpm_limit", "allowed_models")}
+    initial = {f: getattr(key, f) for f in ("name", "rpm_limit", "tpm_limit", "allowed_models", "route_quality")}
     return KeyLimitsForm(data, initial=initial)
 
 

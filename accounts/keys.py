@@ -73,6 +73,7 @@ def apikey_create(
     rpm_limit: int | None = None,
     tpm_limit: int | None = None,
     allowed_models: list[str] | None = None,
+    route_quality: float | None = None,
 ) -> tuple[ApiKey, str]:
     """Creates a key and returns it with the full secret, which is never stored or shown again.
 
@@ -90,11 +91,12 @@ def apikey_create(
         rpm_limit=rpm_limit,
         tpm_limit=tpm_limit,
         allowed_models=list(allowed_models or []),
+        route_quality=route_quality,
     )
     return key, raw
 
 
-EDITABLE_FIELDS = ("name", "rpm_limit", "tpm_limit", "allowed_models")
+EDITABLE_FIELDS = ("name", "rpm_limit", "tpm_limit", "allowed_models", "route_quality")
 
 
 def apikey_update(*, key: ApiKey, **changes) -> ApiKey:
@@ -127,7 +129,8 @@ def apikey_rotate(*, key: ApiKey, grace: timedelta) -> tuple[ApiKey, str]:
     old = ApiKey.objects.select_for_update().get(pk=key.pk)
     if not old.is_active():
         raise KeyNotActive("Only an active key can be rotated.")
-    kept = ("organization", "name", "created_by", "expires_at", "rpm_limit", "tpm_limit", "allowed_models")
+    kept = ("organization", "name", "created_by", "expires_at", "rpm_limit", "tpm_limit", "allowed_models",
+            "route_quality")
     new, raw = apikey_create(**{field: getattr(old, field) for field in kept})
     now = timezone.now()
     if grace <= timedelta(0):
@@ -151,6 +154,7 @@ class KeyIdentity:
     rpm_limit: int | None = None  # requests per minute
     tpm_limit: int | None = None  # tokens per minute
     allowed: frozenset[str] = frozenset()  # model public ids and route names; empty: all
+    route_quality: float | None = None  # the key's default quality trade-off (0-1); None: the route's
 
 
 # hash -> (monotonic deadline, KeyIdentity or None). Entries live AIPOWER_KEY_CACHE_SECONDS, so a
@@ -164,12 +168,13 @@ def _lookup(secret_hash: str) -> KeyIdentity | None:
     row = (
         ApiKey.objects.filter(secret_hash=secret_hash, revoked_at__isnull=True)
         .values_list("id", "organization_id", "expires_at", "secret_hash", "rpm_limit", "tpm_limit",
-                     "allowed_models")
+                     "allowed_models", "route_quality")
         .first()
     )
     if row is None or not hmac.compare_digest(row[3], secret_hash):
         return None
-    return KeyIdentity(row[0], row[1], row[2], rpm_limit=row[4], tpm_limit=row[5], allowed=frozenset(row[6] or ()))
+    return KeyIdentity(row[0], row[1], row[2], rpm_limit=row[4], tpm_limit=row[5], allowed=frozenset(row[6] or ()),
+                       route_quality=row[7])
 
 
 _lookup_async = db_task(_lookup)

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -67,6 +68,11 @@ class ApiKey(models.Model):
     # Model public ids ("anthropic/claude-sonnet-4") and route names ("auto-code") this key may call.
     # An empty list allows every model and route.
     allowed_models = models.JSONField(default=list, blank=True)
+    # The quality trade-off of the key's requests to prompt-aware routes (0 cheapest - 1 best);
+    # empty: the route's default. A request's x-aipower-quality header overrides it.
+    route_quality = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="0 (cheapest) to 1 (best); empty: the route's default")
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"

@@ -168,6 +168,15 @@ AIPOWER_BREAKER_WINDOW_SECONDS = env.float("AIPOWER_BREAKER_WINDOW_SECONDS", def
 AIPOWER_BREAKER_COOLDOWN_SECONDS = env.float("AIPOWER_BREAKER_COOLDOWN_SECONDS", default=10.0)
 # How often a process refreshes its view of the shared breaker state (seconds).
 AIPOWER_BREAKER_SYNC_SECONDS = env.float("AIPOWER_BREAKER_SYNC_SECONDS", default=0.25)
+# auto-fast: time to first token per model, p50 of the last AIPOWER_TTFT_SAMPLES within the window,
+# shared through Redis (routing/latency.py).
+AIPOWER_TTFT_WINDOW_SECONDS = env.float("AIPOWER_TTFT_WINDOW_SECONDS", default=900.0)
+AIPOWER_TTFT_SAMPLES = env.int("AIPOWER_TTFT_SAMPLES", default=50)
+AIPOWER_TTFT_MIN_SAMPLES = env.int("AIPOWER_TTFT_MIN_SAMPLES", default=3)
+AIPOWER_TTFT_SYNC_SECONDS = env.float("AIPOWER_TTFT_SYNC_SECONDS", default=1.0)
+AIPOWER_TTFT_PROBE_SECONDS = env.float("AIPOWER_TTFT_PROBE_SECONDS", default=30.0)
+AIPOWER_TTFT_UNMEASURED_MS = env.float("AIPOWER_TTFT_UNMEASURED_MS", default=500.0)
+AIPOWER_TTFT_BUCKET_MS = env.float("AIPOWER_TTFT_BUCKET_MS", default=50.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

@@ -42,6 +42,11 @@ class UsageRecord(models.Model):
     cached_input_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True)
     cache_write_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True)
     markup_bp = models.PositiveIntegerField(default=0, help_text="basis points")
+    # Why the route chose what it did (the x-aipower-route-reason header), and for `auto` the
+    # prompt's estimated difficulty (0-1) and the tier it picked.
+    route_difficulty = models.FloatField(null=True, blank=True)
+    route_tier = models.CharField(max_length=10, blank=True)
+    route_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["organization", "created_at"])]

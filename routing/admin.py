@@ -33,7 +33,8 @@ class ProviderAdmin(admin.ModelAdmin):
 @admin.register(CatalogModel)
 class CatalogModelAdmin(admin.ModelAdmin):
     list_display = ("public_id", "provider", "input_price_usd_micro_per_mtok", "output_price_usd_micro_per_mtok",
-                    "context_window", "supports_tools", "supports_vision", "supports_json_mode", "enabled")
+                    "context_window", "quality_overall", "quality_coding", "supports_tools", "supports_vision",
+                    "supports_json_mode", "enabled")
     list_filter = ("provider", "enabled", "supports_tools", "supports_vision", "supports_json_mode")
     search_fields = ("public_id", "upstream_id", "display_name")
     change_list_template = "admin/routing/change_list_with_health.html"
@@ -47,5 +48,5 @@ class RouteTargetInline(admin.TabularInline):
 
 @admin.register(Route)
 class RouteAdmin(admin.ModelAdmin):
-    list_display = ("name", "goal", "enabled")
+    list_display = ("name", "goal", "policy", "enabled")
     inlines = [RouteTargetInline]

@@ -45,6 +45,9 @@ class ModelInfo:
     supports_json_mode: bool = True
     quirks: dict = field(default_factory=dict)
     cache_write_price: int | None = None  # micro-USD per 1M input tokens written to the cache; None: input
+    quality_overall: int | None = None  # 0-100 rank (auto-best); None: unranked
+    quality_coding: int | None = None  # 0-100 rank (auto-code); None: unranked
+    typical_output_tokens: int = 500  # expected answer length when max_tokens is not set
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,11 @@ class RouteInfo:
     goal: str
     description: str
     targets: tuple[ModelInfo, ...]
+    policy: str = "ordered"  # how the pool is ordered per request (routing/policy.py)
+    tiers: tuple[str, ...] = ()  # each target's tier, in the order of targets ("" = none)
+    premium_threshold: float = 0.5
+    default_quality: float = 0.5
+    price_cap: int | None = None  # micro-USD per 1M tokens, input + output (policy "free")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +105,9 @@ def load_snapshot() -> Snapshot:
             supports_vision=m.supports_vision,
             supports_json_mode=m.supports_json_mode,
             quirks=m.quirks or {},
+            quality_overall=m.quality_overall,
+            quality_coding=m.quality_coding,
+            typical_output_tokens=m.typical_output_tokens,
         )
         models[info.public_id] = info
         by_pk[m.pk] = info
@@ -104,8 +115,11 @@ def load_snapshot() -> Snapshot:
     by_upstream = {uid: infos[0] for uid, infos in upstream_counts.items() if len(infos) == 1 and uid not in models}
     routes = {}
     for r in Route.objects.filter(enabled=True).prefetch_related("targets"):
-        targets = tuple(by_pk[t.model_id] for t in r.targets.all() if t.model_id in by_pk)
-        routes[r.name] = RouteInfo(name=r.name, goal=r.goal, description=r.description, targets=targets)
+        kept = [t for t in r.targets.all() if t.model_id in by_pk]
+        routes[r.name] = RouteInfo(name=r.name, goal=r.goal, description=r.description,
+                                   targets=tuple(by_pk[t.model_id] for t in kept), policy=r.policy,
+                                   tiers=tuple(t.tier for t in kept), premium_threshold=r.premium_threshold,
+                                   default_quality=r.default_quality, price_cap=r.price_cap_usd_micro_per_mtok)
     fallbacks: dict[str, list[ModelInfo]] = {}
     for f in FallbackTarget.objects.select_related("provider").order_by("provider", "position", "id"):
         if f.model_id in by_pk:

@@ -19,12 +19,14 @@ from analytics import recorder
 from billing import reservations
 from billing.pricing import cost_of, worst_case_nusd
 
-from . import limits, policy
+from . import limits, policy, smart
 from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
 from .catalog import ModelInfo, get_snapshot
 from .errors import GatewayError, UpstreamError
 from .health import CLOSED, HALF_OPEN, OPEN, breaker_keys, health, provider_key, retry_budget
+from .explain import route_explain  # noqa: F401  (POST /v1/route/explain, see routing/http.py)
+from .latency import latency
 from .request import Features, estimate_completion_tokens, parse_body, validate
 from .http import ApiResponse, ApiStream
 from .http import error_response as _error_response
@@ -57,11 +59,20 @@ class Call:
     reserved: bool = False  # credit is held for this request until it settles
     ttft: float | None = None
     recorded: bool = False
+    plan: policy.Plan | None = None
+
+    def route_fields(self) -> dict:
+        p = self.plan
+        if p is None or p.route is None:
+            return {}
+        return {"route_difficulty": p.difficulty, "route_tier": p.tier, "route_reason": p.reason[:200]}
 
     def headers(self) -> dict:
         h = {"x-request-id": self.request_id}
         if self.route:
             h["x-aipower-route"] = self.route
+            if self.plan is not None and self.plan.reason:
+                h["x-aipower-route-reason"] = smart.header_safe(self.plan.reason)
         if self.served is not None:
             h["x-aipower-provider"] = self.served.provider.slug
             h["x-aipower-model"] = self.served.public_id
@@ -125,6 +136,7 @@ class Call:
             cached_input_price_usd_micro_per_mtok=served.cached_input_price if served else None,
             cache_write_price_usd_micro_per_mtok=served.cache_write_price if served else None,
             markup_bp=self.markup_bp,
+            **self.route_fields(),
         )
 
 
@@ -245,11 +257,12 @@ async def chat_completions(request) -> ApiResponse | ApiStream:
         call.stream, call.include_usage, call.features = features.stream, features.include_usage, features
         snapshot = await get_snapshot()
         fallback = request.headers.get("x-aipower-fallback", "on").lower() not in ("off", "0", "false", "no")
-        plan = policy.plan(body["model"], features, snapshot, fallback=fallback, extra_models=body.get("models"))
+        plan = policy.plan(body["model"], features, snapshot, fallback=fallback, extra_models=body.get("models"),
+                           **smart.policy_inputs(request.headers, call.key, snapshot, body))
         key = call.key
         if key.allowed:
             plan = policy.restrict(plan, body["model"], key.allowed, snapshot)
-        call.route = plan.route
+        call.route, call.plan = plan.route, plan
         if key.rpm_limit or key.tpm_limit:
             over = await limits.admit(key.key_id, key.rpm_limit, key.tpm_limit)
             if over is not None:
@@ -339,6 +352,7 @@ async def _complete(call, body, candidates, snapshot, sim_headers, client) -> Ap
         await health.success(breaker_keys(model))
         call.served = model
         call.ttft = time.perf_counter()
+        latency.record(model.public_id, call.ttft - t)
         out = completion.body
         out["id"] = "chatcmpl-" + call.request_id[4:]
         out["object"] = "chat.completion"
@@ -506,6 +520,7 @@ async def _stream(call, body, candidates, snapshot, sim_headers, client) -> ApiR
         await health.success(breaker_keys(model))
         call.served = model
         call.ttft = time.perf_counter()
+        latency.record(model.public_id, call.ttft - t)
         deadline = t + target.total_timeout
         return ApiStream(_Relay(call, upstream, held, int(time.time()), deadline, target.idle_timeout).__aiter__(),
                          headers={**call.headers(), "cache-control": "no-cache", "x-accel-buffering": "no"})

@@ -150,4 +150,5 @@ async def app(scope, receive, send) -> None:
 _ROUTES = {
     "/v1/chat/completions": ("POST", "chat_completions"),
     "/v1/models": ("GET", "list_models"),
+    "/v1/route/explain": ("POST", "route_explain"),
 }

@@ -52,6 +52,13 @@ class CatalogModel(models.Model):
     supports_json_mode = models.BooleanField(default=True)
     quirks = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
+    # Quality ranks for auto-best / auto-code (0-100, higher is better; empty: unranked), with
+    # where each was read, as for prices.
+    quality_overall = models.PositiveSmallIntegerField(null=True, blank=True, help_text="0-100, higher is better")
+    quality_coding = models.PositiveSmallIntegerField(null=True, blank=True, help_text="0-100, higher is better")
+    quality_source = models.CharField(max_length=300, blank=True, help_text="Where the quality ranks were read.")
+    typical_output_tokens = models.PositiveIntegerField(
+        default=500, help_text="tokens; the expected answer length when a request sets no max_tokens (auto-cheap)")
 
     class Meta:
         verbose_name = "model"
@@ -64,21 +71,48 @@ class CatalogModel(models.Model):
 
 
 class Route(models.Model):
-    """A virtual model (auto, auto-cheap, ...) with an ordered list of targets."""
+    """A virtual model (auto, auto-cheap, ...): a pool of targets and a policy that orders the
+    pool for each request (routing/policy.py)."""
+
+    class Policy(models.TextChoices):
+        ORDERED = "ordered", "As listed"
+        CHEAPEST = "cheapest", "Cheapest for the request's estimated tokens"
+        FASTEST = "fastest", "Lowest measured time to first token"
+        FREE = "free", "Zero or near-zero price"
+        BEST = "best", "Highest overall quality rank"
+        CODE = "code", "Highest coding quality rank"
+        TIERED = "tiered", "Prompt-aware: a tier by estimated difficulty"
 
     name = models.SlugField(max_length=40, unique=True)
     goal = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     enabled = models.BooleanField(default=True)
+    policy = models.CharField(max_length=20, choices=Policy.choices, default=Policy.ORDERED)
+    premium_threshold = models.FloatField(
+        default=0.5, help_text="tiered: a difficulty (0-1) at or above this goes to the premium tier "
+        "(or the code tier for code), at the default quality trade-off of 0.5")
+    default_quality = models.FloatField(
+        default=0.5, help_text="tiered: the quality trade-off (0 cheapest - 1 best) when neither the key nor "
+        "the request sets one")
+    price_cap_usd_micro_per_mtok = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="free: the most a capable model may cost, input + output per 1M tokens")
 
     def __str__(self):
         return self.name
 
 
 class RouteTarget(models.Model):
+    class Tier(models.TextChoices):
+        ANY = "", "-"
+        ECONOMY = "economy", "Economy"
+        PREMIUM = "premium", "Premium"
+        CODE = "code", "Code"
+
     route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="targets")
     model = models.ForeignKey(CatalogModel, on_delete=models.CASCADE, related_name="+")
     position = models.PositiveSmallIntegerField(default=0)
+    tier = models.CharField(max_length=10, choices=Tier.choices, blank=True, default="",
+                            help_text="tiered routes: the tier this target belongs to")
 
     class Meta:
         ordering = ["route", "position", "id"]

@@ -1,17 +1,31 @@
-"""The routing policy: a pure function from (requested model, request features, catalog snapshot)
-to an ordered list of candidates. No database, no I/O."""
+"""The routing policy: a pure function from (requested model, request features, catalog snapshot,
+live stats) to an ordered list of candidates, each choice with a short reason. No database, no I/O.
+
+A route is a goal over its pool of models (edited in Django admin); its policy orders the pool
+for each request (routing/goals.py says how each goal orders it). Models that cannot serve the
+request (context window, tools, images, JSON mode) are left out, so a prompt too long for the
+first choice goes to a larger-context model of the pool.
+"""
 
 from dataclasses import dataclass
 
 from .catalog import ModelInfo, Snapshot
 from .errors import GatewayError, invalid
+from .goals import LiveStats, order_pool
 from .request import Features
+
+__all__ = ["LiveStats", "Plan", "plan", "restrict", "unfit_reason"]
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     route: str | None  # the virtual model asked for, if any
     candidates: tuple[ModelInfo, ...]
+    reason: str = ""  # why the first candidate (short; the x-aipower-route-reason header)
+    difficulty: float | None = None  # tiered routes: the prompt's estimated difficulty
+    tier: str = ""  # tiered routes: the tier chosen
+    why: tuple[str, ...] = ()  # per candidate: why it is where it is
+    skipped: tuple[tuple[str, str], ...] = ()  # (public id, why it cannot serve)
 
 
 def unfit_reason(model: ModelInfo, f: Features) -> str | None:
@@ -40,52 +54,82 @@ def not_found(name: str) -> GatewayError:
 
 
 def plan(requested: str, f: Features, snapshot: Snapshot, *, fallback: bool = True,
-         extra_models: list[str] | None = None) -> Plan:
-    """Candidates in order: the route's targets (or the pinned model); then either the caller's
-    own list (`extra_models`, the body's `models`) or the fallback chains of the families
-    already in the list. With fallback off, only the first candidate that can serve."""
+         extra_models: list[str] | None = None, stats: LiveStats | None = None, messages=None,
+         quality: float | None = None) -> Plan:
+    """Candidates in order: the route's pool as its policy orders it (or the pinned model); then
+    either the caller's own list (`extra_models`, the body's `models`) or the fallback chains of
+    the families already in the list. With fallback off, only the first candidate that can serve.
+
+    `messages` (the request's) feed the tiered policy's difficulty estimate; `quality` (0-1) is
+    the caller's trade-off, None for the route's default; `stats` the live latency figures."""
     route = snapshot.routes.get(requested)
+    skipped: list[tuple[str, str]] = []
+    ordering = None
     if route is not None:
-        pool, route_name = list(route.targets), route.name
+        capable = []
+        for m in route.targets:
+            why_not = unfit_reason(m, f)
+            if why_not is None:
+                capable.append(m)
+            else:
+                skipped.append((m.public_id, why_not))
+        too_long = [pid for pid, r in skipped if r.startswith("context window")]
+        ordering = order_pool(route, capable, f, stats or LiveStats(), messages, quality)
+        pool, why, route_name = list(ordering.models), list(ordering.why), route.name
+        if ordering.excluded:
+            skipped.extend(ordering.excluded)
     else:
         model = snapshot.resolve_model(requested)
         if model is None:
             raise not_found(requested)
-        pool, route_name = [model], None
+        pool, why, route_name = [model], ["pinned"], None
         reason = unfit_reason(model, f)
         if reason is not None:
             raise invalid(f"The model '{model.public_id}' cannot serve this request: it {reason}.", param="model",
                           code="no_capable_model")
 
+    seen: set[int] = {m.id for m in pool}
+    skipped_ids = {pid for pid, _ in skipped}
     if extra_models is not None:
+        extra = []
         for name in extra_models:
             m = snapshot.resolve_model(name)
             if m is None:
                 raise not_found(name)
-            pool.append(m)
+            extra.append((m, "the caller's models list"))
     elif fallback:
-        for m in list(pool):
-            pool.extend(snapshot.fallbacks.get(m.provider.slug, ()))
-
-    seen: set[int] = set()
-    candidates, skipped = [], []
-    for m in pool:
-        if m.id in seen:
+        extra = [(fb, f"fallback chain of {m.provider.slug}") for m in list(pool)
+                 for fb in snapshot.fallbacks.get(m.provider.slug, ())]
+    else:
+        extra = []
+    for m, because in extra:
+        if m.id in seen or m.public_id in skipped_ids:
             continue
         seen.add(m.id)
-        reason = unfit_reason(m, f)
-        if reason is None:
-            candidates.append(m)
+        why_not = unfit_reason(m, f)
+        if why_not is None:
+            pool.append(m)
+            why.append(because)
         else:
-            skipped.append(f"{m.public_id} {reason}")
-    if not candidates:
+            skipped.append((m.public_id, why_not))
+            skipped_ids.add(m.public_id)
+
+    if not pool:
         what = f"route '{requested}'" if route_name else f"model '{requested}'"
-        detail = "; ".join(skipped) if skipped else "it has no enabled target models"
+        detail = "; ".join(f"{pid} {r}" for pid, r in skipped) if skipped else "it has no enabled target models"
         raise invalid(f"No model of {what} can serve this request: {detail}.", param="model",
                       code="no_capable_model")
     if not fallback:
-        candidates = candidates[:1]
-    return Plan(route=route_name, candidates=tuple(candidates))
+        pool, why = pool[:1], why[:1]
+    reason = ordering.reason if ordering is not None else ""
+    if route is not None:
+        if too_long:
+            more = f" and {len(too_long) - 2} more" if len(too_long) > 2 else ""
+            reason += f"; prompt (~{f.prompt_tokens} tokens) too long for {', '.join(too_long[:2])}{more}: " \
+                      "larger context window"
+    return Plan(route=route_name, candidates=tuple(pool), reason=reason,
+                difficulty=ordering.difficulty if ordering is not None else None,
+                tier=ordering.tier if ordering is not None else "", why=tuple(why), skipped=tuple(skipped))
 
 
 def restrict(plan: Plan, requested: str, allowed: frozenset[str], snapshot: Snapshot) -> Plan:
@@ -104,4 +148,6 @@ def restrict(plan: Plan, requested: str, allowed: frozenset[str], snapshot: Snap
     if not candidates:
         raise GatewayError(403, f"No model this API key may use can serve '{requested}'.", "permission_error",
                            param="model", code="model_not_allowed")
-    return Plan(route=plan.route, candidates=candidates)
+    why = tuple(w for m, w in zip(plan.candidates, plan.why) if m.public_id in reachable)
+    return Plan(route=plan.route, candidates=candidates, reason=plan.reason, difficulty=plan.difficulty,
+                tier=plan.tier, why=why, skipped=plan.skipped)

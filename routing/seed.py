@@ -3,6 +3,12 @@
 Prices are each vendor's public list price (Anthropic's 5-minute cache writes at 1.25× input) per one million tokens, in micro-USD (1_000_000 = $1),
 as published on the page named in `source` (read November 2026). Doubao is listed in CNY and is
 converted at 7.2 CNY per USD. Operators keep prices current in Django admin.
+
+Quality ranks (QUALITY) are a 0-100 ordering of the models by the public leaderboard named beside
+them: overall from LMArena's text leaderboard, coding from SWE-bench Verified (and LMArena's
+WebDev board where a model has no SWE-bench entry). They only order models for `auto-best` and
+`auto-code`; the numbers are a scale, not the leaderboards' own scores. Operators keep them
+current in Django admin, like prices.
 """
 
 M = 1_000_000  # micro-USD per USD
@@ -80,19 +86,55 @@ MODELS = [
        256_000, 12_288, "https://www.volcengine.com/docs/82379/1544106 (CNY 5 / 9 per 1M tokens)"),
 ]
 
+LMARENA = "https://lmarena.ai/leaderboard/text"
+SWEBENCH = "https://www.swebench.com/ (Verified)"
+WEBDEV = "https://lmarena.ai/leaderboard/webdev"
+
+# public id -> (overall, coding, where each was read); typical answer lengths where not 500 tokens.
+QUALITY = {
+    "anthropic/claude-opus-4.6": (96, 96, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "openai/gpt-5.4": (95, 91, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "google/gemini-2.5-pro": (90, 84, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "anthropic/claude-sonnet-4": (86, 92, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "moonshot/kimi-k2": (81, 82, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "deepseek/deepseek-reasoner": (81, 76, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "minimax/minimax-m2": (77, 80, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "alibaba/qwen-max": (76, 66, f"overall: {LMARENA}; coding: {WEBDEV}"),
+    "deepseek/deepseek-chat": (75, 72, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "google/gemini-2.5-flash": (75, 68, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "anthropic/claude-haiku-4.5": (74, 78, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "qwen/qwen-plus": (69, 62, f"overall: {LMARENA}; coding: {WEBDEV}"),
+    "bytedance/doubao-pro-256k": (66, 56, f"overall: {LMARENA}; coding: {WEBDEV}"),
+    "openai/gpt-4o-mini": (58, 50, f"overall: {LMARENA}; coding: {WEBDEV}"),
+    "qwen/qwen-turbo": (52, 44, f"overall: {LMARENA}; coding: {WEBDEV}"),
+    "zhipu/glm-4-flash": (45, 38, f"overall: {LMARENA}; coding: {WEBDEV}"),
+}
+TYPICAL_OUTPUT = {"deepseek/deepseek-reasoner": 1_500, "openai/gpt-5.4": 800}
+
+for _row in MODELS:
+    _overall, _coding, _source = QUALITY[_row["public_id"]]
+    _row.update(quality_overall=_overall, quality_coding=_coding, quality_source=_source,
+                typical_output_tokens=TYPICAL_OUTPUT.get(_row["public_id"], 500))
+
+# Routes are goals over pools (routing/policy.py orders the pool per request): name, goal,
+# description, policy, options, pool in its static order (entries of tiered routes are
+# (public id, tier)). Each pool holds a model with a long context window, for long prompts.
 ROUTES = [
-    # name, goal, description, targets in order (the first is the route's pick)
     ("auto", "Balance of cost & quality", "General chat and most tasks; the default when unsure.",
-     ["deepseek/deepseek-chat", "qwen/qwen-plus", "openai/gpt-4o-mini"]),
-    ("auto-cheap", "Lowest possible price", "Batch processing and classification.",
-     ["bytedance/doubao-pro-256k", "qwen/qwen-turbo", "deepseek/deepseek-chat"]),
-    ("auto-fast", "Fastest time-to-first-token", "Realtime chat, suggestions, autocomplete.",
+     "tiered", {"premium_threshold": 0.6, "default_quality": 0.5},
+     [("deepseek/deepseek-chat", "economy"), ("qwen/qwen-plus", "economy"), ("openai/gpt-4o-mini", "economy"),
+      ("google/gemini-2.5-flash", "economy"), ("anthropic/claude-sonnet-4", "code"),
+      ("openai/gpt-5.4", "premium"), ("google/gemini-2.5-pro", "premium")]),
+    ("auto-cheap", "Lowest possible price", "Batch processing and classification.", "cheapest", {},
+     ["bytedance/doubao-pro-256k", "qwen/qwen-turbo", "deepseek/deepseek-chat", "google/gemini-2.5-flash"]),
+    ("auto-fast", "Fastest time-to-first-token", "Realtime chat, suggestions, autocomplete.", "fastest", {},
      ["qwen/qwen-turbo", "google/gemini-2.5-flash", "openai/gpt-4o-mini"]),
-    ("auto-code", "Best coding accuracy", "Writing and refactoring code, agentic workflows.",
+    ("auto-code", "Best coding accuracy", "Writing and refactoring code, agentic workflows.", "code", {},
      ["anthropic/claude-sonnet-4", "openai/gpt-5.4", "deepseek/deepseek-chat"]),
-    ("auto-best", "Highest quality regardless of price", "High-stakes reasoning and analysis.",
+    ("auto-best", "Highest quality regardless of price", "High-stakes reasoning and analysis.", "best", {},
      ["anthropic/claude-opus-4.6", "openai/gpt-5.4", "google/gemini-2.5-pro"]),
-    ("auto-free", "Near-zero cost", "Demos, experiments and development scripts.",
+    ("auto-free", "Near-zero cost", "Demos, experiments and development scripts.", "free",
+     {"price_cap_usd_micro_per_mtok": 250_000},
      ["zhipu/glm-4-flash", "qwen/qwen-turbo"]),
 ]
 
@@ -109,3 +151,35 @@ FALLBACKS = {
     "bytedance": ["qwen/qwen-turbo", "deepseek/deepseek-chat"],
     "alibaba": ["qwen/qwen-plus", "deepseek/deepseek-chat"],
 }
+
+
+def snapshot():
+    """The seed catalog as a routing snapshot, without a database (tests, the benchmark)."""
+    from .catalog import ModelInfo, ProviderInfo, RouteInfo, Snapshot
+
+    providers = {slug: ProviderInfo(slug=slug, name=name, wire_format=wire, base_url=base, credential_env=cred,
+                                    quirks=PROVIDER_QUIRKS.get(slug, {}))
+                 for slug, name, wire, base, cred in PROVIDERS}
+    models = {}
+    for i, row in enumerate(MODELS, start=1):
+        models[row["public_id"]] = ModelInfo(
+            id=i, public_id=row["public_id"], upstream_id=row["upstream_id"], display_name=row["display_name"],
+            provider=providers[row["provider"]], input_price=row["input_price_usd_micro_per_mtok"],
+            output_price=row["output_price_usd_micro_per_mtok"],
+            cached_input_price=row["cached_input_price_usd_micro_per_mtok"],
+            cache_write_price=row["cache_write_price_usd_micro_per_mtok"], context_window=row["context_window"],
+            max_output_tokens=row["max_output_tokens"], supports_vision=row["supports_vision"],
+            supports_tools=row["supports_tools"], supports_json_mode=row["supports_json_mode"], quirks=row["quirks"],
+            quality_overall=row["quality_overall"], quality_coding=row["quality_coding"],
+            typical_output_tokens=row["typical_output_tokens"])
+    routes = {}
+    for name, goal, description, policy, options, targets in ROUTES:
+        pool = [t if isinstance(t, tuple) else (t, "") for t in targets]
+        routes[name] = RouteInfo(
+            name=name, goal=goal, description=description, targets=tuple(models[p] for p, _ in pool),
+            policy=policy, tiers=tuple(t for _, t in pool), premium_threshold=options.get("premium_threshold", 0.5),
+            default_quality=options.get("default_quality", 0.5),
+            price_cap=options.get("price_cap_usd_micro_per_mtok"))
+    fallbacks = {slug: tuple(models[p] for p in chain) for slug, chain in FALLBACKS.items()}
+    by_upstream = {m.upstream_id: m for m in models.values()}
+    return Snapshot(models=models, by_upstream_id=by_upstream, routes=routes, fallbacks=fallbacks)

@@ -26,13 +26,18 @@ def catalog_load_seed(*, reset: bool = False) -> dict:
             CatalogModel.objects.filter(pk=m.pk).update(**values)
         added["models"] += created
         models[m.public_id] = m
-    for name, goal, description, targets in seed.ROUTES:
-        r, created = Route.objects.get_or_create(name=name, defaults={"goal": goal, "description": description})
+    for name, goal, description, policy, options, targets in seed.ROUTES:
+        values = {"goal": goal, "description": description, "policy": policy, **options}
+        r, created = Route.objects.get_or_create(name=name, defaults=values)
+        if reset and not created:
+            Route.objects.filter(pk=r.pk).update(**values)
         added["routes"] += created
         if created or reset:
             RouteTarget.objects.filter(route=r).delete()
+            pool = [t if isinstance(t, tuple) else (t, "") for t in targets]
             RouteTarget.objects.bulk_create(
-                RouteTarget(route=r, model=models[public], position=i) for i, public in enumerate(targets)
+                RouteTarget(route=r, model=models[public], position=i, tier=tier)
+                for i, (public, tier) in enumerate(pool)
             )
     for slug, targets in seed.FALLBACKS.items():
         if reset or not FallbackTarget.objects.filter(provider=providers[slug]).exists():

@@ -54,9 +54,11 @@ def test_database_url(live_db):
 
 
 # The shared gateway's breakers never open, so that one test's injected faults cannot change
-# which upstream serves the next test; breaker tests start gateways of their own.
+# which upstream serves the next test; breaker tests start gateways of their own. Likewise
+# auto-fast never probes a stale model there.
 NO_BREAKERS = {"AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 1_000_000, "AIPOWER_BREAKER_FAILURE_RATIO": 2,
-               "AIPOWER_RETRY_BUDGET_RESERVE": 1_000_000, "AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT": 2}
+               "AIPOWER_RETRY_BUDGET_RESERVE": 1_000_000, "AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT": 2,
+               "AIPOWER_TTFT_PROBE_SECONDS": 10**9}
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,10 @@ class ApiKeySerializer(serializers.ModelSerializer):
     class Meta:
         model = ApiKey
         fields = ["id", "name", "prefix", "status", "created_by", "created_at", "last_used_at", "expires_at",
-                  "revoked_at", "rpm_limit", "tpm_limit", "allowed_models"]
+                  "revoked_at", "rpm_limit", "tpm_limit", "allowed_models", "route_quality"]
         read_only_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
-        extra_kwargs = {"rpm_limit": {"min_value": 1}, "tpm_limit": {"min_value": 1}}
+        extra_kwargs = {"rpm_limit": {"min_value": 1}, "tpm_limit": {"min_value": 1},
+                        "route_quality": {"min_value": 0.0, "max_value": 1.0}}
 
     def get_created_by(self, key) -> str | None:
         return key.created_by.email if key.created_by else None

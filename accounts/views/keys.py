@@ -32,6 +32,7 @@ def key_list(request):
             rpm_limit=form.cleaned_data["rpm_limit"],
             tpm_limit=form.cleaned_data["tpm_limit"],
             allowed_models=form.cleaned_data["allowed_models"],
+            route_quality=form.cleaned_data["route_quality"],
         )
         return _show_secret(request, key, raw)
     keys = keys_of(m).annotate(

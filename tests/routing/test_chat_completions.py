@@ -29,7 +29,7 @@ def test_it_routes_auto_code_to_claude_sonnet_and_says_so(client, usage):
 
 @pytest.mark.parametrize("route, served", [
     ("auto", "deepseek/deepseek-chat"),
-    ("auto-cheap", "bytedance/doubao-pro-256k"),
+    ("auto-cheap", "qwen/qwen-turbo"),
     ("auto-fast", "qwen/qwen-turbo"),
     ("auto-code", "anthropic/claude-sonnet-4"),
     ("auto-best", "anthropic/claude-opus-4.6"),
