@@ -27,11 +27,13 @@ async def _lifespan(receive, send):
     """Start-up and shutdown: queued usage rows are written and the upstream pool closed on exit."""
     from analytics import recorder
     from billing.reservations import close_pool
+    from routing.latency import latency
     from routing.upstream import close_clients
 
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            await latency.start()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             try:

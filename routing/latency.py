@@ -138,6 +138,14 @@ class Latency:
                     self.newest[pid] = max(self.newest.get(pid, 0.0), d[-1][0])
         self._compute()
 
+    async def start(self) -> None:
+        """Reads the shared measurements now (at start-up), then keeps them fresh."""
+        try:
+            await self.sync()
+        except Exception:
+            log.warning("latency sync failed at start-up", exc_info=True)
+        self._ensure_task()
+
     def _compute(self) -> None:
         horizon = time.time() - settings.AIPOWER_TTFT_WINDOW_SECONDS
         need = settings.AIPOWER_TTFT_MIN_SAMPLES
