@@ -168,7 +168,28 @@ def main(argv=None) -> int:
         for r in results:
             print(json.dumps(r))
         (ROOT / "routing" / "difficulty" / "validation.json").write_text(json.dumps(results, indent=1) + "\n")
+        table = validation_table(results)
+        print(table)
+        path = ROOT / "routing" / "difficulty" / "VALIDATION.md"
+        text = path.read_text(encoding="utf-8")
+        start, end = text.index(TABLE_START), text.index(TABLE_END) + len(TABLE_END)
+        path.write_text(text[:start] + TABLE_START + "\n" + table + TABLE_END + text[end:], encoding="utf-8")
     return 0
+
+
+TABLE_START = "<!-- results: written by scripts/train_router.py --validate -->"
+TABLE_END = "<!-- end of results -->"
+
+
+def validation_table(results) -> str:
+    lines = ["| Set | Prompts | Weak / strong mean | APGR router | random | oracle | "
+             "Strong share for 95% PGR: router | random | oracle |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['set']} | {r['n']} | {r['weak_mean']:.3f} / {r['strong_mean']:.3f} | "
+                     f"**{r['apgr']:.3f}** | 0.500 | {r['oracle_apgr']:.3f} | **{r['share95']:.1%}** | 95.0% | "
+                     f"{r['oracle_share95']:.1%} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
