@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from . import failover, load
+from . import failover, load, router
 from .procfs import CpuWindow, loadavg, status_kib
 from .report import (INFO, NOT_MEASURED, Check, at_least, at_most, error_note, failed, markdown, max_in_window,
                      percentile_diff_ms, summary_ms, table)
@@ -287,6 +287,7 @@ class Run:
                          f"{hwm / 1024:.1f} MiB" if hwm else "-", hwm, INFO, False,
                          f"after the c={CONCURRENCY} run: {(self.memory.get('after_throughput_vmhwm_kib') or 0) / 1024:.1f} MiB"))
 
+        out.append(router.check(self.phases["router"]))
         out.append(failover.failover_check(self.phases["failover"], self._failover))
         out.append(failover.skip_check(self.phases["skip"], self._skip))
 
@@ -413,6 +414,8 @@ def main(argv=None) -> int:
     run.phases["host"] = {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
                           "loadavg_start": loadavg()}
     t0 = time.perf_counter()
+    say("bench: the router's CPU per request, in this process (bench/router.py)")
+    run.phases["router"] = router.measure(*((300, 50) if args.quick else (2000, 200)))
     try:
         say(f"bench: starting PostgreSQL and Redis (scripts/services.sh, private to this run) on CPU {load_core}")
         stack.start_services()

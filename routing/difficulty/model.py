@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .features import Unassessable, featurize, last_user_text, looks_like_code
+
+from .features import Unassessable, analyse, last_user_text
 
 ARTIFACT = Path(__file__).with_name("model.json")
 
@@ -26,8 +27,14 @@ class Estimator:
         self.quantiles: list[float] = artifact["quantiles"]
 
     def raw(self, sample: str, total_chars: int) -> float:
+        return self._score(*analyse(sample, total_chars)[:2])
+
+    def _score(self, keys, dense) -> float:
+        """The same sum as over featurize()'s dict, without building it."""
         w = self.weights
-        return sum(w.get(k, 0.0) * v for k, v in featurize(sample, total_chars).items())
+        scale = 1.0 / math.sqrt(max(len(keys) + len(dense), 1))
+        sparse = sum(w[k] for k in keys if k in w)
+        return sparse * scale + sum(w.get(k, 0.0) * v for k, v in dense.items())
 
     def calibrate(self, raw: float) -> float:
         """The share of training prompts scored below `raw`, interpolated: [0, 1]."""
@@ -50,10 +57,11 @@ class Estimator:
             sample, total = last_user_text(messages)
         except Unassessable as exc:
             return Assessment(None, note=str(exc))
-        raw = self.raw(sample, total)
+        keys, dense, code = analyse(sample, total)
+        raw = self._score(keys, dense)
         if math.isnan(raw):
             return Assessment(None, note="the prompt could not be scored")
-        return Assessment(round(self.calibrate(raw), 3), code=looks_like_code(sample))
+        return Assessment(round(self.calibrate(raw), 3), code=code)
 
 
 @lru_cache(maxsize=1)
