@@ -41,3 +41,24 @@ def test_quality_ranks_and_their_source_are_on_each_model(admin_client, live_db)
     page = admin_client.get(f"/admin/routing/catalogmodel/{m.pk}/change/").content
     assert b"quality_overall" in page and b"quality_source" in page
     assert load_snapshot().models[m.public_id].quality_overall == m.quality_overall
+
+
+def test_the_migration_gives_an_existing_catalog_the_seeds_goals(live_db, db):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("routing.migrations.0003_routing_smart_policies")
+    route = Route.objects.get(name="auto-cheap")
+    Route.objects.filter(pk=route.pk).update(policy="ordered")
+    RouteTarget.objects.filter(route=route, model__public_id="google/gemini-2.5-flash").delete()
+    CatalogModel.objects.filter(public_id="openai/gpt-4o-mini").update(quality_overall=None, quality_coding=None)
+    edited = CatalogModel.objects.get(public_id="qwen/qwen-plus")
+    CatalogModel.objects.filter(pk=edited.pk).update(quality_overall=1)  # an operator's edit stays
+
+    migration.seed_goals(apps, None)
+
+    assert Route.objects.get(pk=route.pk).policy == "cheapest"
+    assert RouteTarget.objects.filter(route=route, model__public_id="google/gemini-2.5-flash").exists()
+    assert CatalogModel.objects.get(public_id="openai/gpt-4o-mini").quality_overall == 58
+    assert CatalogModel.objects.get(pk=edited.pk).quality_overall == 1
