@@ -151,20 +151,22 @@ def _tiered(route, pool, f, stats, messages, quality) -> Ordering:
         why = tuple(f"{tier_of.get(m.id, 'economy')} tier, route default" for m in pool)
         return Ordering(tuple(pool), why, f"{a.note}: route default")
     t = effective_threshold(route, q)
-    premium = a.difficulty >= t
-    has_code_tier = any(tier_of.get(m.id) == "code" for m in pool)
-    if premium:
-        tier = "code" if a.code and has_code_tier else "premium"
-        reason = f"difficulty {a.difficulty:.2f} >= {min(t, 1.0):.2f}: {tier} tier"
-        order = {tier: 0, "premium" if tier == "code" else "code": 1, "economy": 2}
+    present = {tier_of.get(m.id, "economy") for m in pool}  # tiers with a model that can serve
+    if a.difficulty >= t:
+        reason = f"difficulty {a.difficulty:.2f} >= {min(t, 1.0):.2f}"
+        wanted = ("code", "premium", "economy") if a.code else ("premium", "code", "economy")
     else:
-        tier = "economy"
-        reason = f"difficulty {a.difficulty:.2f} < {min(t, 1.0):.2f}: economy tier"
-        order = {"economy": 0, "premium": 1, "code": 1}
+        reason = f"difficulty {a.difficulty:.2f} < {min(t, 1.0):.2f}"
+        wanted = ("economy", "premium", "code")
+    tier = next((w for w in wanted if w in present), "economy")
+    reason += f": {tier} tier"
     if a.code:
         reason += "; code detected"
+    if wanted[0] != tier and not (wanted[0] == "code" and tier == "premium"):
+        reason += f"; no capable {wanted[0]} model"
     if quality is not None:
         reason += f"; quality {q:g}"
+    order = {w: i for i, w in enumerate(wanted)}
     ranked = sorted(pool, key=lambda m: order.get(tier_of.get(m.id, "economy"), 2))
     why = tuple(f"{tier_of.get(m.id, 'economy')} tier" for m in ranked)
     return Ordering(tuple(ranked), why, reason, difficulty=a.difficulty, tier=tier)

@@ -224,3 +224,14 @@ def test_any_language_or_size_scores_without_failing(prompt):
     p = ask("auto", prompt)
     assert p.difficulty is not None and 0.0 <= p.difficulty <= 1.0
     assert p.candidates and p.reason.startswith("difficulty ")
+
+
+def test_a_tier_with_no_capable_model_gives_way_and_says_so():
+    economy = model("p/economy")
+    premium = dataclasses.replace(model("p/premium"), supports_tools=False)
+    snap = snap_with("tiered", economy, premium, tiers=("economy", "premium"), premium_threshold=0.5)
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    p = ask("r", HARD, snap, quality=1.0, tools=tools)
+    assert ids(p) == ["p/economy"] and p.tier == "economy"
+    assert "economy tier" in p.reason and "no capable premium model" in p.reason
+    assert ask("r", HARD, snap, quality=1.0).tier == "premium"
