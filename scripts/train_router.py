@@ -125,6 +125,9 @@ def _report(name, scores, weak, strong) -> dict:
         "oracle_apgr": metrics.apgr(metrics.oracle_scores(weak, strong), weak, strong),
         "share95": metrics.share_for_pgr(scores, weak, strong, 0.95),
         "oracle_share95": metrics.share_for_pgr(metrics.oracle_scores(weak, strong), weak, strong, 0.95),
+        "quality95": metrics.share_for_quality(scores, weak, strong, 0.95),
+        "random_quality95": max(0.0, (0.95 * sum(strong) - sum(weak)) / (sum(strong) - sum(weak))),
+        "oracle_quality95": metrics.share_for_quality(metrics.oracle_scores(weak, strong), weak, strong, 0.95),
     }
 
 
@@ -183,11 +186,13 @@ TABLE_END = "<!-- end of results -->"
 
 def validation_table(results) -> str:
     lines = ["| Set | Prompts | Weak / strong mean | APGR router | random | oracle | "
+             "Strong share at 95% of the strong model's quality: router | random | oracle | "
              "Strong share for 95% PGR: router | random | oracle |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['set']} | {r['n']} | {r['weak_mean']:.3f} / {r['strong_mean']:.3f} | "
-                     f"**{r['apgr']:.3f}** | 0.500 | {r['oracle_apgr']:.3f} | **{r['share95']:.1%}** | 95.0% | "
+                     f"**{r['apgr']:.3f}** | 0.500 | {r['oracle_apgr']:.3f} | **{r['quality95']:.1%}** | "
+                     f"{r['random_quality95']:.1%} | {r['oracle_quality95']:.1%} | **{r['share95']:.1%}** | 95.0% | "
                      f"{r['oracle_share95']:.1%} |")
     return "\n".join(lines) + "\n"
 

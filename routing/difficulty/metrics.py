@@ -35,9 +35,13 @@ def share_for_pgr(scores, weak, strong, target: float = 0.95, points: int = 1001
     return 1.0
 
 
-def random_apgr(weak, strong, points: int = 101) -> float:
-    """Random routing's expected APGR: the curve is the straight line from 0 to 1."""
-    return 0.5
+def share_for_quality(scores, weak, strong, target: float = 0.95, points: int = 1001) -> float:
+    """The smallest strong-model share whose mean quality reaches `target` times the strong
+    model's own (as a PGR: (target * strong - weak) / (strong - weak))."""
+    base, top = sum(weak) / len(weak), sum(strong) / len(strong)
+    if top == base:
+        return 0.0
+    return share_for_pgr(scores, weak, strong, (target * top - base) / (top - base), points)
 
 
 def oracle_scores(weak, strong) -> list[float]:
