@@ -64,7 +64,7 @@ def last_user_text(messages) -> tuple[str, int]:
             tail.append(p[-need:])
             need -= len(tail[-1])
         return "".join(head) + "\n" + "".join(reversed(tail)), total
-    raise Unassessable("no user turn (tool-only)")
+    raise Unassessable("no user turn (only system, assistant or tool messages)")
 
 
 def analyse(sample: str, total_chars: int) -> tuple[frozenset, dict[str, float], bool]:
