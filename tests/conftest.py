@@ -55,10 +55,12 @@ def test_database_url(live_db):
 
 # The shared gateway's breakers never open, so that one test's injected faults cannot change
 # which upstream serves the next test; breaker tests start gateways of their own. Likewise
-# auto-fast never probes a stale model there.
+# auto-fast keeps its static order there (no model is ever measured enough, none is probed), so
+# that one test's slow upstream does not move the next test's; tests/routing/test_fast_route.py
+# starts its own.
 NO_BREAKERS = {"AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 1_000_000, "AIPOWER_BREAKER_FAILURE_RATIO": 2,
                "AIPOWER_RETRY_BUDGET_RESERVE": 1_000_000, "AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT": 2,
-               "AIPOWER_TTFT_PROBE_SECONDS": 10**9}
+               "AIPOWER_TTFT_MIN_SAMPLES": 10**9, "AIPOWER_TTFT_PROBE_SECONDS": 10**9}
 
 
 @pytest.fixture(scope="session")
