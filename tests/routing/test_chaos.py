@@ -71,7 +71,8 @@ def test_chaos(own_gateways, tenant, sim, usage, live_db):
 
     # The simulator answers deterministically: what each model says to these messages.
     expected = {}
-    for model in ("deepseek/deepseek-chat", "qwen/qwen-plus", "openai/gpt-4o-mini", "anthropic/claude-sonnet-4"):
+    for model in ("deepseek/deepseek-chat", "qwen/qwen-plus", "openai/gpt-4o-mini", "anthropic/claude-sonnet-4",
+                  "google/gemini-2.5-flash", "openai/gpt-5.4", "google/gemini-2.5-pro"):  # route auto's pool
         r = httpx.post(gw.url + "/v1/chat/completions", json={"model": model, "messages": MESSAGES},
                        headers={"authorization": f"Bearer {tenant.key}", "x-sim-chunks": "8"}, timeout=10)
         expected[model] = r.json()["choices"][0]["message"]["content"]
