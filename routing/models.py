@@ -52,6 +52,12 @@ class CatalogModel(models.Model):
     supports_json_mode = models.BooleanField(default=True)
     quirks = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
+    # Price sync (routing/pricesync): where each public price list names this model, and a pin.
+    price_pinned = models.BooleanField(default=False, help_text="A price sync never changes this model.")
+    litellm_id = models.CharField(max_length=200, blank=True, help_text="Key in LiteLLM's price map; "
+                                  "empty: the upstream id, when the entry's provider is this model's.")
+    openrouter_id = models.CharField(max_length=200, blank=True, help_text="id in OpenRouter's model list; "
+                                     "empty: <provider>/<upstream id>.")
 
     class Meta:
         verbose_name = "model"
@@ -96,3 +102,6 @@ class FallbackTarget(models.Model):
     class Meta:
         ordering = ["provider", "position", "id"]
         constraints = [models.UniqueConstraint(fields=["provider", "model"], name="one_fallback_per_model")]
+
+
+from .price_models import PriceChange, PriceSyncRun, PriceVersion  # noqa: E402,F401  (registered with the app)
