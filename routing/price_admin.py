@@ -7,7 +7,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .price_models import PRICE_FIELDS, PriceChange, PriceSyncRun, PriceVersion
-from .prices import price_version_create
+from .prices import price_version_create, price_versions_apply_due
 from .pricesync.review import ReviewError, change_approve, change_reject
 from .selectors import price_history
 
@@ -22,6 +22,14 @@ class PriceVersioningMixin:
         if obj is None or obj.pk is None:
             return "-"
         return render_to_string("routing/_price_history.html", {"history": price_history(obj)})
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        price_versions_apply_due()  # show (and edit) the price in force, even where no beat runs
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        price_versions_apply_due()
+        return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -32,6 +32,8 @@ def price_version_create(*, model, prices: dict, source: str, created_by: str = 
     now unless effective_at is later."""
     from .models import CatalogModel
 
+    if price_versions_apply_due():  # what the new version does not set is taken from the price in force
+        model.refresh_from_db(fields=PRICE_FIELDS)
     now = timezone.now()
     values = current_prices(model) | {k: v for k, v in prices.items() if k in PRICE_FIELDS}
     for field, value in values.items():

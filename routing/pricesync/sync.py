@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..price_models import PRICE_FIELDS, PriceChange, PriceSyncRun, PriceVersion
-from ..prices import price_version_create
+from ..prices import price_version_create, price_versions_apply_due
 from .formats import PARSERS, Entry, PayloadError, load_json
 from .guardrails import decide
 from .sources import FetchError, configured, fetch
@@ -80,6 +80,7 @@ def _index(fmt: str, entries: list[Entry]):
 def _sync(run: PriceSyncRun, fmt: str, url: str, entries: list[Entry], *, dry_run: bool) -> list[PriceChange]:
     from ..models import CatalogModel, Provider
 
+    price_versions_apply_due()  # compare with the prices in force
     factor = Decimal(str(settings.AIPOWER_PRICE_SYNC_MAX_FACTOR))
     by_id, by_bare = _index(fmt, entries)
     matched: set[int] = set()
