@@ -151,6 +151,9 @@ def test_an_operator_approves_and_rejects_held_changes_in_admin(lists, catalog, 
     held = {c.model.public_id: c for c in PriceChange.objects.filter(run=run, status="held")}
     listing = admin_client.get("/admin/routing/pricechange/?status__exact=held")
     assert listing.status_code == 200 and b"gpt-4o-mini" in listing.content
+    assert admin_client.get("/admin/routing/pricesyncrun/").status_code == 200
+    run_page = admin_client.get(f"/admin/routing/pricesyncrun/{run.pk}/change/")
+    assert run_page.status_code == 200 and b"moves more than 3x" in run_page.content
 
     response = admin_client.post("/admin/routing/pricechange/", {
         "action": "approve", "_selected_action": [held["openai/gpt-4o-mini"].pk, held["anthropic/claude-sonnet-4"].pk]})
@@ -255,3 +258,15 @@ def test_the_command_prints_per_model_what_changed_and_why(lists, catalog, capsy
     with pytest.raises(CommandError):
         call_command("sync_prices", "--format", "openrouter", "--url", lists.serve("/x", b"nope"))
     assert "FAILED, nothing changed: not JSON" in capsys.readouterr().out
+
+
+def test_the_command_syncs_every_configured_source_and_the_factor_is_a_setting(lists, catalog, settings, capsys):
+    settings.AIPOWER_PRICE_SOURCES = [f"litellm={lists.serve('/litellm.json', LITELLM_RAW.encode())}",
+                                      f"openrouter={lists.serve('/api/v1/models', openrouter_payload())}"]
+    settings.AIPOWER_PRICE_SYNC_MAX_FACTOR = "20"
+    call_command("sync_prices")
+    out = capsys.readouterr().out
+    assert "litellm http://" in out and "openrouter http://" in out
+    assert catalog("openai/gpt-4o-mini").input_price_usd_micro_per_mtok == 1_500_000  # 10x: within 20x
+    assert catalog("zhipu/glm-4-flash").input_price_usd_micro_per_mtok == 0  # crossing zero: held whatever the factor
+    assert {r.format for r in PriceSyncRun.objects.filter(trigger="command", ok=True)} == {"litellm", "openrouter"}
