@@ -41,8 +41,9 @@ def price_version_create(*, model, prices: dict, source: str, created_by: str = 
             raise ValueError(f"{field} must be a whole number of micro-USD per 1M tokens, not {value!r}")
     if values["input_price_usd_micro_per_mtok"] is None or values["output_price_usd_micro_per_mtok"] is None:
         raise ValueError("input and output prices are required")
-    when = effective_at or now
-    in_force = when <= now
+    # A price cannot change the past (usage rows keep what they were billed): earlier means now.
+    when = max(effective_at or now, now)
+    in_force = when == now
     version = PriceVersion.objects.create(model=model, effective_at=when, source=source, created_by=created_by[:200],
                                           note=note[:300], applied=in_force, **values)
     if in_force:

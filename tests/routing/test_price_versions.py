@@ -72,6 +72,13 @@ def test_an_operator_schedules_a_price_and_the_snapshot_switches_at_its_time(adm
     m.refresh_from_db()
     assert (m.input_price_usd_micro_per_mtok, m.output_price_usd_micro_per_mtok) == (3_000_000, 4_000_000)
     assert [p.state for p in price_history(m)] == ["in force", "past"]
+    # A price cannot be back-dated (the past was billed as it was): an earlier time means now.
+    before = timezone.now()
+    backdated = price_version_create(model=m, prices={"input_price_usd_micro_per_mtok": 2_000_000}, source="admin",
+                                     effective_at=before - timedelta(days=1))
+    assert backdated.effective_at >= before and backdated.applied
+    assert [(p.state, p.input_price_usd_micro_per_mtok) for p in price_history(m)][:2] == [
+        ("in force", 2_000_000), ("past", 3_000_000)]
     # Versions are history: not edited or deleted in admin.
     assert admin_client.post(f"/admin/routing/priceversion/{scheduled.pk}/delete/", {"post": "yes"}).status_code == 403
     assert admin_client.post(f"/admin/routing/priceversion/{scheduled.pk}/change/",
