@@ -4,6 +4,7 @@ changes a sync held or proposed (approve / reject)."""
 from django.contrib import admin, messages
 from django.db import IntegrityError
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from .price_models import PRICE_FIELDS, PriceChange, PriceSyncRun, PriceVersion
@@ -21,7 +22,8 @@ class PriceVersioningMixin:
     def price_history(self, obj):
         if obj is None or obj.pk is None:
             return "-"
-        return render_to_string("routing/_price_history.html", {"history": price_history(obj)})
+        return render_to_string("routing/_price_history.html", {"history": price_history(obj), "schedule_url": (
+            reverse("admin:routing_priceversion_add") + f"?model={obj.pk}")})
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         price_versions_apply_due()  # show (and edit) the price in force, even where no beat runs

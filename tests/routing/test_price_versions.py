@@ -46,6 +46,10 @@ def test_an_admin_price_edit_is_a_new_version(admin_client, live_db):
     assert PriceVersion.objects.filter(model=m).latest("id").pk == version.pk
     page = admin_client.get(f"/admin/routing/catalogmodel/{m.pk}/change/")
     assert b"Price history" in page.content and b"$0.777" in page.content
+    assert b'<table class="grid price-history">' in page.content
+    assert f'/admin/routing/priceversion/add/?model={m.pk}'.encode() in page.content
+    form_page = admin_client.get(f"/admin/routing/priceversion/add/?model={m.pk}")
+    assert f'<option value="{m.pk}" selected>'.encode() in form_page.content
 
 
 def test_an_operator_schedules_a_price_and_the_snapshot_switches_at_its_time(admin_client, live_db):
