@@ -5,12 +5,12 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from .price_models import PriceVersion
+from .price_models import PRICE_FIELDS, PriceVersion
 
 
 @dataclass(frozen=True)
 class PricePoint:
-    effective_at: datetime
+    effective_at: datetime | None  # None: the catalog's price, from before versions were recorded
     input_price_usd_micro_per_mtok: int
     cached_input_price_usd_micro_per_mtok: int | None
     cache_write_price_usd_micro_per_mtok: int | None
@@ -31,4 +31,7 @@ def price_history(model) -> list[PricePoint]:
         else:
             state = "past"
         points.append(PricePoint(effective_at=v.effective_at, source=v.source, state=state, **v.prices()))
+    if not seen_in_force:  # a model added outside admin and the seed: its price has no version yet
+        points.append(PricePoint(effective_at=None, source="catalog", state="in force",
+                                 **{f: getattr(model, f) for f in PRICE_FIELDS}))
     return points

@@ -112,7 +112,15 @@ def test_the_price_history_is_public_on_a_page_and_in_the_api(live_db, db):
                                          (1_250_000, 10_000_000, "seed", "past")]
     assert b"/api/models/{provider}/{model}/prices/" in anonymous.get("/api/schema/").content
 
-    CatalogModel.objects.filter(pk=m.pk).update(enabled=False)
+    bare = CatalogModel.objects.create(provider=m.provider, upstream_id=f"{m.upstream_id}-bare",
+                                       public_id=f"{m.public_id}-bare", display_name="no versions",
+                                       input_price_usd_micro_per_mtok=9, output_price_usd_micro_per_mtok=10,
+                                       context_window=1000, max_output_tokens=100)
+    [only] = anonymous.get(f"/api/models/{provider}/{name}-bare/prices/").json()["prices"]
+    assert (only["effective_at"], only["input_price_usd_micro_per_mtok"], only["state"]) == (None, 9, "in force")
+    assert anonymous.get(f"/models/{provider}/{name}-bare/prices").status_code == 200
+
+    CatalogModel.objects.filter(pk__in=[m.pk, bare.pk]).update(enabled=False)
     assert anonymous.get(f"/models/{provider}/{name}/prices").status_code == 404
     assert anonymous.get(f"/api/models/{provider}/{name}/prices/").status_code == 404
     assert anonymous.get("/api/models/nobody/nothing/prices/").status_code == 404
