@@ -260,7 +260,9 @@ def test_the_command_prints_per_model_what_changed_and_why(lists, catalog, capsy
     assert "FAILED, nothing changed: not JSON" in capsys.readouterr().out
 
 
-def test_the_command_syncs_every_configured_source_and_the_factor_is_a_setting(lists, catalog, settings, capsys):
+def test_the_command_syncs_every_configured_source_and_the_factor_is_a_setting(lists, catalog, settings, capsys,
+                                                                               mailoutbox):
+    settings.AIPOWER_PRICE_SYNC_EMAILS = ["prices@example.com"]
     settings.AIPOWER_PRICE_SOURCES = [f"litellm={lists.serve('/litellm.json', LITELLM_RAW.encode())}",
                                       f"openrouter={lists.serve('/api/v1/models', openrouter_payload())}"]
     settings.AIPOWER_PRICE_SYNC_MAX_FACTOR = "20"
@@ -270,3 +272,4 @@ def test_the_command_syncs_every_configured_source_and_the_factor_is_a_setting(l
     assert catalog("openai/gpt-4o-mini").input_price_usd_micro_per_mtok == 1_500_000  # 10x: within 20x
     assert catalog("zhipu/glm-4-flash").input_price_usd_micro_per_mtok == 0  # crossing zero: held whatever the factor
     assert {r.format for r in PriceSyncRun.objects.filter(trigger="command", ok=True)} == {"litellm", "openrouter"}
+    assert [m.to for m in mailoutbox] == [["prices@example.com"]] * len(mailoutbox) and mailoutbox
