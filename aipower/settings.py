@@ -304,3 +304,45 @@ CELERY_BEAT_SCHEDULE = {
     "billing-sweep-reservations": {"task": "billing.tasks.sweep_reservations", "schedule": 60.0},
     "billing-report-metered-usage": {"task": "billing.tasks.report_metered_usage", "schedule": 300.0},
 }
+
+# Price sync (routing/pricesync): sources as "format=url" (formats: litellm, openrouter), a change
+# larger than the factor (either way) is held for an operator, who is emailed (default: ADMINS).
+AIPOWER_PRICE_SOURCES = env.list("AIPOWER_PRICE_SOURCES", default=[
+    "litellm=https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json",
+    "openrouter=https://openrouter.ai/api/v1/models"])
+for _source in AIPOWER_PRICE_SOURCES:
+    if _source.partition("=")[0].strip() not in ("litellm", "openrouter") or not _source.partition("=")[2].strip():
+        raise ImproperlyConfigured(f"AIPOWER_PRICE_SOURCES entries are format=url (litellm or openrouter); "
+                                   f"got {_source!r}")
+AIPOWER_PRICE_SYNC_MAX_FACTOR = env.str("AIPOWER_PRICE_SYNC_MAX_FACTOR", default="3")
+try:
+    if not float(AIPOWER_PRICE_SYNC_MAX_FACTOR) > 1:
+        raise ValueError
+except ValueError:
+    raise ImproperlyConfigured(f"AIPOWER_PRICE_SYNC_MAX_FACTOR must be a number above 1; "
+                               f"got {AIPOWER_PRICE_SYNC_MAX_FACTOR!r}") from None
+AIPOWER_PRICE_SYNC_EMAILS = env.list("AIPOWER_PRICE_SYNC_EMAILS", default=[])
+AIPOWER_PRICE_SYNC_TIMEOUT = env.float("AIPOWER_PRICE_SYNC_TIMEOUT", default=30.0)
+AIPOWER_PRICE_SYNC_MAX_BYTES = env.int("AIPOWER_PRICE_SYNC_MAX_BYTES", default=50_000_000)
+# When the sync runs: a crontab line (minute hour day-of-month month day-of-week; default Mondays
+# 05:00 UTC) or a number of seconds between runs.
+AIPOWER_PRICE_SYNC_SCHEDULE = env.str("AIPOWER_PRICE_SYNC_SCHEDULE", default="0 5 * * 1")
+
+
+def _celery_schedule(name, value):
+    from celery.schedules import crontab
+
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    parts = value.split()
+    if len(parts) != 5:
+        raise ImproperlyConfigured(f"{name} must be a crontab line of 5 fields or a number of seconds; got {value!r}")
+    return crontab(*parts)
+
+
+CELERY_BEAT_SCHEDULE["routing-sync-prices"] = {
+    "task": "routing.tasks.sync_prices", "schedule": _celery_schedule("AIPOWER_PRICE_SYNC_SCHEDULE",
+                                                                      AIPOWER_PRICE_SYNC_SCHEDULE)}
+CELERY_BEAT_SCHEDULE["routing-apply-due-prices"] = {"task": "routing.tasks.apply_due_prices", "schedule": 60.0}

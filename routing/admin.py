@@ -3,6 +3,7 @@ from django.urls import path
 
 from .health_admin import provider_health
 from .models import CatalogModel, FallbackTarget, Provider, Route, RouteTarget
+from .price_admin import PriceVersioningMixin
 
 
 class FallbackTargetInline(admin.TabularInline):
@@ -31,11 +32,11 @@ class ProviderAdmin(admin.ModelAdmin):
 
 
 @admin.register(CatalogModel)
-class CatalogModelAdmin(admin.ModelAdmin):
+class CatalogModelAdmin(PriceVersioningMixin, admin.ModelAdmin):
     list_display = ("public_id", "provider", "input_price_usd_micro_per_mtok", "output_price_usd_micro_per_mtok",
                     "context_window", "quality_overall", "quality_coding", "supports_tools", "supports_vision",
                     "supports_json_mode", "enabled")
-    list_filter = ("provider", "enabled", "supports_tools", "supports_vision", "supports_json_mode")
+    list_filter = ("provider", "enabled", "supports_tools", "supports_vision", "supports_json_mode", "price_pinned")
     search_fields = ("public_id", "upstream_id", "display_name")
     change_list_template = "admin/routing/change_list_with_health.html"
 

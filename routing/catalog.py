@@ -6,8 +6,9 @@ and no request waits for the database to read the catalog (except the very first
 """
 
 import asyncio
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aipower.db import db_task
 from django.conf import settings
@@ -70,6 +71,7 @@ class Snapshot:
     routes: dict[str, RouteInfo]
     fallbacks: dict[str, tuple[ModelInfo, ...]] = field(default_factory=dict)  # by provider slug
     loaded_at: float = 0.0
+    next_price_change_at: float = math.inf  # epoch seconds: a scheduled price takes effect (reload then)
 
     def resolve_model(self, name: str) -> ModelInfo | None:
         return self.models.get(name) or self.by_upstream_id.get(name)
@@ -77,6 +79,9 @@ class Snapshot:
 
 def load_snapshot() -> Snapshot:
     from .models import CatalogModel, FallbackTarget, Route
+    from .prices import scheduled_prices
+
+    price_overrides, next_price_change_at = scheduled_prices()
 
     models: dict[str, ModelInfo] = {}
     by_pk: dict[int, ModelInfo] = {}
@@ -109,6 +114,8 @@ def load_snapshot() -> Snapshot:
             quality_coding=m.quality_coding,
             typical_output_tokens=m.typical_output_tokens,
         )
+        if m.pk in price_overrides:  # a scheduled price now in force, not yet copied to the model
+            info = replace(info, **price_overrides[m.pk])
         models[info.public_id] = info
         by_pk[m.pk] = info
         upstream_counts.setdefault(m.upstream_id, []).append(info)
@@ -125,7 +132,8 @@ def load_snapshot() -> Snapshot:
         if f.model_id in by_pk:
             fallbacks.setdefault(f.provider.slug, []).append(by_pk[f.model_id])
     return Snapshot(models=models, by_upstream_id=by_upstream, routes=routes,
-                    fallbacks={k: tuple(v) for k, v in fallbacks.items()}, loaded_at=time.monotonic())
+                    fallbacks={k: tuple(v) for k, v in fallbacks.items()}, loaded_at=time.monotonic(),
+                    next_price_change_at=next_price_change_at)
 
 
 _load_async = db_task(load_snapshot)
@@ -139,6 +147,9 @@ async def get_snapshot() -> Snapshot:
     if snap is None:
         snap = _current = await _load_async()
         return snap
+    if snap.next_price_change_at <= time.time():
+        # A scheduled price took effect: requests from now on are billed at it, so wait for it.
+        return await _reload_for_price_change()
     if time.monotonic() - snap.loaded_at > settings.AIPOWER_CATALOG_CACHE_SECONDS:
         loop = asyncio.get_running_loop()
         if _refreshing is None or _refreshing.done() or _refreshing.get_loop() is not loop:
@@ -152,6 +163,18 @@ async def _refresh() -> None:
         _current = await _load_async()
     finally:
         _refreshing = None
+
+
+async def _reload_for_price_change() -> Snapshot:
+    global _refreshing
+    loop = asyncio.get_running_loop()
+    for _ in range(2):  # a reload already under way may have read the catalog before the change
+        if _refreshing is None or _refreshing.done() or _refreshing.get_loop() is not loop:
+            _refreshing = loop.create_task(_refresh())
+        await asyncio.shield(_refreshing)
+        if _current is not None and _current.next_price_change_at > time.time():
+            break
+    return _current
 
 
 def invalidate() -> None:

@@ -59,6 +59,12 @@ class CatalogModel(models.Model):
     quality_source = models.CharField(max_length=300, blank=True, help_text="Where the quality ranks were read.")
     typical_output_tokens = models.PositiveIntegerField(
         default=500, help_text="tokens; the expected answer length when a request sets no max_tokens (auto-cheap)")
+    # Price sync (routing/pricesync): where each public price list names this model, and a pin.
+    price_pinned = models.BooleanField(default=False, help_text="A price sync never changes this model.")
+    litellm_id = models.CharField(max_length=200, blank=True, help_text="Key in LiteLLM's price map; "
+                                  "empty: the upstream id, when the entry's provider is this model's.")
+    openrouter_id = models.CharField(max_length=200, blank=True, help_text="id in OpenRouter's model list; "
+                                     "empty: <provider>/<upstream id>.")
 
     class Meta:
         verbose_name = "model"
@@ -130,3 +136,6 @@ class FallbackTarget(models.Model):
     class Meta:
         ordering = ["provider", "position", "id"]
         constraints = [models.UniqueConstraint(fields=["provider", "model"], name="one_fallback_per_model")]
+
+
+from .price_models import PriceChange, PriceSyncRun, PriceVersion  # noqa: E402,F401  (registered with the app)

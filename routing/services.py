@@ -2,6 +2,8 @@ from django.db import transaction
 
 from . import seed
 from .models import CatalogModel, FallbackTarget, Provider, Route, RouteTarget
+from .price_models import PRICE_FIELDS, PriceVersion
+from .prices import current_prices, price_version_create
 
 
 @transaction.atomic
@@ -22,8 +24,11 @@ def catalog_load_seed(*, reset: bool = False) -> dict:
         values = {k: v for k, v in row.items() if k not in ("provider", "public_id")}
         values["provider"] = providers[row["provider"]]
         m, created = CatalogModel.objects.get_or_create(public_id=row["public_id"], defaults=values)
+        prices = {f: values[f] for f in PRICE_FIELDS}
         if reset and not created:
-            CatalogModel.objects.filter(pk=m.pk).update(**values)
+            CatalogModel.objects.filter(pk=m.pk).update(**{k: v for k, v in values.items() if k not in prices})
+        if created or (reset and current_prices(m) != prices):
+            price_version_create(model=m, prices=prices, source=PriceVersion.Source.SEED, created_by="seed catalog")
         added["models"] += created
         models[m.public_id] = m
     for name, goal, description, policy, options, targets in seed.ROUTES:
