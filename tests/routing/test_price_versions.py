@@ -32,7 +32,8 @@ def probe_model(**prices) -> CatalogModel:
 def test_an_admin_price_edit_is_a_new_version(admin_client, live_db):
     m = CatalogModel.objects.get(public_id="deepseek/deepseek-reasoner")
     form = {f: getattr(m, f) for f in ("upstream_id", "public_id", "display_name", "input_price_usd_micro_per_mtok",
-                                      "context_window", "max_output_tokens", "price_source")}
+                                      "context_window", "max_output_tokens", "price_source",
+                                      "typical_output_tokens")}
     form.update(provider=m.provider_id, cached_input_price_usd_micro_per_mtok=m.cached_input_price_usd_micro_per_mtok,
                 quirks="{}", enabled="on", supports_streaming="on", output_price_usd_micro_per_mtok=777_000)
     assert admin_client.post(f"/admin/routing/catalogmodel/{m.pk}/change/", form).status_code == 302
