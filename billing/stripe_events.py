@@ -14,8 +14,8 @@ from django.db.models import Sum
 from accounts.models import Organization
 
 from .models import CheckoutSession, LedgerEntry, StripeEvent
+from .money import NUSD_PER_CENT
 from .services import account_settings_update, ledger_post
-from .stripe_client import NUSD_PER_CENT
 
 log = logging.getLogger("aipower.billing")
 Kind = LedgerEntry.Kind

@@ -18,8 +18,9 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.tenancy import keys_of, member_required
 
 from . import selectors, stripe_client, stripe_events
-from .forms import NUSD_PER_USD, KeyBudgetForm, LedgerFilterForm, SettingsForm, TopUpForm
+from .forms import KeyBudgetForm, LedgerFilterForm, SettingsForm, TopUpForm
 from .models import CheckoutSession
+from .money import usd_input
 from .services import account_settings_update, key_budget_set
 
 log = logging.getLogger("aipower.billing")
@@ -32,13 +33,14 @@ def _managers_only(request):
 
 
 def _settings_initial(account) -> dict:
+    """The form's fields as the stored amounts, exactly (saving the form unchanged changes nothing)."""
+    threshold = account.auto_recharge_threshold_nusd
     return {
         "auto_recharge_enabled": account.auto_recharge_enabled,
-        "auto_recharge_threshold_usd": (f"{account.auto_recharge_threshold_nusd / NUSD_PER_USD:g}"
-                                        if account.auto_recharge_enabled or account.auto_recharge_threshold_nusd else None),
-        "auto_recharge_amount_usd": account.auto_recharge_amount_nusd // NUSD_PER_USD or None,
-        "monthly_cap_usd": None if account.monthly_cap_nusd is None else f"{account.monthly_cap_nusd / NUSD_PER_USD:g}",
-        "alert_thresholds_usd": ", ".join(f"{t / NUSD_PER_USD:g}" for t in account.alert_thresholds_nusd or ()),
+        "auto_recharge_threshold_usd": usd_input(threshold) if account.auto_recharge_enabled or threshold else None,
+        "auto_recharge_amount_usd": usd_input(account.auto_recharge_amount_nusd or None),
+        "monthly_cap_usd": usd_input(account.monthly_cap_nusd),
+        "alert_thresholds_usd": ", ".join(usd_input(int(t)) for t in account.alert_thresholds_nusd or ()),
     }
 
 

@@ -1,21 +1,21 @@
-from decimal import Decimal, InvalidOperation
-
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.keys import apikey_create, organization_get_or_create
-
-NUSD_PER_USD = 1_000_000_000
+from billing.money import InvalidAmount, format_usd, parse_usd, usd_to_nusd
 
 
 def usd(text: str) -> int:
     """A dollar amount as integer nano-USD, exactly."""
     try:
-        value = Decimal(text)
-    except InvalidOperation:
+        value = parse_usd(text)
+    except InvalidAmount:
         raise CommandError(f"--credit-usd must be a number of dollars, got {text!r}") from None
-    if value < 0 or value != value.quantize(Decimal("0.000000001")):
+    if value < 0:
         raise CommandError("--credit-usd must be positive, with at most 9 decimals")
-    return int(value * NUSD_PER_USD)
+    try:
+        return usd_to_nusd(value)
+    except InvalidAmount:
+        raise CommandError("--credit-usd must be positive, with at most 9 decimals") from None
 
 
 class Command(BaseCommand):
@@ -37,6 +37,6 @@ class Command(BaseCommand):
 
             ledger_post(organization_id=organization.pk, kind="grant", amount_nusd=credit,
                         note=f"granted with key {key.prefix}", grant_key=f"issue_key:{key.pk}")
-            self.stdout.write(f"Granted ${Decimal(credit) / NUSD_PER_USD} of credit.")
+            self.stdout.write(f"Granted {format_usd(credit)} of credit.")
         self.stdout.write(f"Key {key.prefix}… created. It is shown once; store it now:")
         self.stdout.write(raw)
