@@ -6,7 +6,7 @@ from django.contrib import admin
 
 from .models import CheckoutSession, CreditAccount, KeyBudget, LedgerEntry, MeterReport, Reservation, StripeEvent
 from .money import InvalidAmount, format_usd, usd_to_nusd
-from .services import ledger_post
+from .services import account_settings_update, ledger_post
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -65,8 +65,9 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         fields = [f for f in form.changed_data if f in CreditAccountForm.Meta.fields]
-        if fields:
-            CreditAccount.objects.filter(pk=obj.pk).update(**{f: getattr(obj, f) for f in fields})
+        if fields:  # under the account's lock, recorded in the organization's audit log
+            account_settings_update(organization_id=obj.organization_id, actor=request.user,
+                                    **{f: getattr(obj, f) for f in fields})
         amount = form.cleaned_data.get("adjust_nusd")
         if amount:
             ledger_post(organization_id=obj.organization_id, kind=LedgerEntry.Kind.ADJUSTMENT,

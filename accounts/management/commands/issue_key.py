@@ -1,5 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from accounts.audit import audit_record
 from accounts.keys import apikey_create, organization_get_or_create
 from billing.money import InvalidAmount, format_usd, parse_usd, usd_to_nusd
 
@@ -30,7 +32,10 @@ class Command(BaseCommand):
     def handle(self, *args, org, name, credit_usd, **options):
         credit = usd(credit_usd) if credit_usd is not None else 0
         organization = organization_get_or_create(name=org)
-        key, raw = apikey_create(organization=organization, name=name)
+        with transaction.atomic():
+            key, raw = apikey_create(organization=organization, name=name)
+            audit_record(organization_id=organization.pk, actor="manage.py issue_key", action="key.create",
+                         target=key, changes={"name": [None, name]})
         self.stdout.write(f"Organization: {organization.name} (id {organization.pk})")
         if credit:
             from billing.services import ledger_post
