@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .scoping import OrganizationScopedManager
+
 
 class Organization(models.Model):
     """The tenant. Every tenant-owned row points at one."""
@@ -68,6 +70,8 @@ class ApiKey(models.Model):
     # An empty list allows every model and route.
     allowed_models = models.JSONField(default=list, blank=True)
 
+    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
+
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
 
@@ -105,6 +109,8 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
+
     def __str__(self):
         return f"{self.email} → {self.organization} ({self.role})"
 
@@ -129,6 +135,8 @@ class ManagementToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
+
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
 
@@ -152,6 +160,8 @@ class AuditLog(models.Model):
     target_label = models.CharField(max_length=200, blank=True)
     # {"field": [before, after]}; creations have before = null.
     changes = models.JSONField(default=dict, blank=True)
+
+    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
 
     class Meta:
         indexes = [models.Index(fields=["organization", "-created_at"], name="audit_org_created")]

@@ -16,6 +16,7 @@ from django.utils.text import slugify
 from .audit import audit_record
 from .crypto import digest, random_token
 from .models import Invitation, ManagementToken, Membership, Organization
+from .scoping import organization_scope, scopes_disabled
 
 Role = Membership.Role
 INVITATION_TTL = timedelta(days=7)
@@ -165,7 +166,8 @@ def invitation_cancel(*, actor: Membership, invitation: Invitation) -> None:
 
 def invitation_for_token(raw: str) -> Invitation | None:
     """The pending invitation a link's token is for, or None (unknown, used or expired)."""
-    invitation = Invitation.objects.select_related("organization").filter(token_hash=digest(raw)).first()
+    with scopes_disabled():  # found by its token, whoever follows the link
+        invitation = Invitation.objects.select_related("organization").filter(token_hash=digest(raw)).first()
     if invitation is None or not invitation.is_pending:
         return None
     return invitation
@@ -179,6 +181,11 @@ def user_has_verified_email(user, email: str) -> bool:
 
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, user) -> Membership:
+    with organization_scope(invitation.organization_id):
+        return _accept(invitation=invitation, user=user)
+
+
+def _accept(*, invitation: Invitation, user) -> Membership:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if not invitation.is_pending:
         raise NotAllowed("This invitation has expired or was already used.")

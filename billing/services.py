@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.audit import audit_record, diff
+from accounts.scoping import organization_scope
 
 from . import stripe_client
 from .models import CheckoutSession, CreditAccount, KeyBudget, LedgerEntry, TrialGrant
@@ -69,7 +70,7 @@ def trial_grant(*, email: str, organization_id: int) -> LedgerEntry | None:
     email = email.strip().lower()
     if amount <= 0 or not email:
         return None
-    with transaction.atomic():
+    with transaction.atomic(), organization_scope(organization_id):
         # One trial per organization too: a second address added to the same account gets none.
         account_for_update(organization_id)
         if TrialGrant.objects.filter(organization_id=organization_id).exists():

@@ -18,6 +18,18 @@ from django.db import connection
 from tests.servers import database_url, start_gateway, start_simulator
 
 
+@pytest.fixture(autouse=True)
+def _tests_see_every_organization():
+    """Test code sets up and checks any organization's rows, outside tenant scopes. The product
+    code it calls is not exempt: every request through Django's test client starts outside any
+    scope again (accounts.scoping.ScopeMiddleware), and the servers the tests start are other
+    processes. tests/accounts/test_scoping.py tests the scoping itself."""
+    from django_scopes import scopes_disabled
+
+    with scopes_disabled():
+        yield
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_test_environment, django_db_blocker):
     """The test database, created whether or not any test carries a django_db mark (tests that

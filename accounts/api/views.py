@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from ..models import ApiKey, Invitation, ManagementToken, Membership
 from ..orgs import NotAllowed, invitation_cancel, invitation_invite, membership_change_role, membership_remove
+from ..scoping import organization_scope
 from ..services import KeyNotActive, apikey_create, apikey_revoke, apikey_rotate, apikey_update
 from ..tenancy import current_membership, invitations_of, keys_of, members_of
 from .authentication import ManagementTokenAuthentication
@@ -39,6 +40,19 @@ class OrganizationScoped:
             raise PermissionDenied("You are not a member of any organization.")
         return membership
 
+    # Authentication happens inside dispatch(), in initial(): the caller's organization scope
+    # (accounts.scoping) is entered there, and left when the response is finalized.
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self._organization_scope = organization_scope(self.membership.organization_id)
+        self._organization_scope.__enter__()
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        entered, self._organization_scope = getattr(self, "_organization_scope", None), None
+        if entered is not None:
+            entered.__exit__(None, None, None)
+        return super().finalize_response(request, response, *args, **kwargs)
+
 
 class NotAllowedAs403:
     """The services' refusals: NotAllowed (the actor may not) is 403; KeyNotActive (the key's
@@ -53,7 +67,8 @@ class NotAllowedAs403:
 
 
 @extend_schema(tags=["keys"])
-class KeyViewSet(NotAllowedAs403, OrganizationScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class KeyViewSet(NotAllowedAs403, OrganizationScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                 viewsets.GenericViewSet):
     """Gateway API keys. Owners and admins manage every key of the organization, members their own;
     viewers none. DELETE revokes a key (it stays listed, as revoked)."""
 

@@ -3,6 +3,7 @@ from django.db import transaction
 
 from accounts.audit import audit_record
 from accounts.keys import apikey_create, organization_get_or_create
+from accounts.scoping import scopes_disabled
 from billing.money import InvalidAmount, format_usd, parse_usd, usd_to_nusd
 
 
@@ -29,6 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--credit-usd", default=None,
                             help="grant the organization this much credit (a ledger entry), e.g. 5 or 0.25")
 
+    @scopes_disabled()  # an operator's command
     def handle(self, *args, org, name, credit_usd, **options):
         credit = usd(credit_usd) if credit_usd is not None else 0
         organization = organization_get_or_create(name=org)
