@@ -97,8 +97,10 @@ class SettingsForm(forms.Form):
 
     def account_fields(self) -> dict:
         d = self.cleaned_data
-        fields = {"auto_recharge_enabled": d["auto_recharge_enabled"], "alert_thresholds_nusd": d["alert_thresholds_usd"],
-                  "monthly_cap_nusd": None if d.get("monthly_cap_usd") is None else usd_to_nusd(d["monthly_cap_usd"])}
+        cap = d.get("monthly_cap_usd")
+        fields = {"auto_recharge_enabled": d["auto_recharge_enabled"],
+                  "alert_thresholds_nusd": d["alert_thresholds_usd"],
+                  "monthly_cap_nusd": None if cap is None else usd_to_nusd(cap)}
         if d.get("auto_recharge_threshold_usd") is not None:
             fields["auto_recharge_threshold_nusd"] = usd_to_nusd(d["auto_recharge_threshold_usd"])
         if d.get("auto_recharge_amount_usd"):

@@ -14,7 +14,6 @@ from billing.money import (
     InvalidAmount,
     format_usd,
     nusd_to_usd,
-    parse_usd,
     parse_usd_to_nusd,
     usd_input,
     usd_to_nusd,
