@@ -84,7 +84,8 @@ _redis_dbs = itertools.cycle(range(1, 16))
 @pytest.fixture
 def own_gateways(test_database_url, simulator):
     """start(**env) -> a gateway of this test's own. Gateways started by one test share a Redis
-    database no other test uses (so breaker state is theirs); without Redis, each is alone."""
+    database no other test uses (so breaker state is theirs); without Redis (or with
+    REDIS_URL="" in env), each is alone."""
     import os
 
     started = []
@@ -93,13 +94,15 @@ def own_gateways(test_database_url, simulator):
     def start(**env):
         nonlocal redis_url
         base = os.environ.get("REDIS_URL", "")
+        if env.get("REDIS_URL") == "":
+            base = ""
         if base and not redis_url:
             import redis
 
             redis_url = base.rsplit("/", 1)[0] + f"/{next(_redis_dbs)}"
             redis.Redis.from_url(redis_url).flushdb()
-        server = start_gateway(database_url=test_database_url, simulator_url=simulator.url,
-                               REDIS_URL=redis_url, **env)
+        env.setdefault("REDIS_URL", redis_url)
+        server = start_gateway(database_url=test_database_url, simulator_url=simulator.url, **env)
         started.append(server)
         return server
 
