@@ -5,6 +5,7 @@ the change committed. Owners read it (`audit_of`).
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -50,7 +51,7 @@ def created(fields: dict) -> dict:
     return {f: [None, _jsonable(v)] for f, v in fields.items()}
 
 
-def actor_of(actor) -> tuple[object | None, str]:
+def actor_of(actor) -> tuple[Any, str]:
     """(user, label) for a Membership, a user (an operator in the admin) or a string (the system)."""
     if actor is None:
         return None, "system"

@@ -70,7 +70,8 @@ class ApiKey(models.Model):
     # An empty list allows every model and route.
     allowed_models = models.JSONField(default=list, blank=True)
 
-    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["ApiKey"] = OrganizationScopedManager()
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
@@ -109,7 +110,8 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["Invitation"] = OrganizationScopedManager()
 
     def __str__(self):
         return f"{self.email} → {self.organization} ({self.role})"
@@ -135,7 +137,8 @@ class ManagementToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["ManagementToken"] = OrganizationScopedManager()
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
@@ -161,7 +164,8 @@ class AuditLog(models.Model):
     # {"field": [before, after]}; creations have before = null.
     changes = models.JSONField(default=dict, blank=True)
 
-    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["AuditLog"] = OrganizationScopedManager()
 
     class Meta:
         indexes = [models.Index(fields=["organization", "-created_at"], name="audit_org_created")]

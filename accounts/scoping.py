@@ -15,7 +15,10 @@ token up by its hash (the gateway's hot path), and the credit reservations' ORM 
 `ScopeMiddleware` starts every request outside any scope, whatever the calling context held.
 """
 
+from typing import Any
+
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.db import models
 from django.urls import reverse
 from django_scopes import ScopedManager, ScopeError, scope, scopes_disabled
 from django_scopes.state import state
@@ -23,7 +26,7 @@ from django_scopes.state import state
 __all__ = ["OrganizationScopedManager", "ScopeError", "ScopeMiddleware", "organization_scope", "scopes_disabled"]
 
 
-def OrganizationScopedManager():  # noqa: N802 (a manager factory, named like the class it returns)
+def OrganizationScopedManager() -> models.Manager[Any]:  # noqa: N802 (a factory, named like the manager)
     return ScopedManager(organization="organization")
 
 

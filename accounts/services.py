@@ -51,7 +51,9 @@ def apikey_create(*, actor: Membership, name: str, expires_at: datetime | None =
         raise NotAllowed("An expiry must be in the future.")
     fields = {"name": name, "expires_at": expires_at, "rpm_limit": rpm_limit, "tpm_limit": tpm_limit,
               "allowed_models": list(allowed_models or [])}
-    key, raw = keys.apikey_create(organization=actor.organization, created_by=actor.user, **fields)
+    key, raw = keys.apikey_create(organization=actor.organization, created_by=actor.user, name=name,
+                                  expires_at=expires_at, rpm_limit=rpm_limit, tpm_limit=tpm_limit,
+                                  allowed_models=fields["allowed_models"])
     audit_record(organization_id=key.organization_id, actor=actor, action="key.create", target=key,
                  changes=created(fields))
     return key, raw
@@ -88,7 +90,7 @@ def apikey_revoke(*, actor: Membership, key: ApiKey) -> bool:
     keys.apikey_revoke(key=current)
     key.revoked_at = current.revoked_at
     audit_record(organization_id=key.organization_id, actor=actor, action="key.revoke", target=current,
-                 changes={"revoked_at": [None, current.revoked_at.isoformat()]})
+                 changes=created({"revoked_at": current.revoked_at}))
     return True
 
 

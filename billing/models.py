@@ -89,7 +89,8 @@ class LedgerEntry(models.Model):
     grant_key = models.CharField(max_length=320, null=True, blank=True, unique=True)
     receipt_url = models.URLField(max_length=500, blank=True)
 
-    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["LedgerEntry"] = OrganizationScopedManager()
 
     class Meta:
         indexes = [models.Index(fields=["organization", "-created_at"])]
@@ -117,7 +118,8 @@ class Reservation(models.Model):
     # Set by the sweeper: the hold is gone, but a late settle still charges the request.
     expired = models.BooleanField(default=False)
 
-    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["Reservation"] = OrganizationScopedManager()
 
     def __str__(self):
         return f"hold of {self.amount_nusd} nUSD for {self.request_id} (org {self.organization_id})"
@@ -133,7 +135,8 @@ class KeyBudget(models.Model):
     month_spent_nusd = models.BigIntegerField(default=0)
     reserved_nusd = models.BigIntegerField(default=0)
 
-    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["KeyBudget"] = OrganizationScopedManager()
 
     def __str__(self):
         return f"budget of key {self.api_key_id}: {self.monthly_budget_nusd} nUSD a month"
@@ -147,7 +150,8 @@ class TrialGrant(models.Model):
     amount_nusd = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["TrialGrant"] = OrganizationScopedManager()
 
     def __str__(self):
         return f"trial for {self.email} (org {self.organization_id})"
@@ -181,7 +185,8 @@ class CheckoutSession(models.Model):
     created_by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["CheckoutSession"] = OrganizationScopedManager()
 
     def __str__(self):
         return f"checkout {self.session_id} ({self.status})"
@@ -198,7 +203,8 @@ class MeterReport(models.Model):
     amount_nusd = models.BigIntegerField()
     sent_at = models.DateTimeField(null=True, blank=True)
 
-    objects = OrganizationScopedManager()  # tenant-owned: queried inside an organization's scope (accounts.scoping)
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["MeterReport"] = OrganizationScopedManager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "period_start"], name="one_report_per_hour")]

@@ -152,7 +152,8 @@ async def test_fifty_concurrent_requests_never_overspend(tenant):
         finally:
             await close_pool()
 
-    threads = [threading.Thread(target=lambda ids=ids: asyncio.run(batch(ids))) for ids in (range(30, 40), range(40, 50))]
+    threads = [threading.Thread(target=lambda ids=ids: asyncio.run(batch(ids)))
+               for ids in (range(30, 40), range(40, 50))]
     for t in threads:
         t.start()
     await asyncio.gather(*(one(i) for i in range(30)))
