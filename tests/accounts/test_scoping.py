@@ -11,11 +11,12 @@ from django_scopes.state import state
 from accounts.keys import apikey_create
 from accounts.models import ApiKey, AuditLog, Invitation, ManagementToken, Membership, Organization
 from accounts.scoping import organization_scope
+from analytics.models import UsageRecord
 from billing.models import CheckoutSession, KeyBudget, LedgerEntry, MeterReport, Reservation, TrialGrant
 from billing.services import ledger_post
 
 TENANT_OWNED = [ApiKey, Invitation, ManagementToken, AuditLog, LedgerEntry, Reservation, KeyBudget, TrialGrant,
-                CheckoutSession, MeterReport]
+                CheckoutSession, MeterReport, UsageRecord]
 
 
 @pytest.fixture
@@ -52,6 +53,20 @@ def test_inside_a_scope_only_that_organizations_rows_are_there(org, other_org, o
         ApiKey.objects.get(pk=mine.pk)
 
 
+def test_the_gateways_recorder_writes_usage_rows_outside_any_scope(org, other_org, outside_any_scope):
+    from django.utils import timezone
+
+    from analytics import recorder
+
+    rows = [UsageRecord(organization=o.organization, request_id=f"scoping-{o.organization.pk}",
+                        created_at=timezone.now(), requested_model="auto", status="ok") for o in (org, other_org)]
+    recorder._write(rows)
+    with organization_scope(org.organization.pk):
+        assert list(UsageRecord.objects.values_list("request_id", flat=True)) == [f"scoping-{org.organization.pk}"]
+    with pytest.raises(ScopeError):
+        UsageRecord.objects.count()
+
+
 def test_the_escape_hatch_is_explicit(org, other_org, outside_any_scope):
     apikey_create(organization=org.organization, name="a")
     apikey_create(organization=other_org.organization, name="b")
@@ -64,7 +79,6 @@ def test_every_model_with_an_organization_is_scoped_or_listed_here():
     unscoped = {
         "accounts.Membership": "a user's memberships are read across organizations (the switcher)",
         "billing.CreditAccount": "read by billing/reservations.py on the gateway's hot path",
-        "analytics.UsageRecord": "written in batches by the gateway's recorder",
     }
     found = set()
     for model in apps.get_models():
