@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
+from .audit import audit_record, diff
 from .models import ApiKey, Invitation, ManagementToken, Membership, Organization
 
 User = get_user_model()
@@ -21,8 +22,29 @@ class OrganizationAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Changes an operator makes here are recorded in the organization's audit log."""
+
+    audit_actions = {"add": "", "change": "", "delete": ""}
+
+    def save_model(self, request, obj, form, change):
+        before = {f: form.initial.get(f) for f in form.changed_data} if change else {}
+        super().save_model(request, obj, form, change)
+        if form.changed_data:
+            after = {f: form.cleaned_data.get(f) for f in form.changed_data}
+            audit_record(organization_id=obj.organization_id, actor=request.user, target=obj,
+                         action=self.audit_actions["change" if change else "add"],
+                         changes=diff(before, {f: getattr(v, "pk", v) for f, v in after.items()}))
+
+    def delete_model(self, request, obj):
+        audit_record(organization_id=obj.organization_id, actor=request.user, target=obj,
+                     action=self.audit_actions["delete"])
+        super().delete_model(request, obj)
+
+
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedAdmin):
+    audit_actions = {"add": "member.join", "change": "member.role", "delete": "member.remove"}
     list_display = ("user", "organization", "role", "created_at")
     list_filter = ("role",)
     search_fields = ("user__email", "user__username", "organization__name", "organization__slug")
@@ -48,7 +70,8 @@ class ActiveFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditedAdmin):
+    audit_actions = {"add": "key.create", "change": "key.update", "delete": "key.delete"}
     # The secret is never stored; only its hash, which is not shown either.
     list_display = ("name", "prefix", "organization", "created_by", "created_at", "last_used_at", "expires_at",
                     "revoked_at", "rpm_limit", "tpm_limit")

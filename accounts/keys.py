@@ -13,13 +13,15 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aipower.db import db_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from aipower.db import db_task
+
 from .models import ApiKey, Organization
 from .orgs import unique_slug
+from .scoping import scopes_disabled
 
 KEY_PREFIX = "sk-aip-"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -164,6 +166,7 @@ _last_used_written: dict[int, float] = {}
 LAST_USED_RESOLUTION_S = 30.0
 
 
+@scopes_disabled()  # a key is looked up by its hash, before anyone knows its organization
 def _lookup(secret_hash: str) -> KeyIdentity | None:
     row = (
         ApiKey.objects.filter(secret_hash=secret_hash, revoked_at__isnull=True)
@@ -207,6 +210,7 @@ def needs_last_used_write(key_id: int) -> bool:
     return True
 
 
+@scopes_disabled()
 def _touch(key_id: int) -> None:
     ApiKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
 

@@ -3,6 +3,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from .scoping import OrganizationScopedManager
+
 
 class Organization(models.Model):
     """The tenant. Every tenant-owned row points at one."""
@@ -74,6 +76,9 @@ class ApiKey(models.Model):
         null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="0 (cheapest) to 1 (best); empty: the route's default")
 
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["ApiKey"] = OrganizationScopedManager()
+
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
 
@@ -111,6 +116,9 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["Invitation"] = OrganizationScopedManager()
+
     def __str__(self):
         return f"{self.email} → {self.organization} ({self.role})"
 
@@ -135,5 +143,38 @@ class ManagementToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["ManagementToken"] = OrganizationScopedManager()
+
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+
+class AuditLog(models.Model):
+    """Who changed what in an organization, and when: keys, members, roles, invitations and the
+    billing settings (markup, spending cap, budgets). Written by the services that make the change,
+    in the same transaction; never edited."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # The user who acted (None: the system, or a user since deleted: see actor_label).
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    # Who acted, as it read at the time: an email, "operator alice" (admin) or "system: ...".
+    actor_label = models.CharField(max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # "key.create", "member.role", "billing.settings", ... (see accounts.audit.ACTIONS)
+    action = models.CharField(max_length=40)
+    target_type = models.CharField(max_length=40, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    # {"field": [before, after]}; creations have before = null.
+    changes = models.JSONField(default=dict, blank=True)
+
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["AuditLog"] = OrganizationScopedManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "-created_at"], name="audit_org_created")]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_label}"

@@ -5,14 +5,18 @@ ones: owners and admins manage members and invitations; only owners grant or tak
 role; an organization always keeps at least one owner.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from .audit import audit_record
 from .crypto import digest, random_token
 from .models import Invitation, ManagementToken, Membership, Organization
+from .scoping import organization_scope, scopes_disabled
 
 Role = Membership.Role
 INVITATION_TTL = timedelta(days=7)
@@ -87,9 +91,16 @@ def membership_change_role(*, actor: Membership, target: Membership, role: str) 
         return target
     if role != Role.OWNER:
         _check_keeps_an_owner(target)
+    before = target.role
     target.role = role
     target.save(update_fields=["role"])
+    audit_record(organization_id=target.organization_id, actor=actor, action="member.role", target=target,
+                 target_label=_who(target), changes={"role": [before, role]})
     return target
+
+
+def _who(membership: Membership) -> str:
+    return membership.user.email or membership.user.get_username()
 
 
 @transaction.atomic
@@ -101,6 +112,9 @@ def membership_remove(*, actor: Membership, target: Membership) -> None:
     _check_keeps_an_owner(target)
     # A management token acts as its user in its organization: it goes with the membership.
     ManagementToken.objects.filter(organization_id=target.organization_id, user_id=target.user_id).delete()
+    audit_record(organization_id=target.organization_id, actor=actor, target=target, target_label=_who(target),
+                 action="member.leave" if actor.pk == target.pk else "member.remove",
+                 changes={"role": [target.role, None]})
     target.delete()
 
 
@@ -128,18 +142,32 @@ def invitation_create(*, actor: Membership, email: str, role: str) -> tuple[Invi
         invited_by=actor.user,
         expires_at=timezone.now() + INVITATION_TTL,
     )
+    audit_record(organization_id=org.pk, actor=actor, action="invitation.create", target=invitation,
+                 target_label=email, changes={"email": [None, email], "role": [None, role]})
     return invitation, raw
 
 
+def invitation_invite(*, actor: Membership, email: str, role: str, absolute_url: Callable[[str], str]) -> Invitation:
+    """Creates an invitation and emails its link; `absolute_url` makes the link's path a full URL
+    (the request's build_absolute_uri)."""
+    invitation, raw = invitation_create(actor=actor, email=email, role=role)
+    invitation_send(invitation=invitation, accept_url=absolute_url(reverse("accounts:invitation-accept", args=[raw])))
+    return invitation
+
+
+@transaction.atomic
 def invitation_cancel(*, actor: Membership, invitation: Invitation) -> None:
     assert actor.organization_id == invitation.organization_id
     _check_manages(actor)
+    audit_record(organization_id=invitation.organization_id, actor=actor, action="invitation.cancel",
+                 target=invitation, target_label=invitation.email, changes={"role": [invitation.role, None]})
     invitation.delete()
 
 
 def invitation_for_token(raw: str) -> Invitation | None:
     """The pending invitation a link's token is for, or None (unknown, used or expired)."""
-    invitation = Invitation.objects.select_related("organization").filter(token_hash=digest(raw)).first()
+    with scopes_disabled():  # found by its token, whoever follows the link
+        invitation = Invitation.objects.select_related("organization").filter(token_hash=digest(raw)).first()
     if invitation is None or not invitation.is_pending:
         return None
     return invitation
@@ -153,6 +181,11 @@ def user_has_verified_email(user, email: str) -> bool:
 
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, user) -> Membership:
+    with organization_scope(invitation.organization_id):
+        return _accept(invitation=invitation, user=user)
+
+
+def _accept(*, invitation: Invitation, user) -> Membership:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if not invitation.is_pending:
         raise NotAllowed("This invitation has expired or was already used.")
@@ -160,9 +193,13 @@ def invitation_accept(*, invitation: Invitation, user) -> Membership:
         raise NotAllowed(
             f"This invitation is for {invitation.email}. Sign in with that address (verified) to accept it."
         )
-    membership, _ = Membership.objects.get_or_create(
+    membership, joined = Membership.objects.get_or_create(
         organization_id=invitation.organization_id, user=user, defaults={"role": invitation.role}
     )
+    if joined:
+        audit_record(organization_id=membership.organization_id, actor=membership, action="member.join",
+                     target=membership, target_label=_who(membership),
+                     changes={"role": [None, membership.role], "invited_by": [None, invitation.invited_by_id]})
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, redirect
 
 from .models import ApiKey, Invitation, ManagementToken, Membership
+from .scoping import organization_scope
 
 SESSION_KEY = "aipower_org_id"
 
@@ -47,7 +48,8 @@ def switch_organization(request, organization_id: int) -> Membership:
 
 
 def member_required(view):
-    """Signed in and in an organization: the view gets request.membership."""
+    """Signed in and in an organization: the view gets request.membership, and runs inside its
+    organization's scope (accounts.scoping): another organization's rows are not there."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -56,7 +58,8 @@ def member_required(view):
         request.membership = current_membership(request)
         if request.membership is None:
             return redirect("accounts:org-new")
-        return view(request, *args, **kwargs)
+        with organization_scope(request.membership.organization_id):
+            return view(request, *args, **kwargs)
 
     return wrapper
 

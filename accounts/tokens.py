@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from .crypto import digest, random_token
 from .models import ManagementToken, Membership
+from .scoping import scopes_disabled
 
 TOKEN_PREFIX = "aip-mt-"
 DISPLAY_PREFIX_LEN = len(TOKEN_PREFIX) + 6
@@ -33,6 +34,7 @@ def management_token_revoke(*, token: ManagementToken) -> None:
     token.save(update_fields=["revoked_at"])
 
 
+@scopes_disabled()  # looked up by its hash, before anyone knows its organization
 def management_token_authenticate(raw: str) -> tuple[ManagementToken, Membership] | None:
     """The token and its user's current membership, or None (unknown, revoked, user left or inactive)."""
     if not raw.startswith(TOKEN_PREFIX):

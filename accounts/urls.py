@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import keys, members, organizations
+from .views import audit, keys, members, organizations
 
 app_name = "accounts"
 
@@ -18,5 +18,6 @@ urlpatterns = [
     path("orgs/switch/", organizations.org_switch, name="org-switch"),
     path("orgs/new/", organizations.org_new, name="org-new"),
     path("tokens/", organizations.token_list, name="tokens"),
+    path("audit/", audit.audit_list, name="audit"),
     path("tokens/<int:pk>/revoke/", organizations.token_revoke, name="token-revoke"),
 ]

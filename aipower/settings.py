@@ -53,6 +53,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Tenant scoping (accounts.scoping): each request starts outside any organization's scope.
+    "accounts.scoping.ScopeMiddleware",
 ]
 
 ROOT_URLCONF = "aipower.urls"

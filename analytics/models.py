@@ -1,5 +1,7 @@
 from django.db import models
 
+from accounts.scoping import OrganizationScopedManager
+
 
 class UsageRecord(models.Model):
     """One row per gateway request, however it ended. Money in integer nano-USD (1e-9 USD)."""
@@ -48,5 +50,13 @@ class UsageRecord(models.Model):
     route_tier = models.CharField(max_length=10, blank=True)
     route_reason = models.CharField(max_length=200, blank=True)
 
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping). The gateway's
+    # recorder only inserts (bulk_create), which needs no scope; rollups and retention, which read
+    # every organization's rows, run with scopes_disabled().
+    objects: models.Manager["UsageRecord"] = OrganizationScopedManager()
+
     class Meta:
         indexes = [models.Index(fields=["organization", "created_at"])]
+
+    def __str__(self):
+        return f"{self.request_id} {self.status} (org {self.organization_id})"

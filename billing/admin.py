@@ -1,16 +1,12 @@
 """Operators see the money and change settings; money moves only through the ledger: an
 adjustment typed on a credit account's page is posted as a ledger entry (services.ledger_post)."""
 
-from decimal import Decimal
-
 from django import forms
 from django.contrib import admin
 
 from .models import CheckoutSession, CreditAccount, KeyBudget, LedgerEntry, MeterReport, Reservation, StripeEvent
-from .pricing import format_usd
-from .services import ledger_post
-
-NUSD_PER_USD = 1_000_000_000
+from .money import InvalidAmount, format_usd, usd_to_nusd
+from .services import account_settings_update, ledger_post
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -39,6 +35,11 @@ class CreditAccountForm(forms.ModelForm):
         data = super().clean()
         if data.get("adjust_usd") and not data.get("adjust_note"):
             self.add_error("adjust_note", "Say why: the reason is kept in the ledger.")
+        if data.get("adjust_usd"):
+            try:
+                data["adjust_nusd"] = usd_to_nusd(data["adjust_usd"])
+            except InvalidAmount as e:
+                self.add_error("adjust_usd", str(e))
         return data
 
 
@@ -64,12 +65,13 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         fields = [f for f in form.changed_data if f in CreditAccountForm.Meta.fields]
-        if fields:
-            CreditAccount.objects.filter(pk=obj.pk).update(**{f: getattr(obj, f) for f in fields})
-        amount = form.cleaned_data.get("adjust_usd")
+        if fields:  # under the account's lock, recorded in the organization's audit log
+            account_settings_update(organization_id=obj.organization_id, actor=request.user,
+                                    **{f: getattr(obj, f) for f in fields})
+        amount = form.cleaned_data.get("adjust_nusd")
         if amount:
             ledger_post(organization_id=obj.organization_id, kind=LedgerEntry.Kind.ADJUSTMENT,
-                        amount_nusd=int(Decimal(amount) * NUSD_PER_USD),
+                        amount_nusd=amount,
                         note=f"{form.cleaned_data['adjust_note']} ({request.user})")
         obj.refresh_from_db()
 

@@ -1,15 +1,8 @@
-from decimal import Decimal, InvalidOperation
-
 from django import forms
 from django.conf import settings
 
 from .models import LedgerEntry
-
-NUSD_PER_USD = 1_000_000_000
-
-
-def usd_to_nusd(value: Decimal) -> int:
-    return int(value * NUSD_PER_USD)
+from .money import NUSD_PER_CENT, InvalidAmount, parse_usd, usd_to_nusd
 
 
 class TopUpForm(forms.Form):
@@ -34,20 +27,46 @@ class TopUpForm(forms.Form):
         if custom is not None and not settings.AIPOWER_TOPUP_MIN_USD <= custom <= settings.AIPOWER_TOPUP_MAX_USD:
             raise forms.ValidationError(f"Amounts from ${settings.AIPOWER_TOPUP_MIN_USD} "
                                         f"to ${settings.AIPOWER_TOPUP_MAX_USD}.")
-        data["amount_nusd"] = (custom if custom is not None else preset) * NUSD_PER_USD
+        data["amount_nusd"] = usd_to_nusd(custom if custom is not None else preset)
         return data
 
 
 class UsdField(forms.DecimalField):
+    """A non-negative amount of dollars, exact to the nano-dollar, so that any stored amount shown
+    in the field (money.usd_input) saves back unchanged. Accepts "$12,345.67"."""
+
     def __init__(self, **kwargs):
-        super().__init__(min_value=0, max_digits=12, decimal_places=2, **kwargs)
+        super().__init__(min_value=0, max_digits=18, decimal_places=9, **kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_usd(value)
+        except InvalidAmount as e:
+            raise forms.ValidationError(str(e), code="invalid") from None
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        if "step" in attrs:
+            attrs["step"] = "any"  # the browser must not refuse a stored amount finer than a cent
+        return attrs
+
+
+class WholeCentsUsdField(UsdField):
+    """An amount charged through Stripe: whole cents."""
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and usd_to_nusd(value) % NUSD_PER_CENT:
+            raise forms.ValidationError("Whole cents only.")
 
 
 class SettingsForm(forms.Form):
     monthly_cap_usd = UsdField(required=False, label="Monthly spending cap (USD, empty for none)")
     auto_recharge_enabled = forms.BooleanField(required=False, label="Recharge automatically")
     auto_recharge_threshold_usd = UsdField(required=False, label="when the balance falls below (USD)")
-    auto_recharge_amount_usd = forms.IntegerField(required=False, label="by (USD)")
+    auto_recharge_amount_usd = WholeCentsUsdField(required=False, label="by (USD)")
     alert_thresholds_usd = forms.CharField(required=False, label="Email me when the balance falls below (USD, "
                                                                  "comma-separated)")
 
@@ -61,12 +80,12 @@ class SettingsForm(forms.Form):
         out = []
         for part in filter(None, (p.strip() for p in self.cleaned_data["alert_thresholds_usd"].split(","))):
             try:
-                value = Decimal(part.lstrip("$"))
-            except InvalidOperation:
-                raise forms.ValidationError(f"{part!r} is not an amount.")
-            if value < 0:
-                raise forms.ValidationError("Thresholds cannot be negative.")
-            out.append(usd_to_nusd(value))
+                value = parse_usd(part)
+                if value < 0:
+                    raise forms.ValidationError("Thresholds cannot be negative.")
+                out.append(usd_to_nusd(value))
+            except InvalidAmount as e:
+                raise forms.ValidationError(f"{part!r} is not an amount: {e}") from None
         return sorted(set(out))
 
     def clean(self):
@@ -78,12 +97,14 @@ class SettingsForm(forms.Form):
 
     def account_fields(self) -> dict:
         d = self.cleaned_data
-        fields = {"auto_recharge_enabled": d["auto_recharge_enabled"], "alert_thresholds_nusd": d["alert_thresholds_usd"],
-                  "monthly_cap_nusd": None if d.get("monthly_cap_usd") is None else usd_to_nusd(d["monthly_cap_usd"])}
+        cap = d.get("monthly_cap_usd")
+        fields = {"auto_recharge_enabled": d["auto_recharge_enabled"],
+                  "alert_thresholds_nusd": d["alert_thresholds_usd"],
+                  "monthly_cap_nusd": None if cap is None else usd_to_nusd(cap)}
         if d.get("auto_recharge_threshold_usd") is not None:
             fields["auto_recharge_threshold_nusd"] = usd_to_nusd(d["auto_recharge_threshold_usd"])
         if d.get("auto_recharge_amount_usd"):
-            fields["auto_recharge_amount_nusd"] = d["auto_recharge_amount_usd"] * NUSD_PER_USD
+            fields["auto_recharge_amount_nusd"] = usd_to_nusd(d["auto_recharge_amount_usd"])
         return fields
 
 

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from accounts.scoping import OrganizationScopedManager
+
 
 class CreditAccount(models.Model):
     """One per organization: its balance, what requests in flight hold of it, and its billing settings.
@@ -87,6 +89,9 @@ class LedgerEntry(models.Model):
     grant_key = models.CharField(max_length=320, null=True, blank=True, unique=True)
     receipt_url = models.URLField(max_length=500, blank=True)
 
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["LedgerEntry"] = OrganizationScopedManager()
+
     class Meta:
         indexes = [models.Index(fields=["organization", "-created_at"])]
         constraints = [
@@ -113,6 +118,12 @@ class Reservation(models.Model):
     # Set by the sweeper: the hold is gone, but a late settle still charges the request.
     expired = models.BooleanField(default=False)
 
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["Reservation"] = OrganizationScopedManager()
+
+    def __str__(self):
+        return f"hold of {self.amount_nusd} nUSD for {self.request_id} (org {self.organization_id})"
+
 
 class KeyBudget(models.Model):
     """A monthly budget for one API key (the accounts app owns ApiKey; the budget lives here)."""
@@ -124,6 +135,12 @@ class KeyBudget(models.Model):
     month_spent_nusd = models.BigIntegerField(default=0)
     reserved_nusd = models.BigIntegerField(default=0)
 
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["KeyBudget"] = OrganizationScopedManager()
+
+    def __str__(self):
+        return f"budget of key {self.api_key_id}: {self.monthly_budget_nusd} nUSD a month"
+
 
 class TrialGrant(models.Model):
     """The free trial, once per verified email address (lower-cased), whatever user or organization."""
@@ -133,6 +150,12 @@ class TrialGrant(models.Model):
     amount_nusd = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["TrialGrant"] = OrganizationScopedManager()
+
+    def __str__(self):
+        return f"trial for {self.email} (org {self.organization_id})"
+
 
 class StripeEvent(models.Model):
     """A webhook event processed (idempotency per event id)."""
@@ -140,6 +163,9 @@ class StripeEvent(models.Model):
     event_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=100)
     received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.type} {self.event_id}"
 
 
 class CheckoutSession(models.Model):
@@ -159,6 +185,12 @@ class CheckoutSession(models.Model):
     created_by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["CheckoutSession"] = OrganizationScopedManager()
+
+    def __str__(self):
+        return f"checkout {self.session_id} ({self.status})"
+
 
 class MeterReport(models.Model):
     """Usage sent to Stripe's Billing Meter for a postpaid organization: one per (org, UTC hour)."""
@@ -171,5 +203,11 @@ class MeterReport(models.Model):
     amount_nusd = models.BigIntegerField()
     sent_at = models.DateTimeField(null=True, blank=True)
 
+    # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
+    objects: models.Manager["MeterReport"] = OrganizationScopedManager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "period_start"], name="one_report_per_hour")]
+
+    def __str__(self):
+        return f"meter report {self.identifier}"

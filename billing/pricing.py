@@ -7,8 +7,9 @@ request; the markup is in basis points (1500 = 15%).
 
 from dataclasses import dataclass
 
-PICO_PER_NANO = 1000
-BP = 10_000
+from .money import BP_PER_UNIT as BP
+from .money import PICO_PER_NANO
+from .money import format_usd as format_usd  # re-exported: templates and commands import it from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +35,6 @@ def cost_of(*, prompt_tokens: int, cached_tokens: int, completion_tokens: int, i
             + completion_tokens * output_price)
     return Cost(upstream_nusd=_ceil_div(pico, PICO_PER_NANO),
                 charged_nusd=_ceil_div(pico * (BP + markup_bp), PICO_PER_NANO * BP))
-
-
-def format_usd(nusd: int) -> str:
-    """A nano-USD amount for people: $1.234567 (six decimals, truncated toward zero)."""
-    sign = "-" if nusd < 0 else ""
-    micro = abs(nusd) // 1000
-    return f"{sign}${micro // 1_000_000}.{micro % 1_000_000:06d}"
 
 
 def worst_case_nusd(*, prompt_tokens: int, max_tokens: int | None, model_max_output: int, input_price: int,

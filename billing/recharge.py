@@ -15,7 +15,7 @@ from accounts.models import Membership
 
 from . import stripe_client
 from .models import CreditAccount, LedgerEntry
-from .pricing import format_usd
+from .money import NUSD_PER_CENT, format_usd
 from .services import ledger_post
 
 log = logging.getLogger("aipower.billing")
@@ -71,7 +71,7 @@ def auto_recharge(*, organization_id: int) -> str:
     if intent.status == "succeeded":
         # The webhook's payment_intent.succeeded credits the same payment once more, to no effect.
         ledger_post(organization_id=organization_id, kind=LedgerEntry.Kind.TOPUP,
-                    amount_nusd=intent.amount_received * stripe_client.NUSD_PER_CENT,
+                    amount_nusd=intent.amount_received * NUSD_PER_CENT,
                     note="Auto-recharge", stripe_payment_id=intent.id)
         return "charged"
     return f"payment {intent.status}"

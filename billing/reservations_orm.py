@@ -1,11 +1,16 @@
 """The reservation functions of billing/sql/reservations.sql, in Python, for SQLite (the embedded
-default, where a write transaction locks the whole database). Keep the two in step."""
+default, where a write transaction locks the whole database). Keep the two in step.
+
+They serve the gateway's hot path and the sweeper, for the organization ids they are given: they
+run outside tenant scopes (accounts.scoping), as the SQL functions do."""
 
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+
+from accounts.scoping import scopes_disabled
 
 from .models import CreditAccount, KeyBudget, LedgerEntry, Reservation
 
@@ -18,6 +23,7 @@ def _spent(row, cur) -> int:
     return row.month_spent_nusd if row.month == cur else 0
 
 
+@scopes_disabled()
 @transaction.atomic
 def reserve(*, organization_id: int, api_key_id: int | None, request_id: str, amount_nusd: int,
             ttl_s: float) -> str:
@@ -50,6 +56,7 @@ def reserve(*, organization_id: int, api_key_id: int | None, request_id: str, am
     return "ok"
 
 
+@scopes_disabled()
 @transaction.atomic
 def settle(*, request_id: str, charged_nusd: int) -> tuple[str, int | None, int | None, int | None]:
     r = Reservation.objects.select_for_update().filter(request_id=request_id).first()
@@ -80,6 +87,7 @@ def settle(*, request_id: str, charged_nusd: int) -> tuple[str, int | None, int 
     return "ok", r.organization_id, before, a.balance_nusd
 
 
+@scopes_disabled()
 @transaction.atomic
 def sweep(*, limit: int) -> int:
     now = timezone.now()

@@ -5,7 +5,7 @@ from datetime import date
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, Sum
 
-from .models import CreditAccount, KeyBudget, LedgerEntry, TrialGrant
+from .models import CheckoutSession, CreditAccount, KeyBudget, LedgerEntry, TrialGrant
 
 
 def _check_manager(membership) -> None:
@@ -35,6 +35,13 @@ def trial_credit_of(membership) -> int:
     _check_manager(membership)
     return TrialGrant.objects.filter(organization_id=membership.organization_id).aggregate(
         s=Sum("amount_nusd"))["s"] or 0
+
+
+def pending_checkouts_of(membership) -> QuerySet:
+    """Top-ups paid but not yet received (asynchronous payment methods)."""
+    _check_manager(membership)
+    return CheckoutSession.objects.filter(organization_id=membership.organization_id,
+                                          status=CheckoutSession.Status.PENDING).order_by("-created_at")
 
 
 def ledger_sum(organization_id: int) -> int:

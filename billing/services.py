@@ -5,13 +5,19 @@ the entry and the balance change commit together, so the balance is the sum of t
 """
 
 import logging
+import uuid
 
+import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import CreditAccount, KeyBudget, LedgerEntry, TrialGrant
+from accounts.audit import audit_record, diff
+from accounts.scoping import organization_scope
+
+from . import stripe_client
+from .models import CheckoutSession, CreditAccount, KeyBudget, LedgerEntry, TrialGrant
 
 log = logging.getLogger("aipower.billing")
 Kind = LedgerEntry.Kind
@@ -64,7 +70,7 @@ def trial_grant(*, email: str, organization_id: int) -> LedgerEntry | None:
     email = email.strip().lower()
     if amount <= 0 or not email:
         return None
-    with transaction.atomic():
+    with transaction.atomic(), organization_scope(organization_id):
         # One trial per organization too: a second address added to the same account gets none.
         account_for_update(organization_id)
         if TrialGrant.objects.filter(organization_id=organization_id).exists():
@@ -105,13 +111,29 @@ def on_user_signed_up(request, user, **kwargs) -> None:
 # --- Settings ----------------------------------------------------------------------------------
 
 
+def _check_manager(actor) -> None:
+    """Billing is for owners and admins (`actor` a Membership); operators (users) and the system
+    (None or a string) act through the admin, commands and tasks."""
+    from accounts.models import Membership
+    from accounts.orgs import NotAllowed
+
+    if isinstance(actor, Membership) and not actor.is_manager:
+        raise NotAllowed("Only owners and admins manage billing.")
+
+
 @transaction.atomic
-def key_budget_set(*, api_key, monthly_budget_nusd: int | None) -> KeyBudget:
+def key_budget_set(*, api_key, monthly_budget_nusd: int | None, actor=None) -> KeyBudget:
     """Sets (or clears, with None) a key's monthly budget. A new budget counts this month's usage so far."""
     from analytics.models import UsageRecord
 
+    _check_manager(actor)
     budget, created = KeyBudget.objects.select_for_update().get_or_create(
         api_key=api_key, defaults={"organization_id": api_key.organization_id})
+    changes = diff({"monthly_budget_nusd": None if created else budget.monthly_budget_nusd},
+                   {"monthly_budget_nusd": monthly_budget_nusd})
+    if changes:
+        audit_record(organization_id=api_key.organization_id, actor=actor, action="billing.key_budget",
+                     target=api_key, changes=changes)
     if created:
         now = timezone.now()
         month = now.date().replace(day=1)
@@ -123,21 +145,73 @@ def key_budget_set(*, api_key, monthly_budget_nusd: int | None) -> KeyBudget:
     return budget
 
 
+# Settings whose changes the audit log records (the Stripe ids are Stripe's, set by its webhooks).
+AUDITED_SETTINGS = ("monthly_cap_nusd", "markup_bp", "postpaid", "auto_recharge_enabled",
+                    "auto_recharge_threshold_nusd", "auto_recharge_amount_nusd", "alert_thresholds_nusd")
+
+
 @transaction.atomic
-def account_settings_update(*, organization_id: int, **fields) -> CreditAccount:
+def account_settings_update(*, organization_id: int, actor=None, **fields) -> CreditAccount:
     """Changes settings (never money) of the organization's account: monthly_cap_nusd, markup_bp,
-    postpaid, auto_recharge_*, alert_thresholds_nusd, stripe ids."""
+    postpaid, auto_recharge_*, alert_thresholds_nusd, stripe ids. `actor`: the Membership (owners
+    and admins only), operator or system part acting; changes of AUDITED_SETTINGS are recorded."""
     allowed = {"monthly_cap_nusd", "markup_bp", "postpaid", "auto_recharge_enabled", "auto_recharge_threshold_nusd",
                "auto_recharge_amount_nusd", "alert_thresholds_nusd", "stripe_customer_id", "stripe_payment_method_id"}
     assert set(fields) <= allowed, set(fields) - allowed
+    _check_manager(actor)
     account = account_for_update(organization_id)
+    changes = diff({f: getattr(account, f) for f in fields if f in AUDITED_SETTINGS},
+                   {f: v for f, v in fields.items() if f in AUDITED_SETTINGS})
     for name, value in fields.items():
         setattr(account, name, value)
     if fields.get("auto_recharge_enabled"):
         account.auto_recharge_error = ""
         account.auto_recharge_armed = account.balance_nusd >= account.auto_recharge_threshold_nusd
     account.save()
+    if changes:
+        audit_record(organization_id=organization_id, actor=actor, action="billing.settings", changes=changes)
     from .reservations import forget_thresholds
 
     forget_thresholds(organization_id)
     return account
+
+
+@transaction.atomic
+def billing_settings_save(*, actor, **fields) -> CreditAccount:
+    """The billing page's settings, saved by an owner or admin. With auto-recharge on and the
+    balance already below its threshold, the recharge starts now (after commit), as it would
+    have had the balance fallen through the threshold."""
+    account = account_settings_update(organization_id=actor.organization_id, actor=actor, **fields)
+    if account.auto_recharge_enabled and account.balance_nusd < account.auto_recharge_threshold_nusd:
+        from .tasks import balance_fell
+
+        organization_id, balance = account.organization_id, account.balance_nusd
+        transaction.on_commit(lambda: balance_fell.delay(organization_id, balance, balance))
+    return account
+
+
+# --- Top-ups ------------------------------------------------------------------------------------
+
+
+class CheckoutFailed(Exception):
+    """Stripe could not start the payment; nothing was recorded."""
+
+
+def checkout_start(*, actor, amount_nusd: int, email: str, return_url: str) -> str:
+    """Starts a Stripe Checkout top-up of `amount_nusd` for the actor's organization and returns
+    the payment page's URL. The credit comes with the verified webhook, never with the return."""
+    _check_manager(actor)
+    organization_id = actor.organization_id
+    account = CreditAccount.objects.filter(organization_id=organization_id).first()
+    try:
+        session = stripe_client.checkout_create(
+            organization_id=organization_id, amount_nusd=amount_nusd,
+            customer_id=account.stripe_customer_id if account else "", email=email,
+            success_url=return_url + "?checkout=done&session_id={CHECKOUT_SESSION_ID}",
+            cancel_url=return_url + "?checkout=cancelled", idempotency_key=f"aip-checkout-{uuid.uuid4().hex}")
+    except stripe.StripeError as e:
+        log.warning("Checkout session for org %s failed: %s", organization_id, e)
+        raise CheckoutFailed("Stripe could not start the payment; please try again.") from e
+    CheckoutSession.objects.create(organization_id=organization_id, session_id=session.id, amount_nusd=amount_nusd,
+                                   created_by=actor.user)
+    return session.url

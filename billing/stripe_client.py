@@ -8,7 +8,8 @@ whole cents. Every request that creates something carries an idempotency key, so
 import stripe
 from django.conf import settings
 
-NUSD_PER_CENT = 10_000_000
+from .money import NUSD_PER_CENT as NUSD_PER_CENT
+from .money import nusd_to_cents
 
 
 class StripeNotConfigured(Exception):
@@ -30,10 +31,7 @@ def client() -> stripe.StripeClient:
     return stripe.StripeClient(settings.STRIPE_SECRET_KEY, base_addresses=base, max_network_retries=2)
 
 
-def cents(amount_nusd: int) -> int:
-    if amount_nusd % NUSD_PER_CENT:
-        raise ValueError("Stripe amounts are whole cents")
-    return amount_nusd // NUSD_PER_CENT
+cents = nusd_to_cents
 
 
 def checkout_create(*, organization_id: int, amount_nusd: int, customer_id: str, email: str, success_url: str,

@@ -12,10 +12,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from accounts.models import Organization
+from accounts.scoping import scopes_disabled
 
 from .models import CheckoutSession, LedgerEntry, StripeEvent
+from .money import NUSD_PER_CENT
 from .services import account_settings_update, ledger_post
-from .stripe_client import NUSD_PER_CENT
 
 log = logging.getLogger("aipower.billing")
 Kind = LedgerEntry.Kind
@@ -26,8 +27,9 @@ class RetryLater(Exception):
 
 
 def handle(event) -> str:
-    """Applies a verified event; returns what was done (for logs and tests)."""
-    with transaction.atomic():
+    """Applies a verified event; returns what was done (for logs and tests). Stripe's ids find the
+    organization: this runs outside tenant scopes (accounts.scoping)."""
+    with transaction.atomic(), scopes_disabled():
         try:
             with transaction.atomic():
                 StripeEvent.objects.create(event_id=event["id"], type=event["type"])

@@ -2,7 +2,6 @@
 
 import json
 import logging
-import uuid
 
 import stripe
 from django.conf import settings
@@ -18,9 +17,9 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.tenancy import keys_of, member_required
 
 from . import selectors, stripe_client, stripe_events
-from .forms import NUSD_PER_USD, KeyBudgetForm, LedgerFilterForm, SettingsForm, TopUpForm
-from .models import CheckoutSession
-from .services import account_settings_update, key_budget_set
+from .forms import KeyBudgetForm, LedgerFilterForm, SettingsForm, TopUpForm
+from .money import usd_input
+from .services import CheckoutFailed, billing_settings_save, checkout_start, key_budget_set
 
 log = logging.getLogger("aipower.billing")
 
@@ -32,13 +31,14 @@ def _managers_only(request):
 
 
 def _settings_initial(account) -> dict:
+    """The form's fields as the stored amounts, exactly (saving the form unchanged changes nothing)."""
+    threshold = account.auto_recharge_threshold_nusd
     return {
         "auto_recharge_enabled": account.auto_recharge_enabled,
-        "auto_recharge_threshold_usd": (f"{account.auto_recharge_threshold_nusd / NUSD_PER_USD:g}"
-                                        if account.auto_recharge_enabled or account.auto_recharge_threshold_nusd else None),
-        "auto_recharge_amount_usd": account.auto_recharge_amount_nusd // NUSD_PER_USD or None,
-        "monthly_cap_usd": None if account.monthly_cap_nusd is None else f"{account.monthly_cap_nusd / NUSD_PER_USD:g}",
-        "alert_thresholds_usd": ", ".join(f"{t / NUSD_PER_USD:g}" for t in account.alert_thresholds_nusd or ()),
+        "auto_recharge_threshold_usd": usd_input(threshold) if account.auto_recharge_enabled or threshold else None,
+        "auto_recharge_amount_usd": usd_input(account.auto_recharge_amount_nusd or None),
+        "monthly_cap_usd": usd_input(account.monthly_cap_nusd),
+        "alert_thresholds_usd": ", ".join(usd_input(int(t)) for t in account.alert_thresholds_nusd or ()),
     }
 
 
@@ -68,8 +68,7 @@ def _page(request, *, topup_form=None, settings_form=None, status=200):
         "presets": settings.AIPOWER_TOPUP_PRESETS_USD,
         "settings_form": settings_form or SettingsForm(initial=_settings_initial(account)),
         "key_budgets": selectors.key_budgets_of(m),
-        "pending": CheckoutSession.objects.filter(organization_id=m.organization_id,
-                                                  status=CheckoutSession.Status.PENDING).order_by("-created_at"),
+        "pending": selectors.pending_checkouts_of(m),
     }, status=status)
 
 
@@ -84,22 +83,13 @@ def topup(request):
     form = TopUpForm(request.POST)
     if not form.is_valid():
         return _page(request, topup_form=form, status=400)
-    m = request.membership
-    account = selectors.account_of(m)
-    amount = form.cleaned_data["amount_nusd"]
-    back = request.build_absolute_uri(reverse("billing:page"))
     try:
-        session = stripe_client.checkout_create(
-            organization_id=m.organization_id, amount_nusd=amount, customer_id=account.stripe_customer_id,
-            email=request.user.email, success_url=back + "?checkout=done&session_id={CHECKOUT_SESSION_ID}",
-            cancel_url=back + "?checkout=cancelled", idempotency_key=f"aip-checkout-{uuid.uuid4().hex}")
-    except stripe.StripeError as e:
-        log.warning("Checkout session for org %s failed: %s", m.organization_id, e)
-        messages.error(request, "Stripe could not start the payment; please try again.")
+        url = checkout_start(actor=request.membership, amount_nusd=form.cleaned_data["amount_nusd"],
+                             email=request.user.email, return_url=request.build_absolute_uri(reverse("billing:page")))
+    except CheckoutFailed as e:
+        messages.error(request, str(e))
         return redirect("billing:page")
-    CheckoutSession.objects.create(organization_id=m.organization_id, session_id=session.id, amount_nusd=amount,
-                                   created_by=request.user)
-    return redirect(session.url)
+    return redirect(url)
 
 
 @member_required
@@ -110,11 +100,7 @@ def settings_update(request):
     form = SettingsForm(request.POST)
     if not form.is_valid():
         return _page(request, settings_form=form, status=400)
-    account = account_settings_update(organization_id=request.membership.organization_id, **form.account_fields())
-    if account.auto_recharge_enabled and account.balance_nusd < account.auto_recharge_threshold_nusd:
-        from .tasks import balance_fell
-
-        balance_fell.delay(account.organization_id, account.balance_nusd, account.balance_nusd)
+    billing_settings_save(actor=request.membership, **form.account_fields())
     messages.success(request, "Billing settings saved.")
     return redirect("billing:page")
 
@@ -129,7 +115,7 @@ def key_budget(request, pk: int):
     if not form.is_valid():
         messages.error(request, "A budget is an amount in USD, or empty for none.")
         return redirect("billing:page")
-    key_budget_set(api_key=key, monthly_budget_nusd=form.budget_nusd())
+    key_budget_set(api_key=key, monthly_budget_nusd=form.budget_nusd(), actor=request.membership)
     messages.success(request, f"Budget of {key.name} saved.")
     return redirect("billing:page")
 

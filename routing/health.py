@@ -93,7 +93,6 @@ class Health:
         self.open_until: dict[str, float] = {}  # this process's view of the open breakers
         self.local: dict[str, Counters] = {}  # the counters themselves, without Redis
         self.pending_success: dict[str, int] = {}
-        self.synced_at = 0.0
         self._sync_task: asyncio.Task | None = None
         self._scripts = None
 
@@ -179,7 +178,7 @@ class Health:
                 await script(keys=[_PREFIX + key, _OPEN_SET],
                              args=[now, window, limit, ratio, minreq, cooldown, key, forced.get(key, 0)], client=pipe)
             results = [float(r) for r in await pipe.execute()]
-        for key, until in zip(keys, results):
+        for key, until in zip(keys, results, strict=True):
             if until:
                 if key not in self.open_until or self.open_until[key] < until:
                     log.warning("circuit open: %s until %.1f", key, until)
@@ -240,7 +239,6 @@ class Health:
             await pipe.execute()
         entries = await redis.zrange(_OPEN_SET, 0, -1, withscores=True)
         self.open_until = {k.decode() if isinstance(k, bytes) else k: float(s) for k, s in entries}
-        self.synced_at = now
 
     async def start(self) -> None:
         """Reads the shared state now (at start-up and in tests)."""
@@ -283,3 +281,32 @@ def retry_budget() -> RetryBudget:
     if _budget is None:
         _budget = RetryBudget(settings.AIPOWER_RETRY_BUDGET, settings.AIPOWER_RETRY_BUDGET_RESERVE)
     return _budget
+
+
+# --- Reading the breakers from elsewhere (the admin's health page): no private names needed ------
+
+
+def shared_breakers(redis_url: str, keys: list[str]) -> tuple[dict[str, float], dict[str, Counters]]:
+    """(open_until by key, counters by key) as every gateway shares them in Redis, read in one
+    round trip with a short timeout (sync). Raises redis.RedisError when Redis cannot be read."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.zrange(_OPEN_SET, 0, -1, withscores=True)
+        for key in keys:
+            pipe.hgetall(_PREFIX + key)
+        opened, *hashes = pipe.execute()
+    finally:
+        client.close()
+    counters = {key: Counters(consecutive=int(h.get("c", 0)), window_start=float(h.get("ws", 0)),
+                              window_total=int(h.get("wt", 0)), window_failures=int(h.get("wf", 0)))
+                for key, h in zip(keys, hashes, strict=True)}
+    return {k: float(s) for k, s in opened}, counters
+
+
+def local_breakers(keys: list[str]) -> tuple[dict[str, float], dict[str, Counters]]:
+    """The same, as this process keeps them (without Redis: the gateway's own, when it serves the page)."""
+    open_until, local = health.open_until.copy(), health.local.copy()
+    return open_until, {key: local.get(key) or Counters() for key in keys}

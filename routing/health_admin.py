@@ -12,8 +12,7 @@ Two read-only sources:
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -24,7 +23,7 @@ from django.utils import timezone
 from analytics.models import UsageRecord
 
 # The breakers' storage is health.py's; this module only reads it.
-from .health import _OPEN_SET, _PREFIX, CLOSED, HALF_OPEN, OPEN, health, model_key, provider_key
+from .health import CLOSED, HALF_OPEN, OPEN, Counters, local_breakers, model_key, provider_key, shared_breakers
 from .models import CatalogModel, Provider
 
 RECENT = timedelta(minutes=15)
@@ -60,34 +59,18 @@ def _breaker(*, open_until: float | None, consecutive: int, window_start: float,
 
 def breakers_from_redis(redis_url: str, keys: list[str], *, now: float) -> dict[str, Breaker]:
     """The shared breakers (one round trip). Raises redis.RedisError when Redis cannot be read."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
-    try:
-        pipe = client.pipeline(transaction=False)
-        pipe.zrange(_OPEN_SET, 0, -1, withscores=True)
-        for key in keys:
-            pipe.hgetall(_PREFIX + key)
-        opened, *counters = pipe.execute()
-    finally:
-        client.close()
-    open_until = dict(opened)
-    return {key: _breaker(open_until=open_until.get(key), consecutive=int(h.get("c", 0)),
-                          window_start=float(h.get("ws", 0)), window_total=int(h.get("wt", 0)),
-                          window_failures=int(h.get("wf", 0)), now=now)
-            for key, h in zip(keys, counters)}
+    return _breakers(*shared_breakers(redis_url, keys), now=now)
 
 
 def breakers_of_this_process(keys: list[str], *, now: float) -> dict[str, Breaker]:
     """The breakers kept by this process (no Redis): the gateway's own when it serves the page."""
-    open_until, local = health.open_until.copy(), health.local.copy()
-    out = {}
-    for key in keys:
-        c = local.get(key)
-        out[key] = _breaker(open_until=open_until.get(key), consecutive=c.consecutive if c else 0,
-                            window_start=c.window_start if c else 0.0, window_total=c.window_total if c else 0,
-                            window_failures=c.window_failures if c else 0, now=now)
-    return out
+    return _breakers(*local_breakers(keys), now=now)
+
+
+def _breakers(open_until: dict[str, float], counters: dict[str, Counters], *, now: float) -> dict[str, Breaker]:
+    return {key: _breaker(open_until=open_until.get(key), consecutive=c.consecutive, window_start=c.window_start,
+                          window_total=c.window_total, window_failures=c.window_failures, now=now)
+            for key, c in counters.items()}
 
 
 @dataclass
@@ -163,7 +146,7 @@ def recent_attempts(*, since: datetime) -> dict[str, tuple[str | None, Attempts]
 
 
 def _clock(epoch: float) -> str:
-    return timezone.localtime(datetime.fromtimestamp(epoch, tz=dt_timezone.utc)).strftime("%H:%M:%S")
+    return timezone.localtime(datetime.fromtimestamp(epoch, tz=UTC)).strftime("%H:%M:%S")
 
 
 def _percent(rate: float | None) -> str:

@@ -18,6 +18,18 @@ from django.db import connection
 from tests.servers import database_url, start_gateway, start_simulator
 
 
+@pytest.fixture(autouse=True)
+def _tests_see_every_organization():
+    """Test code sets up and checks any organization's rows, outside tenant scopes. The product
+    code it calls is not exempt: every request through Django's test client starts outside any
+    scope again (accounts.scoping.ScopeMiddleware), and the servers the tests start are other
+    processes. tests/accounts/test_scoping.py tests the scoping itself."""
+    from django_scopes import scopes_disabled
+
+    with scopes_disabled():
+        yield
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_test_environment, django_db_blocker):
     """The test database, created whether or not any test carries a django_db mark (tests that
@@ -76,7 +88,8 @@ _redis_dbs = itertools.cycle(range(1, 16))
 @pytest.fixture
 def own_gateways(test_database_url, simulator):
     """start(**env) -> a gateway of this test's own. Gateways started by one test share a Redis
-    database no other test uses (so breaker state is theirs); without Redis, each is alone."""
+    database no other test uses (so breaker state is theirs); without Redis (or with
+    REDIS_URL="" in env), each is alone."""
     import os
 
     started = []
@@ -85,13 +98,15 @@ def own_gateways(test_database_url, simulator):
     def start(**env):
         nonlocal redis_url
         base = os.environ.get("REDIS_URL", "")
+        if env.get("REDIS_URL") == "":
+            base = ""
         if base and not redis_url:
             import redis
 
             redis_url = base.rsplit("/", 1)[0] + f"/{next(_redis_dbs)}"
             redis.Redis.from_url(redis_url).flushdb()
-        server = start_gateway(database_url=test_database_url, simulator_url=simulator.url,
-                               REDIS_URL=redis_url, **env)
+        env.setdefault("REDIS_URL", redis_url)
+        server = start_gateway(database_url=test_database_url, simulator_url=simulator.url, **env)
         started.append(server)
         return server
 

@@ -11,11 +11,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from ..keys import KeyNotActive, apikey_create, apikey_revoke, apikey_rotate, apikey_update
 from ..models import ApiKey, Invitation, ManagementToken, Membership
-from ..orgs import NotAllowed, invitation_cancel, membership_change_role, membership_remove
+from ..orgs import NotAllowed, invitation_cancel, invitation_invite, membership_change_role, membership_remove
+from ..scoping import organization_scope
+from ..services import KeyNotActive, apikey_create, apikey_revoke, apikey_rotate, apikey_update
 from ..tenancy import current_membership, invitations_of, keys_of, members_of
-from ..views.members import send_invitation
 from .authentication import ManagementTokenAuthentication
 from .serializers import (
     ApiKeyCreatedSerializer,
@@ -40,16 +40,35 @@ class OrganizationScoped:
             raise PermissionDenied("You are not a member of any organization.")
         return membership
 
+    # Authentication happens inside dispatch(), in initial(): the caller's organization scope
+    # (accounts.scoping) is entered there, and left when the response is finalized.
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self._organization_scope = organization_scope(self.membership.organization_id)
+        self._organization_scope.__enter__()
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        entered, self._organization_scope = getattr(self, "_organization_scope", None), None
+        if entered is not None:
+            entered.__exit__(None, None, None)
+        return super().finalize_response(request, response, *args, **kwargs)
+
 
 class NotAllowedAs403:
+    """The services' refusals: NotAllowed (the actor may not) is 403; KeyNotActive (the key's
+    state forbids it, whoever asks) is 400."""
+
     def handle_exception(self, exc):
-        if isinstance(exc, NotAllowed):
+        if isinstance(exc, KeyNotActive):
+            exc = ValidationError({"detail": str(exc)})
+        elif isinstance(exc, NotAllowed):
             exc = PermissionDenied(str(exc))
         return super().handle_exception(exc)
 
 
 @extend_schema(tags=["keys"])
-class KeyViewSet(OrganizationScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class KeyViewSet(NotAllowedAs403, OrganizationScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                 viewsets.GenericViewSet):
     """Gateway API keys. Owners and admins manage every key of the organization, members their own;
     viewers none. DELETE revokes a key (it stays listed, as revoked)."""
 
@@ -62,29 +81,21 @@ class KeyViewSet(OrganizationScoped, mixins.ListModelMixin, mixins.RetrieveModel
 
     @extend_schema(responses={201: ApiKeyCreatedSerializer})
     def create(self, request):
-        membership = self.membership
-        if not membership.can_use_keys:
-            raise PermissionDenied("Viewers cannot create API keys.")
         serializer = ApiKeySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        key, raw = apikey_create(organization=membership.organization, created_by=request.user, **serializer.validated_data)
+        key, raw = apikey_create(actor=self.membership, **serializer.validated_data)
         key.secret = raw
         return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
         key = self.get_object()
-        if key.revoked_at is not None:
-            raise ValidationError({"detail": "A revoked key cannot be changed."})
         serializer = ApiKeySerializer(key, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        if serializer.validated_data:
-            apikey_update(key=key, **serializer.validated_data)
+        apikey_update(actor=self.membership, key=key, **serializer.validated_data)
         return Response(ApiKeySerializer(key).data)
 
     def destroy(self, request, pk=None):
-        key = self.get_object()
-        if key.revoked_at is None:
-            apikey_revoke(key=key)
+        apikey_revoke(actor=self.membership, key=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=RotateSerializer, responses={201: RotatedSerializer})
@@ -94,10 +105,7 @@ class KeyViewSet(OrganizationScoped, mixins.ListModelMixin, mixins.RetrieveModel
         key = self.get_object()
         params = RotateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        try:
-            new, raw = apikey_rotate(key=key, grace=params.grace())
-        except KeyNotActive as e:
-            raise ValidationError({"detail": str(e)}) from e
+        new, raw = apikey_rotate(actor=self.membership, key=key, grace=params.grace())
         key.refresh_from_db()
         new.secret = raw
         body = {"key": ApiKeyCreatedSerializer(new).data, "previous": ApiKeySerializer(key).data}
@@ -146,8 +154,9 @@ class InvitationViewSet(NotAllowedAs403, OrganizationScoped, mixins.ListModelMix
     def create(self, request):
         serializer = InvitationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        invitation = send_invitation(
-            request._request, actor=self.membership, **{k: serializer.validated_data[k] for k in ("email", "role")}
+        invitation = invitation_invite(
+            actor=self.membership, absolute_url=request.build_absolute_uri,
+            **{k: serializer.validated_data[k] for k in ("email", "role")},
         )
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 

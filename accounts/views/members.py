@@ -3,7 +3,6 @@
 from allauth.account.adapter import get_adapter
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ..forms import InviteForm, RoleForm
@@ -12,9 +11,8 @@ from ..orgs import (
     assignable_roles,
     invitation_accept,
     invitation_cancel,
-    invitation_create,
     invitation_for_token,
-    invitation_send,
+    invitation_invite,
     membership_change_role,
     membership_remove,
 )
@@ -37,14 +35,6 @@ def member_list(request):
     return _page(request)
 
 
-def send_invitation(request, *, actor, email, role):
-    """Creates and emails an invitation (shared with the management API)."""
-    invitation, raw = invitation_create(actor=actor, email=email, role=role)
-    url = request.build_absolute_uri(reverse("accounts:invitation-accept", args=[raw]))
-    invitation_send(invitation=invitation, accept_url=url)
-    return invitation
-
-
 @member_required
 @require_POST
 def member_invite(request):
@@ -56,7 +46,8 @@ def member_invite(request):
     if not form.is_valid():
         return _page(request, invite_form=form, status=400)
     try:
-        invitation = send_invitation(request, actor=m, email=form.cleaned_data["email"], role=form.cleaned_data["role"])
+        invitation = invitation_invite(actor=m, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
+                                       absolute_url=request.build_absolute_uri)
     except NotAllowed as e:
         form.add_error(None, str(e))
         return _page(request, invite_form=form, status=400)

@@ -13,6 +13,36 @@ def db_open(live_db, monkeypatch):
         yield
 
 
+@pytest.fixture(params=["plpgsql", "orm"])
+def reservation_functions(request, monkeypatch):
+    """Each reservation test runs against both implementations of the same rules: the PL/pgSQL
+    functions (billing/sql/reservations.sql, production) and their Python twin
+    (billing/reservations_orm.py, the embedded default's, run here on the same PostgreSQL through
+    the ORM; tests/billing/test_embedded_default.py runs it on SQLite). Tests of what only the
+    PostgreSQL path has (its connection pool) are marked `plpgsql_only`."""
+    from billing import reservations
+
+    if request.param == "orm":
+        if request.node.get_closest_marker("plpgsql_only"):
+            pytest.skip("about the PostgreSQL functions' own connection pool")
+        monkeypatch.setattr(reservations, "_use_functions", lambda: False)
+    used = {"plpgsql": 0, "orm": 0}
+
+    def counting(name, fn):
+        async def call(*args, **kwargs):
+            used[name] += 1
+            return await fn(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(reservations, "_call_retrying", counting("plpgsql", reservations._call_retrying))
+    monkeypatch.setattr(reservations, "_reserve_orm", counting("orm", reservations._reserve_orm))
+    monkeypatch.setattr(reservations, "_settle_orm", counting("orm", reservations._settle_orm))
+    yield request.param
+    other = "orm" if request.param == "plpgsql" else "plpgsql"
+    assert used[other] == 0, f"the {other} implementation ran in a {request.param} test"
+
+
 @pytest.fixture
 async def pools():
     """Closes this test's event loop's billing connections when it ends."""
@@ -31,7 +61,15 @@ def fund(organization_id: int, amount_nusd: int):
 
 
 def state(organization_id: int) -> dict:
-    """The account, the ledger's sum and the open reservations of an organization."""
+    """The account, the ledger's sum and the open reservations of an organization (from any
+    thread: outside tenant scopes, like every test's own reads)."""
+    from django_scopes import scopes_disabled
+
+    with scopes_disabled():
+        return _state(organization_id)
+
+
+def _state(organization_id: int) -> dict:
     from billing.models import CreditAccount, Reservation
     from billing.selectors import ledger_sum
 

@@ -11,6 +11,9 @@ SCRIPT = r"""
 import asyncio, json, uuid
 import django
 django.setup()
+from django_scopes import scopes_disabled
+unscoped = scopes_disabled()  # this script, like a test, sets up and reads any organization's rows
+unscoped.__enter__()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from accounts.keys import apikey_create, organization_get_or_create
@@ -53,7 +56,8 @@ def test_reservations_work_on_sqlite(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}", DJANGO_SETTINGS_MODULE="aipower.settings",
                AIPOWER_DEFAULT_MARKUP_BP="1500")
-    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     # $100 (nano) covers three holds of 30, the key's budget of 60 two charges of 20 plus a hold.

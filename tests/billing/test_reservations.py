@@ -1,4 +1,5 @@
-"""reserve / settle / release against the real database, as the gateway calls them."""
+"""reserve / settle / release against the real database, as the gateway calls them: every test
+runs on both implementations (the PL/pgSQL functions and the ORM twin; `reservation_functions`)."""
 
 import asyncio
 import threading
@@ -10,7 +11,7 @@ import pytest
 from billing.reservations import DuplicateReservation, InsufficientCredit, release, reserve, settle
 from tests.billing.conftest import fund, state
 
-pytestmark = pytest.mark.usefixtures("db_open", "pools")
+pytestmark = pytest.mark.usefixtures("db_open", "pools", "reservation_functions")
 CENT = 10_000_000
 
 
@@ -151,7 +152,8 @@ async def test_fifty_concurrent_requests_never_overspend(tenant):
         finally:
             await close_pool()
 
-    threads = [threading.Thread(target=lambda ids=ids: asyncio.run(batch(ids))) for ids in (range(30, 40), range(40, 50))]
+    threads = [threading.Thread(target=lambda ids=ids: asyncio.run(batch(ids)))
+               for ids in (range(30, 40), range(40, 50))]
     for t in threads:
         t.start()
     await asyncio.gather(*(one(i) for i in range(30)))
@@ -238,6 +240,7 @@ async def test_settle_completes_when_its_caller_is_cancelled(tenant):
     assert state(org) == {"balance": 7 * CENT, "reserved": 0, "ledger": 7 * CENT, "open": 0, "rows": 0}
 
 
+@pytest.mark.plpgsql_only
 async def test_it_survives_its_connections_being_dropped(tenant):
     """The database restarted or a proxy dropped the pooled connections: the next calls succeed."""
     from django.db import connection

@@ -1,5 +1,10 @@
-"""Circuit breakers and the retry budget, on gateways of the test's own (own Redis database)."""
+"""Circuit breakers and the retry budget, on gateways of the test's own (own Redis database).
 
+The breakers have two implementations, Redis (Lua scripts, shared by every gateway process) and
+in-process (the embedded default, and the fallback without Redis): the tests of their rules run
+on both (`breaker_gateway`)."""
+
+import os
 import time
 
 import openai
@@ -8,6 +13,20 @@ import pytest
 HELLO = [{"role": "user", "content": "hi"}]
 FAST_BREAKERS = {"AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 3, "AIPOWER_BREAKER_COOLDOWN_SECONDS": 1.5,
                  "AIPOWER_BREAKER_MIN_REQUESTS": 1000, "AIPOWER_BREAKER_SYNC_SECONDS": 0.1}
+
+
+@pytest.fixture(params=["redis", "in_process"])
+def breaker_gateway(request, own_gateways):
+    """start(**env) -> a gateway of this test's own whose breakers live in Redis or in the process."""
+    if request.param == "redis" and not os.environ.get("REDIS_URL"):
+        pytest.skip("no Redis here (REDIS_URL is not set)")
+
+    def start(**env):
+        if request.param == "in_process":
+            env["REDIS_URL"] = ""
+        return own_gateways(**env)
+
+    return start
 
 
 def sdk(gw, tenant):
@@ -20,8 +39,8 @@ def ask(client, **kw):
     return raw.parse(), raw.headers
 
 
-def test_it_opens_skips_probes_and_closes(own_gateways, tenant, sim):
-    gw = own_gateways(**FAST_BREAKERS)
+def test_it_opens_skips_probes_and_closes(breaker_gateway, tenant, sim):
+    gw = breaker_gateway(**FAST_BREAKERS)
     with sdk(gw, tenant) as client:
         sim.fault("deepseek", "status:503")
         for _ in range(3):  # three failures in a row open deepseek's breakers
@@ -38,8 +57,8 @@ def test_it_opens_skips_probes_and_closes(own_gateways, tenant, sim):
         assert ask(client)[0].model == "deepseek/deepseek-chat"
 
 
-def test_a_failed_probe_opens_it_again(own_gateways, tenant, sim):
-    gw = own_gateways(**FAST_BREAKERS)
+def test_a_failed_probe_opens_it_again(breaker_gateway, tenant, sim):
+    gw = breaker_gateway(**FAST_BREAKERS)
     with sdk(gw, tenant) as client:
         sim.fault("deepseek", "status:503")
         for _ in range(3):
@@ -66,8 +85,8 @@ def test_two_gateway_processes_share_breakers_through_redis(own_gateways, tenant
         assert sim.hits("deepseek") == before
 
 
-def test_retry_after_sets_the_providers_cooldown(own_gateways, tenant, sim):
-    gw = own_gateways(**{**FAST_BREAKERS, "AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 100})
+def test_retry_after_sets_the_providers_cooldown(breaker_gateway, tenant, sim):
+    gw = breaker_gateway(**{**FAST_BREAKERS, "AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 100})
     with sdk(gw, tenant) as client:
         sim.fault("deepseek", "status:429:retry-after=2", count=1)
         assert ask(client)[0].model == "qwen/qwen-plus"
@@ -79,8 +98,8 @@ def test_retry_after_sets_the_providers_cooldown(own_gateways, tenant, sim):
         assert ask(client)[0].model == "deepseek/deepseek-chat"
 
 
-def test_the_callers_faults_never_count_against_a_provider(own_gateways, tenant, sim):
-    gw = own_gateways(**FAST_BREAKERS)
+def test_the_callers_faults_never_count_against_a_provider(breaker_gateway, tenant, sim):
+    gw = breaker_gateway(**FAST_BREAKERS)
     with sdk(gw, tenant) as client:
         for _ in range(5):  # the caller's own invalid requests
             with pytest.raises(openai.BadRequestError):

@@ -1,21 +1,24 @@
-from decimal import Decimal, InvalidOperation
-
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from accounts.audit import audit_record
 from accounts.keys import apikey_create, organization_get_or_create
-
-NUSD_PER_USD = 1_000_000_000
+from accounts.scoping import scopes_disabled
+from billing.money import InvalidAmount, format_usd, parse_usd, usd_to_nusd
 
 
 def usd(text: str) -> int:
     """A dollar amount as integer nano-USD, exactly."""
     try:
-        value = Decimal(text)
-    except InvalidOperation:
+        value = parse_usd(text)
+    except InvalidAmount:
         raise CommandError(f"--credit-usd must be a number of dollars, got {text!r}") from None
-    if value < 0 or value != value.quantize(Decimal("0.000000001")):
+    if value < 0:
         raise CommandError("--credit-usd must be positive, with at most 9 decimals")
-    return int(value * NUSD_PER_USD)
+    try:
+        return usd_to_nusd(value)
+    except InvalidAmount:
+        raise CommandError("--credit-usd must be positive, with at most 9 decimals") from None
 
 
 class Command(BaseCommand):
@@ -27,16 +30,20 @@ class Command(BaseCommand):
         parser.add_argument("--credit-usd", default=None,
                             help="grant the organization this much credit (a ledger entry), e.g. 5 or 0.25")
 
+    @scopes_disabled()  # an operator's command
     def handle(self, *args, org, name, credit_usd, **options):
         credit = usd(credit_usd) if credit_usd is not None else 0
         organization = organization_get_or_create(name=org)
-        key, raw = apikey_create(organization=organization, name=name)
+        with transaction.atomic():
+            key, raw = apikey_create(organization=organization, name=name)
+            audit_record(organization_id=organization.pk, actor="manage.py issue_key", action="key.create",
+                         target=key, changes={"name": [None, name]})
         self.stdout.write(f"Organization: {organization.name} (id {organization.pk})")
         if credit:
             from billing.services import ledger_post
 
             ledger_post(organization_id=organization.pk, kind="grant", amount_nusd=credit,
                         note=f"granted with key {key.prefix}", grant_key=f"issue_key:{key.pk}")
-            self.stdout.write(f"Granted ${Decimal(credit) / NUSD_PER_USD} of credit.")
+            self.stdout.write(f"Granted {format_usd(credit)} of credit.")
         self.stdout.write(f"Key {key.prefix}… created. It is shown once; store it now:")
         self.stdout.write(raw)

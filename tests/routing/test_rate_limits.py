@@ -1,0 +1,83 @@
+"""Per-key rate limits (GCRA) have two implementations, a Redis Lua script shared by every gateway
+process and an in-process twin for the embedded default; the same rules run on both here, on a
+clock of the test's own."""
+
+import os
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+from routing import limits
+
+
+@pytest.fixture(params=["redis", "in_process"])
+def store(request, settings, monkeypatch):
+    """The limits' store, and a clock the test moves: `store.advance(seconds)`."""
+    if request.param == "redis":
+        if not os.environ.get("REDIS_URL"):
+            pytest.skip("no Redis here (REDIS_URL is not set)")
+        settings.REDIS_URL = os.environ["REDIS_URL"]
+    else:
+        settings.REDIS_URL = ""
+    clock = {"now": 1_800_000_000.0}
+    monkeypatch.setattr(limits, "time", SimpleNamespace(time=lambda: clock["now"]))
+    local = {}
+    monkeypatch.setattr(limits, "_local", local)
+
+    def advance(seconds: float) -> None:
+        clock["now"] += seconds
+
+    yield SimpleNamespace(kind=request.param, advance=advance, local=local)
+
+
+def key_id() -> int:
+    return uuid.uuid4().int % 10**12  # a key no other test uses, in a shared Redis
+
+
+async def test_it_admits_a_burst_of_the_limit_then_one_per_interval(store):
+    key = key_id()
+    for _ in range(3):
+        assert await limits.admit(key, 3, None) is None
+    which, wait = await limits.admit(key, 3, None)
+    assert which == "requests" and 19.9 <= wait <= 20.1  # 3 a minute: one every 20 s
+    store.advance(10)
+    which, wait = await limits.admit(key, 3, None)
+    assert which == "requests" and 9.9 <= wait <= 10.1
+    store.advance(10)
+    assert await limits.admit(key, 3, None) is None
+    assert (await limits.admit(key, 3, None))[0] == "requests"
+
+
+async def test_a_refused_request_is_not_charged(store):
+    key = key_id()
+    for _ in range(2):
+        assert await limits.admit(key, 2, None) is None
+    for _ in range(5):  # refusals do not push the next admission further away
+        assert (await limits.admit(key, 2, None))[0] == "requests"
+    store.advance(30)
+    assert await limits.admit(key, 2, None) is None
+
+
+async def test_tokens_are_counted_afterwards_and_a_key_in_debt_waits(store):
+    key = key_id()
+    assert await limits.admit(key, None, 1000) is None  # not in debt: admitted, whatever its size
+    await limits.spend_tokens(key, 1000, 1500)  # 1,500 tokens against 1,000 a minute
+    which, wait = await limits.admit(key, None, 1000)
+    assert which == "tokens" and 29.9 <= wait <= 30.1  # the bucket holds a minute; 500 over = 30 s
+    store.advance(30.1)
+    assert await limits.admit(key, None, 1000) is None
+
+
+async def test_both_limits_apply_and_keys_are_independent(store):
+    key, other = key_id(), key_id()
+    await limits.spend_tokens(key, 100, 500)
+    assert (await limits.admit(key, 100, 100))[0] == "tokens"
+    assert await limits.admit(other, 100, 100) is None
+    assert await limits.admit(key, 100, None) is None  # the request limit alone still admits it
+
+
+async def test_it_uses_the_store_it_is_meant_to(store):
+    key = key_id()
+    assert await limits.admit(key, 5, None) is None
+    assert (f"r:{key}" in store.local) is (store.kind == "in_process")
