@@ -22,7 +22,7 @@ def test_the_keys_page_sets_and_clears_a_keys_quality(org):
 def test_the_keys_page_refuses_a_quality_out_of_range(org):
     key, _ = apikey_create(organization=org.organization, name="k", created_by=org.member)
     response = org.client_for(org.member).post(f"/keys/{key.pk}/", {"name": "k", "route_quality": "1.5"})
-    assert response.status_code == 200 and b"less than or equal to 1" in response.content
+    assert response.status_code == 400 and b"less than or equal to 1" in response.content
     key.refresh_from_db()
     assert key.route_quality is None
 
