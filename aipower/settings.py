@@ -276,6 +276,9 @@ SPECTACULAR_SETTINGS = {
 AIPOWER_RESERVATION_TTL_SECONDS = env.float("AIPOWER_RESERVATION_TTL_SECONDS", default=900.0)
 # Async PostgreSQL connections per gateway process (and event loop) for reserve/settle.
 AIPOWER_BILLING_DB_POOL = env.int("AIPOWER_BILLING_DB_POOL", default=8)
+# With no max_tokens and too little credit for a model's maximum output, a request's output is
+# capped at what the credit covers, but never below this many tokens (402 instead).
+AIPOWER_MIN_CAPPED_OUTPUT_TOKENS = env.int("AIPOWER_MIN_CAPPED_OUTPUT_TOKENS", default=256)
 # Free trial credit, granted once per verified email address ($1 by default).
 AIPOWER_TRIAL_CREDIT_NUSD = env.int("AIPOWER_TRIAL_CREDIT_NUSD", default=1_000_000_000)
 # Top-ups through Stripe Checkout: preset amounts, and bounds for a custom amount (whole USD).
