@@ -88,6 +88,7 @@ class LedgerEntry(models.Model):
     receipt_url = models.URLField(max_length=500, blank=True)
 
     class Meta:
+        verbose_name_plural = "ledger entries"
         indexes = [models.Index(fields=["organization", "-created_at"])]
         constraints = [
             models.UniqueConstraint(fields=["stripe_payment_id"], condition=Q(kind="topup"),
