@@ -63,10 +63,10 @@ def estimate(snapshot: Snapshot, *, requests: int, input_tokens: int, output_tok
         return None
     day = costs.mix(shares, requests=requests, input_tokens=input_tokens, output_tokens=output_tokens, markup_bp=bp)
     singles = []
-    for m in sorted(snapshot.models.values(), key=lambda m: (m.input_price + m.output_price, m.public_id),
-                    reverse=True):
+    for m in snapshot.models.values():
         s = costs.single_model(m, requests=requests, input_tokens=input_tokens, output_tokens=output_tokens,
                                markup_bp=bp)
         singles.append((m, s, costs.change_percent(s.day_nusd, day)))
+    singles.sort(key=lambda row: (-row[1].day_nusd, row[0].display_name))
     return Estimate(day_nusd=day, month_nusd=day * costs.DAYS_PER_MONTH,
                     per_request_nusd=(day + requests // 2) // requests, singles=singles, mix=mix)

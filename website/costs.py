@@ -30,9 +30,9 @@ def per_million(micro: Decimal | int) -> str:
 
 
 def money(nusd: int) -> str:
-    """An amount for people: $8,625 at $1,000 and above, $12.34 from a cent, $0.0012 below."""
+    """An amount for people: $8,625 from $100 up, $12.34 from a cent, $0.0012 below (half up)."""
     usd = Decimal(nusd) / NANO
-    if usd >= 1000:
+    if usd >= 100:
         return f"${usd.quantize(Decimal(1), ROUND_HALF_UP):,}"
     if usd >= Decimal("0.01") or usd == 0:
         return f"${usd.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
@@ -46,10 +46,11 @@ def request_cost_nusd(model, *, input_tokens: int, output_tokens: int, markup_bp
                    markup_bp=markup_bp).charged_nusd
 
 
-def change_percent(baseline_nusd: int, nusd: int) -> int:
-    """The change against a baseline in whole percent, half away from zero: -43 is 43% cheaper."""
+def change_percent(baseline_nusd: int, nusd: int) -> int | None:
+    """The change against a baseline in whole percent, half away from zero: -43 is 43% cheaper.
+    None against a free baseline (no percentage of nothing)."""
     if baseline_nusd == 0:
-        return 0
+        return None
     return int((Decimal(nusd - baseline_nusd) * 100 / baseline_nusd).quantize(Decimal(1), ROUND_HALF_UP))
 
 

@@ -13,8 +13,6 @@ from . import costs
 EXAMPLE = {"requests": 1_000_000, "input_tokens": 500, "output_tokens": 200}
 EXAMPLE_SINGLES = ["anthropic/claude-opus-4.6", "openai/gpt-5.4", "deepseek/deepseek-chat"]
 EXAMPLE_MIX = {"auto-cheap": 80, "auto-code": 15, "auto-best": 5}
-ROUTE_ICONS = {"auto": "🎯", "auto-cheap": "💰", "auto-fast": "⚡", "auto-code": "💻", "auto-best": "🧠",
-               "auto-free": "🆓"}
 
 
 def markup_bp() -> int:
@@ -50,9 +48,8 @@ class ModelRow:
 
 
 def capabilities(m: ModelInfo) -> tuple[str, ...]:
-    caps = ["chat"]
-    if m.supports_streaming:
-        caps.append("streaming")
+    """Beyond chat (every model): tools, vision, JSON mode; "no streaming" when it cannot stream."""
+    caps = [] if m.supports_streaming else ["no streaming"]
     if m.supports_tools:
         caps.append("tools")
     if m.supports_vision:
@@ -79,15 +76,13 @@ class RouteCard:
     name: str
     goal: str
     description: str
-    icon: str
     first: ModelRow | None
     targets: tuple[ModelInfo, ...]
 
 
 def route_cards(snapshot: Snapshot) -> list[RouteCard]:
     bp = markup_bp()
-    return [RouteCard(name=r.name, goal=r.goal, description=r.description, icon=ROUTE_ICONS.get(r.name, "➜"),
-                      first=model_row(r.targets[0], bp) if r.targets else None, targets=r.targets)
+    return [RouteCard(name=r.name, goal=r.goal, description=r.description, first=model_row(r.targets[0], bp) if r.targets else None, targets=r.targets)
             for r in snapshot.routes.values()]
 
 

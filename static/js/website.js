@@ -32,16 +32,22 @@
     var errorBox = document.querySelector("[data-error]");
     var errorText = document.querySelector("[data-error-text]");
     var signup = document.querySelector("[data-signup]");
+    var signupText = document.querySelector("[data-signup-text]");
     var left = document.querySelector("[data-left]");
     var submit = form.querySelector("[data-try-submit]");
     var remaining = parseInt((left.textContent.match(/\d+/) || ["0"])[0], 10);
     var total = parseInt((left.textContent.match(/of (\d+)/) || [0, "2"])[1], 10);
 
     function fact(name, text) { document.querySelector('[data-fact="' + name + '"]').textContent = text; }
-    function fail(message, showSignup) {
+    function fail(message) {
       errorText.textContent = message;
       errorBox.hidden = false;
-      if (showSignup) signup.hidden = false;
+    }
+    function refused(message) {
+      signupText.textContent = message;
+      signup.hidden = false;
+      remaining = 0;
+      left.textContent = "0 of " + total + " free calls left";
     }
 
     function handle(event) {
@@ -57,15 +63,13 @@
         left.textContent = remaining + " of " + total + " free calls left";
         if (remaining === 0) signup.hidden = false;
       } else if (event.type === "error") {
-        fail(event.message, false);
+        fail(event.message);
       }
     }
 
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       errorBox.hidden = true;
-      facts.hidden = true;
-      answer.textContent = "";
       submit.disabled = true;
       submit.textContent = "Routing…";
       fetch(form.action, {
@@ -76,10 +80,12 @@
       }).then(function (r) {
         if (!r.ok) {
           return r.json().then(function (body) {
-            fail(body.error.message, r.status === 429);
-            if (r.status === 429) { remaining = 0; left.textContent = "0 of " + total + " free calls left"; }
+            if (r.status === 429) refused(body.error.message);
+            else fail(body.error.message);
           });
         }
+        facts.hidden = true;
+        answer.textContent = "";
         var reader = r.body.getReader(), decoder = new TextDecoder(), buffer = "";
         function pump() {
           return reader.read().then(function (part) {
@@ -95,7 +101,7 @@
         }
         return pump();
       }).catch(function () {
-        fail("The connection failed. Try again.", false);
+        fail("The connection failed. Try again.");
       }).then(function () {
         submit.textContent = "Send";
         submit.disabled = false;

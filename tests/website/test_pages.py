@@ -52,7 +52,9 @@ def test_money_and_price_formats():
     assert costs.money(12_345_000_000) == "$12.35" and costs.money(1_234_567) == "$0.0012"
     assert costs.per_million(2_875_000) == "$2.875" and costs.per_million(57_500) == "$0.0575"
     assert costs.per_million(15_000_000) == "$15.00" and costs.per_million(798_610) == "$0.7986"
+    assert costs.money(257_600_000_000) == "$258" and costs.money(99_994_000_000) == "$99.99"
     assert costs.change_percent(8625, 4312) == -50 and costs.change_percent(100, 100) == 0
+    assert costs.change_percent(0, 5) is None
 
 
 def test_the_cost_table_is_computed_from_live_prices_with_the_markup(web):
@@ -158,7 +160,7 @@ def test_the_calculator_refuses_a_mix_that_is_not_100_percent(web):
 def test_a_model_page_shows_prices_limits_routes_and_chain(web):
     page = text(web.get("/models/deepseek/deepseek-chat/"))
     m = model("deepseek/deepseek-chat")
-    assert "DeepSeek V3" in page and f"({m.context_window})" in page and f"({m.max_output_tokens})" in page
+    assert "DeepSeek V3" in page and f"({m.context_window:,})" in page and f"({m.max_output_tokens:,})" in page
     assert "<code>auto</code> — <strong>first choice</strong>" in page
     assert "qwen/qwen-plus" in page and "openai/gpt-4o-mini" in page  # the deepseek family's chain
     assert web.get("/models/deepseek/no-such-model/").status_code == 404
