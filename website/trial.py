@@ -113,7 +113,14 @@ def _refusal(message: str, status: int, code: str):
 
 
 def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
+    """The visitor's address as the sign-in limits see it: behind TRUSTED_PROXY_COUNT proxies, from
+    X-Forwarded-For (otherwise every visitor would share the proxy's two calls)."""
+    from allauth.account.adapter import get_adapter
+
+    try:
+        return get_adapter(request).get_client_ip(request)
+    except Exception:  # no usable address: all such visitors share one count
+        return "unknown"
 
 
 def _sse(event: dict) -> bytes:

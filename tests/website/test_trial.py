@@ -159,3 +159,14 @@ def test_the_limits_hold_on_the_database_without_redis(test_database_url, simula
     finally:
         a.stop()
         b.stop()
+
+
+def test_behind_a_proxy_each_visitor_is_counted_by_their_own_address(own_gateways):
+    gw = own_gateways(TRUSTED_PROXY_COUNT=1, **WEB)
+    first, second = Visitor(gw), Visitor(gw)
+    for v, address in ((first, "203.0.113.7"), (second, "198.51.100.9")):
+        assert answered(v.ask(**{"X-Forwarded-For": address}))
+        assert answered(v.ask(**{"X-Forwarded-For": address}))
+    # A third visitor from the first address, with a fresh cookie: that address is used up.
+    third = Visitor(gw)
+    assert third.ask(**{"X-Forwarded-For": "203.0.113.7"}).status_code == 429
