@@ -253,14 +253,10 @@ async def _answer(request, wants_stream, browser_id, new, snapshot, route, promp
         response = _refusal(error, status, code)
     else:
         used = await trial_limits.used(browser_id)
-        context = await sync_to_async(_page_context, thread_sensitive=False)(
-            request, snapshot, browser_id, used=used, route=route, prompt=prompt, error=error, signup=signup,
-            answer=answer, summary=summary)
-        response = render(request, "website/try.html", context, status=status)
+        context = _context(request, snapshot, browser_id, used=used, route=route, prompt=prompt, error=error,
+                           signup=signup, answer=answer, summary=summary)
+        # Rendering reads the database (the signed-in user, the header's banner): in a thread.
+        response = await sync_to_async(render)(request, "website/try.html", context, status=status)
     if new:
         _set_cookie(response, browser_id)
     return response
-
-
-def _page_context(request, snapshot, browser_id, **extra):
-    return _context(request, snapshot, browser_id, **extra)

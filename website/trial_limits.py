@@ -41,9 +41,9 @@ async def _incr(key: str, delta: int) -> int:
     redis = get_redis()
     if redis is not None:
         async with redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=2 * DAY_SECONDS, nx=True)  # a new counter expires; an old one keeps its TTL
             pipe.incrby(key, delta)
-            pipe.expire(key, 2 * DAY_SECONDS, nx=True)
-            count, _ = await pipe.execute()
+            _, count = await pipe.execute()
         return count
     return await _incr_db(key, delta)
 

@@ -138,12 +138,15 @@ def test_it_needs_the_csrf_token_and_a_valid_route_and_prompt(gw):
     assert answered(v.ask("auto")) and answered(v.ask("auto"))
 
 
-def test_without_javascript_the_answer_is_on_the_page(gw):
+def test_without_javascript_the_answer_is_on_the_page(own_gateways):
+    # "auto": the page's banner asks the database whether provider keys are set, as `make run` does.
+    gw = own_gateways(AIPOWER_SIMULATE_PROVIDERS="auto", **WEB)
     v = Visitor(gw)
     page = v.ask("auto-fast", "hi", stream=False)
     assert page.status_code == 200
     assert "Qwen Turbo" in page.text and "qwen/qwen-turbo" in page.text and " ms</dd>" in page.text
     assert "1 of 2 free calls left" in page.text and "sk-aip-" not in page.text
+    assert "served by the local provider simulator" in page.text
 
 
 def test_the_limits_hold_on_the_database_without_redis(test_database_url, simulator):
