@@ -37,7 +37,7 @@ def first_choice(route: str) -> CatalogModel:
 
 def cost_rows(page: str) -> dict[str, tuple[str, str, str]]:
     rows = re.findall(r'<th scope="row">([^<]+)(?:<span class="detail">[^<]*</span>)?</th>\s*'
-                      r'<td class="num" data-cost-day>([^<]+)</td>\s*<td class="num" data-cost-month>([^<]+)</td>\s*'
+                      r'<td class="num" data-cost-day>([^<]+)</td>\s*<td class="num month" data-cost-month>([^<]+)</td>\s*'
                       r'<td class="num" data-change>([^<]+)</td>', page)
     return {label.strip(): (day, month, change) for label, day, month, change in rows}
 
