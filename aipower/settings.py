@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "routing",
     "billing",
     "analytics",
+    "website",
 ]
 
 # The API under /v1/ does not pass through Django's handler or this middleware (aipower/asgi.py).
@@ -287,6 +288,16 @@ SPECTACULAR_SETTINGS = {
 AIPOWER_RESERVATION_TTL_SECONDS = env.float("AIPOWER_RESERVATION_TTL_SECONDS", default=900.0)
 # Async PostgreSQL connections per gateway process (and event loop) for reserve/settle.
 AIPOWER_BILLING_DB_POOL = env.int("AIPOWER_BILLING_DB_POOL", default=8)
+# With no max_tokens and too little credit for a model's maximum output, a request's output is
+# capped at what the credit covers, but never below this many tokens (402 instead).
+AIPOWER_MIN_CAPPED_OUTPUT_TOKENS = env.int("AIPOWER_MIN_CAPPED_OUTPUT_TOKENS", default=256)
+# The public site's free trial (/try): calls per browser, per IP address a day, for everyone a
+# day, and the output cap of each call. Counters live in Redis (or the database without it).
+AIPOWER_TRIAL_CALLS = env.int("AIPOWER_TRIAL_CALLS", default=2)
+AIPOWER_TRIAL_CALLS_PER_IP = env.int("AIPOWER_TRIAL_CALLS_PER_IP", default=2)
+AIPOWER_TRIAL_DAILY_CAP = env.int("AIPOWER_TRIAL_DAILY_CAP", default=500)
+AIPOWER_TRIAL_MAX_TOKENS = env.int("AIPOWER_TRIAL_MAX_TOKENS", default=300)
+AIPOWER_TRIAL_KEY_PREFIX = env.str("AIPOWER_TRIAL_KEY_PREFIX", default="trial")
 # Free trial credit, granted once per verified email address ($1 by default).
 AIPOWER_TRIAL_CREDIT_NUSD = env.int("AIPOWER_TRIAL_CREDIT_NUSD", default=1_000_000_000)
 # Top-ups through Stripe Checkout: preset amounts, and bounds for a custom amount (whole USD).

@@ -2,8 +2,6 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from routing.views import home
-
 # The admin signs in through allauth's form, so its brute-force limits apply there too.
 admin.site.login = secure_admin_login(admin.site.login)
 
@@ -15,6 +13,6 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("", include("routing.urls")),
     path("", include("accounts.urls")),
-    path("", home, name="home"),
+    path("", include("website.urls")),
 ]
 

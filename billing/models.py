@@ -93,6 +93,7 @@ class LedgerEntry(models.Model):
     objects: models.Manager["LedgerEntry"] = OrganizationScopedManager()
 
     class Meta:
+        verbose_name_plural = "ledger entries"
         indexes = [models.Index(fields=["organization", "-created_at"])]
         constraints = [
             models.UniqueConstraint(fields=["stripe_payment_id"], condition=Q(kind="topup"),

@@ -1,12 +1,23 @@
 from django.contrib import admin
 from django.urls import path
 
+from .admin_forms import CatalogModelForm, ModelChoiceByName, usd_per_m
 from .health_admin import provider_health
 from .models import CatalogModel, FallbackTarget, Provider, Route, RouteTarget
 from .price_admin import PriceVersioningMixin
 
 
-class FallbackTargetInline(admin.TabularInline):
+class ModelByNameMixin:
+    """Inline rows pick their model by display name and public id."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "model":
+            kwargs["form_class"] = ModelChoiceByName
+            kwargs.setdefault("queryset", CatalogModel.objects.order_by("display_name"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class FallbackTargetInline(ModelByNameMixin, admin.TabularInline):
     model = FallbackTarget
     extra = 1
     ordering = ("position",)
@@ -33,15 +44,24 @@ class ProviderAdmin(admin.ModelAdmin):
 
 @admin.register(CatalogModel)
 class CatalogModelAdmin(PriceVersioningMixin, admin.ModelAdmin):
-    list_display = ("public_id", "provider", "input_price_usd_micro_per_mtok", "output_price_usd_micro_per_mtok",
+    form = CatalogModelForm
+    list_display = ("public_id", "display_name", "provider", "input_price", "output_price",
                     "context_window", "quality_overall", "quality_coding", "supports_tools", "supports_vision",
                     "supports_json_mode", "enabled")
     list_filter = ("provider", "enabled", "supports_tools", "supports_vision", "supports_json_mode", "price_pinned")
     search_fields = ("public_id", "upstream_id", "display_name")
     change_list_template = "admin/routing/change_list_with_health.html"
 
+    @admin.display(description="Input $ / 1M tokens", ordering="input_price_usd_micro_per_mtok")
+    def input_price(self, obj):
+        return usd_per_m(obj.input_price_usd_micro_per_mtok)
 
-class RouteTargetInline(admin.TabularInline):
+    @admin.display(description="Output $ / 1M tokens", ordering="output_price_usd_micro_per_mtok")
+    def output_price(self, obj):
+        return usd_per_m(obj.output_price_usd_micro_per_mtok)
+
+
+class RouteTargetInline(ModelByNameMixin, admin.TabularInline):
     model = RouteTarget
     extra = 1
     ordering = ("position",)

@@ -17,9 +17,9 @@ from django.utils import timezone
 from accounts import keys
 from analytics import recorder
 from billing import reservations
-from billing.pricing import cost_of, worst_case_nusd
+from billing.pricing import cost_of
 
-from . import limits, policy, smart
+from . import credit, limits, policy, smart
 from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
 from .catalog import ModelInfo, get_snapshot
@@ -57,6 +57,9 @@ class Call:
     inexpressible: GatewayError | None = None
     markup_bp: int = 0
     reserved: bool = False  # credit is held for this request until it settles
+    held_nusd: int = 0  # how much is held (topped up before a failover to a dearer model)
+    output_cap: int | None = None  # max_tokens the gateway set because the credit covers no more
+    unaffordable: list = field(default_factory=list)  # candidates skipped: the credit could not cover them
     ttft: float | None = None
     recorded: bool = False
     plan: policy.Plan | None = None
@@ -79,6 +82,8 @@ class Call:
         h["x-aipower-attempts"] = str(len(self.attempts))
         if self.served is not None and self.first_choice is not None and self.served is not self.first_choice:
             h["x-aipower-fallback-from"] = self.first_choice.public_id
+        if self.output_cap is not None:
+            h[credit.CAPPED_HEADER] = str(self.output_cap)
         return h
 
     def record(self, *, status: str, http_status: int, usage: Usage | None = None, estimated: bool = False,
@@ -116,7 +121,9 @@ class Call:
             provider=served.provider.slug if served else "",
             attempts=len(self.attempts),
             attempt_log=self.attempts + [{"model": m, "status": "skipped", "error": "circuit_open"}
-                                         for m in self.skipped],
+                                         for m in self.skipped]
+                        + [{"model": m, "status": "skipped", "error": "insufficient_credit"}
+                           for m in self.unaffordable],
             stream=self.stream,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
@@ -165,21 +172,9 @@ def _spend_tokens(key: keys.KeyIdentity, tokens: int) -> None:
     _in_background(limits.spend_tokens(key.key_id, key.tpm_limit, tokens))
 
 
-async def _reserve(call: Call, candidates, features: Features) -> None:
-    """Holds the worst case of the dearest candidate the request may reach, so that no failover
-    can cost more than was held: a prepaid balance never goes below zero."""
-    org = call.key.organization_id
-    call.markup_bp = await reservations.markup_bp_for(org)
-    amount = max(worst_case_nusd(prompt_tokens=features.prompt_tokens, max_tokens=features.max_tokens,
-                                 model_max_output=m.max_output_tokens, input_price=m.input_price,
-                                 output_price=m.output_price, markup_bp=call.markup_bp)
-                 for m in candidates[: settings.AIPOWER_MAX_ATTEMPTS])
-    try:
-        await reservations.reserve(organization_id=org, api_key_id=call.key.key_id, request_id=call.request_id,
-                                   amount_nusd=amount)
-    except reservations.InsufficientCredit as exc:
-        raise GatewayError(402, str(exc), "insufficient_quota", code="insufficient_quota") from None
-    call.reserved = True
+async def _reserve(call: Call, candidates, features: Features, body: dict) -> None:
+    """Holds the worst case of the first candidate (routing/credit.py): 402 when it cannot be."""
+    await credit.hold_first(call, candidates, features, body)
 
 
 def new_request_id() -> str:
@@ -238,6 +233,8 @@ def _exhausted(last: UpstreamError | None, call: Call) -> GatewayError:
     detail = f" Last error: {_DESCRIBE.get(last.kind, last.kind)}" if last is not None else ""
     if last is not None and last.status:
         detail += f" (HTTP {last.status})"
+    if last is None and call.unaffordable and not call.attempts:
+        return credit.unaffordable_error(call)
     if last is None and call.skipped:
         detail = " Every candidate's provider is failing right now (circuit open); try again shortly."
     headers = {}
@@ -267,7 +264,7 @@ async def chat_completions(request) -> ApiResponse | ApiStream:
             over = await limits.admit(key.key_id, key.rpm_limit, key.tpm_limit)
             if over is not None:
                 raise _rate_limited(*over)
-        await _reserve(call, plan.candidates, features)
+        await _reserve(call, plan.candidates, features, body)
     except GatewayError as err:
         call.record(status="client_error", http_status=err.status, error_type=err.code or err.type)
         return error_response(err, call)
@@ -305,6 +302,8 @@ async def _tries(call: Call, candidates):
         if state == OPEN or (state == HALF_OPEN and not await health.claim_probe(keys)):
             call.skipped.append(model.public_id)
             continue
+        if not await credit.covers(call, model):
+            continue  # dearer than the credit covers: skipped, the hold unchanged
         if call.attempts and not budget.withdraw():
             return
         yield model

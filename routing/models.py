@@ -124,6 +124,9 @@ class RouteTarget(models.Model):
         ordering = ["route", "position", "id"]
         constraints = [models.UniqueConstraint(fields=["route", "model"], name="one_target_per_model")]
 
+    def __str__(self):
+        return f"{self.route.name} #{self.position}: {self.model.display_name}"
+
 
 class FallbackTarget(models.Model):
     """One step of a provider family's fallback chain: when a model of `provider` fails, try
@@ -137,5 +140,7 @@ class FallbackTarget(models.Model):
         ordering = ["provider", "position", "id"]
         constraints = [models.UniqueConstraint(fields=["provider", "model"], name="one_fallback_per_model")]
 
+    def __str__(self):
+        return f"{self.provider.slug} #{self.position}: {self.model.display_name}"
 
 from .price_models import PriceChange, PriceSyncRun, PriceVersion  # noqa: E402,F401  (registered with the app)

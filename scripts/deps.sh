@@ -28,6 +28,7 @@ for group in "${groups[@]}"; do
       # Debian's Chromium drives the browser tests (Playwright with executable_path); the fonts
       # make screenshots render text the same on every machine.
       [ -x /usr/bin/chromium ] || missing+=(chromium)
+      command -v npm >/dev/null || missing+=(npm)  # installs axe-core for the accessibility checks
       for font in fonts-dejavu-core fonts-liberation; do installed "$font" || missing+=("$font"); done ;;
     *)
       echo "deps.sh: unknown group '$group' (make, python, services, browser)" >&2; exit 2 ;;

@@ -8,6 +8,10 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 scripts/deps.sh || exit 1
+# axe-core (npm), which the browser tests load into pages to check accessibility.
+if [ ! -f node_modules/axe-core/axe.min.js ]; then
+  npm install --no-audit --no-fund --loglevel=error >&2 || exit 1
+fi
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() { local p=$1; while port_busy "$p"; do p=$((p + 1)); done; echo "$p"; }

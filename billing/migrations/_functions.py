@@ -6,10 +6,18 @@ from pathlib import Path
 SQL = Path(__file__).resolve().parent.parent / "sql" / "reservations.sql"
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(SQL.read_text())  # no parameters: "%ROWTYPE" is not a placeholder
+def runner(path: Path):
+    """A RunPython function that runs the SQL file `path` on PostgreSQL (nothing on SQLite)."""
+
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            with schema_editor.connection.cursor() as cursor:
+                cursor.execute(path.read_text())  # no parameters: "%ROWTYPE" is not a placeholder
+
+    return run
+
+
+create = runner(SQL)
 
 
 def drop(apps, schema_editor):

@@ -55,3 +55,8 @@ def test_markup_bp_for_uses_the_override_or_the_default(db, settings):
     assert markup_bp_for(org.pk) == 1500
     account_settings_update(organization_id=org.pk, markup_bp=0)
     assert markup_bp_for(org.pk) == 0
+
+
+def test_the_admin_index_says_ledger_entries(admin_client):
+    page = admin_client.get("/admin/").content.decode()
+    assert "Ledger entries" in page and "Ledger entrys" not in page

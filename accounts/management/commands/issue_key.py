@@ -45,5 +45,20 @@ class Command(BaseCommand):
             ledger_post(organization_id=organization.pk, kind="grant", amount_nusd=credit,
                         note=f"granted with key {key.prefix}", grant_key=f"issue_key:{key.pk}")
             self.stdout.write(f"Granted {format_usd(credit)} of credit.")
+        self._say_balance(organization)
         self.stdout.write(f"Key {key.prefix}… created. It is shown once; store it now:")
         self.stdout.write(raw)
+
+    def _say_balance(self, organization) -> None:
+        from billing.models import CreditAccount
+        from billing.pricing import format_usd
+
+        account = CreditAccount.objects.filter(organization=organization).first()
+        if account is not None and (account.postpaid or account.balance_nusd > 0):
+            what = "postpaid" if account.postpaid else f"balance {format_usd(account.balance_nusd)}"
+            self.stdout.write(f"The organization's credit: {what}.")
+            return
+        self.stdout.write(self.style.WARNING(
+            "The organization has no credit: its requests will be refused with 402 insufficient_quota. "
+            f'Grant some as you issue a key: manage.py issue_key --org "{organization.name}" --credit-usd 5, '
+            "or in admin: Billing → Credit accounts → this organization → \"Adjust balance by (USD)\"."))

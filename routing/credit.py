@@ -1,0 +1,118 @@
+"""Credit holds on the request path, as the gateway places them.
+
+The hold covers the candidate about to be called, not the dearest one a failover might reach: a
+request its first choice can afford is never refused because a fallback is dearer. Before a
+failover to a dearer model the hold is topped up; a fallback that cannot be afforded is skipped.
+The hold always covers the model being called, so a prepaid balance never goes below zero.
+
+When the caller set no max_tokens and the balance cannot cover the model's maximum output, this
+request's output is capped at what the balance affords (never below OUTPUT_FLOOR tokens; below it
+the answer is 402), and the response says so in `x-aipower-max-tokens-capped`.
+"""
+
+from django.conf import settings
+
+from billing import holds, reservations
+from billing.pricing import BP, PICO_PER_NANO, format_usd, worst_case_nusd
+
+from .catalog import ModelInfo
+from .errors import GatewayError
+from .request import Features
+
+CAPPED_HEADER = "x-aipower-max-tokens-capped"
+
+
+def output_floor() -> int:
+    return settings.AIPOWER_MIN_CAPPED_OUTPUT_TOKENS
+
+
+def worst_case(model: ModelInfo, features: Features, markup_bp: int) -> int:
+    return worst_case_nusd(prompt_tokens=features.prompt_tokens, max_tokens=features.max_tokens,
+                           model_max_output=model.max_output_tokens, input_price=model.input_price,
+                           output_price=model.output_price, markup_bp=markup_bp)
+
+
+def affordable_output(room_nusd: int, model: ModelInfo, prompt_tokens: int, markup_bp: int) -> int:
+    """The most output tokens of `model` whose worst case (as worst_case_nusd computes it) fits in
+    `room_nusd`, at most the model's max output; negative when not even the prompt fits."""
+    scale = BP + markup_bp
+    # worst case = ceil(pico * scale / (PICO_PER_NANO * BP)) <= room  <=>  pico * scale <= room * PICO_PER_NANO * BP
+    budget = room_nusd * PICO_PER_NANO * BP - prompt_tokens * model.input_price * scale
+    if budget < 0:
+        return -1
+    if model.output_price == 0:
+        return model.max_output_tokens
+    return min(budget // (model.output_price * scale), model.max_output_tokens)
+
+
+def _refusal(limit: str, room: int | None, tail: str) -> GatewayError:
+    text = reservations.LIMITS[limit].rstrip(".")
+    if limit == "balance":
+        text = "Insufficient credit: your organization's balance"
+    if room is not None:
+        text += f" ({format_usd(room)} available)"
+    return GatewayError(402, f"{text} {tail}", "insufficient_quota", code="insufficient_quota")
+
+
+async def hold_first(call, candidates, features: Features, body: dict) -> None:
+    """Holds the worst case of the first candidate, capping the output when the caller set no
+    max_tokens and the balance covers less than the model's maximum. Raises 402 naming what is
+    affordable."""
+    org, key_id = call.key.organization_id, call.key.key_id
+    call.markup_bp = markup = await reservations.markup_bp_for(org)
+    first = candidates[0]
+    try:
+        await _hold(call, worst_case(first, features, markup))
+        return
+    except reservations.InsufficientCredit as exc:
+        limit = exc.limit
+    room = await holds.headroom_nusd(organization_id=org, api_key_id=key_id)
+    fits = affordable_output(room or 0, first, features.prompt_tokens, markup)
+    if fits < 0:
+        raise _refusal(limit, room, f"does not cover this request's prompt (~{features.prompt_tokens} tokens) "
+                                    f"on {first.public_id}. Top up on the billing page.")
+    if features.max_tokens is not None:
+        fits = min(fits, features.max_tokens - 1)
+        raise _refusal(limit, room, f"does not cover max_tokens={features.max_tokens} on {first.public_id}. "
+                                    f"The largest max_tokens it covers for this request is {fits}: lower "
+                                    f"max_tokens or top up on the billing page.")
+    if fits < output_floor():
+        raise _refusal(limit, room, f"covers only {fits} output tokens on {first.public_id}, fewer than the "
+                                    f"{output_floor()} a request needs. Top up on the billing page.")
+    call.output_cap = features.max_tokens = fits
+    body["max_tokens"] = fits
+    try:
+        await _hold(call, worst_case(first, features, markup))
+    except reservations.InsufficientCredit as exc:  # another request took the room meanwhile
+        raise _refusal(exc.limit, None, f"does not cover this request on {first.public_id}. "
+                                        "Top up on the billing page.") from None
+
+
+async def _hold(call, amount: int) -> None:
+    await reservations.reserve(organization_id=call.key.organization_id, api_key_id=call.key.key_id,
+                               request_id=call.request_id, amount_nusd=amount)
+    call.reserved, call.held_nusd = True, amount
+
+
+async def covers(call, model: ModelInfo) -> bool:
+    """Whether the hold covers a call to `model`, topping it up first when the model is dearer.
+    False (and `model` noted as skipped) when the credit cannot cover it."""
+    if not call.reserved:
+        return True
+    needed = worst_case(model, call.features, call.markup_bp)
+    if needed <= call.held_nusd:
+        return True
+    try:
+        await holds.top_up(request_id=call.request_id, delta_nusd=needed - call.held_nusd)
+    except (reservations.InsufficientCredit, holds.HoldGone):
+        call.unaffordable.append(model.public_id)
+        return False
+    call.held_nusd = needed
+    return True
+
+
+def unaffordable_error(call) -> GatewayError:
+    """Nothing was tried: every candidate left was dearer than the credit covers."""
+    return GatewayError(402, "Insufficient credit: the models that could serve this request right now ("
+                        + ", ".join(call.unaffordable) + ") cost more than your organization's balance covers. "
+                        "Top up on the billing page.", "insufficient_quota", code="insufficient_quota")

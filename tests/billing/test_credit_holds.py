@@ -1,0 +1,230 @@
+"""A new organization's trial credit reaches every route and model with a plain prompt: the hold
+covers the candidate being called (topped up before a dearer failover, a fallback the credit
+cannot cover skipped), and with no max_tokens the output is capped at what the credit covers."""
+
+import re
+import time
+
+import httpx
+import openai
+import pytest
+from django.conf import settings
+
+from billing.models import LedgerEntry
+from routing.catalog import ModelInfo, load_snapshot
+from routing.credit import affordable_output
+from routing.models import Route
+from routing.request import validate
+from tests.billing.conftest import fund, state
+from tests.conftest import make_tenant
+
+HI = [{"role": "user", "content": "hi"}]
+PINNED = ["anthropic/claude-sonnet-4", "google/gemini-2.5-flash", "openai/gpt-4o-mini", "anthropic/claude-opus-4.6",
+          "openai/gpt-5.4", "google/gemini-2.5-pro"]
+
+
+def info(public_id: str) -> ModelInfo:
+    return load_snapshot().models[public_id]
+
+
+def post(gw, key, body, **headers):
+    return httpx.post(gw.url + "/v1/chat/completions", json=body, timeout=30,
+                      headers={"authorization": f"Bearer {key}", **headers})
+
+
+def settled(org_id, live_db):
+    time.sleep(0.3)
+    with live_db.unblock():
+        return state(org_id)
+
+
+def test_the_trial_credit_reaches_every_route_and_model_with_a_plain_prompt(gateway, live_db):
+    trial = make_tenant(live_db, credit_nusd=settings.AIPOWER_TRIAL_CREDIT_NUSD)
+    with live_db.unblock():
+        routes = list(Route.objects.values_list("name", flat=True))
+    assert {"auto", "auto-cheap", "auto-fast", "auto-code", "auto-best", "auto-free"} <= set(routes)
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=trial.key, max_retries=0, timeout=30)
+    capped = {}
+    for name in routes + PINNED:
+        raw = client.chat.completions.with_raw_response.create(model=name, messages=HI)
+        reply = raw.parse()
+        assert reply.choices[0].message.content, name
+        capped[name] = raw.headers.get("x-aipower-max-tokens-capped")
+        # Streams too.
+        with client.chat.completions.create(model=name, messages=HI, stream=True) as stream:
+            assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices), name
+    s = settled(trial.organization.pk, live_db)
+    assert 0 < s["balance"] < settings.AIPOWER_TRIAL_CREDIT_NUSD and s["reserved"] == 0 and s["open"] == 0
+    # $1 does not cover Claude Opus 4.6's 128k output tokens: the output was capped, and said so;
+    # GPT-4o mini's 16k are covered: no cap.
+    assert capped["openai/gpt-4o-mini"] is None and capped["auto-cheap"] is None
+    assert int(capped["anthropic/claude-opus-4.6"]) < 128_000 and int(capped["auto-best"]) < 128_000
+    assert int(capped["anthropic/claude-sonnet-4"]) < 64_000
+
+
+def test_the_cap_is_what_the_balance_covers(gateway, tenant, live_db, usage):
+    model = "anthropic/claude-sonnet-4"
+    body = {"model": model, "messages": HI}
+    with live_db.unblock():
+        fund(tenant.organization.pk, 100_000_000)  # $0.10
+        expected = affordable_output(100_000_000, info(model), validate(dict(body)).prompt_tokens, 1500)
+    r = post(gateway, tenant.key, body)
+    assert r.status_code == 200, r.text
+    assert 256 <= expected < 64_000 and r.headers["x-aipower-max-tokens-capped"] == str(expected)
+    [row] = usage(r.headers["x-request-id"])
+    assert row.status == "ok" and row.charged_nusd <= 100_000_000
+    assert settled(tenant.organization.pk, live_db)["balance"] >= 0
+
+
+def test_below_the_floor_it_answers_402(gateway, tenant, live_db):
+    model = "anthropic/claude-sonnet-4"
+    with live_db.unblock():
+        fund(tenant.organization.pk, 2_000_000)  # $0.002: about 100 output tokens of Sonnet
+    r = post(gateway, tenant.key, {"model": model, "messages": HI})
+    assert r.status_code == 402
+    err = r.json()["error"]
+    assert err["code"] == "insufficient_quota" and err["type"] == "insufficient_quota"
+    assert "fewer than the 256 a request needs" in err["message"] and "$0.002000 available" in err["message"]
+    with live_db.unblock():
+        assert not LedgerEntry.objects.filter(request_id=r.headers["x-request-id"]).exists()
+
+
+def test_the_402_names_the_largest_affordable_max_tokens(gateway, tenant, live_db):
+    model = "anthropic/claude-sonnet-4"
+    with live_db.unblock():
+        fund(tenant.organization.pk, 50_000_000)  # $0.05
+    body = {"model": model, "messages": HI, "max_tokens": 64_000}
+    r = post(gateway, tenant.key, body)
+    assert r.status_code == 402
+    message = r.json()["error"]["message"]
+    assert message.startswith("Insufficient credit: your organization's balance ($0.050000 available) does not "
+                              "cover max_tokens=64000 on anthropic/claude-sonnet-4.")
+    largest = int(re.search(r"The largest max_tokens it covers for this request is (\d+)", message).group(1))
+    with live_db.unblock():
+        assert largest == affordable_output(50_000_000, info(model), validate(dict(body)).prompt_tokens, 1500)
+    # One more token is refused; exactly that many is served.
+    assert post(gateway, tenant.key, {**body, "max_tokens": largest + 1}).status_code == 402
+    ok = post(gateway, tenant.key, {**body, "max_tokens": largest}, **{"x-sim-output-tokens": "5"})
+    assert ok.status_code == 200 and "x-aipower-max-tokens-capped" not in ok.headers
+    assert settled(tenant.organization.pk, live_db)["balance"] >= 0
+
+
+def test_a_dearer_fallback_gets_a_topped_up_hold(gateway, tenant, live_db, usage):
+    # GPT-4o mini fails; its family's chain goes on to Claude Sonnet 4, 25x dearer per output token.
+    with live_db.unblock():
+        fund(tenant.organization.pk, 1_000_000_000)
+    r = post(gateway, tenant.key, {"model": "openai/gpt-4o-mini", "messages": HI, "max_tokens": 2000},
+             **{"x-sim-fault": "openai=status:503"})
+    assert r.status_code == 200, r.text
+    assert r.json()["model"] == "anthropic/claude-sonnet-4" and r.headers["x-aipower-fallback-from"] == "openai/gpt-4o-mini"
+    [row] = usage(r.headers["x-request-id"])
+    s = settled(tenant.organization.pk, live_db)
+    assert s["reserved"] == 0 and s["open"] == 0 and s["balance"] == 1_000_000_000 - row.charged_nusd
+
+
+def test_a_fallback_the_credit_cannot_cover_is_skipped(gateway, tenant, live_db, usage):
+    # Enough for GPT-4o mini's and DeepSeek V3's worst case at 2000 output tokens, not Claude Sonnet 4's.
+    with live_db.unblock():
+        fund(tenant.organization.pk, 5_000_000)  # $0.005; Sonnet's worst case is ~$0.035
+    r = post(gateway, tenant.key, {"model": "openai/gpt-4o-mini", "messages": HI, "max_tokens": 2000},
+             **{"x-sim-fault": "openai=status:503"})
+    assert r.status_code == 200, r.text
+    assert r.json()["model"] == "deepseek/deepseek-chat"
+    [row] = usage(r.headers["x-request-id"])
+    assert {"model": "anthropic/claude-sonnet-4", "status": "skipped", "error": "insufficient_credit"} in row.attempt_log
+    s = settled(tenant.organization.pk, live_db)
+    assert s["balance"] == 5_000_000 - row.charged_nusd >= 0 and s["reserved"] == 0
+
+
+def test_a_failed_first_choice_with_only_a_too_dear_fallback_is_not_charged(gateway, tenant, live_db, usage):
+    with live_db.unblock():
+        fund(tenant.organization.pk, 5_000_000)
+    r = post(gateway, tenant.key, {"model": "openai/gpt-4o-mini", "messages": HI, "max_tokens": 2000,
+                                   "models": ["anthropic/claude-sonnet-4"]},
+             **{"x-sim-fault": "openai=status:503"})
+    # The first candidate was tried and failed; the only fallback was too dear: the upstream's failure.
+    assert r.status_code == 502
+    [row] = usage(r.headers["x-request-id"])
+    assert row.attempt_log[-1] == {"model": "anthropic/claude-sonnet-4", "status": "skipped",
+                                   "error": "insufficient_credit"}
+    s = settled(tenant.organization.pk, live_db)
+    assert s["balance"] == 5_000_000 and s["reserved"] == 0
+
+
+async def test_top_up_and_headroom(tenant, db_open, pools):
+    from billing import holds, reservations
+
+    org = tenant.organization.pk
+    fund(org, 1000)
+    assert await holds.headroom_nusd(organization_id=org, api_key_id=tenant.key_id) == 1000
+    await reservations.reserve(organization_id=org, api_key_id=tenant.key_id, request_id="r-top", amount_nusd=400)
+    assert await holds.headroom_nusd(organization_id=org, api_key_id=tenant.key_id) == 600
+    await holds.top_up(request_id="r-top", delta_nusd=500)
+    with pytest.raises(reservations.InsufficientCredit):
+        await holds.top_up(request_id="r-top", delta_nusd=101)
+    assert state(org)["reserved"] == 900
+    await reservations.settle(request_id="r-top", charged_nusd=850)
+    assert state(org)["balance"] == 150 and state(org)["reserved"] == 0
+    with pytest.raises(holds.HoldGone):
+        await holds.top_up(request_id="r-top", delta_nusd=1)
+
+
+SQLITE_SCRIPT = r"""
+import asyncio, json
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from accounts.keys import apikey_create, organization_get_or_create
+from billing import holds
+from billing.models import CreditAccount
+from billing.reservations import InsufficientCredit, reserve, settle
+from billing.services import key_budget_set, ledger_post
+
+org = organization_get_or_create(name="embedded")
+key, _ = apikey_create(organization=org, name="k")
+ledger_post(organization_id=org.pk, kind="grant", amount_nusd=1000)
+key_budget_set(api_key=key, monthly_budget_nusd=700)
+out = {}
+
+async def main():
+    out["room"] = await holds.headroom_nusd(organization_id=org.pk, api_key_id=key.pk)
+    await reserve(organization_id=org.pk, api_key_id=key.pk, request_id="r", amount_nusd=400)
+    await holds.top_up(request_id="r", delta_nusd=250)
+    try:
+        await holds.top_up(request_id="r", delta_nusd=51)
+    except InsufficientCredit as e:
+        out["refused"] = e.limit
+    out["room_after"] = await holds.headroom_nusd(organization_id=org.pk, api_key_id=key.pk)
+    out["reserved"] = CreditAccount.objects.get(organization=org).reserved_nusd
+    await settle(request_id="r", charged_nusd=600)
+    try:
+        await holds.top_up(request_id="r", delta_nusd=1)
+    except holds.HoldGone:
+        out["gone"] = True
+
+asyncio.run(main())
+a = CreditAccount.objects.get(organization=org)
+out.update(balance=a.balance_nusd, reserved_end=a.reserved_nusd)
+print(json.dumps(out))
+"""
+
+
+def test_top_up_and_headroom_on_sqlite(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.servers import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}", DJANGO_SETTINGS_MODULE="aipower.settings",
+               DJANGO_ALLOW_ASYNC_UNSAFE="1")  # the script reads the account between awaits
+    done = subprocess.run([sys.executable, "-c", SQLITE_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    # The key's budget (700) is the tighter limit: 400 + 250 fit, 51 more do not.
+    assert out == {"room": 700, "refused": "key_budget", "room_after": 50, "reserved": 650, "gone": True,
+                   "balance": 400, "reserved_end": 0}

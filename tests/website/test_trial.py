@@ -1,0 +1,175 @@
+"""/try: two free calls per visitor, enforced per browser (signed cookie), per IP address and by a
+global daily cap, shared by every gateway process; then a clear refusal. Real gateway processes,
+the provider simulator, Redis (or the database without it)."""
+
+import threading
+import uuid
+
+import httpx
+import orjson
+import pytest
+
+from tests.servers import start_gateway
+
+WEB = {"SECURE_COOKIES": "0"}  # plain http in tests: cookies without the Secure flag
+
+
+class Visitor:
+    """A browser: its own cookie jar, the CSRF token from the /try page."""
+
+    def __init__(self, gw):
+        self.http = httpx.Client(timeout=30)
+        self.gw = gw
+        page = self.http.get(gw.url + "/try/")
+        assert page.status_code == 200
+        self.page = page.text
+        self.token = self.http.cookies["csrftoken"]
+
+    def ask(self, route="auto", prompt="hi", gw=None, stream=True, **headers):
+        gw = gw or self.gw
+        h = {"X-CSRFToken": self.token, **headers}
+        if stream:
+            h["Accept"] = "text/event-stream"
+        return self.http.post(gw.url + "/try/chat", data={"route": route, "prompt": prompt}, headers=h)
+
+    def forget_cookies(self):
+        """Drops the trial cookie (keeps the CSRF one, as a visitor clearing one cookie would)."""
+        self.http.cookies.delete("aip_trial")
+
+
+def events(response) -> list[dict]:
+    return [orjson.loads(line[6:]) for line in response.text.split("\n\n") if line.startswith("data: ")]
+
+
+def answered(response) -> bool:
+    return response.status_code == 200 and events(response)[-1]["type"] == "done"
+
+
+@pytest.fixture
+def gw(own_gateways):
+    return own_gateways(**WEB)
+
+
+def test_it_streams_the_answer_with_model_tokens_cost_and_latency(gw):
+    v = Visitor(gw)
+    assert "sk-aip-" not in v.page and "2 of 2 free calls left" in v.page
+    r = v.ask("auto-code", "Refactor this function")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert "sk-aip-" not in r.text
+    got = events(r)
+    deltas = [e["text"] for e in got if e["type"] == "delta"]
+    done = got[-1]
+    assert deltas and done["type"] == "done"
+    assert done["model"] == "anthropic/claude-sonnet-4" and done["model_name"] == "Claude Sonnet 4"
+    assert done["prompt_tokens"] > 0 and 0 < done["completion_tokens"] <= 300
+    assert done["cost"].startswith("$") and done["cost_nusd"] > 0 and done["latency_ms"] >= 0
+    assert "1 of 2 free calls left" in v.http.get(gw.url + "/try/").text
+
+
+def test_two_calls_then_a_clear_refusal_also_when_cookies_are_dropped(gw):
+    v = Visitor(gw)
+    assert answered(v.ask("auto")) and answered(v.ask("auto-cheap"))
+    third = v.ask("auto")
+    assert third.status_code == 429
+    assert third.json()["error"]["code"] == "trial_limit_reached"
+    assert "Sign up to keep going" in third.json()["error"]["message"]
+    # A new trial cookie from the same address: the address's count refuses it.
+    v.forget_cookies()
+    again = v.ask("auto")
+    assert again.status_code == 429 and "from your network" in again.json()["error"]["message"]
+    # Without JavaScript, the refusal is on the page, with the way to sign up.
+    page = v.ask("auto", stream=False)
+    assert page.status_code == 429 and "Sign up free" in page.text and "from your network" in page.text
+
+
+def test_the_limits_hold_across_two_gateway_processes(own_gateways):
+    a, b = own_gateways(**WEB), own_gateways(**WEB)
+    v = Visitor(a)
+    assert answered(v.ask(gw=a)) and answered(v.ask(gw=b))
+    assert v.ask(gw=a).status_code == 429 and v.ask(gw=b).status_code == 429
+
+
+def test_many_calls_at_once_get_two_answers(own_gateways):
+    a, b = own_gateways(AIPOWER_TRIAL_CALLS_PER_IP=1000, **WEB), own_gateways(AIPOWER_TRIAL_CALLS_PER_IP=1000, **WEB)
+    v = Visitor(a)
+    v.http.get(a.url + "/try/")  # the trial cookie is set
+    results, barrier = [], threading.Barrier(12)
+
+    def fire(i):
+        client = httpx.Client(timeout=30, cookies=v.http.cookies)
+        barrier.wait()
+        gw = a if i % 2 else b
+        results.append(client.post(gw.url + "/try/chat", data={"route": "auto-free", "prompt": "hi"},
+                                   headers={"X-CSRFToken": v.token, "Accept": "text/event-stream"}))
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(answered(r) for r in results) == 2
+    assert sum(r.status_code == 429 for r in results) == 10
+
+
+def test_the_global_daily_cap(own_gateways):
+    a = own_gateways(AIPOWER_TRIAL_CALLS_PER_IP=1000, AIPOWER_TRIAL_DAILY_CAP=3, **WEB)
+    b = own_gateways(AIPOWER_TRIAL_CALLS_PER_IP=1000, AIPOWER_TRIAL_DAILY_CAP=3, **WEB)
+    replies = [Visitor(gw).ask("auto-free") for gw in (a, b, a, b, a)]
+    assert [answered(r) for r in replies] == [True, True, True, False, False]
+    assert "Today's free trial calls are all used up" in replies[3].json()["error"]["message"]
+
+
+def test_a_failed_call_does_not_count(gw):
+    v = Visitor(gw)
+    failed = v.ask("auto", **{"x-sim-fault": "status:503"})
+    assert failed.status_code == 502 and "was not counted" in failed.json()["error"]["message"]
+    assert answered(v.ask("auto")) and answered(v.ask("auto"))
+    assert v.ask("auto").status_code == 429
+
+
+def test_it_needs_the_csrf_token_and_a_valid_route_and_prompt(gw):
+    v = Visitor(gw)
+    assert v.http.post(gw.url + "/try/chat", data={"route": "auto", "prompt": "hi"}).status_code == 403
+    bad = v.ask("openai/gpt-5.4", "hi")
+    assert bad.status_code == 400 and "routing modes" in bad.json()["error"]["message"]
+    assert v.ask("auto", "   ").status_code == 400
+    assert v.ask("auto", "x" * 2001).status_code == 400
+    # Nothing was counted.
+    assert answered(v.ask("auto")) and answered(v.ask("auto"))
+
+
+def test_without_javascript_the_answer_is_on_the_page(own_gateways):
+    # "auto": the page's banner asks the database whether provider keys are set, as `make run` does.
+    gw = own_gateways(AIPOWER_SIMULATE_PROVIDERS="auto", **WEB)
+    v = Visitor(gw)
+    page = v.ask("auto-fast", "hi", stream=False)
+    assert page.status_code == 200
+    assert "Qwen Turbo" in page.text and "qwen/qwen-turbo" in page.text and " ms</dd>" in page.text
+    assert "1 of 2 free calls left" in page.text and "sk-aip-" not in page.text
+    assert "served by the local provider simulator" in page.text
+
+
+def test_the_limits_hold_on_the_database_without_redis(test_database_url, simulator):
+    env = {"AIPOWER_TRIAL_KEY_PREFIX": f"t-{uuid.uuid4().hex[:8]}", "REDIS_URL": "", **WEB}
+    a = start_gateway(database_url=test_database_url, simulator_url=simulator.url, **env)
+    b = start_gateway(database_url=test_database_url, simulator_url=simulator.url, **env)
+    try:
+        v = Visitor(a)
+        assert answered(v.ask(gw=a)) and answered(v.ask(gw=b))
+        assert v.ask(gw=b).status_code == 429
+        v.forget_cookies()
+        assert v.ask(gw=a).status_code == 429
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_behind_a_proxy_each_visitor_is_counted_by_their_own_address(own_gateways):
+    gw = own_gateways(TRUSTED_PROXY_COUNT=1, **WEB)
+    first, second = Visitor(gw), Visitor(gw)
+    for v, address in ((first, "203.0.113.7"), (second, "198.51.100.9")):
+        assert answered(v.ask(**{"X-Forwarded-For": address}))
+        assert answered(v.ask(**{"X-Forwarded-For": address}))
+    # A third visitor from the first address, with a fresh cookie: that address is used up.
+    third = Visitor(gw)
+    assert third.ask(**{"X-Forwarded-For": "203.0.113.7"}).status_code == 429

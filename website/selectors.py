@@ -1,0 +1,144 @@
+"""What the public pages show, read from the catalog in the database on every request (an
+operator's price edit shows at once; the catalog is a few dozen rows)."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from routing.catalog import ModelInfo, Snapshot, load_snapshot
+
+from . import costs
+
+# The seed's example: a 1M requests/day app, 500 input + 200 output tokens per request.
+EXAMPLE = {"requests": 1_000_000, "input_tokens": 500, "output_tokens": 200}
+EXAMPLE_SINGLES = ["anthropic/claude-opus-4.6", "openai/gpt-5.4", "deepseek/deepseek-chat"]
+EXAMPLE_MIX = {"auto-cheap": 80, "auto-code": 15, "auto-best": 5}
+
+
+def markup_bp() -> int:
+    return settings.AIPOWER_DEFAULT_MARKUP_BP
+
+
+def markup_percent() -> str:
+    bp = markup_bp()
+    return f"{bp // 100}%" if bp % 100 == 0 else f"{bp / 100:.2f}%"
+
+
+@dataclass(frozen=True)
+class Price:
+    """One price per 1M tokens: upstream and ours, formatted."""
+
+    upstream: str
+    ours: str
+
+
+def price(upstream_micro: int | None, fallback_micro: int, bp: int) -> Price:
+    micro = fallback_micro if upstream_micro is None else upstream_micro
+    return Price(upstream=costs.per_million(micro), ours=costs.per_million(costs.marked_up_micro(micro, bp)))
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    model: ModelInfo
+    provider_name: str
+    input: Price
+    cached_input: Price
+    output: Price
+    capabilities: tuple[str, ...]
+
+
+def capabilities(m: ModelInfo) -> tuple[str, ...]:
+    """Beyond chat (every model): tools, vision, JSON mode; "no streaming" when it cannot stream."""
+    caps = [] if m.supports_streaming else ["no streaming"]
+    if m.supports_tools:
+        caps.append("tools")
+    if m.supports_vision:
+        caps.append("vision")
+    if m.supports_json_mode:
+        caps.append("JSON mode")
+    return tuple(caps)
+
+
+def model_row(m: ModelInfo, bp: int) -> ModelRow:
+    return ModelRow(model=m, provider_name=m.provider.name, input=price(m.input_price, 0, bp),
+                    cached_input=price(m.cached_input_price, m.input_price, bp),
+                    output=price(m.output_price, 0, bp), capabilities=capabilities(m))
+
+
+def model_rows(snapshot: Snapshot) -> list[ModelRow]:
+    bp = markup_bp()
+    models = sorted(snapshot.models.values(), key=lambda m: (m.provider.name.lower(), m.display_name.lower()))
+    return [model_row(m, bp) for m in models]
+
+
+@dataclass(frozen=True)
+class RouteCard:
+    name: str
+    goal: str
+    description: str
+    first: ModelRow | None
+    targets: tuple[ModelInfo, ...]
+
+
+def route_cards(snapshot: Snapshot) -> list[RouteCard]:
+    bp = markup_bp()
+    return [RouteCard(name=r.name, goal=r.goal, description=r.description, first=model_row(r.targets[0], bp) if r.targets else None, targets=r.targets)
+            for r in snapshot.routes.values()]
+
+
+def fallback_chains(snapshot: Snapshot) -> list[tuple[str, str, tuple[ModelInfo, ...]]]:
+    """(provider slug, provider name, chain) for every provider with an enabled model or a chain."""
+    names = {m.provider.slug: m.provider.name for m in snapshot.models.values()}
+    return [(slug, names.get(slug, slug), chain) for slug, chain in snapshot.fallbacks.items() if chain]
+
+
+@dataclass(frozen=True)
+class CostTable:
+    rows: list  # (Strategy, change percent against the first row or None for the baseline)
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    mix_label: str
+
+
+def example_cost_table(snapshot: Snapshot) -> CostTable:
+    """The seed's "Real cost math" table, from live prices with the markup."""
+    bp = markup_bp()
+    strategies = [costs.single_model(snapshot.models[pid], markup_bp=bp, **EXAMPLE)
+                  for pid in EXAMPLE_SINGLES if pid in snapshot.models]
+    shares = mix_shares(snapshot, EXAMPLE_MIX)
+    label = " · ".join(f"{pct}% {name}" for name, pct in EXAMPLE_MIX.items())
+    if shares is not None:
+        strategies.append(costs.Strategy(label="AIPower smart routing", detail=label,
+                                         day_nusd=costs.mix(shares, markup_bp=bp, **EXAMPLE)))
+    rows = []
+    for i, s in enumerate(strategies):
+        rows.append((s, None if i == 0 else costs.change_percent(strategies[0].day_nusd, s.day_nusd)))
+    return CostTable(rows=rows, mix_label=label, **EXAMPLE)
+
+
+def mix_shares(snapshot: Snapshot, mix: dict[str, int]) -> list[tuple[ModelInfo, int]] | None:
+    """(first choice of each route, percent), or None when a route in the mix has no target."""
+    shares = []
+    for name, pct in mix.items():
+        if not pct:
+            continue
+        route = snapshot.routes.get(name)
+        if route is None or not route.targets:
+            return None
+        shares.append((route.targets[0], pct))
+    return shares
+
+
+def routes_using(snapshot: Snapshot, m: ModelInfo) -> list[tuple[str, int]]:
+    """(route name, position: 1 = first choice) of the routes that list the model."""
+    out = []
+    for r in snapshot.routes.values():
+        for i, t in enumerate(r.targets):
+            if t.public_id == m.public_id:
+                out.append((r.name, i + 1))
+    return out
+
+
+def snapshot() -> Snapshot:
+    return load_snapshot()
