@@ -5,10 +5,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.scoping import scopes_disabled
+
 from .models import CreditAccount, KeyBudget, Reservation
 from .reservations_orm import _month, _spent
 
 
+@scopes_disabled()
 @transaction.atomic
 def top_up(*, request_id: str, delta_nusd: int) -> str:
     cur = _month(timezone.now())
@@ -33,6 +36,7 @@ def top_up(*, request_id: str, delta_nusd: int) -> str:
     return "ok"
 
 
+@scopes_disabled()
 def headroom(*, organization_id: int, api_key_id: int | None) -> int | None:
     cur = _month(timezone.now())
     a = CreditAccount.objects.filter(organization_id=organization_id).first()

@@ -8,11 +8,14 @@ from routing.catalog import Snapshot
 REQUEST_HEADERS = [
     ("Authorization", "Bearer sk-aip-… — your API key (required)."),
     ("x-aipower-fallback", "off (or 0, false, no) disables failover: only the first model that can serve is tried."),
+    ("x-aipower-quality", "0 to 1: the quality trade-off for the prompt-aware route auto (0 = cheapest, 1 = best); "
+                          "overrides the key's default."),
 ]
 
 RESPONSE_HEADERS = [
     ("x-request-id", "This request's id (req_…): on its usage row, its ledger entry and in the dashboard."),
     ("x-aipower-route", "The routing mode asked for (auto, auto-code, …); absent when a model was pinned."),
+    ("x-aipower-route-reason", "Why the route chose its first model, e.g. 'difficulty 0.82 >= 0.60: premium tier'."),
     ("x-aipower-provider", "The provider that served the answer (openai, anthropic, deepseek, …)."),
     ("x-aipower-model", "The model that served the answer; the body's model field says the same."),
     ("x-aipower-attempts", "How many upstream calls were made (1 unless a failover happened)."),

@@ -16,6 +16,7 @@ from django.http import HttpResponseNotAllowed, JsonResponse, StreamingHttpRespo
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from accounts.scoping import scopes_disabled
 from billing.pricing import cost_of, format_usd
 from routing import gateway
 from routing.catalog import get_snapshot, load_snapshot
@@ -47,6 +48,7 @@ def _trial_raw_key() -> str:
 _ensured = {"until": 0.0, "org": None}
 
 
+@scopes_disabled()  # the house organization's own key and credit, kept by the site itself
 def ensure_trial_key() -> tuple[str, int]:
     """The trial key and its organization, created on first use; the organization's house credit
     is topped up when low (checked at most once a minute per process)."""

@@ -63,7 +63,6 @@ def pricing_estimate(request):
     return render(request, "website/_estimate.html", {"form": form, "result": result})
 
 
-@require_GET
 def price_history_of(public_id: str) -> list:
     from routing.models import CatalogModel
     from routing.selectors import price_history
@@ -72,6 +71,7 @@ def price_history_of(public_id: str) -> list:
     return price_history(model) if model is not None else []
 
 
+@require_GET
 def model_detail(request, provider: str, model: str):
     snap = selectors.snapshot()
     m = snap.models.get(f"{provider}/{model}")

@@ -3,6 +3,7 @@ request at the price in force when it started, and the history is public (page a
 
 import time
 import uuid
+from decimal import Decimal
 from datetime import timedelta
 
 import openai
@@ -15,6 +16,10 @@ from routing.catalog import load_snapshot
 from routing.models import CatalogModel, PriceVersion, Provider
 from routing.prices import price_version_create, price_versions_apply_due
 from routing.selectors import price_history
+
+
+def dollars(micro: int | None) -> str:
+    return "" if micro is None else str(Decimal(micro) / 1_000_000)
 
 
 def probe_model(**prices) -> CatalogModel:
@@ -31,18 +36,20 @@ def probe_model(**prices) -> CatalogModel:
 
 def test_an_admin_price_edit_is_a_new_version(admin_client, live_db):
     m = CatalogModel.objects.get(public_id="deepseek/deepseek-reasoner")
-    form = {f: getattr(m, f) for f in ("upstream_id", "public_id", "display_name", "input_price_usd_micro_per_mtok",
+    form = {f: getattr(m, f) for f in ("upstream_id", "public_id", "display_name",
                                       "context_window", "max_output_tokens", "price_source",
                                       "typical_output_tokens")}
-    form.update(provider=m.provider_id, cached_input_price_usd_micro_per_mtok=m.cached_input_price_usd_micro_per_mtok,
-                quirks="{}", enabled="on", supports_streaming="on", output_price_usd_micro_per_mtok=777_000)
+    # The admin form takes dollars per 1M tokens (stored as micro-USD).
+    form.update(provider=m.provider_id, input_price_usd_micro_per_mtok=dollars(m.input_price_usd_micro_per_mtok),
+                cached_input_price_usd_micro_per_mtok=dollars(m.cached_input_price_usd_micro_per_mtok),
+                quirks="{}", enabled="on", supports_streaming="on", output_price_usd_micro_per_mtok="0.777")
     assert admin_client.post(f"/admin/routing/catalogmodel/{m.pk}/change/", form).status_code == 302
     version = PriceVersion.objects.filter(model=m).latest("id")
     assert (version.output_price_usd_micro_per_mtok, version.source, version.created_by, version.applied) == (
         777_000, "admin", "admin", True)
     assert version.input_price_usd_micro_per_mtok == m.input_price_usd_micro_per_mtok
     # An edit that leaves the prices alone records no version.
-    form.update(output_price_usd_micro_per_mtok=777_000, display_name="DeepSeek R")
+    form.update(output_price_usd_micro_per_mtok="0.777", display_name="DeepSeek R")
     admin_client.post(f"/admin/routing/catalogmodel/{m.pk}/change/", form)
     assert PriceVersion.objects.filter(model=m).latest("id").pk == version.pk
     page = admin_client.get(f"/admin/routing/catalogmodel/{m.pk}/change/")

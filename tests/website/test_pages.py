@@ -114,7 +114,7 @@ def test_an_admin_price_edit_shows_at_once_on_both_pages(web, admin_client):
     m = model("anthropic/claude-opus-4.6")
     before = cost_rows(text(web.get("/")))["Only Claude Opus 4.6"][0]
     form = {f: getattr(m, f) for f in ("upstream_id", "public_id", "display_name", "context_window",
-                                      "max_output_tokens", "price_source")}
+                                      "max_output_tokens", "price_source", "typical_output_tokens")}
     form.update(provider=m.provider_id, input_price_usd_micro_per_mtok="6.5",
                 output_price_usd_micro_per_mtok="30", cached_input_price_usd_micro_per_mtok="0.65",
                 cache_write_price_usd_micro_per_mtok="", quirks="{}", enabled="on", supports_streaming="on",
