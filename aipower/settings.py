@@ -140,6 +140,10 @@ AIPOWER_SIMULATOR_URL = env.str("AIPOWER_SIMULATOR_URL", default="http://127.0.0
 AIPOWER_SIMULATE_PROVIDERS = env_choice("AIPOWER_SIMULATE_PROVIDERS", ("auto", "1", "0"), "auto")
 # Request bodies over this many bytes are refused with 413 before they are read.
 AIPOWER_MAX_REQUEST_BYTES = env.int("AIPOWER_MAX_REQUEST_BYTES", default=10 * 1024 * 1024)
+# Browser origins allowed to call /v1/ (CORS); none by default, "*" for any.
+AIPOWER_CORS_ALLOWED_ORIGINS = env.list("AIPOWER_CORS_ALLOWED_ORIGINS", default=[])
+# How long a stored /v1/responses answer (store=true) stays readable and usable as previous_response_id.
+AIPOWER_RESPONSES_TTL_SECONDS = env.int("AIPOWER_RESPONSES_TTL_SECONDS", default=30 * 24 * 3600)
 # How long a process trusts its in-memory copy of an API key or the catalog (seconds).
 AIPOWER_KEY_CACHE_SECONDS = env.float("AIPOWER_KEY_CACHE_SECONDS", default=2.0)
 AIPOWER_CATALOG_CACHE_SECONDS = env.float("AIPOWER_CATALOG_CACHE_SECONDS", default=2.0)

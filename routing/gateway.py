@@ -160,7 +160,7 @@ async def _reserve(call: Call, candidates, features: Features) -> None:
     call.markup_bp = await reservations.markup_bp_for(org)
     amount = max(worst_case_nusd(prompt_tokens=features.prompt_tokens, max_tokens=features.max_tokens,
                                  model_max_output=m.max_output_tokens, input_price=m.input_price,
-                                 output_price=m.output_price, markup_bp=call.markup_bp)
+                                 output_price=m.output_price, markup_bp=call.markup_bp, n=features.n)
                  for m in candidates[: settings.AIPOWER_MAX_ATTEMPTS])
     try:
         await reservations.reserve(organization_id=org, api_key_id=call.key.key_id, request_id=call.request_id,
@@ -178,8 +178,10 @@ async def authenticate(request) -> keys.KeyIdentity:
     header = request.headers.get("authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
-        raise GatewayError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
-                           "invalid_request_error", code="missing_api_key")
+        raw = request.headers.get("x-api-key", "")  # Anthropic's clients send the key this way
+    if not raw.strip():
+        raise GatewayError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' "
+                           "or 'x-api-key: <key>'.", "invalid_request_error", code="missing_api_key")
     identity = await keys.authenticate(raw.strip())
     if identity is None:
         raise GatewayError(401, "Incorrect API key provided.", "invalid_request_error", code="invalid_api_key")
@@ -512,17 +514,3 @@ async def _stream(call, body, candidates, snapshot, sim_headers, client) -> ApiR
     if last is None and call.inexpressible is not None:
         raise call.inexpressible
     raise _exhausted(last, call)
-
-
-async def list_models(request) -> ApiResponse | ApiStream:
-    try:
-        await authenticate(request)
-    except GatewayError as err:
-        return error_response(err)
-    snapshot = await get_snapshot()
-    created = 1767225600  # 2026-01-01: the catalog has no per-model creation dates
-    data = [{"id": name, "object": "model", "created": created, "owned_by": "aipower"}
-            for name in sorted(snapshot.routes)]
-    data += [{"id": m.public_id, "object": "model", "created": created, "owned_by": m.provider.slug}
-             for m in sorted(snapshot.models.values(), key=lambda m: m.public_id)]
-    return ApiResponse(orjson.dumps({"object": "list", "data": data}))

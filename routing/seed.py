@@ -25,7 +25,8 @@ PROVIDERS = [
 # Vendor differences, as data (see routing/adapters/openai_compat.py).
 PROVIDER_QUIRKS = {
     "openai": {"max_tokens_param": "max_completion_tokens"},
-    "zhipu": {"drop_params": ["presence_penalty", "frequency_penalty", "logit_bias", "seed"]},
+    "zhipu": {"drop_params": ["presence_penalty", "frequency_penalty", "logit_bias", "seed"],
+              "unsupported_params": ["n", "logprobs", "top_logprobs"]},
     "minimax": {"drop_params": ["presence_penalty", "frequency_penalty", "logit_bias"]},
 }
 
@@ -62,8 +63,8 @@ MODELS = [
        "https://api-docs.deepseek.com/quick_start/pricing"),
     _m("deepseek", "deepseek-reasoner", "deepseek-reasoner", "DeepSeek R (reasoner)", 0.28, 0.42, 0.028,
        128_000, 65_536, "https://api-docs.deepseek.com/quick_start/pricing",
-       quirks={"drop_params": ["temperature", "top_p", "presence_penalty", "frequency_penalty", "logprobs",
-                               "top_logprobs"]}),
+       quirks={"drop_params": ["temperature", "top_p", "presence_penalty", "frequency_penalty"],
+               "unsupported_params": ["logprobs", "top_logprobs"]}),
     _m("qwen", "qwen-turbo", "qwen-turbo", "Qwen Turbo", 0.05, 0.20, None, 1_000_000, 16_384,
        "https://www.alibabacloud.com/help/en/model-studio/models"),
     _m("qwen", "qwen-plus", "qwen-plus", "Qwen Plus", 0.40, 1.20, None, 131_072, 16_384,

@@ -9,6 +9,9 @@ The vendors differ in details; each difference is data in the provider's or mode
                            ("max_tokens" or "max_completion_tokens").
 - "stream_options": false  the upstream rejects stream_options; usage is then taken from
                            whatever the stream carries, or counted by the gateway.
+- "unsupported_params": [names] parameters this upstream cannot honour (e.g. n, logprobs): a
+                           request that sets one is refused with a 400 naming it (a route moves
+                           on to a model that can), never sent and silently ignored.
 - "reasoning_field": name  the field in which the upstream returns reasoning text
                            ("reasoning_content" by default, "reasoning" for some); passed on to
                            the caller as `reasoning_content`, the field OpenAI-compatible clients read.
@@ -21,7 +24,7 @@ import asyncio
 import aiohttp
 import orjson
 
-from routing.errors import UpstreamError
+from routing.errors import UpstreamError, invalid
 
 from routing.pool import get_session
 
@@ -42,6 +45,11 @@ def quirks_of(target: Target) -> dict:
 
 def build_body(request: dict, target: Target, stream: bool) -> dict:
     q = quirks_of(target)
+    for name in q.get("unsupported_params", ()):
+        value = request.get(name)
+        if value is not None and value is not False and not (name == "n" and value == 1):
+            raise invalid(f"'{name}' is not supported by {target.model.public_id}; remove it or pick another "
+                          "model.", param=name, code="unsupported_parameter")
     body = {k: v for k, v in request.items() if k not in GATEWAY_FIELDS}
     body["model"] = target.model.upstream_id
     for name in q.get("drop_params", ()):
