@@ -178,6 +178,8 @@ def _resolve(handler: str):
 _ROUTES = {
     "/v1/chat/completions": ("POST", "chat_completions"),
     "/v1/models": ("GET", "dialects.models:list_models"),
+    "/v1/messages": ("POST", "dialects.anthropic_in:messages"),
+    "/v1/messages/count_tokens": ("POST", "dialects.anthropic_in:count_tokens"),
 }
 # Paths with an id at the end; "*": the handler answers each method itself.
 _PREFIXED = (

@@ -30,6 +30,9 @@ Translation choices, where the two APIs differ:
   adapter always reports usage), store, metadata, service_tier, prompt_cache_key,
   safety_identifier, a message's `name`, a tool's `strict`, `reasoning_content` on earlier
   assistant messages.
+- Callers of the gateway's own Messages endpoint may ask for extended thinking: their `thinking`
+  object arrives as the gateway field `x_anthropic_thinking` (with reasoning_effort, for other
+  vendors) and is sent as it is; reasoning_effort alone is still refused, as above.
 - A conversation that opens with an assistant message (a greeting) gets a user turn "." before
   it: the API wants a user turn first.
 - `user` becomes metadata.user_id; `parallel_tool_calls: false` becomes
@@ -52,10 +55,11 @@ from routing.errors import UpstreamError, invalid
 
 from .base import Target, Usage
 from .common import (ChunkMaker, VendorAdapter, choice, completion_body, conversation, data_url, file_data,
-                     json_or_none, json_response_format, max_tokens, reject_unsupported, retry_after, stop_list,
-                     text_parts, tool_call, tool_call_arguments)
+                     json_or_none, json_response_format, max_tokens, post_json, reject_unsupported, retry_after,
+                     stop_list, text_parts, tool_call, tool_call_arguments)
 
 ANTHROPIC_VERSION = "2023-06-01"
+THINKING_FIELD = "x_anthropic_thinking"  # a gateway field: never sent to other vendors
 JSON_TOOL = "json_response"
 OPENING_USER_TEXT = "."  # the user turn put before a conversation that starts with the assistant
 
@@ -83,7 +87,9 @@ _NOT_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 
 def to_anthropic(request: dict, model: ModelInfo) -> dict:
     """The Messages API body for an (already validated) OpenAI chat request."""
-    reject_unsupported(request, "Anthropic", _UNSUPPORTED)
+    thinking = request.get(THINKING_FIELD)
+    reject_unsupported({k: v for k, v in request.items() if k != "reasoning_effort"} if thinking else request,
+                       "Anthropic", _UNSUPPORTED)
     temperature = request.get("temperature")
     if temperature is not None and temperature > 1:
         raise invalid("'temperature' must be between 0 and 1 for Anthropic models (OpenAI's range is 0 to 2; "
@@ -102,6 +108,8 @@ def to_anthropic(request: dict, model: ModelInfo) -> dict:
         body["stop_sequences"] = stop
     if request.get("user"):
         body["metadata"] = {"user_id": request["user"]}
+    if thinking:
+        body["thinking"] = thinking
     _add_tools(request, body)
     return body
 
@@ -458,6 +466,18 @@ class AnthropicAdapter(VendorAdapter):
         headers = {"x-api-key": target.api_key or "", "anthropic-version": ANTHROPIC_VERSION,
                    "content-type": "application/json", **target.extra_headers}
         return f"{target.base_url}/v1/messages", headers, body
+
+    async def count_tokens(self, client, target: Target, request: dict) -> int:
+        """The prompt's input tokens as Anthropic counts them (POST /v1/messages/count_tokens, free)."""
+        url, headers, body = self.build(target, request, stream=False)
+        for name in ("max_tokens", "stop_sequences", "temperature", "top_p", "metadata"):
+            body.pop(name, None)
+        data = await post_json(client, url + "/count_tokens", body=body, headers=headers, timeout=target.timeout(),
+                               status_error=self.status_error)
+        count = data.get("input_tokens")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise UpstreamError("Anthropic's token count carried no input_tokens.", kind="protocol")
+        return count
 
     def read(self, data: dict, target: Target, request: dict) -> tuple[dict, Usage | None]:
         return from_anthropic(data, json_tool=uses_json_tool(request))

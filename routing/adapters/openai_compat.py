@@ -32,7 +32,7 @@ from .base import Adapter, Completion, Target, Usage
 from .common import retry_after, transport_error
 
 # Fields the gateway itself consumes; never sent upstream.
-GATEWAY_FIELDS = ("models",)
+GATEWAY_FIELDS = ("models", "x_anthropic_thinking")
 
 
 def quirks_of(target: Target) -> dict:

@@ -122,6 +122,14 @@ class AnthropicFormat(WireFormat):
     def stream_error(self, parsed: Parsed, sent: int) -> bytes:
         return _event("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
 
+    def count_tokens(self, body, request, model) -> bytes:
+        """POST /v1/messages/count_tokens: the prompt's input tokens, as the request would count them
+        (the body takes no max_tokens; a stray one is refused, as Anthropic does)."""
+        if isinstance(body, dict) and "max_tokens" in body:
+            raise _bad("max_tokens: Extra inputs are not permitted")
+        parsed = self.parse({**body, "max_tokens": 1} if isinstance(body, dict) else body, request, model)
+        return dumps({"input_tokens": parsed.ask.prompt_tokens})
+
     def parse(self, body, request, model) -> Parsed:
         if not request.headers.get("anthropic-version"):
             raise _bad("anthropic-version: header is required")

@@ -3,6 +3,7 @@ and the control API under /_sim/ (faults, stats). Needs no Django.
 
   POST /p/{provider}/<any prefix>/chat/completions                  OpenAI format
   POST /p/{provider}/<any prefix>/messages                          Anthropic Messages
+  POST /p/{provider}/<any prefix>/messages/count_tokens             Anthropic token counting
   POST /p/{provider}/<any prefix>/models/{model}:generateContent    Gemini
   POST /p/{provider}/<any prefix>/models/{model}:streamGenerateContent[?alt=sse]
   GET  /health
@@ -86,6 +87,8 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
     tail = request.match_info["tail"]
     if tail.endswith("chat/completions"):
         fmt = state.openai
+    elif tail.endswith("messages/count_tokens"):
+        return await _count_tokens(request, state, provider)
     elif tail.endswith("messages"):
         fmt = state.anthropic
     else:
@@ -152,6 +155,22 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
         return web.Response(body=payload, content_type=_JSON)
     plan = fmt.stream(parsed, reply, tokens, controls)
     return await _stream(request, fmt, parsed, plan, controls, fault)
+
+
+async def _count_tokens(request: web.Request, state: State, provider: str) -> web.Response:
+    fmt = state.anthropic
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        return _vendor_error(fmt, VendorError(400, "The request body is not valid JSON."))
+    model = fmt.model_of(body, request)
+    state.stats.count(provider, model)
+    if not fmt.authorized(request):
+        return _vendor_error(fmt, VendorError(401))
+    try:
+        return web.Response(body=fmt.count_tokens(body, request, model), content_type=_JSON)
+    except VendorError as err:
+        return _vendor_error(fmt, err)
 
 
 async def _cut_body(request: web.Request, payload: bytes) -> web.StreamResponse:
