@@ -180,8 +180,10 @@ _ROUTES = {
     "/v1/models": ("GET", "dialects.models:list_models"),
     "/v1/messages": ("POST", "dialects.anthropic_in:messages"),
     "/v1/messages/count_tokens": ("POST", "dialects.anthropic_in:count_tokens"),
+    "/v1/responses": ("POST", "dialects.responses:create"),
 }
 # Paths with an id at the end; "*": the handler answers each method itself.
 _PREFIXED = (
     ("/v1/models/", ("*", "dialects.models:retrieve_model")),
+    ("/v1/responses/", ("*", "dialects.responses:by_id")),
 )

@@ -96,3 +96,17 @@ class FallbackTarget(models.Model):
     class Meta:
         ordering = ["provider", "position", "id"]
         constraints = [models.UniqueConstraint(fields=["provider", "model"], name="one_fallback_per_model")]
+
+
+class StoredResponse(models.Model):
+    """A /v1/responses answer kept (store=true) for GET, DELETE and previous_response_id: the
+    answer as returned, and the whole conversation up to it in chat-completions messages. Always
+    read through its organization; gone after AIPOWER_RESPONSES_TTL_SECONDS."""
+
+    response_id = models.CharField(max_length=64, unique=True)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    api_key_id = models.BigIntegerField(null=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    response = models.JSONField()  # the Response object
+    messages = models.JSONField()  # the conversation, this answer included (chat-completions messages)

@@ -24,7 +24,9 @@ import orjson
 
 from routing.catalog import get_snapshot
 from routing.errors import GatewayError, UpstreamError
-from routing.http import ApiRequest, ApiResponse, ApiStream
+from routing.http import ApiResponse, ApiStream
+
+from . import chat_path
 
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
                 403: "permission_error", 404: "not_found_error", 405: "invalid_request_error",
@@ -356,32 +358,25 @@ class MessageStream:
             "usage": {"input_tokens": self.input_estimate, "cache_creation_input_tokens": 0,
                       "cache_read_input_tokens": 0, "output_tokens": 0}}})
         yield _event("ping", {"type": "ping"})
-        try:
-            async for frame in self.frames:
-                if not frame.startswith(b"data: "):
-                    continue
-                data = frame[6:].strip()
-                if data == b"[DONE]":
-                    yield self._stop() + _event("message_delta", {
-                        "type": "message_delta", "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
-                        "usage": usage_of(self.usage)}) + _event("message_stop", {"type": "message_stop"})
-                    return
-                chunk = orjson.loads(data)
-                if "error" in chunk:
-                    err = chunk["error"] or {}
-                    yield _event("error", {"type": "error", "error": {"type": "api_error",
-                                                                      "message": err.get("message", "")}})
-                    return
-                if chunk.get("usage"):
-                    self.usage = chunk["usage"]
-                for choice in chunk.get("choices") or ():
-                    out = self._delta(choice.get("delta") or {})
-                    if choice.get("finish_reason"):
-                        self.stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
-                    if out:
-                        yield out
-        finally:
-            await self.frames.aclose()
+        async for chunk in chat_path.chunks(self.frames):
+            if chunk is None:
+                yield self._stop() + _event("message_delta", {
+                    "type": "message_delta", "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
+                    "usage": usage_of(self.usage)}) + _event("message_stop", {"type": "message_stop"})
+                return
+            if "error" in chunk:
+                err = chunk["error"] or {}
+                yield _event("error", {"type": "error", "error": {"type": "api_error",
+                                                                  "message": err.get("message", "")}})
+                return
+            if chunk.get("usage"):
+                self.usage = chunk["usage"]
+            for choice in chunk.get("choices") or ():
+                out = self._delta(choice.get("delta") or {})
+                if choice.get("finish_reason"):
+                    self.stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
+                if out:
+                    yield out
 
 
 # --- Endpoints --------------------------------------------------------------------------------
@@ -397,16 +392,13 @@ def _parse(request) -> dict:
 
 
 async def messages(request) -> ApiResponse | ApiStream:
-    from routing import gateway
-
     try:
         chat = to_chat(_parse(request))
     except _Invalid as err:
         return error_response(err.status, err.message)
-    raw = orjson.dumps(chat)
-    resp = await gateway.chat_completions(ApiRequest(request.method, "/v1/chat/completions", request.headers, raw))
+    resp = await chat_path.serve(request, chat)
     if isinstance(resp, ApiStream):
-        estimate = (len(raw) + 3) // 4
+        estimate = (len(request.body) + 3) // 4
         return ApiStream(MessageStream(resp.chunks, resp.headers, estimate).__aiter__(), status=resp.status,
                          headers=resp.headers)
     if resp.status != 200:
