@@ -45,6 +45,9 @@ class ModelInfo:
     supports_json_mode: bool = True
     quirks: dict = field(default_factory=dict)
     cache_write_price: int | None = None  # micro-USD per 1M input tokens written to the cache; None: input
+    kind: str = "chat"  # or "embedding" (/v1/embeddings only)
+    dimensions: int | None = None  # embeddings: the output dimension
+    max_batch: int | None = None  # embeddings: inputs per request at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,9 @@ def load_snapshot() -> Snapshot:
             supports_vision=m.supports_vision,
             supports_json_mode=m.supports_json_mode,
             quirks=m.quirks or {},
+            kind=m.kind,
+            dimensions=m.dimensions,
+            max_batch=m.max_batch_inputs,
         )
         models[info.public_id] = info
         by_pk[m.pk] = info

@@ -181,6 +181,7 @@ _ROUTES = {
     "/v1/messages": ("POST", "dialects.anthropic_in:messages"),
     "/v1/messages/count_tokens": ("POST", "dialects.anthropic_in:count_tokens"),
     "/v1/responses": ("POST", "dialects.responses:create"),
+    "/v1/embeddings": ("POST", "embeddings:create"),
 }
 # Paths with an id at the end; "*": the handler answers each method itself.
 _PREFIXED = (

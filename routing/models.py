@@ -52,6 +52,11 @@ class CatalogModel(models.Model):
     supports_json_mode = models.BooleanField(default=True)
     quirks = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
+    # Embedding models serve /v1/embeddings only (context_window: tokens per input).
+    kind = models.CharField(max_length=20, choices=[("chat", "chat"), ("embedding", "embedding")], default="chat")
+    dimensions = models.PositiveIntegerField(null=True, blank=True, help_text="embeddings: output dimension")
+    max_batch_inputs = models.PositiveIntegerField(null=True, blank=True,
+                                                   help_text="embeddings: inputs per request at most")
 
     class Meta:
         verbose_name = "model"

@@ -122,20 +122,25 @@ def _timeout(target: Target) -> aiohttp.ClientTimeout:
                                  sock_read=target.read_timeout)
 
 
+async def _post(target: Target, path: str, body: dict) -> tuple[int, bytes]:
+    """(status, raw body) of a 2xx answer to a POST of `body`; raises UpstreamError otherwise."""
+    try:
+        async with get_session().post(target.base_url + path, data=orjson.dumps(body), headers=headers_for(target),
+                                      timeout=_timeout(target)) as resp:
+            raw = await resp.read()
+            status, resp_headers = resp.status, resp.headers
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise transport_error(exc) from None
+    if status >= 300:
+        raise error_from_status(status, raw, resp_headers)
+    return status, raw
+
+
 class OpenAICompatAdapter(Adapter):
     """Calls aiohttp directly (routing/pool.py says why); `client` is not used."""
 
     async def complete(self, client, target, request):
-        url = target.base_url + "/chat/completions"
-        try:
-            async with get_session().post(url, data=orjson.dumps(build_body(request, target, False)),
-                                          headers=headers_for(target), timeout=_timeout(target)) as resp:
-                raw = await resp.read()
-                status, resp_headers = resp.status, resp.headers
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise transport_error(exc) from None
-        if status >= 300:
-            raise error_from_status(status, raw, resp_headers)
+        status, raw = await _post(target, "/chat/completions", build_body(request, target, False))
         try:
             body = orjson.loads(raw)
             choices = body["choices"]
@@ -185,6 +190,25 @@ class OpenAICompatAdapter(Adapter):
                 raise UpstreamError("The upstream stream ended before it was complete.", kind="stream")
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(exc, started=started) from None
+
+
+    async def embed(self, client, target, inputs: list, dimensions: int | None) -> tuple[list, int | None]:
+        """(the vectors, in order, as lists of floats; the prompt tokens the upstream counted)."""
+        body = {"model": target.model.upstream_id, "input": inputs, "encoding_format": "float"}
+        if dimensions is not None:
+            body["dimensions"] = dimensions
+        status, raw = await _post(target, "/embeddings", body)
+        try:
+            data = orjson.loads(raw)
+            rows = sorted(data["data"], key=lambda d: d["index"])
+            vectors = [row["embedding"] for row in rows]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise UpstreamError("The upstream answered with a body that is not an embedding list.", kind="protocol",
+                                status=status) from None
+        if len(vectors) != len(inputs):
+            raise UpstreamError("The upstream returned a different number of embeddings than inputs.",
+                                kind="protocol", status=status)
+        return vectors, (data.get("usage") or {}).get("prompt_tokens")
 
 
 def _parse_chunk(data: bytes) -> dict:

@@ -6,6 +6,8 @@ and the control API under /_sim/ (faults, stats). Needs no Django.
   POST /p/{provider}/<any prefix>/messages/count_tokens             Anthropic token counting
   POST /p/{provider}/<any prefix>/models/{model}:generateContent    Gemini
   POST /p/{provider}/<any prefix>/models/{model}:streamGenerateContent[?alt=sse]
+  POST /p/{provider}/<any prefix>/embeddings                        OpenAI embeddings
+  POST /p/{provider}/<any prefix>/models/{model}:batchEmbedContents Gemini embeddings
   GET  /health
   GET|POST|DELETE /_sim/faults, DELETE /_sim/faults/{id}, GET|DELETE /_sim/stats, POST /_sim/reset
 """
@@ -17,6 +19,7 @@ import sys
 import orjson
 from aiohttp import web
 
+from . import embeddings
 from .anthropic_format import AnthropicFormat
 from .content import build_reply
 from .controls import ControlError, Controls, SimConfig, Stats
@@ -26,7 +29,7 @@ from .openai_format import OpenAIFormat
 from .wire import Parsed, StreamPlan, VendorError, WireFormat, new_id
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
-_GEMINI_PATH = re.compile(r"(?:^|/)models/([^/]+?):(generateContent|streamGenerateContent)$")
+_GEMINI_PATH = re.compile(r"(?:^|/)models/([^/]+?):(generateContent|streamGenerateContent|batchEmbedContents)$")
 _JSON = "application/json"
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 _BAD_JSON = object()
@@ -85,7 +88,7 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     provider = request.match_info["provider"]
     tail = request.match_info["tail"]
-    if tail.endswith("chat/completions"):
+    if tail.endswith(("chat/completions", "embeddings")):
         fmt = state.openai
     elif tail.endswith("messages/count_tokens"):
         return await _count_tokens(request, state, provider)
@@ -134,6 +137,13 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
         return _vendor_error(fmt, VendorError(400, "The request body is not valid JSON."))
     if not fmt.authorized(request):
         return _vendor_error(fmt, VendorError(401))
+    if tail.endswith(("embeddings", ":batchEmbedContents")):
+        try:
+            payload = (embeddings.gemini_batch_embed(body, model) if fmt is state.gemini
+                       else embeddings.openai_embeddings(body, model))
+        except VendorError as err:
+            return _vendor_error(fmt, err)
+        return web.Response(body=payload, content_type=_JSON)
     try:
         parsed = fmt.parse(body, request, model)
     except VendorError as err:

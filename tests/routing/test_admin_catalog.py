@@ -11,7 +11,7 @@ def test_an_operator_edits_a_price_in_admin(admin_client, live_db):
                                       "output_price_usd_micro_per_mtok", "context_window", "max_output_tokens")}
     form.update(provider=m.provider_id, cached_input_price_usd_micro_per_mtok=m.cached_input_price_usd_micro_per_mtok,
                 price_source=m.price_source, quirks="{}", enabled="on", supports_streaming="on",
-                supports_tools="on", supports_json_mode="on", output_price_usd_micro_per_mtok=500_000)
+                supports_tools="on", supports_json_mode="on", output_price_usd_micro_per_mtok=500_000, kind="chat")
     assert admin_client.post(f"/admin/routing/catalogmodel/{m.pk}/change/", form).status_code == 302
     m.refresh_from_db()
     assert m.output_price_usd_micro_per_mtok == 500_000
