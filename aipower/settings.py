@@ -298,4 +298,5 @@ AIPOWER_METERING_GRACE_SECONDS = env.int("AIPOWER_METERING_GRACE_SECONDS", defau
 CELERY_BEAT_SCHEDULE = {
     "billing-sweep-reservations": {"task": "billing.tasks.sweep_reservations", "schedule": 60.0},
     "billing-report-metered-usage": {"task": "billing.tasks.report_metered_usage", "schedule": 300.0},
+    "routing-purge-expired-responses": {"task": "routing.tasks.purge_expired_responses", "schedule": 3600.0},
 }

@@ -226,6 +226,9 @@ def to_chat(body: dict, *, count_only: bool = False) -> dict:
             chat[name] = body[name]
     if body.get("top_k") is not None:
         raise _Invalid("top_k: not supported through this gateway (it cannot be carried to every model); remove it")
+    for name in ("mcp_servers", "container"):
+        if body.get(name):
+            raise _Invalid(f"{name}: not supported through this gateway (it needs Anthropic's own servers)")
     stop = body.get("stop_sequences")
     if stop:
         chat["stop"] = stop

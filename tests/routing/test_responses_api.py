@@ -158,3 +158,22 @@ def test_it_fails_over_and_refuses_what_it_cannot_honour(client, sim):
     with pytest.raises(openai.AuthenticationError):
         with openai.OpenAI(base_url=client.base_url, api_key="sk-aip-bad", max_retries=0) as bad:
             bad.responses.create(model="auto", input="Hello")
+
+
+def test_the_purge_task_deletes_only_expired_responses(live_db, tenant):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from routing.models import StoredResponse
+    from routing.tasks import purge_expired_responses
+
+    now = timezone.now()
+    with live_db.unblock():
+        for rid, expires in (("resp_old_x", now - timedelta(seconds=1)), ("resp_new_x", now + timedelta(hours=1))):
+            StoredResponse.objects.create(response_id=rid, organization=tenant.organization, created_at=now,
+                                          expires_at=expires, response={}, messages=[])
+        assert purge_expired_responses() >= 1
+        left = set(StoredResponse.objects.filter(response_id__in=["resp_old_x", "resp_new_x"])
+                   .values_list("response_id", flat=True))
+    assert left == {"resp_new_x"}
