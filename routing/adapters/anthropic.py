@@ -32,7 +32,11 @@ Translation choices, where the two APIs differ:
   assistant messages.
 - Callers of the gateway's own Messages endpoint may ask for extended thinking: their `thinking`
   object arrives as the gateway field `x_anthropic_thinking` (with reasoning_effort, for other
-  vendors) and is sent as it is; reasoning_effort alone is still refused, as above.
+  vendors) and is sent as it is; reasoning_effort alone is still refused, as above. The signed
+  thinking blocks go back to that endpoint in the same field: on the answer's message (a list of
+  thinking / redacted_thinking blocks), in streams as deltas ({"type": "signature", ...} or a
+  redacted_thinking block); an assistant message carrying the field in a later request has
+  those blocks put first, as Anthropic requires when tools are used with thinking on.
 - A conversation that opens with an assistant message (a greeting) gets a user turn "." before
   it: the API wants a user turn first.
 - `user` becomes metadata.user_id; `parallel_tool_calls: false` becomes
@@ -204,7 +208,8 @@ def _document(part: dict, where: str) -> dict:
 
 
 def _assistant_blocks(msg: dict, where: str, ids: _ToolIds) -> list[dict]:
-    blocks = [{"type": "text", "text": t} for t in text_parts(msg.get("content"), where) if t]
+    blocks = list(msg.get(THINKING_FIELD) or ())
+    blocks += [{"type": "text", "text": t} for t in text_parts(msg.get("content"), where) if t]
     for k, call in enumerate(msg.get("tool_calls") or ()):
         blocks.append({"type": "tool_use", "id": ids.call(call["id"]), "name": call["function"]["name"],
                        "input": tool_call_arguments(call, f"{where}.tool_calls[{k}]")})
@@ -284,10 +289,11 @@ def usage_from_anthropic(u: dict | None) -> Usage | None:
                  cache_write_tokens=cache_write)
 
 
-def from_anthropic(response: dict, *, json_tool: bool = False) -> tuple[dict, Usage | None]:
+def from_anthropic(response: dict, *, json_tool: bool = False,
+                   signed_thinking: bool = False) -> tuple[dict, Usage | None]:
     """An OpenAI chat.completion dict and the usage for a Messages API response. `json_tool`:
     the request asked for JSON, so a `json_response` tool call is the answer's content."""
-    texts, reasoning, calls = [], [], []
+    texts, reasoning, calls, signed = [], [], [], []
     json_text = None
     for block in response.get("content") or ():
         kind = block.get("type")
@@ -295,6 +301,10 @@ def from_anthropic(response: dict, *, json_tool: bool = False) -> tuple[dict, Us
             texts.append(block.get("text") or "")
         elif kind == "thinking":
             reasoning.append(block.get("thinking") or "")
+            signed.append({"type": "thinking", "thinking": block.get("thinking") or "",
+                           "signature": block.get("signature") or ""})
+        elif kind == "redacted_thinking":
+            signed.append({"type": "redacted_thinking", "data": block.get("data") or ""})
         elif kind == "tool_use":
             arguments = orjson.dumps(block.get("input") or {}).decode()
             if json_tool and block.get("name") == JSON_TOOL:
@@ -308,6 +318,8 @@ def from_anthropic(response: dict, *, json_tool: bool = False) -> tuple[dict, Us
     usage = usage_from_anthropic(response.get("usage"))
     body = completion_body(response.get("id") or "msg", response.get("model") or "",
                            [choice(0, content, calls, finish, "".join(reasoning) or None)], usage)
+    if signed and signed_thinking:
+        body["choices"][0]["message"][THINKING_FIELD] = signed
     return body, usage
 
 
@@ -319,9 +331,10 @@ class AnthropicStream:
     stream was cut short.
     """
 
-    def __init__(self, model: str, *, json_tool: bool = False):
+    def __init__(self, model: str, *, json_tool: bool = False, signed_thinking: bool = False):
         self.chunks = ChunkMaker("msg", model)
         self.json_tool = json_tool
+        self.signed_thinking = signed_thinking  # pass signatures on (the gateway's Messages endpoint)
         self.blocks: dict[int, list] = {}  # block index -> [kind, tool index, any arguments sent]
         self.tools = 0
         self.usage: dict = {}
@@ -370,6 +383,8 @@ class AnthropicStream:
             return [self.chunks.delta({"tool_calls": [{"index": self.tools - 1, "id": block["id"], "type": "function",
                                                        "function": {"name": block["name"], "arguments": ""}}]})]
         self.blocks[index] = [kind, 0, False]
+        if kind == "redacted_thinking" and self.signed_thinking:
+            return [self.chunks.delta({THINKING_FIELD: {"type": "redacted_thinking", "data": block.get("data") or ""}})]
         if kind == "text" and block.get("text"):
             return [self.chunks.delta({"content": block["text"]})]
         if kind == "thinking" and block.get("thinking"):
@@ -392,7 +407,9 @@ class AnthropicStream:
             return [self.chunks.delta({"tool_calls": [{"index": block[1], "function": {"arguments": fragment}}]})]
         if kind == "thinking_delta" and delta.get("thinking"):
             return [self.chunks.delta({"reasoning_content": delta["thinking"]})]
-        return []  # signature_delta, citations_delta
+        if kind == "signature_delta" and delta.get("signature") and self.signed_thinking:
+            return [self.chunks.delta({THINKING_FIELD: {"type": "signature", "signature": delta["signature"]}})]
+        return []  # citations_delta
 
     def _block_stop(self, index: int) -> list[dict]:
         block = self.blocks.get(index)
@@ -480,7 +497,8 @@ class AnthropicAdapter(VendorAdapter):
         return count
 
     def read(self, data: dict, target: Target, request: dict) -> tuple[dict, Usage | None]:
-        return from_anthropic(data, json_tool=uses_json_tool(request))
+        return from_anthropic(data, json_tool=uses_json_tool(request), signed_thinking=THINKING_FIELD in request)
 
     def translator(self, target: Target, request: dict) -> "AnthropicStream":
-        return AnthropicStream(target.model.upstream_id, json_tool=uses_json_tool(request))
+        return AnthropicStream(target.model.upstream_id, json_tool=uses_json_tool(request),
+                               signed_thinking=THINKING_FIELD in request)

@@ -52,6 +52,8 @@ def build_body(request: dict, target: Target, stream: bool) -> dict:
                           "model.", param=name, code="unsupported_parameter")
     body = {k: v for k, v in request.items() if k not in GATEWAY_FIELDS}
     body["model"] = target.model.upstream_id
+    if "x_anthropic_thinking" in request:  # Anthropic's signed thinking blocks stay with Anthropic
+        body["messages"] = [{k: v for k, v in m.items() if k != "x_anthropic_thinking"} for m in body["messages"]]
     for name in q.get("drop_params", ()):
         body.pop(name, None)
     wanted = q.get("max_tokens_param")

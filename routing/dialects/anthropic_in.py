@@ -11,10 +11,13 @@ Translation choices:
   document (base64 PDF) blocks become content parts, their `cache_control` kept (the Anthropic
   adapter passes it on, so prompt caching works and is priced as cache writes and reads).
   `tool_result` blocks become tool messages, ahead of the user's other blocks of that turn.
-- Assistant `tool_use` blocks become tool_calls; earlier turns' `thinking` blocks are left out
-  (only Anthropic reads them, and it ignores them outside a turn's tool use).
+- Assistant `tool_use` blocks become tool_calls. With thinking on, an assistant turn's signed
+  `thinking` / `redacted_thinking` blocks ride along (the gateway field x_anthropic_thinking) for
+  Anthropic targets, which need them back during tool use; other vendors never see them.
 - `thinking` goes to Anthropic targets as it is and to others as reasoning_effort (by budget:
-  < 4096 low, < 16384 medium, else high). `top_k`, server tools (web search, code execution...)
+  < 4096 low, < 16384 medium, else high). Answers carry Anthropic's signatures when Claude
+  thought; other models' reasoning comes back as thinking blocks with an empty signature.
+  `top_k`, server tools (web search, code execution...)
   and other Anthropic-only features that cannot be carried are a 400 naming them.
 - Stop reasons: stop -> end_turn, length -> max_tokens, tool_calls -> tool_use, content_filter ->
   refusal. The usage's input_tokens excludes cache reads and writes, as Anthropic counts it.
@@ -22,6 +25,7 @@ Translation choices:
 
 import orjson
 
+from routing.adapters.anthropic import THINKING_FIELD
 from routing.catalog import get_snapshot
 from routing.errors import GatewayError, UpstreamError
 from routing.http import ApiResponse, ApiStream
@@ -35,7 +39,7 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal",
                 "function_call": "tool_use"}
 _TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
-_DROPPED_BLOCKS = ("thinking", "redacted_thinking")
+_THINKING_BLOCKS = ("thinking", "redacted_thinking")
 
 
 class _Invalid(Exception):
@@ -110,7 +114,7 @@ def _tool_result_text(block: dict, where: str) -> str | list:
     return text
 
 
-def _messages(body: dict) -> list[dict]:
+def _messages(body: dict, thinking: bool = False) -> list[dict]:
     out = []
     system = body.get("system")
     if isinstance(system, str):
@@ -137,7 +141,7 @@ def _messages(body: dict) -> list[dict]:
         if not isinstance(content, list):
             raise _Invalid(f"{where}.content: Input should be a string or a list of content blocks")
         if role == "assistant":
-            out.append(_assistant(content, where))
+            out.append(_assistant(content, where, thinking))
             continue
         parts = []
         for j, block in enumerate(content):
@@ -156,20 +160,25 @@ def _messages(body: dict) -> list[dict]:
     return out
 
 
-def _assistant(content: list, where: str) -> dict:
-    texts, calls = [], []
+def _assistant(content: list, where: str, thinking: bool) -> dict:
+    texts, calls, signed = [], [], []
     for j, block in enumerate(content):
         kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
+        if kind in _THINKING_BLOCKS:
+            if thinking:
+                signed.append({k: v for k, v in block.items() if k != "cache_control"})
+        elif kind == "text":
             texts.append(block.get("text") or "")
         elif kind == "tool_use":
             if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
                 raise _Invalid(f"{where}.content.{j}: tool_use blocks need an id and a name")
             calls.append({"id": block["id"], "type": "function", "function": {
                 "name": block["name"], "arguments": orjson.dumps(block.get("input") or {}).decode()}})
-        elif kind not in _DROPPED_BLOCKS:
+        else:
             raise _Invalid(f"{where}.content.{j}.type: '{kind}' blocks are not supported in assistant turns")
     msg = {"role": "assistant", "content": "".join(texts) or None}
+    if signed:
+        msg[THINKING_FIELD] = signed
     if calls:
         msg["tool_calls"] = calls
     elif msg["content"] is None:
@@ -215,7 +224,9 @@ def to_chat(body: dict, *, count_only: bool = False) -> dict:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _Invalid("model: Field required")
-    chat = {"model": model, "messages": _messages(body)}
+    thinking = body.get("thinking")
+    enabled = isinstance(thinking, dict) and thinking.get("type") == "enabled"
+    chat = {"model": model, "messages": _messages(body, enabled)}
     if not count_only:
         max_tokens = body.get("max_tokens")
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
@@ -235,12 +246,11 @@ def to_chat(body: dict, *, count_only: bool = False) -> dict:
     meta = body.get("metadata")
     if isinstance(meta, dict) and isinstance(meta.get("user_id"), str):
         chat["user"] = meta["user_id"]
-    thinking = body.get("thinking")
-    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
+    if enabled:
         budget = thinking.get("budget_tokens")
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
             raise _Invalid("thinking.budget_tokens: Field required (an integer)")
-        chat["x_anthropic_thinking"] = thinking
+        chat[THINKING_FIELD] = thinking
         chat["reasoning_effort"] = "low" if budget < 4096 else "medium" if budget < 16384 else "high"
     elif thinking is not None and not (isinstance(thinking, dict) and thinking.get("type") == "disabled"):
         raise _Invalid("thinking.type: Input should be 'enabled' or 'disabled'")
@@ -274,7 +284,9 @@ def to_message(completion: dict, headers: dict) -> dict:
     choice = (completion.get("choices") or [{}])[0]
     msg = choice.get("message") or {}
     content = []
-    if msg.get("reasoning_content"):
+    if msg.get(THINKING_FIELD):
+        content += msg[THINKING_FIELD]
+    elif msg.get("reasoning_content"):
         content.append({"type": "thinking", "thinking": msg["reasoning_content"], "signature": ""})
     if msg.get("content"):
         content.append({"type": "text", "text": msg["content"]})
@@ -309,6 +321,7 @@ class MessageStream:
         self.tools: dict[int, int] = {}  # chat tool index -> block index
         self.stop_reason = "end_turn"
         self.usage: dict | None = None
+        self.signature = ""  # of the open thinking block, when Anthropic signed it
 
     def _start(self, block: dict) -> bytes:
         out = self._stop()
@@ -323,12 +336,19 @@ class MessageStream:
         out = b""
         if self.open == "thinking":
             out = _event("content_block_delta", {"type": "content_block_delta", "index": self.index,
-                                                  "delta": {"type": "signature_delta", "signature": ""}})
+                                                  "delta": {"type": "signature_delta", "signature": self.signature}})
+            self.signature = ""
         self.open = None
         return out + _event("content_block_stop", {"type": "content_block_stop", "index": self.index})
 
     def _delta(self, delta: dict) -> bytes:
         out = b""
+        signed = delta.get(THINKING_FIELD)
+        if signed:
+            if signed.get("type") == "signature":
+                self.signature = signed.get("signature") or ""
+            elif signed.get("type") == "redacted_thinking":
+                out += self._start({"type": "redacted_thinking", "data": signed.get("data") or ""})
         if delta.get("reasoning_content"):
             if self.open != "thinking":
                 out += self._start({"type": "thinking", "thinking": "", "signature": ""})

@@ -150,7 +150,10 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
         return _vendor_error(fmt, err)
 
     ask = parsed.ask
-    reasoning = controls.reasoning_for(ask.model) if fmt is not state.anthropic else 0
+    if fmt is state.anthropic:  # thinking only when asked for, as Anthropic does
+        reasoning = (controls.reasoning_tokens or 16) if parsed.meta.get("thinking") else 0
+    else:
+        reasoning = controls.reasoning_for(ask.model)
     reply = build_reply(ask, output_tokens=controls.output_tokens, reasoning_tokens=reasoning,
                         finish=controls.finish, parallel_tools=controls.parallel_tools,
                         id_prefix="toolu_" if fmt is state.anthropic else "call_", new_id=new_id)

@@ -161,6 +161,30 @@ def test_thinking_goes_to_claude_as_asked_and_elsewhere_as_reasoning(claude, gat
     assert bad.status_code == 400 and "thinking" in bad.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_thinking_with_tools_keeps_claudes_signed_blocks_across_turns(claude, stream):
+    ask = dict(model="anthropic/claude-sonnet-4", max_tokens=4000, tools=[WEATHER],
+               thinking={"type": "enabled", "budget_tokens": 2048})
+    turn = [{"role": "user", "content": "Weather in Paris?"}]
+    if stream:
+        with claude.messages.stream(messages=turn, tool_choice={"type": "auto"}, **ask) as s:
+            first = s.get_final_message()
+    else:
+        first = claude.messages.create(messages=turn, **ask)
+    kinds = [b.type for b in first.content]
+    assert kinds[0] == "thinking" and "tool_use" in kinds and first.stop_reason == "tool_use"
+    assert first.content[0].signature.startswith("sig_") and first.content[0].thinking
+    [call] = [b for b in first.content if b.type == "tool_use"]
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "18C"}]}
+    second = claude.messages.create(messages=turn + [{"role": "assistant", "content": [
+        b.model_dump(exclude_none=True) for b in first.content]}, result], **ask)
+    assert second.content[-1].type == "text" and second.stop_reason == "end_turn"
+    # Anthropic refuses the turn without its signed thinking block (the simulator enforces the rule).
+    with pytest.raises(anthropic.BadRequestError) as exc:
+        claude.messages.create(messages=turn + [{"role": "assistant", "content": [call.model_dump()]}, result], **ask)
+    assert "thinking" in exc.value.body["error"]["message"]
+
+
 def test_it_fails_over_behind_the_messages_api(claude, sim, usage):
     sim.fault("anthropic", "status:503", count=2)
     raw = claude.messages.with_raw_response.create(model="auto-code", max_tokens=100, messages=HELLO)
