@@ -224,6 +224,11 @@ def _tool_result(msg: dict, where: str, ids: _ToolIds) -> dict:
             block["content"] = content
     elif texts := [{"type": "text", "text": t} for t in text_parts(content, where) if t]:
         block["content"] = texts
+    if not isinstance(content, str):
+        # A cache breakpoint on the result's text marks the tool_result block (where Anthropic
+        # takes it), so that the conversation up to this result is cached.
+        for part in content:
+            _with_cache_control(block, part)
     return block
 
 

@@ -111,6 +111,10 @@ def _tool_result_text(block: dict, where: str) -> str | list:
     if block.get("is_error"):
         prefix = "Error: "
         text = prefix + text if isinstance(text, str) else [{"type": "text", "text": prefix}] + text
+    if block.get("cache_control"):  # kept on the result's last text (Anthropic targets cache up to it)
+        text = [{"type": "text", "text": text}] if isinstance(text, str) else text
+        if text:
+            text[-1] = {**text[-1], "cache_control": block["cache_control"]}
     return text
 
 

@@ -147,6 +147,20 @@ def test_prompt_caching_reaches_anthropic_and_is_priced(claude, usage):
     assert r1.charged_nusd > r2.charged_nusd  # writes at 1.25x input, reads at 0.1x
 
 
+def test_a_cached_tool_result_is_cached_upstream(claude):
+    first = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=300, tools=[WEATHER],
+                                   tool_choice={"type": "any"}, messages=[{"role": "user", "content": "Paris?"}])
+    [call] = [b for b in first.content if b.type == "tool_use"]
+    long_result = f"{uuid.uuid4()} " + "Sunny with light wind. " * 300
+    history = [{"role": "user", "content": "Paris?"}, {"role": "assistant", "content": [call.model_dump()]},
+               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": long_result,
+                                             "cache_control": {"type": "ephemeral"}}]}]
+    one = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=50, tools=[WEATHER], messages=history)
+    two = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=50, tools=[WEATHER], messages=history)
+    assert one.usage.cache_creation_input_tokens > 1000
+    assert two.usage.cache_read_input_tokens == one.usage.cache_creation_input_tokens
+
+
 def test_thinking_goes_to_claude_as_asked_and_elsewhere_as_reasoning(claude, gateway, tenant):
     msg = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=4000, messages=HELLO,
                                  thinking={"type": "enabled", "budget_tokens": 2048})
