@@ -143,6 +143,10 @@ AIPOWER_SIMULATOR_URL = env.str("AIPOWER_SIMULATOR_URL", default="http://127.0.0
 AIPOWER_SIMULATE_PROVIDERS = env_choice("AIPOWER_SIMULATE_PROVIDERS", ("auto", "1", "0"), "auto")
 # Request bodies over this many bytes are refused with 413 before they are read.
 AIPOWER_MAX_REQUEST_BYTES = env.int("AIPOWER_MAX_REQUEST_BYTES", default=10 * 1024 * 1024)
+# Browser origins allowed to call /v1/ (CORS); none by default, "*" for any.
+AIPOWER_CORS_ALLOWED_ORIGINS = env.list("AIPOWER_CORS_ALLOWED_ORIGINS", default=[])
+# How long a stored /v1/responses answer (store=true) stays readable and usable as previous_response_id.
+AIPOWER_RESPONSES_TTL_SECONDS = env.int("AIPOWER_RESPONSES_TTL_SECONDS", default=30 * 24 * 3600)
 # How long a process trusts its in-memory copy of an API key or the catalog (seconds).
 AIPOWER_KEY_CACHE_SECONDS = env.float("AIPOWER_KEY_CACHE_SECONDS", default=2.0)
 AIPOWER_CATALOG_CACHE_SECONDS = env.float("AIPOWER_CATALOG_CACHE_SECONDS", default=2.0)
@@ -316,6 +320,7 @@ AIPOWER_METERING_GRACE_SECONDS = env.int("AIPOWER_METERING_GRACE_SECONDS", defau
 CELERY_BEAT_SCHEDULE = {
     "billing-sweep-reservations": {"task": "billing.tasks.sweep_reservations", "schedule": 60.0},
     "billing-report-metered-usage": {"task": "billing.tasks.report_metered_usage", "schedule": 300.0},
+    "routing-purge-expired-responses": {"task": "routing.tasks.purge_expired_responses", "schedule": 3600.0},
 }
 
 # Price sync (routing/pricesync): sources as "format=url" (formats: litellm, openrouter), a change

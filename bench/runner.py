@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from . import failover, load, router
+from . import dialects, failover, load, router
 from .procfs import CpuWindow, loadavg, status_kib
 from .report import (INFO, NOT_MEASURED, Check, at_least, at_most, error_note, failed, markdown, max_in_window,
                      percentile_diff_ms, summary_ms, table)
@@ -51,13 +51,16 @@ class Plan:
     failover_warmup: int
     skip_pairs: int  # requests each to route auto (breaker open) and the pinned model
     skip_warmup: int
+    dialect_requests: int = 1000  # each to chat completions, /v1/messages and /v1/responses
+    dialect_warmup: int = 50
 
 
 FULL = Plan(warmup=300, latency_pairs=2000, direct_seconds=3, throughput_seconds=10, ttft_pairs=1000,
             stream_warmup=100, pacing_runs=3, failover_pairs=200, failover_warmup=10, skip_pairs=1500,
             skip_warmup=50)
 QUICK = Plan(warmup=50, latency_pairs=300, direct_seconds=1.5, throughput_seconds=3, ttft_pairs=200,
-             stream_warmup=20, pacing_runs=1, failover_pairs=40, failover_warmup=5, skip_pairs=200, skip_warmup=10)
+             stream_warmup=20, pacing_runs=1, failover_pairs=40, failover_warmup=5, skip_pairs=200, skip_warmup=10,
+             dialect_requests=200, dialect_warmup=10)
 
 
 def say(*parts) -> None:
@@ -230,6 +233,15 @@ class Run:
                 p.skip_pairs, p.skip_warmup)
             self.gateway_requests += 2 * (p.skip_warmup + p.skip_pairs)
 
+            # 6. The other dialects (bench/dialects.py): translation onto the chat path.
+            say(f"  dialects: {p.dialect_requests} requests each to chat completions, /v1/messages and "
+                f"/v1/responses, concurrency 1, interleaved")
+            eps = dialects.endpoints(self.stack.gateway_url, self.stack.api_key, MODEL, MESSAGES)
+            self.phases["dialects"], self._dialects = await dialects.dialect_phase(
+                s, ep["gateway"], eps, p.dialect_requests, p.dialect_warmup)
+            self.phases["dialects"]["translation_cpu_us"] = dialects.translation_cpu_us(eps, MODEL)
+            self.gateway_requests += 3 * (p.dialect_warmup + p.dialect_requests)
+
         self.memory["end_vmhwm_kib"] = status_kib(self.stack.pid("gateway"), "VmHWM")
         self.memory["end_vmrss_kib"] = status_kib(self.stack.pid("gateway"), "VmRSS")
         self.memory["simulator_vmhwm_kib"] = status_kib(self.stack.pid("simulator"), "VmHWM")
@@ -290,6 +302,7 @@ class Run:
         out.append(router.check(self.phases["router"]))
         out.append(failover.failover_check(self.phases["failover"], self._failover))
         out.append(failover.skip_check(self.phases["skip"], self._skip))
+        out.extend(dialects.checks(self.phases["dialects"], self._dialects))
 
         rows = self.phases.get("usage_rows")
         if rows is not None:
@@ -297,7 +310,7 @@ class Run:
             out.append(Check("usage_rows", "Usage rows written (recording on)", f"= {expected}",
                              "-" if written is None else str(written), written,
                              "PASS" if written == expected else "FAIL", False,
-                             "one per chat-completion request sent to the gateway"))
+                             "one per request sent to the gateway (chat completions, messages, responses)"))
         return out
 
 

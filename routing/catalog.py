@@ -49,6 +49,9 @@ class ModelInfo:
     quality_overall: int | None = None  # 0-100 rank (auto-best); None: unranked
     quality_coding: int | None = None  # 0-100 rank (auto-code); None: unranked
     typical_output_tokens: int = 500  # expected answer length when max_tokens is not set
+    kind: str = "chat"  # or "embedding" (/v1/embeddings only)
+    dimensions: int | None = None  # embeddings: the output dimension
+    max_batch: int | None = None  # embeddings: inputs per request at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,9 @@ def load_snapshot() -> Snapshot:
             quality_overall=m.quality_overall,
             quality_coding=m.quality_coding,
             typical_output_tokens=m.typical_output_tokens,
+            kind=m.kind,
+            dimensions=m.dimensions,
+            max_batch=m.max_batch_inputs,
         )
         if m.pk in price_overrides:  # a scheduled price now in force, not yet copied to the model
             info = replace(info, **price_overrides[m.pk])

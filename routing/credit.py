@@ -29,12 +29,13 @@ def output_floor() -> int:
 def worst_case(model: ModelInfo, features: Features, markup_bp: int) -> int:
     return worst_case_nusd(prompt_tokens=features.prompt_tokens, max_tokens=features.max_tokens,
                            model_max_output=model.max_output_tokens, input_price=model.input_price,
-                           output_price=model.output_price, markup_bp=markup_bp)
+                           output_price=model.output_price, markup_bp=markup_bp, n=features.n)
 
 
-def affordable_output(room_nusd: int, model: ModelInfo, prompt_tokens: int, markup_bp: int) -> int:
-    """The most output tokens of `model` whose worst case (as worst_case_nusd computes it) fits in
-    `room_nusd`, at most the model's max output; negative when not even the prompt fits."""
+def affordable_output(room_nusd: int, model: ModelInfo, prompt_tokens: int, markup_bp: int, n: int = 1) -> int:
+    """The most output tokens of `model` per choice (n choices) whose worst case (as worst_case_nusd
+    computes it) fits in `room_nusd`, at most the model's max output; negative when not even the
+    prompt fits."""
     scale = BP + markup_bp
     # worst case = ceil(pico * scale / (PICO_PER_NANO * BP)) <= room  <=>  pico * scale <= room * PICO_PER_NANO * BP
     budget = room_nusd * PICO_PER_NANO * BP - prompt_tokens * model.input_price * scale
@@ -42,7 +43,7 @@ def affordable_output(room_nusd: int, model: ModelInfo, prompt_tokens: int, mark
         return -1
     if model.output_price == 0:
         return model.max_output_tokens
-    return min(budget // (model.output_price * scale), model.max_output_tokens)
+    return min(budget // (model.output_price * scale * max(n, 1)), model.max_output_tokens)
 
 
 def _refusal(limit: str, room: int | None, tail: str) -> GatewayError:
@@ -67,7 +68,7 @@ async def hold_first(call, candidates, features: Features, body: dict) -> None:
     except reservations.InsufficientCredit as exc:
         limit = exc.limit
     room = await holds.headroom_nusd(organization_id=org, api_key_id=key_id)
-    fits = affordable_output(room or 0, first, features.prompt_tokens, markup)
+    fits = affordable_output(room or 0, first, features.prompt_tokens, markup, features.n)
     if fits < 0:
         raise _refusal(limit, room, f"does not cover this request's prompt (~{features.prompt_tokens} tokens) "
                                     f"on {first.public_id}. Top up on the billing page.")

@@ -185,8 +185,10 @@ async def authenticate(request) -> keys.KeyIdentity:
     header = request.headers.get("authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
-        raise GatewayError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
-                           "invalid_request_error", code="missing_api_key")
+        raw = request.headers.get("x-api-key", "")  # Anthropic's clients send the key this way
+    if not raw.strip():
+        raise GatewayError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' "
+                           "or 'x-api-key: <key>'.", "invalid_request_error", code="missing_api_key")
     identity = await keys.authenticate(raw.strip())
     if identity is None:
         raise GatewayError(401, "Incorrect API key provided.", "invalid_request_error", code="invalid_api_key")
@@ -526,17 +528,3 @@ async def _stream(call, body, candidates, snapshot, sim_headers, client) -> ApiR
     if last is None and call.inexpressible is not None:
         raise call.inexpressible
     raise _exhausted(last, call)
-
-
-async def list_models(request) -> ApiResponse | ApiStream:
-    try:
-        await authenticate(request)
-    except GatewayError as err:
-        return error_response(err)
-    snapshot = await get_snapshot()
-    created = 1767225600  # 2026-01-01: the catalog has no per-model creation dates
-    data = [{"id": name, "object": "model", "created": created, "owned_by": "aipower"}
-            for name in sorted(snapshot.routes)]
-    data += [{"id": m.public_id, "object": "model", "created": created, "owned_by": m.provider.slug}
-             for m in sorted(snapshot.models.values(), key=lambda m: m.public_id)]
-    return ApiResponse(orjson.dumps({"object": "list", "data": data}))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from .dialects import cors as dialect_cors
 from .errors import GatewayError, error_body
 
 JSON = b"application/json"
@@ -122,16 +123,20 @@ def _method_not_allowed(method: str, path: str, allowed: str) -> ApiResponse:
 
 async def app(scope, receive, send) -> None:
     """The ASGI app for every path under /v1/."""
-    from . import gateway
-
     path, method = scope["path"], scope["method"]
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    route = _ROUTES.get(path.rstrip("/"))
+    cors = None
+    if "origin" in headers:
+        if method == "OPTIONS":  # a CORS preflight: answered without authentication
+            h = dialect_cors.preflight(headers["origin"], headers.get("access-control-request-headers"))
+            return await _send_response(send, ApiResponse(b"", status=204, headers=h))
+        cors = dialect_cors.headers_for(headers["origin"])
+    route = _ROUTES.get(path.rstrip("/")) or _prefixed(path)
     if route is None:
         err = GatewayError(404, f"Unknown API path {path}.", "invalid_request_error", code="unknown_url")
-        return await _send_response(send, error_response(err))
+        return await _send_response(send, error_response(err, cors))
     allowed, handler = route
-    if method != allowed:
+    if method != allowed and allowed != "*":
         return await _send_response(send, _method_not_allowed(method, path, allowed))
     limit = settings.AIPOWER_MAX_REQUEST_BYTES
     declared = headers.get("content-length")
@@ -140,15 +145,47 @@ async def app(scope, receive, send) -> None:
     body = await _read_body(receive, limit)
     if body is None:
         return await _send_response(send, _too_large(limit))
-    resp = await getattr(gateway, handler)(ApiRequest(method, path, headers, body))
+    fn = _HANDLERS.get(handler) or _resolve(handler)
+    resp = await fn(ApiRequest(method, path, headers, body))
+    if cors is not None:
+        resp.headers.update(cors)
     if isinstance(resp, ApiStream):
         await _send_stream(send, receive, resp)
     else:
         await _send_response(send, resp)
 
 
+def _prefixed(path: str):
+    for prefix, route in _PREFIXED:
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return route
+    return None
+
+
+_HANDLERS: dict = {}
+
+
+def _resolve(handler: str):
+    """The coroutine function a route names: "name" in routing.gateway, "module:name" elsewhere
+    under routing (imported on first use: those modules import this one)."""
+    import importlib
+
+    module, _, name = handler.rpartition(":")
+    fn = getattr(importlib.import_module("routing." + (module or "gateway")), name)
+    _HANDLERS[handler] = fn
+    return fn
+
 _ROUTES = {
     "/v1/chat/completions": ("POST", "chat_completions"),
-    "/v1/models": ("GET", "list_models"),
+    "/v1/models": ("GET", "dialects.models:list_models"),
+    "/v1/messages": ("POST", "dialects.anthropic_in:messages"),
+    "/v1/messages/count_tokens": ("POST", "dialects.anthropic_in:count_tokens"),
+    "/v1/responses": ("POST", "dialects.responses:create"),
+    "/v1/embeddings": ("POST", "embeddings:create"),
     "/v1/route/explain": ("POST", "route_explain"),
 }
+# Paths with an id at the end; "*": the handler answers each method itself.
+_PREFIXED = (
+    ("/v1/models/", ("*", "dialects.models:retrieve_model")),
+    ("/v1/responses/", ("*", "dialects.responses:by_id")),
+)

@@ -1,5 +1,7 @@
 from django.db import models
 
+from accounts.scoping import OrganizationScopedManager
+
 
 class WireFormat(models.TextChoices):
     OPENAI = "openai", "OpenAI chat completions"
@@ -65,6 +67,11 @@ class CatalogModel(models.Model):
                                   "empty: the upstream id, when the entry's provider is this model's.")
     openrouter_id = models.CharField(max_length=200, blank=True, help_text="id in OpenRouter's model list; "
                                      "empty: <provider>/<upstream id>.")
+    # Embedding models serve /v1/embeddings only (context_window: tokens per input).
+    kind = models.CharField(max_length=20, choices=[("chat", "chat"), ("embedding", "embedding")], default="chat")
+    dimensions = models.PositiveIntegerField(null=True, blank=True, help_text="embeddings: output dimension")
+    max_batch_inputs = models.PositiveIntegerField(null=True, blank=True,
+                                                   help_text="embeddings: inputs per request at most")
 
     class Meta:
         verbose_name = "model"
@@ -142,5 +149,22 @@ class FallbackTarget(models.Model):
 
     def __str__(self):
         return f"{self.provider.slug} #{self.position}: {self.model.display_name}"
+
+
+class StoredResponse(models.Model):
+    """A /v1/responses answer kept (store=true) for GET, DELETE and previous_response_id: the
+    answer as returned, and the whole conversation up to it in chat-completions messages. Always
+    read through its organization; gone after AIPOWER_RESPONSES_TTL_SECONDS."""
+
+    response_id = models.CharField(max_length=64, unique=True)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    api_key_id = models.BigIntegerField(null=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    response = models.JSONField()  # the Response object
+    messages = models.JSONField()  # the conversation, this answer included (chat-completions messages)
+
+    objects = OrganizationScopedManager()
+
 
 from .price_models import PriceChange, PriceSyncRun, PriceVersion  # noqa: E402,F401  (registered with the app)

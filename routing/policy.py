@@ -30,6 +30,8 @@ class Plan:
 
 def unfit_reason(model: ModelInfo, f: Features) -> str | None:
     """Why `model` cannot serve a request with features `f`, or None if it can."""
+    if model.kind != "chat":
+        return "is an embedding model (use /v1/embeddings)"
     if f.tools and not model.supports_tools:
         return "does not support tools"
     if f.vision and not model.supports_vision:

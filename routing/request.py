@@ -30,6 +30,7 @@ class Features:
     json_mode: bool
     stream: bool
     include_usage: bool
+    n: int = 1  # choices asked for: the worst case of the output is n times max_tokens
 
 
 def _is_int(v) -> bool:
@@ -239,6 +240,7 @@ def validate(body: dict) -> Features:
         json_mode=json_mode,
         stream=stream,
         include_usage=include_usage,
+        n=body.get("n") or 1,
     )
 
 

@@ -31,13 +31,14 @@ PROVIDERS = [
 # Vendor differences, as data (see routing/adapters/openai_compat.py).
 PROVIDER_QUIRKS = {
     "openai": {"max_tokens_param": "max_completion_tokens"},
-    "zhipu": {"drop_params": ["presence_penalty", "frequency_penalty", "logit_bias", "seed"]},
+    "zhipu": {"drop_params": ["presence_penalty", "frequency_penalty", "logit_bias", "seed"],
+              "unsupported_params": ["n", "logprobs", "top_logprobs"]},
     "minimax": {"drop_params": ["presence_penalty", "frequency_penalty", "logit_bias"]},
 }
 
 
 def _m(provider, upstream_id, public, name, inp, out, cached, ctx, max_out, source, *, vision=False,
-       tools=True, json_mode=True, quirks=None, cache_write=None):
+       tools=True, json_mode=True, quirks=None, cache_write=None, dimensions=None, batch=None):
     return {
         "provider": provider, "upstream_id": upstream_id, "public_id": f"{provider}/{public}", "display_name": name,
         "input_price_usd_micro_per_mtok": round(inp * M), "output_price_usd_micro_per_mtok": round(out * M),
@@ -46,6 +47,8 @@ def _m(provider, upstream_id, public, name, inp, out, cached, ctx, max_out, sour
         "context_window": ctx, "max_output_tokens": max_out, "price_source": source,
         "supports_vision": vision, "supports_tools": tools, "supports_json_mode": json_mode,
         "quirks": quirks or {},
+        **({"kind": "embedding", "dimensions": dimensions, "max_batch_inputs": batch, "supports_streaming": False,
+            "supports_tools": False, "supports_json_mode": False} if dimensions else {}),
     }
 
 
@@ -68,8 +71,8 @@ MODELS = [
        "https://api-docs.deepseek.com/quick_start/pricing"),
     _m("deepseek", "deepseek-reasoner", "deepseek-reasoner", "DeepSeek R (reasoner)", 0.28, 0.42, 0.028,
        128_000, 65_536, "https://api-docs.deepseek.com/quick_start/pricing",
-       quirks={"drop_params": ["temperature", "top_p", "presence_penalty", "frequency_penalty", "logprobs",
-                               "top_logprobs"]}),
+       quirks={"drop_params": ["temperature", "top_p", "presence_penalty", "frequency_penalty"],
+               "unsupported_params": ["logprobs", "top_logprobs"]}),
     _m("qwen", "qwen-turbo", "qwen-turbo", "Qwen Turbo", 0.05, 0.20, None, 1_000_000, 16_384,
        "https://www.alibabacloud.com/help/en/model-studio/models"),
     _m("qwen", "qwen-plus", "qwen-plus", "Qwen Plus", 0.40, 1.20, None, 131_072, 16_384,
@@ -85,6 +88,24 @@ MODELS = [
     _m("bytedance", "doubao-1-5-pro-256k-250115", "doubao-pro-256k", "Doubao Pro 256K", 5 / 7.2, 9 / 7.2, None,
        256_000, 12_288, "https://www.volcengine.com/docs/82379/1544106 (CNY 5 / 9 per 1M tokens)"),
 ]
+
+# Embedding models (/v1/embeddings): context window = tokens per input, no output tokens. The quirk
+# "embedding_dimensions" lists the dimensions a model can shorten to (absent: any up to its own);
+# "embedding_token_input": the model takes token arrays as input.
+EMBEDDING_MODELS = [
+    _m("openai", "text-embedding-3-small", "text-embedding-3-small", "Text Embedding 3 Small", 0.02, 0, None, 8_191,
+       0, "https://openai.com/api/pricing/", tools=False, json_mode=False, dimensions=1536, batch=2048,
+       quirks={"embedding_token_input": True}),
+    _m("openai", "text-embedding-3-large", "text-embedding-3-large", "Text Embedding 3 Large", 0.13, 0, None, 8_191,
+       0, "https://openai.com/api/pricing/", tools=False, json_mode=False, dimensions=3072, batch=2048,
+       quirks={"embedding_token_input": True}),
+    _m("google", "gemini-embedding-001", "gemini-embedding-001", "Gemini Embedding", 0.15, 0, None, 2_048, 0,
+       "https://ai.google.dev/gemini-api/docs/pricing", tools=False, json_mode=False, dimensions=3072, batch=100),
+    _m("qwen", "text-embedding-v3", "text-embedding-v3", "Qwen Text Embedding v3", 0.07, 0, None, 8_192, 0,
+       "https://www.alibabacloud.com/help/en/model-studio/models", tools=False, json_mode=False, dimensions=1024,
+       batch=10, quirks={"embedding_dimensions": [1024, 768, 512, 256, 128, 64]}),
+]
+MODELS += EMBEDDING_MODELS
 
 LMARENA = "https://lmarena.ai/leaderboard/text"
 SWEBENCH = "https://www.swebench.com/ (Verified)"

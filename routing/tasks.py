@@ -16,3 +16,11 @@ def apply_due_prices() -> int:
     from .prices import price_versions_apply_due
 
     return price_versions_apply_due()
+
+
+@shared_task
+def purge_expired_responses() -> int:
+    """Stored /v1/responses answers past AIPOWER_RESPONSES_TTL_SECONDS (never readable after it)."""
+    from .dialects.responses import responses_purge_expired
+
+    return responses_purge_expired()

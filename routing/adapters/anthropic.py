@@ -30,6 +30,13 @@ Translation choices, where the two APIs differ:
   adapter always reports usage), store, metadata, service_tier, prompt_cache_key,
   safety_identifier, a message's `name`, a tool's `strict`, `reasoning_content` on earlier
   assistant messages.
+- Callers of the gateway's own Messages endpoint may ask for extended thinking: their `thinking`
+  object arrives as the gateway field `x_anthropic_thinking` (with reasoning_effort, for other
+  vendors) and is sent as it is; reasoning_effort alone is still refused, as above. The signed
+  thinking blocks go back to that endpoint in the same field: on the answer's message (a list of
+  thinking / redacted_thinking blocks), in streams as deltas ({"type": "signature", ...} or a
+  redacted_thinking block); an assistant message carrying the field in a later request has
+  those blocks put first, as Anthropic requires when tools are used with thinking on.
 - A conversation that opens with an assistant message (a greeting) gets a user turn "." before
   it: the API wants a user turn first.
 - `user` becomes metadata.user_id; `parallel_tool_calls: false` becomes
@@ -52,10 +59,11 @@ from routing.errors import UpstreamError, invalid
 
 from .base import Target, Usage
 from .common import (ChunkMaker, VendorAdapter, choice, completion_body, conversation, data_url, file_data,
-                     json_or_none, json_response_format, max_tokens, reject_unsupported, retry_after, stop_list,
-                     text_parts, tool_call, tool_call_arguments)
+                     json_or_none, json_response_format, max_tokens, post_json, reject_unsupported, retry_after,
+                     stop_list, text_parts, tool_call, tool_call_arguments)
 
 ANTHROPIC_VERSION = "2023-06-01"
+THINKING_FIELD = "x_anthropic_thinking"  # a gateway field: never sent to other vendors
 JSON_TOOL = "json_response"
 OPENING_USER_TEXT = "."  # the user turn put before a conversation that starts with the assistant
 
@@ -83,7 +91,9 @@ _NOT_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 
 def to_anthropic(request: dict, model: ModelInfo) -> dict:
     """The Messages API body for an (already validated) OpenAI chat request."""
-    reject_unsupported(request, "Anthropic", _UNSUPPORTED)
+    thinking = request.get(THINKING_FIELD)
+    reject_unsupported({k: v for k, v in request.items() if k != "reasoning_effort"} if thinking else request,
+                       "Anthropic", _UNSUPPORTED)
     temperature = request.get("temperature")
     if temperature is not None and temperature > 1:
         raise invalid("'temperature' must be between 0 and 1 for Anthropic models (OpenAI's range is 0 to 2; "
@@ -102,6 +112,8 @@ def to_anthropic(request: dict, model: ModelInfo) -> dict:
         body["stop_sequences"] = stop
     if request.get("user"):
         body["metadata"] = {"user_id": request["user"]}
+    if thinking:
+        body["thinking"] = thinking
     _add_tools(request, body)
     return body
 
@@ -196,7 +208,8 @@ def _document(part: dict, where: str) -> dict:
 
 
 def _assistant_blocks(msg: dict, where: str, ids: _ToolIds) -> list[dict]:
-    blocks = [{"type": "text", "text": t} for t in text_parts(msg.get("content"), where) if t]
+    blocks = list(msg.get(THINKING_FIELD) or ())
+    blocks += [{"type": "text", "text": t} for t in text_parts(msg.get("content"), where) if t]
     for k, call in enumerate(msg.get("tool_calls") or ()):
         blocks.append({"type": "tool_use", "id": ids.call(call["id"]), "name": call["function"]["name"],
                        "input": tool_call_arguments(call, f"{where}.tool_calls[{k}]")})
@@ -211,6 +224,11 @@ def _tool_result(msg: dict, where: str, ids: _ToolIds) -> dict:
             block["content"] = content
     elif texts := [{"type": "text", "text": t} for t in text_parts(content, where) if t]:
         block["content"] = texts
+    if not isinstance(content, str):
+        # A cache breakpoint on the result's text marks the tool_result block (where Anthropic
+        # takes it), so that the conversation up to this result is cached.
+        for part in content:
+            _with_cache_control(block, part)
     return block
 
 
@@ -276,10 +294,11 @@ def usage_from_anthropic(u: dict | None) -> Usage | None:
                  cache_write_tokens=cache_write)
 
 
-def from_anthropic(response: dict, *, json_tool: bool = False) -> tuple[dict, Usage | None]:
+def from_anthropic(response: dict, *, json_tool: bool = False,
+                   signed_thinking: bool = False) -> tuple[dict, Usage | None]:
     """An OpenAI chat.completion dict and the usage for a Messages API response. `json_tool`:
     the request asked for JSON, so a `json_response` tool call is the answer's content."""
-    texts, reasoning, calls = [], [], []
+    texts, reasoning, calls, signed = [], [], [], []
     json_text = None
     for block in response.get("content") or ():
         kind = block.get("type")
@@ -287,6 +306,10 @@ def from_anthropic(response: dict, *, json_tool: bool = False) -> tuple[dict, Us
             texts.append(block.get("text") or "")
         elif kind == "thinking":
             reasoning.append(block.get("thinking") or "")
+            signed.append({"type": "thinking", "thinking": block.get("thinking") or "",
+                           "signature": block.get("signature") or ""})
+        elif kind == "redacted_thinking":
+            signed.append({"type": "redacted_thinking", "data": block.get("data") or ""})
         elif kind == "tool_use":
             arguments = orjson.dumps(block.get("input") or {}).decode()
             if json_tool and block.get("name") == JSON_TOOL:
@@ -300,6 +323,8 @@ def from_anthropic(response: dict, *, json_tool: bool = False) -> tuple[dict, Us
     usage = usage_from_anthropic(response.get("usage"))
     body = completion_body(response.get("id") or "msg", response.get("model") or "",
                            [choice(0, content, calls, finish, "".join(reasoning) or None)], usage)
+    if signed and signed_thinking:
+        body["choices"][0]["message"][THINKING_FIELD] = signed
     return body, usage
 
 
@@ -311,9 +336,10 @@ class AnthropicStream:
     stream was cut short.
     """
 
-    def __init__(self, model: str, *, json_tool: bool = False):
+    def __init__(self, model: str, *, json_tool: bool = False, signed_thinking: bool = False):
         self.chunks = ChunkMaker("msg", model)
         self.json_tool = json_tool
+        self.signed_thinking = signed_thinking  # pass signatures on (the gateway's Messages endpoint)
         self.blocks: dict[int, list] = {}  # block index -> [kind, tool index, any arguments sent]
         self.tools = 0
         self.usage: dict = {}
@@ -362,6 +388,8 @@ class AnthropicStream:
             return [self.chunks.delta({"tool_calls": [{"index": self.tools - 1, "id": block["id"], "type": "function",
                                                        "function": {"name": block["name"], "arguments": ""}}]})]
         self.blocks[index] = [kind, 0, False]
+        if kind == "redacted_thinking" and self.signed_thinking:
+            return [self.chunks.delta({THINKING_FIELD: {"type": "redacted_thinking", "data": block.get("data") or ""}})]
         if kind == "text" and block.get("text"):
             return [self.chunks.delta({"content": block["text"]})]
         if kind == "thinking" and block.get("thinking"):
@@ -384,7 +412,9 @@ class AnthropicStream:
             return [self.chunks.delta({"tool_calls": [{"index": block[1], "function": {"arguments": fragment}}]})]
         if kind == "thinking_delta" and delta.get("thinking"):
             return [self.chunks.delta({"reasoning_content": delta["thinking"]})]
-        return []  # signature_delta, citations_delta
+        if kind == "signature_delta" and delta.get("signature") and self.signed_thinking:
+            return [self.chunks.delta({THINKING_FIELD: {"type": "signature", "signature": delta["signature"]}})]
+        return []  # citations_delta
 
     def _block_stop(self, index: int) -> list[dict]:
         block = self.blocks.get(index)
@@ -459,8 +489,21 @@ class AnthropicAdapter(VendorAdapter):
                    "content-type": "application/json", **target.extra_headers}
         return f"{target.base_url}/v1/messages", headers, body
 
+    async def count_tokens(self, client, target: Target, request: dict) -> int:
+        """The prompt's input tokens as Anthropic counts them (POST /v1/messages/count_tokens, free)."""
+        url, headers, body = self.build(target, request, stream=False)
+        for name in ("max_tokens", "stop_sequences", "temperature", "top_p", "metadata"):
+            body.pop(name, None)
+        data = await post_json(client, url + "/count_tokens", body=body, headers=headers, timeout=target.timeout(),
+                               status_error=self.status_error)
+        count = data.get("input_tokens")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise UpstreamError("Anthropic's token count carried no input_tokens.", kind="protocol")
+        return count
+
     def read(self, data: dict, target: Target, request: dict) -> tuple[dict, Usage | None]:
-        return from_anthropic(data, json_tool=uses_json_tool(request))
+        return from_anthropic(data, json_tool=uses_json_tool(request), signed_thinking=THINKING_FIELD in request)
 
     def translator(self, target: Target, request: dict) -> "AnthropicStream":
-        return AnthropicStream(target.model.upstream_id, json_tool=uses_json_tool(request))
+        return AnthropicStream(target.model.upstream_id, json_tool=uses_json_tool(request),
+                               signed_thinking=THINKING_FIELD in request)

@@ -53,8 +53,8 @@ from routing.errors import UpstreamError, invalid
 
 from .base import Target, Usage
 from .common import (ChunkMaker, VendorAdapter, choice, completion_body, conversation, data_url, file_data,
-                     json_or_none, json_response_format, max_tokens, reject_unsupported, retry_after, stop_list,
-                     text_parts, tool_call, tool_call_arguments)
+                     json_or_none, json_response_format, max_tokens, post_json, reject_unsupported, retry_after,
+                     stop_list, text_parts, tool_call, tool_call_arguments)
 
 SIGNATURE_PLACEHOLDER = "skip_thought_signature_validator"
 THINKING_BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
@@ -475,6 +475,27 @@ class GeminiAdapter(VendorAdapter):
     def read(self, data: dict, target: Target, request: dict) -> tuple[dict, Usage | None]:
         return from_gemini(data, model=target.model.upstream_id,
                            single_tool_call=request.get("parallel_tool_calls") is False)
+
+    async def embed(self, client, target: Target, inputs: list, dimensions: int | None) -> tuple[list, int | None]:
+        """(the vectors of `inputs`, strings, via batchEmbedContents; None: Gemini reports no token count)."""
+        model_id = target.model.upstream_id.removeprefix("models/")
+        requests = []
+        for text in inputs:
+            one = {"model": f"models/{model_id}", "content": {"parts": [{"text": text}]}}
+            if dimensions is not None:
+                one["outputDimensionality"] = dimensions
+            requests.append(one)
+        headers = {"x-goog-api-key": target.api_key or "", "content-type": "application/json", **target.extra_headers}
+        data = await post_json(client, f"{target.base_url}/models/{model_id}:batchEmbedContents",
+                               body={"requests": requests}, headers=headers, timeout=target.timeout(),
+                               status_error=self.status_error)
+        try:
+            vectors = [e["values"] for e in data["embeddings"]]
+        except (KeyError, TypeError):
+            raise UpstreamError("Gemini answered with a body that is not an embedding list.", kind="protocol") from None
+        if len(vectors) != len(inputs):
+            raise UpstreamError("Gemini returned a different number of embeddings than inputs.", kind="protocol")
+        return vectors, None
 
     def translator(self, target: Target, request: dict) -> "GeminiStream":
         return GeminiStream(target.model.upstream_id, single_tool_call=request.get("parallel_tool_calls") is False)

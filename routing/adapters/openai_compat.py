@@ -9,6 +9,9 @@ The vendors differ in details; each difference is data in the provider's or mode
                            ("max_tokens" or "max_completion_tokens").
 - "stream_options": false  the upstream rejects stream_options; usage is then taken from
                            whatever the stream carries, or counted by the gateway.
+- "unsupported_params": [names] parameters this upstream cannot honour (e.g. n, logprobs): a
+                           request that sets one is refused with a 400 naming it (a route moves
+                           on to a model that can), never sent and silently ignored.
 - "reasoning_field": name  the field in which the upstream returns reasoning text
                            ("reasoning_content" by default, "reasoning" for some); passed on to
                            the caller as `reasoning_content`, the field OpenAI-compatible clients read.
@@ -21,7 +24,7 @@ import asyncio
 import aiohttp
 import orjson
 
-from routing.errors import UpstreamError
+from routing.errors import UpstreamError, invalid
 
 from routing.pool import get_session
 
@@ -29,7 +32,7 @@ from .base import Adapter, Completion, Target, Usage
 from .common import retry_after, transport_error
 
 # Fields the gateway itself consumes; never sent upstream.
-GATEWAY_FIELDS = ("models",)
+GATEWAY_FIELDS = ("models", "x_anthropic_thinking")
 
 
 def quirks_of(target: Target) -> dict:
@@ -42,8 +45,15 @@ def quirks_of(target: Target) -> dict:
 
 def build_body(request: dict, target: Target, stream: bool) -> dict:
     q = quirks_of(target)
+    for name in q.get("unsupported_params", ()):
+        value = request.get(name)
+        if value is not None and value is not False and not (name == "n" and value == 1):
+            raise invalid(f"'{name}' is not supported by {target.model.public_id}; remove it or pick another "
+                          "model.", param=name, code="unsupported_parameter")
     body = {k: v for k, v in request.items() if k not in GATEWAY_FIELDS}
     body["model"] = target.model.upstream_id
+    if "x_anthropic_thinking" in request:  # Anthropic's signed thinking blocks stay with Anthropic
+        body["messages"] = [{k: v for k, v in m.items() if k != "x_anthropic_thinking"} for m in body["messages"]]
     for name in q.get("drop_params", ()):
         body.pop(name, None)
     wanted = q.get("max_tokens_param")
@@ -114,20 +124,25 @@ def _timeout(target: Target) -> aiohttp.ClientTimeout:
                                  sock_read=target.read_timeout)
 
 
+async def _post(target: Target, path: str, body: dict) -> tuple[int, bytes]:
+    """(status, raw body) of a 2xx answer to a POST of `body`; raises UpstreamError otherwise."""
+    try:
+        async with get_session().post(target.base_url + path, data=orjson.dumps(body), headers=headers_for(target),
+                                      timeout=_timeout(target)) as resp:
+            raw = await resp.read()
+            status, resp_headers = resp.status, resp.headers
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise transport_error(exc) from None
+    if status >= 300:
+        raise error_from_status(status, raw, resp_headers)
+    return status, raw
+
+
 class OpenAICompatAdapter(Adapter):
     """Calls aiohttp directly (routing/pool.py says why); `client` is not used."""
 
     async def complete(self, client, target, request):
-        url = target.base_url + "/chat/completions"
-        try:
-            async with get_session().post(url, data=orjson.dumps(build_body(request, target, False)),
-                                          headers=headers_for(target), timeout=_timeout(target)) as resp:
-                raw = await resp.read()
-                status, resp_headers = resp.status, resp.headers
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise transport_error(exc) from None
-        if status >= 300:
-            raise error_from_status(status, raw, resp_headers)
+        status, raw = await _post(target, "/chat/completions", build_body(request, target, False))
         try:
             body = orjson.loads(raw)
             choices = body["choices"]
@@ -177,6 +192,25 @@ class OpenAICompatAdapter(Adapter):
                 raise UpstreamError("The upstream stream ended before it was complete.", kind="stream")
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(exc, started=started) from None
+
+
+    async def embed(self, client, target, inputs: list, dimensions: int | None) -> tuple[list, int | None]:
+        """(the vectors, in order, as lists of floats; the prompt tokens the upstream counted)."""
+        body = {"model": target.model.upstream_id, "input": inputs, "encoding_format": "float"}
+        if dimensions is not None:
+            body["dimensions"] = dimensions
+        status, raw = await _post(target, "/embeddings", body)
+        try:
+            data = orjson.loads(raw)
+            rows = sorted(data["data"], key=lambda d: d["index"])
+            vectors = [row["embedding"] for row in rows]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise UpstreamError("The upstream answered with a body that is not an embedding list.", kind="protocol",
+                                status=status) from None
+        if len(vectors) != len(inputs):
+            raise UpstreamError("The upstream returned a different number of embeddings than inputs.",
+                                kind="protocol", status=status)
+        return vectors, (data.get("usage") or {}).get("prompt_tokens")
 
 
 def _parse_chunk(data: bytes) -> dict:

@@ -4,6 +4,11 @@ Errors: {"type": "error", "error": {"type", "message"}}. Streams: `event: messag
 `content_block_start`, `ping`, `content_block_delta` (text_delta / input_json_delta),
 `content_block_stop`, `message_delta` (stop_reason, stop_sequence, usage), `message_stop`.
 
+Extended thinking (`thinking: {"type": "enabled", "budget_tokens": n}`): the answer opens with a
+`thinking` block whose `signature` signs its text (streams: thinking_delta, then signature_delta).
+As Anthropic requires, a request with thinking on whose last assistant turn used tools must give
+that turn back starting with its signed thinking block, else 400.
+
 Prompt caching: a tool, system block or content block marked `cache_control` ends a cacheable prefix
 (in the order tools, system, messages). The first request with a prefix writes it
 (cache_creation_input_tokens); later ones with the same prefix, for the same model, read it
@@ -122,6 +127,14 @@ class AnthropicFormat(WireFormat):
     def stream_error(self, parsed: Parsed, sent: int) -> bytes:
         return _event("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
 
+    def count_tokens(self, body, request, model) -> bytes:
+        """POST /v1/messages/count_tokens: the prompt's input tokens, as the request would count them
+        (the body takes no max_tokens; a stray one is refused, as Anthropic does)."""
+        if isinstance(body, dict) and "max_tokens" in body:
+            raise _bad("max_tokens: Extra inputs are not permitted")
+        parsed = self.parse({**body, "max_tokens": 1} if isinstance(body, dict) else body, request, model)
+        return dumps({"input_tokens": parsed.ask.prompt_tokens})
+
     def parse(self, body, request, model) -> Parsed:
         if not request.headers.get("anthropic-version"):
             raise _bad("anthropic-version: header is required")
@@ -200,7 +213,12 @@ class AnthropicFormat(WireFormat):
         )
         stops = body.get("stop_sequences")
         stop = stops[0] if isinstance(stops, list) and stops and isinstance(stops[0], str) else None
-        return Parsed(ask, body.get("stream") is True, {"prompt": prompt, "stop_sequence": stop})
+        thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else {}
+        thinking = thinking.get("type") == "enabled"
+        if thinking:
+            _check_thinking_turn(messages)
+        return Parsed(ask, body.get("stream") is True, {"prompt": prompt, "stop_sequence": stop,
+                                                         "thinking": thinking})
 
     def tokens(self, parsed: Parsed, reply: Reply, controls: Controls) -> Tokens:
         ask = parsed.ask
@@ -238,6 +256,8 @@ class AnthropicFormat(WireFormat):
             content = [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.input} for c in reply.tool_calls]
         else:
             content = [{"type": "text", "text": reply.text}]
+        if reply.reasoning:
+            content.insert(0, {"type": "thinking", "thinking": reply.reasoning, "signature": sign(reply.reasoning)})
         reason, sequence = self._stop(parsed, reply)
         body = {"id": "msg_" + new_id(), "type": "message", "role": "assistant", "model": parsed.ask.model,
                 "content": content, "stop_reason": reason, "stop_sequence": sequence}
@@ -252,31 +272,41 @@ class AnthropicFormat(WireFormat):
             message["usage"] = {**self._input_usage(tokens), "output_tokens": 1}
         head = [_event("message_start", {"type": "message_start", "message": message})]
         content = []
+        first = 0  # the index of the first block after the thinking block, if any
+        if reply.reasoning:
+            first = 1
+            head.append(_event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
+                "type": "thinking", "thinking": "", "signature": ""}}) + _event("ping", {"type": "ping"}))
+            head.append(_event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {
+                "type": "thinking_delta", "thinking": reply.reasoning}}))
+            head.append(_event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {
+                "type": "signature_delta", "signature": sign(reply.reasoning)}}))
         if reply.tool_calls:
-            for i, call in enumerate(reply.tool_calls):
-                opening = b""
-                if i:
-                    opening = _event("content_block_stop", {"type": "content_block_stop", "index": i - 1})
+            for i, call in enumerate(reply.tool_calls, start=first):
+                opening = _event("content_block_stop", {"type": "content_block_stop", "index": i - 1}) if i else b""
                 opening += _event("content_block_start", {
                     "type": "content_block_start", "index": i,
                     "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}})
                 opening += _json_delta(i, "")
-                if not i:
-                    head.append(opening + _event("ping", {"type": "ping"}))
+                if i == first:
+                    head.append(opening + (b"" if first else _event("ping", {"type": "ping"})))
                     opening = b""
                 for piece in split_fixed(call.arguments):
                     content.append((opening + _json_delta(i, piece), estimate_text_tokens(piece)))
                     opening = b""
-            last_index = len(reply.tool_calls) - 1
+            last_index = first + len(reply.tool_calls) - 1
         else:
-            head.append(_event("content_block_start", {"type": "content_block_start", "index": 0,
+            if first:
+                head.append(_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+            head.append(_event("content_block_start", {"type": "content_block_start", "index": first,
                                                        "content_block": {"type": "text", "text": ""}}))
-            head.append(_event("ping", {"type": "ping"}))
+            if not first:
+                head.append(_event("ping", {"type": "ping"}))
             for piece in text_pieces(reply.text, controls):
                 content.append((_event("content_block_delta", {
-                    "type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}),
+                    "type": "content_block_delta", "index": first, "delta": {"type": "text_delta", "text": piece}}),
                     estimate_text_tokens(piece)))
-            last_index = 0
+            last_index = first
         reason, sequence = self._stop(parsed, reply)
         delta = {"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": sequence}}
         if tokens is not None:
@@ -285,6 +315,34 @@ class AnthropicFormat(WireFormat):
                 _event("message_delta", delta),
                 _event("message_stop", {"type": "message_stop"})]
         return StreamPlan(head, content, tail)
+
+
+def sign(thinking: str) -> str:
+    """The simulated signature of a thinking block's text."""
+    return "sig_" + hashlib.sha256(b"simulator thinking\0" + thinking.encode()).hexdigest()[:32]
+
+
+def _check_thinking_turn(messages: list) -> None:
+    """With thinking on, the last assistant turn, when it used tools, must open with its signed
+    thinking block (Anthropic's rule for tool use with extended thinking)."""
+    for i in range(len(messages) - 1, -1, -1):
+        m = messages[i]
+        if m.get("role") != "assistant":
+            continue
+        content = m.get("content")
+        blocks = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+        if not any(b.get("type") == "tool_use" for b in blocks):
+            return
+        head = blocks[0]
+        if head.get("type") == "redacted_thinking":
+            return
+        if head.get("type") != "thinking":
+            raise _bad(f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+                       f"`{head.get('type')}`. When `thinking` is enabled, a final `assistant` message must start "
+                       "with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks).")
+        if head.get("signature") != sign(head.get("thinking") or ""):
+            raise _bad(f"messages.{i}.content.0: Invalid `signature` in `thinking` block")
+        return
 
 
 def _json_delta(index: int, piece: str) -> bytes:

@@ -1,5 +1,8 @@
 """OpenAI's chat-completions wire format (also spoken by DeepSeek, Qwen, GLM, Moonshot, MiniMax, Doubao).
 
+`n` > 1 gives n choices (the same simulated reply, its tokens counted n times); `logprobs`
+gives each content token's logprob (and `top_logprobs` alternatives), deterministic per token.
+
 Errors: {"error": {"message", "type", "param", "code"}}. Streams: `data: {chat.completion.chunk}`
 events, a last chunk with the finish reason, the usage chunk (choices: []) when
 stream_options.include_usage is set, then `data: [DONE]`.
@@ -111,7 +114,20 @@ class OpenAIFormat(WireFormat):
         )
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        return Parsed(ask, body.get("stream") is True, {"include_usage": include_usage})
+        n = body.get("n")
+        n = n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
+        top = body.get("top_logprobs") if isinstance(body.get("top_logprobs"), int) else 0
+        if top and body.get("logprobs") is not True:
+            raise VendorError(400, "logprobs must be true when top_logprobs is set.", param="top_logprobs")
+        return Parsed(ask, body.get("stream") is True, {"include_usage": include_usage, "n": n,
+                                                         "logprobs": body.get("logprobs") is True, "top": top})
+
+    def tokens(self, parsed: Parsed, reply: Reply, controls: Controls) -> Tokens:
+        t = super().tokens(parsed, reply, controls)
+        n = parsed.meta.get("n", 1)
+        if n > 1:
+            t = Tokens(prompt=t.prompt, completion=t.completion * n, cached=t.cached, reasoning=t.reasoning * n)
+        return t
 
     def _usage(self, t: Tokens) -> dict:
         return {
@@ -136,7 +152,9 @@ class OpenAIFormat(WireFormat):
             "object": "chat.completion",
             "created": now(),
             "model": parsed.ask.model,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish}],
+            "choices": [{"index": i, "message": message, "finish_reason": reply.finish,
+                         "logprobs": _logprobs(parsed, reply.text) if not reply.tool_calls else None}
+                        for i in range(parsed.meta.get("n", 1))],
             "system_fingerprint": "fp_simulator",
         }
         if tokens is not None:
@@ -148,9 +166,12 @@ class OpenAIFormat(WireFormat):
         base = {"id": "chatcmpl-" + new_id(), "object": "chat.completion.chunk", "created": now(),
                 "model": parsed.ask.model, "system_fingerprint": "fp_simulator"}
 
-        def chunk(delta: dict, finish=None) -> bytes:
+        n = parsed.meta.get("n", 1)
+
+        def chunk(delta: dict, finish=None, logprobs=None) -> bytes:
             obj = dict(base)
-            obj["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+            obj["choices"] = [{"index": i, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+                              for i in range(n)]
             if include_usage:
                 obj["usage"] = None
             return _sse(obj)
@@ -163,7 +184,8 @@ class OpenAIFormat(WireFormat):
         for piece in split_words(reply.reasoning):
             content.append((chunk({"reasoning_content": piece}), estimate_text_tokens(piece)))
         for piece in text_pieces(reply.text, controls):
-            content.append((chunk({"content": piece}), estimate_text_tokens(piece)))
+            content.append((chunk({"content": piece}, logprobs=_logprobs(parsed, piece, whole=False)),
+                            estimate_text_tokens(piece)))
         for i, call in enumerate(reply.tool_calls):
             content.append((chunk({"tool_calls": [{"index": i, "id": call.id, "type": "function",
                                                    "function": {"name": call.name, "arguments": ""}}]}), 1))
@@ -178,6 +200,24 @@ class OpenAIFormat(WireFormat):
             tail.append(_sse(obj))
         tail.append(_DONE)
         return StreamPlan(head, content, tail)
+
+
+def _logprobs(parsed: Parsed, text: str, whole: bool = True) -> dict | None:
+    """OpenAI's logprobs object for `text` (a whole reply: one token a word; else one token),
+    when the request asked for it."""
+    if not parsed.meta.get("logprobs"):
+        return None
+    top = parsed.meta.get("top", 0)
+    content = []
+    words = text.split(" ") if whole and text else [text] if text else []
+    for i, word in enumerate(words):
+        token = " " + word if i and whole else word
+        logprob = -round((sum(token.encode()) % 997) / 1000, 4)
+        alts = [{"token": token, "logprob": logprob, "bytes": list(token.encode())}]
+        alts += [{"token": f"{token}~{k}", "logprob": round(logprob - k, 4), "bytes": list(f"{token}~{k}".encode())}
+                 for k in range(1, top)]
+        content.append({"token": token, "logprob": logprob, "bytes": list(token.encode()), "top_logprobs": alts[:top]})
+    return {"content": content, "refusal": None}
 
 
 def _tools(tools) -> tuple[list, int]:

@@ -3,8 +3,11 @@ and the control API under /_sim/ (faults, stats). Needs no Django.
 
   POST /p/{provider}/<any prefix>/chat/completions                  OpenAI format
   POST /p/{provider}/<any prefix>/messages                          Anthropic Messages
+  POST /p/{provider}/<any prefix>/messages/count_tokens             Anthropic token counting
   POST /p/{provider}/<any prefix>/models/{model}:generateContent    Gemini
   POST /p/{provider}/<any prefix>/models/{model}:streamGenerateContent[?alt=sse]
+  POST /p/{provider}/<any prefix>/embeddings                        OpenAI embeddings
+  POST /p/{provider}/<any prefix>/models/{model}:batchEmbedContents Gemini embeddings
   GET  /health
   GET|POST|DELETE /_sim/faults, DELETE /_sim/faults/{id}, GET|DELETE /_sim/stats, POST /_sim/reset
 """
@@ -16,6 +19,7 @@ import sys
 import orjson
 from aiohttp import web
 
+from . import embeddings
 from .anthropic_format import AnthropicFormat
 from .content import build_reply
 from .controls import ControlError, Controls, SimConfig, Stats
@@ -25,7 +29,7 @@ from .openai_format import OpenAIFormat
 from .wire import Parsed, StreamPlan, VendorError, WireFormat, new_id
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
-_GEMINI_PATH = re.compile(r"(?:^|/)models/([^/]+?):(generateContent|streamGenerateContent)$")
+_GEMINI_PATH = re.compile(r"(?:^|/)models/([^/]+?):(generateContent|streamGenerateContent|batchEmbedContents)$")
 _JSON = "application/json"
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 _BAD_JSON = object()
@@ -84,8 +88,10 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     provider = request.match_info["provider"]
     tail = request.match_info["tail"]
-    if tail.endswith("chat/completions"):
+    if tail.endswith(("chat/completions", "embeddings")):
         fmt = state.openai
+    elif tail.endswith("messages/count_tokens"):
+        return await _count_tokens(request, state, provider)
     elif tail.endswith("messages"):
         fmt = state.anthropic
     else:
@@ -131,13 +137,23 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
         return _vendor_error(fmt, VendorError(400, "The request body is not valid JSON."))
     if not fmt.authorized(request):
         return _vendor_error(fmt, VendorError(401))
+    if tail.endswith(("embeddings", ":batchEmbedContents")):
+        try:
+            payload = (embeddings.gemini_batch_embed(body, model) if fmt is state.gemini
+                       else embeddings.openai_embeddings(body, model))
+        except VendorError as err:
+            return _vendor_error(fmt, err)
+        return web.Response(body=payload, content_type=_JSON)
     try:
         parsed = fmt.parse(body, request, model)
     except VendorError as err:
         return _vendor_error(fmt, err)
 
     ask = parsed.ask
-    reasoning = controls.reasoning_for(ask.model) if fmt is not state.anthropic else 0
+    if fmt is state.anthropic:  # thinking only when asked for, as Anthropic does
+        reasoning = (controls.reasoning_tokens or 16) if parsed.meta.get("thinking") else 0
+    else:
+        reasoning = controls.reasoning_for(ask.model)
     reply = build_reply(ask, output_tokens=controls.output_tokens, reasoning_tokens=reasoning,
                         finish=controls.finish, parallel_tools=controls.parallel_tools,
                         id_prefix="toolu_" if fmt is state.anthropic else "call_", new_id=new_id)
@@ -152,6 +168,22 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
         return web.Response(body=payload, content_type=_JSON)
     plan = fmt.stream(parsed, reply, tokens, controls)
     return await _stream(request, fmt, parsed, plan, controls, fault)
+
+
+async def _count_tokens(request: web.Request, state: State, provider: str) -> web.Response:
+    fmt = state.anthropic
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        return _vendor_error(fmt, VendorError(400, "The request body is not valid JSON."))
+    model = fmt.model_of(body, request)
+    state.stats.count(provider, model)
+    if not fmt.authorized(request):
+        return _vendor_error(fmt, VendorError(401))
+    try:
+        return web.Response(body=fmt.count_tokens(body, request, model), content_type=_JSON)
+    except VendorError as err:
+        return _vendor_error(fmt, err)
 
 
 async def _cut_body(request: web.Request, payload: bytes) -> web.StreamResponse:

@@ -14,9 +14,10 @@ from accounts.scoping import organization_scope
 from analytics.models import UsageRecord
 from billing.models import CheckoutSession, KeyBudget, LedgerEntry, MeterReport, Reservation, TrialGrant
 from billing.services import ledger_post
+from routing.models import StoredResponse
 
 TENANT_OWNED = [ApiKey, Invitation, ManagementToken, AuditLog, LedgerEntry, Reservation, KeyBudget, TrialGrant,
-                CheckoutSession, MeterReport, UsageRecord]
+                CheckoutSession, MeterReport, UsageRecord, StoredResponse]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ def test_an_operator_edits_a_price_in_admin(admin_client, live_db):
     form.update(provider=m.provider_id, price_source=m.price_source, quirks="{}", enabled="on", supports_streaming="on",
                 typical_output_tokens=m.typical_output_tokens,
                 supports_tools="on", supports_json_mode="on", output_price_usd_micro_per_mtok="0.5",
-                input_price_usd_micro_per_mtok="0.28", cached_input_price_usd_micro_per_mtok="0.028")
+                input_price_usd_micro_per_mtok="0.28", cached_input_price_usd_micro_per_mtok="0.028", kind="chat")
     assert admin_client.post(f"/admin/routing/catalogmodel/{m.pk}/change/", form).status_code == 302
     m.refresh_from_db()
     assert (m.output_price_usd_micro_per_mtok, m.input_price_usd_micro_per_mtok) == (500_000, 280_000)

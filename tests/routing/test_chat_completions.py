@@ -113,7 +113,7 @@ def test_the_models_list_has_routes_and_concrete_models(client, gateway, tenant)
     for route in ("auto", "auto-cheap", "auto-fast", "auto-code", "auto-best", "auto-free"):
         assert route in ids
     assert "anthropic/claude-sonnet-4" in ids and "deepseek/deepseek-chat" in ids
-    assert len([i for i in ids if "/" in i]) == 16
+    assert len([i for i in ids if "/" in i]) == 20  # 16 chat models and 4 embedding models
     import httpx
 
     body = httpx.get(gateway.url + "/v1/models", headers={"authorization": f"Bearer {tenant.key}"}).json()

@@ -42,7 +42,8 @@ def test_an_admin_price_edit_is_a_new_version(admin_client, live_db):
     # The admin form takes dollars per 1M tokens (stored as micro-USD).
     form.update(provider=m.provider_id, input_price_usd_micro_per_mtok=dollars(m.input_price_usd_micro_per_mtok),
                 cached_input_price_usd_micro_per_mtok=dollars(m.cached_input_price_usd_micro_per_mtok),
-                quirks="{}", enabled="on", supports_streaming="on", output_price_usd_micro_per_mtok="0.777")
+                quirks="{}", enabled="on", supports_streaming="on", output_price_usd_micro_per_mtok="0.777",
+                kind="chat")
     assert admin_client.post(f"/admin/routing/catalogmodel/{m.pk}/change/", form).status_code == 302
     version = PriceVersion.objects.filter(model=m).latest("id")
     assert (version.output_price_usd_micro_per_mtok, version.source, version.created_by, version.applied) == (

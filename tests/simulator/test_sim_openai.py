@@ -265,5 +265,5 @@ async def test_any_path_prefix_ending_in_chat_completions_works(sim):
         status, _, body = await sim.post(path, {"model": "m", "messages": [user()]}, {"Authorization": "Bearer k"})
         assert status == 200, path
         assert body["object"] == "chat.completion"
-    status, _, _ = await sim.post("/p/qwen/v1/embeddings", {"model": "m"}, {"Authorization": "Bearer k"})
+    status, _, _ = await sim.post("/p/qwen/v1/completions", {"model": "m"}, {"Authorization": "Bearer k"})
     assert status == 404

@@ -118,7 +118,7 @@ def test_an_admin_price_edit_shows_at_once_on_both_pages(web, admin_client):
     form.update(provider=m.provider_id, input_price_usd_micro_per_mtok="6.5",
                 output_price_usd_micro_per_mtok="30", cached_input_price_usd_micro_per_mtok="0.65",
                 cache_write_price_usd_micro_per_mtok="", quirks="{}", enabled="on", supports_streaming="on",
-                supports_tools="on", supports_json_mode="on", supports_vision="on")
+                supports_tools="on", supports_json_mode="on", supports_vision="on", kind="chat")
     r = admin_client.post(f"/admin/routing/catalogmodel/{m.pk}/change/", form)
     assert r.status_code == 302, r.content.decode()[:3000]
     m.refresh_from_db()
