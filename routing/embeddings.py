@@ -154,7 +154,7 @@ async def create(request) -> ApiResponse:
         prompt = sum(_size(i) for i in inputs)
         call.features = Features(prompt_tokens=prompt, max_tokens=0, tools=False, vision=False, json_mode=False,
                                  stream=False, include_usage=False)
-        await _reserve(call, [m for m, _ in plan], call.features)
+        await _reserve(call, [m for m, _ in plan], call.features, {})
     except GatewayError as err:
         call.record(status="client_error", http_status=err.status, error_type=err.code or err.type)
         return error_response(err, call)
