@@ -133,6 +133,8 @@ QUALITY = {
 TYPICAL_OUTPUT = {"deepseek/deepseek-reasoner": 1_500, "openai/gpt-5.4": 800}
 
 for _row in MODELS:
+    if _row.get("kind") == "embedding":
+        continue  # ranked for chat only
     _overall, _coding, _source = QUALITY[_row["public_id"]]
     _row.update(quality_overall=_overall, quality_coding=_coding, quality_source=_source,
                 typical_output_tokens=TYPICAL_OUTPUT.get(_row["public_id"], 500))
@@ -191,8 +193,9 @@ def snapshot():
             cache_write_price=row["cache_write_price_usd_micro_per_mtok"], context_window=row["context_window"],
             max_output_tokens=row["max_output_tokens"], supports_vision=row["supports_vision"],
             supports_tools=row["supports_tools"], supports_json_mode=row["supports_json_mode"], quirks=row["quirks"],
-            quality_overall=row["quality_overall"], quality_coding=row["quality_coding"],
-            typical_output_tokens=row["typical_output_tokens"])
+            quality_overall=row.get("quality_overall"), quality_coding=row.get("quality_coding"),
+            typical_output_tokens=row.get("typical_output_tokens", 500), kind=row.get("kind", "chat"),
+            dimensions=row.get("dimensions"), max_batch=row.get("max_batch_inputs"))
     routes = {}
     for name, goal, description, policy, options, targets in ROUTES:
         pool = [t if isinstance(t, tuple) else (t, "") for t in targets]

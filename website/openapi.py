@@ -22,6 +22,8 @@ RESPONSE_HEADERS = [
     ("x-aipower-fallback-from", "After a failover: the first-choice model that failed."),
     ("x-aipower-max-tokens-capped", "The request set no max_tokens and the balance did not cover the model's "
                                     "maximum output: the output was capped at this many tokens."),
+    ("x-aipower-token-count", "On /v1/messages/count_tokens: where the count came from — 'anthropic' (the "
+                              "provider's own count endpoint) or 'estimate' (the gateway's bound)."),
     ("retry-after", "On 429 (and on a 502 whose upstream asked for it): seconds to wait before retrying."),
 ]
 
@@ -36,12 +38,19 @@ ERRORS = [
      "max_tokens or the context window."),
     (400, "invalid_request_error", "context_length_exceeded",
      "The prompt plus max_tokens is longer than every model that could serve it."),
+    (400, "invalid_request_error", "unsupported_tool",
+     "/v1/responses: a built-in tool (web search, file search, computer use) the gateway cannot run; the "
+     "message names it. Function tools are supported."),
+    (400, "invalid_request_error", "batch_too_large",
+     "/v1/embeddings: more inputs in one request than the model takes."),
     (401, "invalid_request_error", "missing_api_key / invalid_api_key", "No key, or not a valid, active key."),
     (402, "insufficient_quota", "insufficient_quota",
      "The balance (or the monthly cap, or the key's budget) does not cover this request. The message says "
      "what is available and the largest max_tokens it covers."),
     (403, "permission_error", "model_not_allowed", "This key's allow-list does not include the model or route."),
     (404, "invalid_request_error", "model_not_found / unknown_url", "No such model or route, or no such path."),
+    (404, "invalid_request_error", "response_not_found",
+     "/v1/responses/{id}: no stored response with that id in your organization (or it has expired)."),
     (405, "invalid_request_error", "method_not_allowed", "Wrong HTTP method for the path."),
     (413, "invalid_request_error", "request_too_large", "The body is larger than the limit."),
     (429, "rate_limit_exceeded", "rate_limit_exceeded",

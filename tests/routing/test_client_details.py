@@ -6,6 +6,7 @@ import openai
 import pytest
 
 from accounts.models import ApiKey
+from routing.models import RouteTarget
 from tests.schema import assert_valid
 
 HELLO = [{"role": "user", "content": "Say something nice."}]
@@ -37,9 +38,11 @@ def test_it_retrieves_every_model_and_route(client, gateway, tenant):
 def test_the_model_list_holds_only_what_the_key_may_use(client, live_db, tenant):
     with live_db.unblock():
         ApiKey.objects.filter(pk=tenant.key_id).update(allowed_models=["auto-cheap", "openai/gpt-4o-mini"])
+        pool = set(RouteTarget.objects.filter(route__name="auto-cheap").values_list("model__public_id", flat=True))
     ids = [m.id for m in client.models.list().data]
-    assert ids == ["auto-cheap", "bytedance/doubao-pro-256k", "deepseek/deepseek-chat", "openai/gpt-4o-mini",
-                   "qwen/qwen-turbo"]
+    # The route, the models of its pool (a route allowed is every model it may reach) and the model.
+    assert "qwen/qwen-turbo" in pool and "anthropic/claude-sonnet-4" not in pool
+    assert ids == sorted({"auto-cheap", "openai/gpt-4o-mini"} | pool)
     assert client.models.retrieve("qwen/qwen-turbo").id == "qwen/qwen-turbo"
     for hidden in ("auto", "anthropic/claude-sonnet-4"):
         with pytest.raises(openai.NotFoundError):
