@@ -84,15 +84,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # An unreachable database fails a connection attempt in this many seconds, not the OS's minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("AIPOWER_DB_CONNECT_TIMEOUT", default=1))
+# Database calls on the request path take at most this long (seconds); past it, or when the
+# database cannot be reached, new requests get 503 until a probe (every AIPOWER_DB_PROBE_SECONDS)
+# finds it again (routing/resilience.py).
+AIPOWER_DB_CONNECT_TIMEOUT = env.int("AIPOWER_DB_CONNECT_TIMEOUT", default=1)
+AIPOWER_DB_TIMEOUT_SECONDS = env.float("AIPOWER_DB_TIMEOUT_SECONDS", default=2.0)
+AIPOWER_DB_PROBE_SECONDS = env.float("AIPOWER_DB_PROBE_SECONDS", default=0.25)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Every Redis call is bounded by this (seconds); past it, per-process state is used until Redis
+# answers a ping again (checked every AIPOWER_REDIS_PROBE_SECONDS). routing/resilience.py.
+AIPOWER_REDIS_TIMEOUT_SECONDS = env.float("AIPOWER_REDIS_TIMEOUT_SECONDS", default=0.1)
+AIPOWER_REDIS_PROBE_SECONDS = env.float("AIPOWER_REDIS_PROBE_SECONDS", default=0.5)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Redis, falling back to a per-process cache while Redis is unreachable (aipower/cache.py).
+            "BACKEND": "aipower.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_PREFIX", default="aip"),
+            "OPTIONS": {"socket_timeout": AIPOWER_REDIS_TIMEOUT_SECONDS,
+                        "socket_connect_timeout": AIPOWER_REDIS_TIMEOUT_SECONDS},
         }
     }
 else:
@@ -276,6 +292,8 @@ SPECTACULAR_SETTINGS = {
 AIPOWER_RESERVATION_TTL_SECONDS = env.float("AIPOWER_RESERVATION_TTL_SECONDS", default=900.0)
 # Async PostgreSQL connections per gateway process (and event loop) for reserve/settle.
 AIPOWER_BILLING_DB_POOL = env.int("AIPOWER_BILLING_DB_POOL", default=8)
+# Settlements the database could not take are retried, oldest first, at most this far apart (seconds).
+AIPOWER_SETTLE_RETRY_MAX_SECONDS = env.float("AIPOWER_SETTLE_RETRY_MAX_SECONDS", default=1.0)
 # Free trial credit, granted once per verified email address ($1 by default).
 AIPOWER_TRIAL_CREDIT_NUSD = env.int("AIPOWER_TRIAL_CREDIT_NUSD", default=1_000_000_000)
 # Top-ups through Stripe Checkout: preset amounts, and bounds for a custom amount (whole USD).

@@ -108,3 +108,55 @@ def stream_then_hang_up(server: Server, key: str, body: bytes, headers: dict[str
             received += piece
     lines = received.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
     return next(line.split(": ", 1)[1] for line in lines if line.lower().startswith("x-request-id"))
+
+
+class PrivateRedis:
+    """A redis-server of one test's own, which the test may kill, restart, pause and resume."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.proc = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.ping():
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client().ping())
+        except Exception:
+            return False
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(5)
+
+    def pause(self) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.resume()
+            self.kill()
