@@ -26,6 +26,7 @@ async def application(scope, receive, send):
 async def _lifespan(receive, send):
     """Start-up and shutdown: queued usage rows are written and the upstream pool closed on exit."""
     from analytics import recorder
+    from billing import settlement
     from billing.reservations import close_pool
     from routing.upstream import close_clients
 
@@ -35,6 +36,7 @@ async def _lifespan(receive, send):
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             try:
+                await settlement.drain(timeout=10)
                 await recorder.flush()
                 await close_clients()
                 await close_pool()

@@ -91,7 +91,7 @@ else:
 # database cannot be reached, new requests get 503 until a probe (every AIPOWER_DB_PROBE_SECONDS)
 # finds it again (routing/resilience.py).
 AIPOWER_DB_CONNECT_TIMEOUT = env.int("AIPOWER_DB_CONNECT_TIMEOUT", default=1)
-AIPOWER_DB_TIMEOUT_SECONDS = env.float("AIPOWER_DB_TIMEOUT_SECONDS", default=2.0)
+AIPOWER_DB_TIMEOUT_SECONDS = env.float("AIPOWER_DB_TIMEOUT_SECONDS", default=0.8)
 AIPOWER_DB_PROBE_SECONDS = env.float("AIPOWER_DB_PROBE_SECONDS", default=0.25)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

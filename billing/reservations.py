@@ -62,8 +62,12 @@ def _conninfo() -> str:
 
     s = connections["default"].settings_dict
     params = {"dbname": s["NAME"], "user": s.get("USER") or None, "password": s.get("PASSWORD") or None,
-              "host": s.get("HOST") or None, "port": str(s["PORT"]) if s.get("PORT") else None}
+              "host": s.get("HOST") or None, "port": str(s["PORT"]) if s.get("PORT") else None,
+              "connect_timeout": str(settings.AIPOWER_DB_CONNECT_TIMEOUT)}
     return make_conninfo(**{k: v for k, v in params.items() if v is not None})
+
+
+conninfo = _conninfo
 
 
 async def _pool():
@@ -91,9 +95,18 @@ async def close_pool() -> None:
         await pool.close()
 
 
+async def reset_pool() -> None:
+    """Drops this event loop's pool after a database outage: the next call opens a fresh one rather
+    than waiting out the old one's reconnect back-off."""
+    pool = _pools.pop(asyncio.get_running_loop(), None)
+    if pool is not None:
+        asyncio.get_running_loop().create_task(pool.close(timeout=0))
+
+
 async def _call(sql: str, params: tuple):
     pool = await _pool()
-    async with pool.connection() as conn:
+    # Bounded: a database that cannot be reached is the caller's 503, not a 30 s wait for a connection.
+    async with pool.connection(timeout=settings.AIPOWER_DB_TIMEOUT_SECONDS) as conn:
         cur = await conn.execute(sql, params)
         return await cur.fetchone()
 
@@ -134,8 +147,9 @@ async def reserve(*, organization_id: int, api_key_id: int | None, request_id: s
         raise ValueError("amount_nusd must not be negative")
     ttl = settings.AIPOWER_RESERVATION_TTL_SECONDS
     if _use_functions():
-        (status,), retried = await _call_retrying("SELECT billing_reserve(%s, %s, %s, %s, %s)",
-                                                  (organization_id, api_key_id, request_id, amount_nusd, ttl))
+        async with asyncio.timeout(settings.AIPOWER_DB_TIMEOUT_SECONDS):
+            (status,), retried = await _call_retrying("SELECT billing_reserve(%s, %s, %s, %s, %s)",
+                                                      (organization_id, api_key_id, request_id, amount_nusd, ttl))
         if retried and status == "duplicate":
             status = "ok"  # the lost call had committed: the hold is this request's own
     else:
@@ -229,7 +243,8 @@ async def markup_bp_for(org_id: int) -> int:
     if hit is None or hit[0] < now:
         if len(_markups) > 100_000:
             _markups.clear()
-        hit = _markups[org_id] = (now + settings.AIPOWER_KEY_CACHE_SECONDS, await _markup_of_async(org_id))
+        bp = await asyncio.wait_for(_markup_of_async(org_id), settings.AIPOWER_DB_TIMEOUT_SECONDS)
+        hit = _markups[org_id] = (now + settings.AIPOWER_KEY_CACHE_SECONDS, bp)
     return hit[1]
 
 

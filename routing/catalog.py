@@ -123,7 +123,7 @@ async def get_snapshot() -> Snapshot:
     global _current, _refreshing
     snap = _current
     if snap is None:
-        snap = _current = await _load_async()
+        snap = _current = await asyncio.wait_for(_load_async(), settings.AIPOWER_DB_TIMEOUT_SECONDS * 2)
         return snap
     if time.monotonic() - snap.loaded_at > settings.AIPOWER_CATALOG_CACHE_SECONDS:
         loop = asyncio.get_running_loop()

@@ -6,6 +6,7 @@ fail over invisibly; after it, a failure ends the stream with an error event and
 """
 
 import asyncio
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from accounts import keys
 from analytics import recorder
-from billing import reservations
+from billing import reservations, settlement
 from billing.pricing import cost_of, worst_case_nusd
 
 from . import limits, policy
@@ -31,6 +32,7 @@ from .http import error_response as _error_response
 from .upstream import SIM_HEADER_PREFIX, get_client, target_for
 
 SSE_DONE = b"data: [DONE]\n\n"
+log = logging.getLogger("aipower.gateway")
 
 
 @dataclass(slots=True)
@@ -90,9 +92,9 @@ class Call:
                            cache_write_price=served.cache_write_price)
             upstream_cost, charged = cost.upstream_nusd, cost.charged_nusd
         if self.reserved:
-            # Settled once per request id, in a task of its own: it completes even when this
-            # request's task is being cancelled (the caller went away).
-            _in_background(reservations.settle(request_id=self.request_id, charged_nusd=charged))
+            # Settled once per request id by the settlement queue: it completes even when this
+            # request's task is being cancelled (the caller went away) or the database is away.
+            settlement.submit(request_id=self.request_id, charged_nusd=charged)
         now = time.perf_counter()
         recorder.record(
             organization_id=self.key.organization_id,
@@ -272,9 +274,14 @@ async def chat_completions(request) -> ApiResponse | ApiStream:
         call.record(status="client_error" if err.status < 500 else "upstream_error", http_status=err.status,
                     error_type=err.code or err.type)
         return error_response(err, call)
-    except BaseException:
-        # Cancelled (the client went away) or a bug: the request still gets its usage row.
+    except asyncio.CancelledError:
+        # The client went away: the request still gets its usage row.
         call.record(status="client_disconnected", http_status=499, error_type="aborted")
+        raise
+    except Exception as exc:
+        # A bug on odd input, or the database going away mid-request: recorded as what it was, and
+        # answered in OpenAI's shape (routing/http.py).
+        call.record(status="gateway_error", http_status=500, error_type=type(exc).__name__[:60])
         raise
 
 
@@ -451,6 +458,13 @@ class _Relay:
                 yield b"data: " + orjson.dumps({"error": {
                     "message": f"The upstream failed mid-stream: {err.message}", "type": "server_error",
                     "param": None, "code": "upstream_stream_error"}}) + b"\n\n"
+                return
+            except Exception as exc:  # a bug on odd input: the stream ends with an error event
+                log.exception("stream %s failed", call.request_id)
+                status, error_type = "gateway_error", type(exc).__name__[:60]
+                yield b"data: " + orjson.dumps({"error": {
+                    "message": "The gateway failed mid-stream.", "type": "server_error",
+                    "param": None, "code": "internal_error"}}) + b"\n\n"
                 return
             if call.include_usage:
                 usage, _ = self._final_usage()

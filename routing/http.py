@@ -8,13 +8,16 @@ middleware. Everything else (the ORM, settings, the admin, the web pages) stays 
 """
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from .errors import GatewayError, error_body
+from .resilience import db_gate
 
 JSON = b"application/json"
+log = logging.getLogger("aipower.http")
 
 
 @dataclass(slots=True)
@@ -140,7 +143,16 @@ async def app(scope, receive, send) -> None:
     body = await _read_body(receive, limit)
     if body is None:
         return await _send_response(send, _too_large(limit))
-    resp = await getattr(gateway, handler)(ApiRequest(method, path, headers, body))
+    if db_gate.down:  # nothing is served that cannot be charged
+        return await _send_response(send, error_response(db_gate.unavailable()))
+    try:
+        resp = await getattr(gateway, handler)(ApiRequest(method, path, headers, body))
+    except db_gate.errors as exc:
+        db_gate.failed(exc)
+        resp = error_response(db_gate.unavailable())
+    except Exception:
+        log.exception("%s %s failed", method, path)
+        resp = error_response(GatewayError(500, "The gateway failed to handle this request.", "server_error", code="internal_error"))
     if isinstance(resp, ApiStream):
         await _send_stream(send, receive, resp)
     else:

@@ -160,3 +160,53 @@ class PrivateRedis:
         if self.proc.poll() is None:
             self.resume()
             self.kill()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of one test's own (run as the scripts' unprivileged user), holding a copy
+    of the test database, which the test may stop and start again."""
+
+    OS_USER = "aipower-pg"
+
+    def __init__(self, source_url: str):
+        import glob
+        import shutil
+        import tempfile
+
+        self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
+        self.home = Path(tempfile.mkdtemp(prefix="aipower-pg-test."))
+        shutil.chown(self.home, self.OS_USER)
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/aipower"
+        self._as_pg(self.bin / "initdb", "-D", self.home / "data", "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                    "--locale=C.UTF-8")
+        with open(self.home / "data" / "postgresql.conf", "a") as conf:
+            conf.write(f"listen_addresses = '127.0.0.1'\nunix_socket_directories = '{self.home}'\n"
+                       "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 100\n")
+        self.start()
+        psql = [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q"]
+        subprocess.run(psql + ["-c", "create database aipower"], check=True, stdout=subprocess.DEVNULL)
+        dump = subprocess.run([str(self.bin / "pg_dump"), "--no-owner", "--no-privileges", source_url],
+                              check=True, capture_output=True).stdout
+        subprocess.run(psql + ["-d", "aipower", "-v", "ON_ERROR_STOP=1"], input=dump, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def _as_pg(self, *argv) -> None:
+        subprocess.run(["runuser", "-u", self.OS_USER, "--", *map(str, argv)], cwd="/", check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        self._as_pg(self.bin / "pg_ctl", "start", "-w", "-t", "60", "-D", self.home / "data", "-l",
+                    self.home / "postgres.log", "-o", f"-p {self.port}")
+
+    def stop(self) -> None:
+        self._as_pg(self.bin / "pg_ctl", "stop", "-w", "-m", "fast", "-D", self.home / "data")
+
+    def destroy(self) -> None:
+        import shutil
+
+        try:
+            self._as_pg(self.bin / "pg_ctl", "stop", "-w", "-m", "immediate", "-D", self.home / "data")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.home, ignore_errors=True)
