@@ -14,6 +14,8 @@ ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 PART_TYPES = {"text", "image_url", "input_audio", "file", "refusal"}
 TOOL_CHOICE_STRINGS = {"none", "auto", "required"}
 RESPONSE_FORMATS = {"text", "json_object", "json_schema"}
+# orjson (which re-encodes the body for the upstream) refuses JSON nested deeper than this.
+MAX_DEPTH = 254
 # Rough characters per token for prompt-size estimates (routing and reservations only; billing
 # uses the upstream's count whenever it reports one).
 CHARS_PER_TOKEN = 4
@@ -73,6 +75,12 @@ def parse_body(raw: bytes) -> dict:
         raise invalid(f"The request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object.", code="invalid_json")
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:  # only then can it be nested past what is forwarded
+        try:
+            orjson.dumps(body)
+        except orjson.JSONEncodeError:
+            raise invalid(f"The request body is nested more than {MAX_DEPTH} levels deep.",
+                          code="invalid_json") from None
     return body
 
 
@@ -221,6 +229,9 @@ def validate(body: dict) -> Features:
             if not isinstance(js, dict) or not isinstance(js.get("name"), str):
                 raise invalid("'response_format.json_schema' must be an object with a 'name'.",
                               param="response_format.json_schema", code="invalid_type")
+            if js.get("schema") is not None and not isinstance(js["schema"], dict):
+                raise invalid("'response_format.json_schema.schema' must be a JSON schema object.",
+                              param="response_format.json_schema.schema", code="invalid_type")
         json_mode = rf["type"] != "text"
 
     fallback_models = body.get("models")
