@@ -87,11 +87,12 @@ else:
     # An unreachable database fails a connection attempt in this many seconds, not the OS's minutes.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("AIPOWER_DB_CONNECT_TIMEOUT", default=1))
-# Database calls on the request path take at most this long (seconds); past it, or when the
-# database cannot be reached, new requests get 503 until a probe (every AIPOWER_DB_PROBE_SECONDS)
-# finds it again (routing/resilience.py).
+# Database calls on the request path take at most this long (seconds; past it, that request gets
+# 503). When the database cannot be reached (a refused or broken connection, or a call past its
+# time whose probe gets no answer either), new requests get 503 at once until a probe (every
+# AIPOWER_DB_PROBE_SECONDS) finds it again (routing/resilience.py).
 AIPOWER_DB_CONNECT_TIMEOUT = env.int("AIPOWER_DB_CONNECT_TIMEOUT", default=1)
-AIPOWER_DB_TIMEOUT_SECONDS = env.float("AIPOWER_DB_TIMEOUT_SECONDS", default=0.8)
+AIPOWER_DB_TIMEOUT_SECONDS = env.float("AIPOWER_DB_TIMEOUT_SECONDS", default=3.0)
 AIPOWER_DB_PROBE_SECONDS = env.float("AIPOWER_DB_PROBE_SECONDS", default=0.25)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -115,11 +115,18 @@ async def _call_retrying(sql: str, params: tuple) -> tuple[tuple, bool]:
     """One retry on another connection when a pooled one turns out dead (the database restarted,
     a proxy dropped it). Returns the row and whether it was retried."""
     import psycopg
+    from psycopg_pool import PoolClosed
 
     try:
         return await _call(sql, params), False
+    except PoolClosed:  # replaced after an outage (reset_pool) while this call waited
+        return await _call(sql, params), True
     except psycopg.OperationalError as e:
         log.warning("billing database call failed (%s); retrying once", e)
+        # Is the database there at all? A refused connection says so at once (the caller's 503),
+        # rather than a wait for the pool to connect.
+        conn = await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True)
+        await conn.close()
         await (await _pool()).check()  # drops every other dead idle connection first
         return await _call(sql, params), True
 
@@ -164,7 +171,8 @@ async def reserve(*, organization_id: int, api_key_id: int | None, request_id: s
 
 async def settle(*, request_id: str, charged_nusd: int) -> None:
     """Charges the request's actual cost and releases its hold, once: a second call does nothing.
-    The charge is never refused, even above the hold (the upstream has been paid already)."""
+    A charge above the hold is cut to the hold (and logged): the hold is the most a request may
+    cost its organization, so balances, caps and budgets are never overspent."""
     if charged_nusd < 0:
         raise ValueError("charged_nusd must not be negative")
     if _use_functions():
@@ -173,7 +181,9 @@ async def settle(*, request_id: str, charged_nusd: int) -> None:
                                                                   (request_id, charged_nusd))
     else:
         status, org_id, before, after = await _settle_orm(request_id=request_id, charged_nusd=charged_nusd)
-    if status == "ok" and after < before:
+    if status == "capped":
+        log.error("request %s cost %d nUSD, more than its hold: charged the hold", request_id, charged_nusd)
+    if status in ("ok", "capped") and after < before:
         try:
             await _balance_fell(org_id, before, after)
         except Exception:  # the charge is done; alerts and recharges must not fail the request

@@ -57,6 +57,7 @@ class Call:
     inexpressible: GatewayError | None = None
     markup_bp: int = 0
     reserved: bool = False  # credit is held for this request until it settles
+    held_nusd: int = 0  # how much: the most it may be charged
     ttft: float | None = None
     recorded: bool = False
 
@@ -92,6 +93,7 @@ class Call:
                            cache_write_price=served.cache_write_price)
             upstream_cost, charged = cost.upstream_nusd, cost.charged_nusd
         if self.reserved:
+            charged = min(charged, self.held_nusd)  # as billing_settle does: never above the hold
             # Settled once per request id by the settlement queue: it completes even when this
             # request's task is being cancelled (the caller went away) or the database is away.
             settlement.submit(request_id=self.request_id, charged_nusd=charged)
@@ -160,16 +162,16 @@ async def _reserve(call: Call, candidates, features: Features) -> None:
     can cost more than was held: a prepaid balance never goes below zero."""
     org = call.key.organization_id
     call.markup_bp = await reservations.markup_bp_for(org)
-    amount = max(worst_case_nusd(prompt_tokens=features.prompt_tokens, max_tokens=features.max_tokens,
+    amount = max(worst_case_nusd(prompt_tokens=features.prompt_tokens_bound, max_tokens=features.max_tokens,
                                  model_max_output=m.max_output_tokens, input_price=m.input_price,
-                                 output_price=m.output_price, markup_bp=call.markup_bp)
+                                 output_price=m.output_price, markup_bp=call.markup_bp, n=features.n)
                  for m in candidates[: settings.AIPOWER_MAX_ATTEMPTS])
     try:
         await reservations.reserve(organization_id=org, api_key_id=call.key.key_id, request_id=call.request_id,
                                    amount_nusd=amount)
     except reservations.InsufficientCredit as exc:
         raise GatewayError(402, str(exc), "insufficient_quota", code="insufficient_quota") from None
-    call.reserved = True
+    call.reserved, call.held_nusd = True, amount
 
 
 def new_request_id() -> str:

@@ -95,6 +95,31 @@ async def _send_stream(send, receive, resp: ApiStream) -> None:
         await chunks.aclose()
 
 
+class _HungUp(Exception):
+    pass
+
+
+async def _until_hangup(coro, receive):
+    """Runs the handler; a caller that hangs up before it is answered cancels it (and so the
+    upstream call): the request is recorded as a client disconnect and charged nothing."""
+    task = asyncio.get_running_loop().create_task(coro)
+
+    async def watch():
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        task.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        return await task  # when this is cancelled (shutdown), so is the handler
+    except asyncio.CancelledError:
+        if watcher.done() and task.cancelled():
+            raise _HungUp from None
+        raise
+    finally:
+        watcher.cancel()
+
+
 async def _read_body(receive, limit: int) -> bytes | None:
     """The whole body, or None once it passes `limit` bytes."""
     parts, size = [], 0
@@ -146,7 +171,9 @@ async def app(scope, receive, send) -> None:
     if db_gate.down:  # nothing is served that cannot be charged
         return await _send_response(send, error_response(db_gate.unavailable()))
     try:
-        resp = await getattr(gateway, handler)(ApiRequest(method, path, headers, body))
+        resp = await _until_hangup(getattr(gateway, handler)(ApiRequest(method, path, headers, body)), receive)
+    except _HungUp:
+        return  # recorded by the handler (client_disconnected, charged nothing); nobody to answer
     except db_gate.errors as exc:
         db_gate.failed(exc)
         resp = error_response(db_gate.unavailable())

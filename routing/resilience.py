@@ -109,6 +109,7 @@ class DatabaseGate:
     def __init__(self):
         self.down_since: float | None = None
         self._probe: asyncio.Task | None = None
+        self._check: asyncio.Task | None = None
         self._errors: tuple | None = None
 
     @property
@@ -127,12 +128,27 @@ class DatabaseGate:
                             code="service_unavailable", headers={"retry-after": "1"})
 
     def failed(self, exc: BaseException | None = None) -> None:
+        from psycopg_pool import PoolTimeout
+
+        if isinstance(exc, (TimeoutError, PoolTimeout)) and self.down_since is None:
+            # Slow is not down (a busy pool, a lock): this request gets its 503; the database is
+            # marked down only if it does not answer a probe either.
+            loop = asyncio.get_running_loop()
+            if self._check is None or self._check.done() or self._check.get_loop() is not loop:
+                self._check = loop.create_task(self._confirm(exc))
+            return
         if self.down_since is None:
             self.down_since = time.monotonic()
             log.error("database unavailable (%r): new requests get 503 until it answers", exc)
         loop = asyncio.get_running_loop()
         if self._probe is None or self._probe.done() or self._probe.get_loop() is not loop:
             self._probe = loop.create_task(self._wait_for_database())
+
+    async def _confirm(self, exc: BaseException) -> None:
+        try:
+            await asyncio.wait_for(_ping_database(), settings.AIPOWER_DB_TIMEOUT_SECONDS)
+        except Exception:
+            self.failed(ConnectionError(f"no answer to a probe after {exc!r}"))
 
     async def _wait_for_database(self) -> None:
         from billing import reservations
