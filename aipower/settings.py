@@ -157,6 +157,12 @@ AIPOWER_SIMULATOR_URL = env.str("AIPOWER_SIMULATOR_URL", default="http://127.0.0
 AIPOWER_SIMULATE_PROVIDERS = env_choice("AIPOWER_SIMULATE_PROVIDERS", ("auto", "1", "0"), "auto")
 # Request bodies over this many bytes are refused with 413 before they are read.
 AIPOWER_MAX_REQUEST_BYTES = env.int("AIPOWER_MAX_REQUEST_BYTES", default=10 * 1024 * 1024)
+# Failed authentications per client address per minute (shared through Redis); past it, 429.
+AIPOWER_AUTH_FAILURES_PER_MINUTE = env.int("AIPOWER_AUTH_FAILURES_PER_MINUTE", default=60)
+# Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; nobody else's is used.
+AIPOWER_TRUSTED_PROXIES = env.list("AIPOWER_TRUSTED_PROXIES", default=[])
+# SIGTERM: requests in flight may finish for this long (python -m aipower.serve; routing/drain.py).
+AIPOWER_DRAIN_SECONDS = env.int("AIPOWER_DRAIN_SECONDS", default=30)
 # How long a process trusts its in-memory copy of an API key or the catalog (seconds).
 AIPOWER_KEY_CACHE_SECONDS = env.float("AIPOWER_KEY_CACHE_SECONDS", default=2.0)
 AIPOWER_CATALOG_CACHE_SECONDS = env.float("AIPOWER_CATALOG_CACHE_SECONDS", default=2.0)
@@ -293,6 +299,9 @@ SPECTACULAR_SETTINGS = {
 AIPOWER_RESERVATION_TTL_SECONDS = env.float("AIPOWER_RESERVATION_TTL_SECONDS", default=900.0)
 # Async PostgreSQL connections per gateway process (and event loop) for reserve/settle.
 AIPOWER_BILLING_DB_POOL = env.int("AIPOWER_BILLING_DB_POOL", default=8)
+# An answer is acknowledged once its charge and usage row are committed, waiting at most this long
+# (seconds) when the database is slow or away (the commit is then retried until it is done).
+AIPOWER_ACK_WAIT_SECONDS = env.float("AIPOWER_ACK_WAIT_SECONDS", default=2.0)
 # Settlements the database could not take are retried, oldest first, at most this far apart (seconds).
 AIPOWER_SETTLE_RETRY_MAX_SECONDS = env.float("AIPOWER_SETTLE_RETRY_MAX_SECONDS", default=1.0)
 # Free trial credit, granted once per verified email address ($1 by default).

@@ -16,11 +16,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts import keys
-from analytics import recorder
 from billing import reservations, settlement
 from billing.pricing import cost_of, worst_case_nusd
 
-from . import limits, policy
+from . import drain, limits, metrics, policy
 from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
 from .catalog import ModelInfo, get_snapshot
@@ -60,6 +59,7 @@ class Call:
     held_nusd: int = 0  # how much: the most it may be charged
     ttft: float | None = None
     recorded: bool = False
+    committed: asyncio.Future | None = None  # done once the charge and usage row are committed
 
     def headers(self) -> dict:
         h = {"x-request-id": self.request_id}
@@ -94,11 +94,14 @@ class Call:
             upstream_cost, charged = cost.upstream_nusd, cost.charged_nusd
         if self.reserved:
             charged = min(charged, self.held_nusd)  # as billing_settle does: never above the hold
-            # Settled once per request id by the settlement queue: it completes even when this
-            # request's task is being cancelled (the caller went away) or the database is away.
-            settlement.submit(request_id=self.request_id, charged_nusd=charged)
         now = time.perf_counter()
-        recorder.record(
+        metrics.record(self, status=status, http_status=http_status, usage=usage, charged_nusd=charged,
+                       upstream_nusd=upstream_cost, latency_s=now - self.started)
+        # The charge (settled once per request id) and the usage row, committed together with other
+        # requests' by the settlement queue: done even when this request's task is being cancelled
+        # (the caller went away) or the database is away.
+        self.committed = settlement.record(
+            settle_nusd=charged if self.reserved else None,
             organization_id=self.key.organization_id,
             api_key_id=self.key.key_id,
             request_id=self.request_id,
@@ -277,8 +280,11 @@ async def chat_completions(request) -> ApiResponse | ApiStream:
                     error_type=err.code or err.type)
         return error_response(err, call)
     except asyncio.CancelledError:
-        # The client went away: the request still gets its usage row.
-        call.record(status="client_disconnected", http_status=499, error_type="aborted")
+        # The client went away, or the shutdown's deadline passed: the request still gets its usage row.
+        if drain.draining:
+            call.record(status="gateway_error", http_status=503, error_type="shutdown")
+        else:
+            call.record(status="client_disconnected", http_status=499, error_type="aborted")
         raise
     except Exception as exc:
         # A bug on odd input, or the database going away mid-request: recorded as what it was, and
@@ -357,10 +363,21 @@ async def _complete(call, body, candidates, snapshot, sim_headers, client) -> Ap
             usage, estimated = _estimate(call, out.get("choices") or ()), True
         out["usage"] = usage.as_openai()
         call.record(status="ok", http_status=200, usage=usage, estimated=estimated)
+        await _acknowledged(call)
         return ApiResponse(orjson.dumps(out), headers=call.headers())
     if last is None and call.inexpressible is not None:
         raise call.inexpressible
     raise _exhausted(last, call)
+
+
+async def _acknowledged(call: Call) -> None:
+    """Waits for the request's charge and usage row to be committed before its answer is
+    acknowledged; at most AIPOWER_ACK_WAIT_SECONDS (then it goes out, and the commit is retried)."""
+    if call.committed is not None and not call.committed.done():
+        try:
+            await asyncio.wait_for(asyncio.shield(call.committed), settings.AIPOWER_ACK_WAIT_SECONDS)
+        except TimeoutError:
+            pass
 
 
 def _estimate(call: Call, choices, streamed_chars: int = 0) -> Usage:
@@ -461,6 +478,16 @@ class _Relay:
                     "message": f"The upstream failed mid-stream: {err.message}", "type": "server_error",
                     "param": None, "code": "upstream_stream_error"}}) + b"\n\n"
                 return
+            except asyncio.CancelledError:
+                if not drain.draining:
+                    raise  # the caller went away
+                # The shutdown's deadline: recorded for what was delivered, ended with an error event.
+                asyncio.current_task().uncancel()
+                status, error_type = "stream_interrupted", "shutdown"
+                yield b"data: " + orjson.dumps({"error": {
+                    "message": "The server is shutting down; the stream was cut.", "type": "server_error",
+                    "param": None, "code": "server_shutting_down"}}) + b"\n\n"
+                return
             except Exception as exc:  # a bug on odd input: the stream ends with an error event
                 log.exception("stream %s failed", call.request_id)
                 status, error_type = "gateway_error", type(exc).__name__[:60]
@@ -474,8 +501,13 @@ class _Relay:
                     "id": self.chat_id, "object": "chat.completion.chunk", "created": self.created,
                     "model": call.served.public_id, "choices": [], "usage": usage.as_openai()}) + b"\n\n"
             status, error_type = "ok", ""
+            usage, estimated = self._final_usage()
+            call.record(status=status, http_status=http_status, usage=usage, estimated=estimated)
+            await _acknowledged(call)
             yield SSE_DONE
         finally:
+            if status == "client_disconnected" and drain.draining:
+                status, error_type = "stream_interrupted", "shutdown"
             usage, estimated = self._final_usage()
             call.record(status=status, http_status=http_status, usage=usage, estimated=estimated,
                         error_type=error_type)

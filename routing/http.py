@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from . import drain, guard
 from .errors import GatewayError, error_body
 from .resilience import db_gate
 
@@ -80,6 +81,7 @@ async def _send_stream(send, receive, resp: ApiStream) -> None:
 
     watcher = asyncio.get_running_loop().create_task(watch())
     chunks = resp.chunks
+    drain.streams.add(task)
     try:
         headers = _encode(resp.headers, b"text/event-stream")
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
@@ -87,12 +89,15 @@ async def _send_stream(send, receive, resp: ApiStream) -> None:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
-        if not state["gone"]:
+        if not state["gone"] and not drain.draining:
             raise
     finally:
         state["done"] = True
         watcher.cancel()
-        await chunks.aclose()
+        try:
+            await chunks.aclose()
+        finally:
+            drain.streams.discard(task)
 
 
 class _HungUp(Exception):
@@ -168,6 +173,13 @@ async def app(scope, receive, send) -> None:
     body = await _read_body(receive, limit)
     if body is None:
         return await _send_response(send, _too_large(limit))
+    ip = guard.client_ip(scope, headers)
+    wait = guard.blocked(ip)
+    if wait:
+        err = GatewayError(429, "Too many requests with invalid API keys from this address. Try again in "
+                           f"{wait:.0f}s.", "invalid_request_error", code="too_many_failed_authentications",
+                           headers={"retry-after": str(int(wait + 0.999))})
+        return await _send_response(send, error_response(err))
     if db_gate.down:  # nothing is served that cannot be charged
         return await _send_response(send, error_response(db_gate.unavailable()))
     try:
@@ -180,6 +192,8 @@ async def app(scope, receive, send) -> None:
     except Exception:
         log.exception("%s %s failed", method, path)
         resp = error_response(GatewayError(500, "The gateway failed to handle this request.", "server_error", code="internal_error"))
+    if resp.status == 401:
+        await guard.failed(ip)
     if isinstance(resp, ApiStream):
         await _send_stream(send, receive, resp)
     else:

@@ -54,6 +54,15 @@ class RedisGate:
             return None
         return get_redis()
 
+    async def warm_up(self) -> None:
+        """Opens the first connection at start-up, with time to spare (not the request path's bound)."""
+        redis = get_redis()
+        if redis is not None:
+            try:
+                await asyncio.wait_for(redis.ping(), 2.0)
+            except Exception as exc:
+                self.failed(exc)
+
     def timeout(self):
         return asyncio.timeout(settings.AIPOWER_REDIS_TIMEOUT_SECONDS)
 

@@ -86,8 +86,10 @@ def start_gateway(*, database_url: str, simulator_url: str, **extra_env) -> Serv
         "DJANGO_SETTINGS_MODULE": "aipower.settings",
     })
     env.update({k: str(v) for k, v in extra_env.items()})
-    argv = [sys.executable, "-m", "uvicorn", "aipower.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-            "--loop", "uvloop", "--http", "httptools", "--lifespan", "on", "--no-access-log"]
+    argv = [sys.executable, "-m", "aipower.serve", "--host", "127.0.0.1", "--port", str(port)]
+    if "workers" in extra_env:
+        argv += ["--workers", str(extra_env.pop("workers"))]
+        env.pop("workers", None)
     return Server("gateway", argv, port, env, "/v1/models")
 
 

@@ -49,13 +49,18 @@ def test_it_refuses_new_requests_at_once_and_charges_the_ones_in_flight_once(pri
 
         def slow(stream: bool):
             body = {**BODY, "stream": stream}
-            r, _ = post(gw, tenant.key, body, {"x-sim-latency-ms": "2500", "x-sim-stream-ms": "500"}, timeout=60)
+            r, _ = post(gw, tenant.key, body, {"x-sim-latency-ms": "4000", "x-sim-stream-ms": "500"}, timeout=60)
             results.append((r.status_code, r.headers.get("x-request-id"), r.text))
 
         threads = [threading.Thread(target=slow, args=(i % 4 == 0,)) for i in range(20)]
         for th in threads:
             th.start()
-        time.sleep(1.2)  # every one of them holds its credit and waits on the upstream
+        with psycopg.connect(private_pg.url) as conn:  # every one of them holds its credit, waiting on the upstream
+            deadline = time.monotonic() + 30
+            while conn.execute("select count(*) from billing_reservation where organization_id = %s",
+                               (tenant.organization.pk,)).fetchone()[0] < 20:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
         private_pg.stop()
         down_at = time.monotonic()
 
