@@ -144,8 +144,11 @@ WHITENOISE_USE_FINDERS = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "json": {"()": "aipower.logs.JsonFormatter"}},
+    # AIPOWER_LOG_FORMAT=json: one JSON object a line, with the request id (aipower/logs.py).
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             "formatter": env_choice("AIPOWER_LOG_FORMAT", ("plain", "json"), "plain")}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
     "loggers": {"aipower": {"level": env.str("AIPOWER_LOG_LEVEL", default="INFO")}},
 }

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts import keys
+from aipower import logs
 from billing import reservations, settlement
 from billing.pricing import cost_of, worst_case_nusd
 
@@ -244,6 +245,7 @@ def _exhausted(last: UpstreamError | None, call: Call) -> GatewayError:
 
 async def chat_completions(request) -> ApiResponse | ApiStream:
     call = Call(request_id=new_request_id(), started=time.perf_counter())
+    logs.request_id.set(call.request_id)  # in every log line of this request (aipower/logs.py)
     try:
         call.key = await authenticate(request)
         body = parse_body(request.body)

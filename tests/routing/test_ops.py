@@ -171,3 +171,21 @@ def test_sigterm_drains_then_cuts_streams_with_an_error_event_after_recording_th
     assert entry.amount_nusd == -row.charged_nusd < 0
     [short_row] = usage(results["short"].headers["x-request-id"])
     assert short_row.status == "ok"
+
+
+def test_logs_are_json_lines_with_the_request_id(own_gateways, tenant, sim):
+    gw = own_gateways(AIPOWER_LOG_FORMAT="json", AIPOWER_BREAKER_CONSECUTIVE_FAILURES=1)
+    sim.fault("deepseek", "status:503", count=1)
+    r = chat(gw, tenant.key)  # deepseek fails, its breaker opens (logged), another model serves
+    assert r.status_code == 200
+    rid = r.headers["x-request-id"]
+    deadline = time.monotonic() + 5
+    lines = []
+    while time.monotonic() < deadline:
+        lines = [orjson.loads(line) for line in gw.log_path.read_text().splitlines() if line.startswith("{")]
+        if any(line.get("request_id") == rid for line in lines):
+            break
+        time.sleep(0.1)
+    mine = [line for line in lines if line.get("request_id") == rid]
+    assert mine and "circuit open" in mine[0]["message"] and mine[0]["level"] == "WARNING"
+    assert all({"ts", "level", "logger", "message"} <= set(line) for line in lines)
