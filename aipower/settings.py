@@ -305,6 +305,9 @@ AIPOWER_BILLING_DB_POOL = env.int("AIPOWER_BILLING_DB_POOL", default=8)
 # An answer is acknowledged once its charge and usage row are committed, waiting at most this long
 # (seconds) when the database is slow or away (the commit is then retried until it is done).
 AIPOWER_ACK_WAIT_SECONDS = env.float("AIPOWER_ACK_WAIT_SECONDS", default=2.0)
+# A stream writes down what it has delivered this often (seconds): a stream cut by a crash is
+# charged (and recorded) for what it delivered up to its last checkpoint.
+AIPOWER_STREAM_CHECKPOINT_SECONDS = env.float("AIPOWER_STREAM_CHECKPOINT_SECONDS", default=1.0)
 # Settlements the database could not take are retried, oldest first, at most this far apart (seconds).
 AIPOWER_SETTLE_RETRY_MAX_SECONDS = env.float("AIPOWER_SETTLE_RETRY_MAX_SECONDS", default=1.0)
 # Free trial credit, granted once per verified email address ($1 by default).

@@ -11,7 +11,9 @@ waits and is retried, oldest first, until the database takes it, however long th
 
 Bounds after a crash (kill -9): a response whose last bytes were sent is committed; one that was
 not, is not charged (its hold expires and the sweeper releases it) and has no usage row. A stream
-cut by the crash before its end is charged nothing (no progress is checkpointed yet).
+cut by the crash is charged, with its usage row, what it had delivered at its last checkpoint
+(written every AIPOWER_STREAM_CHECKPOINT_SECONDS; billing.reservations.sweep_expired): at most one
+interval's output goes unbilled.
 """
 
 import asyncio

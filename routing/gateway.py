@@ -83,6 +83,18 @@ class Call:
         usage = usage or Usage()
         if self.key.tpm_limit:
             _spend_tokens(self.key, usage.prompt_tokens + usage.completion_tokens)
+        row = self.usage_row(status=status, http_status=http_status, usage=usage, estimated=estimated,
+                             error_type=error_type)
+        metrics.record(self, status=status, http_status=http_status, usage=usage, charged_nusd=row["charged_nusd"],
+                       upstream_nusd=row["upstream_cost_nusd"], latency_s=row["latency_ms"] / 1000)
+        # The charge (settled once per request id) and the usage row, committed together with other
+        # requests' by the settlement queue: done even when this request's task is being cancelled
+        # (the caller went away) or the database is away.
+        self.committed = settlement.record(settle_nusd=row["charged_nusd"] if self.reserved else None, **row)
+
+    def usage_row(self, *, status: str, http_status: int, usage: Usage, estimated: bool = False,
+                  error_type: str = "") -> dict:
+        """This request's usage row as it stands, with its charge (never above the hold)."""
         served = self.served
         upstream_cost = charged = 0
         if served is not None:
@@ -96,13 +108,7 @@ class Call:
         if self.reserved:
             charged = min(charged, self.held_nusd)  # as billing_settle does: never above the hold
         now = time.perf_counter()
-        metrics.record(self, status=status, http_status=http_status, usage=usage, charged_nusd=charged,
-                       upstream_nusd=upstream_cost, latency_s=now - self.started)
-        # The charge (settled once per request id) and the usage row, committed together with other
-        # requests' by the settlement queue: done even when this request's task is being cancelled
-        # (the caller went away) or the database is away.
-        self.committed = settlement.record(
-            settle_nusd=charged if self.reserved else None,
+        return dict(
             organization_id=self.key.organization_id,
             api_key_id=self.key.key_id,
             request_id=self.request_id,
@@ -424,6 +430,7 @@ class _Relay:
         self.chat_id = "chatcmpl-" + call.request_id[4:]
         self.usage: Usage | None = None
         self.chars = 0
+        self.next_checkpoint = time.perf_counter() + settings.AIPOWER_STREAM_CHECKPOINT_SECONDS
 
     def _frame(self, chunk: dict) -> bytes | None:
         usage = chunk.pop("usage", None)
@@ -437,6 +444,17 @@ class _Relay:
         chunk["model"] = self.call.served.public_id
         self.chars += _delta_chars(chunk)
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+    def _checkpoint(self) -> None:
+        """Writes down what has been delivered so far: if this process dies, the sweeper charges it
+        and keeps this usage row (billing.reservations.sweep_expired)."""
+        self.next_checkpoint = time.perf_counter() + settings.AIPOWER_STREAM_CHECKPOINT_SECONDS
+        usage, estimated = self._final_usage()
+        row = self.call.usage_row(status="stream_interrupted", http_status=200, usage=usage, estimated=estimated,
+                                  error_type="process_died")
+        row["created_at"] = row["created_at"].isoformat()
+        _in_background(reservations.checkpoint(request_id=self.call.request_id, charged_nusd=row["charged_nusd"],
+                                               row=row))
 
     def _final_usage(self) -> tuple[Usage, bool]:
         if self.usage is not None:
@@ -470,6 +488,8 @@ class _Relay:
                     frame = self._frame(chunk)
                     if frame:
                         yield frame
+                        if call.reserved and time.perf_counter() >= self.next_checkpoint:
+                            self._checkpoint()
             except (UpstreamError, TimeoutError) as exc:
                 err = exc if isinstance(exc, UpstreamError) else UpstreamError(
                     "The upstream stream ran past its time limit.", kind="timeout")
