@@ -5,6 +5,7 @@ lets secret scanners find leaked keys; the checksum lets the gateway refuse a mi
 key before it touches the database. Only an HMAC of the whole key is stored.
 """
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -192,7 +193,8 @@ async def authenticate(raw: str) -> KeyIdentity | None:
     if hit is not None and hit[0] > now:
         identity = hit[1]
     else:
-        identity = await _lookup_async(digest)
+        # Bounded: a stalled database is the caller's 503 (routing/resilience.py), not a hang.
+        identity = await asyncio.wait_for(_lookup_async(digest), settings.AIPOWER_DB_TIMEOUT_SECONDS)
         if len(_cache) > 100_000:
             _cache.clear()
         _cache[digest] = (now + settings.AIPOWER_KEY_CACHE_SECONDS, identity)

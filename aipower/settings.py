@@ -87,15 +87,32 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # An unreachable database fails a connection attempt in this many seconds, not the OS's minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("AIPOWER_DB_CONNECT_TIMEOUT", default=1))
+# Database calls on the request path take at most this long (seconds; past it, that request gets
+# 503). When the database cannot be reached (a refused or broken connection, or a call past its
+# time whose probe gets no answer either), new requests get 503 at once until a probe (every
+# AIPOWER_DB_PROBE_SECONDS) finds it again (routing/resilience.py).
+AIPOWER_DB_CONNECT_TIMEOUT = env.int("AIPOWER_DB_CONNECT_TIMEOUT", default=1)
+AIPOWER_DB_TIMEOUT_SECONDS = env.float("AIPOWER_DB_TIMEOUT_SECONDS", default=3.0)
+AIPOWER_DB_PROBE_SECONDS = env.float("AIPOWER_DB_PROBE_SECONDS", default=0.25)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Every Redis call is bounded by this (seconds); past it, per-process state is used until Redis
+# answers a ping again (checked every AIPOWER_REDIS_PROBE_SECONDS). routing/resilience.py.
+AIPOWER_REDIS_TIMEOUT_SECONDS = env.float("AIPOWER_REDIS_TIMEOUT_SECONDS", default=0.1)
+AIPOWER_REDIS_PROBE_SECONDS = env.float("AIPOWER_REDIS_PROBE_SECONDS", default=0.5)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Redis, falling back to a per-process cache while Redis is unreachable (aipower/cache.py).
+            "BACKEND": "aipower.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_PREFIX", default="aip"),
+            "OPTIONS": {"socket_timeout": AIPOWER_REDIS_TIMEOUT_SECONDS,
+                        "socket_connect_timeout": AIPOWER_REDIS_TIMEOUT_SECONDS},
         }
     }
 else:
@@ -130,8 +147,11 @@ WHITENOISE_USE_FINDERS = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "json": {"()": "aipower.logs.JsonFormatter"}},
+    # AIPOWER_LOG_FORMAT=json: one JSON object a line, with the request id (aipower/logs.py).
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             "formatter": env_choice("AIPOWER_LOG_FORMAT", ("plain", "json"), "plain")}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
     "loggers": {"aipower": {"level": env.str("AIPOWER_LOG_LEVEL", default="INFO")}},
 }
@@ -147,6 +167,12 @@ AIPOWER_MAX_REQUEST_BYTES = env.int("AIPOWER_MAX_REQUEST_BYTES", default=10 * 10
 AIPOWER_CORS_ALLOWED_ORIGINS = env.list("AIPOWER_CORS_ALLOWED_ORIGINS", default=[])
 # How long a stored /v1/responses answer (store=true) stays readable and usable as previous_response_id.
 AIPOWER_RESPONSES_TTL_SECONDS = env.int("AIPOWER_RESPONSES_TTL_SECONDS", default=30 * 24 * 3600)
+# Failed authentications per client address per minute (shared through Redis); past it, 429.
+AIPOWER_AUTH_FAILURES_PER_MINUTE = env.int("AIPOWER_AUTH_FAILURES_PER_MINUTE", default=60)
+# Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; nobody else's is used.
+AIPOWER_TRUSTED_PROXIES = env.list("AIPOWER_TRUSTED_PROXIES", default=[])
+# SIGTERM: requests in flight may finish for this long (python -m aipower.serve; routing/drain.py).
+AIPOWER_DRAIN_SECONDS = env.int("AIPOWER_DRAIN_SECONDS", default=30)
 # How long a process trusts its in-memory copy of an API key or the catalog (seconds).
 AIPOWER_KEY_CACHE_SECONDS = env.float("AIPOWER_KEY_CACHE_SECONDS", default=2.0)
 AIPOWER_CATALOG_CACHE_SECONDS = env.float("AIPOWER_CATALOG_CACHE_SECONDS", default=2.0)
@@ -302,6 +328,14 @@ AIPOWER_TRIAL_CALLS_PER_IP = env.int("AIPOWER_TRIAL_CALLS_PER_IP", default=2)
 AIPOWER_TRIAL_DAILY_CAP = env.int("AIPOWER_TRIAL_DAILY_CAP", default=500)
 AIPOWER_TRIAL_MAX_TOKENS = env.int("AIPOWER_TRIAL_MAX_TOKENS", default=300)
 AIPOWER_TRIAL_KEY_PREFIX = env.str("AIPOWER_TRIAL_KEY_PREFIX", default="trial")
+# An answer is acknowledged once its charge and usage row are committed, waiting at most this long
+# (seconds) when the database is slow or away (the commit is then retried until it is done).
+AIPOWER_ACK_WAIT_SECONDS = env.float("AIPOWER_ACK_WAIT_SECONDS", default=2.0)
+# A stream writes down what it has delivered this often (seconds): a stream cut by a crash is
+# charged (and recorded) for what it delivered up to its last checkpoint.
+AIPOWER_STREAM_CHECKPOINT_SECONDS = env.float("AIPOWER_STREAM_CHECKPOINT_SECONDS", default=1.0)
+# Settlements the database could not take are retried, oldest first, at most this far apart (seconds).
+AIPOWER_SETTLE_RETRY_MAX_SECONDS = env.float("AIPOWER_SETTLE_RETRY_MAX_SECONDS", default=1.0)
 # Free trial credit, granted once per verified email address ($1 by default).
 AIPOWER_TRIAL_CREDIT_NUSD = env.int("AIPOWER_TRIAL_CREDIT_NUSD", default=1_000_000_000)
 # Top-ups through Stripe Checkout: preset amounts, and bounds for a custom amount (whole USD).

@@ -12,6 +12,7 @@ class UsageRecord(models.Model):
         UPSTREAM_ERROR = "upstream_error"
         CLIENT_DISCONNECTED = "client_disconnected"
         STREAM_INTERRUPTED = "stream_interrupted"
+        GATEWAY_ERROR = "gateway_error"  # a failure of the gateway itself (a bug, its database away)
 
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
     api_key = models.ForeignKey("accounts.ApiKey", null=True, on_delete=models.SET_NULL, related_name="+")

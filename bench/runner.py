@@ -246,6 +246,33 @@ class Run:
         self.memory["end_vmrss_kib"] = status_kib(self.stack.pid("gateway"), "VmRSS")
         self.memory["simulator_vmhwm_kib"] = status_kib(self.stack.pid("simulator"), "VmHWM")
 
+    async def measure_litellm(self, url: str) -> None:
+        """The LiteLLM proxy on the gateway's CPU, against the same simulator (bench/litellm.py)."""
+        from . import litellm
+
+        st, p = self.stack, self.plan
+        headers = {"Authorization": "Bearer sk-bench-litellm", "Content-Type": "application/json"}
+        ep = load.Endpoint("litellm", url, _body(litellm.MODEL_NAME), headers)
+        direct = self.endpoints()["direct"]
+        async with load.session() as s:
+            await load.interleaved(s, ep, direct, max(p.warmup // 3, 20))
+            n = max(p.latency_pairs // 4, 100)
+            lt, dt = await load.interleaved(s, ep, direct, n)
+            await load.closed_loop(s, ep, CONCURRENCY, 1.0)
+            cpu = self.cpu_window_of({"litellm": st.pid("litellm")})
+            g = await load.closed_loop(s, ep, CONCURRENCY, p.throughput_seconds)
+            used = cpu.stop()
+        self.phases["litellm"] = {
+            "latency": {"requests_each": n, "litellm_ms": summary_ms([r.seconds for r in lt if r.ok]),
+                        "direct_ms": summary_ms([r.seconds for r in dt if r.ok]), "errors": len(_errors(lt))},
+            "throughput": {"concurrency": CONCURRENCY, "rps": round(g.rps, 1), "ok": g.ok, "errors": g.errors,
+                           "cpu": used},
+        }
+        self._litellm = ([r.seconds for r in lt if r.ok], [r.seconds for r in dt if r.ok])
+
+    def cpu_window_of(self, pids: dict) -> CpuWindow:
+        return CpuWindow({**pids, "load_generator": os.getpid()}).start()
+
     def checks(self) -> list[Check]:
         out = []
         lat = self.phases["latency"]
@@ -311,6 +338,20 @@ class Run:
                              "-" if written is None else str(written), written,
                              "PASS" if written == expected else "FAIL", False,
                              "one per request sent to the gateway (chat completions, messages, responses)"))
+        lite = self.phases.get("litellm")
+        name = f"Throughput vs the LiteLLM proxy, 1 core, c={CONCURRENCY}"
+        if lite and "throughput" in lite and lite["throughput"]["rps"]:
+            ratio = self.phases["throughput"]["gateway"]["rps"] / lite["throughput"]["rps"]
+            out.append(at_least("litellm_ratio", name, ratio, 12, "x", digits=1,
+                                note=f"LiteLLM {lite['throughput']['rps']} req/s"))
+            added = percentile_diff_ms(self._litellm[0], self._litellm[1], 50)
+            out.append(Check("litellm_added_p50", "LiteLLM proxy added latency p50 (c=1)", "report",
+                             "-" if added is None else f"{added:.2f} ms", added, INFO, False))
+        else:
+            from .report import not_measured
+
+            out.append(not_measured("litellm_ratio", name, ">= 12 x",
+                                    (lite or {}).get("error", "not run (--no-litellm)")))
         return out
 
 
@@ -405,6 +446,8 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="sample the gateway with py-spy during the throughput run and print its hotspots "
                              "(needs py-spy in the venv; the numbers of such a run are taken with the profiler on)")
+    parser.add_argument("--no-litellm", action="store_true",
+                        help="skip the LiteLLM proxy run (otherwise installed into its own venv on first use)")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
 
@@ -447,6 +490,21 @@ def main(argv=None) -> int:
         # Stop the gateway (lifespan shutdown writes the queued usage rows), then count them.
         stack.stop_process("gateway")
         run.phases["usage_rows"] = {"written": stack.usage_rows(), "expected": run.gateway_requests}
+        if not args.no_litellm:
+            from . import litellm
+
+            try:
+                url = litellm.start(stack, UPSTREAM[0], UPSTREAM[1], say)
+                say(f"bench: LiteLLM proxy on CPU {gateway_core} at {url}; measuring")
+                runner = asyncio.Runner(loop_factory=_loop_factory())
+                try:
+                    runner.run(run.measure_litellm(url))
+                finally:
+                    runner.close()
+                stack.stop_process("litellm")
+            except StackError as exc:
+                say(f"bench: LiteLLM proxy not measured: {exc}")
+                run.phases["litellm"] = {"error": str(exc)[:500]}
     except KeyboardInterrupt:
         say("\nbench: interrupted; stopping everything it started")
         return 130

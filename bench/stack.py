@@ -237,7 +237,7 @@ class Stack:
 
     def stop(self) -> None:
         with _no_interrupts():
-            for name in ("gateway", "simulator"):
+            for name in ("gateway", "litellm", "simulator"):
                 if name in self.procs:
                     try:
                         self.stop_process(name)

@@ -118,6 +118,10 @@ class Reservation(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     # Set by the sweeper: the hold is gone, but a late settle still charges the request.
     expired = models.BooleanField(default=False)
+    # A stream's progress, written every AIPOWER_STREAM_CHECKPOINT_SECONDS: what it has delivered so
+    # far, and its usage row as of then. If its process dies, the sweeper charges and records these.
+    checkpoint_nusd = models.BigIntegerField(default=0, db_default=0)
+    checkpoint_row = models.JSONField(null=True, blank=True)
 
     # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
     objects: models.Manager["Reservation"] = OrganizationScopedManager()

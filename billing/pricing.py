@@ -41,7 +41,8 @@ def worst_case_nusd(*, prompt_tokens: int, max_tokens: int | None, model_max_out
                     output_price: int, markup_bp: int, n: int = 1) -> int:
     """What to reserve before calling a model: every prompt token at the full input price (no cache
     discount assumed) and the most output the model can give — min(max_tokens, its max output), so
-    an absurd max_tokens cannot lock a whole balance — with the markup, rounded up."""
+    an absurd max_tokens cannot lock a whole balance — for each of the `n` choices, with the markup,
+    rounded up."""
     output = model_max_output if max_tokens is None else min(max(max_tokens, 0), model_max_output)
     output *= max(n, 1)  # n choices, each up to the cap
     return cost_of(prompt_tokens=prompt_tokens, cached_tokens=0, completion_tokens=output, input_price=input_price,

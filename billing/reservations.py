@@ -62,8 +62,12 @@ def _conninfo() -> str:
 
     s = connections["default"].settings_dict
     params = {"dbname": s["NAME"], "user": s.get("USER") or None, "password": s.get("PASSWORD") or None,
-              "host": s.get("HOST") or None, "port": str(s["PORT"]) if s.get("PORT") else None}
+              "host": s.get("HOST") or None, "port": str(s["PORT"]) if s.get("PORT") else None,
+              "connect_timeout": str(settings.AIPOWER_DB_CONNECT_TIMEOUT)}
     return make_conninfo(**{k: v for k, v in params.items() if v is not None})
+
+
+conninfo = _conninfo
 
 
 async def _pool():
@@ -91,9 +95,18 @@ async def close_pool() -> None:
         await pool.close()
 
 
+async def reset_pool() -> None:
+    """Drops this event loop's pool after a database outage: the next call opens a fresh one rather
+    than waiting out the old one's reconnect back-off."""
+    pool = _pools.pop(asyncio.get_running_loop(), None)
+    if pool is not None:
+        asyncio.get_running_loop().create_task(pool.close(timeout=0))
+
+
 async def _call(sql: str, params: tuple):
     pool = await _pool()
-    async with pool.connection() as conn:
+    # Bounded: a database that cannot be reached is the caller's 503, not a 30 s wait for a connection.
+    async with pool.connection(timeout=settings.AIPOWER_DB_TIMEOUT_SECONDS) as conn:
         cur = await conn.execute(sql, params)
         return await cur.fetchone()
 
@@ -102,11 +115,18 @@ async def _call_retrying(sql: str, params: tuple) -> tuple[tuple, bool]:
     """One retry on another connection when a pooled one turns out dead (the database restarted,
     a proxy dropped it). Returns the row and whether it was retried."""
     import psycopg
+    from psycopg_pool import PoolClosed
 
     try:
         return await _call(sql, params), False
+    except PoolClosed:  # replaced after an outage (reset_pool) while this call waited
+        return await _call(sql, params), True
     except psycopg.OperationalError as e:
         log.warning("billing database call failed (%s); retrying once", e)
+        # Is the database there at all? A refused connection says so at once (the caller's 503),
+        # rather than a wait for the pool to connect.
+        conn = await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True)
+        await conn.close()
         await (await _pool()).check()  # drops every other dead idle connection first
         return await _call(sql, params), True
 
@@ -134,8 +154,9 @@ async def reserve(*, organization_id: int, api_key_id: int | None, request_id: s
         raise ValueError("amount_nusd must not be negative")
     ttl = settings.AIPOWER_RESERVATION_TTL_SECONDS
     if _use_functions():
-        (status,), retried = await _call_retrying("SELECT billing_reserve(%s, %s, %s, %s, %s)",
-                                                  (organization_id, api_key_id, request_id, amount_nusd, ttl))
+        async with asyncio.timeout(settings.AIPOWER_DB_TIMEOUT_SECONDS):
+            (status,), retried = await _call_retrying("SELECT billing_reserve(%s, %s, %s, %s, %s)",
+                                                      (organization_id, api_key_id, request_id, amount_nusd, ttl))
         if retried and status == "duplicate":
             status = "ok"  # the lost call had committed: the hold is this request's own
     else:
@@ -150,7 +171,8 @@ async def reserve(*, organization_id: int, api_key_id: int | None, request_id: s
 
 async def settle(*, request_id: str, charged_nusd: int) -> None:
     """Charges the request's actual cost and releases its hold, once: a second call does nothing.
-    The charge is never refused, even above the hold (the upstream has been paid already)."""
+    A charge above the hold is cut to the hold (and logged): the hold is the most a request may
+    cost its organization, so balances, caps and budgets are never overspent."""
     if charged_nusd < 0:
         raise ValueError("charged_nusd must not be negative")
     if _use_functions():
@@ -159,11 +181,33 @@ async def settle(*, request_id: str, charged_nusd: int) -> None:
                                                                   (request_id, charged_nusd))
     else:
         status, org_id, before, after = await _settle_orm(request_id=request_id, charged_nusd=charged_nusd)
-    if status == "ok" and after < before:
+    if status == "capped":
+        log.error("request %s cost %d nUSD, more than its hold: charged the hold", request_id, charged_nusd)
+    if status in ("ok", "capped") and after < before:
         try:
             await _balance_fell(org_id, before, after)
         except Exception:  # the charge is done; alerts and recharges must not fail the request
             log.exception("balance threshold check failed for org %s", org_id)
+
+
+async def checkpoint(*, request_id: str, charged_nusd: int, row: dict) -> None:
+    """Writes down a stream's progress on its reservation (at most its hold): what the sweeper
+    charges, with `row` as its usage row, should the stream's process die. Never raises."""
+    import json
+
+    try:
+        if _use_functions():
+            async with asyncio.timeout(settings.AIPOWER_DB_TIMEOUT_SECONDS):
+                await _call("UPDATE billing_reservation SET checkpoint_nusd = LEAST(%s, amount_nusd), "
+                            "checkpoint_row = %s WHERE request_id = %s AND NOT expired RETURNING 1",
+                            (charged_nusd, json.dumps(row), request_id))
+        else:
+            from .models import Reservation
+
+            await _in_thread(lambda: Reservation.objects.filter(request_id=request_id, expired=False).update(
+                checkpoint_nusd=charged_nusd, checkpoint_row=row))()
+    except Exception as exc:  # a missed checkpoint only widens what a crash may leave unbilled
+        log.warning("stream checkpoint of %s not written: %r", request_id, exc)
 
 
 async def release(*, request_id: str) -> None:
@@ -229,7 +273,8 @@ async def markup_bp_for(org_id: int) -> int:
     if hit is None or hit[0] < now:
         if len(_markups) > 100_000:
             _markups.clear()
-        hit = _markups[org_id] = (now + settings.AIPOWER_KEY_CACHE_SECONDS, await _markup_of_async(org_id))
+        bp = await asyncio.wait_for(_markup_of_async(org_id), settings.AIPOWER_DB_TIMEOUT_SECONDS)
+        hit = _markups[org_id] = (now + settings.AIPOWER_KEY_CACHE_SECONDS, bp)
     return hit[1]
 
 
@@ -237,9 +282,41 @@ async def markup_bp_for(org_id: int) -> int:
 
 
 def sweep_expired(limit: int = 1000) -> int:
-    """Releases the holds of reservations past their expiry; returns how many (sync: Celery, command)."""
+    """Releases the holds of reservations past their expiry; returns how many (sync: Celery, command).
+    A stream that checkpointed its progress (its process died mid-way) is first charged what it had
+    delivered at its last checkpoint, and its usage row written, in one transaction."""
+    _charge_checkpoints(limit)
     if _use_functions():
         with connections["default"].cursor() as cur:
             cur.execute("SELECT billing_sweep(%s)", [limit])
             return cur.fetchone()[0]
     return reservations_orm.sweep(limit=limit)
+
+
+def _charge_checkpoints(limit: int) -> None:
+    from datetime import datetime
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from analytics.models import UsageRecord
+
+    from .models import Reservation
+    from .settlement import _settle_in
+
+    with transaction.atomic():
+        due = list(Reservation.objects.select_for_update(skip_locked=True).filter(
+            expired=False, expires_at__lt=timezone.now(), checkpoint_nusd__gt=0)[:limit])
+        if not due:
+            return
+        with connections["default"].cursor() as cursor:
+            for r in due:
+                _settle_in(cursor, r.request_id, r.checkpoint_nusd)
+        rows = []
+        for r in due:
+            if r.checkpoint_row:
+                fields = dict(r.checkpoint_row)
+                fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+                fields["charged_nusd"] = min(fields["charged_nusd"], r.checkpoint_nusd)
+                rows.append(UsageRecord(**fields))
+        UsageRecord.objects.bulk_create(rows, ignore_conflicts=True)

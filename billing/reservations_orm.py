@@ -63,6 +63,8 @@ def settle(*, request_id: str, charged_nusd: int) -> tuple[str, int | None, int 
     if r is None:
         return "none", None, None, None
     r.delete()
+    capped = charged_nusd > r.amount_nusd
+    charged_nusd = min(charged_nusd, r.amount_nusd)  # never more than was held
     now = timezone.now()
     cur = _month(now)
     hold = 0 if r.expired else r.amount_nusd
@@ -84,7 +86,7 @@ def settle(*, request_id: str, charged_nusd: int) -> tuple[str, int | None, int 
             b.month_spent_nusd = _spent(b, cur) + charged_nusd
             b.month = cur
             b.save(update_fields=["reserved_nusd", "month_spent_nusd", "month"])
-    return "ok", r.organization_id, before, a.balance_nusd
+    return "capped" if capped else "ok", r.organization_id, before, a.balance_nusd
 
 
 @scopes_disabled()

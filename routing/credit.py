@@ -26,8 +26,13 @@ def output_floor() -> int:
     return settings.AIPOWER_MIN_CAPPED_OUTPUT_TOKENS
 
 
+def prompt_bound(features: Features) -> int:
+    """Prompt tokens to hold for: a bound never below the upstream's count (routing/request.py)."""
+    return max(features.prompt_tokens_bound, features.prompt_tokens)
+
+
 def worst_case(model: ModelInfo, features: Features, markup_bp: int) -> int:
-    return worst_case_nusd(prompt_tokens=features.prompt_tokens, max_tokens=features.max_tokens,
+    return worst_case_nusd(prompt_tokens=prompt_bound(features), max_tokens=features.max_tokens,
                            model_max_output=model.max_output_tokens, input_price=model.input_price,
                            output_price=model.output_price, markup_bp=markup_bp, n=features.n)
 
@@ -68,7 +73,7 @@ async def hold_first(call, candidates, features: Features, body: dict) -> None:
     except reservations.InsufficientCredit as exc:
         limit = exc.limit
     room = await holds.headroom_nusd(organization_id=org, api_key_id=key_id)
-    fits = affordable_output(room or 0, first, features.prompt_tokens, markup, features.n)
+    fits = affordable_output(room or 0, first, prompt_bound(features), markup, features.n)
     if fits < 0:
         raise _refusal(limit, room, f"does not cover this request's prompt (~{features.prompt_tokens} tokens) "
                                     f"on {first.public_id}. Top up on the billing page.")

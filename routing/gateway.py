@@ -6,6 +6,7 @@ fail over invisibly; after it, a failure ends the stream with an error event and
 """
 
 import asyncio
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -15,11 +16,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts import keys
-from analytics import recorder
-from billing import reservations
+from aipower import logs
+from billing import reservations, settlement
 from billing.pricing import cost_of
 
-from . import credit, limits, policy, smart
+from . import credit, drain, limits, metrics, policy, smart
 from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
 from .catalog import ModelInfo, get_snapshot
@@ -33,6 +34,7 @@ from .http import error_response as _error_response
 from .upstream import SIM_HEADER_PREFIX, get_client, target_for
 
 SSE_DONE = b"data: [DONE]\n\n"
+log = logging.getLogger("aipower.gateway")
 
 
 @dataclass(slots=True)
@@ -57,11 +59,12 @@ class Call:
     inexpressible: GatewayError | None = None
     markup_bp: int = 0
     reserved: bool = False  # credit is held for this request until it settles
-    held_nusd: int = 0  # how much is held (topped up before a failover to a dearer model)
+    held_nusd: int = 0  # how much is held: the most it may be charged (topped up before a dearer failover)
     output_cap: int | None = None  # max_tokens the gateway set because the credit covers no more
     unaffordable: list = field(default_factory=list)  # candidates skipped: the credit could not cover them
     ttft: float | None = None
     recorded: bool = False
+    committed: asyncio.Future | None = None  # done once the charge and usage row are committed
     plan: policy.Plan | None = None
 
     def route_fields(self) -> dict:
@@ -95,6 +98,18 @@ class Call:
         usage = usage or Usage()
         if self.key.tpm_limit:
             _spend_tokens(self.key, usage.prompt_tokens + usage.completion_tokens)
+        row = self.usage_row(status=status, http_status=http_status, usage=usage, estimated=estimated,
+                             error_type=error_type)
+        metrics.record(self, status=status, http_status=http_status, usage=usage, charged_nusd=row["charged_nusd"],
+                       upstream_nusd=row["upstream_cost_nusd"], latency_s=row["latency_ms"] / 1000)
+        # The charge (settled once per request id) and the usage row, committed together with other
+        # requests' by the settlement queue: done even when this request's task is being cancelled
+        # (the caller went away) or the database is away.
+        self.committed = settlement.record(settle_nusd=row["charged_nusd"] if self.reserved else None, **row)
+
+    def usage_row(self, *, status: str, http_status: int, usage: Usage, estimated: bool = False,
+                  error_type: str = "") -> dict:
+        """This request's usage row as it stands, with its charge (never above the hold)."""
         served = self.served
         upstream_cost = charged = 0
         if served is not None:
@@ -106,11 +121,9 @@ class Call:
                            cache_write_price=served.cache_write_price)
             upstream_cost, charged = cost.upstream_nusd, cost.charged_nusd
         if self.reserved:
-            # Settled once per request id, in a task of its own: it completes even when this
-            # request's task is being cancelled (the caller went away).
-            _in_background(reservations.settle(request_id=self.request_id, charged_nusd=charged))
+            charged = min(charged, self.held_nusd)  # as billing_settle does: never above the hold
         now = time.perf_counter()
-        recorder.record(
+        return dict(
             organization_id=self.key.organization_id,
             api_key_id=self.key.key_id,
             request_id=self.request_id,
@@ -248,6 +261,7 @@ def _exhausted(last: UpstreamError | None, call: Call) -> GatewayError:
 
 async def chat_completions(request) -> ApiResponse | ApiStream:
     call = Call(request_id=new_request_id(), started=time.perf_counter())
+    logs.request_id.set(call.request_id)  # in every log line of this request (aipower/logs.py)
     try:
         call.key = await authenticate(request)
         body = parse_body(request.body)
@@ -284,9 +298,17 @@ async def chat_completions(request) -> ApiResponse | ApiStream:
         call.record(status="client_error" if err.status < 500 else "upstream_error", http_status=err.status,
                     error_type=err.code or err.type)
         return error_response(err, call)
-    except BaseException:
-        # Cancelled (the client went away) or a bug: the request still gets its usage row.
-        call.record(status="client_disconnected", http_status=499, error_type="aborted")
+    except asyncio.CancelledError:
+        # The client went away, or the shutdown's deadline passed: the request still gets its usage row.
+        if drain.draining:
+            call.record(status="gateway_error", http_status=503, error_type="shutdown")
+        else:
+            call.record(status="client_disconnected", http_status=499, error_type="aborted")
+        raise
+    except Exception as exc:
+        # A bug on odd input, or the database going away mid-request: recorded as what it was, and
+        # answered in OpenAI's shape (routing/http.py).
+        call.record(status="gateway_error", http_status=500, error_type=type(exc).__name__[:60])
         raise
 
 
@@ -363,10 +385,21 @@ async def _complete(call, body, candidates, snapshot, sim_headers, client) -> Ap
             usage, estimated = _estimate(call, out.get("choices") or ()), True
         out["usage"] = usage.as_openai()
         call.record(status="ok", http_status=200, usage=usage, estimated=estimated)
+        await _acknowledged(call)
         return ApiResponse(orjson.dumps(out), headers=call.headers())
     if last is None and call.inexpressible is not None:
         raise call.inexpressible
     raise _exhausted(last, call)
+
+
+async def _acknowledged(call: Call) -> None:
+    """Waits for the request's charge and usage row to be committed before its answer is
+    acknowledged; at most AIPOWER_ACK_WAIT_SECONDS (then it goes out, and the commit is retried)."""
+    if call.committed is not None and not call.committed.done():
+        try:
+            await asyncio.wait_for(asyncio.shield(call.committed), settings.AIPOWER_ACK_WAIT_SECONDS)
+        except TimeoutError:
+            pass
 
 
 def _estimate(call: Call, choices, streamed_chars: int = 0) -> Usage:
@@ -411,6 +444,7 @@ class _Relay:
         self.chat_id = "chatcmpl-" + call.request_id[4:]
         self.usage: Usage | None = None
         self.chars = 0
+        self.next_checkpoint = time.perf_counter() + settings.AIPOWER_STREAM_CHECKPOINT_SECONDS
 
     def _frame(self, chunk: dict) -> bytes | None:
         usage = chunk.pop("usage", None)
@@ -424,6 +458,17 @@ class _Relay:
         chunk["model"] = self.call.served.public_id
         self.chars += _delta_chars(chunk)
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+    def _checkpoint(self) -> None:
+        """Writes down what has been delivered so far: if this process dies, the sweeper charges it
+        and keeps this usage row (billing.reservations.sweep_expired)."""
+        self.next_checkpoint = time.perf_counter() + settings.AIPOWER_STREAM_CHECKPOINT_SECONDS
+        usage, estimated = self._final_usage()
+        row = self.call.usage_row(status="stream_interrupted", http_status=200, usage=usage, estimated=estimated,
+                                  error_type="process_died")
+        row["created_at"] = row["created_at"].isoformat()
+        _in_background(reservations.checkpoint(request_id=self.call.request_id, charged_nusd=row["charged_nusd"],
+                                               row=row))
 
     def _final_usage(self) -> tuple[Usage, bool]:
         if self.usage is not None:
@@ -457,6 +502,8 @@ class _Relay:
                     frame = self._frame(chunk)
                     if frame:
                         yield frame
+                        if call.reserved and time.perf_counter() >= self.next_checkpoint:
+                            self._checkpoint()
             except (UpstreamError, TimeoutError) as exc:
                 err = exc if isinstance(exc, UpstreamError) else UpstreamError(
                     "The upstream stream ran past its time limit.", kind="timeout")
@@ -467,14 +514,36 @@ class _Relay:
                     "message": f"The upstream failed mid-stream: {err.message}", "type": "server_error",
                     "param": None, "code": "upstream_stream_error"}}) + b"\n\n"
                 return
+            except asyncio.CancelledError:
+                if not drain.draining:
+                    raise  # the caller went away
+                # The shutdown's deadline: recorded for what was delivered, ended with an error event.
+                asyncio.current_task().uncancel()
+                status, error_type = "stream_interrupted", "shutdown"
+                yield b"data: " + orjson.dumps({"error": {
+                    "message": "The server is shutting down; the stream was cut.", "type": "server_error",
+                    "param": None, "code": "server_shutting_down"}}) + b"\n\n"
+                return
+            except Exception as exc:  # a bug on odd input: the stream ends with an error event
+                log.exception("stream %s failed", call.request_id)
+                status, error_type = "gateway_error", type(exc).__name__[:60]
+                yield b"data: " + orjson.dumps({"error": {
+                    "message": "The gateway failed mid-stream.", "type": "server_error",
+                    "param": None, "code": "internal_error"}}) + b"\n\n"
+                return
             if call.include_usage:
                 usage, _ = self._final_usage()
                 yield b"data: " + orjson.dumps({
                     "id": self.chat_id, "object": "chat.completion.chunk", "created": self.created,
                     "model": call.served.public_id, "choices": [], "usage": usage.as_openai()}) + b"\n\n"
             status, error_type = "ok", ""
+            usage, estimated = self._final_usage()
+            call.record(status=status, http_status=http_status, usage=usage, estimated=estimated)
+            await _acknowledged(call)
             yield SSE_DONE
         finally:
+            if status == "client_disconnected" and drain.draining:
+                status, error_type = "stream_interrupted", "shutdown"
             usage, estimated = self._final_usage()
             call.record(status=status, http_status=http_status, usage=usage, estimated=estimated,
                         error_type=error_type)

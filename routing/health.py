@@ -20,6 +20,8 @@ from django.conf import settings
 
 from aipower.redis import get_redis
 
+from .resilience import redis_gate
+
 log = logging.getLogger("aipower.health")
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
@@ -113,24 +115,34 @@ class Health:
 
     async def claim_probe(self, keys: tuple[str, ...]) -> bool:
         """Whether this request may probe a half-open breaker (one request at a time does)."""
-        redis = get_redis()
+        redis = redis_gate.client()
         probe_ms = int(settings.AIPOWER_BREAKER_COOLDOWN_SECONDS * 1000) or 1000
-        if redis is None:
-            now = time.time()
-            for key in keys:
-                if key in self.open_until and self.open_until[key] <= now:
-                    # Push the deadline out while the probe runs; its outcome settles it.
-                    self.open_until[key] = now + probe_ms / 1000
-            return True
+        if redis is not None:
+            try:
+                ok = True
+                async with redis_gate.timeout():
+                    for key in keys:
+                        if key in self.open_until:
+                            ok = ok and bool(await redis.set(_PREFIX + "probe:" + key, "1", nx=True, px=probe_ms))
+                return ok
+            except redis_gate.errors as exc:
+                redis_gate.failed(exc)
+        # Without Redis: this process lets one request probe.
+        now = time.time()
         ok = True
         for key in keys:
-            if key in self.open_until:
-                ok = ok and bool(await redis.set(_PREFIX + "probe:" + key, "1", nx=True, px=probe_ms))
+            until = self.open_until.get(key)
+            if until is not None:
+                if until > now:
+                    ok = False  # another request of this process is probing it
+                else:
+                    # Push the deadline out while the probe runs; its outcome settles it.
+                    self.open_until[key] = now + probe_ms / 1000
         return ok
 
     # --- writing ------------------------------------------------------------------------------
     async def success(self, keys: tuple[str, ...]) -> None:
-        redis = get_redis()
+        redis = redis_gate.client()
         half_open = [k for k in keys if k in self.open_until]
         if redis is None:
             now = time.time()
@@ -150,7 +162,11 @@ class Health:
             pipe.zrem(_OPEN_SET, *half_open)
             for k in half_open:
                 pipe.delete(_PREFIX + "probe:" + k)
-            await pipe.execute()
+            try:
+                async with redis_gate.timeout():
+                    await pipe.execute()
+            except redis_gate.errors as exc:
+                redis_gate.failed(exc)
             for k in half_open:
                 self.open_until.pop(k, None)
         self._ensure_sync()
@@ -166,18 +182,25 @@ class Health:
         forced = forced or {}
         now = time.time()
         window, limit, ratio, minreq, cooldown = _params()
-        redis = get_redis()
-        if redis is None:
+        redis = redis_gate.client()
+        results = None
+        if redis is not None:
+            # Every breaker of the attempt in one round trip.
+            try:
+                async with redis_gate.timeout():
+                    script = self._script(redis)
+                    pipe = redis.pipeline(transaction=False)
+                    for key in keys:
+                        await script(keys=[_PREFIX + key, _OPEN_SET],
+                                     args=[now, window, limit, ratio, minreq, cooldown, key, forced.get(key, 0)],
+                                     client=pipe)
+                    results = [float(r) for r in await pipe.execute()]
+            except redis_gate.errors as exc:
+                redis_gate.failed(exc)
+                redis = None
+        if results is None:
             results = [self._local_failure(key, now, window, limit, ratio, minreq, cooldown, forced.get(key, 0))
                        for key in keys]
-        else:
-            # Every breaker of the attempt in one round trip.
-            script = self._script(redis)
-            pipe = redis.pipeline(transaction=False)
-            for key in keys:
-                await script(keys=[_PREFIX + key, _OPEN_SET],
-                             args=[now, window, limit, ratio, minreq, cooldown, key, forced.get(key, 0)], client=pipe)
-            results = [float(r) for r in await pipe.execute()]
         for key, until in zip(keys, results, strict=True):
             if until:
                 if key not in self.open_until or self.open_until[key] < until:
@@ -224,9 +247,24 @@ class Health:
             await asyncio.sleep(settings.AIPOWER_BREAKER_SYNC_SECONDS)
 
     async def sync(self) -> None:
-        redis = get_redis()
+        redis = redis_gate.client()
         if redis is None:
             return
+        try:
+            async with redis_gate.timeout():
+                await self._sync(redis)
+        except redis_gate.errors as exc:
+            redis_gate.failed(exc)
+
+    async def share_local(self, redis) -> None:
+        """Once Redis is back: breakers this process opened meanwhile are opened for everyone."""
+        now = time.time()
+        opened = {k: until for k, until in self.open_until.items() if until > now}
+        if opened:
+            await redis.zadd(_OPEN_SET, opened, gt=True)
+        self.local.clear()
+
+    async def _sync(self, redis) -> None:
         pending, self.pending_success = self.pending_success, {}
         now = time.time()
         window = settings.AIPOWER_BREAKER_WINDOW_SECONDS
@@ -248,6 +286,7 @@ class Health:
 
 
 health = Health()
+redis_gate.on_recovery.append(health.share_local)
 
 
 def breaker_keys(model) -> tuple[str, str]:

@@ -8,14 +8,18 @@ middleware. Everything else (the ORM, settings, the admin, the web pages) stays 
 """
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from . import drain, guard
 from .dialects import cors as dialect_cors
 from .errors import GatewayError, error_body
+from .resilience import db_gate
 
 JSON = b"application/json"
+log = logging.getLogger("aipower.http")
 
 
 @dataclass(slots=True)
@@ -78,6 +82,7 @@ async def _send_stream(send, receive, resp: ApiStream) -> None:
 
     watcher = asyncio.get_running_loop().create_task(watch())
     chunks = resp.chunks
+    drain.streams.add(task)
     try:
         headers = _encode(resp.headers, b"text/event-stream")
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
@@ -85,12 +90,40 @@ async def _send_stream(send, receive, resp: ApiStream) -> None:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
-        if not state["gone"]:
+        if not state["gone"] and not drain.draining:
             raise
     finally:
         state["done"] = True
         watcher.cancel()
-        await chunks.aclose()
+        try:
+            await chunks.aclose()
+        finally:
+            drain.streams.discard(task)
+
+
+class _HungUp(Exception):
+    pass
+
+
+async def _until_hangup(coro, receive):
+    """Runs the handler; a caller that hangs up before it is answered cancels it (and so the
+    upstream call): the request is recorded as a client disconnect and charged nothing."""
+    task = asyncio.get_running_loop().create_task(coro)
+
+    async def watch():
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        task.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        return await task  # when this is cancelled (shutdown), so is the handler
+    except asyncio.CancelledError:
+        if watcher.done() and task.cancelled():
+            raise _HungUp from None
+        raise
+    finally:
+        watcher.cancel()
 
 
 async def _read_body(receive, limit: int) -> bytes | None:
@@ -145,8 +178,28 @@ async def app(scope, receive, send) -> None:
     body = await _read_body(receive, limit)
     if body is None:
         return await _send_response(send, _too_large(limit))
-    fn = _HANDLERS.get(handler) or _resolve(handler)
-    resp = await fn(ApiRequest(method, path, headers, body))
+    ip = guard.client_ip(scope, headers)
+    wait = guard.blocked(ip)
+    if wait:
+        err = GatewayError(429, "Too many requests with invalid API keys from this address. Try again in "
+                           f"{wait:.0f}s.", "invalid_request_error", code="too_many_failed_authentications",
+                           headers={"retry-after": str(int(wait + 0.999))})
+        return await _send_response(send, error_response(err))
+    if db_gate.down:  # nothing is served that cannot be charged
+        return await _send_response(send, error_response(db_gate.unavailable()))
+    try:
+        fn = _HANDLERS.get(handler) or _resolve(handler)
+        resp = await _until_hangup(fn(ApiRequest(method, path, headers, body)), receive)
+    except _HungUp:
+        return  # recorded by the handler (client_disconnected, charged nothing); nobody to answer
+    except db_gate.errors as exc:
+        db_gate.failed(exc)
+        resp = error_response(db_gate.unavailable())
+    except Exception:
+        log.exception("%s %s failed", method, path)
+        resp = error_response(GatewayError(500, "The gateway failed to handle this request.", "server_error", code="internal_error"))
+    if resp.status == 401:
+        await guard.failed(ip)
     if cors is not None:
         resp.headers.update(cors)
     if isinstance(resp, ApiStream):

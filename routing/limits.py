@@ -10,7 +10,7 @@ token debt, and its tokens are added afterwards.
 
 import time
 
-from aipower.redis import get_redis
+from .resilience import redis_gate
 
 PERIOD_MS = 60_000
 _PREFIX = "aip:rl:"
@@ -47,13 +47,18 @@ async def _gcra(key: str, limit: int, cost: float, force: bool = False) -> int:
     interval = PERIOD_MS / limit
     tau = PERIOD_MS  # N at once
     now = time.time() * 1000
-    redis = get_redis()
-    if redis is None:
-        return _local_gcra(key, now, interval, tau, cost, force)
-    global _script
-    if _script is None or _script[0] is not redis:
-        _script = (redis, redis.register_script(_GCRA_LUA))
-    return int(await _script[1](keys=[_PREFIX + key], args=[now, interval, tau, cost, "1" if force else "0"]))
+    redis = redis_gate.client()
+    if redis is not None:
+        global _script
+        if _script is None or _script[0] is not redis:
+            _script = (redis, redis.register_script(_GCRA_LUA))
+        try:
+            async with redis_gate.timeout():
+                return int(await _script[1](keys=[_PREFIX + key], args=[now, interval, tau, cost, "1" if force else "0"]))
+        except redis_gate.errors as exc:
+            # Redis down or stalled: this process keeps its own buckets until it answers again.
+            redis_gate.failed(exc)
+    return _local_gcra(key, now, interval, tau, cost, force)
 
 
 async def admit(key_id: int, rpm: int | None, tpm: int | None) -> tuple[str, float] | None:

@@ -14,11 +14,24 @@ ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 PART_TYPES = {"text", "image_url", "input_audio", "file", "refusal"}
 TOOL_CHOICE_STRINGS = {"none", "auto", "required"}
 RESPONSE_FORMATS = {"text", "json_object", "json_schema"}
+# orjson (which re-encodes the body for the upstream) refuses JSON nested deeper than this.
+MAX_DEPTH = 254
 # Rough characters per token for prompt-size estimates (routing and reservations only; billing
 # uses the upstream's count whenever it reports one).
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
 TOKENS_PER_IMAGE = 85
+# A bound on prompt tokens that no upstream's count exceeds, for credit holds: a tokenizer that works
+# on UTF-8 bytes (every vendor's does) makes at most one token per byte; on top, each message's and
+# the request's framing, each tool's wrapping, JSON mode's added instructions or tool, and the
+# largest image any vendor counts as tokens (Anthropic's ~1,600).
+BOUND_PER_MESSAGE = 8
+BOUND_PER_REQUEST = 16
+BOUND_PER_TOOL = 16
+BOUND_JSON_MODE = 256
+BOUND_PER_IMAGE = 1600
+# At most this many choices per request (each is held for at its worst case).
+MAX_N = 16
 
 
 @dataclass(slots=True)
@@ -30,7 +43,8 @@ class Features:
     json_mode: bool
     stream: bool
     include_usage: bool
-    n: int = 1  # choices asked for: the worst case of the output is n times max_tokens
+    prompt_tokens_bound: int = 0  # never below the upstream's count (holds)
+    n: int = 1
 
 
 def _is_int(v) -> bool:
@@ -74,11 +88,21 @@ def parse_body(raw: bytes) -> dict:
         raise invalid(f"The request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object.", code="invalid_json")
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:  # only then can it be nested past what is forwarded
+        try:
+            orjson.dumps(body)
+        except orjson.JSONEncodeError:
+            raise invalid(f"The request body is nested more than {MAX_DEPTH} levels deep.",
+                          code="invalid_json") from None
     return body
 
 
-def _message_text_and_images(i: int, msg) -> tuple[int, int]:
-    """Validates one message; returns (characters of text, number of images)."""
+def _nbytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def _message_text_and_images(i: int, msg) -> tuple[int, int, int]:
+    """Validates one message; returns (characters of text, number of images, UTF-8 bytes of text)."""
     where = f"messages[{i}]"
     if not isinstance(msg, dict):
         raise invalid(f"'{where}' must be an object.", param=where, code="invalid_type")
@@ -86,9 +110,10 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int]:
     if role not in ROLES:
         raise invalid(f"'{where}.role' must be one of {sorted(ROLES)}.", param=f"{where}.role", code="invalid_value")
     content = msg.get("content")
-    chars = images = 0
+    chars = images = nbytes = 0
     if isinstance(content, str):
         chars = len(content)
+        nbytes = _nbytes(content)
     elif isinstance(content, list):
         for j, part in enumerate(content):
             pw = f"{where}.content[{j}]"
@@ -100,6 +125,7 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int]:
                 if not isinstance(part.get("text"), str):
                     raise invalid(f"'{pw}.text' must be a string.", param=f"{pw}.text", code="invalid_type")
                 chars += len(part["text"])
+                nbytes += _nbytes(part["text"])
             elif kind == "image_url":
                 if role != "user":
                     raise invalid(f"Image parts are only allowed in user messages ('{pw}').", param=pw)
@@ -130,7 +156,8 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int]:
                 raise invalid(f"'{where}.tool_calls[{k}]' must have an id and a function with a name and "
                               "arguments (a JSON string).", param=f"{where}.tool_calls[{k}]", code="invalid_type")
             chars += len(fn["name"]) + len(fn["arguments"])
-    return chars, images
+            nbytes += _nbytes(fn["name"]) + _nbytes(fn["arguments"]) + BOUND_PER_TOOL
+    return chars, images, nbytes
 
 
 def validate(body: dict) -> Features:
@@ -144,11 +171,12 @@ def validate(body: dict) -> Features:
         raise invalid("'messages' is required.", param="messages", code="missing_required_parameter")
     if not isinstance(messages, list) or not messages:
         raise invalid("'messages' must be a non-empty array.", param="messages", code="invalid_type")
-    chars = images = 0
+    chars = images = nbytes = 0
     for i, msg in enumerate(messages):
-        c, n = _message_text_and_images(i, msg)
+        c, n, b = _message_text_and_images(i, msg)
         chars += c
         images += n
+        nbytes += b
 
     _check_bool(body, "stream")
     stream = bool(body.get("stream"))
@@ -197,7 +225,12 @@ def validate(body: dict) -> Features:
             if params is not None and not isinstance(params, dict):
                 raise invalid(f"'tools[{i}].function.parameters' must be a JSON schema object.",
                               param=f"tools[{i}].function.parameters", code="invalid_type")
-            tool_chars += len(orjson.dumps(fn))
+            try:
+                tool_chars += len(orjson.dumps(fn))
+            except orjson.JSONEncodeError:
+                raise invalid(f"'tools[{i}].function' is nested more than {MAX_DEPTH} levels deep.",
+                              param=f"tools[{i}].function", code="invalid_value") from None
+            nbytes += BOUND_PER_TOOL
     tool_choice = body.get("tool_choice")
     if tool_choice is not None:
         if isinstance(tool_choice, str):
@@ -222,7 +255,14 @@ def validate(body: dict) -> Features:
             if not isinstance(js, dict) or not isinstance(js.get("name"), str):
                 raise invalid("'response_format.json_schema' must be an object with a 'name'.",
                               param="response_format.json_schema", code="invalid_type")
+            if js.get("schema") is not None and not isinstance(js["schema"], dict):
+                raise invalid("'response_format.json_schema.schema' must be a JSON schema object.",
+                              param="response_format.json_schema.schema", code="invalid_type")
         json_mode = rf["type"] != "text"
+        if json_mode:
+            nbytes += BOUND_JSON_MODE
+            if rf["type"] == "json_schema":
+                nbytes += len(orjson.dumps(rf["json_schema"]))
 
     fallback_models = body.get("models")
     if fallback_models is not None and (
@@ -230,7 +270,12 @@ def validate(body: dict) -> Features:
     ):
         raise invalid("'models' must be an array of model names.", param="models", code="invalid_type")
 
+    n = body.get("n") or 1
+    if n > MAX_N:
+        raise invalid(f"'n' must be at most {MAX_N}.", param="n", code="invalid_value")
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    bound = (nbytes + tool_chars + BOUND_PER_MESSAGE * len(messages) + BOUND_PER_IMAGE * images
+             + BOUND_PER_REQUEST)
     prompt_tokens = (chars + tool_chars) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_IMAGE * images
     return Features(
         prompt_tokens=prompt_tokens,
@@ -240,7 +285,8 @@ def validate(body: dict) -> Features:
         json_mode=json_mode,
         stream=stream,
         include_usage=include_usage,
-        n=body.get("n") or 1,
+        prompt_tokens_bound=bound,
+        n=n,
     )
 
 

@@ -67,5 +67,4 @@ cat <<EOF
 
 EOF
 
-exec .venv/bin/uvicorn aipower.asgi:application --host 127.0.0.1 --port "$PORT" \
-  --loop uvloop --http httptools --lifespan on --no-access-log
+exec .venv/bin/python -m aipower.serve --host 127.0.0.1 --port "$PORT"

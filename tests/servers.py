@@ -86,8 +86,10 @@ def start_gateway(*, database_url: str, simulator_url: str, **extra_env) -> Serv
         "DJANGO_SETTINGS_MODULE": "aipower.settings",
     })
     env.update({k: str(v) for k, v in extra_env.items()})
-    argv = [sys.executable, "-m", "uvicorn", "aipower.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-            "--loop", "uvloop", "--http", "httptools", "--lifespan", "on", "--no-access-log"]
+    argv = [sys.executable, "-m", "aipower.serve", "--host", "127.0.0.1", "--port", str(port)]
+    if "workers" in extra_env:
+        argv += ["--workers", str(extra_env.pop("workers"))]
+        env.pop("workers", None)
     return Server("gateway", argv, port, env, "/v1/models")
 
 
@@ -108,3 +110,105 @@ def stream_then_hang_up(server: Server, key: str, body: bytes, headers: dict[str
             received += piece
     lines = received.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
     return next(line.split(": ", 1)[1] for line in lines if line.lower().startswith("x-request-id"))
+
+
+class PrivateRedis:
+    """A redis-server of one test's own, which the test may kill, restart, pause and resume."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.proc = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.ping():
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client().ping())
+        except Exception:
+            return False
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(5)
+
+    def pause(self) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.resume()
+            self.kill()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of one test's own (run as the scripts' unprivileged user), holding a copy
+    of the test database, which the test may stop and start again."""
+
+    OS_USER = "aipower-pg"
+
+    def __init__(self, source_url: str):
+        import glob
+        import shutil
+        import tempfile
+
+        self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
+        self.home = Path(tempfile.mkdtemp(prefix="aipower-pg-test."))
+        shutil.chown(self.home, self.OS_USER)
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/aipower"
+        self._as_pg(self.bin / "initdb", "-D", self.home / "data", "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                    "--locale=C.UTF-8")
+        with open(self.home / "data" / "postgresql.conf", "a") as conf:
+            conf.write(f"listen_addresses = '127.0.0.1'\nunix_socket_directories = '{self.home}'\n"
+                       "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 100\n")
+        self.start()
+        psql = [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q"]
+        subprocess.run(psql + ["-c", "create database aipower"], check=True, stdout=subprocess.DEVNULL)
+        dump = subprocess.run([str(self.bin / "pg_dump"), "--no-owner", "--no-privileges", source_url],
+                              check=True, capture_output=True).stdout
+        subprocess.run(psql + ["-d", "aipower", "-v", "ON_ERROR_STOP=1"], input=dump, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def _as_pg(self, *argv) -> None:
+        subprocess.run(["runuser", "-u", self.OS_USER, "--", *map(str, argv)], cwd="/", check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        self._as_pg(self.bin / "pg_ctl", "start", "-w", "-t", "60", "-D", self.home / "data", "-l",
+                    self.home / "postgres.log", "-o", f"-p {self.port}")
+
+    def stop(self) -> None:
+        self._as_pg(self.bin / "pg_ctl", "stop", "-w", "-m", "fast", "-D", self.home / "data")
+
+    def destroy(self) -> None:
+        import shutil
+
+        try:
+            self._as_pg(self.bin / "pg_ctl", "stop", "-w", "-m", "immediate", "-D", self.home / "data")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.home, ignore_errors=True)

@@ -41,7 +41,9 @@ BEGIN
 END $$;
 
 -- Charges p_charged (>= 0) for the request and drops its hold. Returns status 'none' when there is
--- no reservation (settled already, released, or never reserved): settling is idempotent.
+-- no reservation (settled already, released, or never reserved): settling is idempotent. A charge
+-- is never more than what was held for it: above, it is cut to the hold (status 'capped'), so a
+-- balance, an organization's cap or a key's budget can never be overspent.
 CREATE OR REPLACE FUNCTION billing_settle(p_request text, p_charged bigint, OUT status text, OUT org_id bigint,
                                           OUT balance_before bigint, OUT balance_after bigint)
 LANGUAGE plpgsql AS $$
@@ -49,9 +51,11 @@ DECLARE
   r billing_reservation%ROWTYPE;
   cur date := date_trunc('month', now() AT TIME ZONE 'UTC')::date;
   hold bigint;
+  capped boolean := false;
 BEGIN
   DELETE FROM billing_reservation WHERE request_id = p_request RETURNING * INTO r;
   IF NOT FOUND THEN status := 'none'; RETURN; END IF;
+  IF p_charged > r.amount_nusd THEN p_charged := r.amount_nusd; capped := true; END IF;
   org_id := r.organization_id;
   hold := CASE WHEN r.expired THEN 0 ELSE r.amount_nusd END;
   UPDATE billing_creditaccount
@@ -74,7 +78,7 @@ BEGIN
            month = cur
      WHERE api_key_id = r.api_key_id;
   END IF;
-  status := 'ok';
+  status := CASE WHEN capped THEN 'capped' ELSE 'ok' END;
 END $$;
 
 -- Releases the holds of reservations past their expiry (their worker never settled). The rows

@@ -1,0 +1,39 @@
+"""The production server: uvicorn with the API's limits.
+
+    python -m aipower.serve --host 0.0.0.0 --port 8000 [--workers N]
+
+On top of `uvicorn aipower.asgi:application`: a request's line and headers together may be at most
+AIPOWER_MAX_HEADER_BYTES (32 KiB; past it 431 and the connection closed, before any work), at most
+AIPOWER_MAX_CONNECTIONS connections and requests per process (past it 503), and SIGTERM drains for
+AIPOWER_DRAIN_SECONDS (30 s) before cutting what is left (routing/drain.py).
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aipower.settings")
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+def main() -> None:
+    import uvicorn
+
+    from aipower.http_protocol import LimitedHttpToolsProtocol
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args()
+    uvicorn.run("aipower.asgi:application", host=args.host, port=args.port, workers=args.workers,
+                loop="uvloop", http=LimitedHttpToolsProtocol, lifespan="on", access_log=False,
+                proxy_headers=False,  # X-Forwarded-For is read by routing/guard.py, from trusted proxies only
+                limit_concurrency=_env_int("AIPOWER_MAX_CONNECTIONS", 2000),
+                timeout_graceful_shutdown=_env_int("AIPOWER_DRAIN_SECONDS", 30))
+
+
+if __name__ == "__main__":
+    main()
