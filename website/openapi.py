@@ -55,7 +55,16 @@ ERRORS = [
     (413, "invalid_request_error", "request_too_large", "The body is larger than the limit."),
     (429, "rate_limit_exceeded", "rate_limit_exceeded",
      "The key's requests- or tokens-per-minute limit; wait for retry-after seconds."),
+    (429, "invalid_request_error", "too_many_failed_authentications",
+     "Too many requests with invalid keys from your address in the last minute; wait for retry-after seconds. "
+     "Valid keys are never slowed down."),
+    (431, "invalid_request_error", "-", "The request line and headers are larger than the limit; nothing was read."),
+    (500, "server_error", "internal_error", "The gateway failed on this request; it is recorded, nothing is charged "
+                                            "beyond what an upstream delivered."),
     (502, "server_error", "upstream_unavailable", "Every upstream that could serve the request failed."),
+    (503, "server_error", "service_unavailable",
+     "The gateway's database cannot be reached: nothing is served that could not be charged. Retry after "
+     "retry-after seconds."),
 ]
 
 PARAMETERS = [

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import orjson
 import pytest
+from django_scopes import scopes_disabled
 
 from billing.models import CreditAccount, KeyBudget, LedgerEntry, Reservation
 from billing.pricing import worst_case_nusd
@@ -80,7 +81,7 @@ def test_n_is_capped_and_held_for(gateway, tenant, live_db):
         def watch():
             deadline = time.monotonic() + 5
             while not seen and time.monotonic() < deadline:
-                with live_db.unblock():
+                with live_db.unblock(), scopes_disabled():  # a thread of its own: not the test's scope state
                     seen.extend(Reservation.objects.filter(api_key_id=tenant.key_id).values_list("amount_nusd",
                                                                                                   flat=True))
                 time.sleep(0.01)
