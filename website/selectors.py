@@ -80,10 +80,34 @@ class RouteCard:
     targets: tuple[ModelInfo, ...]
 
 
+def first_choice(snapshot: Snapshot, route) -> ModelInfo | None:
+    """What the route's policy calls first for the site's example request (500 input and 200
+    output tokens, plain text): the cheapest for auto-cheap, the highest ranked for auto-best, the
+    route's default tier for auto (no prompt to judge), the static order for auto-fast until it has
+    measurements. The pool's first model when the policy cannot say."""
+    from routing import policy
+    from routing.errors import GatewayError
+    from routing.request import Features
+
+    example = Features(prompt_tokens=EXAMPLE["input_tokens"], max_tokens=EXAMPLE["output_tokens"], tools=False,
+                       vision=False, json_mode=False, stream=False, include_usage=False)
+    try:
+        candidates = policy.plan(route.name, example, snapshot, fallback=False).candidates
+    except GatewayError:
+        candidates = []
+    if candidates:
+        return candidates[0]
+    return route.targets[0] if route.targets else None
+
+
 def route_cards(snapshot: Snapshot) -> list[RouteCard]:
     bp = markup_bp()
-    return [RouteCard(name=r.name, goal=r.goal, description=r.description, first=model_row(r.targets[0], bp) if r.targets else None, targets=r.targets)
-            for r in snapshot.routes.values()]
+    cards = []
+    for r in snapshot.routes.values():
+        first = first_choice(snapshot, r)
+        cards.append(RouteCard(name=r.name, goal=r.goal, description=r.description,
+                               first=model_row(first, bp) if first is not None else None, targets=r.targets))
+    return cards
 
 
 def fallback_chains(snapshot: Snapshot) -> list[tuple[str, str, tuple[ModelInfo, ...]]]:
@@ -124,9 +148,10 @@ def mix_shares(snapshot: Snapshot, mix: dict[str, int]) -> list[tuple[ModelInfo,
         if not pct:
             continue
         route = snapshot.routes.get(name)
-        if route is None or not route.targets:
+        first = first_choice(snapshot, route) if route is not None else None
+        if first is None:
             return None
-        shares.append((route.targets[0], pct))
+        shares.append((first, pct))
     return shares
 
 

@@ -32,7 +32,21 @@ def per_request_nusd(m: CatalogModel, inp: int, out: int) -> int:
 
 
 def first_choice(route: str) -> CatalogModel:
-    return Route.objects.get(name=route).targets.order_by("position", "id").first().model
+    """The model a route's goal picks for the site's example request (500 in, 200 out), worked out
+    here from the catalog: the cheapest of auto-cheap's pool, the best ranked of auto-best's
+    (overall) and auto-code's (coding); the other routes' static order (no prompt to judge, no
+    latency measured yet)."""
+    r = Route.objects.get(name=route)
+    pool = [t.model for t in r.targets.order_by("position", "id").select_related("model")]
+    if route == "auto-cheap":
+        return min(pool, key=lambda m: per_request_nusd(m, 500, 200))
+    if route == "auto-best":
+        return max(pool, key=lambda m: m.quality_overall or 0)
+    if route == "auto-code":
+        return max(pool, key=lambda m: m.quality_coding or 0)
+    if route == "auto-free":
+        return min(pool, key=lambda m: per_request_nusd(m, 500, 200))
+    return pool[0]
 
 
 def cost_rows(page: str) -> dict[str, tuple[str, str, str]]:
