@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     ap.add_argument("--concurrency", type=int, default=32)
     args = ap.parse_args(argv)
     port = 18731
-    sim = subprocess.Popen(["taskset", "-c", "1", sys.executable, "-m", "routing.simulator", "--port", str(port)],
+    sim = subprocess.Popen(["taskset", "-c", "1", sys.executable, "-m", "simulator", "--port", str(port)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         os.sched_setaffinity(0, {0})

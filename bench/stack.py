@@ -187,7 +187,7 @@ class Stack:
         self.sim_url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._spawn("simulator", self.load_core,
-                    [sys.executable, "-m", "routing.simulator", "--host", "127.0.0.1", "--port", str(port)], env)
+                    [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port)], env)
         self._wait_http("simulator", self.sim_url + "/health")
 
     def start_gateway(self) -> None:

@@ -24,7 +24,7 @@ from .adapters import Usage, adapter_for
 from .catalog import ModelInfo, get_snapshot
 from .dialects.models import usable_names
 from .errors import GatewayError, UpstreamError, invalid
-from .gateway import (Call, _attempt, _exhausted, _failed, _rate_limited, _reserve, _sim_headers, _tries,
+from .gateway import (Call, _attempt, _exhausted, _failed, _rate_limited, _reserve, _tries,
                       authenticate, error_response, new_request_id)
 from .health import breaker_keys, health, retry_budget
 from .http import ApiResponse
@@ -175,10 +175,9 @@ async def create(request) -> ApiResponse:
 
 async def _serve(call: Call, request, models: list, asked: dict, inputs: list, encoding: str, snapshot):
     last = None
-    sim_headers = _sim_headers(request)
     client = get_client()
     async for model in _tries(call, models):
-        target = target_for(model, snapshot, sim_headers, stream=False)
+        target = target_for(model, snapshot, request.headers, stream=False)
         t = time.perf_counter()
         try:
             async with asyncio.timeout(target.total_timeout):

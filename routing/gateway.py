@@ -31,7 +31,7 @@ from .latency import latency
 from .request import Features, estimate_completion_tokens, parse_body, validate
 from .http import ApiResponse, ApiStream
 from .http import error_response as _error_response
-from .upstream import SIM_HEADER_PREFIX, get_client, target_for
+from .upstream import get_client, target_for
 
 SSE_DONE = b"data: [DONE]\n\n"
 log = logging.getLogger("aipower.gateway")
@@ -210,10 +210,6 @@ async def authenticate(request) -> keys.KeyIdentity:
     return identity
 
 
-def _sim_headers(request) -> dict:
-    return {k: v for k, v in request.headers.items() if k.startswith(SIM_HEADER_PREFIX)}
-
-
 def _attempt(model: ModelInfo, started: float, error: UpstreamError | None = None) -> dict:
     entry = {"model": model.public_id, "provider": model.provider.slug,
              "ms": int((time.perf_counter() - started) * 1000)}
@@ -288,12 +284,11 @@ async def chat_completions(request) -> ApiResponse | ApiStream:
     candidates = plan.candidates
     call.first_choice = candidates[0]
     retry_budget().deposit()
-    sim_headers = _sim_headers(request)
     client = get_client()
     try:
         if features.stream:
-            return await _stream(call, body, candidates, snapshot, sim_headers, client)
-        return await _complete(call, body, candidates, snapshot, sim_headers, client)
+            return await _stream(call, body, candidates, snapshot, request.headers, client)
+        return await _complete(call, body, candidates, snapshot, request.headers, client)
     except GatewayError as err:
         call.record(status="client_error" if err.status < 500 else "upstream_error", http_status=err.status,
                     error_type=err.code or err.type)
@@ -348,10 +343,10 @@ async def _failed(call: Call, model: ModelInfo, started: float, err: UpstreamErr
         _in_background(health.failure(breaker_keys(model), forced=forced))
 
 
-async def _complete(call, body, candidates, snapshot, sim_headers, client) -> ApiResponse | ApiStream:
+async def _complete(call, body, candidates, snapshot, headers, client) -> ApiResponse | ApiStream:
     last = None
     async for model in _tries(call, candidates):
-        target = target_for(model, snapshot, sim_headers, stream=False)
+        target = target_for(model, snapshot, headers, stream=False)
         t = time.perf_counter()
         try:
             async with asyncio.timeout(target.total_timeout):
@@ -558,10 +553,10 @@ async def _first_token(upstream, held: list) -> None:
             return
 
 
-async def _stream(call, body, candidates, snapshot, sim_headers, client) -> ApiResponse | ApiStream:
+async def _stream(call, body, candidates, snapshot, headers, client) -> ApiResponse | ApiStream:
     last = None
     async for model in _tries(call, candidates):
-        target = target_for(model, snapshot, sim_headers, stream=True)
+        target = target_for(model, snapshot, headers, stream=True)
         t = time.perf_counter()
         upstream = adapter_for(model.provider.wire_format).stream(client, target, body)
         held = []

@@ -3,6 +3,7 @@ environment, and the provider simulator standing in for every provider when no k
 
 import asyncio
 import os
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -11,6 +12,8 @@ from . import pool
 from .adapters.base import Target
 from .catalog import ModelInfo, Snapshot
 
+# The provider simulator's per-request controls (simulator/__init__.py lists them). A caller's
+# headers reach an upstream only here, and only these, and only when the simulator serves.
 SIM_HEADER_PREFIX = "x-sim-"
 
 # One pool of upstream connections per process (routing/pool.py).
@@ -53,7 +56,15 @@ def simulated_providers_banner() -> str:
             f"{settings.AIPOWER_SIMULATOR_URL}. Answers are simulated.")
 
 
-def target_for(model: ModelInfo, snapshot: Snapshot, request_headers: dict, *, stream: bool) -> Target:
+def simulator_controls(headers: Mapping[str, str]) -> dict[str, str]:
+    """The simulator's controls among a request's headers (x-sim-*), with lower-case names."""
+    return {k.lower(): v for k, v in headers.items() if k[:6].lower() == SIM_HEADER_PREFIX}
+
+
+def target_for(model: ModelInfo, snapshot: Snapshot, request_headers: Mapping[str, str], *,
+               stream: bool) -> Target:
+    """Where and how to call `model` for a request with `request_headers` (the caller's own): a
+    simulated provider is sent the simulator's controls among them; a real one, none of them."""
     p = model.provider
     s = settings
     first_byte = p.first_byte_timeout_s or s.AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT
@@ -69,6 +80,6 @@ def target_for(model: ModelInfo, snapshot: Snapshot, request_headers: dict, *, s
     }
     if simulating(snapshot):
         base = f"{s.AIPOWER_SIMULATOR_URL.rstrip('/')}/p/{p.slug}{urlsplit(p.base_url).path.rstrip('/')}"
-        extra = {k: v for k, v in request_headers.items() if k.startswith(SIM_HEADER_PREFIX)}
-        return Target(model=model, base_url=base, api_key="simulated", extra_headers=extra, **timeouts)
+        return Target(model=model, base_url=base, api_key="simulated",
+                      extra_headers=simulator_controls(request_headers), **timeouts)
     return Target(model=model, base_url=p.base_url, api_key=os.environ.get(p.credential_env), **timeouts)

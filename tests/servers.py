@@ -69,7 +69,7 @@ class Server:
 
 def start_simulator(**flags) -> Server:
     port = free_port()
-    argv = [sys.executable, "-m", "routing.simulator", "--host", "127.0.0.1", "--port", str(port)]
+    argv = [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port)]
     for k, v in flags.items():
         argv += [f"--{k.replace('_', '-')}", str(v)]
     return Server("simulator", argv, port, dict(os.environ), "/health")

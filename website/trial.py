@@ -244,9 +244,9 @@ async def try_chat(request):
 
 def _sim_headers(request) -> dict:
     """The provider simulator's controls (x-sim-*); the gateway uses them only while it serves."""
-    from routing.upstream import SIM_HEADER_PREFIX
+    from routing.upstream import simulator_controls
 
-    return {k.lower(): v for k, v in request.headers.items() if k.lower().startswith(SIM_HEADER_PREFIX)}
+    return simulator_controls(request.headers)
 
 
 async def _answer(request, wants_stream, browser_id, new, snapshot, route, prompt, *, error=None, status=200,

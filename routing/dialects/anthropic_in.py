@@ -458,7 +458,7 @@ async def count_tokens(request) -> ApiResponse:
     counted_by = "estimate"
     tokens = features.prompt_tokens
     if model.provider.wire_format == "anthropic":
-        target = target_for(model, snapshot, gateway._sim_headers(request), stream=False)
+        target = target_for(model, snapshot, request.headers, stream=False)
         try:
             tokens = await adapter_for("anthropic").count_tokens(get_client(), target, chat)
             counted_by = "anthropic"

@@ -90,7 +90,7 @@ async def simulator_url():
     """The provider simulator, in this process, on a real port."""
     from aiohttp.test_utils import TestServer
 
-    from routing.simulator.server import make_app
+    from simulator.server import make_app
 
     server = TestServer(make_app(), host="127.0.0.1")
     await server.start_server()

@@ -5,7 +5,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from routing.simulator.server import make_app
+from simulator.server import make_app
 from tests.simulator.helpers import Sim
 
 

@@ -4,7 +4,7 @@ and prompt caching."""
 import orjson
 import pytest
 
-from routing.simulator.content import estimate_prompt_tokens, estimate_text_tokens
+from simulator.content import estimate_prompt_tokens, estimate_text_tokens
 from tests.simulator.helpers import ANTHROPIC_HEADERS, user
 
 WEATHER = {"name": "get_weather", "description": "Weather in a city",

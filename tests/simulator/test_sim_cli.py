@@ -1,4 +1,4 @@
-"""Starting the simulator: `python -m routing.simulator` (no Django) and `manage.py simulate_providers`."""
+"""Starting the simulator: `python -m simulator` (no Django) and `manage.py simulate_providers`."""
 
 import os
 import subprocess
@@ -31,7 +31,7 @@ def test_it_starts_and_says_where_it_listens(how):
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     if how == "module":
         # Without Django settings at all: the server must not need them.
-        argv = [sys.executable, "-m", "routing.simulator", "--port", "0", "--latency-ms", "1"]
+        argv = [sys.executable, "-m", "simulator", "--port", "0", "--latency-ms", "1"]
     else:
         env["DJANGO_SETTINGS_MODULE"] = "aipower.settings"
         argv = [sys.executable, "manage.py", "simulate_providers", "--host", "127.0.0.1", "--port", "0",

@@ -4,7 +4,7 @@ function calls, JSON mode, images, errors."""
 import jsonschema
 import orjson
 
-from routing.simulator.content import TOKENS_PER_IMAGE, estimate_prompt_tokens, estimate_text_tokens
+from simulator.content import TOKENS_PER_IMAGE, estimate_prompt_tokens, estimate_text_tokens
 from tests.simulator.helpers import GEMINI_HEADERS
 
 MODEL = "gemini-2.5-flash"

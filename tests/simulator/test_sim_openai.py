@@ -4,7 +4,7 @@ import jsonschema
 import openai
 import orjson
 
-from routing.simulator.content import estimate_prompt_tokens, estimate_text_tokens
+from simulator.content import estimate_prompt_tokens, estimate_text_tokens
 from tests.simulator.helpers import data_json, user
 
 WEATHER = {"type": "function", "function": {

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from routing.simulator.server import add_arguments, run_from_options
+from simulator.server import add_arguments, run_from_options
 
 
 class Command(BaseCommand):

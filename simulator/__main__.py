@@ -1,4 +1,4 @@
-"""`python -m routing.simulator [--host H] [--port P] ...`: the provider simulator, without Django."""
+"""`python -m simulator [--host H] [--port P] ...`: the provider simulator, without Django."""
 
 import argparse
 
@@ -6,7 +6,7 @@ from .server import add_arguments, run_from_options
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m routing.simulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
     add_arguments(parser)
     run_from_options(vars(parser.parse_args(argv)))
 

@@ -363,7 +363,7 @@ def run(host: str = "127.0.0.1", port: int = 8001, **config) -> None:
 
 
 def add_arguments(parser) -> None:
-    """The command-line options, shared by `python -m routing.simulator` and the management command."""
+    """The command-line options, shared by `python -m simulator` and the management command."""
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001, help="0 picks a free port (printed)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before each response starts")

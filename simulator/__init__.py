@@ -1,9 +1,9 @@
 """The provider simulator: a standalone asyncio (aiohttp) server that speaks the OpenAI, Anthropic and
 Gemini wire formats, with configurable latency, streaming pace and injected faults. It needs no Django.
 
-Start it with `python -m routing.simulator --port 8001` or `python manage.py simulate_providers`
+Start it with `python -m simulator --port 8001` or `python manage.py simulate_providers`
 (options: --host, --port (0: a free one, printed), --latency-ms, --ttft-ms, --tokens-per-second,
---output-tokens, --chunks, --stream-ms); embed it with `routing.simulator.server.make_app(config)`.
+--output-tokens, --chunks, --stream-ms); embed it with `simulator.server.make_app(config)`.
 
 Endpoints (any model id is accepted and echoed back):
   POST /p/{provider}/<prefix>/chat/completions                       OpenAI format (Authorization: Bearer)
