@@ -9,8 +9,9 @@ twice. The queue is flushed every AIPOWER_USAGE_FLUSH_SECONDS and at server shut
 import asyncio
 import logging
 
-from aipower.db import db_task
 from django.conf import settings
+
+from aipower.db import db_task
 
 from .models import UsageRecord
 

@@ -15,8 +15,9 @@ import time
 SIZES = (1_000, 10_000, 100_000)  # prompt tokens (about 4 characters each)
 ROUTES = ("auto", "auto-cheap", "auto-fast")
 TARGET_MS = 0.3  # median, route auto, every size
-WORDS = ("the quick brown fox jumps over the lazy dog while a careful engineer reviews the pull request and "
-         "asks why the cache misses on every second call ").split()
+WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "while", "a", "careful", "engineer",
+         "reviews", "the", "pull", "request", "and", "asks", "why", "the", "cache", "misses", "on", "every", "second",
+         "call"]
 
 
 def _setup():

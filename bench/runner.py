@@ -10,15 +10,27 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
 from . import dialects, failover, load, router
 from .procfs import CpuWindow, loadavg, status_kib
-from .report import (INFO, NOT_MEASURED, Check, at_least, at_most, error_note, failed, markdown, max_in_window,
-                     percentile_diff_ms, summary_ms, table)
+from .report import (
+    INFO,
+    NOT_MEASURED,
+    Check,
+    at_least,
+    at_most,
+    error_note,
+    failed,
+    markdown,
+    max_in_window,
+    percentile_diff_ms,
+    summary_ms,
+    table,
+)
 from .stack import ROOT, Stack, StackError
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
@@ -360,8 +372,8 @@ def _how(plan: Plan, stack: Stack, run: Run) -> list[str]:
         f"CPU pinning: gateway (single uvicorn process) on CPU {stack.gateway_core} "
         f"[{' '.join(stack.commands['gateway'])}]; load generator (this process, sched_setaffinity), "
         f"simulator, PostgreSQL and Redis on CPU {stack.load_core}.",
-        f"Stack: fresh database aipower_bench (migrated, catalog loaded, key issued), Redis cache, "
-        f"AIPOWER_SIMULATE_PROVIDERS=1, LOG_LEVEL=ERROR, DEBUG=0, usage rows recorded.",
+        "Stack: fresh database aipower_bench (migrated, catalog loaded, key issued), Redis cache, "
+        "AIPOWER_SIMULATE_PROVIDERS=1, LOG_LEVEL=ERROR, DEBUG=0, usage rows recorded.",
         f"Warm-up: {plan.warmup} non-streaming + {plan.stream_warmup} streaming requests each to gateway and "
         f"simulator; {plan.failover_warmup} failover cycles; 1 s at c={CONCURRENCY} before the throughput run.",
         f"Latency: {plan.latency_pairs} non-streaming requests per series, concurrency 1, gateway and direct "
@@ -423,7 +435,7 @@ def main(argv=None) -> int:
     stack = Stack(gateway_core, load_core, log=say)
     profile_to = (stack.log_dir / "profile-throughput.txt") if args.profile else None
     run = Run(stack, plan, profile_to)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     run.phases["host"] = {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
                           "loadavg_start": loadavg()}
     t0 = time.perf_counter()

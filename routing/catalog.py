@@ -10,8 +10,9 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 
-from aipower.db import db_task
 from django.conf import settings
+
+from aipower.db import db_task
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,19 @@ from .adapters import Usage, adapter_for
 from .catalog import ModelInfo, get_snapshot
 from .dialects.models import usable_names
 from .errors import GatewayError, UpstreamError, invalid
-from .gateway import (Call, _attempt, _exhausted, _failed, _rate_limited, _reserve, _sim_headers, _tries,
-                      authenticate, error_response, new_request_id)
+from .gateway import (
+    Call,
+    _attempt,
+    _exhausted,
+    _failed,
+    _rate_limited,
+    _reserve,
+    _sim_headers,
+    _tries,
+    authenticate,
+    error_response,
+    new_request_id,
+)
 from .health import breaker_keys, health, retry_budget
 from .http import ApiResponse
 from .policy import not_found

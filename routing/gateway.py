@@ -24,12 +24,12 @@ from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
 from .catalog import ModelInfo, get_snapshot
 from .errors import GatewayError, UpstreamError
-from .health import CLOSED, HALF_OPEN, OPEN, breaker_keys, health, provider_key, retry_budget
 from .explain import route_explain  # noqa: F401  (POST /v1/route/explain, see routing/http.py)
-from .latency import latency
-from .request import Features, estimate_completion_tokens, parse_body, validate
+from .health import HALF_OPEN, OPEN, breaker_keys, health, provider_key, retry_budget
 from .http import ApiResponse, ApiStream
 from .http import error_response as _error_response
+from .latency import latency
+from .request import Features, estimate_completion_tokens, parse_body, validate
 from .upstream import SIM_HEADER_PREFIX, get_client, target_for
 
 SSE_DONE = b"data: [DONE]\n\n"

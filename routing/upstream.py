@@ -1,7 +1,6 @@
 """Where upstream calls go: one pooled HTTP client per process, provider credentials from the
 environment, and the provider simulator standing in for every provider when no keys are set."""
 
-import asyncio
 import os
 from urllib.parse import urlsplit
 

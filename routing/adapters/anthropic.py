@@ -58,9 +58,25 @@ from routing.catalog import ModelInfo
 from routing.errors import UpstreamError, invalid
 
 from .base import Target, Usage
-from .common import (ChunkMaker, VendorAdapter, choice, completion_body, conversation, data_url, file_data,
-                     json_or_none, json_response_format, max_tokens, post_json, reject_unsupported, retry_after,
-                     stop_list, text_parts, tool_call, tool_call_arguments)
+from .common import (
+    ChunkMaker,
+    VendorAdapter,
+    choice,
+    completion_body,
+    conversation,
+    data_url,
+    file_data,
+    json_or_none,
+    json_response_format,
+    max_tokens,
+    post_json,
+    reject_unsupported,
+    retry_after,
+    stop_list,
+    text_parts,
+    tool_call,
+    tool_call_arguments,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 THINKING_FIELD = "x_anthropic_thinking"  # a gateway field: never sent to other vendors

@@ -52,9 +52,25 @@ from routing.catalog import ModelInfo
 from routing.errors import UpstreamError, invalid
 
 from .base import Target, Usage
-from .common import (ChunkMaker, VendorAdapter, choice, completion_body, conversation, data_url, file_data,
-                     json_or_none, json_response_format, max_tokens, post_json, reject_unsupported, retry_after,
-                     stop_list, text_parts, tool_call, tool_call_arguments)
+from .common import (
+    ChunkMaker,
+    VendorAdapter,
+    choice,
+    completion_body,
+    conversation,
+    data_url,
+    file_data,
+    json_or_none,
+    json_response_format,
+    max_tokens,
+    post_json,
+    reject_unsupported,
+    retry_after,
+    stop_list,
+    text_parts,
+    tool_call,
+    tool_call_arguments,
+)
 
 SIGNATURE_PLACEHOLDER = "skip_thought_signature_validator"
 THINKING_BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}

@@ -93,6 +93,6 @@ def featurize(sample: str, total_chars: int) -> dict[str, float]:
     """Sparse features of a sample (the training script's view of what `analyse` gives)."""
     keys, dense, _ = analyse(sample, total_chars)
     scale = 1.0 / math.sqrt(max(len(keys) + len(dense), 1))
-    feats = {k: scale for k in sorted(keys)}
+    feats = dict.fromkeys(sorted(keys), scale)
     feats.update(dense)
     return feats

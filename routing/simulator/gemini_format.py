@@ -8,7 +8,7 @@ same responses come as one streamed JSON array.
 
 from aiohttp import web
 
-from .content import Ask, Reply, TOKENS_PER_IMAGE, estimate_prompt_tokens, estimate_text_tokens, seed_of
+from .content import TOKENS_PER_IMAGE, Ask, Reply, estimate_prompt_tokens, estimate_text_tokens, seed_of
 from .controls import Controls
 from .wire import Parsed, StreamPlan, Tokens, VendorError, WireFormat, dumps, new_id, text_pieces
 

@@ -3,8 +3,8 @@ request at the price in force when it started, and the history is public (page a
 
 import time
 import uuid
-from decimal import Decimal
 from datetime import timedelta
+from decimal import Decimal
 
 import openai
 import pytest
