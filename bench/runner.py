@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import orjson
@@ -330,7 +331,7 @@ def _pacing(r: load.StreamReply) -> dict:
     if not r.ok and not r.arrivals:
         return {"chunks": 0, "spread_s": 0.0, "max_in_50ms": 0, "error": r.error}
     a = r.arrivals
-    gaps = [b - x for x, b in zip(a, a[1:])]
+    gaps = [b - x for x, b in pairwise(a)]
     return {"chunks": len(a), "ttft_ms": round(a[0] * 1000, 2), "spread_s": round(a[-1] - a[0], 4),
             "max_in_50ms": max_in_window(a, BURST_WINDOW_S), "max_gap_ms": round(max(gaps) * 1000, 2) if gaps else 0,
             "min_gap_ms": round(min(gaps) * 1000, 2) if gaps else 0, "done": r.done, "error": r.error}

@@ -128,7 +128,7 @@ class Latency:
             except BaseException:
                 self.pending[:0] = pending  # sent next time
                 raise
-            for pid, values in zip(names, lists):
+            for pid, values in zip(names, lists, strict=True):
                 d = self._local(pid)
                 d.clear()
                 for v in values:

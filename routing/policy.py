@@ -150,6 +150,6 @@ def restrict(plan: Plan, requested: str, allowed: frozenset[str], snapshot: Snap
     if not candidates:
         raise GatewayError(403, f"No model this API key may use can serve '{requested}'.", "permission_error",
                            param="model", code="model_not_allowed")
-    why = tuple(w for m, w in zip(plan.candidates, plan.why) if m.public_id in reachable)
+    why = tuple(w for m, w in zip(plan.candidates, plan.why, strict=False) if m.public_id in reachable)
     return Plan(route=plan.route, candidates=candidates, reason=plan.reason, difficulty=plan.difficulty,
                 tier=plan.tier, why=why, skipped=plan.skipped)

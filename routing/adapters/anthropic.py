@@ -186,7 +186,7 @@ def _text_blocks(content, where: str) -> list[dict]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
     texts = text_parts(content, where)
-    return [_with_cache_control({"type": "text", "text": t}, part) for t, part in zip(texts, content) if t]
+    return [_with_cache_control({"type": "text", "text": t}, part) for t, part in zip(texts, content, strict=True) if t]
 
 
 def _user_blocks(content, where: str) -> list[dict]:

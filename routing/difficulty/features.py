@@ -8,6 +8,7 @@ TAIL_CHARS from its end are read (the length itself is a feature, counted withou
 
 import math
 import re
+from itertools import pairwise
 
 HEAD_CHARS = 1500
 TAIL_CHARS = 500
@@ -73,7 +74,7 @@ def analyse(sample: str, total_chars: int) -> tuple[frozenset, dict[str, float],
     words = _WORD.findall(sample.lower())[:MAX_TOKENS]
     words = [w[:24] for w in words]
     keys = {"w:" + w for w in words}
-    keys.update(["b:" + a + "_" + b for a, b in zip(words, words[1:])])
+    keys.update(["b:" + a + "_" + b for a, b in pairwise(words)])
     code = any(mark in sample for mark in _CODE_MARKS) or not _CODE_WORDS.isdisjoint(words)
     head = sample[:500]
     dense = {

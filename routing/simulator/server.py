@@ -232,7 +232,7 @@ async def _stream(request, fmt: WireFormat, parsed: Parsed, plan: StreamPlan, co
     else:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        for (frame, _), due in zip(content, schedule):
+        for (frame, _), due in zip(content, schedule, strict=False):
             await _wait_until(loop, start + due)
             await resp.write(frame)
 
