@@ -69,7 +69,7 @@ def parse_fault(spec: str) -> Fault:
 
 
 def matches(target: str, provider: str, model: str) -> bool:
-    return target == "*" or target == provider or target == model or target == f"{provider}/{model}"
+    return target == "*" or target in (provider, model) or target == f"{provider}/{model}"
 
 
 def parse_header_rules(header: str) -> list[tuple[str, Fault]]:
