@@ -153,14 +153,11 @@ class Stack:
         pinned = [self._taskset, "-c", str(core), *cmd]
         full = ([self._setpriv, "--pdeathsig", "TERM", "--"] if self._setpriv else []) + pinned
         self.commands[name] = ["taskset", "-c", str(core), *[Path(c).name if i == 0 else c for i, c in enumerate(cmd)]]
-        log = open(self.log_dir / f"{name}.log", "wb")
-        try:
+        with open(self.log_dir / f"{name}.log", "wb") as log:
             # A new session: its own process group, which stop() signals as a whole; Ctrl-C in the
             # terminal reaches only this process, whose cleanup then stops it.
             proc = subprocess.Popen(full, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        finally:
-            log.close()
         self.procs[name] = proc
         return proc
 

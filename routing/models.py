@@ -166,5 +166,8 @@ class StoredResponse(models.Model):
 
     objects = OrganizationScopedManager()
 
+    def __str__(self):
+        return self.response_id
+
 
 from .price_models import PriceChange, PriceSyncRun, PriceVersion  # noqa: E402,F401  (registered with the app)

@@ -124,11 +124,10 @@ def plan(requested: str, f: Features, snapshot: Snapshot, *, fallback: bool = Tr
     if not fallback:
         pool, why = pool[:1], why[:1]
     reason = ordering.reason if ordering is not None else ""
-    if route is not None:
-        if too_long:
-            more = f" and {len(too_long) - 2} more" if len(too_long) > 2 else ""
-            reason += f"; prompt (~{f.prompt_tokens} tokens) too long for {', '.join(too_long[:2])}{more}: " \
-                      "larger context window"
+    if route is not None and too_long:
+        more = f" and {len(too_long) - 2} more" if len(too_long) > 2 else ""
+        reason += f"; prompt (~{f.prompt_tokens} tokens) too long for {', '.join(too_long[:2])}{more}: " \
+                  "larger context window"
     return Plan(route=route_name, candidates=tuple(pool), reason=reason,
                 difficulty=ordering.difficulty if ordering is not None else None,
                 tier=ordering.tier if ordering is not None else "", why=tuple(why), skipped=tuple(skipped))

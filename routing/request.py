@@ -177,9 +177,9 @@ def validate(body: dict) -> Features:
     if user is not None and not isinstance(user, str):
         raise invalid("'user' must be a string.", param="user", code="invalid_type")
     stop = body.get("stop")
-    if stop is not None and not isinstance(stop, str):
-        if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) for s in stop):
-            raise invalid("'stop' must be a string or an array of at most 4 strings.", param="stop", code="invalid_type")
+    if stop is not None and not isinstance(stop, str) and (
+            not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) for s in stop)):
+        raise invalid("'stop' must be a string or an array of at most 4 strings.", param="stop", code="invalid_type")
 
     tools = body.get("tools")
     tool_chars = 0
