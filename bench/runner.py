@@ -276,7 +276,8 @@ class Run:
         tp = self.phases["throughput"]["gateway"]
         c = at_least("throughput", f"Throughput, 1 gateway core, c={CONCURRENCY}, non-streaming",
                      tp["rps"], MIN_RPS, "req/s",
-                     note=f"{tp['ok']} ok in {tp['seconds']} s; direct {self.phases['throughput']['direct']['rps']} req/s")
+                     note=f"{tp['ok']} ok in {tp['seconds']} s; "
+                          f"direct {self.phases['throughput']['direct']['rps']} req/s")
         out.append(c)
         cpu_ms = tp.get("gateway_cpu_ms_per_request")
         busy = tp["cpu"]["core_busy_pct"].get(f"cpu{self.stack.gateway_core}")
@@ -310,7 +311,8 @@ class Run:
         hwm = self.memory.get("end_vmhwm_kib")
         out.append(Check("peak_rss", "Gateway peak resident memory (VmHWM)", "report",
                          f"{hwm / 1024:.1f} MiB" if hwm else "-", hwm, INFO, False,
-                         f"after the c={CONCURRENCY} run: {(self.memory.get('after_throughput_vmhwm_kib') or 0) / 1024:.1f} MiB"))
+                         f"after the c={CONCURRENCY} run: "
+                         f"{(self.memory.get('after_throughput_vmhwm_kib') or 0) / 1024:.1f} MiB"))
 
         out.append(router.check(self.phases["router"]))
         out.append(failover.failover_check(self.phases["failover"], self._failover))
@@ -351,11 +353,13 @@ def _worst_pacing(runs: list) -> dict:
 
 def _conditions(plan: Plan, stack: Stack, run: Run, quick: bool) -> str:
     lat = run.phases["latency"]["cpu"]
-    noise = (f" During the c=1 run CPU {stack.gateway_core} was {lat['core_busy_pct'].get(f'cpu{stack.gateway_core}')}% "
-             f"busy, the gateway taking {lat['processes'].get('gateway', {}).get('cpu_pct')} points of it; other work on the "
+    noise = (f" During the c=1 run CPU {stack.gateway_core} was "
+             f"{lat['core_busy_pct'].get(f'cpu{stack.gateway_core}')}% busy, the gateway taking "
+             f"{lat['processes'].get('gateway', {}).get('cpu_pct')} points of it; other work on the "
              f"machine (load average {run.phases['host']['loadavg_start'][0]} at start) adds to the numbers.")
-    return (f"Measured by `make bench{' BENCH_ARGS=--quick' if quick else ''}` on a {os.cpu_count()}-CPU machine: the gateway is one "
-            f"uvicorn process (uvloop, httptools, the API's own ASGI layer with Django's ORM, PostgreSQL + Redis, usage recording and credit reservations on) pinned "
+    return (f"Measured by `make bench{' BENCH_ARGS=--quick' if quick else ''}` on a {os.cpu_count()}-CPU machine: "
+            "the gateway is one uvicorn process (uvloop, httptools, the API's own ASGI layer with Django's ORM, "
+            "PostgreSQL + Redis, usage recording and credit reservations on) pinned "
             f"to CPU {stack.gateway_core}; the aiohttp load generator, the provider simulator, PostgreSQL and "
             f"Redis share CPU {stack.load_core}. \"Added\" = gateway minus direct-to-simulator, same run, same "
             f"request, percentile by percentile; {plan.latency_pairs} requests per series after "

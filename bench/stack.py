@@ -132,7 +132,8 @@ class Stack:
     def prepare_database(self) -> None:
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("load_catalog")
-        out = self.manage("issue_key", "--org", "Bench", "--name", "bench", "--credit-usd", "100000").strip().splitlines()
+        out = self.manage("issue_key", "--org", "Bench", "--name", "bench", "--credit-usd", "100000")
+        out = out.strip().splitlines()
         if not out:
             raise StackError("manage.py issue_key printed nothing")
         self.api_key = out[-1].strip()

@@ -111,7 +111,8 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int]:
                 images += 1
     elif content is None:
         if role != "assistant" or not msg.get("tool_calls"):
-            raise invalid(f"'{where}.content' is required.", param=f"{where}.content", code="missing_required_parameter")
+            raise invalid(f"'{where}.content' is required.", param=f"{where}.content",
+                          code="missing_required_parameter")
     else:
         raise invalid(f"'{where}.content' must be a string or an array of content parts.", param=f"{where}.content",
                       code="invalid_type")
@@ -231,7 +232,8 @@ def validate(body: dict) -> Features:
         raise invalid("'models' must be an array of model names.", param="models", code="invalid_type")
 
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-    prompt_tokens = (chars + tool_chars) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_IMAGE * images
+    prompt_tokens = ((chars + tool_chars) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE * len(messages)
+                     + TOKENS_PER_IMAGE * images)
     return Features(
         prompt_tokens=prompt_tokens,
         max_tokens=max_tokens,

@@ -1,8 +1,9 @@
 """The seed catalog: the providers, models and routes the product page names.
 
-Prices are each vendor's public list price (Anthropic's 5-minute cache writes at 1.25× input) per one million tokens, in micro-USD (1_000_000 = $1),
-as published on the page named in `source` (read November 2026). Doubao is listed in CNY and is
-converted at 7.2 CNY per USD. Operators keep prices current in Django admin.
+Prices are each vendor's public list price (Anthropic's 5-minute cache writes at 1.25× input) per one
+million tokens, in micro-USD (1_000_000 = $1), as published on the page named in `source` (read
+November 2026). Doubao is listed in CNY and is converted at 7.2 CNY per USD. Operators keep prices
+current in Django admin.
 
 Quality ranks (QUALITY) are a 0-100 ordering of the models by the public leaderboard named beside
 them: overall from LMArena's text leaderboard, coding from SWE-bench Verified (and LMArena's

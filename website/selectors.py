@@ -82,7 +82,8 @@ class RouteCard:
 
 def route_cards(snapshot: Snapshot) -> list[RouteCard]:
     bp = markup_bp()
-    return [RouteCard(name=r.name, goal=r.goal, description=r.description, first=model_row(r.targets[0], bp) if r.targets else None, targets=r.targets)
+    return [RouteCard(name=r.name, goal=r.goal, description=r.description,
+                      first=model_row(r.targets[0], bp) if r.targets else None, targets=r.targets)
             for r in snapshot.routes.values()]
 
 

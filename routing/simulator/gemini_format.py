@@ -75,7 +75,8 @@ class GeminiFormat(WireFormat):
     def error(self, err: VendorError) -> tuple[int, dict, bytes]:
         message = err.message
         if err.kind == "context":
-            message = message or "The input token count (1100000) exceeds the maximum number of tokens allowed (1048576)."
+            message = message or ("The input token count (1100000) exceeds the maximum number of tokens allowed "
+                                  "(1048576).")
         retry_after = err.headers.get("Retry-After")
         return err.status, err.headers, dumps(_error_body(err.status, message, retry_after))
 
@@ -113,7 +114,8 @@ class GeminiFormat(WireFormat):
                 chars += _part_size(part)[0]
         tools = []
         for tool in body.get("tools") or ():
-            for fn in (_get(tool, "functionDeclarations", "function_declarations") or ()) if isinstance(tool, dict) else ():
+            declared = _get(tool, "functionDeclarations", "function_declarations") if isinstance(tool, dict) else None
+            for fn in declared or ():
                 if isinstance(fn, dict) and isinstance(fn.get("name"), str):
                     schema = fn.get("parameters") or _get(fn, "parametersJsonSchema", "parameters_json_schema")
                     tools.append((fn["name"], schema or {"type": "object", "properties": {}}))
