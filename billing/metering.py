@@ -26,9 +26,9 @@ def _hourly_usage(organization_id: int, *, before: datetime, since: datetime | N
                                       created_at__lt=before)
     if since is not None:
         rows = rows.filter(created_at__gte=since)
-    rows = (rows.annotate(hour=TruncHour("created_at", tzinfo=UTC)).values("hour")
-            .annotate(total=Sum("amount_nusd")).order_by("hour"))
-    return {r["hour"]: -r["total"] for r in rows if r["total"]}
+    hours = (rows.annotate(hour=TruncHour("created_at", tzinfo=UTC)).values("hour")
+             .annotate(total=Sum("amount_nusd")).order_by("hour"))
+    return {r["hour"]: -r["total"] for r in hours if r["total"]}
 
 
 def report_usage(*, now: datetime | None = None) -> int:
