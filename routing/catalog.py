@@ -181,6 +181,7 @@ async def _reload_for_price_change() -> Snapshot:
         await asyncio.shield(_refreshing)
         if _current is not None and _current.next_price_change_at > time.time():
             break
+    assert _current is not None  # _refresh() sets it or raises
     return _current
 
 

@@ -209,6 +209,7 @@ async def _serve(call: Call, request, models: list, asked: dict, inputs: list, e
         await health.success(breaker_keys(model))
         call.served = model
         call.ttft = time.perf_counter()
+        assert call.features is not None  # set when the request was parsed
         usage = Usage(prompt_tokens=counted if counted is not None else call.features.prompt_tokens)
         call.record(status="ok", http_status=200, usage=usage, estimated=counted is None)
         data = [{"object": "embedding", "index": i, "embedding": _encode(v, encoding)} for i, v in enumerate(vectors)]

@@ -132,8 +132,8 @@ class Latency:
                 d = self._local(pid)
                 d.clear()
                 for v in values:
-                    t, _, ms = (v.decode() if isinstance(v, bytes) else v).partition(":")
-                    d.append((float(t), float(ms)))
+                    at, _, took = (v.decode() if isinstance(v, bytes) else v).partition(":")
+                    d.append((float(at), float(took)))
                 if d:
                     self.newest[pid] = max(self.newest.get(pid, 0.0), d[-1][0])
         self._compute()

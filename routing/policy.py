@@ -95,10 +95,10 @@ def plan(requested: str, f: Features, snapshot: Snapshot, *, fallback: bool = Tr
     if extra_models is not None:
         extra = []
         for name in extra_models:
-            m = snapshot.resolve_model(name)
-            if m is None:
+            named = snapshot.resolve_model(name)
+            if named is None:
                 raise not_found(name)
-            extra.append((m, "the caller's models list"))
+            extra.append((named, "the caller's models list"))
     elif fallback:
         extra = [(fb, f"fallback chain of {m.provider.slug}") for m in list(pool)
                  for fb in snapshot.fallbacks.get(m.provider.slug, ())]

@@ -12,6 +12,8 @@ WebDev board where a model has no SWE-bench entry). They only order models for `
 current in Django admin, like prices.
 """
 
+from typing import Any
+
 M = 1_000_000  # micro-USD per USD
 
 PROVIDERS = [
@@ -143,7 +145,7 @@ for _row in MODELS:
 # Routes are goals over pools (routing/policy.py orders the pool per request): name, goal,
 # description, policy, options, pool in its static order (entries of tiered routes are
 # (public id, tier)). Each pool holds a model with a long context window, for long prompts.
-ROUTES = [
+ROUTES: list[tuple[str, str, str, str, dict[str, Any], list[str | tuple[str, str]]]] = [
     ("auto", "Balance of cost & quality", "General chat and most tasks; the default when unsure.",
      "tiered", {"premium_threshold": 0.6, "default_quality": 0.5},
      [("deepseek/deepseek-chat", "economy"), ("qwen/qwen-plus", "economy"), ("openai/gpt-4o-mini", "economy"),

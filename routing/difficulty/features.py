@@ -40,7 +40,7 @@ def last_user_text(messages) -> tuple[str, int]:
         if isinstance(content, str):
             parts = [content]
         elif isinstance(content, list):
-            parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"
+            parts = [p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text"
                      and isinstance(p.get("text"), str)]
             if not parts:
                 raise Unassessable("the last user turn has no text (image-only)")
