@@ -45,6 +45,7 @@ Translation choices, where the two APIs differ:
 """
 
 import mimetypes
+from typing import Any
 
 import orjson
 
@@ -179,11 +180,12 @@ def _user_parts(content, where: str) -> list[dict]:
 
 
 def _model_parts(msg: dict, where: str, call_names: dict, placeholder_signature: bool) -> list[dict]:
-    parts = [{"text": t} for t in text_parts(msg.get("content"), where) if t]
+    parts: list[dict[str, Any]] = [{"text": t} for t in text_parts(msg.get("content"), where) if t]
     for k, call in enumerate(msg.get("tool_calls") or ()):
         name = call["function"]["name"]
         call_names[call["id"]] = name
-        part = {"functionCall": {"name": name, "args": tool_call_arguments(call, f"{where}.tool_calls[{k}]")}}
+        args = tool_call_arguments(call, f"{where}.tool_calls[{k}]")
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
         if placeholder_signature and k == 0:
             # Gemini signs the first function call of a turn; see the module docstring.
             part["thoughtSignature"] = SIGNATURE_PLACEHOLDER
@@ -289,7 +291,7 @@ def _convert(s, defs: dict, seen: frozenset, ordered: bool) -> dict:
     if isinstance(items, dict):
         out["items"] = _convert(items, defs, seen, ordered)
         out.setdefault("type", "ARRAY")
-    if s.get("format") in _FORMATS.get(out.get("type"), ()):
+    if s.get("format") in _FORMATS.get(out.get("type", ""), ()):
         out["format"] = s["format"]
     for key in _COPIED:
         if key in s and key not in out:
@@ -353,7 +355,9 @@ def from_gemini(response: dict, *, model: str = "", single_tool_call: bool = Fal
         raise _blocked(response)
     choices = []
     for position, candidate in enumerate(candidates):
-        texts, thoughts, calls = [], [], []
+        texts: list[str] = []
+        thoughts: list[str] = []
+        calls: list[dict] = []
         for part in (candidate.get("content") or {}).get("parts") or ():
             if "functionCall" in part:
                 fc = part["functionCall"]
@@ -453,7 +457,9 @@ def status_error(status: int, raw: bytes, headers) -> UpstreamError:
             body = listed[0] if isinstance(listed, list) and listed and isinstance(listed[0], dict) else None
         except orjson.JSONDecodeError:
             body = None
-    error = body.get("error") if body and isinstance(body.get("error"), dict) else {}
+    error = body.get("error") if body else None
+    if not isinstance(error, dict):
+        error = {}
     message = error.get("message") or raw[:500].decode(errors="replace") or f"HTTP {status}"
     described = f"Gemini answered {status} {error.get('status') or ''}: {message}"
     if status == 400:
@@ -497,7 +503,7 @@ class GeminiAdapter(VendorAdapter):
         model_id = target.model.upstream_id.removeprefix("models/")
         requests = []
         for text in inputs:
-            one = {"model": f"models/{model_id}", "content": {"parts": [{"text": text}]}}
+            one: dict[str, Any] = {"model": f"models/{model_id}", "content": {"parts": [{"text": text}]}}
             if dimensions is not None:
                 one["outputDimensionality"] = dimensions
             requests.append(one)
