@@ -6,6 +6,8 @@ one carries finishReason and the full usageMetadata, and there is no terminator.
 same responses come as one streamed JSON array.
 """
 
+from typing import Any
+
 from aiohttp import web
 
 from .content import TOKENS_PER_IMAGE, Ask, Reply, estimate_prompt_tokens, estimate_text_tokens, seed_of
@@ -178,11 +180,11 @@ class GeminiFormat(WireFormat):
         return [{"text": reply.text}]
 
     def _response(self, parsed: Parsed, parts: list, response_id: str, finish: str | None, usage) -> dict:
-        candidate = {"content": {"parts": parts, "role": "model"}}
+        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
         if finish:
             candidate["finishReason"] = finish
         candidate["index"] = 0
-        body = {"candidates": [candidate]}
+        body: dict[str, Any] = {"candidates": [candidate]}
         if usage is not None:
             body["usageMetadata"] = usage
         body["modelVersion"] = parsed.ask.model
