@@ -1,5 +1,6 @@
 # make run            the product on http://127.0.0.1:8000 (embedded: SQLite, provider simulator)
 # make test           the test suite (PYTEST_ARGS='-k failover' to narrow it)
+# make lint           the gates: ruff check, ruff format --check, mypy, makemigrations --check
 # make bench          the benchmarks (BENCH_ARGS='...')
 # make services-up    a throwaway PostgreSQL and Redis; prints the env vars to export
 # make services-down  stops them and deletes their data
@@ -9,7 +10,7 @@ PY := $(VENV)/bin/python
 # A copy of the pyproject.toml the venv was installed from: pip runs again only when it changed.
 STAMP := $(VENV)/.installed-pyproject.toml
 
-.PHONY: setup run test bench services-up services-down
+.PHONY: setup run test lint bench services-up services-down
 
 setup: $(STAMP)
 
@@ -29,6 +30,9 @@ run: setup
 
 test: setup
 	scripts/test.sh $(PYTEST_ARGS)
+
+lint: setup
+	scripts/lint.sh
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)

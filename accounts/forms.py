@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, time, timedelta
+from typing import cast
 
 from django import forms
 from django.utils import timezone
@@ -86,7 +87,7 @@ class InviteForm(forms.Form):
 
     def __init__(self, *args, roles: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(r, r.capitalize()) for r in roles]
+        cast(forms.ChoiceField, self.fields["role"]).choices = [(r, r.capitalize()) for r in roles]
 
 
 class RoleForm(forms.Form):

@@ -6,7 +6,9 @@ from django.utils import timezone
 from .scoping import OrganizationScopedManager
 
 
-class Organization(models.Model):
+# The plugin cannot resolve the related managers (api_keys, ...): their models' default manager is
+# a class django_scopes builds at run time.
+class Organization(models.Model):  # type: ignore[django-manager-missing]
     """The tenant. Every tenant-owned row points at one."""
 
     name = models.CharField(max_length=200)

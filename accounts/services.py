@@ -50,11 +50,12 @@ def apikey_create(*, actor: Membership, name: str, expires_at: datetime | None =
     _check_uses_keys(actor)
     if expires_at is not None and expires_at <= timezone.now():
         raise NotAllowed("An expiry must be in the future.")
+    allowed = list(allowed_models or [])
     fields = {"name": name, "expires_at": expires_at, "rpm_limit": rpm_limit, "tpm_limit": tpm_limit,
-              "allowed_models": list(allowed_models or []), "route_quality": route_quality}
+              "allowed_models": allowed, "route_quality": route_quality}
     key, raw = keys.apikey_create(organization=actor.organization, created_by=actor.user, name=name,
                                   expires_at=expires_at, rpm_limit=rpm_limit, tpm_limit=tpm_limit,
-                                  allowed_models=fields["allowed_models"], route_quality=route_quality)
+                                  allowed_models=allowed, route_quality=route_quality)
     audit_record(organization_id=key.organization_id, actor=actor, action="key.create", target=key,
                  changes=created(fields))
     return key, raw

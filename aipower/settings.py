@@ -6,6 +6,7 @@ Production: DATABASE_URL, REDIS_URL, provider keys, several web processes and Ce
 """
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -211,7 +212,7 @@ AIPOWER_TTFT_PROBE_SECONDS = env.float("AIPOWER_TTFT_PROBE_SECONDS", default=30.
 AIPOWER_TTFT_UNMEASURED_MS = env.float("AIPOWER_TTFT_UNMEASURED_MS", default=500.0)
 AIPOWER_TTFT_BUCKET_MS = env.float("AIPOWER_TTFT_BUCKET_MS", default=50.0)
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
@@ -250,7 +251,7 @@ ACCOUNT_RATE_LIMITS = {
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # Social sign-in: each provider is switched on by setting its client id and secret.
-SOCIALACCOUNT_PROVIDERS = {}
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, Any]] = {}
 for _provider, _prefix in (("github", "GITHUB"), ("google", "GOOGLE")):
     _client_id = env.str(f"{_prefix}_OAUTH_CLIENT_ID", default="")
     _secret = env.str(f"{_prefix}_OAUTH_SECRET", default="")

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 # The admin signs in through allauth's form, so its brute-force limits apply there too.
-admin.site.login = secure_admin_login(admin.site.login)
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]  # allauth's documented wrap
 
 # The API under /v1/ is served by routing.http, ahead of Django (see aipower/asgi.py).
 urlpatterns = [

@@ -9,8 +9,9 @@ twice. The queue is flushed every AIPOWER_USAGE_FLUSH_SECONDS and at server shut
 import asyncio
 import logging
 
-from aipower.db import db_task
 from django.conf import settings
+
+from aipower.db import db_task
 
 from .models import UsageRecord
 
@@ -37,6 +38,7 @@ def _ensure_flusher() -> None:
         _wakeup = asyncio.Event()
         _flusher = loop.create_task(_flush_forever())
     if len(_pending) >= settings.AIPOWER_USAGE_BATCH:
+        assert _wakeup is not None  # created with the flusher
         _wakeup.set()
 
 
@@ -75,6 +77,7 @@ async def flush() -> None:
 async def _flush_forever() -> None:
     interval = settings.AIPOWER_USAGE_FLUSH_SECONDS
     while True:
+        assert _wakeup is not None  # created before this task
         try:
             await asyncio.wait_for(_wakeup.wait(), interval)
         except TimeoutError:

@@ -113,7 +113,7 @@ async def _requests_to(s, sim_url: str, provider: str) -> int | None:
             if r.status != 200:
                 return None
             stats = await r.json()
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+    except (TimeoutError, aiohttp.ClientError, ValueError):
         return None
     return int((stats.get("providers") or {}).get(provider, 0))
 

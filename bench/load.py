@@ -56,7 +56,7 @@ async def request(s: aiohttp.ClientSession, ep: Endpoint, keep_headers: bool = F
             elapsed = perf() - t0
             return Reply(r.status == 200, r.status, elapsed, dict(r.headers) if keep_headers else None,
                          "" if r.status == 200 else f"HTTP {r.status}")
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         return Reply(False, 0, perf() - t0, None, f"{type(exc).__name__}: {exc}")
 
 
@@ -103,7 +103,7 @@ async def stream(s: aiohttp.ClientSession, ep: Endpoint) -> StreamReply:
                 out.ok = False
                 out.error = "no [DONE]" if not out.done else "no content event"
             return out
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         return StreamReply(False, 0, total=perf() - t0, error=f"{type(exc).__name__}: {exc}")
 
 

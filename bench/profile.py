@@ -89,9 +89,9 @@ def hotspots(raw: Path, top: int = 20) -> dict:
                 else "event loop thread"] += n
         own[_short(leaf)] += n
         comp[component(leaf)] += n
-        for f in set(_short(x) for x in frames):
+        for f in {_short(x) for x in frames}:
             incl[f] += n
-        for f in set(_short(x) for x in frames if any(p in x for p in PROJECT)):
+        for f in {_short(x) for x in frames if any(p in x for p in PROJECT)}:
             project[f] += n
     if not total:
         return {"samples": 0, "idle_samples": idle, "components": [], "self": [], "project_inclusive": []}

@@ -103,7 +103,7 @@ def table(checks) -> str:
     line = "+-" + "-+-".join("-" * w for w in widths) + "-+"
     out = [line]
     for i, r in enumerate(rows):
-        out.append("| " + " | ".join(cell.ljust(w) for cell, w in zip(r, widths)) + " |")
+        out.append("| " + " | ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + " |")
         if i == 0:
             out.append(line.replace("-", "="))
     out.append(line)

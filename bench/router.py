@@ -15,8 +15,9 @@ import time
 SIZES = (1_000, 10_000, 100_000)  # prompt tokens (about 4 characters each)
 ROUTES = ("auto", "auto-cheap", "auto-fast")
 TARGET_MS = 0.3  # median, route auto, every size
-WORDS = ("the quick brown fox jumps over the lazy dog while a careful engineer reviews the pull request and "
-         "asks why the cache misses on every second call ").split()
+WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "while", "a", "careful", "engineer",
+         "reviews", "the", "pull", "request", "and", "asks", "why", "the", "cache", "misses", "on", "every", "second",
+         "call"]
 
 
 def _setup():
@@ -101,8 +102,8 @@ def main(argv=None) -> int:
     results = measure(300 if args.quick else 2000, 50 if args.quick else 200)
     print(table(results))
     ok, worst, note = verdict(results)
-    print(f"router CPU per request, route auto, median: worst {worst * 1000:.0f} us (target <= {TARGET_MS * 1000:.0f} us)"
-          f" -- {'PASS' if ok else 'FAIL'}; {note}")
+    print(f"router CPU per request, route auto, median: worst {worst * 1000:.0f} us "
+          f"(target <= {TARGET_MS * 1000:.0f} us) -- {'PASS' if ok else 'FAIL'}; {note}")
     return 0 if ok else 1
 
 

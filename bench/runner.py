@@ -10,15 +10,28 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import orjson
 
 from . import dialects, failover, load, router
 from .procfs import CpuWindow, loadavg, status_kib
-from .report import (INFO, NOT_MEASURED, Check, at_least, at_most, error_note, failed, markdown, max_in_window,
-                     percentile_diff_ms, summary_ms, table)
+from .report import (
+    INFO,
+    NOT_MEASURED,
+    Check,
+    at_least,
+    at_most,
+    error_note,
+    failed,
+    markdown,
+    max_in_window,
+    percentile_diff_ms,
+    summary_ms,
+    table,
+)
 from .stack import ROOT, Stack, StackError
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
@@ -290,7 +303,8 @@ class Run:
         tp = self.phases["throughput"]["gateway"]
         c = at_least("throughput", f"Throughput, 1 gateway core, c={CONCURRENCY}, non-streaming",
                      tp["rps"], MIN_RPS, "req/s",
-                     note=f"{tp['ok']} ok in {tp['seconds']} s; direct {self.phases['throughput']['direct']['rps']} req/s")
+                     note=f"{tp['ok']} ok in {tp['seconds']} s; "
+                          f"direct {self.phases['throughput']['direct']['rps']} req/s")
         out.append(c)
         cpu_ms = tp.get("gateway_cpu_ms_per_request")
         busy = tp["cpu"]["core_busy_pct"].get(f"cpu{self.stack.gateway_core}")
@@ -324,7 +338,8 @@ class Run:
         hwm = self.memory.get("end_vmhwm_kib")
         out.append(Check("peak_rss", "Gateway peak resident memory (VmHWM)", "report",
                          f"{hwm / 1024:.1f} MiB" if hwm else "-", hwm, INFO, False,
-                         f"after the c={CONCURRENCY} run: {(self.memory.get('after_throughput_vmhwm_kib') or 0) / 1024:.1f} MiB"))
+                         f"after the c={CONCURRENCY} run: "
+                         f"{(self.memory.get('after_throughput_vmhwm_kib') or 0) / 1024:.1f} MiB"))
 
         out.append(router.check(self.phases["router"]))
         out.append(failover.failover_check(self.phases["failover"], self._failover))
@@ -359,7 +374,7 @@ def _pacing(r: load.StreamReply) -> dict:
     if not r.ok and not r.arrivals:
         return {"chunks": 0, "spread_s": 0.0, "max_in_50ms": 0, "error": r.error}
     a = r.arrivals
-    gaps = [b - x for x, b in zip(a, a[1:])]
+    gaps = [b - x for x, b in pairwise(a)]
     return {"chunks": len(a), "ttft_ms": round(a[0] * 1000, 2), "spread_s": round(a[-1] - a[0], 4),
             "max_in_50ms": max_in_window(a, BURST_WINDOW_S), "max_gap_ms": round(max(gaps) * 1000, 2) if gaps else 0,
             "min_gap_ms": round(min(gaps) * 1000, 2) if gaps else 0, "done": r.done, "error": r.error}
@@ -379,11 +394,13 @@ def _worst_pacing(runs: list) -> dict:
 
 def _conditions(plan: Plan, stack: Stack, run: Run, quick: bool) -> str:
     lat = run.phases["latency"]["cpu"]
-    noise = (f" During the c=1 run CPU {stack.gateway_core} was {lat['core_busy_pct'].get(f'cpu{stack.gateway_core}')}% "
-             f"busy, the gateway taking {lat['processes'].get('gateway', {}).get('cpu_pct')} points of it; other work on the "
+    noise = (f" During the c=1 run CPU {stack.gateway_core} was "
+             f"{lat['core_busy_pct'].get(f'cpu{stack.gateway_core}')}% busy, the gateway taking "
+             f"{lat['processes'].get('gateway', {}).get('cpu_pct')} points of it; other work on the "
              f"machine (load average {run.phases['host']['loadavg_start'][0]} at start) adds to the numbers.")
-    return (f"Measured by `make bench{' BENCH_ARGS=--quick' if quick else ''}` on a {os.cpu_count()}-CPU machine: the gateway is one "
-            f"uvicorn process (uvloop, httptools, the API's own ASGI layer with Django's ORM, PostgreSQL + Redis, usage recording and credit reservations on) pinned "
+    return (f"Measured by `make bench{' BENCH_ARGS=--quick' if quick else ''}` on a {os.cpu_count()}-CPU machine: "
+            "the gateway is one uvicorn process (uvloop, httptools, the API's own ASGI layer with Django's ORM, "
+            "PostgreSQL + Redis, usage recording and credit reservations on) pinned "
             f"to CPU {stack.gateway_core}; the aiohttp load generator, the provider simulator, PostgreSQL and "
             f"Redis share CPU {stack.load_core}. \"Added\" = gateway minus direct-to-simulator, same run, same "
             f"request, percentile by percentile; {plan.latency_pairs} requests per series after "
@@ -401,8 +418,8 @@ def _how(plan: Plan, stack: Stack, run: Run) -> list[str]:
         f"CPU pinning: gateway (single uvicorn process) on CPU {stack.gateway_core} "
         f"[{' '.join(stack.commands['gateway'])}]; load generator (this process, sched_setaffinity), "
         f"simulator, PostgreSQL and Redis on CPU {stack.load_core}.",
-        f"Stack: fresh database aipower_bench (migrated, catalog loaded, key issued), Redis cache, "
-        f"AIPOWER_SIMULATE_PROVIDERS=1, LOG_LEVEL=ERROR, DEBUG=0, usage rows recorded.",
+        "Stack: fresh database aipower_bench (migrated, catalog loaded, key issued), Redis cache, "
+        "AIPOWER_SIMULATE_PROVIDERS=1, LOG_LEVEL=ERROR, DEBUG=0, usage rows recorded.",
         f"Warm-up: {plan.warmup} non-streaming + {plan.stream_warmup} streaming requests each to gateway and "
         f"simulator; {plan.failover_warmup} failover cycles; 1 s at c={CONCURRENCY} before the throughput run.",
         f"Latency: {plan.latency_pairs} non-streaming requests per series, concurrency 1, gateway and direct "
@@ -466,7 +483,7 @@ def main(argv=None) -> int:
     stack = Stack(gateway_core, load_core, log=say)
     profile_to = (stack.log_dir / "profile-throughput.txt") if args.profile else None
     run = Run(stack, plan, profile_to)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     run.phases["host"] = {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
                           "loadavg_start": loadavg()}
     t0 = time.perf_counter()

@@ -132,7 +132,8 @@ class Stack:
     def prepare_database(self) -> None:
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("load_catalog")
-        out = self.manage("issue_key", "--org", "Bench", "--name", "bench", "--credit-usd", "100000").strip().splitlines()
+        out = self.manage("issue_key", "--org", "Bench", "--name", "bench", "--credit-usd", "100000")
+        out = out.strip().splitlines()
         if not out:
             raise StackError("manage.py issue_key printed nothing")
         self.api_key = out[-1].strip()
@@ -153,14 +154,11 @@ class Stack:
         pinned = [self._taskset, "-c", str(core), *cmd]
         full = ([self._setpriv, "--pdeathsig", "TERM", "--"] if self._setpriv else []) + pinned
         self.commands[name] = ["taskset", "-c", str(core), *[Path(c).name if i == 0 else c for i, c in enumerate(cmd)]]
-        log = open(self.log_dir / f"{name}.log", "wb")
-        try:
+        with open(self.log_dir / f"{name}.log", "wb") as log:
             # A new session: its own process group, which stop() signals as a whole; Ctrl-C in the
             # terminal reaches only this process, whose cleanup then stops it.
             proc = subprocess.Popen(full, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        finally:
-            log.close()
         self.procs[name] = proc
         return proc
 

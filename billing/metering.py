@@ -5,7 +5,7 @@ ignores the second time; MeterReport rows record what was sent, for `manage.py r
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -26,9 +26,9 @@ def _hourly_usage(organization_id: int, *, before: datetime, since: datetime | N
                                       created_at__lt=before)
     if since is not None:
         rows = rows.filter(created_at__gte=since)
-    rows = (rows.annotate(hour=TruncHour("created_at", tzinfo=dt_timezone.utc)).values("hour")
-            .annotate(total=Sum("amount_nusd")).order_by("hour"))
-    return {r["hour"]: -r["total"] for r in rows if r["total"]}
+    hours = (rows.annotate(hour=TruncHour("created_at", tzinfo=UTC)).values("hour")
+             .annotate(total=Sum("amount_nusd")).order_by("hour"))
+    return {r["hour"]: -r["total"] for r in hours if r["total"]}
 
 
 def report_usage(*, now: datetime | None = None) -> int:

@@ -5,8 +5,16 @@ whole cents. Every request that creates something carries an idempotency key, so
 (ours or the library's) never charges or reports twice.
 """
 
+from typing import TYPE_CHECKING
+
 import stripe
 from django.conf import settings
+
+if TYPE_CHECKING:  # the library's request shapes, for the type check only
+    from stripe._base_address import BaseAddresses
+    from stripe.params import PaymentIntentCreateParams
+    from stripe.params.billing import MeterEventCreateParams
+    from stripe.params.checkout import SessionCreateParams
 
 from .money import NUSD_PER_CENT as NUSD_PER_CENT
 from .money import nusd_to_cents
@@ -27,7 +35,7 @@ def configured() -> bool:
 def client() -> stripe.StripeClient:
     if not configured():
         raise StripeNotConfigured("STRIPE_SECRET_KEY is not set")
-    base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+    base: BaseAddresses | None = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
     return stripe.StripeClient(settings.STRIPE_SECRET_KEY, base_addresses=base, max_network_retries=2)
 
 
@@ -37,7 +45,7 @@ cents = nusd_to_cents
 def checkout_create(*, organization_id: int, amount_nusd: int, customer_id: str, email: str, success_url: str,
                     cancel_url: str, idempotency_key: str):
     """A Checkout Session (mode=payment) for a top-up; the card is saved for auto-recharge."""
-    params = {
+    params: SessionCreateParams = {
         "mode": "payment",
         "line_items": [{"quantity": 1, "price_data": {
             "currency": "usd", "unit_amount": cents(amount_nusd),
@@ -63,7 +71,7 @@ def checkout_create(*, organization_id: int, amount_nusd: int, customer_id: str,
 def charge_off_session(*, organization_id: int, amount_nusd: int, customer_id: str, payment_method_id: str,
                        idempotency_key: str):
     """Charges the saved payment method now, the customer absent (auto-recharge)."""
-    params = {
+    params: PaymentIntentCreateParams = {
         "amount": cents(amount_nusd), "currency": "usd", "customer": customer_id,
         "payment_method": payment_method_id, "off_session": True, "confirm": True,
         "description": "AIPower credits (auto-recharge)",
@@ -78,7 +86,7 @@ def charge_off_session(*, organization_id: int, amount_nusd: int, customer_id: s
 
 def meter_event(*, customer_id: str, value: int, identifier: str, timestamp: int):
     """One Billing Meter event; Stripe ignores a second one with the same identifier."""
-    params = {
+    params: MeterEventCreateParams = {
         "event_name": settings.STRIPE_METER_EVENT_NAME,
         "payload": {"stripe_customer_id": customer_id, "value": str(value)},
         "identifier": identifier,

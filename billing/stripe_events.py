@@ -114,7 +114,7 @@ def _topup_for(payment_intent: str | None) -> LedgerEntry:
     return entry
 
 
-def _clawed(payment_id: str) -> int:
+def _clawed(payment_id: str | None) -> int:
     total = LedgerEntry.objects.filter(kind=Kind.CLAWBACK, stripe_payment_id=payment_id).aggregate(s=Sum("amount_nusd"))
     return -(total["s"] or 0)
 

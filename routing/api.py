@@ -19,7 +19,9 @@ class PricePointSerializer(serializers.Serializer):
     cache_write_price_usd_micro_per_mtok = serializers.IntegerField(
         allow_null=True, help_text="micro-USD per 1M input tokens written to the cache; null: the input price")
     output_price_usd_micro_per_mtok = serializers.IntegerField(help_text="micro-USD per 1M output tokens")
-    source = serializers.CharField(help_text="admin, sync, seed, or catalog (a price with no version yet)")
+    # A field named like Field.source, which the stubs type as an attribute; DRF takes it as a field.
+    source = serializers.CharField(  # type: ignore[assignment]
+        help_text="admin, sync, seed, or catalog (a price with no version yet)")
     state = serializers.CharField(help_text="scheduled, in force or past")
 
 

@@ -10,8 +10,9 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 
-from aipower.db import db_task
 from django.conf import settings
+
+from aipower.db import db_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +181,7 @@ async def _reload_for_price_change() -> Snapshot:
         await asyncio.shield(_refreshing)
         if _current is not None and _current.next_price_change_at > time.time():
             break
+    assert _current is not None  # _refresh() sets it or raises
     return _current
 
 

@@ -24,8 +24,18 @@ from .adapters import Usage, adapter_for
 from .catalog import ModelInfo, get_snapshot
 from .dialects.models import usable_names
 from .errors import GatewayError, UpstreamError, invalid
-from .gateway import (Call, _attempt, _exhausted, _failed, _rate_limited, _reserve, _tries,
-                      authenticate, error_response, new_request_id)
+from .gateway import (
+    Call,
+    _attempt,
+    _exhausted,
+    _failed,
+    _rate_limited,
+    _reserve,
+    _tries,
+    authenticate,
+    error_response,
+    new_request_id,
+)
 from .health import breaker_keys, health, retry_budget
 from .http import ApiResponse
 from .policy import not_found
@@ -197,6 +207,7 @@ async def _serve(call: Call, request, models: list, asked: dict, inputs: list, e
         await health.success(breaker_keys(model))
         call.served = model
         call.ttft = time.perf_counter()
+        assert call.features is not None  # set when the request was parsed
         usage = Usage(prompt_tokens=counted if counted is not None else call.features.prompt_tokens)
         call.record(status="ok", http_status=200, usage=usage, estimated=counted is None)
         data = [{"object": "embedding", "index": i, "embedding": _encode(v, encoding)} for i, v in enumerate(vectors)]

@@ -32,7 +32,7 @@ def plan_report(p: policy.Plan, f: Features, *, requested: str, markup_bp: int) 
             {"position": i + 1, "model": m.public_id, "provider": m.provider.slug, "why": why,
              "expected_output_tokens": expected_output_tokens(m, f),
              "estimated_cost_nusd": estimated_cost_nusd(m, f, markup_bp)}
-            for i, (m, why) in enumerate(zip(p.candidates, p.why))
+            for i, (m, why) in enumerate(zip(p.candidates, p.why, strict=False))
         ],
         "skipped": [{"model": pid, "why": why} for pid, why in p.skipped],
     }

@@ -25,12 +25,12 @@ from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
 from .catalog import ModelInfo, get_snapshot
 from .errors import GatewayError, UpstreamError
-from .health import CLOSED, HALF_OPEN, OPEN, breaker_keys, health, provider_key, retry_budget
 from .explain import route_explain  # noqa: F401  (POST /v1/route/explain, see routing/http.py)
-from .latency import latency
-from .request import Features, estimate_completion_tokens, parse_body, validate
+from .health import HALF_OPEN, OPEN, breaker_keys, health, provider_key, retry_budget
 from .http import ApiResponse, ApiStream
 from .http import error_response as _error_response
+from .latency import latency
+from .request import Features, estimate_completion_tokens, parse_body, validate
 from .upstream import get_client, target_for
 
 SSE_DONE = b"data: [DONE]\n\n"
@@ -97,7 +97,7 @@ class Call:
         self.recorded = True
         usage = usage or Usage()
         if self.key.tpm_limit:
-            _spend_tokens(self.key, usage.prompt_tokens + usage.completion_tokens)
+            _spend_tokens(self.key.key_id, self.key.tpm_limit, usage.prompt_tokens + usage.completion_tokens)
         row = self.usage_row(status=status, http_status=http_status, usage=usage, estimated=estimated,
                              error_type=error_type)
         metrics.record(self, status=status, http_status=http_status, usage=usage, charged_nusd=row["charged_nusd"],
@@ -180,9 +180,9 @@ def _in_background(coro) -> None:
     task.add_done_callback(_background.discard)
 
 
-def _spend_tokens(key: keys.KeyIdentity, tokens: int) -> None:
+def _spend_tokens(key_id: int, tpm_limit: int, tokens: int) -> None:
     """Counts a finished request's tokens against its key's limit."""
-    _in_background(limits.spend_tokens(key.key_id, key.tpm_limit, tokens))
+    _in_background(limits.spend_tokens(key_id, tpm_limit, tokens))
 
 
 async def _reserve(call: Call, candidates, features: Features, body: dict) -> None:
@@ -404,6 +404,7 @@ def _estimate(call: Call, choices, streamed_chars: int = 0) -> Usage:
         chars += len(msg.get("content") or "") + len(msg.get("reasoning_content") or "")
         for tc in msg.get("tool_calls") or ():
             chars += len((tc.get("function") or {}).get("arguments") or "")
+    assert call.features is not None  # set when the request was parsed
     return Usage(prompt_tokens=call.features.prompt_tokens, completion_tokens=estimate_completion_tokens(chars))
 
 
@@ -450,6 +451,7 @@ class _Relay:
         chunk["id"] = self.chat_id
         chunk["object"] = "chat.completion.chunk"
         chunk["created"] = self.created
+        assert self.call.served is not None  # the relay starts once a model has answered
         chunk["model"] = self.call.served.public_id
         self.chars += _delta_chars(chunk)
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
@@ -468,6 +470,7 @@ class _Relay:
     def _final_usage(self) -> tuple[Usage, bool]:
         if self.usage is not None:
             return self.usage, False
+        assert self.call.features is not None  # set when the request was parsed
         return Usage(prompt_tokens=self.call.features.prompt_tokens,
                      completion_tokens=estimate_completion_tokens(self.chars)), True
 
@@ -559,7 +562,7 @@ async def _stream(call, body, candidates, snapshot, headers, client) -> ApiRespo
         target = target_for(model, snapshot, headers, stream=True)
         t = time.perf_counter()
         upstream = adapter_for(model.provider.wire_format).stream(client, target, body)
-        held = []
+        held: list[dict] = []
         try:
             async with asyncio.timeout(min(target.first_byte_timeout, target.total_timeout)):
                 await _first_token(upstream, held)
@@ -571,11 +574,11 @@ async def _stream(call, body, candidates, snapshot, headers, client) -> ApiRespo
             continue
         except (UpstreamError, TimeoutError) as exc:
             await upstream.aclose()
-            err = exc if isinstance(exc, UpstreamError) else UpstreamError(
+            failure = exc if isinstance(exc, UpstreamError) else UpstreamError(
                 "The upstream sent no token in time.", kind="timeout")
-            last = err
-            await _failed(call, model, t, err)
-            if not err.retryable:
+            last = failure
+            await _failed(call, model, t, failure)
+            if not failure.retryable:
                 break
             continue
         except BaseException:

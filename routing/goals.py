@@ -143,7 +143,7 @@ def _tiered(route, pool, f, stats, messages, quality) -> Ordering:
     from .difficulty.model import estimator
 
     tier_of = {}
-    for m, tier in zip(route.targets, route.tiers or ()):
+    for m, tier in zip(route.targets, route.tiers or (), strict=False):
         tier_of[m.id] = tier or "economy"
     q = route.default_quality if quality is None else quality
     a = estimator().assess(messages)

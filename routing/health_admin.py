@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -129,9 +130,9 @@ def recent_attempts(*, since: datetime) -> dict[str, tuple[str | None, Attempts]
     """model public id -> (provider slug as logged, or None for skipped candidates; attempts)."""
     meta = UsageRecord._meta
     q = connection.ops.quote_name
-    sql = _ATTEMPTS_SQL[connection.vendor].format(
-        table=q(meta.db_table), log=q(meta.get_field("attempt_log").column),
-        created=q(meta.get_field("created_at").column))
+    sql = _ATTEMPTS_SQL[connection.vendor].format(  # concrete fields: their columns are set
+        table=q(meta.db_table), log=q(cast(str, meta.get_field("attempt_log").column)),
+        created=q(cast(str, meta.get_field("created_at").column)))
     out: dict[str, tuple[str | None, Attempts]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, [connection.ops.adapt_datetimefield_value(since)])
@@ -155,6 +156,7 @@ def _percent(rate: float | None) -> str:
 
 def _state_text(b: Breaker, now: float) -> str:
     if b.state == OPEN:
+        assert b.open_until is not None  # an open breaker has its reopening time
         return f"open until {_clock(b.open_until)} (in {b.open_until - now:.0f} s)"
     if b.state == HALF_OPEN:
         return "half-open (the next request probes it)"

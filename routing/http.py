@@ -9,6 +9,7 @@ middleware. Everything else (the ORM, settings, the admin, the web pages) stays 
 
 import asyncio
 import logging
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -40,9 +41,9 @@ class ApiResponse:
 
 @dataclass(slots=True)
 class ApiStream:
-    """A server-sent events response; `chunks` is an async iterator of bytes."""
+    """A server-sent events response; `chunks` is an async generator of bytes."""
 
-    chunks: object
+    chunks: AsyncGenerator[bytes, None]
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
 

@@ -128,12 +128,12 @@ class Latency:
             except BaseException:
                 self.pending[:0] = pending  # sent next time
                 raise
-            for pid, values in zip(names, lists):
+            for pid, values in zip(names, lists, strict=True):
                 d = self._local(pid)
                 d.clear()
                 for v in values:
-                    t, _, ms = (v.decode() if isinstance(v, bytes) else v).partition(":")
-                    d.append((float(t), float(ms)))
+                    at, _, took = (v.decode() if isinstance(v, bytes) else v).partition(":")
+                    d.append((float(at), float(took)))
                 if d:
                     self.newest[pid] = max(self.newest.get(pid, 0.0), d[-1][0])
         self._compute()

@@ -164,7 +164,10 @@ class StoredResponse(models.Model):
     response = models.JSONField()  # the Response object
     messages = models.JSONField()  # the conversation, this answer included (chat-completions messages)
 
-    objects = OrganizationScopedManager()
+    objects: models.Manager["StoredResponse"] = OrganizationScopedManager()
+
+    def __str__(self):
+        return self.response_id
 
 
 from .price_models import PriceChange, PriceSyncRun, PriceVersion  # noqa: E402,F401  (registered with the app)

@@ -95,10 +95,10 @@ def plan(requested: str, f: Features, snapshot: Snapshot, *, fallback: bool = Tr
     if extra_models is not None:
         extra = []
         for name in extra_models:
-            m = snapshot.resolve_model(name)
-            if m is None:
+            named = snapshot.resolve_model(name)
+            if named is None:
                 raise not_found(name)
-            extra.append((m, "the caller's models list"))
+            extra.append((named, "the caller's models list"))
     elif fallback:
         extra = [(fb, f"fallback chain of {m.provider.slug}") for m in list(pool)
                  for fb in snapshot.fallbacks.get(m.provider.slug, ())]
@@ -124,11 +124,10 @@ def plan(requested: str, f: Features, snapshot: Snapshot, *, fallback: bool = Tr
     if not fallback:
         pool, why = pool[:1], why[:1]
     reason = ordering.reason if ordering is not None else ""
-    if route is not None:
-        if too_long:
-            more = f" and {len(too_long) - 2} more" if len(too_long) > 2 else ""
-            reason += f"; prompt (~{f.prompt_tokens} tokens) too long for {', '.join(too_long[:2])}{more}: " \
-                      "larger context window"
+    if route is not None and too_long:
+        more = f" and {len(too_long) - 2} more" if len(too_long) > 2 else ""
+        reason += f"; prompt (~{f.prompt_tokens} tokens) too long for {', '.join(too_long[:2])}{more}: " \
+                  "larger context window"
     return Plan(route=route_name, candidates=tuple(pool), reason=reason,
                 difficulty=ordering.difficulty if ordering is not None else None,
                 tier=ordering.tier if ordering is not None else "", why=tuple(why), skipped=tuple(skipped))
@@ -150,6 +149,6 @@ def restrict(plan: Plan, requested: str, allowed: frozenset[str], snapshot: Snap
     if not candidates:
         raise GatewayError(403, f"No model this API key may use can serve '{requested}'.", "permission_error",
                            param="model", code="model_not_allowed")
-    why = tuple(w for m, w in zip(plan.candidates, plan.why) if m.public_id in reachable)
+    why = tuple(w for m, w in zip(plan.candidates, plan.why, strict=False) if m.public_id in reachable)
     return Plan(route=plan.route, candidates=candidates, reason=plan.reason, difficulty=plan.difficulty,
                 tier=plan.tier, why=why, skipped=plan.skipped)

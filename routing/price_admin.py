@@ -1,6 +1,8 @@
 """Admin for prices: every price edit is a version, scheduled changes, sync runs and the
 changes a sync held or proposed (approve / reject)."""
 
+from typing import ClassVar
+
 from django.contrib import admin, messages
 from django.db import IntegrityError
 from django.template.loader import render_to_string
@@ -16,7 +18,7 @@ from .selectors import price_history
 class PriceVersioningMixin:
     """For CatalogModelAdmin: a price edited on the model is a new version in force now."""
 
-    readonly_fields = ("price_history",)
+    readonly_fields: ClassVar[list[str] | tuple[str, ...] | tuple[()]] = ("price_history",)
 
     @admin.display(description="Price history")
     def price_history(self, obj):

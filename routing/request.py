@@ -137,7 +137,8 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int]:
                 images += 1
     elif content is None:
         if role != "assistant" or not msg.get("tool_calls"):
-            raise invalid(f"'{where}.content' is required.", param=f"{where}.content", code="missing_required_parameter")
+            raise invalid(f"'{where}.content' is required.", param=f"{where}.content",
+                          code="missing_required_parameter")
     else:
         raise invalid(f"'{where}.content' must be a string or an array of content parts.", param=f"{where}.content",
                       code="invalid_type")
@@ -205,9 +206,9 @@ def validate(body: dict) -> Features:
     if user is not None and not isinstance(user, str):
         raise invalid("'user' must be a string.", param="user", code="invalid_type")
     stop = body.get("stop")
-    if stop is not None and not isinstance(stop, str):
-        if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) for s in stop):
-            raise invalid("'stop' must be a string or an array of at most 4 strings.", param="stop", code="invalid_type")
+    if stop is not None and not isinstance(stop, str) and (
+            not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) for s in stop)):
+        raise invalid("'stop' must be a string or an array of at most 4 strings.", param="stop", code="invalid_type")
 
     tools = body.get("tools")
     tool_chars = 0
@@ -276,7 +277,8 @@ def validate(body: dict) -> Features:
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
     bound = (nbytes + tool_chars + BOUND_PER_MESSAGE * len(messages) + BOUND_PER_IMAGE * images
              + BOUND_PER_REQUEST)
-    prompt_tokens = (chars + tool_chars) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_IMAGE * images
+    prompt_tokens = ((chars + tool_chars) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE * len(messages)
+                     + TOKENS_PER_IMAGE * images)
     return Features(
         prompt_tokens=prompt_tokens,
         max_tokens=max_tokens,

@@ -1,8 +1,9 @@
 """The seed catalog: the providers, models and routes the product page names.
 
-Prices are each vendor's public list price (Anthropic's 5-minute cache writes at 1.25× input) per one million tokens, in micro-USD (1_000_000 = $1),
-as published on the page named in `source` (read November 2026). Doubao is listed in CNY and is
-converted at 7.2 CNY per USD. Operators keep prices current in Django admin.
+Prices are each vendor's public list price (Anthropic's 5-minute cache writes at 1.25× input) per one
+million tokens, in micro-USD (1_000_000 = $1), as published on the page named in `source` (read
+November 2026). Doubao is listed in CNY and is converted at 7.2 CNY per USD. Operators keep prices
+current in Django admin.
 
 Quality ranks (QUALITY) are a 0-100 ordering of the models by the public leaderboard named beside
 them: overall from LMArena's text leaderboard, coding from SWE-bench Verified (and LMArena's
@@ -10,6 +11,8 @@ WebDev board where a model has no SWE-bench entry). They only order models for `
 `auto-code`; the numbers are a scale, not the leaderboards' own scores. Operators keep them
 current in Django admin, like prices.
 """
+
+from typing import Any
 
 M = 1_000_000  # micro-USD per USD
 
@@ -142,7 +145,7 @@ for _row in MODELS:
 # Routes are goals over pools (routing/policy.py orders the pool per request): name, goal,
 # description, policy, options, pool in its static order (entries of tiered routes are
 # (public id, tier)). Each pool holds a model with a long context window, for long prompts.
-ROUTES = [
+ROUTES: list[tuple[str, str, str, str, dict[str, Any], list[str | tuple[str, str]]]] = [
     ("auto", "Balance of cost & quality", "General chat and most tasks; the default when unsure.",
      "tiered", {"premium_threshold": 0.6, "default_quality": 0.5},
      [("deepseek/deepseek-chat", "economy"), ("qwen/qwen-plus", "economy"), ("openai/gpt-4o-mini", "economy"),

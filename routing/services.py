@@ -44,11 +44,11 @@ def catalog_load_seed(*, reset: bool = False) -> dict:
                 RouteTarget(route=r, model=models[public], position=i, tier=tier)
                 for i, (public, tier) in enumerate(pool)
             )
-    for slug, targets in seed.FALLBACKS.items():
+    for slug, chain in seed.FALLBACKS.items():
         if reset or not FallbackTarget.objects.filter(provider=providers[slug]).exists():
             FallbackTarget.objects.filter(provider=providers[slug]).delete()
             FallbackTarget.objects.bulk_create(
                 FallbackTarget(provider=providers[slug], model=models[public], position=i)
-                for i, public in enumerate(targets)
+                for i, public in enumerate(chain)
             )
     return added

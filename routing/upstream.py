@@ -1,9 +1,9 @@
 """Where upstream calls go: one pooled HTTP client per process, provider credentials from the
 environment, and the provider simulator standing in for every provider when no keys are set."""
 
-import asyncio
 import os
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -69,7 +69,7 @@ def target_for(model: ModelInfo, snapshot: Snapshot, request_headers: Mapping[st
     s = settings
     first_byte = p.first_byte_timeout_s or s.AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT
     idle = p.idle_timeout_s or s.AIPOWER_UPSTREAM_IDLE_TIMEOUT
-    timeouts = {
+    timeouts: dict[str, Any] = {
         "connect_timeout": p.connect_timeout_s or s.AIPOWER_UPSTREAM_CONNECT_TIMEOUT,
         # httpx's read timeout bounds every wait for bytes, the first ones included; the gateway
         # itself holds a stream to its first-token and idle limits (routing/gateway.py).

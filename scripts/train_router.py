@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from routing.difficulty.features import featurize, last_user_text  # noqa: E402
 from routing.difficulty import metrics  # noqa: E402
+from routing.difficulty.features import featurize, last_user_text  # noqa: E402
 
 STRONG, WEAK = "gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"
 EPOCHS = 8

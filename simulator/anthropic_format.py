@@ -17,6 +17,7 @@ Prompt caching: a tool, system block or content block marked `cache_control` end
 
 import hashlib
 from collections import OrderedDict
+from typing import Any
 
 from .content import Ask, Reply, estimate_prompt_tokens, estimate_text_tokens, seed_of, split_fixed
 from .controls import Controls
@@ -63,7 +64,7 @@ class _Prompt:
     def block(self, block, chars: int, images: int = 0) -> None:
         self.chars += chars
         self.images += images
-        if self.caching:
+        if self.hash is not None:  # the request uses prompt caching
             marked = isinstance(block, dict) and "cache_control" in block
             if marked:
                 block = {k: v for k, v in block.items() if k != "cache_control"}
@@ -195,7 +196,9 @@ class AnthropicFormat(WireFormat):
             results = [b for b in last if isinstance(b, dict) and b.get("type") == "tool_result"]
             if results:
                 tool_result = " ".join(text_of(r.get("content")) for r in results)
-        choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), dict) else {}
+        choice = body.get("tool_choice")
+        if not isinstance(choice, dict):
+            choice = {}
         kind = choice.get("type", "auto")
         tool_choice = {"none": "none", "any": "required"}.get(kind, "auto")
         if kind == "tool" and isinstance(choice.get("name"), str):
@@ -213,8 +216,8 @@ class AnthropicFormat(WireFormat):
         )
         stops = body.get("stop_sequences")
         stop = stops[0] if isinstance(stops, list) and stops and isinstance(stops[0], str) else None
-        thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else {}
-        thinking = thinking.get("type") == "enabled"
+        thinking_field = body.get("thinking")
+        thinking = isinstance(thinking_field, dict) and thinking_field.get("type") == "enabled"
         if thinking:
             _check_thinking_turn(messages)
         return Parsed(ask, body.get("stream") is True, {"prompt": prompt, "stop_sequence": stop,
@@ -259,14 +262,15 @@ class AnthropicFormat(WireFormat):
         if reply.reasoning:
             content.insert(0, {"type": "thinking", "thinking": reply.reasoning, "signature": sign(reply.reasoning)})
         reason, sequence = self._stop(parsed, reply)
-        body = {"id": "msg_" + new_id(), "type": "message", "role": "assistant", "model": parsed.ask.model,
-                "content": content, "stop_reason": reason, "stop_sequence": sequence}
+        body: dict[str, Any] = {"id": "msg_" + new_id(), "type": "message", "role": "assistant",
+                                "model": parsed.ask.model, "content": content, "stop_reason": reason,
+                                "stop_sequence": sequence}
         if tokens is not None:
             body["usage"] = {**self._input_usage(tokens), "output_tokens": tokens.completion}
         return dumps(body)
 
     def stream(self, parsed: Parsed, reply: Reply, tokens: Tokens | None, controls: Controls) -> StreamPlan:
-        message = {"id": "msg_" + new_id(), "type": "message", "role": "assistant", "content": [],
+        message: dict[str, Any] = {"id": "msg_" + new_id(), "type": "message", "role": "assistant", "content": [],
                    "model": parsed.ask.model, "stop_reason": None, "stop_sequence": None}
         if tokens is not None:
             message["usage"] = {**self._input_usage(tokens), "output_tokens": 1}

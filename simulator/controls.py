@@ -1,6 +1,7 @@
 """The simulator's settings (server-wide defaults) and the per-request `x-sim-*` controls."""
 
 from dataclasses import dataclass, fields
+from typing import overload
 
 FINISHES = ("stop", "length", "tool_calls", "content_filter")
 
@@ -42,6 +43,10 @@ def _number(headers, name: str, default: float) -> float:
     return value
 
 
+@overload
+def _int(headers, name: str, default: int) -> int: ...
+@overload
+def _int(headers, name: str, default: None) -> int | None: ...
 def _int(headers, name: str, default: int | None) -> int | None:
     raw = headers.get(name)
     if raw is None:

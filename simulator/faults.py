@@ -69,7 +69,7 @@ def parse_fault(spec: str) -> Fault:
 
 
 def matches(target: str, provider: str, model: str) -> bool:
-    return target == "*" or target == provider or target == model or target == f"{provider}/{model}"
+    return target == "*" or target in (provider, model) or target == f"{provider}/{model}"
 
 
 def parse_header_rules(header: str) -> list[tuple[str, Fault]]:
@@ -125,7 +125,7 @@ class FaultRegistry:
         self._ids = itertools.count(1)
         self._rng = rng or random.Random()
 
-    def add(self, target: str, spec: str, count: int | None = None, probability: float = 1.0) -> Rule:
+    def add(self, target: object, spec: str, count: int | None = None, probability: float = 1.0) -> Rule:
         if not isinstance(target, str) or not target:
             raise FaultSpecError("target must be a provider slug, an upstream model id or '*'")
         if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):

@@ -6,9 +6,11 @@ one carries finishReason and the full usageMetadata, and there is no terminator.
 same responses come as one streamed JSON array.
 """
 
+from typing import Any
+
 from aiohttp import web
 
-from .content import Ask, Reply, TOKENS_PER_IMAGE, estimate_prompt_tokens, estimate_text_tokens, seed_of
+from .content import TOKENS_PER_IMAGE, Ask, Reply, estimate_prompt_tokens, estimate_text_tokens, seed_of
 from .controls import Controls
 from .wire import Parsed, StreamPlan, Tokens, VendorError, WireFormat, dumps, new_id, text_pieces
 
@@ -75,7 +77,8 @@ class GeminiFormat(WireFormat):
     def error(self, err: VendorError) -> tuple[int, dict, bytes]:
         message = err.message
         if err.kind == "context":
-            message = message or "The input token count (1100000) exceeds the maximum number of tokens allowed (1048576)."
+            message = message or ("The input token count (1100000) exceeds the maximum number of tokens allowed "
+                                  "(1048576).")
         retry_after = err.headers.get("Retry-After")
         return err.status, err.headers, dumps(_error_body(err.status, message, retry_after))
 
@@ -113,7 +116,8 @@ class GeminiFormat(WireFormat):
                 chars += _part_size(part)[0]
         tools = []
         for tool in body.get("tools") or ():
-            for fn in (_get(tool, "functionDeclarations", "function_declarations") or ()) if isinstance(tool, dict) else ():
+            declared = _get(tool, "functionDeclarations", "function_declarations") if isinstance(tool, dict) else None
+            for fn in declared or ():
                 if isinstance(fn, dict) and isinstance(fn.get("name"), str):
                     schema = fn.get("parameters") or _get(fn, "parametersJsonSchema", "parameters_json_schema")
                     tools.append((fn["name"], schema or {"type": "object", "properties": {}}))
@@ -176,11 +180,11 @@ class GeminiFormat(WireFormat):
         return [{"text": reply.text}]
 
     def _response(self, parsed: Parsed, parts: list, response_id: str, finish: str | None, usage) -> dict:
-        candidate = {"content": {"parts": parts, "role": "model"}}
+        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
         if finish:
             candidate["finishReason"] = finish
         candidate["index"] = 0
-        body = {"candidates": [candidate]}
+        body: dict[str, Any] = {"candidates": [candidate]}
         if usage is not None:
             body["usageMetadata"] = usage
         body["modelVersion"] = parsed.ask.model

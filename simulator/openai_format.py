@@ -8,6 +8,8 @@ events, a last chunk with the finish reason, the usage chunk (choices: []) when
 stream_options.include_usage is set, then `data: [DONE]`.
 """
 
+from typing import Any
+
 from .content import Ask, Reply, estimate_prompt_tokens, estimate_text_tokens, seed_of, split_fixed, split_words
 from .controls import Controls
 from .wire import Parsed, StreamPlan, Tokens, VendorError, WireFormat, dumps, new_id, now, text_of, text_pieces
@@ -41,6 +43,8 @@ class OpenAIFormat(WireFormat):
 
     def error(self, err: VendorError) -> tuple[int, dict, bytes]:
         status = err.status
+        code: str | None
+        param: str | None
         if err.kind == "context":
             type_, code = "invalid_request_error", "context_length_exceeded"
             message = err.message or ("This model's maximum context length is 8192 tokens. However, your messages "
@@ -139,7 +143,7 @@ class OpenAIFormat(WireFormat):
         }
 
     def complete(self, parsed: Parsed, reply: Reply, tokens: Tokens | None) -> bytes:
-        message = {"role": "assistant", "content": reply.text if not reply.tool_calls else None}
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text if not reply.tool_calls else None}
         if reply.reasoning:
             message["reasoning_content"] = reply.reasoning
         if reply.tool_calls:
@@ -193,7 +197,7 @@ class OpenAIFormat(WireFormat):
                 content.append((chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
                                 estimate_text_tokens(piece)))
         tail = [chunk({}, reply.finish)]
-        if include_usage:
+        if include_usage and tokens is not None:
             obj = dict(base)
             obj["choices"] = []
             obj["usage"] = self._usage(tokens)
@@ -222,7 +226,8 @@ def _logprobs(parsed: Parsed, text: str, whole: bool = True) -> dict | None:
 
 def _tools(tools) -> tuple[list, int]:
     """[(name, parameters)] of the declared function tools, and the characters their definitions take."""
-    out, chars = [], 0
+    out: list[tuple[str, dict]] = []
+    chars = 0
     if not isinstance(tools, list):
         return out, 0
     for tool in tools:

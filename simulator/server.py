@@ -15,6 +15,7 @@ and the control API under /_sim/ (faults, stats). Needs no Django.
 import asyncio
 import re
 import sys
+from typing import cast
 
 import orjson
 from aiohttp import web
@@ -88,6 +89,7 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     provider = request.match_info["provider"]
     tail = request.match_info["tail"]
+    fmt: WireFormat
     if tail.endswith(("chat/completions", "embeddings")):
         fmt = state.openai
     elif tail.endswith("messages/count_tokens"):
@@ -139,7 +141,7 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
         return _vendor_error(fmt, VendorError(401))
     if tail.endswith(("embeddings", ":batchEmbedContents")):
         try:
-            payload = (embeddings.gemini_batch_embed(body, model) if fmt is state.gemini
+            payload = (embeddings.gemini_batch_embed(body, model or "") if fmt is state.gemini
                        else embeddings.openai_embeddings(body, model))
         except VendorError as err:
             return _vendor_error(fmt, err)
@@ -232,7 +234,7 @@ async def _stream(request, fmt: WireFormat, parsed: Parsed, plan: StreamPlan, co
     else:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        for (frame, _), due in zip(content, schedule):
+        for (frame, _), due in zip(content, schedule, strict=False):
             await _wait_until(loop, start + due)
             await resp.write(frame)
 
@@ -335,7 +337,8 @@ async def serve(host: str = "127.0.0.1", port: int = 8001, config: SimConfig | N
     site = web.TCPSite(runner, host, port, backlog=2048)
     await site.start()
     try:
-        sockets = site._server.sockets if site._server is not None else ()
+        server = cast(asyncio.Server | None, site._server)  # aiohttp types it as the abstract base
+        sockets = server.sockets if server is not None else ()
         actual = sockets[0].getsockname()[1] if sockets else port
         shown = f"[{host}]" if ":" in host else host
         print(f"Provider simulator listening on http://{shown}:{actual}", flush=True)
@@ -352,7 +355,7 @@ def run(host: str = "127.0.0.1", port: int = 8001, **config) -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency, but the server runs without it
-        uvloop = None
+        uvloop = None  # type: ignore[assignment]  # an optional import
     try:
         if uvloop is not None and sys.platform != "win32":
             uvloop.run(serve(host, port, sim_config))

@@ -38,7 +38,7 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = ROOT / "test-artifacts" / f"{name}-{port}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 -- open while the server runs; stop() closes it
         self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         self._wait(health_path)
 

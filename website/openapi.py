@@ -29,7 +29,8 @@ RESPONSE_HEADERS = [
 
 # (HTTP status, type, code, meaning)
 ERRORS = [
-    (400, "invalid_request_error", "invalid_json / invalid_encoding / invalid_type / invalid_value / missing_required_parameter",
+    (400, "invalid_request_error",
+     "invalid_json / invalid_encoding / invalid_type / invalid_value / missing_required_parameter",
      "The body is not valid: the message names the parameter (also in error.param)."),
     (400, "invalid_request_error", "unsupported_parameter / unsupported_value",
      "A parameter the chosen model cannot honour."),

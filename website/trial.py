@@ -104,7 +104,8 @@ def _context(request, snap, browser_id: str, **extra) -> dict:
     used = extra.pop("used", None)
     if used is None:
         used = async_to_sync(trial_limits.used)(browser_id)
-    return {"routes": _routes(snap), "calls": settings.AIPOWER_TRIAL_CALLS, "left": max(0, settings.AIPOWER_TRIAL_CALLS - used),
+    return {"routes": _routes(snap), "calls": settings.AIPOWER_TRIAL_CALLS,
+            "left": max(0, settings.AIPOWER_TRIAL_CALLS - used),
             "max_tokens": settings.AIPOWER_TRIAL_MAX_TOKENS, "max_prompt": MAX_PROMPT_CHARS,
             "selected": extra.pop("route", "auto"), **extra}
 

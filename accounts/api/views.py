@@ -4,9 +4,11 @@ Every view works in the caller's organization: the management token's, or the se
 Rows of other organizations are not in any queryset here, so their ids answer 404.
 """
 
+from collections.abc import Sequence
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -28,8 +30,9 @@ from .serializers import (
 
 
 class OrganizationScoped:
-    authentication_classes = [ManagementTokenAuthentication, SessionAuthentication]
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    authentication_classes: Sequence[type[BaseAuthentication]] = [ManagementTokenAuthentication,
+                                                                   SessionAuthentication]
+    http_method_names: Sequence[str] = ["get", "post", "patch", "delete", "head", "options"]
 
     @property
     def membership(self):

@@ -51,6 +51,7 @@ Translation choices, where the two APIs differ:
 """
 
 import re
+from typing import Any
 
 import orjson
 
@@ -58,9 +59,25 @@ from routing.catalog import ModelInfo
 from routing.errors import UpstreamError, invalid
 
 from .base import Target, Usage
-from .common import (ChunkMaker, VendorAdapter, choice, completion_body, conversation, data_url, file_data,
-                     json_or_none, json_response_format, max_tokens, post_json, reject_unsupported, retry_after,
-                     stop_list, text_parts, tool_call, tool_call_arguments)
+from .common import (
+    ChunkMaker,
+    VendorAdapter,
+    choice,
+    completion_body,
+    conversation,
+    data_url,
+    file_data,
+    json_or_none,
+    json_response_format,
+    max_tokens,
+    post_json,
+    reject_unsupported,
+    retry_after,
+    stop_list,
+    text_parts,
+    tool_call,
+    tool_call_arguments,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 THINKING_FIELD = "x_anthropic_thinking"  # a gateway field: never sent to other vendors
@@ -74,7 +91,7 @@ _UNSUPPORTED = {
     "reasoning_effort": lambda v: v is not None,
 }
 
-STOP_REASONS = {
+STOP_REASONS: dict[str | None, str] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "pause_turn": "stop",
@@ -170,7 +187,7 @@ def _text_blocks(content, where: str) -> list[dict]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
     texts = text_parts(content, where)
-    return [_with_cache_control({"type": "text", "text": t}, part) for t, part in zip(texts, content) if t]
+    return [_with_cache_control({"type": "text", "text": t}, part) for t, part in zip(texts, content, strict=True) if t]
 
 
 def _user_blocks(content, where: str) -> list[dict]:
@@ -217,7 +234,7 @@ def _assistant_blocks(msg: dict, where: str, ids: _ToolIds) -> list[dict]:
 
 
 def _tool_result(msg: dict, where: str, ids: _ToolIds) -> dict:
-    block = {"type": "tool_result", "tool_use_id": ids.result(msg["tool_call_id"])}
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": ids.result(msg["tool_call_id"])}
     content = msg["content"]
     if isinstance(content, str):
         if content:
@@ -245,7 +262,9 @@ def _add_tools(request: dict, body: dict) -> None:
     caller_choice = request.get("tool_choice")
     choice_ = _tool_choice(caller_choice)
     if uses_json_tool(request):
-        schema, description = json_response_format(request)
+        json_format = json_response_format(request)
+        assert json_format is not None  # uses_json_tool: the caller asked for JSON
+        schema, description = json_format
         if schema.get("type", "object") != "object":
             raise invalid("Anthropic models need a JSON schema whose root is an object in 'response_format'.",
                           param="response_format.json_schema.schema", code="unsupported_value")
@@ -454,7 +473,9 @@ _BILLING_MESSAGES = ("credit balance", "spend limit", "billing")
 def status_error(status: int, raw: bytes, headers) -> UpstreamError:
     """The UpstreamError for a non-2xx answer from the Messages API."""
     body = json_or_none(raw)
-    error = body.get("error") if body and isinstance(body.get("error"), dict) else {}
+    error = body.get("error") if body else None
+    if not isinstance(error, dict):
+        error = {}
     message = error.get("message") or raw[:500].decode(errors="replace") or f"HTTP {status}"
     described = f"Anthropic answered {status} {error.get('type') or ''}: {message}"
     lowered = message.lower()

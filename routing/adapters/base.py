@@ -12,7 +12,7 @@ upstream id. Responses go back as plain dicts in OpenAI's format: the gateway se
 and `created` on them itself.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 import httpx
@@ -71,9 +71,19 @@ class Adapter:
     async def complete(self, client: httpx.AsyncClient, target: Target, request: dict) -> Completion:
         raise NotImplementedError
 
-    def stream(self, client: httpx.AsyncClient, target: Target, request: dict) -> AsyncIterator[dict]:
+    def stream(self, client: httpx.AsyncClient, target: Target, request: dict) -> AsyncGenerator[dict, None]:
         """Yields OpenAI chat.completion.chunk dicts. The upstream's usage, when it reports any,
         comes as a last chunk whose `choices` is empty and whose `usage` is set (the shape OpenAI
         uses for stream_options.include_usage), whatever the caller asked for: the gateway decides
         what the caller sees."""
+        raise NotImplementedError
+
+    async def embed(self, client: httpx.AsyncClient, target: Target, inputs: list,
+                    dimensions: int | None) -> tuple[list, int | None]:
+        """(the vectors, in order; the prompt tokens the upstream counted). Only the wire formats
+        that serve embedding models have it."""
+        raise NotImplementedError
+
+    async def count_tokens(self, client: httpx.AsyncClient, target: Target, request: dict) -> int:
+        """The prompt's input tokens as the vendor counts them. Only Anthropic's wire format has it."""
         raise NotImplementedError

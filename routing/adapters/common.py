@@ -10,7 +10,8 @@ import asyncio
 import contextlib
 import email.utils
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import Any
 
 import aiohttp
 import httpx
@@ -66,8 +67,8 @@ async def post_json(client: httpx.AsyncClient, url: str, *, body: dict, headers:
     return data
 
 
-async def stream_sse(client: httpx.AsyncClient, url: str, *, body: dict, headers: dict,
-                     timeout: httpx.Timeout, status_error: StatusError) -> AsyncIterator[tuple[str | None, dict]]:
+async def stream_sse(client: httpx.AsyncClient, url: str, *, body: dict, headers: dict, timeout: httpx.Timeout,
+                     status_error: StatusError) -> AsyncGenerator[tuple[str | None, dict], None]:
     """POSTs `body` and yields (event name, parsed JSON data) for each server-sent event.
 
     Failing before the response headers arrive is kind connect/timeout; failing after them,
@@ -227,7 +228,9 @@ def data_url(url: str, where: str) -> tuple[str, str] | None:
 
 def file_data(part: dict, where: str, vendor: str) -> tuple[str, str]:
     """(media type, base64 data) of a `file` content part; raw base64 counts as a PDF."""
-    file = part.get("file") if isinstance(part.get("file"), dict) else {}
+    file = part.get("file")
+    if not isinstance(file, dict):
+        file = {}
     data = file.get("file_data")
     if not isinstance(data, str):
         raise invalid(f"'{where}.file': {vendor} models take files as base64 'file_data' only.",
@@ -273,7 +276,7 @@ def completion_body(id_: str, model: str, choices: list[dict], usage: Usage | No
 
 def choice(index: int, content: str | None, tool_calls: list[dict], finish_reason: str,
            reasoning: str | None = None) -> dict:
-    message = {"role": "assistant", "content": content, "refusal": None}
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if tool_calls:
         message["tool_calls"] = tool_calls
     if reasoning:

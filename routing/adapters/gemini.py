@@ -45,6 +45,7 @@ Translation choices, where the two APIs differ:
 """
 
 import mimetypes
+from typing import Any
 
 import orjson
 
@@ -52,9 +53,25 @@ from routing.catalog import ModelInfo
 from routing.errors import UpstreamError, invalid
 
 from .base import Target, Usage
-from .common import (ChunkMaker, VendorAdapter, choice, completion_body, conversation, data_url, file_data,
-                     json_or_none, json_response_format, max_tokens, post_json, reject_unsupported, retry_after,
-                     stop_list, text_parts, tool_call, tool_call_arguments)
+from .common import (
+    ChunkMaker,
+    VendorAdapter,
+    choice,
+    completion_body,
+    conversation,
+    data_url,
+    file_data,
+    json_or_none,
+    json_response_format,
+    max_tokens,
+    post_json,
+    reject_unsupported,
+    retry_after,
+    stop_list,
+    text_parts,
+    tool_call,
+    tool_call_arguments,
+)
 
 SIGNATURE_PLACEHOLDER = "skip_thought_signature_validator"
 THINKING_BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
@@ -163,11 +180,12 @@ def _user_parts(content, where: str) -> list[dict]:
 
 
 def _model_parts(msg: dict, where: str, call_names: dict, placeholder_signature: bool) -> list[dict]:
-    parts = [{"text": t} for t in text_parts(msg.get("content"), where) if t]
+    parts: list[dict[str, Any]] = [{"text": t} for t in text_parts(msg.get("content"), where) if t]
     for k, call in enumerate(msg.get("tool_calls") or ()):
         name = call["function"]["name"]
         call_names[call["id"]] = name
-        part = {"functionCall": {"name": name, "args": tool_call_arguments(call, f"{where}.tool_calls[{k}]")}}
+        args = tool_call_arguments(call, f"{where}.tool_calls[{k}]")
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
         if placeholder_signature and k == 0:
             # Gemini signs the first function call of a turn; see the module docstring.
             part["thoughtSignature"] = SIGNATURE_PLACEHOLDER
@@ -273,7 +291,7 @@ def _convert(s, defs: dict, seen: frozenset, ordered: bool) -> dict:
     if isinstance(items, dict):
         out["items"] = _convert(items, defs, seen, ordered)
         out.setdefault("type", "ARRAY")
-    if s.get("format") in _FORMATS.get(out.get("type"), ()):
+    if s.get("format") in _FORMATS.get(out.get("type", ""), ()):
         out["format"] = s["format"]
     for key in _COPIED:
         if key in s and key not in out:
@@ -337,7 +355,9 @@ def from_gemini(response: dict, *, model: str = "", single_tool_call: bool = Fal
         raise _blocked(response)
     choices = []
     for position, candidate in enumerate(candidates):
-        texts, thoughts, calls = [], [], []
+        texts: list[str] = []
+        thoughts: list[str] = []
+        calls: list[dict] = []
         for part in (candidate.get("content") or {}).get("parts") or ():
             if "functionCall" in part:
                 fc = part["functionCall"]
@@ -437,7 +457,9 @@ def status_error(status: int, raw: bytes, headers) -> UpstreamError:
             body = listed[0] if isinstance(listed, list) and listed and isinstance(listed[0], dict) else None
         except orjson.JSONDecodeError:
             body = None
-    error = body.get("error") if body and isinstance(body.get("error"), dict) else {}
+    error = body.get("error") if body else None
+    if not isinstance(error, dict):
+        error = {}
     message = error.get("message") or raw[:500].decode(errors="replace") or f"HTTP {status}"
     described = f"Gemini answered {status} {error.get('status') or ''}: {message}"
     if status == 400:
@@ -481,7 +503,7 @@ class GeminiAdapter(VendorAdapter):
         model_id = target.model.upstream_id.removeprefix("models/")
         requests = []
         for text in inputs:
-            one = {"model": f"models/{model_id}", "content": {"parts": [{"text": text}]}}
+            one: dict[str, Any] = {"model": f"models/{model_id}", "content": {"parts": [{"text": text}]}}
             if dimensions is not None:
                 one["outputDimensionality"] = dimensions
             requests.append(one)

@@ -19,13 +19,11 @@ The vendors differ in details; each difference is data in the provider's or mode
 
 
 
-import asyncio
 
 import aiohttp
 import orjson
 
 from routing.errors import UpstreamError, invalid
-
 from routing.pool import get_session
 
 from .base import Adapter, Completion, Target, Usage
@@ -131,7 +129,7 @@ async def _post(target: Target, path: str, body: dict) -> tuple[int, bytes]:
                                       timeout=_timeout(target)) as resp:
             raw = await resp.read()
             status, resp_headers = resp.status, resp.headers
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise transport_error(exc) from None
     if status >= 300:
         raise error_from_status(status, raw, resp_headers)
@@ -190,7 +188,7 @@ class OpenAICompatAdapter(Adapter):
                             yield chunk
                 # The connection ended without [DONE].
                 raise UpstreamError("The upstream stream ended before it was complete.", kind="stream")
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise transport_error(exc, started=started) from None
 
 

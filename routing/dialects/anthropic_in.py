@@ -23,6 +23,8 @@ Translation choices:
   refusal. The usage's input_tokens excludes cache reads and writes, as Anthropic counts it.
 """
 
+from typing import Any
+
 import orjson
 
 from routing.adapters.anthropic import THINKING_FIELD
@@ -99,6 +101,7 @@ def _part(block: dict, where: str) -> dict:
 
 def _tool_result_text(block: dict, where: str) -> str | list:
     content = block.get("content")
+    text: str | list[dict[str, Any]]
     if content is None or isinstance(content, str):
         text = content or ""
     elif isinstance(content, list):
@@ -119,7 +122,7 @@ def _tool_result_text(block: dict, where: str) -> str | list:
 
 
 def _messages(body: dict, thinking: bool = False) -> list[dict]:
-    out = []
+    out: list[dict[str, Any]] = []
     system = body.get("system")
     if isinstance(system, str):
         if system:
@@ -180,7 +183,7 @@ def _assistant(content: list, where: str, thinking: bool) -> dict:
                 "name": block["name"], "arguments": orjson.dumps(block.get("input") or {}).decode()}})
         else:
             raise _Invalid(f"{where}.content.{j}.type: '{kind}' blocks are not supported in assistant turns")
-    msg = {"role": "assistant", "content": "".join(texts) or None}
+    msg: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
     if signed:
         msg[THINKING_FIELD] = signed
     if calls:
@@ -230,7 +233,7 @@ def to_chat(body: dict, *, count_only: bool = False) -> dict:
         raise _Invalid("model: Field required")
     thinking = body.get("thinking")
     enabled = isinstance(thinking, dict) and thinking.get("type") == "enabled"
-    chat = {"model": model, "messages": _messages(body, enabled)}
+    chat: dict[str, Any] = {"model": model, "messages": _messages(body, enabled)}
     if not count_only:
         max_tokens = body.get("max_tokens")
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
@@ -251,6 +254,7 @@ def to_chat(body: dict, *, count_only: bool = False) -> dict:
     if isinstance(meta, dict) and isinstance(meta.get("user_id"), str):
         chat["user"] = meta["user_id"]
     if enabled:
+        assert isinstance(thinking, dict)  # as `enabled` says
         budget = thinking.get("budget_tokens")
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
             raise _Invalid("thinking.budget_tokens: Field required (an integer)")

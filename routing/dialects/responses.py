@@ -18,6 +18,7 @@ routes, failover, holds, billing and usage rows are the chat path's own.
 import secrets
 import time
 from datetime import timedelta
+from typing import Any
 
 import orjson
 from django.conf import settings
@@ -32,8 +33,9 @@ from . import chat_path
 BUILTIN_TOOLS = {"web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11",
                  "file_search", "computer_use", "computer_use_preview", "code_interpreter", "image_generation",
                  "mcp", "local_shell", "shell", "apply_patch", "custom"}
-_STATUS_OF = {"length": ("incomplete", {"reason": "max_output_tokens"}),
-              "content_filter": ("incomplete", {"reason": "content_filter"})}
+_STATUS_OF: dict[str | None, tuple[str, dict[str, str] | None]] = {
+    "length": ("incomplete", {"reason": "max_output_tokens"}),
+    "content_filter": ("incomplete", {"reason": "content_filter"})}
 _PASSED = ("temperature", "top_p", "parallel_tool_calls")
 _IGNORED = ("stream", "store", "metadata", "include", "truncation", "service_tier", "background", "prompt_cache_key",
             "input", "instructions", "tools", "tool_choice", "text", "max_output_tokens", "model", "reasoning",
@@ -189,7 +191,7 @@ def to_chat(body: dict, history: list[dict]) -> tuple[dict, list[dict]]:
         if not isinstance(instructions, str):
             raise invalid("'instructions' must be a string.", param="instructions", code="invalid_type")
         messages.insert(0, {"role": "system", "content": instructions})
-    chat = {"model": model, "messages": messages}
+    chat: dict[str, Any] = {"model": model, "messages": messages}
     if body.get("max_output_tokens") is not None:
         chat["max_tokens"] = body["max_output_tokens"]
     for name in _PASSED:
@@ -282,7 +284,7 @@ def _assistant_message(output: list) -> dict:
     calls = [{"id": item["call_id"], "type": "function", "function": {"name": item["name"],
                                                                       "arguments": item["arguments"]}}
              for item in output if item["type"] == "function_call"]
-    msg = {"role": "assistant", "content": text or None}
+    msg: dict[str, Any] = {"role": "assistant", "content": text or None}
     if calls:
         msg["tool_calls"] = calls
     return msg
@@ -413,7 +415,7 @@ class ResponseStream:
                                 output_index=self._index(item), delta=fn["arguments"])
         return out
 
-    def _finish(self, usage, finish) -> bytes:
+    def _finish(self, usage, finish) -> tuple[bytes, dict]:
         out = self._close_text()
         for item in self.calls.values():
             item["status"] = "completed"

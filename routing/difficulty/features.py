@@ -8,6 +8,7 @@ TAIL_CHARS from its end are read (the length itself is a feature, counted withou
 
 import math
 import re
+from itertools import pairwise
 
 HEAD_CHARS = 1500
 TAIL_CHARS = 500
@@ -39,7 +40,7 @@ def last_user_text(messages) -> tuple[str, int]:
         if isinstance(content, str):
             parts = [content]
         elif isinstance(content, list):
-            parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"
+            parts = [p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text"
                      and isinstance(p.get("text"), str)]
             if not parts:
                 raise Unassessable("the last user turn has no text (image-only)")
@@ -73,7 +74,7 @@ def analyse(sample: str, total_chars: int) -> tuple[frozenset, dict[str, float],
     words = _WORD.findall(sample.lower())[:MAX_TOKENS]
     words = [w[:24] for w in words]
     keys = {"w:" + w for w in words}
-    keys.update(["b:" + a + "_" + b for a, b in zip(words, words[1:])])
+    keys.update(["b:" + a + "_" + b for a, b in pairwise(words)])
     code = any(mark in sample for mark in _CODE_MARKS) or not _CODE_WORDS.isdisjoint(words)
     head = sample[:500]
     dense = {
@@ -93,6 +94,6 @@ def featurize(sample: str, total_chars: int) -> dict[str, float]:
     """Sparse features of a sample (the training script's view of what `analyse` gives)."""
     keys, dense, _ = analyse(sample, total_chars)
     scale = 1.0 / math.sqrt(max(len(keys) + len(dense), 1))
-    feats = {k: scale for k in sorted(keys)}
+    feats = dict.fromkeys(sorted(keys), scale)
     feats.update(dense)
     return feats

@@ -2,6 +2,8 @@
 prompts sent to the strong model grows, its average (APGR), and the strong share needed to
 recover a given part of the gap."""
 
+from itertools import pairwise
+
 
 def pgr_curve(scores: list[float], weak: list[float], strong: list[float], points: int = 101) -> list[float]:
     """PGR at strong shares 0, 1/(points-1), ..., 1: the highest-scored prompts go to the strong
@@ -24,7 +26,7 @@ def pgr_curve(scores: list[float], weak: list[float], strong: list[float], point
 def apgr(scores, weak, strong, points: int = 101) -> float:
     """The average of the PGR curve (trapezoid rule over strong shares 0..1)."""
     c = pgr_curve(scores, weak, strong, points)
-    return sum((a + b) / 2 for a, b in zip(c, c[1:])) / (len(c) - 1)
+    return sum((a + b) / 2 for a, b in pairwise(c)) / (len(c) - 1)
 
 
 def share_for_pgr(scores, weak, strong, target: float = 0.95, points: int = 1001) -> float:
@@ -45,4 +47,4 @@ def share_for_quality(scores, weak, strong, target: float = 0.95, points: int = 
 
 
 def oracle_scores(weak, strong) -> list[float]:
-    return [s - w for w, s in zip(weak, strong)]
+    return [s - w for w, s in zip(weak, strong, strict=True)]

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-
 from .features import Unassessable, analyse, last_user_text
 
 ARTIFACT = Path(__file__).with_name("model.json")

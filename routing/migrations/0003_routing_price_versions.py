@@ -3,7 +3,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
 PRICE_FIELDS = ("input_price_usd_micro_per_mtok", "cached_input_price_usd_micro_per_mtok",
                 "cache_write_price_usd_micro_per_mtok", "output_price_usd_micro_per_mtok")
 

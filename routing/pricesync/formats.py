@@ -107,7 +107,8 @@ def parse_litellm(payload) -> list[Entry]:
                 entry.limits["context_window"] = _tokens(spec["max_input_tokens"], "max_input_tokens")
             if spec.get("max_output_tokens") is not None:
                 entry.limits["max_output_tokens"] = _tokens(spec["max_output_tokens"], "max_output_tokens")
-            for name, target in (("supports_function_calling", "supports_tools"), ("supports_vision", "supports_vision")):
+            for name, target in (("supports_function_calling", "supports_tools"),
+                                 ("supports_vision", "supports_vision")):
                 if isinstance(spec.get(name), bool):
                     entry.capabilities[target] = spec[name]
         except ValueProblem as exc:

@@ -21,6 +21,7 @@ def change_approve(*, change_id: int, by: str):
     if change.status not in (PriceChange.Status.HELD, PriceChange.Status.PROPOSED):
         raise ReviewError(f"{change} is {change.get_status_display()}: only held or proposed changes can be approved")
     if change.kind == PriceChange.Kind.UPDATE:
+        assert change.model_id is not None  # an update is of a catalog model
         model = CatalogModel.objects.select_for_update().get(pk=change.model_id)
         prices = {f: v[1] for f, v in change.fields.items() if f in PRICE_FIELDS}
         if prices:
@@ -30,10 +31,11 @@ def change_approve(*, change_id: int, by: str):
         if other:
             CatalogModel.objects.filter(pk=model.pk).update(**other)
     else:
+        assert change.provider is not None  # a proposed model is of a provider
         f = change.fields
         prices = f.get("prices", {})
         model = CatalogModel.objects.create(
-            provider_id=change.provider_id, upstream_id=f["upstream_id"],
+            provider=change.provider, upstream_id=f["upstream_id"],
             public_id=f"{change.provider.slug}/{f['upstream_id']}"[:160], display_name=f["display_name"][:120],
             input_price_usd_micro_per_mtok=prices["input_price_usd_micro_per_mtok"],
             output_price_usd_micro_per_mtok=prices["output_price_usd_micro_per_mtok"],

@@ -70,7 +70,8 @@ def run_source(*, fmt: str, url: str, dry_run: bool = False, trigger: str = "") 
 
 
 def _index(fmt: str, entries: list[Entry]):
-    by_id, by_bare = {}, {}
+    by_id: dict[str, Entry] = {}
+    by_bare: dict[tuple[str, str], Entry] = {}
     for e in entries:
         by_id.setdefault(e.source_id, e)
         by_bare.setdefault((provider_slug(fmt, e.provider), e.bare_id), e)
@@ -174,11 +175,13 @@ def _propose(run, fmt, entries, matched, providers) -> list[dict]:
 
 
 def _notify(run: PriceSyncRun, held: list[PriceChange]) -> None:
-    recipients = list(settings.AIPOWER_PRICE_SYNC_EMAILS) or [email for _, email in settings.ADMINS]
+    # ADMINS holds (name, email) pairs, or (Django 6) plain addresses.
+    recipients = (list(settings.AIPOWER_PRICE_SYNC_EMAILS)
+                  or [a if isinstance(a, str) else a[1] for a in settings.ADMINS])
     if not recipients:
         log.warning("price sync %s held %d changes and no operator email is configured", run.pk, len(held))
         return
-    lines = [f"- {c.model.public_id}: {c.reason}" for c in held]
+    lines = [f"- {c.model.public_id if c.model else c.source_id}: {c.reason}" for c in held]
     send_mail(
         subject=f"[AIPower] Price sync held {len(held)} change(s) for review",
         message=f"The {run.format} price sync ({run.url}) held these changes until an operator approves or "

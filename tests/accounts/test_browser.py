@@ -1,7 +1,6 @@
 """A person in a browser: sign up, verify the email, create a key, copy it, call the API with it,
 and see "last used" change. Screenshots of the key pages go to $AIPOWER_TEST_ARTIFACTS."""
 
-import os
 import re
 import time
 import uuid

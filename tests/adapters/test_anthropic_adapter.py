@@ -6,8 +6,15 @@ import pytest
 
 from routing.adapters.anthropic import AnthropicAdapter
 from routing.errors import UpstreamError
-from tests.adapters.conftest import (SIMULATED_FAULTS, assemble, assert_completion, collect, content_before_error,
-                                     same_answer, upstream_error)
+from tests.adapters.conftest import (
+    SIMULATED_FAULTS,
+    assemble,
+    assert_completion,
+    collect,
+    content_before_error,
+    same_answer,
+    upstream_error,
+)
 
 ADAPTER = AnthropicAdapter()
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city.",

@@ -6,8 +6,7 @@ import httpx
 import orjson
 import pytest
 
-from routing.adapters.anthropic import (AnthropicAdapter, AnthropicStream, from_anthropic, status_error,
-                                        to_anthropic)
+from routing.adapters.anthropic import AnthropicAdapter, AnthropicStream, from_anthropic, status_error, to_anthropic
 from routing.errors import GatewayError, UpstreamError
 from tests.adapters.conftest import assert_chunks, assert_completion, collect, target_for
 

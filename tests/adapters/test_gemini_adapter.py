@@ -6,8 +6,15 @@ import pytest
 
 from routing.adapters.gemini import GeminiAdapter
 from routing.errors import UpstreamError
-from tests.adapters.conftest import (SIMULATED_FAULTS, assemble, assert_completion, collect, content_before_error,
-                                     same_answer, upstream_error)
+from tests.adapters.conftest import (
+    SIMULATED_FAULTS,
+    assemble,
+    assert_completion,
+    collect,
+    content_before_error,
+    same_answer,
+    upstream_error,
+)
 
 ADAPTER = GeminiAdapter()
 MEETING = {"type": "function", "function": {

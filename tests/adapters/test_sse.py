@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -84,5 +86,5 @@ STREAMS = [
 async def test_it_parses_the_same_however_the_bytes_are_split(stream, cuts):
     whole = await parse(stream)
     points = sorted({c % (len(stream) + 1) for c in cuts})
-    pieces = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)])]
+    pieces = [stream[a:b] for a, b in pairwise([0, *points, len(stream)])]
     assert await parse(*pieces) == whole

@@ -340,8 +340,8 @@ def test_a_model_without_vision_refuses_an_image_before_any_upstream_call(client
 @MODELS
 @STREAMING
 def test_json_object_mode_answers_json(client, model, streaming):
-    kw = dict(model=model, messages=[{"role": "user", "content": "Describe yourself in JSON."}],
-              response_format={"type": "json_object"})
+    kw = {"model": model, "messages": [{"role": "user", "content": "Describe yourself in JSON."}],
+          "response_format": {"type": "json_object"}}
     a = answer(client, streaming, **kw)
     assert isinstance(orjson.loads(a.content), dict)
     assert not a.calls and a.finishes == ["stop"]
@@ -350,9 +350,9 @@ def test_json_object_mode_answers_json(client, model, streaming):
 @MODELS
 @STREAMING
 def test_json_schema_mode_answers_to_the_schema(client, model, streaming):
-    kw = dict(model=model, messages=[{"role": "user", "content": "A city, please."}],
-              response_format={"type": "json_schema",
-                               "json_schema": {"name": "city", "strict": True, "schema": CITY_SCHEMA}})
+    kw = {"model": model, "messages": [{"role": "user", "content": "A city, please."}],
+          "response_format": {"type": "json_schema",
+                              "json_schema": {"name": "city", "strict": True, "schema": CITY_SCHEMA}}}
     a = answer(client, streaming, **kw)
     jsonschema.validate(orjson.loads(a.content), CITY_SCHEMA)
     assert not a.calls and a.finishes == ["stop"]
@@ -465,7 +465,7 @@ def test_streaming_tool_call_deltas(client, usage, model):
 
 @MODELS
 def test_streamed_and_whole_tool_calls_agree(client, model):
-    kw = dict(model=model, messages=[{"role": "user", "content": "Weather in Kyiv?"}], tools=[WEATHER])
+    kw = {"model": model, "messages": [{"role": "user", "content": "Weather in Kyiv?"}], "tools": [WEATHER]}
     whole, _ = create(client, **kw)
     chunks, _ = stream(client, **kw)
     _, _, calls, finishes, _ = assemble(chunks)
@@ -491,8 +491,8 @@ FINISH_MAP = {
 @STREAMING
 @pytest.mark.parametrize("finish", list(FINISH_MAP))
 def test_each_finish_reason(client, usage, model, streaming, finish):
-    kw = dict(model=model, messages=[{"role": "user", "content": "Weather in Madrid?"}],
-              extra_headers={"x-sim-finish": finish})
+    kw = {"model": model, "messages": [{"role": "user", "content": "Weather in Madrid?"}],
+          "extra_headers": {"x-sim-finish": finish}}
     if finish == "tool_calls":
         kw["tools"] = [WEATHER]
     a = answer(client, streaming, **kw)
@@ -505,7 +505,7 @@ def test_each_finish_reason(client, usage, model, streaming, finish):
 @MODELS
 @STREAMING
 def test_max_tokens_cuts_the_answer_with_length(client, usage, model, streaming):
-    kw = dict(model=model, messages=HELLO, max_tokens=5)
+    kw = {"model": model, "messages": HELLO, "max_tokens": 5}
     a = answer(client, streaming, **kw)
     assert a.finishes == ["length"] and a.content
     assert a.usage.completion_tokens == 5
@@ -516,7 +516,7 @@ def test_max_tokens_cuts_the_answer_with_length(client, usage, model, streaming)
 # --- errors ---------------------------------------------------------------------------------------
 
 def _call(client, model: str, streaming: bool, headers: dict):
-    kw = dict(model=model, messages=HELLO, extra_headers=headers)
+    kw = {"model": model, "messages": HELLO, "extra_headers": headers}
     if streaming:
         return stream(client, **kw)
     return create(client, **kw)
@@ -654,7 +654,7 @@ def test_an_error_after_the_first_token_ends_the_stream_with_an_error_event(clie
 @STREAMING
 def test_a_context_length_error_fails_over_to_a_larger_model(client, usage, model, streaming):
     provider = PROVIDERS[model]
-    kw = dict(model=model, messages=HELLO, extra_headers={"x-sim-fault": f"{provider}=status:400:context"})
+    kw = {"model": model, "messages": HELLO, "extra_headers": {"x-sim-fault": f"{provider}=status:400:context"}}
     a = answer(client, streaming, **kw)
     assert a.model != model and a.headers["x-aipower-fallback-from"] == model
     [row] = usage(a.headers["x-request-id"])

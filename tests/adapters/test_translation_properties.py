@@ -10,6 +10,8 @@ answers:
   completion is valid against OpenAI's schema.
 """
 
+from itertools import pairwise
+
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -313,7 +315,7 @@ def test_gemini_keeps_every_message_and_parameter_or_names_the_one_it_cannot(req
 
 def pieces(draw, text: str) -> list[str]:
     cuts = sorted(set(draw(st.lists(st.integers(0, len(text)), max_size=4))))
-    return [p for p in (text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])) if p]
+    return [p for p in (text[a:b] for a, b in pairwise([0, *cuts, len(text)])) if p]
 
 
 anthropic_blocks = st.lists(st.one_of(

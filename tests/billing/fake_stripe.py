@@ -101,7 +101,8 @@ class FakeStripe:
             pi = f"pi_{next(_ids)}"
             s.update(status="complete", payment_status="paid", payment_intent=pi,
                      customer=s["customer"] or f"cus_{next(_ids)}")
-            intent = {"id": pi, "object": "payment_intent", "amount": s["amount_total"], "amount_received": s["amount_total"],
+            intent = {"id": pi, "object": "payment_intent", "amount": s["amount_total"],
+                      "amount_received": s["amount_total"],
                       "currency": "usd", "status": "succeeded", "customer": s["customer"],
                       "payment_method": f"pm_{next(_ids)}", "metadata": s["payment_intent_metadata"],
                       "latest_charge": f"ch_{next(_ids)}"}
@@ -169,7 +170,8 @@ class FakeStripe:
                 self.sessions[sid] = s
             return 200, self.public(s)
         if path == "/v1/payment_intents":
-            need(p.get("amount", "").isdigit() and int(p["amount"]) > 0 and p.get("currency") == "usd", "amount in cents")
+            need(p.get("amount", "").isdigit() and int(p["amount"]) > 0 and p.get("currency") == "usd",
+                 "amount in cents")
             need(p.get("off_session") == "true" and p.get("confirm") == "true", "off_session and confirm")
             need(p.get("customer", "").startswith("cus_") and p.get("payment_method", "").startswith("pm_"),
                  "the saved customer and payment method")
@@ -239,8 +241,9 @@ class FakeStripe:
                 if s is None:
                     return self._send(404, b"no such session", "text/plain")
                 if method == "GET":
-                    html = (f"<!doctype html><title>Stripe Checkout (fake)</title><h1>Pay ${s['amount_total'] / 100:.2f}"
-                            f"</h1><form method=post><button id=pay type=submit>Pay</button></form>")
+                    html = ("<!doctype html><title>Stripe Checkout (fake)</title>"
+                            f"<h1>Pay ${s['amount_total'] / 100:.2f}</h1>"
+                            "<form method=post><button id=pay type=submit>Pay</button></form>")
                     return self._send(200, html.encode(), "text/html")
                 fake.pay(sid)
                 self.send_response(303)

@@ -116,7 +116,8 @@ def test_a_dearer_fallback_gets_a_topped_up_hold(gateway, tenant, live_db, usage
     r = post(gateway, tenant.key, {"model": "openai/gpt-4o-mini", "messages": HI, "max_tokens": 2000},
              **{"x-sim-fault": "openai=status:503"})
     assert r.status_code == 200, r.text
-    assert r.json()["model"] == "anthropic/claude-sonnet-4" and r.headers["x-aipower-fallback-from"] == "openai/gpt-4o-mini"
+    assert r.json()["model"] == "anthropic/claude-sonnet-4"
+    assert r.headers["x-aipower-fallback-from"] == "openai/gpt-4o-mini"
     [row] = usage(r.headers["x-request-id"])
     s = settled(tenant.organization.pk, live_db)
     assert s["reserved"] == 0 and s["open"] == 0 and s["balance"] == 1_000_000_000 - row.charged_nusd
@@ -131,7 +132,8 @@ def test_a_fallback_the_credit_cannot_cover_is_skipped(gateway, tenant, live_db,
     assert r.status_code == 200, r.text
     assert r.json()["model"] == "deepseek/deepseek-chat"
     [row] = usage(r.headers["x-request-id"])
-    assert {"model": "anthropic/claude-sonnet-4", "status": "skipped", "error": "insufficient_credit"} in row.attempt_log
+    skipped = {"model": "anthropic/claude-sonnet-4", "status": "skipped", "error": "insufficient_credit"}
+    assert skipped in row.attempt_log
     s = settled(tenant.organization.pk, live_db)
     assert s["balance"] == 5_000_000 - row.charged_nusd >= 0 and s["reserved"] == 0
 

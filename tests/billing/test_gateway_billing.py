@@ -118,7 +118,8 @@ def test_rows_keep_the_price_and_markup_they_were_billed_at(gateway, tenant, liv
         m.input_price_usd_micro_per_mtok, m.output_price_usd_micro_per_mtok)
     # A later price edit changes nothing already billed.
     with live_db.unblock():
-        CatalogModel.objects.filter(pk=m.pk).update(output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok * 10)
+        CatalogModel.objects.filter(pk=m.pk).update(
+            output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok * 10)
         try:
             row.refresh_from_db()
             assert row.output_price_usd_micro_per_mtok == m.output_price_usd_micro_per_mtok

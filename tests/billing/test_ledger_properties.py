@@ -50,7 +50,8 @@ def machine(db_open, live_db, monkeypatch):
         @rule(amount=amounts.filter(bool))
         def top_up(self, amount):
             pid = f"pi_{uuid.uuid4().hex}"
-            ledger_post(organization_id=self.org, kind=LedgerEntry.Kind.TOPUP, amount_nusd=amount, stripe_payment_id=pid)
+            ledger_post(organization_id=self.org, kind=LedgerEntry.Kind.TOPUP, amount_nusd=amount,
+                        stripe_payment_id=pid)
             self.topups.append((pid, amount))
             self.expected += amount
 

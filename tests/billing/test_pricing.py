@@ -31,8 +31,8 @@ def test_format_usd():
 def test_the_worst_case_caps_max_tokens_at_the_models_max_output():
     from billing.pricing import worst_case_nusd
 
-    common = dict(prompt_tokens=1000, model_max_output=8192, input_price=3_000_000, output_price=15_000_000,
-                  markup_bp=1500)
+    common = {"prompt_tokens": 1000, "model_max_output": 8192, "input_price": 3_000_000, "output_price": 15_000_000,
+              "markup_bp": 1500}
     absurd = worst_case_nusd(max_tokens=10**9, **common)
     assert absurd == worst_case_nusd(max_tokens=None, **common) == worst_case_nusd(max_tokens=8192, **common)
     assert absurd == -(-(1000 * 3_000_000 + 8192 * 15_000_000) * 11_500 // (1000 * 10_000))

@@ -29,7 +29,8 @@ def test_an_operator_edits_a_routes_threshold_and_a_targets_tier(admin_client, l
         assert response.status_code == 302, response.content[:3000]
         snap = load_snapshot().routes["auto"]
         assert (snap.premium_threshold, snap.default_quality) == (0.8, 0.4)
-        assert dict(zip((m.public_id for m in snap.targets), snap.tiers))["deepseek/deepseek-chat"] == "premium"
+        tiers = dict(zip((m.public_id for m in snap.targets), snap.tiers, strict=True))
+        assert tiers["deepseek/deepseek-chat"] == "premium"
     finally:
         Route.objects.filter(pk=route.pk).update(premium_threshold=0.6, default_quality=0.5)
         RouteTarget.objects.filter(pk=deepseek.pk).update(tier="economy")

@@ -121,6 +121,8 @@ def test_the_models_list_has_routes_and_concrete_models(client, gateway, tenant)
 
 
 def test_models_need_a_key(gateway):
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-aip-wrong", max_retries=0) as c:
-        with pytest.raises(openai.AuthenticationError):
-            c.models.list()
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-aip-wrong", max_retries=0) as c,
+        pytest.raises(openai.AuthenticationError),
+    ):
+        c.models.list()

@@ -38,7 +38,8 @@ def test_the_response_matches_openais_schema_and_inputs_of_every_shape(client, g
     assert_valid(body, "CreateEmbeddingResponse")
     one = client.embeddings.create(model="text-embedding-3-small", input="hello")
     # Deterministic, and a bare id is accepted (the SDK fetches base64: float32 precision).
-    assert all(math.isclose(a, b, abs_tol=1e-6) for a, b in zip(one.data[0].embedding, body["data"][0]["embedding"]))
+    assert all(math.isclose(a, b, abs_tol=1e-6)
+               for a, b in zip(one.data[0].embedding, body["data"][0]["embedding"], strict=True))
     tokens = client.embeddings.create(model="openai/text-embedding-3-small", input=[1, 2, 3])
     assert tokens.usage.prompt_tokens == 3 and len(tokens.data) == 1
     many = client.embeddings.create(model="openai/text-embedding-3-small", input=[[1, 2], [3, 4, 5]])
@@ -56,7 +57,8 @@ def test_dimensions_and_base64(client, gateway, tenant):
     floats = struct.unpack(f"<{len(packed) // 4}f", packed)
     plain = client.embeddings.create(model="qwen/text-embedding-v3", input="hello", dimensions=512,
                                      encoding_format="float")
-    assert len(floats) == 512 and all(math.isclose(a, b, abs_tol=1e-6) for a, b in zip(floats, plain.data[0].embedding))
+    assert len(floats) == 512 and all(math.isclose(a, b, abs_tol=1e-6)
+                                      for a, b in zip(floats, plain.data[0].embedding, strict=True))
 
 
 @pytest.mark.parametrize("kwargs, param", [

@@ -177,8 +177,8 @@ def test_thinking_goes_to_claude_as_asked_and_elsewhere_as_reasoning(claude, gat
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_thinking_with_tools_keeps_claudes_signed_blocks_across_turns(claude, stream):
-    ask = dict(model="anthropic/claude-sonnet-4", max_tokens=4000, tools=[WEATHER],
-               thinking={"type": "enabled", "budget_tokens": 2048})
+    ask = {"model": "anthropic/claude-sonnet-4", "max_tokens": 4000, "tools": [WEATHER],
+           "thinking": {"type": "enabled", "budget_tokens": 2048}}
     turn = [{"role": "user", "content": "Weather in Paris?"}]
     if stream:
         with claude.messages.stream(messages=turn, tool_choice={"type": "auto"}, **ask) as s:
@@ -211,9 +211,11 @@ def test_it_fails_over_behind_the_messages_api(claude, sim, usage):
 
 
 def test_errors_have_anthropics_shape_and_status(gateway, tenant, claude):
-    with anthropic.Anthropic(base_url=gateway.url, api_key="sk-aip-nope", max_retries=0) as bad:
-        with pytest.raises(anthropic.AuthenticationError) as exc:
-            bad.messages.create(model="auto", max_tokens=10, messages=HELLO)
+    with (
+        anthropic.Anthropic(base_url=gateway.url, api_key="sk-aip-nope", max_retries=0) as bad,
+        pytest.raises(anthropic.AuthenticationError) as exc,
+    ):
+        bad.messages.create(model="auto", max_tokens=10, messages=HELLO)
     assert exc.value.body == {"type": "error", "error": {"type": "authentication_error",
                                                          "message": "Incorrect API key provided."}}
     with pytest.raises(anthropic.NotFoundError) as exc:

@@ -2,6 +2,7 @@
 hand-made ones (no database, no servers)."""
 
 import dataclasses
+from itertools import pairwise
 
 import pytest
 
@@ -168,7 +169,7 @@ def test_the_threshold_moves_monotonically_with_quality():
     route = SNAP.routes["auto"]
     qs = [i / 20 for i in range(21)]
     ts = [effective_threshold(route, q) for q in qs]
-    assert all(a >= b for a, b in zip(ts, ts[1:]))
+    assert all(a >= b for a, b in pairwise(ts))
     assert ts[0] > 1.0 and ts[-1] == 0.0 and ts[10] == route.premium_threshold
 
 
@@ -208,7 +209,7 @@ def test_prompts_with_nothing_to_assess_fall_back_to_the_route_default_and_say_s
     snap = SNAP
     if name == "image only":  # the default pool's first models must take images for this one
         auto = SNAP.routes["auto"]
-        keep = [(m, t) for m, t in zip(auto.targets, auto.tiers) if m.supports_vision]
+        keep = [(m, t) for m, t in zip(auto.targets, auto.tiers, strict=True) if m.supports_vision]
         auto = dataclasses.replace(auto, targets=tuple(m for m, _ in keep), tiers=tuple(t for _, t in keep))
         snap = dataclasses.replace(SNAP, routes={**SNAP.routes, "auto": auto})
     p = plan("auto", validate({"model": "auto", "messages": BAD[name]}), snap, messages=BAD[name])

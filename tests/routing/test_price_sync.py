@@ -79,7 +79,8 @@ def test_it_parses_both_documented_formats():
     routed = {e.source_id: e for e in parse_openrouter(json.loads(json.dumps(openrouter_payload())))}
     sonnet = routed["anthropic/claude-sonnet-4"]
     assert (sonnet.provider, sonnet.bare_id) == ("anthropic", "claude-sonnet-4")
-    assert sonnet.prices == {"input_price_usd_micro_per_mtok": 3_000_000, "output_price_usd_micro_per_mtok": 150_000_000,
+    assert sonnet.prices == {"input_price_usd_micro_per_mtok": 3_000_000,
+                             "output_price_usd_micro_per_mtok": 150_000_000,
                              "cached_input_price_usd_micro_per_mtok": 300_000,
                              "cache_write_price_usd_micro_per_mtok": 3_750_000}
     assert sonnet.limits == {"context_window": 200_000, "max_output_tokens": 64_000}
@@ -129,7 +130,8 @@ def test_a_litellm_sync_applies_small_changes_holds_large_ones_and_proposes_new_
     assert changed == {"deepseek/deepseek-chat"} and set(after) == set(before)
     # A new chat model of a configured provider is proposed, not added; other vendors and modes are not.
     [proposal] = PriceChange.objects.filter(run=run, kind="new_model")
-    assert (proposal.provider.slug, proposal.source_id, proposal.status) == ("deepseek", "deepseek-v4-preview", "proposed")
+    assert (proposal.provider.slug, proposal.source_id, proposal.status) == \
+        ("deepseek", "deepseek-v4-preview", "proposed")
     assert not CatalogModel.objects.filter(upstream_id="deepseek-v4-preview").exists()
     # The run log and the operators' email.
     assert (run.applied, run.held, run.proposed) == (1, 3, 1)
@@ -166,11 +168,13 @@ def test_an_operator_approves_and_rejects_held_changes_in_admin(lists, catalog, 
     approved = PriceChange.objects.get(pk=held["openai/gpt-4o-mini"].pk)
     assert (approved.status, approved.decided_by) == ("approved", "admin")
 
-    admin_client.post("/admin/routing/pricechange/", {"action": "reject", "_selected_action": [held["zhipu/glm-4-flash"].pk]})
+    admin_client.post("/admin/routing/pricechange/",
+                      {"action": "reject", "_selected_action": [held["zhipu/glm-4-flash"].pk]})
     assert PriceChange.objects.get(pk=held["zhipu/glm-4-flash"].pk).status == "rejected"
     assert catalog("zhipu/glm-4-flash").input_price_usd_micro_per_mtok == 0
     # A decided change cannot be decided again; a rejected one is not held again by the next run.
-    admin_client.post("/admin/routing/pricechange/", {"action": "approve", "_selected_action": [held["zhipu/glm-4-flash"].pk]})
+    admin_client.post("/admin/routing/pricechange/",
+                      {"action": "approve", "_selected_action": [held["zhipu/glm-4-flash"].pk]})
     assert catalog("zhipu/glm-4-flash").input_price_usd_micro_per_mtok == 0
     again = run_source(fmt="litellm", url=url)
     assert again.held == 0 and catalog("zhipu/glm-4-flash").input_price_usd_micro_per_mtok == 0
@@ -242,7 +246,8 @@ def test_the_command_prints_per_model_what_changed_and_why(lists, catalog, capsy
     call_command("sync_prices", "--format", "litellm", "--url", url, "--dry-run")
     out = capsys.readouterr().out
     assert "dry run: nothing saved" in out
-    assert "deepseek/deepseek-chat [deepseek-chat]: applied; applied: input_price_usd_micro_per_mtok 280000 -> 295000" in out
+    assert ("deepseek/deepseek-chat [deepseek-chat]: applied; applied: "
+            "input_price_usd_micro_per_mtok 280000 -> 295000") in out
     assert "openai/gpt-4o-mini [gpt-4o-mini]: held; held: input_price_usd_micro_per_mtok 150000 -> 1500000 " \
            "(why: input_price_usd_micro_per_mtok moves more than 3x (150000 -> 1500000))" in out
     assert "anthropic/claude-sonnet-4 [claude-sonnet-4-20250514]: held; held: max_output_tokens 64000 -> 32000" in out

@@ -3,8 +3,8 @@ request at the price in force when it started, and the history is public (page a
 
 import time
 import uuid
-from decimal import Decimal
 from datetime import timedelta
+from decimal import Decimal
 
 import openai
 import pytest
@@ -67,7 +67,8 @@ def test_an_operator_schedules_a_price_and_the_snapshot_switches_at_its_time(adm
     assert admin_client.get("/admin/routing/priceversion/add/").status_code == 200
     response = admin_client.post("/admin/routing/priceversion/add/", {
         "model": m.pk, "effective_at_0": when.strftime("%Y-%m-%d"), "effective_at_1": when.strftime("%H:%M:%S"),
-        "input_price_usd_micro_per_mtok": 3_000_000, "output_price_usd_micro_per_mtok": 4_000_000, "note": "list price"})
+        "input_price_usd_micro_per_mtok": 3_000_000, "output_price_usd_micro_per_mtok": 4_000_000,
+        "note": "list price"})
     assert response.status_code == 302
     scheduled = PriceVersion.objects.filter(model=m).latest("id")
     assert (scheduled.applied, scheduled.source, scheduled.created_by) == (False, "admin", "admin")

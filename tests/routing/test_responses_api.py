@@ -155,9 +155,11 @@ def test_it_fails_over_and_refuses_what_it_cannot_honour(client, sim):
     with pytest.raises(openai.BadRequestError) as exc:
         client.responses.create(model="auto", input="Hello", extra_body={"frequency_penalty_x": 1})
     assert exc.value.body["param"] == "frequency_penalty_x"
-    with pytest.raises(openai.AuthenticationError):
-        with openai.OpenAI(base_url=client.base_url, api_key="sk-aip-bad", max_retries=0) as bad:
-            bad.responses.create(model="auto", input="Hello")
+    with (
+        pytest.raises(openai.AuthenticationError),
+        openai.OpenAI(base_url=client.base_url, api_key="sk-aip-bad", max_retries=0) as bad,
+    ):
+        bad.responses.create(model="auto", input="Hello")
 
 
 def test_the_purge_task_deletes_only_expired_responses(live_db, tenant):

@@ -60,7 +60,7 @@ def test_it_agrees_with_the_gateways_explain(test_database_url, gateway, tenant)
     rows = prompts(len(KINDS))
     done, _ = score(test_database_url, rows, "--route", "auto", "--quality", "0.7")
     out = [json.loads(line) for line in done.stdout.splitlines()]
-    for row, scored in zip(rows, out):
+    for row, scored in zip(rows, out, strict=True):
         live = httpx.post(gateway.url + "/v1/route/explain", json={"model": "auto", "messages": row["messages"]},
                           headers={"authorization": f"Bearer {tenant.key}", "x-aipower-quality": "0.7"}).json()
         assert (scored["model"], scored["difficulty"], scored["tier"], scored["reason"]) == (

@@ -102,8 +102,8 @@ def explain(gateway, key, body, **headers):
 
 
 def test_explain_returns_the_plan_without_calling_upstream_or_charging(gateway, tenant, sim, live_db):
-    from billing.models import LedgerEntry
     from analytics.models import UsageRecord
+    from billing.models import LedgerEntry
 
     with live_db.unblock():
         entries = LedgerEntry.objects.filter(organization=tenant.organization).count()

@@ -11,9 +11,11 @@ from tests.simulator.helpers import Sim
 
 @pytest.fixture
 async def sim():
-    async with TestServer(make_app()) as server:
-        async with aiohttp.ClientSession(base_url=str(server.make_url(""))) as session:
-            yield Sim(server, session)
+    async with (
+        TestServer(make_app()) as server,
+        aiohttp.ClientSession(base_url=str(server.make_url(""))) as session,
+    ):
+        yield Sim(server, session)
 
 
 @pytest.fixture
@@ -23,8 +25,10 @@ def sim_factory():
 
     @asynccontextmanager
     async def start(**config):
-        async with TestServer(make_app(config)) as server:
-            async with aiohttp.ClientSession(base_url=str(server.make_url(""))) as session:
-                yield Sim(server, session)
+        async with (
+            TestServer(make_app(config)) as server,
+            aiohttp.ClientSession(base_url=str(server.make_url(""))) as session,
+        ):
+            yield Sim(server, session)
 
     return start

@@ -42,7 +42,7 @@ async def test_it_streams_the_exact_event_sequence(sim):
     assert names[3:n - 3] == ["content_block_delta"] * (n - 6) and n - 6 > 3
     assert names[-3:] == ["content_block_stop", "message_delta", "message_stop"]
     data = [orjson.loads(d) for _, d in events]
-    assert all(d["type"] == name for d, name in zip(data, names))
+    assert all(d["type"] == name for d, name in zip(data, names, strict=True))
     start = data[0]["message"]
     assert start["content"] == [] and start["stop_reason"] is None and start["usage"]["output_tokens"] == 1
     assert data[1] == {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}

@@ -6,8 +6,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simulator.content import (
-    Ask, build_reply, estimate_completion_tokens, estimate_prompt_tokens, estimate_text_tokens, filler_text,
-    schema_instance, split_even, split_words,
+    Ask,
+    build_reply,
+    estimate_completion_tokens,
+    estimate_prompt_tokens,
+    estimate_text_tokens,
+    filler_text,
+    schema_instance,
+    split_even,
+    split_words,
 )
 from simulator.faults import Fault, FaultRegistry, FaultSpecError, header_fault, parse_fault, parse_header_rules
 

@@ -152,7 +152,8 @@ async def test_error_event_in_anthropic_and_gemini_streams(sim):
     events = parse_sse(raw)
     assert not cut
     assert [n for n, _ in events] == ["message_start", "content_block_start", "ping", "content_block_delta", "error"]
-    assert orjson.loads(events[-1][1]) == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    assert orjson.loads(events[-1][1]) == {"type": "error",
+                                           "error": {"type": "overloaded_error", "message": "Overloaded"}}
 
     raw, cut = await read_until_cut(sim, ANTHROPIC, "error-event:0")
     assert [n for n, _ in parse_sse(raw)][-2:] == ["ping", "error"]

@@ -51,7 +51,8 @@ def first_choice(route: str) -> CatalogModel:
 
 def cost_rows(page: str) -> dict[str, tuple[str, str, str]]:
     rows = re.findall(r'<th scope="row">([^<]+)(?:<span class="detail">[^<]*</span>)?</th>\s*'
-                      r'<td class="num" data-cost-day>([^<]+)</td>\s*<td class="num month" data-cost-month>([^<]+)</td>\s*'
+                      r'<td class="num" data-cost-day>([^<]+)</td>\s*'
+                      r'<td class="num month" data-cost-month>([^<]+)</td>\s*'
                       r'<td class="num" data-change>([^<]+)</td>', page)
     return {label.strip(): (day, month, change) for label, day, month, change in rows}
 
@@ -96,7 +97,8 @@ def test_the_route_cards_show_each_first_choice_and_its_price(web):
         m = first_choice(route.name)
         inp = costs.per_million(costs.marked_up_micro(m.input_price_usd_micro_per_mtok, MARKUP))
         out = costs.per_million(costs.marked_up_micro(m.output_price_usd_micro_per_mtok, MARKUP))
-        card = re.search(rf'<code class="route-name">model="{re.escape(route.name)}"</code>.*?</article>', page, re.S).group(0)
+        card = re.search(rf'<code class="route-name">model="{re.escape(route.name)}"</code>.*?</article>', page,
+                         re.S).group(0)
         assert m.display_name in card and route.goal in card
         assert f'data-route-price="{route.name}">{inp} in · {out} out<' in card
     assert "Try routing free — 2 calls" in page and 'href="/try/"' in page
