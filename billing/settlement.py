@@ -55,6 +55,7 @@ def _submit(request_id: str, charged_nusd: int | None, row) -> asyncio.Future:
     if _worker is None or _worker.done() or _worker.get_loop() is not loop:
         _wakeup, _idle = asyncio.Event(), asyncio.Event()
         _worker = loop.create_task(_commit_forever())
+    assert _idle is not None and _wakeup is not None  # made just above when missing
     _idle.clear()
     _wakeup.set()
     return future
@@ -112,7 +113,7 @@ async def _commit_async(items: list) -> list:
 
 
 async def _after_commit(items: list, results: list) -> None:
-    for item, result in zip(items, results):
+    for item, result in zip(items, results, strict=True):
         if not item[3].done():
             item[3].set_result(True)
         if result is None:
@@ -131,6 +132,7 @@ async def _commit_forever() -> None:
     from routing.resilience import db_gate
 
     delay = 0.0
+    assert _idle is not None and _wakeup is not None  # made with the worker (record)
     while True:
         if not _queue:
             _idle.set()
@@ -160,9 +162,9 @@ async def _commit_forever() -> None:
             delay = min(max(delay * 2, 0.05), settings.AIPOWER_SETTLE_RETRY_MAX_SECONDS)
         else:
             delay = 0.0
-            await _after_commit([i for i, r in zip(batch, results) if r is not _FAILED],
+            await _after_commit([i for i, r in zip(batch, results, strict=True) if r is not _FAILED],
                                 [r for r in results if r is not _FAILED])
-            failed = [i for i, r in zip(batch, results) if r is _FAILED]
+            failed = [i for i, r in zip(batch, results, strict=True) if r is _FAILED]
             if failed:
                 _queue.extend(failed)  # retried later, behind the rest
                 delay = settings.AIPOWER_SETTLE_RETRY_MAX_SECONDS

@@ -152,8 +152,9 @@ async def get_snapshot() -> Snapshot:
     global _current, _refreshing
     snap = _current
     if snap is None:
-        snap = _current = await asyncio.wait_for(_load_async(), settings.AIPOWER_DB_TIMEOUT_SECONDS * 2)
-        return snap
+        loaded: Snapshot = await asyncio.wait_for(_load_async(), settings.AIPOWER_DB_TIMEOUT_SECONDS * 2)
+        _current = loaded
+        return loaded
     if snap.next_price_change_at <= time.time():
         # A scheduled price took effect: requests from now on are billed at it, so wait for it.
         return await _reload_for_price_change()

@@ -110,6 +110,7 @@ class Call:
     def usage_row(self, *, status: str, http_status: int, usage: Usage, estimated: bool = False,
                   error_type: str = "") -> dict:
         """This request's usage row as it stands, with its charge (never above the hold)."""
+        assert self.key is not None  # record() writes no row for a request without a key
         served = self.served
         upstream_cost = charged = 0
         if served is not None:

@@ -198,7 +198,8 @@ async def app(scope, receive, send) -> None:
         resp = error_response(db_gate.unavailable())
     except Exception:
         log.exception("%s %s failed", method, path)
-        resp = error_response(GatewayError(500, "The gateway failed to handle this request.", "server_error", code="internal_error"))
+        resp = error_response(GatewayError(500, "The gateway failed to handle this request.", "server_error",
+                                           code="internal_error"))
     if resp.status == 401:
         await guard.failed(ip)
     if cors is not None:

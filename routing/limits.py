@@ -54,7 +54,8 @@ async def _gcra(key: str, limit: int, cost: float, force: bool = False) -> int:
             _script = (redis, redis.register_script(_GCRA_LUA))
         try:
             async with redis_gate.timeout():
-                return int(await _script[1](keys=[_PREFIX + key], args=[now, interval, tau, cost, "1" if force else "0"]))
+                args = [now, interval, tau, cost, "1" if force else "0"]
+                return int(await _script[1](keys=[_PREFIX + key], args=args))
         except redis_gate.errors as exc:
             # Redis down or stalled: this process keeps its own buckets until it answers again.
             redis_gate.failed(exc)

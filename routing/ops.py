@@ -41,7 +41,7 @@ async def _redis_ok() -> None:
 
 
 async def readiness() -> tuple[bool, dict]:
-    checks = {}
+    checks: dict[str, object] = {}
     db, rd = await asyncio.gather(_check(_ping_database(), settings.AIPOWER_DB_CONNECT_TIMEOUT + 0.5),
                                   _check(_redis_ok(), max(settings.AIPOWER_REDIS_TIMEOUT_SECONDS * 5, 0.5)))
     checks["database"] = db

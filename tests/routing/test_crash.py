@@ -83,7 +83,7 @@ def test_it_loses_and_doubles_nothing_when_killed_under_load(test_database_url, 
                 assert entries.get(rid) == [-rows[rid].charged_nusd], rid  # charged once, what was recorded
             # Streams cut by the crash: those that got past a checkpoint are charged what it says, once,
             # with their usage row; none is charged more than its row.
-            cut_rows = [rows_ for rows_ in UsageRecord.objects.filter(request_id__in=list(cut))]
+            cut_rows = list(UsageRecord.objects.filter(request_id__in=list(cut)))
             assert cut_rows, "no stream cut by the crash was checkpointed"
             for row in cut_rows:
                 assert row.status == "stream_interrupted" and row.error_type == "process_died"
