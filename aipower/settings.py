@@ -295,3 +295,10 @@ CELERY_BEAT_SCHEDULE = {
     "billing-sweep-reservations": {"task": "billing.tasks.sweep_reservations", "schedule": 60.0},
     "billing-report-metered-usage": {"task": "billing.tasks.report_metered_usage", "schedule": 300.0},
 }
+
+# --- Analytics: usage rollups and retention (analytics/) ----------------------------------------
+# Usage rows older than this are deleted (in batches of AIPOWER_USAGE_PURGE_BATCH) once their
+# hours are rolled up; the hourly and daily rollups are kept.
+AIPOWER_USAGE_RETENTION_DAYS = env.int("AIPOWER_USAGE_RETENTION_DAYS", default=90)
+AIPOWER_USAGE_PURGE_BATCH = env.int("AIPOWER_USAGE_PURGE_BATCH", default=5000)
+CELERY_BEAT_SCHEDULE["analytics-rollup-usage"] = {"task": "analytics.tasks.rollup_usage", "schedule": 300.0}
