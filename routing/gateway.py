@@ -17,9 +17,9 @@ from django.utils import timezone
 from accounts import keys
 from analytics import recorder
 from billing import reservations
-from billing.pricing import cost_of, worst_case_nusd
+from billing.pricing import worst_case_nusd
 
-from . import limits, policy
+from . import costs, limits, policy
 from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
 from .catalog import ModelInfo, get_snapshot
@@ -57,6 +57,7 @@ class Call:
     reserved: bool = False  # credit is held for this request until it settles
     ttft: float | None = None
     recorded: bool = False
+    charged_nusd: int | None = None  # set when recorded: what the caller pays (usage.cost)
 
     def headers(self) -> dict:
         h = {"x-request-id": self.request_id}
@@ -68,6 +69,8 @@ class Call:
         h["x-aipower-attempts"] = str(len(self.attempts))
         if self.served is not None and self.first_choice is not None and self.served is not self.first_choice:
             h["x-aipower-fallback-from"] = self.first_choice.public_id
+        if self.charged_nusd is not None:
+            h[costs.COST_HEADER] = costs.usd_text(self.charged_nusd)
         return h
 
     def record(self, *, status: str, http_status: int, usage: Usage | None = None, estimated: bool = False,
@@ -82,13 +85,8 @@ class Call:
         served = self.served
         upstream_cost = charged = 0
         if served is not None:
-            cost = cost_of(prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
-                           completion_tokens=usage.completion_tokens, input_price=served.input_price,
-                           output_price=served.output_price, cached_input_price=served.cached_input_price,
-                           markup_bp=self.markup_bp,
-                           cache_write_tokens=usage.cache_write_tokens,
-                           cache_write_price=served.cache_write_price)
-            upstream_cost, charged = cost.upstream_nusd, cost.charged_nusd
+            upstream_cost, charged = costs.price(served, usage, self.markup_bp)
+            self.charged_nusd = charged
         if self.reserved:
             # Settled once per request id, in a task of its own: it completes even when this
             # request's task is being cancelled (the caller went away).
@@ -346,8 +344,8 @@ async def _complete(call, body, candidates, snapshot, sim_headers, client) -> Ap
         usage, estimated = completion.usage, False
         if usage is None:
             usage, estimated = _estimate(call, out.get("choices") or ()), True
-        out["usage"] = usage.as_openai()
         call.record(status="ok", http_status=200, usage=usage, estimated=estimated)
+        out["usage"] = costs.with_cost(usage.as_openai(), call.charged_nusd)
         return ApiResponse(orjson.dumps(out), headers=call.headers())
     if last is None and call.inexpressible is not None:
         raise call.inexpressible
@@ -456,7 +454,9 @@ class _Relay:
                 usage, _ = self._final_usage()
                 yield b"data: " + orjson.dumps({
                     "id": self.chat_id, "object": "chat.completion.chunk", "created": self.created,
-                    "model": call.served.public_id, "choices": [], "usage": usage.as_openai()}) + b"\n\n"
+                    "model": call.served.public_id, "choices": [],
+                    "usage": costs.with_cost(usage.as_openai(), costs.price(call.served, usage, call.markup_bp)[1]),
+                }) + b"\n\n"
             status, error_type = "ok", ""
             yield SSE_DONE
         finally:
