@@ -118,7 +118,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Browser libraries installed by npm (package.json, `make setup`) are served from node_modules.
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist")]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # WhiteNoise serves /static/ in every mode; from the apps' folders too, so that a server started
 # without collectstatic (tests, a fresh checkout) still has its stylesheets and scripts.

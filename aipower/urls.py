@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/", include("accounts.api.urls")),
     path("billing/", include("billing.urls")),
+    path("dashboard/", include("analytics.urls")),
     path("", include("accounts.urls")),
     path("", home, name="home"),
 ]

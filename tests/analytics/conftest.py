@@ -6,6 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
+# The accounts tests' organizations (a user of every role in each) serve here too.
+from tests.accounts.conftest import catalog, fast_password_hashing, org, other_org  # noqa: F401
+
 ROUTES = {"auto-best": ["anthropic/claude-opus-4.6", "openai/gpt-4.1"], "auto-cheap": ["bytedance/doubao-pro-256k"],
           "": ["deepseek/deepseek-chat"]}
 STATUSES = ["ok"] * 6 + ["upstream_error", "stream_interrupted", "client_disconnected", "client_error"]
@@ -51,3 +54,4 @@ def random_rows(rng: random.Random, organization_id: int, key_ids: list, start: 
 @pytest.fixture
 def rng():
     return random.Random(1234)
+

@@ -56,11 +56,6 @@ def org_and_keys(catalog):
     return org, keys + [None]
 
 
-@pytest.fixture
-def catalog(live_db):
-    pass
-
-
 def test_it_rolls_up_hours_and_days_to_exactly_the_raw_rows(org_and_keys, rng):
     org, keys = org_and_keys
     now = timezone.now()
