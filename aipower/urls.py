@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/", include("accounts.api.urls")),
+    path("api/", include("analytics.api_urls")),
     path("billing/", include("billing.urls")),
     path("dashboard/", include("analytics.urls")),
     path("", include("accounts.urls")),

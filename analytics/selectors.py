@@ -92,15 +92,17 @@ def _pieces(org_id: int, rng: Range, filters: Filters, whole_days: bool) -> list
     return out
 
 
-def usage_groups(org_id: int, rng: Range, filters: Filters = Filters(), by: tuple[str, ...] = ()) -> dict:
-    """{group values: merged metrics}, grouped by `by` (names of DIMENSIONS, or "time": the
-    range's unit). No `by`: one group, the key ()."""
+def usage_groups(org_id: int, rng: Range, filters: Filters = Filters(), by: tuple[str, ...] = (),
+                 unit: str | None = None) -> dict:
+    """{group values: merged metrics}, grouped by `by` (names of DIMENSIONS, or "time": steps of
+    `unit`, "hour" or "day", the range's own by default). No `by`: one group, the key ()."""
     result: dict = {}
-    whole_days = "time" not in by or rng.unit == "day"
+    unit = unit or rng.unit
+    whole_days = "time" not in by or unit == "day"
     for qs, kind in _pieces(org_id, rng, filters, whole_days):
         names = []
         if "time" in by:
-            qs = qs.annotate(g_time=Trunc("created_at" if kind == "raw" else "bucket_start", rng.unit))
+            qs = qs.annotate(g_time=Trunc("created_at" if kind == "raw" else "bucket_start", unit))
         for d in by:
             names.append("g_time" if d == "time" else DIMENSIONS[d])
         agg = metrics.raw_metrics() if kind == "raw" else metrics.rollup_metrics()
