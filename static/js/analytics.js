@@ -25,7 +25,11 @@
   Chart.defaults.plugins.legend.labels.boxWidth = 12;
 
   function usd(nusd) { return nusd / 1e9; }
-  function money(v) { return "$" + (v >= 1 ? v.toFixed(2) : v.toPrecision(3)); }
+  function money(v) {
+    if (v === 0) return "$0";
+    if (v >= 1) return "$" + v.toFixed(2);
+    return "$" + parseFloat(v.toPrecision(3)).toString();  // $0.0016, not $0.00160
+  }
 
   var names = Object.keys(data.spend);
   new Chart(document.getElementById("spend-chart"), {
@@ -46,7 +50,7 @@
                          tokens: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "tokens" } } } }
   });
   function line(label, values, color, dash) {
-    return { label: label, data: values, borderColor: color, backgroundColor: color, borderDash: dash || [], spanGaps: true, pointRadius: 2 };
+    return { label: label, data: values, borderColor: color, backgroundColor: color, borderDash: dash || [], spanGaps: true, pointRadius: 3 };
   }
   new Chart(document.getElementById("latency-chart"), {
     type: "line",
