@@ -8,6 +8,7 @@ rows above the last id seen). The last run's position is kept in RollupState.
 """
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -121,6 +122,7 @@ def rollup_due(now: datetime | None = None) -> list[datetime]:
         state.rolled_through = max(current, state.rolled_through or current)
         state.last_usage_id = max(max_id, state.last_usage_id)
         state.save()
+    forget_rolled_through()
     return hours
 
 
@@ -141,7 +143,18 @@ def purge_expired(now: datetime | None = None, batch: int | None = None) -> int:
         deleted += UsageRecord.objects.filter(id__in=ids).delete()[0]
 
 
+_rolled: list = [0.0, None]  # [read at (monotonic), value]
+
+
 def rolled_through() -> datetime | None:
-    state = RollupState.objects.filter(pk=1).values_list("rolled_through", flat=True).first()
-    return state
+    """Up to where hourly rollups exist (cached for a second: a value a little behind is always
+    safe to read with, as usage rows are kept far longer than that)."""
+    now = time.monotonic()
+    if now - _rolled[0] > 1.0:
+        _rolled[:] = [now, RollupState.objects.filter(pk=1).values_list("rolled_through", flat=True).first()]
+    return _rolled[1]
+
+
+def forget_rolled_through() -> None:
+    _rolled[0] = 0.0
 

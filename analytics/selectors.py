@@ -12,18 +12,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
-from django.db.models.functions import Trunc
 
 from billing.pricing import cost_of
 
-from . import metrics
-from .models import UsageRecord, UsageRollup
+from . import metrics, sql
+from .models import UsageRecord
 from .rollups import DAY, HOUR, day_floor, rolled_through
 
 # Names callers group and filter by -> the column on both usage rows and rollups.
-DIMENSIONS = {"key": "api_key_id", "route": "route", "model": "served_model", "provider": "provider",
-              "status": "status"}
+DIMENSIONS = sql.COLUMNS
 STATUSES = tuple(UsageRecord.Status.values)
 PINNED = "(pinned)"  # the "route" of requests that named a model, not a route
 
@@ -69,26 +68,25 @@ class Range:
         return out
 
 
-def _pieces(org_id: int, rng: Range, filters: Filters, whole_days: bool) -> list[tuple]:
-    """(queryset, kind) pieces that together cover the range exactly once."""
-    q = filters.q()
+def _pieces(rng: Range, whole_days: bool) -> list[tuple[str, datetime, datetime]]:
+    """(piece, start, end) that together cover the range exactly once: "d" daily rollups, "h"/"h2"
+    hourly rollups, "raw" the usage rows of the hours not rolled up yet."""
     rolled = rolled_through()
     boundary = rng.start if rolled is None else min(max(rolled, rng.start), rng.end)
     out = []
-    rollups = UsageRollup.objects.filter(q, organization_id=org_id)
     hour_spans = [(rng.start, boundary)]
     if whole_days:
         d0 = day_floor(rng.start) + (DAY if day_floor(rng.start) < rng.start else timedelta(0))
         d1 = day_floor(boundary)
         if d0 < d1:
-            out.append((rollups.filter(period="d", bucket_start__gte=d0, bucket_start__lt=d1), "rollup"))
+            out.append(("d", d0, d1))
             hour_spans = [(rng.start, d0), (d1, boundary)]
+    names = iter(("h", "h2"))
     for a, b in hour_spans:
         if a < b:
-            out.append((rollups.filter(period="h", bucket_start__gte=a, bucket_start__lt=b), "rollup"))
+            out.append((next(names), a, b))
     if boundary < rng.end:
-        raw = UsageRecord.objects.filter(q, organization_id=org_id, created_at__gte=boundary, created_at__lt=rng.end)
-        out.append((raw, "raw"))
+        out.append(("raw", boundary, rng.end))
     return out
 
 
@@ -96,35 +94,41 @@ def usage_groups(org_id: int, rng: Range, filters: Filters = Filters(), by: tupl
                  unit: str | None = None) -> dict:
     """{group values: merged metrics}, grouped by `by` (names of DIMENSIONS, or "time": steps of
     `unit`, "hour" or "day", the range's own by default). No `by`: one group, the key ()."""
-    result: dict = {}
     unit = unit or rng.unit
-    whole_days = "time" not in by or unit == "day"
-    for qs, kind in _pieces(org_id, rng, filters, whole_days):
-        names = []
-        if "time" in by:
-            qs = qs.annotate(g_time=Trunc("created_at" if kind == "raw" else "bucket_start", unit))
-        for d in by:
-            names.append("g_time" if d == "time" else DIMENSIONS[d])
-        agg = metrics.raw_metrics() if kind == "raw" else metrics.rollup_metrics()
-        rows = qs.values(*names).annotate(**agg).order_by() if names else [qs.aggregate(**agg)]
-        for row in rows:
-            row = metrics.unprefix(row)
-            if not names and not row["requests"]:
-                continue
-            key = tuple(row[n] for n in names)
-            metrics.add(result.setdefault(key, metrics.empty()), row)
-    return result
+    pieces = _pieces(rng, whole_days="time" not in by or unit == "day")
+    if not pieces:
+        return {}
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {"org": org_id}
+    for name, a, b in pieces:
+        params[f"{name}_start"], params[f"{name}_end"] = adapt(a), adapt(b)
+    set_filters = tuple(f.name for f in fields(filters) if getattr(filters, f.name) is not None)
+    for f in set_filters:
+        params[f"f_{f}"] = getattr(filters, f)
+    return sql.run_grouped(tuple(by), unit, params, tuple(p[0] for p in pieces), set_filters)
 
 
 def usage_totals(org_id: int, rng: Range, filters: Filters = Filters()) -> dict:
     return metrics.summary(usage_groups(org_id, rng, filters).get((), metrics.empty()))
 
 
-def usage_table(org_id: int, rng: Range, filters: Filters, by: str) -> list[dict]:
-    """One row per value of `by`, dearest first."""
-    rows = [{"group": k[0], **metrics.summary(m)} for k, m in usage_groups(org_id, rng, filters, (by,)).items()]
+def table_rows(groups: dict) -> list[dict]:
+    """One row per group of a one-dimension grouping, dearest first."""
+    rows = [{"group": k[0], **metrics.summary(m)} for k, m in groups.items()]
     rows.sort(key=lambda r: (-r["charged_nusd"], -r["requests"], str(r["group"])))
     return rows
+
+
+def usage_table(org_id: int, rng: Range, filters: Filters, by: str) -> list[dict]:
+    return table_rows(usage_groups(org_id, rng, filters, (by,)))
+
+
+def total_of(groups: dict) -> dict:
+    """The summary of every group together."""
+    total = metrics.empty()
+    for m in groups.values():
+        metrics.add(total, m)
+    return metrics.summary(total)
 
 
 def markup_bp_of(org_id: int) -> int:
@@ -134,12 +138,11 @@ def markup_bp_of(org_id: int) -> int:
     return settings.AIPOWER_DEFAULT_MARKUP_BP if bp is None else bp
 
 
-def savings(org_id: int, rng: Range, filters: Filters, baseline, *, markup_bp: int) -> list[dict]:
-    """Per route: what was charged, and what the same tokens would have cost on `baseline` (a
-    catalog ModelInfo) at the organization's markup. Requests to pinned models count under ""."""
-    groups = usage_groups(org_id, rng, filters, ("route",))
+def savings_rows(route_groups: dict, baseline, *, markup_bp: int) -> list[dict]:
+    """Per route (groups by route): what was charged, and what the same tokens would have cost on
+    `baseline` (a catalog ModelInfo) at the organization's markup. Pinned models count under ""."""
     rows = []
-    for (route,), m in groups.items():
+    for (route,), m in route_groups.items():
         base = cost_of(prompt_tokens=m["prompt_tokens"], cached_tokens=m["cached_tokens"],
                        completion_tokens=m["completion_tokens"], cache_write_tokens=m["cache_write_tokens"],
                        input_price=baseline.input_price, output_price=baseline.output_price,
@@ -153,15 +156,20 @@ def savings(org_id: int, rng: Range, filters: Filters, baseline, *, markup_bp: i
     return rows
 
 
-def series(org_id: int, rng: Range, filters: Filters, stack: str) -> dict:
-    """The charts' data: per time step, totals and spend stacked by `stack` (route or model)."""
+def savings(org_id: int, rng: Range, filters: Filters, baseline, *, markup_bp: int) -> list[dict]:
+    return savings_rows(usage_groups(org_id, rng, filters, ("route",)), baseline, markup_bp=markup_bp)
+
+
+def series(rng: Range, per_time: dict, per_time_stack: dict) -> dict:
+    """The charts' data from groupings by ("time",) and ("time", route or model): per time step,
+    totals and the spend of each route or model."""
     steps = rng.steps()
-    per_time = {k[0]: metrics.summary(m) for k, m in usage_groups(org_id, rng, filters, ("time",)).items()}
+    points_by_t = {k[0]: metrics.summary(m) for k, m in per_time.items()}
     stacked: dict = {}
-    for (t, name), m in usage_groups(org_id, rng, filters, ("time", stack)).items():
+    for (t, name), m in per_time_stack.items():
         stacked.setdefault(name or PINNED, {})[t] = m["charged_nusd"]
     empty = metrics.summary(metrics.empty())
-    points = [per_time.get(t, empty) for t in steps]
+    points = [points_by_t.get(t, empty) for t in steps]
     return {
         "labels": [t.isoformat() for t in steps],
         "unit": rng.unit,

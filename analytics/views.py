@@ -2,6 +2,7 @@
 of an organization (viewers included), always of the member's current organization only."""
 
 import csv
+import time
 
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -10,7 +11,7 @@ from django.utils.http import urlencode
 
 from accounts.models import ApiKey
 from accounts.tenancy import member_required
-from routing.catalog import load_snapshot
+from routing.catalog import load_snapshot as _load_snapshot
 from routing.costs import usd_text
 
 from .forms import UsageQueryForm
@@ -20,12 +21,24 @@ from .selectors import (
     markup_bp_of,
     request_log,
     request_of,
-    savings,
+    savings_rows,
     series,
+    table_rows,
+    total_of,
+    usage_groups,
     usage_table,
-    usage_totals,
 )
 
+_catalog: list = []  # [snapshot]: the pages only need names and prices, re-read every half minute
+
+
+def load_snapshot():
+    if not _catalog or time.monotonic() - _catalog[0].loaded_at > CATALOG_SECONDS:
+        _catalog[:] = [_load_snapshot()]
+    return _catalog[0]
+
+
+CATALOG_SECONDS = 30
 TABLES = {"route": "Route", "model": "Model", "key": "API key", "provider": "Provider"}
 LOG_PAGE = 50
 
@@ -86,9 +99,10 @@ def dashboard(request):
         form.add_error(None, f"No model named {baseline_id!r} in the catalog to compare with.")
         return render(request, "analytics/dashboard.html", context, status=400)
     keys = _key_names(org_id)
+    groups = {by: usage_groups(org_id, rng, filters, (by,)) for by in ("time", "route", "model", "key")}
     tables = {}
     for by in ("route", "model", "key"):
-        rows = usage_table(org_id, rng, filters, by)
+        rows = table_rows(groups[by])
         for r in rows:
             r["label"] = _label(r["group"], by, keys)
             r["filter_value"] = r["group"] if by != "route" else (r["group"] or PINNED)
@@ -96,11 +110,11 @@ def dashboard(request):
     log, next_cursor = request_log(org_id, rng, filters, limit=20)
     params = form.query_params()
     context.update(
-        rng=rng, params=params, query=urlencode(params), stack=stack, totals=usage_totals(org_id, rng, filters),
-        chart=series(org_id, rng, filters, stack), baseline=baseline,
+        rng=rng, params=params, query=urlencode(params), stack=stack, totals=total_of(groups["time"]),
+        chart=series(rng, groups["time"], usage_groups(org_id, rng, filters, ("time", stack))), baseline=baseline,
         tables_list=[("route", "route", tables["route"]), ("model", "model", tables["model"]),
                      ("API key", "key", tables["key"])],
-        savings=savings(org_id, rng, filters, baseline, markup_bp=markup_bp_of(org_id)) if baseline else [],
+        savings=savings_rows(groups["route"], baseline, markup_bp=markup_bp_of(org_id)) if baseline else [],
         log=log, more_log=next_cursor is not None, key_names=keys,
     )
     return render(request, "analytics/dashboard.html", context)

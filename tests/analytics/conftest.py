@@ -55,3 +55,13 @@ def random_rows(rng: random.Random, organization_id: int, key_ids: list, start: 
 def rng():
     return random.Random(1234)
 
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rollup_state():
+    """Each test reads the rollup state of its own database transaction, not a cached one."""
+    from analytics.rollups import forget_rolled_through
+
+    forget_rolled_through()
+    yield
+    forget_rolled_through()
