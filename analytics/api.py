@@ -13,7 +13,7 @@ from routing.costs import usd_text
 
 from . import metrics
 from .forms import UsageQueryForm
-from .selectors import PINNED, request_log, usage_groups
+from .selectors import PINNED, request_log, total_of, usage_groups, usage_totals
 
 GROUP_BY = {"day": ("time", "day"), "hour": ("time", "hour"), "route": ("route", None), "model": ("model", None),
             "key": ("key", None), "provider": ("provider", None)}
@@ -91,11 +91,13 @@ class UsageView(_UsageQuery, APIView):
         group_by = request.query_params.get("group_by") or None
         if group_by is not None and group_by not in GROUP_BY:
             raise ValidationError({"group_by": [f"One of {', '.join(GROUP_BY)}."]})
-        totals = _with_usd(metrics.summary(usage_groups(org_id, rng, filters).get((), metrics.empty())))
         groups = []
-        if group_by:
+        if not group_by:
+            totals = _with_usd(usage_totals(org_id, rng, filters))
+        else:
             dim, unit = GROUP_BY[group_by]
             found = usage_groups(org_id, rng, filters, (dim,), unit=unit)
+            totals = _with_usd(total_of(found))
             for (value,), m in sorted(found.items(), key=lambda kv: (kv[0][0] is None, str(kv[0][0]))):
                 if dim == "route" and value == "":
                     value = PINNED

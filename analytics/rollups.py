@@ -158,3 +158,9 @@ def rolled_through() -> datetime | None:
 def forget_rolled_through() -> None:
     _rolled[0] = 0.0
 
+
+
+def rollup_and_expire() -> tuple[int, int]:
+    """What the Celery task runs: (hours rolled up, usage rows deleted)."""
+    hours = rollup_due()
+    return len(hours), purge_expired()

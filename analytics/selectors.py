@@ -90,22 +90,51 @@ def _pieces(rng: Range, whole_days: bool) -> list[tuple[str, datetime, datetime]
     return out
 
 
+FULL = ("time", "key", "route", "model", "provider", "status")
+
+
+class UsageReader:
+    """Groupings of one organization's usage over one range and filters. The rolled-up pieces are
+    read by one SQL query per grouping; the raw tail (hours not rolled up yet) is read once, by
+    hour and every dimension, and folded into each grouping here."""
+
+    def __init__(self, org_id: int, rng: Range, filters: Filters = Filters()):
+        self.org_id, self.rng, self.filters = org_id, rng, filters
+        self.set_filters = tuple(f.name for f in fields(filters) if getattr(filters, f.name) is not None)
+        self._tail: dict | None = None
+
+    def _params(self, pieces) -> dict:
+        adapt = connection.ops.adapt_datetimefield_value
+        params = {"org": self.org_id}
+        for name, a, b in pieces:
+            params[f"{name}_start"], params[f"{name}_end"] = adapt(a), adapt(b)
+        for f in self.set_filters:
+            params[f"f_{f}"] = getattr(self.filters, f)
+        return params
+
+    def groups(self, by: tuple[str, ...] = (), unit: str | None = None) -> dict:
+        """{group values: merged metrics}, grouped by `by` (names of DIMENSIONS, or "time": steps
+        of `unit`, "hour" or "day", the range's own by default). No `by`: one group, the key ()."""
+        by, unit = tuple(by), unit or self.rng.unit
+        pieces = _pieces(self.rng, whole_days="time" not in by or unit == "day")
+        rolled = [p for p in pieces if p[0] != "raw"]
+        result = sql.run_grouped(by, unit, self._params(rolled), tuple(p[0] for p in rolled),
+                                 self.set_filters) if rolled else {}
+        raw = [p for p in pieces if p[0] == "raw"]
+        if raw:
+            if self._tail is None:
+                self._tail = sql.run_grouped(FULL, "hour", self._params(raw), ("raw",), self.set_filters)
+            at = [FULL.index(d) for d in by]
+            for key, m in self._tail.items():
+                group = tuple((key[0] if unit == "hour" else day_floor(key[0])) if d == "time" else key[i]
+                              for d, i in zip(by, at))
+                metrics.add(result.setdefault(group, metrics.empty()), m)
+        return result
+
+
 def usage_groups(org_id: int, rng: Range, filters: Filters = Filters(), by: tuple[str, ...] = (),
                  unit: str | None = None) -> dict:
-    """{group values: merged metrics}, grouped by `by` (names of DIMENSIONS, or "time": steps of
-    `unit`, "hour" or "day", the range's own by default). No `by`: one group, the key ()."""
-    unit = unit or rng.unit
-    pieces = _pieces(rng, whole_days="time" not in by or unit == "day")
-    if not pieces:
-        return {}
-    adapt = connection.ops.adapt_datetimefield_value
-    params = {"org": org_id}
-    for name, a, b in pieces:
-        params[f"{name}_start"], params[f"{name}_end"] = adapt(a), adapt(b)
-    set_filters = tuple(f.name for f in fields(filters) if getattr(filters, f.name) is not None)
-    for f in set_filters:
-        params[f"f_{f}"] = getattr(filters, f)
-    return sql.run_grouped(tuple(by), unit, params, tuple(p[0] for p in pieces), set_filters)
+    return UsageReader(org_id, rng, filters).groups(by, unit)
 
 
 def usage_totals(org_id: int, rng: Range, filters: Filters = Filters()) -> dict:

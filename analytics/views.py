@@ -24,8 +24,8 @@ from .selectors import (
     savings_rows,
     series,
     table_rows,
+    UsageReader,
     total_of,
-    usage_groups,
     usage_table,
 )
 
@@ -99,7 +99,8 @@ def dashboard(request):
         form.add_error(None, f"No model named {baseline_id!r} in the catalog to compare with.")
         return render(request, "analytics/dashboard.html", context, status=400)
     keys = _key_names(org_id)
-    groups = {by: usage_groups(org_id, rng, filters, (by,)) for by in ("time", "route", "model", "key")}
+    reader = UsageReader(org_id, rng, filters)
+    groups = {by: reader.groups((by,)) for by in ("time", "route", "model", "key")}
     tables = {}
     for by in ("route", "model", "key"):
         rows = table_rows(groups[by])
@@ -111,7 +112,7 @@ def dashboard(request):
     params = form.query_params()
     context.update(
         rng=rng, params=params, query=urlencode(params), stack=stack, totals=total_of(groups["time"]),
-        chart=series(rng, groups["time"], usage_groups(org_id, rng, filters, ("time", stack))), baseline=baseline,
+        chart=series(rng, groups["time"], reader.groups(("time", stack))), baseline=baseline,
         tables_list=[("route", "route", tables["route"]), ("model", "model", tables["model"]),
                      ("API key", "key", tables["key"])],
         savings=savings_rows(groups["route"], baseline, markup_bp=markup_bp_of(org_id)) if baseline else [],
@@ -135,6 +136,21 @@ def requests_page(request):
     return render(request, "analytics/requests.html", context)
 
 
+# The routing policy's account of a choice, when the usage row carries it (fields added to the row
+# by the routing work; whichever of these names exist are shown, older rows simply have none).
+ROUTING_FIELDS = (("Reason", ("routing_reason", "reason")), ("Difficulty", ("routing_difficulty", "difficulty")),
+                  ("Tier", ("routing_tier", "tier")))
+
+
+def routing_facts(row) -> list[tuple[str, object]]:
+    facts = []
+    for label, names in ROUTING_FIELDS:
+        value = next((getattr(row, n) for n in names if getattr(row, n, None) not in (None, "")), None)
+        if value is not None:
+            facts.append((label, value))
+    return facts
+
+
 @member_required
 def request_detail(request, request_id: str):
     row = request_of(request.membership.organization_id, request_id)
@@ -146,10 +162,7 @@ def request_detail(request, request_id: str):
         "prices": [("Input", row.input_price_usd_micro_per_mtok), ("Output", row.output_price_usd_micro_per_mtok),
                    ("Cached input", row.cached_input_price_usd_micro_per_mtok),
                    ("Cache write", row.cache_write_price_usd_micro_per_mtok)],
-        # Routing details a newer usage row may carry (absent on older ones).
-        "routing": [(label, getattr(row, name, None)) for label, name in (
-            ("Reason", "routing_reason"), ("Difficulty", "routing_difficulty"), ("Tier", "routing_tier"))
-            if getattr(row, name, None) not in (None, "")],
+        "routing": routing_facts(row),
     })
 
 

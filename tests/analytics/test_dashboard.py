@@ -211,3 +211,13 @@ def test_signed_out_visitors_are_sent_to_sign_in():
 
     resp = Client().get(URL)
     assert resp.status_code == 302 and "/accounts/login/" in resp["location"]
+
+
+def test_a_request_detail_shows_the_routing_reason_when_the_row_has_one():
+    from types import SimpleNamespace
+
+    from analytics.views import routing_facts
+
+    row = SimpleNamespace(routing_reason="cheapest capable for ~1k tokens", difficulty="easy", routing_tier=None)
+    assert routing_facts(row) == [("Reason", "cheapest capable for ~1k tokens"), ("Difficulty", "easy")]
+    assert routing_facts(SimpleNamespace()) == []
