@@ -132,6 +132,14 @@ class UsageReader:
         return result
 
 
+def fold(groups: dict, keep: tuple[int, ...]) -> dict:
+    """A coarser grouping from a finer one: keeps the group values at positions `keep`."""
+    out: dict = {}
+    for key, m in groups.items():
+        metrics.add(out.setdefault(tuple(key[i] for i in keep), metrics.empty()), m)
+    return out
+
+
 def usage_groups(org_id: int, rng: Range, filters: Filters = Filters(), by: tuple[str, ...] = (),
                  unit: str | None = None) -> dict:
     return UsageReader(org_id, rng, filters).groups(by, unit)

@@ -25,6 +25,7 @@ from .selectors import (
     series,
     table_rows,
     UsageReader,
+    fold,
     total_of,
     usage_table,
 )
@@ -99,8 +100,12 @@ def dashboard(request):
         form.add_error(None, f"No model named {baseline_id!r} in the catalog to compare with.")
         return render(request, "analytics/dashboard.html", context, status=400)
     keys = _key_names(org_id)
+    # Two queries: by time and route (or model), and by route, model and key; the rest folds.
     reader = UsageReader(org_id, rng, filters)
-    groups = {by: reader.groups((by,)) for by in ("time", "route", "model", "key")}
+    by_time_stack = reader.groups(("time", stack))
+    by_rmk = reader.groups(("route", "model", "key"))
+    groups = {"time": fold(by_time_stack, (0,)), "route": fold(by_rmk, (0,)), "model": fold(by_rmk, (1,)),
+              "key": fold(by_rmk, (2,))}
     tables = {}
     for by in ("route", "model", "key"):
         rows = table_rows(groups[by])
@@ -112,7 +117,7 @@ def dashboard(request):
     params = form.query_params()
     context.update(
         rng=rng, params=params, query=urlencode(params), stack=stack, totals=total_of(groups["time"]),
-        chart=series(rng, groups["time"], reader.groups(("time", stack))), baseline=baseline,
+        chart=series(rng, groups["time"], by_time_stack), baseline=baseline,
         tables_list=[("route", "route", tables["route"]), ("model", "model", tables["model"]),
                      ("API key", "key", tables["key"])],
         savings=savings_rows(groups["route"], baseline, markup_bp=markup_bp_of(org_id)) if baseline else [],
