@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 
-from .rollups import HOUR, hour_floor
+from .rollups import HOUR, day_floor, hour_floor
 from .selectors import PINNED, STATUSES, Filters, Range
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -62,7 +62,11 @@ class UsageQueryForm(forms.Form):
             end = datetime.combine(data["end"], time(), tzinfo=UTC) + timedelta(days=1)
             return Range(start, end)
         end = hour_floor(now) + HOUR
-        return Range(end - RANGES[data["range"]], end)
+        if data["range"] == "24h":
+            return Range(end - RANGES["24h"], end)
+        # "Last 7 / 30 days": today and the whole days before it (UTC), so that every day but
+        # today is read from one daily rollup.
+        return Range(day_floor(now) - RANGES[data["range"]] + timedelta(days=1), end)
 
     def filters(self) -> Filters:
         data = self.cleaned_data
