@@ -97,8 +97,8 @@ def run_grouped(group: tuple[str, ...], unit: str, params: dict, pieces: tuple[s
     n = len(group)
     with transaction.atomic(), connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            # Sixty aggregates make PostgreSQL's estimate high enough to JIT-compile the query,
-            # which costs far more (tens of ms) than running it over a few thousand rollups.
+            # Sixty aggregates can push PostgreSQL's cost estimate over its JIT threshold, and
+            # compiling a query costs more than running it over a few thousand rollup rows.
             cur.execute("SET LOCAL jit = off")
         cur.execute(sql, params)
         for row in cur.fetchall():
