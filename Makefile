@@ -9,10 +9,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # A copy of the pyproject.toml the venv was installed from: pip runs again only when it changed.
 STAMP := $(VENV)/.installed-pyproject.toml
+# The browser libraries (package.json; served by Django's staticfiles): npm runs when the lock changed.
+NODE_STAMP := node_modules/.installed-package-lock.json
 
 .PHONY: setup run test lint bench services-up services-down
 
-setup: $(STAMP)
+setup: $(STAMP) $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@scripts/deps.sh node
+	@cmp -s package-lock.json $@ || { echo "Installing the browser libraries into node_modules"; \
+	  flock package.json npm ci --no-audit --no-fund --loglevel=error; }
+	@cp package-lock.json $@
 
 $(PY):
 	python3 -m venv $(VENV) || { rm -rf $(VENV); scripts/deps.sh python && python3 -m venv $(VENV); }

@@ -139,7 +139,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Browser libraries installed by npm (package.json, `make setup`) are served from node_modules.
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist")]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # WhiteNoise serves /static/ in every mode; from the apps' folders too, so that a server started
 # without collectstatic (tests, a fresh checkout) still has its stylesheets and scripts.
@@ -399,3 +400,10 @@ CELERY_BEAT_SCHEDULE["routing-sync-prices"] = {
     "task": "routing.tasks.sync_prices", "schedule": _celery_schedule("AIPOWER_PRICE_SYNC_SCHEDULE",
                                                                       AIPOWER_PRICE_SYNC_SCHEDULE)}
 CELERY_BEAT_SCHEDULE["routing-apply-due-prices"] = {"task": "routing.tasks.apply_due_prices", "schedule": 60.0}
+
+# --- Analytics: usage rollups and retention (analytics/) ----------------------------------------
+# Usage rows older than this are deleted (in batches of AIPOWER_USAGE_PURGE_BATCH) once their
+# hours are rolled up; the hourly and daily rollups are kept.
+AIPOWER_USAGE_RETENTION_DAYS = env.int("AIPOWER_USAGE_RETENTION_DAYS", default=90)
+AIPOWER_USAGE_PURGE_BATCH = env.int("AIPOWER_USAGE_PURGE_BATCH", default=5000)
+CELERY_BEAT_SCHEDULE["analytics-rollup-usage"] = {"task": "analytics.tasks.rollup_usage", "schedule": 300.0}

@@ -10,8 +10,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/", include("accounts.api.urls")),
+    path("api/", include("analytics.api_urls")),
     path("billing/", include("billing.urls")),
     path("", include("routing.urls")),
+    path("dashboard/", include("analytics.urls")),
     path("", include("accounts.urls")),
     path("", include("website.urls")),
 ]

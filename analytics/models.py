@@ -61,3 +61,59 @@ class UsageRecord(models.Model):
 
     def __str__(self):
         return f"{self.request_id} {self.status} (org {self.organization_id})"
+
+# Fixed histogram buckets, upper bounds in milliseconds (the last bucket takes everything above).
+# Counts per bucket add up across hours, keys and models, so any grouping still gives percentiles.
+LATENCY_BOUNDS_MS = (25, 50, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 12000,
+                     20000, 40000, 90000)
+N_BUCKETS = len(LATENCY_BOUNDS_MS) + 1
+LAT_FIELDS = tuple(f"lat_{i}" for i in range(N_BUCKETS))
+TTFT_FIELDS = tuple(f"ttft_{i}" for i in range(N_BUCKETS))
+
+
+class UsageRollup(models.Model):
+    """Usage of one hour (period "h") or one UTC day ("d") for one organization x API key x route x
+    served model x provider x status. Derived data: rebuilt from usage rows (hours) or from the
+    hours (days) at will, so re-running a rollup gives the same numbers. Money in nano-USD."""
+
+    class Period(models.TextChoices):
+        HOUR = "h"
+        DAY = "d"
+
+    period = models.CharField(max_length=1, choices=Period.choices)
+    bucket_start = models.DateTimeField()
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    # A plain id, not a foreign key: rollups outlive the rows they came from.
+    api_key_id = models.BigIntegerField(null=True)
+    route = models.CharField(max_length=40, blank=True)
+    served_model = models.CharField(max_length=160, blank=True)
+    provider = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=24)
+    requests = models.BigIntegerField(default=0)
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
+    cached_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    upstream_cost_nusd = models.BigIntegerField(default=0)
+    charged_nusd = models.BigIntegerField(default=0)
+    fallbacks = models.BigIntegerField(default=0, help_text="requests that took more than one attempt")
+    latency_sum_ms = models.BigIntegerField(default=0)
+    ttft_count = models.BigIntegerField(default=0, help_text="requests with a first token")
+    # {error class: count}, e.g. {"upstream_unavailable": 3, "timeout": 1}
+    errors = models.JSONField(default=dict, blank=True)
+    for _f in LAT_FIELDS + TTFT_FIELDS:
+        locals()[_f] = models.BigIntegerField(default=0)
+    del _f
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "period", "bucket_start"])]
+
+
+class RollupState(models.Model):
+    """One row: how far the rollups have got. Hours before `rolled_through` have hourly rollups;
+    usage rows with an id above `last_usage_id` have not been looked at yet (late rows)."""
+
+    rolled_through = models.DateTimeField(null=True)
+    last_usage_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)

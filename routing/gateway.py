@@ -18,9 +18,8 @@ from django.utils import timezone
 from accounts import keys
 from aipower import logs
 from billing import reservations, settlement
-from billing.pricing import cost_of
 
-from . import credit, drain, limits, metrics, policy, smart
+from . import costs, credit, drain, limits, metrics, policy, smart
 from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
 from .catalog import ModelInfo, get_snapshot
@@ -66,12 +65,19 @@ class Call:
     recorded: bool = False
     committed: asyncio.Future | None = None  # done once the charge and usage row are committed
     plan: policy.Plan | None = None
+    charged_nusd: int | None = None  # set when recorded: what the caller pays (usage.cost)
 
     def route_fields(self) -> dict:
         p = self.plan
         if p is None or p.route is None:
             return {}
         return {"route_difficulty": p.difficulty, "route_tier": p.tier, "route_reason": p.reason[:200]}
+
+    def charge_of(self, usage: Usage) -> int:
+        """What `usage` on the served model costs the caller: the price with markup, never above the hold."""
+        assert self.served is not None
+        charged = costs.price(self.served, usage, self.markup_bp)[1]
+        return min(charged, self.held_nusd) if self.reserved else charged
 
     def headers(self) -> dict:
         h = {"x-request-id": self.request_id}
@@ -87,6 +93,8 @@ class Call:
             h["x-aipower-fallback-from"] = self.first_choice.public_id
         if self.output_cap is not None:
             h[credit.CAPPED_HEADER] = str(self.output_cap)
+        if self.charged_nusd is not None:
+            h[costs.COST_HEADER] = costs.usd_text(self.charged_nusd)
         return h
 
     def record(self, *, status: str, http_status: int, usage: Usage | None = None, estimated: bool = False,
@@ -114,15 +122,10 @@ class Call:
         served = self.served
         upstream_cost = charged = 0
         if served is not None:
-            cost = cost_of(prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
-                           completion_tokens=usage.completion_tokens, input_price=served.input_price,
-                           output_price=served.output_price, cached_input_price=served.cached_input_price,
-                           markup_bp=self.markup_bp,
-                           cache_write_tokens=usage.cache_write_tokens,
-                           cache_write_price=served.cache_write_price)
-            upstream_cost, charged = cost.upstream_nusd, cost.charged_nusd
+            upstream_cost, charged = costs.price(served, usage, self.markup_bp)
         if self.reserved:
             charged = min(charged, self.held_nusd)  # as billing_settle does: never above the hold
+        self.charged_nusd = charged
         now = time.perf_counter()
         return dict(
             organization_id=self.key.organization_id,
@@ -379,8 +382,8 @@ async def _complete(call, body, candidates, snapshot, headers, client) -> ApiRes
         usage, estimated = completion.usage, False
         if usage is None:
             usage, estimated = _estimate(call, out.get("choices") or ()), True
-        out["usage"] = usage.as_openai()
         call.record(status="ok", http_status=200, usage=usage, estimated=estimated)
+        out["usage"] = costs.with_cost(usage.as_openai(), call.charged_nusd)
         await _acknowledged(call)
         return ApiResponse(orjson.dumps(out), headers=call.headers())
     if last is None and call.inexpressible is not None:
@@ -534,7 +537,9 @@ class _Relay:
                 usage, _ = self._final_usage()
                 yield b"data: " + orjson.dumps({
                     "id": self.chat_id, "object": "chat.completion.chunk", "created": self.created,
-                    "model": call.served.public_id, "choices": [], "usage": usage.as_openai()}) + b"\n\n"
+                    "model": call.served.public_id, "choices": [],
+                    "usage": costs.with_cost(usage.as_openai(), call.charge_of(usage)),
+                }) + b"\n\n"
             status, error_type = "ok", ""
             usage, estimated = self._final_usage()
             call.record(status=status, http_status=http_status, usage=usage, estimated=estimated)

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages the project needs, only those missing.
-#   scripts/deps.sh [GROUP...]   groups: make, python, services, browser (default: all)
+#   scripts/deps.sh [GROUP...]   groups: make, python, node, services, browser (default: all)
 # The checks cost milliseconds, so every entry point can call this; apt-get runs (and refreshes
 # its lists) only when something is missing.
 set -euo pipefail
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(make python services browser)
+[ ${#groups[@]} -gt 0 ] || groups=(make python node services browser)
 
 missing=()
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -19,6 +19,9 @@ for group in "${groups[@]}"; do
       # Debian's python3 creates venvs only with python3-venv (ensurepip) installed.
       command -v python3 >/dev/null || missing+=(python3)
       python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv) ;;
+    node)
+      # npm installs the web pages' browser libraries (package.json), e.g. Chart.js.
+      command -v npm >/dev/null || missing+=(npm) ;;
     services)
       compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
       command -v psql >/dev/null || missing+=(postgresql-client)
@@ -31,7 +34,7 @@ for group in "${groups[@]}"; do
       command -v npm >/dev/null || missing+=(npm)  # installs axe-core for the accessibility checks
       for font in fonts-dejavu-core fonts-liberation; do installed "$font" || missing+=("$font"); done ;;
     *)
-      echo "deps.sh: unknown group '$group' (make, python, services, browser)" >&2; exit 2 ;;
+      echo "deps.sh: unknown group '$group' (make, python, node, services, browser)" >&2; exit 2 ;;
   esac
 done
 

@@ -212,3 +212,29 @@ class PrivatePostgres:
         except subprocess.CalledProcessError:
             pass
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def start_celery_worker(database_url: str, queue_prefix: str, **extra_env):
+    """A real Celery worker (solo pool) on REDIS_URL, against `database_url`, consuming a queue of
+    its own. Returns (queue, process); stop it with stop_process(process)."""
+    import uuid
+
+    queue = f"{queue_prefix}-{uuid.uuid4().hex[:8]}"
+    log = ROOT / "test-artifacts" / f"celery-{queue}.log"
+    log.parent.mkdir(exist_ok=True)
+    env = dict(os.environ, DATABASE_URL=database_url, CELERY_TASK_ALWAYS_EAGER="0",
+               DJANGO_SETTINGS_MODULE="aipower.settings", **extra_env)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "aipower", "worker", "--pool", "solo",
+                                 "--queues", queue, "--without-gossip", "--without-mingle", "--without-heartbeat",
+                                 "--loglevel", "INFO"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return queue, proc
+
+
+def stop_process(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -3,8 +3,6 @@ Redis, against the test database) and sends Billing Meter events through the str
 the fake Stripe server; `reconcile_metering` compares what was sent with the ledger."""
 
 import os
-import subprocess
-import sys
 import uuid
 from datetime import timedelta
 
@@ -17,7 +15,7 @@ from billing.models import LedgerEntry, MeterReport
 from billing.reservations import reserve, settle
 from billing.services import account_settings_update
 from tests.billing import fake_stripe as fs
-from tests.servers import ROOT
+from tests.servers import start_celery_worker, stop_process
 
 pytestmark = pytest.mark.usefixtures("db_open", "pools")
 
@@ -45,23 +43,10 @@ def postpaid(tenant):
 def worker(test_database_url, fake_stripe):
     if not os.environ.get("REDIS_URL"):
         pytest.skip("a real Celery worker needs Redis (REDIS_URL)")
-    queue = f"billing-test-{uuid.uuid4().hex[:8]}"
-    log = ROOT / "test-artifacts" / f"celery-{queue}.log"
-    log.parent.mkdir(exist_ok=True)
-    env = dict(os.environ, DATABASE_URL=test_database_url, CELERY_TASK_ALWAYS_EAGER="0",
-               STRIPE_SECRET_KEY=fs.SECRET_KEY, STRIPE_API_BASE=fake_stripe.url,
-               DJANGO_SETTINGS_MODULE="aipower.settings")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "aipower", "worker", "--pool", "solo",
-                                 "--queues", queue, "--without-gossip", "--without-mingle", "--without-heartbeat",
-                                 "--loglevel", "INFO"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    queue, proc = start_celery_worker(test_database_url, "billing-test", STRIPE_SECRET_KEY=fs.SECRET_KEY,
+                                      STRIPE_API_BASE=fake_stripe.url)
     yield queue
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc)
 
 
 def run_in_worker(queue: str, task: str, timeout: float = 60):
