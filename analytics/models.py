@@ -106,6 +106,8 @@ class UsageRollup(models.Model):
         locals()[_f] = models.BigIntegerField(default=0)
     del _f
 
+    objects: models.Manager["UsageRollup"] = OrganizationScopedManager()
+
     class Meta:
         indexes = [models.Index(fields=["organization", "period", "bucket_start"])]
 

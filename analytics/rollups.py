@@ -17,6 +17,8 @@ from django.db.models import Count, Max, Min
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from accounts.scoping import scopes_disabled
+
 from . import metrics
 from .models import RollupState, UsageRecord, UsageRollup
 
@@ -58,6 +60,7 @@ def _replace(period: str, bucket: datetime, rows: list[dict], errors: dict) -> i
     return len(built)
 
 
+@scopes_disabled()  # every organization's rows: rollups are the operator's, not one tenant's
 def rollup_hour(hour: datetime) -> int:
     """Rebuilds the hourly rollups of one hour (every organization) from its usage rows."""
     hour = hour_floor(hour)
@@ -68,6 +71,7 @@ def rollup_hour(hour: datetime) -> int:
     return _replace("h", hour, rows, errors)
 
 
+@scopes_disabled()  # every organization's rows: rollups are the operator's, not one tenant's
 def rollup_day(day: datetime) -> int:
     """Rebuilds the daily rollups of one UTC day from its hourly rollups."""
     day = day_floor(day)
@@ -90,6 +94,7 @@ def retention_cutoff(now: datetime) -> datetime:
     return hour_floor(now - timedelta(days=settings.AIPOWER_USAGE_RETENTION_DAYS))
 
 
+@scopes_disabled()  # every organization's rows: rollups are the operator's, not one tenant's
 def rollup_due(now: datetime | None = None) -> list[datetime]:
     """Rolls up every hour that needs it (see the module's notes); returns the hours rebuilt.
     One run at a time: the state row is locked for the run's length."""
@@ -126,6 +131,7 @@ def rollup_due(now: datetime | None = None) -> list[datetime]:
     return hours
 
 
+@scopes_disabled()  # every organization's rows: rollups are the operator's, not one tenant's
 def purge_expired(now: datetime | None = None, batch: int | None = None) -> int:
     """Deletes usage rows older than the retention period whose hours are rolled up, in batches
     (short transactions: the request path keeps writing meanwhile). Rollups stay."""
@@ -160,6 +166,7 @@ def forget_rolled_through() -> None:
 
 
 
+@scopes_disabled()  # every organization's rows: rollups are the operator's, not one tenant's
 def rollup_and_expire() -> tuple[int, int]:
     """What the Celery task runs: (hours rolled up, usage rows deleted)."""
     hours = rollup_due()

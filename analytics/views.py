@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from accounts.models import ApiKey
+from accounts.scoping import organization_scope
 from accounts.tenancy import member_required
 from routing.catalog import load_snapshot as _load_snapshot
 from routing.costs import usd_text
@@ -179,23 +180,26 @@ class _Echo:
         return value
 
 
-def _take(rows, n: int) -> list:
+def _take(rows, n: int, org_id: int) -> list:
+    # The response streams after the view has returned, outside the page's tenant scope: each
+    # chunk is read inside the organization's own.
     out = []
-    for row in rows:
-        out.append(row)
-        if len(out) >= n:
-            break
+    with organization_scope(org_id):
+        for row in rows:
+            out.append(row)
+            if len(out) >= n:
+                break
     return out
 
 
-async def _csv_chunks(rows):
+async def _csv_chunks(rows, org_id: int):
     """The rows as CSV text, read in chunks on Django's database thread: the ASGI server streams
     them without buffering the whole export."""
     from asgiref.sync import sync_to_async
 
     writer = csv.writer(_Echo())
     take = sync_to_async(_take, thread_sensitive=True)
-    while chunk := await take(rows, 2000):
+    while chunk := await take(rows, 2000, org_id):
         yield "".join(writer.writerow(r) for r in chunk)
 
 
@@ -241,5 +245,5 @@ def export_csv(request):
         return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
     rows = log_csv_rows(org_id, rng, filters) if what == "requests" else table_csv_rows(org_id, rng, filters, what)
     name = f"aipower-{what}-{rng.start:%Y%m%d%H}-{rng.end:%Y%m%d%H}.csv"
-    return StreamingHttpResponse(_csv_chunks(rows), content_type="text/csv; charset=utf-8",
+    return StreamingHttpResponse(_csv_chunks(rows, org_id), content_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -11,13 +11,13 @@ from django_scopes.state import state
 from accounts.keys import apikey_create
 from accounts.models import ApiKey, AuditLog, Invitation, ManagementToken, Membership, Organization
 from accounts.scoping import organization_scope
-from analytics.models import UsageRecord
+from analytics.models import UsageRecord, UsageRollup
 from billing.models import CheckoutSession, KeyBudget, LedgerEntry, MeterReport, Reservation, TrialGrant
 from billing.services import ledger_post
 from routing.models import StoredResponse
 
 TENANT_OWNED = [ApiKey, Invitation, ManagementToken, AuditLog, LedgerEntry, Reservation, KeyBudget, TrialGrant,
-                CheckoutSession, MeterReport, UsageRecord, StoredResponse]
+                CheckoutSession, MeterReport, UsageRecord, StoredResponse, UsageRollup]
 
 
 @pytest.fixture
