@@ -32,13 +32,18 @@ class AuditedAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if form.changed_data:
             after = {f: form.cleaned_data.get(f) for f in form.changed_data}
-            audit_record(organization_id=obj.organization_id, actor=request.user, target=obj,
-                         action=self.audit_actions["change" if change else "add"],
-                         changes=diff(before, {f: getattr(v, "pk", v) for f, v in after.items()}))
+            audit_record(
+                organization_id=obj.organization_id,
+                actor=request.user,
+                target=obj,
+                action=self.audit_actions["change" if change else "add"],
+                changes=diff(before, {f: getattr(v, "pk", v) for f, v in after.items()}),
+            )
 
     def delete_model(self, request, obj):
-        audit_record(organization_id=obj.organization_id, actor=request.user, target=obj,
-                     action=self.audit_actions["delete"])
+        audit_record(
+            organization_id=obj.organization_id, actor=request.user, target=obj, action=self.audit_actions["delete"]
+        )
         super().delete_model(request, obj)
 
 
@@ -73,8 +78,18 @@ class ActiveFilter(admin.SimpleListFilter):
 class ApiKeyAdmin(AuditedAdmin):
     audit_actions = {"add": "key.create", "change": "key.update", "delete": "key.delete"}
     # The secret is never stored; only its hash, which is not shown either.
-    list_display = ("name", "prefix", "organization", "created_by", "created_at", "last_used_at", "expires_at",
-                    "revoked_at", "rpm_limit", "tpm_limit")
+    list_display = (
+        "name",
+        "prefix",
+        "organization",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "rpm_limit",
+        "tpm_limit",
+    )
     list_filter = (ActiveFilter, "created_at", "last_used_at")
     search_fields = ("name", "prefix", "organization__name", "organization__slug", "created_by__email")
     exclude = ("secret_hash",)

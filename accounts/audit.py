@@ -43,8 +43,11 @@ def _jsonable(value):
 
 def diff(before: dict, after: dict) -> dict:
     """{field: [before, after]} for the fields whose value differs."""
-    return {f: [_jsonable(before.get(f)), _jsonable(after[f])] for f in after
-            if _jsonable(before.get(f)) != _jsonable(after[f])}
+    return {
+        f: [_jsonable(before.get(f)), _jsonable(after[f])]
+        for f in after
+        if _jsonable(before.get(f)) != _jsonable(after[f])
+    }
 
 
 def created(fields: dict) -> dict:
@@ -63,14 +66,18 @@ def actor_of(actor) -> tuple[Any, str]:
     return actor, f"operator {actor.get_username()}"[:254]
 
 
-def audit_record(*, organization_id: int, actor, action: str, target=None, target_label: str = "",
-                 changes: dict | None = None) -> AuditLog:
+def audit_record(
+    *, organization_id: int, actor, action: str, target=None, target_label: str = "", changes: dict | None = None
+) -> AuditLog:
     """Records one change. `actor`: a Membership, an operator (a user) or a string naming the
     system part that acted; `target`: the model instance changed (its type and id are kept)."""
     assert action in ACTIONS, action
     user, label = actor_of(actor)
     return AuditLog.objects.create(
-        organization_id=organization_id, actor=user, actor_label=label, action=action,
+        organization_id=organization_id,
+        actor=user,
+        actor_label=label,
+        action=action,
         target_type=target._meta.model_name if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_label=(target_label or (str(target) if target is not None else ""))[:200],

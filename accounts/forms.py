@@ -41,7 +41,10 @@ class KeyLimitsForm(forms.Form):
         label="Allowed models and routes", help_text="None ticked: the key may call every model and route."
     )
     route_quality = forms.FloatField(
-        label="Quality trade-off (route auto)", required=False, min_value=0.0, max_value=1.0,
+        label="Quality trade-off (route auto)",
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
         help_text="0 = cheapest, 1 = best; empty: the route's default. A request's x-aipower-quality header "
         "overrides it.",
     )

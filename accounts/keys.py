@@ -132,8 +132,16 @@ def apikey_rotate(*, key: ApiKey, grace: timedelta) -> tuple[ApiKey, str]:
     old = ApiKey.objects.select_for_update().get(pk=key.pk)
     if not old.is_active():
         raise KeyNotActive("Only an active key can be rotated.")
-    kept = ("organization", "name", "created_by", "expires_at", "rpm_limit", "tpm_limit", "allowed_models",
-            "route_quality")
+    kept = (
+        "organization",
+        "name",
+        "created_by",
+        "expires_at",
+        "rpm_limit",
+        "tpm_limit",
+        "allowed_models",
+        "route_quality",
+    )
     new, raw = apikey_create(**{field: getattr(old, field) for field in kept})
     now = timezone.now()
     if grace <= timedelta(0):
@@ -171,14 +179,29 @@ LAST_USED_RESOLUTION_S = 30.0
 def _lookup(secret_hash: str) -> KeyIdentity | None:
     row = (
         ApiKey.objects.filter(secret_hash=secret_hash, revoked_at__isnull=True)
-        .values_list("id", "organization_id", "expires_at", "secret_hash", "rpm_limit", "tpm_limit",
-                     "allowed_models", "route_quality")
+        .values_list(
+            "id",
+            "organization_id",
+            "expires_at",
+            "secret_hash",
+            "rpm_limit",
+            "tpm_limit",
+            "allowed_models",
+            "route_quality",
+        )
         .first()
     )
     if row is None or not hmac.compare_digest(row[3], secret_hash):
         return None
-    return KeyIdentity(row[0], row[1], row[2], rpm_limit=row[4], tpm_limit=row[5], allowed=frozenset(row[6] or ()),
-                       route_quality=row[7])
+    return KeyIdentity(
+        row[0],
+        row[1],
+        row[2],
+        rpm_limit=row[4],
+        tpm_limit=row[5],
+        allowed=frozenset(row[6] or ()),
+        route_quality=row[7],
+    )
 
 
 _lookup_async = db_task(_lookup)

@@ -66,17 +66,18 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     # Per-key limits, enforced by the gateway. Empty means no per-key limit.
     rpm_limit = models.PositiveIntegerField(null=True, blank=True, help_text="requests per minute")
-    tpm_limit = models.PositiveIntegerField(
-        null=True, blank=True, help_text="tokens per minute (prompt + completion)"
-    )
+    tpm_limit = models.PositiveIntegerField(null=True, blank=True, help_text="tokens per minute (prompt + completion)")
     # Model public ids ("anthropic/claude-sonnet-4") and route names ("auto-code") this key may call.
     # An empty list allows every model and route.
     allowed_models = models.JSONField(default=list, blank=True)
     # The quality trade-off of the key's requests to prompt-aware routes (0 cheapest - 1 best);
     # empty: the route's default. A request's x-aipower-quality header overrides it.
     route_quality = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="0 (cheapest) to 1 (best); empty: the route's default")
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="0 (cheapest) to 1 (best); empty: the route's default",
+    )
 
     # Tenant-owned: queried inside an organization's scope only (accounts.scoping).
     objects: models.Manager["ApiKey"] = OrganizationScopedManager()
@@ -159,8 +160,9 @@ class AuditLog(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     # The user who acted (None: the system, or a user since deleted: see actor_label).
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Who acted, as it read at the time: an email, "operator alice" (admin) or "system: ...".
     actor_label = models.CharField(max_length=254)
     created_at = models.DateTimeField(auto_now_add=True)

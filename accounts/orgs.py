@@ -94,8 +94,14 @@ def membership_change_role(*, actor: Membership, target: Membership, role: str) 
     before = target.role
     target.role = role
     target.save(update_fields=["role"])
-    audit_record(organization_id=target.organization_id, actor=actor, action="member.role", target=target,
-                 target_label=_who(target), changes={"role": [before, role]})
+    audit_record(
+        organization_id=target.organization_id,
+        actor=actor,
+        action="member.role",
+        target=target,
+        target_label=_who(target),
+        changes={"role": [before, role]},
+    )
     return target
 
 
@@ -112,9 +118,14 @@ def membership_remove(*, actor: Membership, target: Membership) -> None:
     _check_keeps_an_owner(target)
     # A management token acts as its user in its organization: it goes with the membership.
     ManagementToken.objects.filter(organization_id=target.organization_id, user_id=target.user_id).delete()
-    audit_record(organization_id=target.organization_id, actor=actor, target=target, target_label=_who(target),
-                 action="member.leave" if actor.pk == target.pk else "member.remove",
-                 changes={"role": [target.role, None]})
+    audit_record(
+        organization_id=target.organization_id,
+        actor=actor,
+        target=target,
+        target_label=_who(target),
+        action="member.leave" if actor.pk == target.pk else "member.remove",
+        changes={"role": [target.role, None]},
+    )
     target.delete()
 
 
@@ -142,8 +153,14 @@ def invitation_create(*, actor: Membership, email: str, role: str) -> tuple[Invi
         invited_by=actor.user,
         expires_at=timezone.now() + INVITATION_TTL,
     )
-    audit_record(organization_id=org.pk, actor=actor, action="invitation.create", target=invitation,
-                 target_label=email, changes={"email": [None, email], "role": [None, role]})
+    audit_record(
+        organization_id=org.pk,
+        actor=actor,
+        action="invitation.create",
+        target=invitation,
+        target_label=email,
+        changes={"email": [None, email], "role": [None, role]},
+    )
     return invitation, raw
 
 
@@ -159,8 +176,14 @@ def invitation_invite(*, actor: Membership, email: str, role: str, absolute_url:
 def invitation_cancel(*, actor: Membership, invitation: Invitation) -> None:
     assert actor.organization_id == invitation.organization_id
     _check_manages(actor)
-    audit_record(organization_id=invitation.organization_id, actor=actor, action="invitation.cancel",
-                 target=invitation, target_label=invitation.email, changes={"role": [invitation.role, None]})
+    audit_record(
+        organization_id=invitation.organization_id,
+        actor=actor,
+        action="invitation.cancel",
+        target=invitation,
+        target_label=invitation.email,
+        changes={"role": [invitation.role, None]},
+    )
     invitation.delete()
 
 
@@ -197,9 +220,14 @@ def _accept(*, invitation: Invitation, user) -> Membership:
         organization_id=invitation.organization_id, user=user, defaults={"role": invitation.role}
     )
     if joined:
-        audit_record(organization_id=membership.organization_id, actor=membership, action="member.join",
-                     target=membership, target_label=_who(membership),
-                     changes={"role": [None, membership.role], "invited_by": [None, invitation.invited_by_id]})
+        audit_record(
+            organization_id=membership.organization_id,
+            actor=membership,
+            action="member.join",
+            target=membership,
+            target_label=_who(membership),
+            changes={"role": [None, membership.role], "invited_by": [None, invitation.invited_by_id]},
+        )
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])

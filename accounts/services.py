@@ -43,21 +43,42 @@ def _locked(key: ApiKey) -> ApiKey:
 
 
 @transaction.atomic
-def apikey_create(*, actor: Membership, name: str, expires_at: datetime | None = None, rpm_limit: int | None = None,
-                  tpm_limit: int | None = None, allowed_models: list[str] | None = None,
-                  route_quality: float | None = None) -> tuple[ApiKey, str]:
+def apikey_create(
+    *,
+    actor: Membership,
+    name: str,
+    expires_at: datetime | None = None,
+    rpm_limit: int | None = None,
+    tpm_limit: int | None = None,
+    allowed_models: list[str] | None = None,
+    route_quality: float | None = None,
+) -> tuple[ApiKey, str]:
     """A new key owned by the actor; returns it with its secret (shown once, never stored)."""
     _check_uses_keys(actor)
     if expires_at is not None and expires_at <= timezone.now():
         raise NotAllowed("An expiry must be in the future.")
     allowed = list(allowed_models or [])
-    fields = {"name": name, "expires_at": expires_at, "rpm_limit": rpm_limit, "tpm_limit": tpm_limit,
-              "allowed_models": allowed, "route_quality": route_quality}
-    key, raw = keys.apikey_create(organization=actor.organization, created_by=actor.user, name=name,
-                                  expires_at=expires_at, rpm_limit=rpm_limit, tpm_limit=tpm_limit,
-                                  allowed_models=allowed, route_quality=route_quality)
-    audit_record(organization_id=key.organization_id, actor=actor, action="key.create", target=key,
-                 changes=created(fields))
+    fields = {
+        "name": name,
+        "expires_at": expires_at,
+        "rpm_limit": rpm_limit,
+        "tpm_limit": tpm_limit,
+        "allowed_models": allowed,
+        "route_quality": route_quality,
+    }
+    key, raw = keys.apikey_create(
+        organization=actor.organization,
+        created_by=actor.user,
+        name=name,
+        expires_at=expires_at,
+        rpm_limit=rpm_limit,
+        tpm_limit=tpm_limit,
+        allowed_models=allowed,
+        route_quality=route_quality,
+    )
+    audit_record(
+        organization_id=key.organization_id, actor=actor, action="key.create", target=key, changes=created(fields)
+    )
     return key, raw
 
 
@@ -75,8 +96,9 @@ def apikey_update(*, actor: Membership, key: ApiKey, **changes) -> ApiKey:
     changed = diff(before, changes)
     if changed:
         keys.apikey_update(key=current, **{f: changes[f] for f in changed})
-        audit_record(organization_id=key.organization_id, actor=actor, action="key.update", target=current,
-                     changes=changed)
+        audit_record(
+            organization_id=key.organization_id, actor=actor, action="key.update", target=current, changes=changed
+        )
     for field in changes:
         setattr(key, field, getattr(current, field))
     return key
@@ -91,8 +113,13 @@ def apikey_revoke(*, actor: Membership, key: ApiKey) -> bool:
         return False
     keys.apikey_revoke(key=current)
     key.revoked_at = current.revoked_at
-    audit_record(organization_id=key.organization_id, actor=actor, action="key.revoke", target=current,
-                 changes=created({"revoked_at": current.revoked_at}))
+    audit_record(
+        organization_id=key.organization_id,
+        actor=actor,
+        action="key.revoke",
+        target=current,
+        changes=created({"revoked_at": current.revoked_at}),
+    )
     return True
 
 
@@ -102,8 +129,13 @@ def apikey_rotate(*, actor: Membership, key: ApiKey, grace: timedelta) -> tuple[
     _check_manages(actor, key)
     new, raw = keys.apikey_rotate(key=key, grace=grace)
     old = ApiKey.objects.get(pk=key.pk)
-    changes = {"replaced_by": [None, new.pk], "grace_seconds": [None, grace.total_seconds()],
-               **diff({"expires_at": key.expires_at, "revoked_at": None},
-                      {"expires_at": old.expires_at, "revoked_at": old.revoked_at})}
+    changes = {
+        "replaced_by": [None, new.pk],
+        "grace_seconds": [None, grace.total_seconds()],
+        **diff(
+            {"expires_at": key.expires_at, "revoked_at": None},
+            {"expires_at": old.expires_at, "revoked_at": old.revoked_at},
+        ),
+    }
     audit_record(organization_id=key.organization_id, actor=actor, action="key.rotate", target=old, changes=changes)
     return new, raw

@@ -8,5 +8,6 @@ def verify_new_superuser(sender, instance, created, raw=False, **kwargs):
         return
     from allauth.account.models import EmailAddress
 
-    EmailAddress.objects.update_or_create(user=instance, email=instance.email.lower(),
-                                          defaults={"verified": True, "primary": True})
+    EmailAddress.objects.update_or_create(
+        user=instance, email=instance.email.lower(), defaults={"verified": True, "primary": True}
+    )

@@ -90,9 +90,11 @@ def invitations_of(membership: Membership) -> QuerySet:
     """Pending (not accepted) invitations; only owners and admins see them."""
     if not membership.is_manager:
         raise PermissionDenied("Only owners and admins see invitations.")
-    return Invitation.objects.filter(
-        organization_id=membership.organization_id, accepted_at__isnull=True
-    ).select_related("invited_by").order_by("-created_at")
+    return (
+        Invitation.objects.filter(organization_id=membership.organization_id, accepted_at__isnull=True)
+        .select_related("invited_by")
+        .order_by("-created_at")
+    )
 
 
 def tokens_of(membership: Membership) -> QuerySet:

@@ -16,15 +16,16 @@ from django.core.cache.backends.redis import RedisCache
 
 log = logging.getLogger("aipower.cache")
 
-_METHODS = ("add", "get", "set", "touch", "delete", "get_many", "has_key", "incr", "set_many", "delete_many",
-            "clear")
+_METHODS = ("add", "get", "set", "touch", "delete", "get_many", "has_key", "incr", "set_many", "delete_many", "clear")
 
 
 class ResilientRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
-        self._fallback = LocMemCache("aipower-redis-fallback", {"TIMEOUT": params.get("TIMEOUT", 300),
-                                                                "KEY_PREFIX": params.get("KEY_PREFIX", "")})
+        self._fallback = LocMemCache(
+            "aipower-redis-fallback",
+            {"TIMEOUT": params.get("TIMEOUT", 300), "KEY_PREFIX": params.get("KEY_PREFIX", "")},
+        )
         self._down_until = 0.0
         from redis.exceptions import RedisError
 

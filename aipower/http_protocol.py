@@ -23,11 +23,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         # Past the limit: this piece (one read, bounded) may still end the head and start the body.
         super().data_received(data)
         if not self._in_body and not self.transport.is_closing():
-            body = b'{"error":{"message":"Request line and headers are larger than the limit.",' \
-                   b'"type":"invalid_request_error","param":null,"code":"headers_too_large"}}'
-            self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: "
-                                 b"application/json\r\nconnection: close\r\ncontent-length: "
-                                 + str(len(body)).encode() + b"\r\n\r\n" + body)
+            body = (
+                b'{"error":{"message":"Request line and headers are larger than the limit.",'
+                b'"type":"invalid_request_error","param":null,"code":"headers_too_large"}}'
+            )
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: "
+                b"application/json\r\nconnection: close\r\ncontent-length: "
+                + str(len(body)).encode()
+                + b"\r\n\r\n"
+                + body
+            )
             self.transport.close()
             self._in_body = True  # ignore whatever else arrives
 

@@ -22,6 +22,8 @@ def get_redis():
         for old in [lp for lp in _clients if lp.is_closed()]:
             del _clients[old]
         client = _clients[loop] = aioredis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=settings.AIPOWER_REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=settings.AIPOWER_REDIS_TIMEOUT_SECONDS)
+            settings.REDIS_URL,
+            socket_timeout=settings.AIPOWER_REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=settings.AIPOWER_REDIS_TIMEOUT_SECONDS,
+        )
     return client

@@ -28,11 +28,19 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
-    uvicorn.run("aipower.asgi:application", host=args.host, port=args.port, workers=args.workers,
-                loop="uvloop", http=LimitedHttpToolsProtocol, lifespan="on", access_log=False,
-                proxy_headers=False,  # X-Forwarded-For is read by routing/guard.py, from trusted proxies only
-                limit_concurrency=_env_int("AIPOWER_MAX_CONNECTIONS", 2000),
-                timeout_graceful_shutdown=_env_int("AIPOWER_DRAIN_SECONDS", 30))
+    uvicorn.run(
+        "aipower.asgi:application",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop="uvloop",
+        http=LimitedHttpToolsProtocol,
+        lifespan="on",
+        access_log=False,
+        proxy_headers=False,  # X-Forwarded-For is read by routing/guard.py, from trusted proxies only
+        limit_concurrency=_env_int("AIPOWER_MAX_CONNECTIONS", 2000),
+        timeout_graceful_shutdown=_env_int("AIPOWER_DRAIN_SECONDS", 30),
+    )
 
 
 if __name__ == "__main__":

@@ -90,7 +90,8 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # An unreachable database fails a connection attempt in this many seconds, not the OS's minutes.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "connect_timeout", env.int("AIPOWER_DB_CONNECT_TIMEOUT", default=1))
+        "connect_timeout", env.int("AIPOWER_DB_CONNECT_TIMEOUT", default=1)
+    )
 # Database calls on the request path take at most this long (seconds; past it, that request gets
 # 503). When the database cannot be reached (a refused or broken connection, or a call past its
 # time whose probe gets no answer either), new requests get 503 at once until a probe (every
@@ -112,8 +113,10 @@ if REDIS_URL:
             "BACKEND": "aipower.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_PREFIX", default="aip"),
-            "OPTIONS": {"socket_timeout": AIPOWER_REDIS_TIMEOUT_SECONDS,
-                        "socket_connect_timeout": AIPOWER_REDIS_TIMEOUT_SECONDS},
+            "OPTIONS": {
+                "socket_timeout": AIPOWER_REDIS_TIMEOUT_SECONDS,
+                "socket_connect_timeout": AIPOWER_REDIS_TIMEOUT_SECONDS,
+            },
         }
     }
 else:
@@ -149,11 +152,17 @@ WHITENOISE_USE_FINDERS = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-                   "json": {"()": "aipower.logs.JsonFormatter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "aipower.logs.JsonFormatter"},
+    },
     # AIPOWER_LOG_FORMAT=json: one JSON object a line, with the request id (aipower/logs.py).
-    "handlers": {"console": {"class": "logging.StreamHandler",
-                             "formatter": env_choice("AIPOWER_LOG_FORMAT", ("plain", "json"), "plain")}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env_choice("AIPOWER_LOG_FORMAT", ("plain", "json"), "plain"),
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
     "loggers": {"aipower": {"level": env.str("AIPOWER_LOG_LEVEL", default="INFO")}},
 }
@@ -361,20 +370,26 @@ CELERY_BEAT_SCHEDULE = {
 
 # Price sync (routing/pricesync): sources as "format=url" (formats: litellm, openrouter), a change
 # larger than the factor (either way) is held for an operator, who is emailed (default: ADMINS).
-AIPOWER_PRICE_SOURCES = env.list("AIPOWER_PRICE_SOURCES", default=[
-    "litellm=https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json",
-    "openrouter=https://openrouter.ai/api/v1/models"])
+AIPOWER_PRICE_SOURCES = env.list(
+    "AIPOWER_PRICE_SOURCES",
+    default=[
+        "litellm=https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json",
+        "openrouter=https://openrouter.ai/api/v1/models",
+    ],
+)
 for _source in AIPOWER_PRICE_SOURCES:
     if _source.partition("=")[0].strip() not in ("litellm", "openrouter") or not _source.partition("=")[2].strip():
-        raise ImproperlyConfigured(f"AIPOWER_PRICE_SOURCES entries are format=url (litellm or openrouter); "
-                                   f"got {_source!r}")
+        raise ImproperlyConfigured(
+            f"AIPOWER_PRICE_SOURCES entries are format=url (litellm or openrouter); got {_source!r}"
+        )
 AIPOWER_PRICE_SYNC_MAX_FACTOR = env.str("AIPOWER_PRICE_SYNC_MAX_FACTOR", default="3")
 try:
     if not float(AIPOWER_PRICE_SYNC_MAX_FACTOR) > 1:
         raise ValueError
 except ValueError:
-    raise ImproperlyConfigured(f"AIPOWER_PRICE_SYNC_MAX_FACTOR must be a number above 1; "
-                               f"got {AIPOWER_PRICE_SYNC_MAX_FACTOR!r}") from None
+    raise ImproperlyConfigured(
+        f"AIPOWER_PRICE_SYNC_MAX_FACTOR must be a number above 1; got {AIPOWER_PRICE_SYNC_MAX_FACTOR!r}"
+    ) from None
 AIPOWER_PRICE_SYNC_EMAILS = env.list("AIPOWER_PRICE_SYNC_EMAILS", default=[])
 AIPOWER_PRICE_SYNC_TIMEOUT = env.float("AIPOWER_PRICE_SYNC_TIMEOUT", default=30.0)
 AIPOWER_PRICE_SYNC_MAX_BYTES = env.int("AIPOWER_PRICE_SYNC_MAX_BYTES", default=50_000_000)
@@ -397,8 +412,9 @@ def _celery_schedule(name, value):
 
 
 CELERY_BEAT_SCHEDULE["routing-sync-prices"] = {
-    "task": "routing.tasks.sync_prices", "schedule": _celery_schedule("AIPOWER_PRICE_SYNC_SCHEDULE",
-                                                                      AIPOWER_PRICE_SYNC_SCHEDULE)}
+    "task": "routing.tasks.sync_prices",
+    "schedule": _celery_schedule("AIPOWER_PRICE_SYNC_SCHEDULE", AIPOWER_PRICE_SYNC_SCHEDULE),
+}
 CELERY_BEAT_SCHEDULE["routing-apply-due-prices"] = {"task": "routing.tasks.apply_due_prices", "schedule": 60.0}
 
 # --- Analytics: usage rollups and retention (analytics/) ----------------------------------------

@@ -17,4 +17,3 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("website.urls")),
 ]
-

@@ -15,53 +15,102 @@ from . import metrics
 from .forms import UsageQueryForm
 from .selectors import PINNED, request_log, total_of, usage_groups, usage_totals
 
-GROUP_BY = {"day": ("time", "day"), "hour": ("time", "hour"), "route": ("route", None), "model": ("model", None),
-            "key": ("key", None), "provider": ("provider", None)}
+GROUP_BY = {
+    "day": ("time", "day"),
+    "hour": ("time", "hour"),
+    "route": ("route", None),
+    "model": ("model", None),
+    "key": ("key", None),
+    "provider": ("provider", None),
+}
 MONEY = ("upstream_cost_nusd", "charged_nusd", "avg_charged_nusd")
 
 QUERY_PARAMS = [
-    OpenApiParameter("range", str, enum=["24h", "7d", "30d", "custom"], description="default 24h (to the current hour)"),
+    OpenApiParameter(
+        "range", str, enum=["24h", "7d", "30d", "custom"], description="default 24h (to the current hour)"
+    ),
     OpenApiParameter("start", str, description="custom range: first day, YYYY-MM-DD (UTC)"),
     OpenApiParameter("end", str, description="custom range: last day, inclusive"),
     OpenApiParameter("key", int, description="an API key id of the organization"),
     OpenApiParameter("route", str, description=f"a route, or {PINNED} for requests that named a model"),
     OpenApiParameter("model", str, description="the served model, provider/model"),
     OpenApiParameter("provider", str),
-    OpenApiParameter("status", str, enum=["ok", "client_error", "upstream_error", "client_disconnected",
-                                          "stream_interrupted"]),
+    OpenApiParameter(
+        "status", str, enum=["ok", "client_error", "upstream_error", "client_disconnected", "stream_interrupted"]
+    ),
 ]
 
-_figures = {
-    **{f: serializers.IntegerField() for f in ("requests", "prompt_tokens", "completion_tokens", "cached_tokens",
-                                               "cache_write_tokens", "reasoning_tokens", "total_tokens", "errors",
-                                               "fallbacks")},
+_figures: dict[str, serializers.Field] = {
+    **{
+        f: serializers.IntegerField()
+        for f in (
+            "requests",
+            "prompt_tokens",
+            "completion_tokens",
+            "cached_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+            "total_tokens",
+            "errors",
+            "fallbacks",
+        )
+    },
     **{f: serializers.IntegerField() for f in MONEY},
     **{f.replace("_nusd", "_usd"): serializers.CharField() for f in MONEY},
-    "error_rate": serializers.FloatField(), "fallback_rate": serializers.FloatField(),
-    **{f"{m}_{p}_ms": serializers.IntegerField(allow_null=True) for m in ("latency", "ttft") for p in ("p50", "p95", "p99")},
+    "error_rate": serializers.FloatField(),
+    "fallback_rate": serializers.FloatField(),
+    **{
+        f"{m}_{p}_ms": serializers.IntegerField(allow_null=True)
+        for m in ("latency", "ttft")
+        for p in ("p50", "p95", "p99")
+    },
 }
 Figures = inline_serializer("UsageFigures", _figures)
-UsageResponse = inline_serializer("Usage", {
-    "start": serializers.DateTimeField(), "end": serializers.DateTimeField(),
-    "group_by": serializers.CharField(allow_null=True), "totals": Figures,
-    "groups": inline_serializer("UsageGroup", {"group": serializers.CharField(allow_null=True), **_figures}, many=True),
-})
-REQUEST_FIELDS = {
-    "request_id": serializers.CharField(), "created_at": serializers.DateTimeField(),
-    "api_key_id": serializers.IntegerField(allow_null=True), "requested_model": serializers.CharField(),
-    "route": serializers.CharField(), "served_model": serializers.CharField(), "provider": serializers.CharField(),
-    "status": serializers.CharField(), "http_status": serializers.IntegerField(),
-    "error_type": serializers.CharField(), "attempts": serializers.IntegerField(),
-    "attempt_log": serializers.ListField(child=serializers.DictField()), "stream": serializers.BooleanField(),
-    "prompt_tokens": serializers.IntegerField(), "completion_tokens": serializers.IntegerField(),
-    "cached_tokens": serializers.IntegerField(), "cache_write_tokens": serializers.IntegerField(),
-    "reasoning_tokens": serializers.IntegerField(), "upstream_cost_nusd": serializers.IntegerField(),
-    "charged_nusd": serializers.IntegerField(), "latency_ms": serializers.IntegerField(),
+UsageResponse = inline_serializer(
+    "Usage",
+    {
+        "start": serializers.DateTimeField(),
+        "end": serializers.DateTimeField(),
+        "group_by": serializers.CharField(allow_null=True),
+        "totals": Figures,
+        "groups": inline_serializer(
+            "UsageGroup", {"group": serializers.CharField(allow_null=True), **_figures}, many=True
+        ),
+    },
+)
+REQUEST_FIELDS: dict[str, serializers.Field] = {
+    "request_id": serializers.CharField(),
+    "created_at": serializers.DateTimeField(),
+    "api_key_id": serializers.IntegerField(allow_null=True),
+    "requested_model": serializers.CharField(),
+    "route": serializers.CharField(),
+    "served_model": serializers.CharField(),
+    "provider": serializers.CharField(),
+    "status": serializers.CharField(),
+    "http_status": serializers.IntegerField(),
+    "error_type": serializers.CharField(),
+    "attempts": serializers.IntegerField(),
+    "attempt_log": serializers.ListField(child=serializers.DictField()),
+    "stream": serializers.BooleanField(),
+    "prompt_tokens": serializers.IntegerField(),
+    "completion_tokens": serializers.IntegerField(),
+    "cached_tokens": serializers.IntegerField(),
+    "cache_write_tokens": serializers.IntegerField(),
+    "reasoning_tokens": serializers.IntegerField(),
+    "upstream_cost_nusd": serializers.IntegerField(),
+    "charged_nusd": serializers.IntegerField(),
+    "latency_ms": serializers.IntegerField(),
     "ttft_ms": serializers.IntegerField(allow_null=True),
 }
-RequestsResponse = inline_serializer("UsageRequests", {
-    "data": inline_serializer("UsageRequest", {**REQUEST_FIELDS, "charged_usd": serializers.CharField()}, many=True),
-    "next": serializers.CharField(allow_null=True)})
+RequestsResponse = inline_serializer(
+    "UsageRequests",
+    {
+        "data": inline_serializer(
+            "UsageRequest", {**REQUEST_FIELDS, "charged_usd": serializers.CharField()}, many=True
+        ),
+        "next": serializers.CharField(allow_null=True),
+    },
+)
 
 
 def _with_usd(figures: dict) -> dict:
@@ -84,8 +133,9 @@ class UsageView(_UsageQuery, APIView):
     """Usage of the organization for a range: totals and, with group_by, one entry per day, hour,
     route, model, key or provider (the dashboard's numbers)."""
 
-    @extend_schema(parameters=[*QUERY_PARAMS, OpenApiParameter("group_by", str, enum=list(GROUP_BY))],
-                   responses=UsageResponse)
+    @extend_schema(
+        parameters=[*QUERY_PARAMS, OpenApiParameter("group_by", str, enum=list(GROUP_BY))], responses=UsageResponse
+    )
     def get(self, request):
         org_id, rng, filters = self.query(request)
         group_by = request.query_params.get("group_by") or None
@@ -101,19 +151,27 @@ class UsageView(_UsageQuery, APIView):
             for (value,), m in sorted(found.items(), key=lambda kv: (kv[0][0] is None, str(kv[0][0]))):
                 if dim == "route" and value == "":
                     value = PINNED
-                groups.append({"group": value.isoformat() if hasattr(value, "isoformat") else value,
-                               **_with_usd(metrics.summary(m))})
-        return Response({"start": rng.start, "end": rng.end, "group_by": group_by, "totals": totals,
-                         "groups": groups})
+                groups.append(
+                    {
+                        "group": value.isoformat() if hasattr(value, "isoformat") else value,
+                        **_with_usd(metrics.summary(m)),
+                    }
+                )
+        return Response({"start": rng.start, "end": rng.end, "group_by": group_by, "totals": totals, "groups": groups})
 
 
 @extend_schema(tags=["usage"])
 class UsageRequestsView(_UsageQuery, APIView):
     """The organization's requests, newest first; pass `next` back as `after` for the next page."""
 
-    @extend_schema(parameters=[*QUERY_PARAMS, OpenApiParameter("after", str, description="the previous page's next"),
-                               OpenApiParameter("limit", int, description="1..200, default 50")],
-                   responses=RequestsResponse)
+    @extend_schema(
+        parameters=[
+            *QUERY_PARAMS,
+            OpenApiParameter("after", str, description="the previous page's next"),
+            OpenApiParameter("limit", int, description="1..200, default 50"),
+        ],
+        responses=RequestsResponse,
+    )
     def get(self, request):
         org_id, rng, filters = self.query(request)
         try:

@@ -27,8 +27,9 @@ class UsageQueryForm(forms.Form):
     route = forms.CharField(required=False, max_length=40)
     model = forms.CharField(required=False, max_length=160)
     provider = forms.CharField(required=False, max_length=40)
-    status = forms.ChoiceField(choices=[("", "any status")] + [(s, s.replace("_", " ")) for s in STATUSES],
-                               required=False)
+    status = forms.ChoiceField(
+        choices=[("", "any status")] + [(s, s.replace("_", " ")) for s in STATUSES], required=False
+    )
 
     def __init__(self, data, *, organization_id: int, **kw):
         super().__init__(data, **kw)
@@ -71,9 +72,13 @@ class UsageQueryForm(forms.Form):
     def filters(self) -> Filters:
         data = self.cleaned_data
         route = data.get("route") or None
-        return Filters(key=data.get("key"), route="" if route == PINNED else route,
-                       model=data.get("model") or None, provider=data.get("provider") or None,
-                       status=data.get("status") or None)
+        return Filters(
+            key=data.get("key"),
+            route="" if route == PINNED else route,
+            model=data.get("model") or None,
+            provider=data.get("provider") or None,
+            status=data.get("status") or None,
+        )
 
     def query_params(self) -> dict:
         """The query as URL parameters (for links that keep it)."""

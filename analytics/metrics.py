@@ -11,12 +11,34 @@ from django.db.models.functions import Coalesce
 
 from .models import LAT_FIELDS, LATENCY_BOUNDS_MS, N_BUCKETS, TTFT_FIELDS
 
-SUMMED = ("requests", "prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens",
-          "reasoning_tokens", "upstream_cost_nusd", "charged_nusd", "fallbacks", "latency_sum_ms", "ttft_count",
-          "errors_total") + LAT_FIELDS + TTFT_FIELDS
+SUMMED = (
+    (
+        "requests",
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "upstream_cost_nusd",
+        "charged_nusd",
+        "fallbacks",
+        "latency_sum_ms",
+        "ttft_count",
+        "errors_total",
+    )
+    + LAT_FIELDS
+    + TTFT_FIELDS
+)
 
-_RAW_SUMS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
-             "upstream_cost_nusd", "charged_nusd")
+_RAW_SUMS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "upstream_cost_nusd",
+    "charged_nusd",
+)
 
 
 def bucket_of(ms: int) -> int:

@@ -62,10 +62,31 @@ class UsageRecord(models.Model):
     def __str__(self):
         return f"{self.request_id} {self.status} (org {self.organization_id})"
 
+
 # Fixed histogram buckets, upper bounds in milliseconds (the last bucket takes everything above).
 # Counts per bucket add up across hours, keys and models, so any grouping still gives percentiles.
-LATENCY_BOUNDS_MS = (25, 50, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 12000,
-                     20000, 40000, 90000)
+LATENCY_BOUNDS_MS = (
+    25,
+    50,
+    100,
+    150,
+    200,
+    300,
+    400,
+    500,
+    750,
+    1000,
+    1500,
+    2000,
+    3000,
+    4000,
+    6000,
+    8000,
+    12000,
+    20000,
+    40000,
+    90000,
+)
 N_BUCKETS = len(LATENCY_BOUNDS_MS) + 1
 LAT_FIELDS = tuple(f"lat_{i}" for i in range(N_BUCKETS))
 TTFT_FIELDS = tuple(f"ttft_{i}" for i in range(N_BUCKETS))
@@ -111,6 +132,9 @@ class UsageRollup(models.Model):
     class Meta:
         indexes = [models.Index(fields=["organization", "period", "bucket_start"])]
 
+    def __str__(self):
+        return f"{self.period} {self.bucket_start:%Y-%m-%d %H:00} org {self.organization_id} {self.route or '-'}"
+
 
 class RollupState(models.Model):
     """One row: how far the rollups have got. Hours before `rolled_through` have hourly rollups;
@@ -119,3 +143,6 @@ class RollupState(models.Model):
     rolled_through = models.DateTimeField(null=True)
     last_usage_id = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"rolled through {self.rolled_through}, usage rows up to id {self.last_usage_id}"

@@ -52,8 +52,15 @@ def _replace(period: str, bucket: datetime, rows: list[dict], errors: dict) -> i
     for r in rows:
         key = tuple(r[d] for d in DIMS)
         fields = {f: r[f] for f in metrics.SUMMED if f != "errors_total"}
-        built.append(UsageRollup(period=period, bucket_start=bucket, **dict(zip(DIMS, key)),
-                                 errors=errors.get(key, {}), **fields))
+        built.append(
+            UsageRollup(
+                period=period,
+                bucket_start=bucket,
+                **dict(zip(DIMS, key, strict=True)),
+                errors=errors.get(key, {}),
+                **fields,
+            )
+        )
     with transaction.atomic():
         UsageRollup.objects.filter(period=period, bucket_start=bucket).delete()
         UsageRollup.objects.bulk_create(built, batch_size=2000)
@@ -113,8 +120,13 @@ def rollup_due(now: datetime | None = None) -> list[datetime]:
             todo.add(h)
             h += HOUR
         if max_id > state.last_usage_id:
-            late = (UsageRecord.objects.filter(id__gt=state.last_usage_id, id__lte=max_id, created_at__lt=current)
-                    .annotate(h=TruncHour("created_at")).values_list("h", flat=True).distinct().order_by())
+            late = (
+                UsageRecord.objects.filter(id__gt=state.last_usage_id, id__lte=max_id, created_at__lt=current)
+                .annotate(h=TruncHour("created_at"))
+                .values_list("h", flat=True)
+                .distinct()
+                .order_by()
+            )
             todo.update(late)
         todo.add(current - HOUR)
         # Hours whose usage rows may already be expired are never rebuilt (that would empty them).
@@ -163,7 +175,6 @@ def rolled_through() -> datetime | None:
 
 def forget_rolled_through() -> None:
     _rolled[0] = 0.0
-
 
 
 @scopes_disabled()  # every organization's rows: rollups are the operator's, not one tenant's

@@ -105,7 +105,7 @@ class UsageReader:
 
     def _params(self, pieces) -> dict:
         adapt = connection.ops.adapt_datetimefield_value
-        params = {"org": self.org_id}
+        params: dict[str, object] = {"org": self.org_id}
         for name, a, b in pieces:
             params[f"{name}_start"], params[f"{name}_end"] = adapt(a), adapt(b)
         for f in self.set_filters:
@@ -118,16 +118,21 @@ class UsageReader:
         by, unit = tuple(by), unit or self.rng.unit
         pieces = _pieces(self.rng, whole_days="time" not in by or unit == "day")
         rolled = [p for p in pieces if p[0] != "raw"]
-        result = sql.run_grouped(by, unit, self._params(rolled), tuple(p[0] for p in rolled),
-                                 self.set_filters) if rolled else {}
+        result = (
+            sql.run_grouped(by, unit, self._params(rolled), tuple(p[0] for p in rolled), self.set_filters)
+            if rolled
+            else {}
+        )
         raw = [p for p in pieces if p[0] == "raw"]
         if raw:
             if self._tail is None:
                 self._tail = sql.run_grouped(FULL, "hour", self._params(raw), ("raw",), self.set_filters)
             at = [FULL.index(d) for d in by]
             for key, m in self._tail.items():
-                group = tuple((key[0] if unit == "hour" else day_floor(key[0])) if d == "time" else key[i]
-                              for d, i in zip(by, at))
+                group = tuple(
+                    (key[0] if unit == "hour" else day_floor(key[0])) if d == "time" else key[i]
+                    for d, i in zip(by, at, strict=False)
+                )
                 metrics.add(result.setdefault(group, metrics.empty()), m)
         return result
 
@@ -140,8 +145,9 @@ def fold(groups: dict, keep: tuple[int, ...]) -> dict:
     return out
 
 
-def usage_groups(org_id: int, rng: Range, filters: Filters = Filters(), by: tuple[str, ...] = (),
-                 unit: str | None = None) -> dict:
+def usage_groups(
+    org_id: int, rng: Range, filters: Filters = Filters(), by: tuple[str, ...] = (), unit: str | None = None
+) -> dict:
     return UsageReader(org_id, rng, filters).groups(by, unit)
 
 
@@ -180,15 +186,29 @@ def savings_rows(route_groups: dict, baseline, *, markup_bp: int) -> list[dict]:
     `baseline` (a catalog ModelInfo) at the organization's markup. Pinned models count under ""."""
     rows = []
     for (route,), m in route_groups.items():
-        base = cost_of(prompt_tokens=m["prompt_tokens"], cached_tokens=m["cached_tokens"],
-                       completion_tokens=m["completion_tokens"], cache_write_tokens=m["cache_write_tokens"],
-                       input_price=baseline.input_price, output_price=baseline.output_price,
-                       cached_input_price=baseline.cached_input_price,
-                       cache_write_price=baseline.cache_write_price, markup_bp=markup_bp).charged_nusd
+        base = cost_of(
+            prompt_tokens=m["prompt_tokens"],
+            cached_tokens=m["cached_tokens"],
+            completion_tokens=m["completion_tokens"],
+            cache_write_tokens=m["cache_write_tokens"],
+            input_price=baseline.input_price,
+            output_price=baseline.output_price,
+            cached_input_price=baseline.cached_input_price,
+            cache_write_price=baseline.cache_write_price,
+            markup_bp=markup_bp,
+        ).charged_nusd
         saved = base - m["charged_nusd"]
         pct = (Decimal(saved) * 100 / Decimal(base)).quantize(Decimal("0.1")) if base else None
-        rows.append({"route": route, "requests": m["requests"], "charged_nusd": m["charged_nusd"],
-                     "baseline_nusd": base, "saved_nusd": saved, "saved_pct": pct})
+        rows.append(
+            {
+                "route": route,
+                "requests": m["requests"],
+                "charged_nusd": m["charged_nusd"],
+                "baseline_nusd": base,
+                "saved_nusd": saved,
+                "saved_pct": pct,
+            }
+        )
     rows.sort(key=lambda r: -r["saved_nusd"])
     return rows
 
@@ -242,11 +262,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
         return None
 
 
-def request_log(org_id: int, rng: Range, filters: Filters, *, cursor: str | None = None,
-                limit: int = 50) -> tuple[list[UsageRecord], str | None]:
+def request_log(
+    org_id: int, rng: Range, filters: Filters, *, cursor: str | None = None, limit: int = 50
+) -> tuple[list[UsageRecord], str | None]:
     """Newest first, `limit` rows after `cursor` (keyset: created_at, id); returns (rows, next cursor)."""
-    qs = UsageRecord.objects.filter(filters.q(), organization_id=org_id, created_at__gte=rng.start,
-                                    created_at__lt=rng.end)
+    qs = UsageRecord.objects.filter(
+        filters.q(), organization_id=org_id, created_at__gte=rng.start, created_at__lt=rng.end
+    )
     if cursor:
         at = decode_cursor(cursor)
         if at is not None:

@@ -21,8 +21,7 @@ from .models import LAT_FIELDS, LATENCY_BOUNDS_MS, N_BUCKETS, TTFT_FIELDS, Usage
 
 ROLLUP = UsageRollup._meta.db_table
 RAW = UsageRecord._meta.db_table
-COLUMNS = {"key": "api_key_id", "route": "route", "model": "served_model", "provider": "provider",
-           "status": "status"}
+COLUMNS = {"key": "api_key_id", "route": "route", "model": "served_model", "provider": "provider", "status": "status"}
 FILTER_ORDER = ("key", "route", "model", "provider", "status")
 
 
@@ -50,9 +49,13 @@ def _bucket_case(column: str, i: int) -> str:
 
 def _raw_values() -> list[str]:
     """A usage row's contribution to each metric of SUMMED, in order."""
-    plain = {"requests": "1", "fallbacks": "CASE WHEN attempts > 1 THEN 1 ELSE 0 END",
-             "latency_sum_ms": "latency_ms", "ttft_count": "CASE WHEN ttft_ms IS NOT NULL THEN 1 ELSE 0 END",
-             "errors_total": "CASE WHEN status <> 'ok' THEN 1 ELSE 0 END"}
+    plain = {
+        "requests": "1",
+        "fallbacks": "CASE WHEN attempts > 1 THEN 1 ELSE 0 END",
+        "latency_sum_ms": "latency_ms",
+        "ttft_count": "CASE WHEN ttft_ms IS NOT NULL THEN 1 ELSE 0 END",
+        "errors_total": "CASE WHEN status <> 'ok' THEN 1 ELSE 0 END",
+    }
     for i in range(N_BUCKETS):
         plain[LAT_FIELDS[i]] = _bucket_case("latency_ms", i)
         plain[TTFT_FIELDS[i]] = _bucket_case("ttft_ms", i)
@@ -77,9 +80,9 @@ def grouped_sql(group: tuple[str, ...], unit: str, pieces: tuple[str, ...], filt
         else:
             time_col, table, values = "bucket_start", ROLLUP, _rollup_values()
             period = "d" if piece == "d" else "h"
-            bounds = (f"period = '{period}' AND bucket_start >= %({piece}_start)s AND bucket_start < %({piece}_end)s")
+            bounds = f"period = '{period}' AND bucket_start >= %({piece}_start)s AND bucket_start < %({piece}_end)s"
         keys = [(_trunc(time_col, unit) if g == "time" else COLUMNS[g]) + f" AS g{i}" for i, g in enumerate(group)]
-        cols = ", ".join(keys + [f"{v} AS {f}" for v, f in zip(values, SUMMED)])
+        cols = ", ".join(keys + [f"{v} AS {f}" for v, f in zip(values, SUMMED, strict=True)])
         selects.append(f"SELECT {cols} FROM {table} WHERE organization_id = %(org)s AND {bounds}{where_filters}")
     outer_keys = [f"g{i}" for i in range(len(group))]
     sums = ", ".join(f"SUM({f})" for f in SUMMED)
@@ -89,8 +92,9 @@ def grouped_sql(group: tuple[str, ...], unit: str, pieces: tuple[str, ...], filt
     return sql
 
 
-def run_grouped(group: tuple[str, ...], unit: str, params: dict, pieces: tuple[str, ...],
-                filters: tuple[str, ...]) -> dict:
+def run_grouped(
+    group: tuple[str, ...], unit: str, params: dict, pieces: tuple[str, ...], filters: tuple[str, ...]
+) -> dict:
     """{group values: {metric: int}} (time values as aware UTC datetimes)."""
     sql = grouped_sql(group, unit, pieces, filters)
     out = {}
@@ -104,6 +108,8 @@ def run_grouped(group: tuple[str, ...], unit: str, params: dict, pieces: tuple[s
         for row in cur.fetchall():
             if row[n] is None:  # no rows at all (an aggregate without GROUP BY)
                 continue
-            key = tuple(parse_time(v) if g == "time" and v is not None else v for g, v in zip(group, row[:n]))
-            out[key] = {f: int(v or 0) for f, v in zip(SUMMED, row[n:])}
+            key = tuple(
+                parse_time(v) if g == "time" and v is not None else v for g, v in zip(group, row[:n], strict=True)
+            )
+            out[key] = {f: int(v or 0) for f, v in zip(SUMMED, row[n:], strict=False)}
     return out

@@ -19,14 +19,14 @@ from .forms import UsageQueryForm
 from .models import UsageRecord
 from .selectors import (
     PINNED,
+    UsageReader,
+    fold,
     markup_bp_of,
     request_log,
     request_of,
     savings_rows,
     series,
     table_rows,
-    UsageReader,
-    fold,
     total_of,
     usage_table,
 )
@@ -90,8 +90,11 @@ def dashboard(request):
     snapshot = load_snapshot()
     form, rng, filters = _query(request)
     premium = default_baseline(snapshot)
-    context = {"form": form, "options": _options(org_id, snapshot),
-               "default_baseline_name": premium.public_id if premium else ""}
+    context = {
+        "form": form,
+        "options": _options(org_id, snapshot),
+        "default_baseline_name": premium.public_id if premium else "",
+    }
     if rng is None:
         return render(request, "analytics/dashboard.html", context, status=400)
     stack = "model" if request.GET.get("stack") == "model" else "route"
@@ -105,8 +108,12 @@ def dashboard(request):
     reader = UsageReader(org_id, rng, filters)
     by_time_stack = reader.groups(("time", stack))
     by_rmk = reader.groups(("route", "model", "key"))
-    groups = {"time": fold(by_time_stack, (0,)), "route": fold(by_rmk, (0,)), "model": fold(by_rmk, (1,)),
-              "key": fold(by_rmk, (2,))}
+    groups = {
+        "time": fold(by_time_stack, (0,)),
+        "route": fold(by_rmk, (0,)),
+        "model": fold(by_rmk, (1,)),
+        "key": fold(by_rmk, (2,)),
+    }
     tables = {}
     for by in ("route", "model", "key"):
         rows = table_rows(groups[by])
@@ -117,12 +124,22 @@ def dashboard(request):
     log, next_cursor = request_log(org_id, rng, filters, limit=20)
     params = form.query_params()
     context.update(
-        rng=rng, params=params, query=urlencode(params), stack=stack, totals=total_of(groups["time"]),
-        chart=series(rng, groups["time"], by_time_stack), baseline=baseline,
-        tables_list=[("route", "route", tables["route"]), ("model", "model", tables["model"]),
-                     ("API key", "key", tables["key"])],
+        rng=rng,
+        params=params,
+        query=urlencode(params),
+        stack=stack,
+        totals=total_of(groups["time"]),
+        chart=series(rng, groups["time"], by_time_stack),
+        baseline=baseline,
+        tables_list=[
+            ("route", "route", tables["route"]),
+            ("model", "model", tables["model"]),
+            ("API key", "key", tables["key"]),
+        ],
         savings=savings_rows(groups["route"], baseline, markup_bp=markup_bp_of(org_id)) if baseline else [],
-        log=log, more_log=next_cursor is not None, key_names=keys,
+        log=log,
+        more_log=next_cursor is not None,
+        key_names=keys,
     )
     return render(request, "analytics/dashboard.html", context)
 
@@ -136,16 +153,25 @@ def requests_page(request):
         return render(request, "analytics/requests.html", context, status=400)
     rows, next_cursor = request_log(org_id, rng, filters, cursor=request.GET.get("after"), limit=LOG_PAGE)
     params = form.query_params()
-    context.update(rows=rows, key_names=_key_names(org_id), params=params, query=urlencode(params),
-                   next_url=(reverse("analytics:requests") + "?" + urlencode({**params, "after": next_cursor})
-                             if next_cursor else None))
+    context.update(
+        rows=rows,
+        key_names=_key_names(org_id),
+        params=params,
+        query=urlencode(params),
+        next_url=(
+            reverse("analytics:requests") + "?" + urlencode({**params, "after": next_cursor}) if next_cursor else None
+        ),
+    )
     return render(request, "analytics/requests.html", context)
 
 
 # The routing policy's account of a choice, when the usage row carries it (fields added to the row
 # by the routing work; whichever of these names exist are shown, older rows simply have none).
-ROUTING_FIELDS = (("Reason", ("routing_reason", "reason")), ("Difficulty", ("routing_difficulty", "difficulty")),
-                  ("Tier", ("routing_tier", "tier")))
+ROUTING_FIELDS = (
+    ("Reason", ("routing_reason", "reason")),
+    ("Difficulty", ("routing_difficulty", "difficulty")),
+    ("Tier", ("routing_tier", "tier")),
+)
 
 
 def routing_facts(row) -> list[tuple[str, object]]:
@@ -163,13 +189,21 @@ def request_detail(request, request_id: str):
     if row is None:
         raise Http404("No such request in this organization.")
     keys = _key_names(row.organization_id)
-    return render(request, "analytics/request_detail.html", {
-        "row": row, "key_name": keys.get(row.api_key_id, "(no key)"),
-        "prices": [("Input", row.input_price_usd_micro_per_mtok), ("Output", row.output_price_usd_micro_per_mtok),
-                   ("Cached input", row.cached_input_price_usd_micro_per_mtok),
-                   ("Cache write", row.cache_write_price_usd_micro_per_mtok)],
-        "routing": routing_facts(row),
-    })
+    return render(
+        request,
+        "analytics/request_detail.html",
+        {
+            "row": row,
+            "key_name": keys.get(row.api_key_id, "(no key)"),
+            "prices": [
+                ("Input", row.input_price_usd_micro_per_mtok),
+                ("Output", row.output_price_usd_micro_per_mtok),
+                ("Cached input", row.cached_input_price_usd_micro_per_mtok),
+                ("Cache write", row.cache_write_price_usd_micro_per_mtok),
+            ],
+            "routing": routing_facts(row),
+        },
+    )
 
 
 # --- CSV --------------------------------------------------------------------------------------
@@ -203,35 +237,89 @@ async def _csv_chunks(rows, org_id: int):
         yield "".join(writer.writerow(r) for r in chunk)
 
 
-TABLE_COLUMNS = ["requests", "prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens",
-                 "reasoning_tokens", "errors", "fallbacks", "latency_p50_ms", "latency_p95_ms", "ttft_p50_ms",
-                 "ttft_p95_ms"]
-LOG_COLUMNS = ["created_at", "request_id", "api_key", "requested_model", "route", "served_model", "provider", "status",
-               "http_status", "error_type", "attempts", "stream", "prompt_tokens", "completion_tokens",
-               "cached_tokens", "cache_write_tokens", "reasoning_tokens", "upstream_cost_usd", "charged_usd",
-               "latency_ms", "ttft_ms"]
+TABLE_COLUMNS = [
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "errors",
+    "fallbacks",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "ttft_p50_ms",
+    "ttft_p95_ms",
+]
+LOG_COLUMNS = [
+    "created_at",
+    "request_id",
+    "api_key",
+    "requested_model",
+    "route",
+    "served_model",
+    "provider",
+    "status",
+    "http_status",
+    "error_type",
+    "attempts",
+    "stream",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "upstream_cost_usd",
+    "charged_usd",
+    "latency_ms",
+    "ttft_ms",
+]
 
 
 def table_csv_rows(org_id: int, rng, filters, by: str):
     keys = _key_names(org_id)
     yield [TABLES[by].lower(), *TABLE_COLUMNS, "upstream_cost_usd", "charged_usd", "avg_charged_usd", "error_rate"]
     for r in usage_table(org_id, rng, filters, by):
-        yield [_label(r["group"], by, keys), *[("" if r[c] is None else r[c]) for c in TABLE_COLUMNS],
-               usd_text(r["upstream_cost_nusd"]), usd_text(r["charged_nusd"]), usd_text(r["avg_charged_nusd"]),
-               f"{r['error_rate']:.4f}"]
+        yield [
+            _label(r["group"], by, keys),
+            *[("" if r[c] is None else r[c]) for c in TABLE_COLUMNS],
+            usd_text(r["upstream_cost_nusd"]),
+            usd_text(r["charged_nusd"]),
+            usd_text(r["avg_charged_nusd"]),
+            f"{r['error_rate']:.4f}",
+        ]
 
 
 def log_csv_rows(org_id: int, rng, filters):
     keys = _key_names(org_id)
     yield LOG_COLUMNS
-    qs = (UsageRecord.objects.filter(filters.q(), organization_id=org_id, created_at__gte=rng.start,
-                                     created_at__lt=rng.end).order_by("-created_at", "-pk"))
+    qs = UsageRecord.objects.filter(
+        filters.q(), organization_id=org_id, created_at__gte=rng.start, created_at__lt=rng.end
+    ).order_by("-created_at", "-pk")
     for r in qs.iterator(chunk_size=2000):
-        yield [r.created_at.isoformat(), r.request_id, keys.get(r.api_key_id, ""), r.requested_model, r.route,
-               r.served_model, r.provider, r.status, r.http_status, r.error_type, r.attempts, int(r.stream),
-               r.prompt_tokens, r.completion_tokens, r.cached_tokens, r.cache_write_tokens, r.reasoning_tokens,
-               usd_text(r.upstream_cost_nusd), usd_text(r.charged_nusd), r.latency_ms,
-               "" if r.ttft_ms is None else r.ttft_ms]
+        yield [
+            r.created_at.isoformat(),
+            r.request_id,
+            keys.get(r.api_key_id, ""),
+            r.requested_model,
+            r.route,
+            r.served_model,
+            r.provider,
+            r.status,
+            r.http_status,
+            r.error_type,
+            r.attempts,
+            int(r.stream),
+            r.prompt_tokens,
+            r.completion_tokens,
+            r.cached_tokens,
+            r.cache_write_tokens,
+            r.reasoning_tokens,
+            usd_text(r.upstream_cost_nusd),
+            usd_text(r.charged_nusd),
+            r.latency_ms,
+            "" if r.ttft_ms is None else r.ttft_ms,
+        ]
 
 
 @member_required
@@ -240,10 +328,16 @@ def export_csv(request):
     form, rng, filters = _query(request)
     what = request.GET.get("table", "requests")
     if rng is None or (what not in TABLES and what != "requests"):
-        errors = "; ".join(e for errs in form.errors.values() for e in errs) if rng is None else \
-            f"Unknown table {what!r}: one of {', '.join([*TABLES, 'requests'])}."
+        errors = (
+            "; ".join(e for errs in form.errors.values() for e in errs)
+            if rng is None
+            else f"Unknown table {what!r}: one of {', '.join([*TABLES, 'requests'])}."
+        )
         return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
     rows = log_csv_rows(org_id, rng, filters) if what == "requests" else table_csv_rows(org_id, rng, filters, what)
     name = f"aipower-{what}-{rng.start:%Y%m%d%H}-{rng.end:%Y%m%d%H}.csv"
-    return StreamingHttpResponse(_csv_chunks(rows, org_id), content_type="text/csv; charset=utf-8",
-                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return StreamingHttpResponse(
+        _csv_chunks(rows, org_id),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

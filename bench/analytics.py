@@ -26,11 +26,16 @@ RESULTS = ROOT / "bench" / "results"
 BUSY_ROWS = 200_000
 
 # (route, served model, provider, weight): the traffic mix of the seeded organization.
-MIX = [("auto", "deepseek/deepseek-chat", "deepseek", 30), ("auto", "qwen/qwen-plus", "qwen", 5),
-       ("auto-cheap", "bytedance/doubao-pro-256k", "bytedance", 20), ("auto-fast", "qwen/qwen-turbo", "qwen", 10),
-       ("auto-code", "anthropic/claude-sonnet-4", "anthropic", 15), ("auto-best", "anthropic/claude-opus-4.6",
-                                                                     "anthropic", 5),
-       ("auto-free", "zhipu/glm-4-flash", "zhipu", 5), ("", "openai/gpt-4.1", "openai", 10)]
+MIX = [
+    ("auto", "deepseek/deepseek-chat", "deepseek", 30),
+    ("auto", "qwen/qwen-plus", "qwen", 5),
+    ("auto-cheap", "bytedance/doubao-pro-256k", "bytedance", 20),
+    ("auto-fast", "qwen/qwen-turbo", "qwen", 10),
+    ("auto-code", "anthropic/claude-sonnet-4", "anthropic", 15),
+    ("auto-best", "anthropic/claude-opus-4.6", "anthropic", 5),
+    ("auto-free", "zhipu/glm-4-flash", "zhipu", 5),
+    ("", "openai/gpt-4.1", "openai", 10),
+]
 KEYS = 5
 
 
@@ -82,13 +87,20 @@ def seed(org_id: int, key_ids: list[int], rows: int) -> None:
         while done < background:
             n = min(chunk, background - done)
             # Each chunk covers its share of the 30 days, so created_at keeps rising with the id.
-            cur.execute(_seed_sql(n, f"now() - interval '30 days' + interval '30 days' * {done / background}",
-                                  f"interval '30 days' * {n / background}"),
-                        {"org": org_id, "keys": key_ids, "prefix": f"req_bench{done}_", "n": n})
+            cur.execute(
+                _seed_sql(
+                    n,
+                    f"now() - interval '30 days' + interval '30 days' * {done / background}",
+                    f"interval '30 days' * {n / background}",
+                ),
+                {"org": org_id, "keys": key_ids, "prefix": f"req_bench{done}_", "n": n},
+            )
             done += n
             log(f"  {done:,} rows")
-        cur.execute(_seed_sql(BUSY_ROWS, "date_trunc('hour', now() - interval '3 days')", "interval '1 hour'"),
-                    {"org": org_id, "keys": key_ids, "prefix": "req_busy_", "n": BUSY_ROWS})
+        cur.execute(
+            _seed_sql(BUSY_ROWS, "date_trunc('hour', now() - interval '3 days')", "interval '1 hour'"),
+            {"org": org_id, "keys": key_ids, "prefix": "req_busy_", "n": BUSY_ROWS},
+        )
         cur.execute("ANALYZE analytics_usagerecord")
 
 
@@ -110,7 +122,7 @@ def profile(measures, get) -> None:
     for _, name, path, params, _ in measures:
         spent = []
 
-        def wrapper(execute, sql, params_, many, context):
+        def wrapper(execute, sql, params_, many, context, spent=spent):
             t = time.perf_counter()
             try:
                 return execute(sql, params_, many, context)
@@ -139,9 +151,15 @@ def main(argv=None) -> int:
         stack.start_services()
         stack.manage("migrate", "--noinput", "-v", "0")
         stack.manage("load_catalog")
-        os.environ.update(DATABASE_URL=stack.database_url, REDIS_URL=stack.redis_url,
-                          DJANGO_SETTINGS_MODULE="aipower.settings", DEBUG="0", LOG_LEVEL="ERROR",
-                          ALLOWED_HOSTS="testserver", SECURE_COOKIES="0")
+        os.environ.update(
+            DATABASE_URL=stack.database_url,
+            REDIS_URL=stack.redis_url,
+            DJANGO_SETTINGS_MODULE="aipower.settings",
+            DEBUG="0",
+            LOG_LEVEL="ERROR",
+            ALLOWED_HOSTS="testserver",
+            SECURE_COOKIES="0",
+        )
         import django
 
         django.setup()
@@ -187,8 +205,10 @@ def run(args, stack) -> int:
         rollup_hour(busy)
         busy_runs.append(time.perf_counter() - t)
     busy_rows = connection.cursor()
-    busy_rows.execute("SELECT count(*) FROM analytics_usagerecord WHERE created_at >= %s AND created_at < %s",
-                      [busy, busy + timedelta(hours=1)])
+    busy_rows.execute(
+        "SELECT count(*) FROM analytics_usagerecord WHERE created_at >= %s AND created_at < %s",
+        [busy, busy + timedelta(hours=1)],
+    )
     busy_count = busy_rows.fetchone()[0]
     log(f"  busy hour ({busy_count:,} rows): {', '.join(f'{s:.2f} s' for s in busy_runs)}")
 
@@ -202,29 +222,51 @@ def run(args, stack) -> int:
             assert resp.status_code == 200, (path, resp.status_code, resp.content[:500])
             if hasattr(resp, "streaming_content"):
                 b"".join(resp.streaming_content)
+
         return call
 
     measures = [
         ("dash30", "Dashboard page, 30 days", "/dashboard/analytics", {"range": "30d"}, 300),
         ("dash7", "Dashboard page, 7 days", "/dashboard/analytics", {"range": "7d"}, 300),
         ("dash24", "Dashboard page, 24 hours", "/dashboard/analytics", {"range": "24h"}, 300),
-        ("dash30key", "Dashboard page, 30 days, one key", "/dashboard/analytics", {"range": "30d", "key": key_ids[1]},
-         300),
+        (
+            "dash30key",
+            "Dashboard page, 30 days, one key",
+            "/dashboard/analytics",
+            {"range": "30d", "key": key_ids[1]},
+            300,
+        ),
         ("api30", "GET /api/usage/, 30 days, totals", "/api/usage/", {"range": "30d"}, 300),
         ("api30day", "GET /api/usage/, 30 days, group_by=day", "/api/usage/", {"range": "30d", "group_by": "day"}, 300),
-        ("api30model", "GET /api/usage/, 30 days, group_by=model", "/api/usage/",
-         {"range": "30d", "group_by": "model"}, 300),
-        ("api30hour", "GET /api/usage/, 30 days, group_by=hour", "/api/usage/",
-         {"range": "30d", "group_by": "hour"}, 300),
+        (
+            "api30model",
+            "GET /api/usage/, 30 days, group_by=model",
+            "/api/usage/",
+            {"range": "30d", "group_by": "model"},
+            300,
+        ),
+        (
+            "api30hour",
+            "GET /api/usage/, 30 days, group_by=hour",
+            "/api/usage/",
+            {"range": "30d", "group_by": "hour"},
+            300,
+        ),
         ("log", "Request log, first page (page)", "/dashboard/analytics/requests", {"range": "30d"}, 100),
         ("logapi", "Request log, first page (GET /api/usage/requests/)", "/api/usage/requests/", {"range": "30d"}, 100),
-        ("logfilter", "Request log, first page, filtered by key and status", "/dashboard/analytics/requests",
-         {"range": "30d", "key": key_ids[2], "status": "upstream_error"}, 100),
+        (
+            "logfilter",
+            "Request log, first page, filtered by key and status",
+            "/dashboard/analytics/requests",
+            {"range": "30d", "key": key_ids[2], "status": "upstream_error"},
+            100,
+        ),
     ]
     if args.profile:
         profile(measures, get)
-    checks = [at_most("busy_rollup", f"Rollup of one busy hour ({busy_count:,} rows), slowest of 3",
-                      max(busy_runs), 10, "s")]
+    checks = [
+        at_most("busy_rollup", f"Rollup of one busy hour ({busy_count:,} rows), slowest of 3", max(busy_runs), 10, "s")
+    ]
     for ident, name, path, params, limit in measures:
         samples = timed(get(path, params), args.samples)
         p95 = percentile(samples, 95) * 1000
@@ -232,8 +274,10 @@ def run(args, stack) -> int:
         checks.append(at_most(ident, name + " (p95)", p95, limit, "ms", digits=1))
 
     rows_now = connection.cursor()
-    rows_now.execute("SELECT count(*) FROM analytics_usagerecord WHERE created_at >= %s", [hour_floor(
-        __import__("django.utils.timezone", fromlist=["now"]).now())])
+    rows_now.execute(
+        "SELECT count(*) FROM analytics_usagerecord WHERE created_at >= %s",
+        [hour_floor(__import__("django.utils.timezone", fromlist=["now"]).now())],
+    )
     current_hour_rows = rows_now.fetchone()[0]
     load = os.getloadavg()[0]
     conditions = (
@@ -241,16 +285,20 @@ def run(args, stack) -> int:
         f"work on the machine adds noise): {args.rows:,} usage rows of one organization over 30 days (5 keys, 8 "
         f"route/model pairs, 4 statuses), seeded in {seed_s:.0f} s, first full rollup of {len(hours)} hours in "
         f"{full_s:.0f} s; server time in-process (Django handler, queries, templates), {args.samples} samples after "
-        f"3 warm-ups. The current hour ({current_hour_rows:,} rows) is read from raw rows, the rest from rollups.")
+        f"3 warm-ups. The current hour ({current_hour_rows:,} rows) is read from raw rows, the rest from rollups."
+    )
     print()
     print(table(checks))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "analytics.json").write_text(json.dumps({"conditions": conditions, "checks": [c.as_dict() for c in checks]},
-                                                       indent=2))
+    (RESULTS / "analytics.json").write_text(
+        json.dumps({"conditions": conditions, "checks": [c.as_dict() for c in checks]}, indent=2)
+    )
     (RESULTS / "analytics.md").write_text(markdown(checks, conditions))
     missed = failed(checks)
-    print(f"\n{'All targets met.' if not missed else f'{len(missed)} target(s) missed.'} "
-          f"Results: {Path(RESULTS / 'analytics.md').relative_to(ROOT)}")
+    print(
+        f"\n{'All targets met.' if not missed else f'{len(missed)} target(s) missed.'} "
+        f"Results: {Path(RESULTS / 'analytics.md').relative_to(ROOT)}"
+    )
     return 1 if missed else 0
 
 

@@ -45,8 +45,11 @@ async def measure(name: str, url: str, n: int, concurrency: int) -> dict:
 
         close = session.close
     else:
-        transport = AiohttpTransport(limits=httpx.Limits(max_connections=512)) if name == "httpx+aiohttp" \
+        transport = (
+            AiohttpTransport(limits=httpx.Limits(max_connections=512))
+            if name == "httpx+aiohttp"
             else httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=512))
+        )
         client = httpx.AsyncClient(transport=transport)
 
         async def call():
@@ -68,8 +71,11 @@ def main(argv=None) -> int:
     ap.add_argument("--concurrency", type=int, default=32)
     args = ap.parse_args(argv)
     port = 18731
-    sim = subprocess.Popen(["taskset", "-c", "1", sys.executable, "-m", "simulator", "--port", str(port)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sim = subprocess.Popen(
+        ["taskset", "-c", "1", sys.executable, "-m", "simulator", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         os.sched_setaffinity(0, {0})
         for _ in range(100):
@@ -79,8 +85,10 @@ def main(argv=None) -> int:
             except httpx.HTTPError:
                 time.sleep(0.1)
         url = f"http://127.0.0.1:{port}/p/deepseek/v1/chat/completions"
-        rows = [asyncio.run(measure(name, url, args.requests, args.concurrency))
-                for name in ("httpx", "httpx+aiohttp", "aiohttp")]
+        rows = [
+            asyncio.run(measure(name, url, args.requests, args.concurrency))
+            for name in ("httpx", "httpx+aiohttp", "aiohttp")
+        ]
     finally:
         sim.terminate()
         sim.wait(10)

@@ -61,6 +61,7 @@ def _seconds(replies) -> list:
 
 # --- failover: a failed attempt ------------------------------------------------------------------
 
+
 async def _failover_series(s, normal_ep, failover_ep, n: int) -> tuple[list, list]:
     """n failover requests, each after EVERY - 1 normal ones, at least GAP_S apart."""
     normal, fo = [], []
@@ -82,10 +83,17 @@ async def failover_phase(s, normal_ep, failover_ep, n: int, warmup: int) -> tupl
     await _failover_series(s, normal_ep, failover_ep, warmup)
     normal, fo = await _failover_series(s, normal_ep, failover_ep, n)
     phase = {
-        "route": ROUTE, "fault": FAULT, "failover_requests": n, "normal_requests": len(normal),
-        "one_failover_in": EVERY, "min_gap_between_failovers_s": GAP_S,
-        "normal_ms": summary_ms(_seconds(normal)), "failover_ms": summary_ms(_seconds(fo)),
-        "normal_served": served(normal), "failover_served": served(fo), "error_note": error_note(normal + fo),
+        "route": ROUTE,
+        "fault": FAULT,
+        "failover_requests": n,
+        "normal_requests": len(normal),
+        "one_failover_in": EVERY,
+        "min_gap_between_failovers_s": GAP_S,
+        "normal_ms": summary_ms(_seconds(normal)),
+        "failover_ms": summary_ms(_seconds(fo)),
+        "normal_served": served(normal),
+        "failover_served": served(fo),
+        "error_note": error_note(normal + fo),
     }
     return phase, (normal, fo)
 
@@ -96,15 +104,22 @@ def failover_check(phase: dict, series: tuple) -> Check:
     served_ok = phase["failover_served"].get(f"2 attempts, {SECOND}", 0)
     normal_ok = phase["normal_served"].get(f"1 attempt, {FIRST}", 0)
     if len(normal) == 0 or normal_ok < len(normal) or served_ok < len(fo):
-        why = (f"failover requests served as {phase['failover_served']}, normal ones as {phase['normal_served']}"
-               + (f"; {phase['error_note']}" if phase["error_note"] else ""))
+        why = f"failover requests served as {phase['failover_served']}, normal ones as {phase['normal_served']}" + (
+            f"; {phase['error_note']}" if phase["error_note"] else ""
+        )
         return not_measured("failover_added_p50", name, f"<= {ADDED_P50_MS} ms", why)
-    return at_most("failover_added_p50", name, percentile_diff_ms(_seconds(fo), _seconds(normal), 50),
-                   ADDED_P50_MS, "ms", note=f"failover p50 {phase['failover_ms'].get('p50')} ms vs normal "
-                                            f"{phase['normal_ms'].get('p50')} ms")
+    return at_most(
+        "failover_added_p50",
+        name,
+        percentile_diff_ms(_seconds(fo), _seconds(normal), 50),
+        ADDED_P50_MS,
+        "ms",
+        note=f"failover p50 {phase['failover_ms'].get('p50')} ms vs normal {phase['normal_ms'].get('p50')} ms",
+    )
 
 
 # --- a candidate skipped for an open breaker ------------------------------------------------------
+
 
 async def _requests_to(s, sim_url: str, provider: str) -> int | None:
     """Requests the simulator has received for `provider` so far (None if it would not say)."""
@@ -118,16 +133,23 @@ async def _requests_to(s, sim_url: str, provider: str) -> int | None:
     return int((stats.get("providers") or {}).get(provider, 0))
 
 
-async def skip_phase(s, redis_url: str, sim_url: str, route_ep, pinned_ep, n: int,
-                     warmup: int) -> tuple[dict, tuple]:
+async def skip_phase(s, redis_url: str, sim_url: str, route_ep, pinned_ep, n: int, warmup: int) -> tuple[dict, tuple]:
     """Opens FIRST's provider breaker in the run's Redis, waits for the gateway to read it, then
     times route ROUTE (FIRST passed over, SECOND serves attempt 1) against SECOND_MODEL pinned,
     alternating at concurrency 1; the breaker is closed again afterwards, whatever happens."""
     import redis.asyncio as aioredis
     from redis.exceptions import RedisError
 
-    phase = {"route": ROUTE, "pinned": SECOND_MODEL, "breaker": SKIP_KEY, "open_set": OPEN_SET,
-             "pickup_wait_s": PICKUP_S, "requests_each": n, "warmup_each": warmup, "error": ""}
+    phase = {
+        "route": ROUTE,
+        "pinned": SECOND_MODEL,
+        "breaker": SKIP_KEY,
+        "open_set": OPEN_SET,
+        "pickup_wait_s": PICKUP_S,
+        "requests_each": n,
+        "warmup_each": warmup,
+        "error": "",
+    }
     routed, pinned, before, after = [], [], None, None
     r = aioredis.from_url(redis_url)
     try:
@@ -146,12 +168,17 @@ async def skip_phase(s, redis_url: str, sim_url: str, route_ep, pinned_ep, n: in
             phase["error"] += f"; closing the breaker failed: {exc}"
         await r.aclose()
     await asyncio.sleep(PICKUP_S)  # the gateway sees the breaker closed before anything else runs
-    phase.update({
-        "routed_ms": summary_ms(_seconds(routed)), "pinned_ms": summary_ms(_seconds(pinned)),
-        "routed_served": served(routed), "pinned_served": served(pinned), "error_note": error_note(routed + pinned),
-        # Requests the skipped provider received from the first warm-up request to the last one timed.
-        "skipped_provider_requests": None if before is None or after is None else after - before,
-    })
+    phase.update(
+        {
+            "routed_ms": summary_ms(_seconds(routed)),
+            "pinned_ms": summary_ms(_seconds(pinned)),
+            "routed_served": served(routed),
+            "pinned_served": served(pinned),
+            "error_note": error_note(routed + pinned),
+            # Requests the skipped provider received from the first warm-up request to the last one timed.
+            "skipped_provider_requests": None if before is None or after is None else after - before,
+        }
+    )
     return phase, (routed, pinned)
 
 
@@ -173,7 +200,12 @@ def skip_check(phase: dict, series: tuple) -> Check:
         if phase["error_note"]:
             why.append(phase["error_note"])
         return not_measured("skip_added_p50", name, f"<= {SKIP_ADDED_P50_MS} ms", "; ".join(why))
-    return at_most("skip_added_p50", name, percentile_diff_ms(_seconds(routed), _seconds(pinned), 50),
-                   SKIP_ADDED_P50_MS, "ms",
-                   note=f"route {ROUTE} p50 {phase['routed_ms'].get('p50')} ms vs {SECOND_MODEL} pinned "
-                        f"{phase['pinned_ms'].get('p50')} ms; {FIRST} received 0 requests")
+    return at_most(
+        "skip_added_p50",
+        name,
+        percentile_diff_ms(_seconds(routed), _seconds(pinned), 50),
+        SKIP_ADDED_P50_MS,
+        "ms",
+        note=f"route {ROUTE} p50 {phase['routed_ms'].get('p50')} ms vs {SECOND_MODEL} pinned "
+        f"{phase['pinned_ms'].get('p50')} ms; {FIRST} received 0 requests",
+    )

@@ -27,8 +27,11 @@ def ensure_venv(log) -> Path:
     VENV.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     spec = f"litellm[proxy]=={VERSION}" if VERSION else "litellm[proxy]"
-    done = subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", spec],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", spec],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0 or not exe.exists():
         raise StackError(f"could not install {spec}: {done.stderr[-2000:]}")
     return exe
@@ -48,12 +51,16 @@ def start(stack: Stack, provider: str, upstream_model: str, log) -> str:
         "      api_key: simulated\n"
         "litellm_settings:\n"
         "  telemetry: false\n"
-        "  drop_params: true\n")
+        "  drop_params: true\n"
+    )
     env = {**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_MASTER_KEY": "sk-bench-litellm"}
     env.pop("DATABASE_URL", None)  # no database: LiteLLM's proxy then keeps no spend logs
-    stack._spawn("litellm", stack.gateway_core,
-                 [str(exe), "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers",
-                  "1"], env)
+    stack._spawn(
+        "litellm",
+        stack.gateway_core,
+        [str(exe), "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"],
+        env,
+    )
     url = f"http://127.0.0.1:{port}"
     stack._wait_http("litellm", url + "/health/liveliness", timeout=180.0)
     return url + "/v1/chat/completions"

@@ -42,10 +42,10 @@ class StreamReply:
 
 
 def session(connections: int = 128) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=connections, limit_per_host=connections, ttl_dns_cache=None,
-                                     use_dns_cache=True, keepalive_timeout=60)
-    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60),
-                                 auto_decompress=False)
+    connector = aiohttp.TCPConnector(
+        limit=connections, limit_per_host=connections, ttl_dns_cache=None, use_dns_cache=True, keepalive_timeout=60
+    )
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60), auto_decompress=False)
 
 
 async def request(s: aiohttp.ClientSession, ep: Endpoint, keep_headers: bool = False) -> Reply:
@@ -54,8 +54,13 @@ async def request(s: aiohttp.ClientSession, ep: Endpoint, keep_headers: bool = F
         async with s.post(ep.url, data=ep.body, headers=ep.headers) as r:
             await r.read()
             elapsed = perf() - t0
-            return Reply(r.status == 200, r.status, elapsed, dict(r.headers) if keep_headers else None,
-                         "" if r.status == 200 else f"HTTP {r.status}")
+            return Reply(
+                r.status == 200,
+                r.status,
+                elapsed,
+                dict(r.headers) if keep_headers else None,
+                "" if r.status == 200 else f"HTTP {r.status}",
+            )
     except (TimeoutError, aiohttp.ClientError) as exc:
         return Reply(False, 0, perf() - t0, None, f"{type(exc).__name__}: {exc}")
 
@@ -88,7 +93,7 @@ async def stream(s: aiohttp.ClientSession, ep: Endpoint) -> StreamReply:
                     end = buf.find(b"\n\n")
                     if end < 0:
                         break
-                    event, buf = buf[:end], buf[end + 2:]
+                    event, buf = buf[:end], buf[end + 2 :]
                     for line in event.split(b"\n"):
                         if not line.startswith(b"data:"):
                             continue

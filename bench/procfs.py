@@ -9,7 +9,7 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time the process has used so far."""
     with open(f"/proc/{pid}/stat") as f:
         stat = f.read()
-    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "; fields[0] is the state
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; fields[0] is the state
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 

@@ -21,9 +21,25 @@ class Sampler:
         exe = find_py_spy()
         if exe is None:
             raise RuntimeError("--profile needs py-spy: .venv/bin/pip install py-spy")
-        self.cmd = ["taskset", "-c", str(core), exe, "record", "--pid", str(pid), "--rate", str(rate),
-                    "--format", "raw", "--output", str(out), "--duration", str(int(seconds + 1)),
-                    "--gil", "--nonblocking"]
+        self.cmd = [
+            "taskset",
+            "-c",
+            str(core),
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--duration",
+            str(int(seconds + 1)),
+            "--gil",
+            "--nonblocking",
+        ]
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -85,8 +101,9 @@ def hotspots(raw: Path, top: int = 20) -> dict:
             idle += n
             continue
         total += n
-        threads["worker threads (sync_to_async)" if frames[0].startswith("Thread._bootstrap")
-                else "event loop thread"] += n
+        threads[
+            "worker threads (sync_to_async)" if frames[0].startswith("Thread._bootstrap") else "event loop thread"
+        ] += n
         own[_short(leaf)] += n
         comp[component(leaf)] += n
         for f in {_short(x) for x in frames}:
@@ -110,8 +127,16 @@ def hotspots(raw: Path, top: int = 20) -> dict:
 
 
 def _is_idle(frame: str) -> bool:
-    return any(s in frame for s in ("select (selectors.py", "run_forever (uvloop", "_run_once (asyncio",
-                                    "wait (threading.py", "_worker (concurrent/futures/thread.py"))
+    return any(
+        s in frame
+        for s in (
+            "select (selectors.py",
+            "run_forever (uvloop",
+            "_run_once (asyncio",
+            "wait (threading.py",
+            "_worker (concurrent/futures/thread.py",
+        )
+    )
 
 
 def _short(frame: str) -> str:

@@ -36,9 +36,15 @@ def summary_ms(seconds) -> dict:
     if not seconds:
         return {"n": 0}
     ms = [s * 1000 for s in seconds]
-    return {"n": len(ms), "mean": round(sum(ms) / len(ms), 3), "min": round(min(ms), 3),
-            "p50": round(percentile(ms, 50), 3), "p90": round(percentile(ms, 90), 3),
-            "p99": round(percentile(ms, 99), 3), "max": round(max(ms), 3)}
+    return {
+        "n": len(ms),
+        "mean": round(sum(ms) / len(ms), 3),
+        "min": round(min(ms), 3),
+        "p50": round(percentile(ms, 50), 3),
+        "p90": round(percentile(ms, 90), 3),
+        "p99": round(percentile(ms, 99), 3),
+        "max": round(max(ms), 3),
+    }
 
 
 def max_in_window(times, window: float) -> int:
@@ -72,17 +78,32 @@ class Check:
 
 def at_most(id, name, value, limit, unit, *, required=True, note="", digits=2) -> Check:
     if value is None:
-        return Check(id, name, f"<= {limit} {unit}", "-", None, NOT_MEASURED if not required else FAIL,
-                     required, note)
-    return Check(id, name, f"<= {limit} {unit}", f"{value:.{digits}f} {unit}", round(value, 4),
-                 PASS if value <= limit else FAIL, required, note)
+        return Check(id, name, f"<= {limit} {unit}", "-", None, NOT_MEASURED if not required else FAIL, required, note)
+    return Check(
+        id,
+        name,
+        f"<= {limit} {unit}",
+        f"{value:.{digits}f} {unit}",
+        round(value, 4),
+        PASS if value <= limit else FAIL,
+        required,
+        note,
+    )
 
 
 def at_least(id, name, value, limit, unit, *, required=True, note="", digits=0) -> Check:
     if value is None:
         return Check(id, name, f">= {limit} {unit}", "-", None, FAIL, required, note)
-    return Check(id, name, f">= {limit} {unit}", f"{value:.{digits}f} {unit}", round(value, 4),
-                 PASS if value >= limit else FAIL, required, note)
+    return Check(
+        id,
+        name,
+        f">= {limit} {unit}",
+        f"{value:.{digits}f} {unit}",
+        round(value, 4),
+        PASS if value >= limit else FAIL,
+        required,
+        note,
+    )
 
 
 def not_measured(id, name, target, why) -> Check:

@@ -15,9 +15,35 @@ import time
 SIZES = (1_000, 10_000, 100_000)  # prompt tokens (about 4 characters each)
 ROUTES = ("auto", "auto-cheap", "auto-fast")
 TARGET_MS = 0.3  # median, route auto, every size
-WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "while", "a", "careful", "engineer",
-         "reviews", "the", "pull", "request", "and", "asks", "why", "the", "cache", "misses", "on", "every", "second",
-         "call"]
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "the",
+    "lazy",
+    "dog",
+    "while",
+    "a",
+    "careful",
+    "engineer",
+    "reviews",
+    "the",
+    "pull",
+    "request",
+    "and",
+    "asks",
+    "why",
+    "the",
+    "cache",
+    "misses",
+    "on",
+    "every",
+    "second",
+    "call",
+]
 
 
 def _setup():
@@ -49,23 +75,35 @@ def measure(iterations: int = 2000, warmup: int = 200) -> dict:
     results = {}
     for route in ROUTES:
         for tokens in SIZES:
-            body = {"model": route, "messages": [{"role": "system", "content": "You are helpful."},
-                                                 {"role": "user", "content": prompt_of(tokens)}]}
+            body = {
+                "model": route,
+                "messages": [
+                    {"role": "system", "content": "You are helpful."},
+                    {"role": "user", "content": prompt_of(tokens)},
+                ],
+            }
             features = validate(body)
             samples = []
             for i in range(warmup + iterations):
                 t0 = time.thread_time_ns()
-                p = policy.plan(route, features, snapshot, extra_models=None,
-                                **smart.policy_inputs(headers, None, snapshot, body))
+                p = policy.plan(
+                    route, features, snapshot, extra_models=None, **smart.policy_inputs(headers, None, snapshot, body)
+                )
                 t1 = time.thread_time_ns()
                 if i >= warmup:
                     samples.append((t1 - t0) / 1e6)
             samples.sort()
             results[f"{route}@{tokens}"] = {
-                "route": route, "prompt_tokens": tokens, "estimated_tokens": features.prompt_tokens,
-                "first": p.candidates[0].public_id, "reason": p.reason, "n": len(samples),
-                "median_ms": round(samples[len(samples) // 2], 4), "p90_ms": round(samples[int(len(samples) * 0.9)], 4),
-                "p99_ms": round(samples[int(len(samples) * 0.99)], 4)}
+                "route": route,
+                "prompt_tokens": tokens,
+                "estimated_tokens": features.prompt_tokens,
+                "first": p.candidates[0].public_id,
+                "reason": p.reason,
+                "n": len(samples),
+                "median_ms": round(samples[len(samples) // 2], 4),
+                "p90_ms": round(samples[int(len(samples) * 0.9)], 4),
+                "p99_ms": round(samples[int(len(samples) * 0.99)], 4),
+            }
     return results
 
 
@@ -83,15 +121,24 @@ def check(results: dict):
     from .report import at_most
 
     ok, worst, note = verdict(results)
-    return at_most("router_cpu_p50", "Router CPU per request, route auto, median (1k/10k/100k-token prompts)",
-                   worst, TARGET_MS, "ms", note=note, digits=3)
+    return at_most(
+        "router_cpu_p50",
+        "Router CPU per request, route auto, median (1k/10k/100k-token prompts)",
+        worst,
+        TARGET_MS,
+        "ms",
+        note=note,
+        digits=3,
+    )
 
 
 def table(results: dict) -> str:
     lines = ["| Route | Prompt | Median | p90 | p99 | First choice |", "|---|---|---|---|---|---|"]
     for r in results.values():
-        lines.append(f"| {r['route']} | {r['prompt_tokens'] // 1000}k tokens | {r['median_ms'] * 1000:.0f} us | "
-                     f"{r['p90_ms'] * 1000:.0f} us | {r['p99_ms'] * 1000:.0f} us | {r['first']} |")
+        lines.append(
+            f"| {r['route']} | {r['prompt_tokens'] // 1000}k tokens | {r['median_ms'] * 1000:.0f} us | "
+            f"{r['p90_ms'] * 1000:.0f} us | {r['p99_ms'] * 1000:.0f} us | {r['first']} |"
+        )
     return "\n".join(lines)
 
 
@@ -102,8 +149,10 @@ def main(argv=None) -> int:
     results = measure(300 if args.quick else 2000, 50 if args.quick else 200)
     print(table(results))
     ok, worst, note = verdict(results)
-    print(f"router CPU per request, route auto, median: worst {worst * 1000:.0f} us "
-          f"(target <= {TARGET_MS * 1000:.0f} us) -- {'PASS' if ok else 'FAIL'}; {note}")
+    print(
+        f"router CPU per request, route auto, median: worst {worst * 1000:.0f} us "
+        f"(target <= {TARGET_MS * 1000:.0f} us) -- {'PASS' if ok else 'FAIL'}; {note}"
+    )
     return 0 if ok else 1
 
 

@@ -68,12 +68,34 @@ class Plan:
     dialect_warmup: int = 50
 
 
-FULL = Plan(warmup=300, latency_pairs=2000, direct_seconds=3, throughput_seconds=10, ttft_pairs=1000,
-            stream_warmup=100, pacing_runs=3, failover_pairs=200, failover_warmup=10, skip_pairs=1500,
-            skip_warmup=50)
-QUICK = Plan(warmup=50, latency_pairs=300, direct_seconds=1.5, throughput_seconds=3, ttft_pairs=200,
-             stream_warmup=20, pacing_runs=1, failover_pairs=40, failover_warmup=5, skip_pairs=200, skip_warmup=10,
-             dialect_requests=200, dialect_warmup=10)
+FULL = Plan(
+    warmup=300,
+    latency_pairs=2000,
+    direct_seconds=3,
+    throughput_seconds=10,
+    ttft_pairs=1000,
+    stream_warmup=100,
+    pacing_runs=3,
+    failover_pairs=200,
+    failover_warmup=10,
+    skip_pairs=1500,
+    skip_warmup=50,
+)
+QUICK = Plan(
+    warmup=50,
+    latency_pairs=300,
+    direct_seconds=1.5,
+    throughput_seconds=3,
+    ttft_pairs=200,
+    stream_warmup=20,
+    pacing_runs=1,
+    failover_pairs=40,
+    failover_warmup=5,
+    skip_pairs=200,
+    skip_warmup=10,
+    dialect_requests=200,
+    dialect_warmup=10,
+)
 
 
 def say(*parts) -> None:
@@ -113,21 +135,43 @@ class Run:
             "direct": E("direct", direct_url, _body(UPSTREAM[1]), direct_headers),
             "gateway_stream": E("gateway_stream", gw_url, _body(MODEL, True), gw_headers),
             "direct_stream": E("direct_stream", direct_url, _body(UPSTREAM[1], True), direct_headers),
-            "gateway_paced": E("gateway_paced", gw_url, _body(MODEL, True), {
-                **gw_headers, "x-sim-chunks": str(STREAM_CHUNKS), "x-sim-stream-ms": str(STREAM_MS),
-                "x-sim-output-tokens": "200"}),
-            "direct_paced": E("direct_paced", direct_url, _body(UPSTREAM[1], True), {
-                **direct_headers, "x-sim-chunks": str(STREAM_CHUNKS), "x-sim-stream-ms": str(STREAM_MS),
-                "x-sim-output-tokens": "200"}),
+            "gateway_paced": E(
+                "gateway_paced",
+                gw_url,
+                _body(MODEL, True),
+                {
+                    **gw_headers,
+                    "x-sim-chunks": str(STREAM_CHUNKS),
+                    "x-sim-stream-ms": str(STREAM_MS),
+                    "x-sim-output-tokens": "200",
+                },
+            ),
+            "direct_paced": E(
+                "direct_paced",
+                direct_url,
+                _body(UPSTREAM[1], True),
+                {
+                    **direct_headers,
+                    "x-sim-chunks": str(STREAM_CHUNKS),
+                    "x-sim-stream-ms": str(STREAM_MS),
+                    "x-sim-output-tokens": "200",
+                },
+            ),
             "route_normal": E("route_normal", gw_url, _body(failover.ROUTE), gw_headers),
-            "route_failover": E("route_failover", gw_url, _body(failover.ROUTE),
-                                {**gw_headers, "x-sim-fault": failover.FAULT}),
+            "route_failover": E(
+                "route_failover", gw_url, _body(failover.ROUTE), {**gw_headers, "x-sim-fault": failover.FAULT}
+            ),
             "second_pinned": E("second_pinned", gw_url, _body(failover.SECOND_MODEL), gw_headers),
         }
 
     def cpu_window(self) -> CpuWindow:
-        return CpuWindow({"gateway": self.stack.pid("gateway"), "simulator": self.stack.pid("simulator"),
-                          "load_generator": os.getpid()}).start()
+        return CpuWindow(
+            {
+                "gateway": self.stack.pid("gateway"),
+                "simulator": self.stack.pid("simulator"),
+                "load_generator": os.getpid(),
+            }
+        ).start()
 
     async def measure(self) -> None:
         p, ep = self.plan, self.endpoints()
@@ -140,8 +184,10 @@ class Run:
             if not first.ok:
                 raise StackError(f"the gateway's first chat completion failed: {first.error}")
 
-            say(f"  warm-up: {p.warmup} non-streaming requests each to the gateway and the simulator, "
-                f"{p.stream_warmup} streaming")
+            say(
+                f"  warm-up: {p.warmup} non-streaming requests each to the gateway and the simulator, "
+                f"{p.stream_warmup} streaming"
+            )
             await load.interleaved(s, ep["gateway"], ep["direct"], p.warmup)
             await load.interleaved(s, ep["gateway_stream"], ep["direct_stream"], p.stream_warmup, load.stream)
             self.gateway_requests += p.warmup + p.stream_warmup
@@ -152,18 +198,24 @@ class Run:
             gw, direct = await load.interleaved(s, ep["gateway"], ep["direct"], p.latency_pairs)
             self.gateway_requests += p.latency_pairs
             self.phases["latency"] = {
-                "requests_each": p.latency_pairs, "concurrency": 1, "model": MODEL,
+                "requests_each": p.latency_pairs,
+                "concurrency": 1,
+                "model": MODEL,
                 "gateway_ms": summary_ms([r.seconds for r in gw if r.ok]),
                 "direct_ms": summary_ms([r.seconds for r in direct if r.ok]),
-                "gateway_errors": len(_errors(gw)), "direct_errors": len(_errors(direct)),
-                "error_note": error_note(gw + direct), "cpu": cpu.stop(),
+                "gateway_errors": len(_errors(gw)),
+                "direct_errors": len(_errors(direct)),
+                "error_note": error_note(gw + direct),
+                "cpu": cpu.stop(),
             }
             self._latency = ([r.seconds for r in gw if r.ok], [r.seconds for r in direct if r.ok])
 
             # 2. Throughput at concurrency 32: the simulator alone first (the ceiling of core 1), then
             # the gateway.
-            say(f"  throughput: concurrency {CONCURRENCY}, direct {p.direct_seconds:g} s, "
-                f"gateway {p.throughput_seconds:g} s")
+            say(
+                f"  throughput: concurrency {CONCURRENCY}, direct {p.direct_seconds:g} s, "
+                f"gateway {p.throughput_seconds:g} s"
+            )
             warm = await load.closed_loop(s, ep["gateway"], CONCURRENCY, 1.0)  # opens the 32 connections
             self.gateway_requests += warm.ok + warm.errors
             await load.closed_loop(s, ep["direct"], CONCURRENCY, 0.5)
@@ -174,8 +226,9 @@ class Run:
             if self.profile_to is not None:
                 from .profile import Sampler
 
-                sampler = Sampler(self.stack.pid("gateway"), self.stack.load_core, self.profile_to,
-                                  p.throughput_seconds)
+                sampler = Sampler(
+                    self.stack.pid("gateway"), self.stack.load_core, self.profile_to, p.throughput_seconds
+                )
                 sampler.start()
                 await asyncio.sleep(0.5)
             cpu = self.cpu_window()
@@ -188,32 +241,51 @@ class Run:
             self.gateway_requests += g.ok + g.errors
             gw_cpu_s = gateway_cpu["processes"].get("gateway", {}).get("cpu_s")
             self.phases["throughput"] = {
-                "concurrency": CONCURRENCY, "model": MODEL,
-                "gateway": {"seconds": round(g.seconds, 3), "ok": g.ok, "errors": g.errors,
-                            "rps": round(g.rps, 1), "latency_ms": summary_ms(g.latencies),
-                            "error_samples": g.error_samples, "cpu": gateway_cpu,
-                            "gateway_cpu_ms_per_request": round(1000 * gw_cpu_s / max(g.ok + g.errors, 1), 3)
-                            if gw_cpu_s is not None else None},
-                "direct": {"seconds": round(d.seconds, 3), "ok": d.ok, "errors": d.errors, "rps": round(d.rps, 1),
-                           "latency_ms": summary_ms(d.latencies), "cpu": direct_cpu},
+                "concurrency": CONCURRENCY,
+                "model": MODEL,
+                "gateway": {
+                    "seconds": round(g.seconds, 3),
+                    "ok": g.ok,
+                    "errors": g.errors,
+                    "rps": round(g.rps, 1),
+                    "latency_ms": summary_ms(g.latencies),
+                    "error_samples": g.error_samples,
+                    "cpu": gateway_cpu,
+                    "gateway_cpu_ms_per_request": round(1000 * gw_cpu_s / max(g.ok + g.errors, 1), 3)
+                    if gw_cpu_s is not None
+                    else None,
+                },
+                "direct": {
+                    "seconds": round(d.seconds, 3),
+                    "ok": d.ok,
+                    "errors": d.errors,
+                    "rps": round(d.rps, 1),
+                    "latency_ms": summary_ms(d.latencies),
+                    "cpu": direct_cpu,
+                },
                 "profiled": self.profile_to is not None,
             }
             self._throughput = g
 
             # 3. Streaming: time to first token, then a paced stream.
-            say(f"  streaming: {p.ttft_pairs} streams each, concurrency 1, alternating; then "
-                f"{p.pacing_runs} paced stream(s) of {STREAM_CHUNKS} chunks over {STREAM_MS} ms")
+            say(
+                f"  streaming: {p.ttft_pairs} streams each, concurrency 1, alternating; then "
+                f"{p.pacing_runs} paced stream(s) of {STREAM_CHUNKS} chunks over {STREAM_MS} ms"
+            )
             cpu = self.cpu_window()
             gs, ds = await load.interleaved(s, ep["gateway_stream"], ep["direct_stream"], p.ttft_pairs, load.stream)
             self.gateway_requests += p.ttft_pairs
             self.phases["ttft"] = {
-                "streams_each": p.ttft_pairs, "model": MODEL,
+                "streams_each": p.ttft_pairs,
+                "model": MODEL,
                 "gateway_ms": summary_ms([r.ttft for r in gs if r.ok]),
                 "direct_ms": summary_ms([r.ttft for r in ds if r.ok]),
                 "gateway_total_ms": summary_ms([r.total for r in gs if r.ok]),
                 "direct_total_ms": summary_ms([r.total for r in ds if r.ok]),
-                "gateway_errors": len(_errors(gs)), "direct_errors": len(_errors(ds)),
-                "error_note": error_note(gs + ds), "cpu": cpu.stop(),
+                "gateway_errors": len(_errors(gs)),
+                "direct_errors": len(_errors(ds)),
+                "error_note": error_note(gs + ds),
+                "cpu": cpu.stop(),
             }
             self._ttft = ([r.ttft for r in gs if r.ok], [r.ttft for r in ds if r.ok])
 
@@ -231,27 +303,41 @@ class Run:
             # 4. Failover: route `auto` with deepseek answering 503 at once vs the same route served
             # by deepseek on the first attempt (bench/failover.py).
             n, f = p.failover_pairs, failover
-            say(f"  failover: {n} requests to route '{f.ROUTE}' with x-sim-fault: {f.FAULT}, "
-                f"each after {f.EVERY - 1} without (at most one per {f.GAP_S * 1000:.0f} ms)")
+            say(
+                f"  failover: {n} requests to route '{f.ROUTE}' with x-sim-fault: {f.FAULT}, "
+                f"each after {f.EVERY - 1} without (at most one per {f.GAP_S * 1000:.0f} ms)"
+            )
             self.phases["failover"], self._failover = await f.failover_phase(
-                s, ep["route_normal"], ep["route_failover"], n, p.failover_warmup)
+                s, ep["route_normal"], ep["route_failover"], n, p.failover_warmup
+            )
             self.gateway_requests += (p.failover_warmup + n) * f.EVERY
 
             # 5. Skipped candidate: deepseek's provider breaker open, route `auto` (qwen serves
             # attempt 1) vs qwen pinned.
-            say(f"  skipped candidate: breaker {f.SKIP_KEY} opened in Redis; {p.skip_pairs} requests each to "
-                f"route '{f.ROUTE}' and to {f.SECOND_MODEL}, concurrency 1, alternating")
+            say(
+                f"  skipped candidate: breaker {f.SKIP_KEY} opened in Redis; {p.skip_pairs} requests each to "
+                f"route '{f.ROUTE}' and to {f.SECOND_MODEL}, concurrency 1, alternating"
+            )
             self.phases["skip"], self._skip = await f.skip_phase(
-                s, self.stack.redis_url, self.stack.sim_url, ep["route_normal"], ep["second_pinned"],
-                p.skip_pairs, p.skip_warmup)
+                s,
+                self.stack.redis_url,
+                self.stack.sim_url,
+                ep["route_normal"],
+                ep["second_pinned"],
+                p.skip_pairs,
+                p.skip_warmup,
+            )
             self.gateway_requests += 2 * (p.skip_warmup + p.skip_pairs)
 
             # 6. The other dialects (bench/dialects.py): translation onto the chat path.
-            say(f"  dialects: {p.dialect_requests} requests each to chat completions, /v1/messages and "
-                f"/v1/responses, concurrency 1, interleaved")
+            say(
+                f"  dialects: {p.dialect_requests} requests each to chat completions, /v1/messages and "
+                f"/v1/responses, concurrency 1, interleaved"
+            )
             eps = dialects.endpoints(self.stack.gateway_url, self.stack.api_key, MODEL, MESSAGES)
             self.phases["dialects"], self._dialects = await dialects.dialect_phase(
-                s, ep["gateway"], eps, p.dialect_requests, p.dialect_warmup)
+                s, ep["gateway"], eps, p.dialect_requests, p.dialect_warmup
+            )
             self.phases["dialects"]["translation_cpu_us"] = dialects.translation_cpu_us(eps, MODEL)
             self.gateway_requests += 3 * (p.dialect_warmup + p.dialect_requests)
 
@@ -276,10 +362,19 @@ class Run:
             g = await load.closed_loop(s, ep, CONCURRENCY, p.throughput_seconds)
             used = cpu.stop()
         self.phases["litellm"] = {
-            "latency": {"requests_each": n, "litellm_ms": summary_ms([r.seconds for r in lt if r.ok]),
-                        "direct_ms": summary_ms([r.seconds for r in dt if r.ok]), "errors": len(_errors(lt))},
-            "throughput": {"concurrency": CONCURRENCY, "rps": round(g.rps, 1), "ok": g.ok, "errors": g.errors,
-                           "cpu": used},
+            "latency": {
+                "requests_each": n,
+                "litellm_ms": summary_ms([r.seconds for r in lt if r.ok]),
+                "direct_ms": summary_ms([r.seconds for r in dt if r.ok]),
+                "errors": len(_errors(lt)),
+            },
+            "throughput": {
+                "concurrency": CONCURRENCY,
+                "rps": round(g.rps, 1),
+                "ok": g.ok,
+                "errors": g.errors,
+                "cpu": used,
+            },
         }
         self._litellm = ([r.seconds for r in lt if r.ok], [r.seconds for r in dt if r.ok])
 
@@ -292,54 +387,117 @@ class Run:
         gw, direct = self._latency
         errs = lat["gateway_errors"] + lat["direct_errors"]
         note = f"gateway p50 {lat['gateway_ms'].get('p50')} ms vs direct {lat['direct_ms'].get('p50')} ms"
-        out.append(at_most("added_p50", "Added latency p50 (c=1, non-streaming)",
-                           percentile_diff_ms(gw, direct, 50) if not errs else None, ADDED_P50_MS, "ms",
-                           note=note if not errs else lat["error_note"]))
+        out.append(
+            at_most(
+                "added_p50",
+                "Added latency p50 (c=1, non-streaming)",
+                percentile_diff_ms(gw, direct, 50) if not errs else None,
+                ADDED_P50_MS,
+                "ms",
+                note=note if not errs else lat["error_note"],
+            )
+        )
         note = f"gateway p99 {lat['gateway_ms'].get('p99')} ms vs direct {lat['direct_ms'].get('p99')} ms"
-        out.append(at_most("added_p99", "Added latency p99 (c=1, non-streaming)",
-                           percentile_diff_ms(gw, direct, 99) if not errs else None, ADDED_P99_MS, "ms",
-                           note=note if not errs else lat["error_note"]))
+        out.append(
+            at_most(
+                "added_p99",
+                "Added latency p99 (c=1, non-streaming)",
+                percentile_diff_ms(gw, direct, 99) if not errs else None,
+                ADDED_P99_MS,
+                "ms",
+                note=note if not errs else lat["error_note"],
+            )
+        )
 
         tp = self.phases["throughput"]["gateway"]
-        c = at_least("throughput", f"Throughput, 1 gateway core, c={CONCURRENCY}, non-streaming",
-                     tp["rps"], MIN_RPS, "req/s",
-                     note=f"{tp['ok']} ok in {tp['seconds']} s; "
-                          f"direct {self.phases['throughput']['direct']['rps']} req/s")
+        c = at_least(
+            "throughput",
+            f"Throughput, 1 gateway core, c={CONCURRENCY}, non-streaming",
+            tp["rps"],
+            MIN_RPS,
+            "req/s",
+            note=f"{tp['ok']} ok in {tp['seconds']} s; direct {self.phases['throughput']['direct']['rps']} req/s",
+        )
         out.append(c)
         cpu_ms = tp.get("gateway_cpu_ms_per_request")
         busy = tp["cpu"]["core_busy_pct"].get(f"cpu{self.stack.gateway_core}")
         mine = tp["cpu"]["processes"].get("gateway", {}).get("cpu_pct")
-        out.append(Check("gateway_cpu_per_request", "Gateway CPU time per request (c=32 run)", "report",
-                         f"{cpu_ms:.2f} ms (~{1000 / cpu_ms:.0f} req/s per core)" if cpu_ms else "-", cpu_ms, INFO,
-                         False, f"the gateway had {mine}% of CPU {self.stack.gateway_core}, which was {busy}% busy "
-                                f"(the rest: other processes on the machine)"))
-        out.append(Check("throughput_errors", "Errors during the throughput run", "0", str(tp["errors"]),
-                         tp["errors"], "PASS" if tp["errors"] == 0 else "FAIL", True,
-                         "; ".join(tp["error_samples"])))
+        out.append(
+            Check(
+                "gateway_cpu_per_request",
+                "Gateway CPU time per request (c=32 run)",
+                "report",
+                f"{cpu_ms:.2f} ms (~{1000 / cpu_ms:.0f} req/s per core)" if cpu_ms else "-",
+                cpu_ms,
+                INFO,
+                False,
+                f"the gateway had {mine}% of CPU {self.stack.gateway_core}, which was {busy}% busy "
+                f"(the rest: other processes on the machine)",
+            )
+        )
+        out.append(
+            Check(
+                "throughput_errors",
+                "Errors during the throughput run",
+                "0",
+                str(tp["errors"]),
+                tp["errors"],
+                "PASS" if tp["errors"] == 0 else "FAIL",
+                True,
+                "; ".join(tp["error_samples"]),
+            )
+        )
 
         t = self.phases["ttft"]
         errs = t["gateway_errors"] + t["direct_errors"]
         gt, dt = self._ttft
-        out.append(at_most("added_ttft_p50", "Added time to first token p50 (streaming, c=1)",
-                           percentile_diff_ms(gt, dt, 50) if not errs else None, ADDED_TTFT_P50_MS, "ms",
-                           note=f"gateway p50 {t['gateway_ms'].get('p50')} ms vs direct {t['direct_ms'].get('p50')} ms"
-                           if not errs else t["error_note"]))
+        out.append(
+            at_most(
+                "added_ttft_p50",
+                "Added time to first token p50 (streaming, c=1)",
+                percentile_diff_ms(gt, dt, 50) if not errs else None,
+                ADDED_TTFT_P50_MS,
+                "ms",
+                note=f"gateway p50 {t['gateway_ms'].get('p50')} ms vs direct {t['direct_ms'].get('p50')} ms"
+                if not errs
+                else t["error_note"],
+            )
+        )
 
         runs = self.phases["pacing"]["gateway_runs"]
         worst = _worst_pacing(runs)
         ok = all(_pacing_ok(r) for r in runs)
-        measured = (f"{worst['chunks']} chunks over {worst['spread_s']:.3f} s, max {worst['max_in_50ms']}/50 ms"
-                    if worst["chunks"] else worst.get("error") or "no chunks")
-        out.append(Check("stream_pacing", f"1 s stream of {STREAM_CHUNKS} chunks arrives paced",
-                         f"{STREAM_CHUNKS} chunks, {SPREAD_RANGE_S[0]}-{SPREAD_RANGE_S[1]} s, <= {BURST_MAX}/50 ms",
-                         measured, worst["spread_s"], "PASS" if ok else "FAIL", True,
-                         f"{len(runs)} run(s); worst shown"))
+        measured = (
+            f"{worst['chunks']} chunks over {worst['spread_s']:.3f} s, max {worst['max_in_50ms']}/50 ms"
+            if worst["chunks"]
+            else worst.get("error") or "no chunks"
+        )
+        out.append(
+            Check(
+                "stream_pacing",
+                f"1 s stream of {STREAM_CHUNKS} chunks arrives paced",
+                f"{STREAM_CHUNKS} chunks, {SPREAD_RANGE_S[0]}-{SPREAD_RANGE_S[1]} s, <= {BURST_MAX}/50 ms",
+                measured,
+                worst["spread_s"],
+                "PASS" if ok else "FAIL",
+                True,
+                f"{len(runs)} run(s); worst shown",
+            )
+        )
 
         hwm = self.memory.get("end_vmhwm_kib")
-        out.append(Check("peak_rss", "Gateway peak resident memory (VmHWM)", "report",
-                         f"{hwm / 1024:.1f} MiB" if hwm else "-", hwm, INFO, False,
-                         f"after the c={CONCURRENCY} run: "
-                         f"{(self.memory.get('after_throughput_vmhwm_kib') or 0) / 1024:.1f} MiB"))
+        out.append(
+            Check(
+                "peak_rss",
+                "Gateway peak resident memory (VmHWM)",
+                "report",
+                f"{hwm / 1024:.1f} MiB" if hwm else "-",
+                hwm,
+                INFO,
+                False,
+                f"after the c={CONCURRENCY} run: {(self.memory.get('after_throughput_vmhwm_kib') or 0) / 1024:.1f} MiB",
+            )
+        )
 
         out.append(router.check(self.phases["router"]))
         out.append(failover.failover_check(self.phases["failover"], self._failover))
@@ -349,24 +507,45 @@ class Run:
         rows = self.phases.get("usage_rows")
         if rows is not None:
             written, expected = rows["written"], rows["expected"]
-            out.append(Check("usage_rows", "Usage rows written (recording on)", f"= {expected}",
-                             "-" if written is None else str(written), written,
-                             "PASS" if written == expected else "FAIL", False,
-                             "one per request sent to the gateway (chat completions, messages, responses)"))
+            out.append(
+                Check(
+                    "usage_rows",
+                    "Usage rows written (recording on)",
+                    f"= {expected}",
+                    "-" if written is None else str(written),
+                    written,
+                    "PASS" if written == expected else "FAIL",
+                    False,
+                    "one per request sent to the gateway (chat completions, messages, responses)",
+                )
+            )
         lite = self.phases.get("litellm")
         name = f"Throughput vs the LiteLLM proxy, 1 core, c={CONCURRENCY}"
         if lite and "throughput" in lite and lite["throughput"]["rps"]:
             ratio = self.phases["throughput"]["gateway"]["rps"] / lite["throughput"]["rps"]
-            out.append(at_least("litellm_ratio", name, ratio, 12, "x", digits=1,
-                                note=f"LiteLLM {lite['throughput']['rps']} req/s"))
+            out.append(
+                at_least(
+                    "litellm_ratio", name, ratio, 12, "x", digits=1, note=f"LiteLLM {lite['throughput']['rps']} req/s"
+                )
+            )
             added = percentile_diff_ms(self._litellm[0], self._litellm[1], 50)
-            out.append(Check("litellm_added_p50", "LiteLLM proxy added latency p50 (c=1)", "report",
-                             "-" if added is None else f"{added:.2f} ms", added, INFO, False))
+            out.append(
+                Check(
+                    "litellm_added_p50",
+                    "LiteLLM proxy added latency p50 (c=1)",
+                    "report",
+                    "-" if added is None else f"{added:.2f} ms",
+                    added,
+                    INFO,
+                    False,
+                )
+            )
         else:
             from .report import not_measured
 
-            out.append(not_measured("litellm_ratio", name, ">= 12 x",
-                                    (lite or {}).get("error", "not run (--no-litellm)")))
+            out.append(
+                not_measured("litellm_ratio", name, ">= 12 x", (lite or {}).get("error", "not run (--no-litellm)"))
+            )
         return out
 
 
@@ -375,14 +554,25 @@ def _pacing(r: load.StreamReply) -> dict:
         return {"chunks": 0, "spread_s": 0.0, "max_in_50ms": 0, "error": r.error}
     a = r.arrivals
     gaps = [b - x for x, b in pairwise(a)]
-    return {"chunks": len(a), "ttft_ms": round(a[0] * 1000, 2), "spread_s": round(a[-1] - a[0], 4),
-            "max_in_50ms": max_in_window(a, BURST_WINDOW_S), "max_gap_ms": round(max(gaps) * 1000, 2) if gaps else 0,
-            "min_gap_ms": round(min(gaps) * 1000, 2) if gaps else 0, "done": r.done, "error": r.error}
+    return {
+        "chunks": len(a),
+        "ttft_ms": round(a[0] * 1000, 2),
+        "spread_s": round(a[-1] - a[0], 4),
+        "max_in_50ms": max_in_window(a, BURST_WINDOW_S),
+        "max_gap_ms": round(max(gaps) * 1000, 2) if gaps else 0,
+        "min_gap_ms": round(min(gaps) * 1000, 2) if gaps else 0,
+        "done": r.done,
+        "error": r.error,
+    }
 
 
 def _pacing_ok(p: dict) -> bool:
-    return (p["chunks"] == STREAM_CHUNKS and SPREAD_RANGE_S[0] <= p["spread_s"] <= SPREAD_RANGE_S[1]
-            and p["max_in_50ms"] <= BURST_MAX and not p.get("error"))
+    return (
+        p["chunks"] == STREAM_CHUNKS
+        and SPREAD_RANGE_S[0] <= p["spread_s"] <= SPREAD_RANGE_S[1]
+        and p["max_in_50ms"] <= BURST_MAX
+        and not p.get("error")
+    )
 
 
 def _worst_pacing(runs: list) -> dict:
@@ -394,21 +584,25 @@ def _worst_pacing(runs: list) -> dict:
 
 def _conditions(plan: Plan, stack: Stack, run: Run, quick: bool) -> str:
     lat = run.phases["latency"]["cpu"]
-    noise = (f" During the c=1 run CPU {stack.gateway_core} was "
-             f"{lat['core_busy_pct'].get(f'cpu{stack.gateway_core}')}% busy, the gateway taking "
-             f"{lat['processes'].get('gateway', {}).get('cpu_pct')} points of it; other work on the "
-             f"machine (load average {run.phases['host']['loadavg_start'][0]} at start) adds to the numbers.")
-    return (f"Measured by `make bench{' BENCH_ARGS=--quick' if quick else ''}` on a {os.cpu_count()}-CPU machine: "
-            "the gateway is one uvicorn process (uvloop, httptools, the API's own ASGI layer with Django's ORM, "
-            "PostgreSQL + Redis, usage recording and credit reservations on) pinned "
-            f"to CPU {stack.gateway_core}; the aiohttp load generator, the provider simulator, PostgreSQL and "
-            f"Redis share CPU {stack.load_core}. \"Added\" = gateway minus direct-to-simulator, same run, same "
-            f"request, percentile by percentile; {plan.latency_pairs} requests per series after "
-            f"{plan.warmup} warm-up requests each. Failover cost = route `{failover.ROUTE}` with its first "
-            f"candidate answering 503 at once minus the same route served at once; skipped candidate cost = "
-            f"route `{failover.ROUTE}` with {failover.FIRST}'s circuit breaker open ({failover.SECOND} serves, "
-            f"{failover.FIRST} not called) minus `{failover.SECOND_MODEL}` pinned ({plan.skip_pairs} requests "
-            f"each)." + noise)
+    noise = (
+        f" During the c=1 run CPU {stack.gateway_core} was "
+        f"{lat['core_busy_pct'].get(f'cpu{stack.gateway_core}')}% busy, the gateway taking "
+        f"{lat['processes'].get('gateway', {}).get('cpu_pct')} points of it; other work on the "
+        f"machine (load average {run.phases['host']['loadavg_start'][0]} at start) adds to the numbers."
+    )
+    return (
+        f"Measured by `make bench{' BENCH_ARGS=--quick' if quick else ''}` on a {os.cpu_count()}-CPU machine: "
+        "the gateway is one uvicorn process (uvloop, httptools, the API's own ASGI layer with Django's ORM, "
+        "PostgreSQL + Redis, usage recording and credit reservations on) pinned "
+        f"to CPU {stack.gateway_core}; the aiohttp load generator, the provider simulator, PostgreSQL and "
+        f'Redis share CPU {stack.load_core}. "Added" = gateway minus direct-to-simulator, same run, same '
+        f"request, percentile by percentile; {plan.latency_pairs} requests per series after "
+        f"{plan.warmup} warm-up requests each. Failover cost = route `{failover.ROUTE}` with its first "
+        f"candidate answering 503 at once minus the same route served at once; skipped candidate cost = "
+        f"route `{failover.ROUTE}` with {failover.FIRST}'s circuit breaker open ({failover.SECOND} serves, "
+        f"{failover.FIRST} not called) minus `{failover.SECOND_MODEL}` pinned ({plan.skip_pairs} requests "
+        f"each)." + noise
+    )
 
 
 def _how(plan: Plan, stack: Stack, run: Run) -> list[str]:
@@ -458,13 +652,23 @@ def _write(path: Path, data: bytes) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer requests and shorter runs (a smoke run)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"the JSON results (default {DEFAULT_OUT.relative_to(ROOT)}); a .md is written beside it")
-    parser.add_argument("--profile", action="store_true",
-                        help="sample the gateway with py-spy during the throughput run and print its hotspots "
-                             "(needs py-spy in the venv; the numbers of such a run are taken with the profiler on)")
-    parser.add_argument("--no-litellm", action="store_true",
-                        help="skip the LiteLLM proxy run (otherwise installed into its own venv on first use)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"the JSON results (default {DEFAULT_OUT.relative_to(ROOT)}); a .md is written beside it",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the gateway with py-spy during the throughput run and print its hotspots "
+        "(needs py-spy in the venv; the numbers of such a run are taken with the profiler on)",
+    )
+    parser.add_argument(
+        "--no-litellm",
+        action="store_true",
+        help="skip the LiteLLM proxy run (otherwise installed into its own venv on first use)",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
 
@@ -484,8 +688,12 @@ def main(argv=None) -> int:
     profile_to = (stack.log_dir / "profile-throughput.txt") if args.profile else None
     run = Run(stack, plan, profile_to)
     started = datetime.now(UTC)
-    run.phases["host"] = {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
-                          "loadavg_start": loadavg()}
+    run.phases["host"] = {
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "loadavg_start": loadavg(),
+    }
     t0 = time.perf_counter()
     say("bench: the router's CPU per request, in this process (bench/router.py)")
     run.phases["router"] = router.measure(*((300, 50) if args.quick else (2000, 200)))
@@ -497,8 +705,10 @@ def main(argv=None) -> int:
         stack.prepare_database()
         say(f"bench: simulator on CPU {load_core} at {stack.sim_url}; gateway on CPU {gateway_core}")
         stack.start_gateway()
-        say(f"bench: gateway at {stack.gateway_url} (pid {stack.pid('gateway')}); measuring"
-            f"{' (quick)' if args.quick else ''}")
+        say(
+            f"bench: gateway at {stack.gateway_url} (pid {stack.pid('gateway')}); measuring"
+            f"{' (quick)' if args.quick else ''}"
+        )
         runner = asyncio.Runner(loop_factory=_loop_factory())
         try:
             runner.run(run.measure())
@@ -545,9 +755,15 @@ def main(argv=None) -> int:
         "passed": not bad,
         "checks": [c.as_dict() for c in checks],
         "how": how,
-        "setup": {"gateway_cpu": gateway_core, "load_cpu": load_core, "commands": stack.commands,
-                  "plan": plan.__dict__, "model": MODEL, "failover_route": failover.ROUTE,
-                  "skip": {"breaker": failover.SKIP_KEY, "pinned": failover.SECOND_MODEL}},
+        "setup": {
+            "gateway_cpu": gateway_core,
+            "load_cpu": load_core,
+            "commands": stack.commands,
+            "plan": plan.__dict__,
+            "model": MODEL,
+            "failover_route": failover.ROUTE,
+            "skip": {"breaker": failover.SKIP_KEY, "pinned": failover.SECOND_MODEL},
+        },
         "phases": run.phases,
         "memory_kib": run.memory,
     }
@@ -567,11 +783,16 @@ def main(argv=None) -> int:
         hot = hotspots(profile_to)
         results["profile"] = hot
         say("")
-        say(f"Gateway profile during the throughput run (py-spy, {hot['samples']} busy samples; "
-            f"raw stacks in {profile_to.relative_to(ROOT)}):")
-        for title, key, k in (("by thread", "threads", 5), ("by component (where the CPU was)", "components", 15),
-                              ("top functions (own time)", "self", 15),
-                              ("the gateway's functions (inclusive time)", "project_inclusive", 25)):
+        say(
+            f"Gateway profile during the throughput run (py-spy, {hot['samples']} busy samples; "
+            f"raw stacks in {profile_to.relative_to(ROOT)}):"
+        )
+        for title, key, k in (
+            ("by thread", "threads", 5),
+            ("by component (where the CPU was)", "components", 15),
+            ("top functions (own time)", "self", 15),
+            ("the gateway's functions (inclusive time)", "project_inclusive", 25),
+        ):
             say(f"  {title}:")
             for frame, share in hot[key][:k]:
                 say(f"    {share:5.1f}%  {frame}")

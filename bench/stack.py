@@ -77,8 +77,9 @@ class Stack:
 
     def _services(self, action: str, **extra) -> subprocess.CompletedProcess:
         env = {**os.environ, "AIPOWER_RUN_DIR": str(self.run_dir), **extra}
-        return subprocess.run([str(ROOT / "scripts/services.sh"), action], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [str(ROOT / "scripts/services.sh"), action], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
 
     def start_services(self) -> None:
         (ROOT / ".run").mkdir(exist_ok=True)
@@ -93,7 +94,7 @@ class Stack:
         exports = {}
         for line in done.stdout.splitlines():
             if line.startswith("export ") and "=" in line:
-                name, _, value = line[len("export "):].partition("=")
+                name, _, value = line[len("export ") :].partition("=")
                 exports[name] = value.strip().strip("'\"")
         try:
             base_db, self.redis_url = exports["DATABASE_URL"], exports["REDIS_URL"]
@@ -123,8 +124,14 @@ class Stack:
         return env
 
     def manage(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self._django_env(),
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self._django_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if done.returncode != 0:
             raise StackError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}{done.stdout[-2000:]}")
         return done.stdout
@@ -157,8 +164,15 @@ class Stack:
         with open(self.log_dir / f"{name}.log", "wb") as log:
             # A new session: its own process group, which stop() signals as a whole; Ctrl-C in the
             # terminal reaches only this process, whose cleanup then stops it.
-            proc = subprocess.Popen(full, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                full,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.procs[name] = proc
         return proc
 
@@ -167,8 +181,9 @@ class Stack:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise StackError(f"the {name} exited (status {proc.returncode}); its log:\n"
-                                 f"{_tail(self.log_dir / f'{name}.log')}")
+                raise StackError(
+                    f"the {name} exited (status {proc.returncode}); its log:\n{_tail(self.log_dir / f'{name}.log')}"
+                )
             try:
                 with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=2) as r:
                     if r.status == 200:
@@ -176,28 +191,49 @@ class Stack:
             except (OSError, urllib.error.URLError):
                 pass
             if time.monotonic() > deadline:
-                raise StackError(f"the {name} did not answer {url} within {timeout:.0f} s; its log:\n"
-                                 f"{_tail(self.log_dir / f'{name}.log')}")
+                raise StackError(
+                    f"the {name} did not answer {url} within {timeout:.0f} s; its log:\n"
+                    f"{_tail(self.log_dir / f'{name}.log')}"
+                )
             time.sleep(0.1)
 
     def start_simulator(self) -> None:
         port = free_port()
         self.sim_url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self._spawn("simulator", self.load_core,
-                    [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port)], env)
+        self._spawn(
+            "simulator",
+            self.load_core,
+            [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port)],
+            env,
+        )
         self._wait_http("simulator", self.sim_url + "/health")
 
     def start_gateway(self) -> None:
         port = free_port()
         self.gateway_url = f"http://127.0.0.1:{port}"
         uvicorn = str(Path(sys.executable).parent / "uvicorn")
-        self._spawn("gateway", self.gateway_core,
-                    [uvicorn, "aipower.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-                     "--loop", "uvloop", "--http", "httptools", "--lifespan", "on", "--no-access-log"],
-                    self._django_env())
-        self._wait_http("gateway", self.gateway_url + "/v1/models",
-                        headers={"Authorization": f"Bearer {self.api_key}"})
+        self._spawn(
+            "gateway",
+            self.gateway_core,
+            [
+                uvicorn,
+                "aipower.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--lifespan",
+                "on",
+                "--no-access-log",
+            ],
+            self._django_env(),
+        )
+        self._wait_http("gateway", self.gateway_url + "/v1/models", headers={"Authorization": f"Bearer {self.api_key}"})
         pid = self.procs["gateway"].pid
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         if b"uvicorn" not in cmdline:

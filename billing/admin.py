@@ -21,15 +21,28 @@ class ReadOnly(admin.ModelAdmin):
 
 
 class CreditAccountForm(forms.ModelForm):
-    adjust_usd = forms.DecimalField(required=False, max_digits=14, decimal_places=6, label="Adjust balance by (USD)",
-                                    help_text="Posted as an adjustment in the ledger; negative to take credit away.")
+    adjust_usd = forms.DecimalField(
+        required=False,
+        max_digits=14,
+        decimal_places=6,
+        label="Adjust balance by (USD)",
+        help_text="Posted as an adjustment in the ledger; negative to take credit away.",
+    )
     adjust_note = forms.CharField(required=False, max_length=300, label="Reason")
 
     class Meta:
         model = CreditAccount
-        fields = ["postpaid", "monthly_cap_nusd", "markup_bp", "stripe_customer_id", "stripe_payment_method_id",
-                  "auto_recharge_enabled", "auto_recharge_threshold_nusd", "auto_recharge_amount_nusd",
-                  "alert_thresholds_nusd"]
+        fields = [
+            "postpaid",
+            "monthly_cap_nusd",
+            "markup_bp",
+            "stripe_customer_id",
+            "stripe_payment_method_id",
+            "auto_recharge_enabled",
+            "auto_recharge_threshold_nusd",
+            "auto_recharge_amount_nusd",
+            "alert_thresholds_nusd",
+        ]
 
     def clean(self):
         data = super().clean()
@@ -49,8 +62,16 @@ class CreditAccountAdmin(admin.ModelAdmin):
     list_display = ["organization", "balance", "reserved", "postpaid", "markup_bp", "auto_recharge_enabled"]
     list_filter = ["postpaid", "auto_recharge_enabled"]
     search_fields = ["organization__name", "organization__slug", "stripe_customer_id"]
-    readonly_fields = ["organization", "balance", "reserved", "month", "month_spent_nusd", "auto_recharge_armed",
-                       "auto_recharge_count", "auto_recharge_error"]
+    readonly_fields = [
+        "organization",
+        "balance",
+        "reserved",
+        "month",
+        "month_spent_nusd",
+        "auto_recharge_armed",
+        "auto_recharge_count",
+        "auto_recharge_error",
+    ]
 
     def has_add_permission(self, request):
         return False
@@ -66,13 +87,17 @@ class CreditAccountAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = [f for f in form.changed_data if f in CreditAccountForm.Meta.fields]
         if fields:  # under the account's lock, recorded in the organization's audit log
-            account_settings_update(organization_id=obj.organization_id, actor=request.user,
-                                    **{f: getattr(obj, f) for f in fields})
+            account_settings_update(
+                organization_id=obj.organization_id, actor=request.user, **{f: getattr(obj, f) for f in fields}
+            )
         amount = form.cleaned_data.get("adjust_nusd")
         if amount:
-            ledger_post(organization_id=obj.organization_id, kind=LedgerEntry.Kind.ADJUSTMENT,
-                        amount_nusd=amount,
-                        note=f"{form.cleaned_data['adjust_note']} ({request.user})")
+            ledger_post(
+                organization_id=obj.organization_id,
+                kind=LedgerEntry.Kind.ADJUSTMENT,
+                amount_nusd=amount,
+                note=f"{form.cleaned_data['adjust_note']} ({request.user})",
+            )
         obj.refresh_from_db()
 
 

@@ -14,8 +14,9 @@ class TopUpForm(forms.Form):
         self.fields["preset"].choices = [("", "—")] + [(p, f"${p}") for p in settings.AIPOWER_TOPUP_PRESETS_USD]
         self.fields["custom_usd"].min_value = settings.AIPOWER_TOPUP_MIN_USD
         self.fields["custom_usd"].max_value = settings.AIPOWER_TOPUP_MAX_USD
-        self.fields["custom_usd"].widget.attrs.update(min=settings.AIPOWER_TOPUP_MIN_USD,
-                                                      max=settings.AIPOWER_TOPUP_MAX_USD)
+        self.fields["custom_usd"].widget.attrs.update(
+            min=settings.AIPOWER_TOPUP_MIN_USD, max=settings.AIPOWER_TOPUP_MAX_USD
+        )
 
     def clean(self):
         data = super().clean()
@@ -25,8 +26,9 @@ class TopUpForm(forms.Form):
         if custom is None and preset is None:
             raise forms.ValidationError("Choose an amount.")
         if custom is not None and not settings.AIPOWER_TOPUP_MIN_USD <= custom <= settings.AIPOWER_TOPUP_MAX_USD:
-            raise forms.ValidationError(f"Amounts from ${settings.AIPOWER_TOPUP_MIN_USD} "
-                                        f"to ${settings.AIPOWER_TOPUP_MAX_USD}.")
+            raise forms.ValidationError(
+                f"Amounts from ${settings.AIPOWER_TOPUP_MIN_USD} to ${settings.AIPOWER_TOPUP_MAX_USD}."
+            )
         data["amount_nusd"] = usd_to_nusd(custom if custom is not None else preset)
         return data
 
@@ -67,8 +69,9 @@ class SettingsForm(forms.Form):
     auto_recharge_enabled = forms.BooleanField(required=False, label="Recharge automatically")
     auto_recharge_threshold_usd = UsdField(required=False, label="when the balance falls below (USD)")
     auto_recharge_amount_usd = WholeCentsUsdField(required=False, label="by (USD)")
-    alert_thresholds_usd = forms.CharField(required=False, label="Email me when the balance falls below (USD, "
-                                                                 "comma-separated)")
+    alert_thresholds_usd = forms.CharField(
+        required=False, label="Email me when the balance falls below (USD, comma-separated)"
+    )
 
     def clean_auto_recharge_amount_usd(self):
         v = self.cleaned_data["auto_recharge_amount_usd"]
@@ -90,17 +93,20 @@ class SettingsForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("auto_recharge_enabled") and (data.get("auto_recharge_threshold_usd") is None
-                                                  or not data.get("auto_recharge_amount_usd")):
+        if data.get("auto_recharge_enabled") and (
+            data.get("auto_recharge_threshold_usd") is None or not data.get("auto_recharge_amount_usd")
+        ):
             raise forms.ValidationError("Auto-recharge needs a threshold and an amount.")
         return data
 
     def account_fields(self) -> dict:
         d = self.cleaned_data
         cap = d.get("monthly_cap_usd")
-        fields = {"auto_recharge_enabled": d["auto_recharge_enabled"],
-                  "alert_thresholds_nusd": d["alert_thresholds_usd"],
-                  "monthly_cap_nusd": None if cap is None else usd_to_nusd(cap)}
+        fields = {
+            "auto_recharge_enabled": d["auto_recharge_enabled"],
+            "alert_thresholds_nusd": d["alert_thresholds_usd"],
+            "monthly_cap_nusd": None if cap is None else usd_to_nusd(cap),
+        }
         if d.get("auto_recharge_threshold_usd") is not None:
             fields["auto_recharge_threshold_nusd"] = usd_to_nusd(d["auto_recharge_threshold_usd"])
         if d.get("auto_recharge_amount_usd"):

@@ -26,8 +26,11 @@ def top_up(*, request_id: str, delta_nusd: int) -> str:
     b = None
     if r.api_key_id is not None:
         b = KeyBudget.objects.select_for_update().filter(api_key_id=r.api_key_id).first()
-        if b is not None and b.monthly_budget_nusd is not None and \
-                _spent(b, cur) + b.reserved_nusd + delta_nusd > b.monthly_budget_nusd:
+        if (
+            b is not None
+            and b.monthly_budget_nusd is not None
+            and _spent(b, cur) + b.reserved_nusd + delta_nusd > b.monthly_budget_nusd
+        ):
             return "key_budget"
     Reservation.objects.filter(pk=r.pk).update(amount_nusd=F("amount_nusd") + delta_nusd)
     CreditAccount.objects.filter(pk=a.pk).update(reserved_nusd=F("reserved_nusd") + delta_nusd)

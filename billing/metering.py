@@ -22,12 +22,17 @@ def identifier(organization_id: int, hour: datetime) -> str:
 
 
 def _hourly_usage(organization_id: int, *, before: datetime, since: datetime | None = None) -> dict[datetime, int]:
-    rows = LedgerEntry.objects.filter(organization_id=organization_id, kind=LedgerEntry.Kind.USAGE,
-                                      created_at__lt=before)
+    rows = LedgerEntry.objects.filter(
+        organization_id=organization_id, kind=LedgerEntry.Kind.USAGE, created_at__lt=before
+    )
     if since is not None:
         rows = rows.filter(created_at__gte=since)
-    hours = (rows.annotate(hour=TruncHour("created_at", tzinfo=UTC)).values("hour")
-             .annotate(total=Sum("amount_nusd")).order_by("hour"))
+    hours = (
+        rows.annotate(hour=TruncHour("created_at", tzinfo=UTC))
+        .values("hour")
+        .annotate(total=Sum("amount_nusd"))
+        .order_by("hour")
+    )
     return {r["hour"]: -r["total"] for r in hours if r["total"]}
 
 
@@ -38,12 +43,17 @@ def report_usage(*, now: datetime | None = None) -> int:
         return 0
     now = now or timezone.now()
     cutoff = (now - timedelta(seconds=settings.AIPOWER_METERING_GRACE_SECONDS)).replace(
-        minute=0, second=0, microsecond=0)
+        minute=0, second=0, microsecond=0
+    )
     sent = 0
     accounts = CreditAccount.objects.filter(postpaid=True).exclude(stripe_customer_id="")
     for account in accounts:
-        last = (MeterReport.objects.filter(organization_id=account.organization_id, sent_at__isnull=False)
-                .order_by("-period_start").values_list("period_start", flat=True).first())
+        last = (
+            MeterReport.objects.filter(organization_id=account.organization_id, sent_at__isnull=False)
+            .order_by("-period_start")
+            .values_list("period_start", flat=True)
+            .first()
+        )
         since = last + timedelta(hours=1) if last else None
         for hour, amount in _hourly_usage(account.organization_id, before=cutoff, since=since).items():
             sent += _send(account, hour, amount)
@@ -55,14 +65,20 @@ def _send(account: CreditAccount, hour: datetime, amount_nusd: int) -> int:
     try:
         with transaction.atomic():
             report, _ = MeterReport.objects.get_or_create(
-                organization_id=account.organization_id, period_start=hour,
-                defaults={"identifier": ident, "amount_nusd": amount_nusd})
+                organization_id=account.organization_id,
+                period_start=hour,
+                defaults={"identifier": ident, "amount_nusd": amount_nusd},
+            )
     except IntegrityError:
         report = MeterReport.objects.get(identifier=ident)
     if report.sent_at is not None:
         return 0
-    stripe_client.meter_event(customer_id=account.stripe_customer_id, value=report.amount_nusd, identifier=ident,
-                              timestamp=int(hour.timestamp()) + 3599)
+    stripe_client.meter_event(
+        customer_id=account.stripe_customer_id,
+        value=report.amount_nusd,
+        identifier=ident,
+        timestamp=int(hour.timestamp()) + 3599,
+    )
     MeterReport.objects.filter(pk=report.pk).update(sent_at=timezone.now())
     return 1
 
@@ -80,12 +96,16 @@ def reconcile(*, now: datetime | None = None) -> list[Mismatch]:
     (usage never sent, sent twice over, or changed after it was sent)."""
     now = now or timezone.now()
     cutoff = (now - timedelta(seconds=settings.AIPOWER_METERING_GRACE_SECONDS)).replace(
-        minute=0, second=0, microsecond=0)
+        minute=0, second=0, microsecond=0
+    )
     out = []
     for account in CreditAccount.objects.filter(postpaid=True):
         ledger = _hourly_usage(account.organization_id, before=cutoff)
-        sent = dict(MeterReport.objects.filter(organization_id=account.organization_id, sent_at__isnull=False,
-                                               period_start__lt=cutoff).values_list("period_start", "amount_nusd"))
+        sent = dict(
+            MeterReport.objects.filter(
+                organization_id=account.organization_id, sent_at__isnull=False, period_start__lt=cutoff
+            ).values_list("period_start", "amount_nusd")
+        )
         for hour in sorted(set(ledger) | set(sent)):
             if ledger.get(hour, 0) != sent.get(hour, 0):
                 out.append(Mismatch(account.organization_id, hour, ledger.get(hour, 0), sent.get(hour, 0)))

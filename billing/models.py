@@ -17,8 +17,9 @@ class CreditAccount(models.Model):
     """One per organization: its balance, what requests in flight hold of it, and its billing settings.
     Every column has a database default: the reservation function creates a missing row by id alone."""
 
-    organization = models.OneToOneField("accounts.Organization", on_delete=models.CASCADE,
-                                        related_name="credit_account")
+    organization = models.OneToOneField(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="credit_account"
+    )
     balance_nusd = models.BigIntegerField(default=0, db_default=0)
     # Sum of the open reservations' amounts: the balance available to new requests is
     # balance_nusd - reserved_nusd (prepaid).
@@ -31,8 +32,9 @@ class CreditAccount(models.Model):
     # may go below zero and only the spending cap limits them.
     postpaid = models.BooleanField(default=False, db_default=False)
     monthly_cap_nusd = models.BigIntegerField(null=True, blank=True, help_text="spending cap per UTC month")
-    markup_bp = models.PositiveIntegerField(null=True, blank=True,
-                                            help_text="overrides AIPOWER_DEFAULT_MARKUP_BP (basis points)")
+    markup_bp = models.PositiveIntegerField(
+        null=True, blank=True, help_text="overrides AIPOWER_DEFAULT_MARKUP_BP (basis points)"
+    )
     stripe_customer_id = models.CharField(max_length=255, blank=True, default="", db_default="")
     stripe_payment_method_id = models.CharField(max_length=255, blank=True, default="", db_default="")
 
@@ -46,8 +48,9 @@ class CreditAccount(models.Model):
     auto_recharge_error = models.CharField(max_length=300, blank=True, default="", db_default="")
 
     # Low-balance emails: a list of thresholds in nano-USD; one email per downward crossing.
-    alert_thresholds_nusd = models.JSONField(default=list, blank=True,
-                                             db_default=models.Value([], output_field=models.JSONField()))
+    alert_thresholds_nusd = models.JSONField(
+        default=list, blank=True, db_default=models.Value([], output_field=models.JSONField())
+    )
 
     updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
@@ -81,10 +84,12 @@ class LedgerEntry(models.Model):
     note = models.CharField(max_length=300, blank=True)
     # Idempotency: each of these, when set, names the one thing an entry is for.
     request_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    stripe_payment_id = models.CharField(max_length=255, null=True, blank=True,
-                                         help_text="payment intent (or session) a top-up is for")
-    stripe_object_id = models.CharField(max_length=255, null=True, blank=True,
-                                        help_text="refund or dispute a clawback is for")
+    stripe_payment_id = models.CharField(
+        max_length=255, null=True, blank=True, help_text="payment intent (or session) a top-up is for"
+    )
+    stripe_object_id = models.CharField(
+        max_length=255, null=True, blank=True, help_text="refund or dispute a clawback is for"
+    )
     # A grant's reason, unique with the kind: "trial:<email>".
     grant_key = models.CharField(max_length=320, null=True, blank=True, unique=True)
     receipt_url = models.URLField(max_length=500, blank=True)
@@ -96,10 +101,12 @@ class LedgerEntry(models.Model):
         verbose_name_plural = "ledger entries"
         indexes = [models.Index(fields=["organization", "-created_at"])]
         constraints = [
-            models.UniqueConstraint(fields=["stripe_payment_id"], condition=Q(kind="topup"),
-                                    name="one_topup_per_payment"),
-            models.UniqueConstraint(fields=["stripe_object_id"], condition=Q(kind="clawback"),
-                                    name="one_clawback_per_stripe_object"),
+            models.UniqueConstraint(
+                fields=["stripe_payment_id"], condition=Q(kind="topup"), name="one_topup_per_payment"
+            ),
+            models.UniqueConstraint(
+                fields=["stripe_object_id"], condition=Q(kind="clawback"), name="one_clawback_per_stripe_object"
+            ),
         ]
 
     def __str__(self):

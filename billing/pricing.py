@@ -22,28 +22,56 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def cost_of(*, prompt_tokens: int, cached_tokens: int, completion_tokens: int, input_price: int,
-            output_price: int, cached_input_price: int | None, markup_bp: int,
-            cache_write_tokens: int = 0, cache_write_price: int | None = None) -> Cost:
+def cost_of(
+    *,
+    prompt_tokens: int,
+    cached_tokens: int,
+    completion_tokens: int,
+    input_price: int,
+    output_price: int,
+    cached_input_price: int | None,
+    markup_bp: int,
+    cache_write_tokens: int = 0,
+    cache_write_price: int | None = None,
+) -> Cost:
     """prompt_tokens counts every input token, cached and cache-written ones included."""
     cached = min(cached_tokens, prompt_tokens)
     written = min(cache_write_tokens, prompt_tokens - cached)
     plain = prompt_tokens - cached - written
-    pico = (plain * input_price
-            + cached * (input_price if cached_input_price is None else cached_input_price)
-            + written * (input_price if cache_write_price is None else cache_write_price)
-            + completion_tokens * output_price)
-    return Cost(upstream_nusd=_ceil_div(pico, PICO_PER_NANO),
-                charged_nusd=_ceil_div(pico * (BP + markup_bp), PICO_PER_NANO * BP))
+    pico = (
+        plain * input_price
+        + cached * (input_price if cached_input_price is None else cached_input_price)
+        + written * (input_price if cache_write_price is None else cache_write_price)
+        + completion_tokens * output_price
+    )
+    return Cost(
+        upstream_nusd=_ceil_div(pico, PICO_PER_NANO),
+        charged_nusd=_ceil_div(pico * (BP + markup_bp), PICO_PER_NANO * BP),
+    )
 
 
-def worst_case_nusd(*, prompt_tokens: int, max_tokens: int | None, model_max_output: int, input_price: int,
-                    output_price: int, markup_bp: int, n: int = 1) -> int:
+def worst_case_nusd(
+    *,
+    prompt_tokens: int,
+    max_tokens: int | None,
+    model_max_output: int,
+    input_price: int,
+    output_price: int,
+    markup_bp: int,
+    n: int = 1,
+) -> int:
     """What to reserve before calling a model: every prompt token at the full input price (no cache
     discount assumed) and the most output the model can give — min(max_tokens, its max output), so
     an absurd max_tokens cannot lock a whole balance — for each of the `n` choices, with the markup,
     rounded up."""
     output = model_max_output if max_tokens is None else min(max(max_tokens, 0), model_max_output)
     output *= max(n, 1)  # n choices, each up to the cap
-    return cost_of(prompt_tokens=prompt_tokens, cached_tokens=0, completion_tokens=output, input_price=input_price,
-                   output_price=output_price, cached_input_price=None, markup_bp=markup_bp).charged_nusd
+    return cost_of(
+        prompt_tokens=prompt_tokens,
+        cached_tokens=0,
+        completion_tokens=output,
+        input_price=input_price,
+        output_price=output_price,
+        cached_input_price=None,
+        markup_bp=markup_bp,
+    ).charged_nusd

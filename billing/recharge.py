@@ -22,8 +22,11 @@ log = logging.getLogger("aipower.billing")
 
 
 def owner_emails(organization_id: int) -> list[str]:
-    return list(Membership.objects.filter(organization_id=organization_id, role=Membership.Role.OWNER)
-                .exclude(user__email="").values_list("user__email", flat=True))
+    return list(
+        Membership.objects.filter(organization_id=organization_id, role=Membership.Role.OWNER)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
 
 
 def _email_owners(organization_id: int, subject: str, body: str) -> None:
@@ -39,9 +42,12 @@ def low_balance_alerts(*, organization_id: int, before_nusd: int, after_nusd: in
         return []
     crossed = sorted(t for t in map(int, account.alert_thresholds_nusd or ()) if after_nusd < t <= before_nusd)
     if crossed:
-        _email_owners(organization_id, "Low balance",
-                      f"Your AIPower balance is {format_usd(after_nusd)}, below your alert threshold of "
-                      f"{format_usd(crossed[0])}.\n\nTop up on the billing page to keep your API keys working.\n")
+        _email_owners(
+            organization_id,
+            "Low balance",
+            f"Your AIPower balance is {format_usd(after_nusd)}, below your alert threshold of "
+            f"{format_usd(crossed[0])}.\n\nTop up on the billing page to keep your API keys working.\n",
+        )
     return crossed
 
 
@@ -61,18 +67,25 @@ def auto_recharge(*, organization_id: int) -> str:
         key = f"aip-recharge-{organization_id}-{account.auto_recharge_count}"
     try:
         intent = stripe_client.charge_off_session(
-            organization_id=organization_id, amount_nusd=account.auto_recharge_amount_nusd,
-            customer_id=account.stripe_customer_id, payment_method_id=account.stripe_payment_method_id,
-            idempotency_key=key)
+            organization_id=organization_id,
+            amount_nusd=account.auto_recharge_amount_nusd,
+            customer_id=account.stripe_customer_id,
+            payment_method_id=account.stripe_payment_method_id,
+            idempotency_key=key,
+        )
     except stripe_client.PaymentFailed as e:
         with transaction.atomic():
             account = CreditAccount.objects.select_for_update().get(pk=account.pk)
             return _switch_off(account, f"The card was declined: {e}")
     if intent.status == "succeeded":
         # The webhook's payment_intent.succeeded credits the same payment once more, to no effect.
-        ledger_post(organization_id=organization_id, kind=LedgerEntry.Kind.TOPUP,
-                    amount_nusd=intent.amount_received * NUSD_PER_CENT,
-                    note="Auto-recharge", stripe_payment_id=intent.id)
+        ledger_post(
+            organization_id=organization_id,
+            kind=LedgerEntry.Kind.TOPUP,
+            amount_nusd=intent.amount_received * NUSD_PER_CENT,
+            note="Auto-recharge",
+            stripe_payment_id=intent.id,
+        )
         return "charged"
     return f"payment {intent.status}"
 
@@ -81,8 +94,12 @@ def _switch_off(account: CreditAccount, reason: str) -> str:
     account.auto_recharge_enabled = False
     account.auto_recharge_error = reason[:300]
     account.save(update_fields=["auto_recharge_enabled", "auto_recharge_error"])
-    transaction.on_commit(lambda: _email_owners(
-        account.organization_id, "Auto-recharge failed and was switched off",
-        f"We could not recharge your AIPower balance: {reason}\n\nAuto-recharge is now off; "
-        "turn it back on from the billing page once the payment method is fixed.\n"))
+    transaction.on_commit(
+        lambda: _email_owners(
+            account.organization_id,
+            "Auto-recharge failed and was switched off",
+            f"We could not recharge your AIPower balance: {reason}\n\nAuto-recharge is now off; "
+            "turn it back on from the billing page once the payment method is fixed.\n",
+        )
+    )
     return "failed"

@@ -29,7 +29,7 @@ log = logging.getLogger("aipower.billing")
 
 LIMITS = {
     "balance": "Insufficient credit: your organization's balance does not cover this request. "
-               "Top up on the billing page.",
+    "Top up on the billing page.",
     "org_cap": "Your organization's monthly spending cap has been reached.",
     "key_budget": "This API key's monthly budget has been reached.",
 }
@@ -61,9 +61,14 @@ def _conninfo() -> str:
     from psycopg.conninfo import make_conninfo
 
     s = connections["default"].settings_dict
-    params = {"dbname": s["NAME"], "user": s.get("USER") or None, "password": s.get("PASSWORD") or None,
-              "host": s.get("HOST") or None, "port": str(s["PORT"]) if s.get("PORT") else None,
-              "connect_timeout": str(settings.AIPOWER_DB_CONNECT_TIMEOUT)}
+    params = {
+        "dbname": s["NAME"],
+        "user": s.get("USER") or None,
+        "password": s.get("PASSWORD") or None,
+        "host": s.get("HOST") or None,
+        "port": str(s["PORT"]) if s.get("PORT") else None,
+        "connect_timeout": str(settings.AIPOWER_DB_CONNECT_TIMEOUT),
+    }
     return make_conninfo(**{k: v for k, v in params.items() if v is not None})
 
 
@@ -78,9 +83,13 @@ async def _pool():
 
         for old in [lp for lp in _pools if lp.is_closed()]:
             del _pools[old]
-        new = AsyncConnectionPool(_conninfo(), min_size=1, max_size=settings.AIPOWER_BILLING_DB_POOL,
-                                  kwargs={"autocommit": True, "prepare_threshold": 0,
-                                          "application_name": "aipower-billing"}, open=False)
+        new = AsyncConnectionPool(
+            _conninfo(),
+            min_size=1,
+            max_size=settings.AIPOWER_BILLING_DB_POOL,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "application_name": "aipower-billing"},
+            open=False,
+        )
         await new.open()
         pool = _pools.setdefault(loop, new)
         if pool is not new:  # another task of this loop opened one meanwhile
@@ -155,13 +164,20 @@ async def reserve(*, organization_id: int, api_key_id: int | None, request_id: s
     ttl = settings.AIPOWER_RESERVATION_TTL_SECONDS
     if _use_functions():
         async with asyncio.timeout(settings.AIPOWER_DB_TIMEOUT_SECONDS):
-            (status,), retried = await _call_retrying("SELECT billing_reserve(%s, %s, %s, %s, %s)",
-                                                      (organization_id, api_key_id, request_id, amount_nusd, ttl))
+            (status,), retried = await _call_retrying(
+                "SELECT billing_reserve(%s, %s, %s, %s, %s)",
+                (organization_id, api_key_id, request_id, amount_nusd, ttl),
+            )
         if retried and status == "duplicate":
             status = "ok"  # the lost call had committed: the hold is this request's own
     else:
-        status = await _reserve_orm(organization_id=organization_id, api_key_id=api_key_id,
-                                    request_id=request_id, amount_nusd=amount_nusd, ttl_s=ttl)
+        status = await _reserve_orm(
+            organization_id=organization_id,
+            api_key_id=api_key_id,
+            request_id=request_id,
+            amount_nusd=amount_nusd,
+            ttl_s=ttl,
+        )
     if status == "ok":
         return
     if status == "duplicate":
@@ -177,8 +193,9 @@ async def settle(*, request_id: str, charged_nusd: int) -> None:
         raise ValueError("charged_nusd must not be negative")
     if _use_functions():
         # Settling is idempotent, so a retry after a lost connection is always safe.
-        (status, org_id, before, after), _ = await _call_retrying("SELECT * FROM billing_settle(%s, %s)",
-                                                                  (request_id, charged_nusd))
+        (status, org_id, before, after), _ = await _call_retrying(
+            "SELECT * FROM billing_settle(%s, %s)", (request_id, charged_nusd)
+        )
     else:
         status, org_id, before, after = await _settle_orm(request_id=request_id, charged_nusd=charged_nusd)
     if status == "capped":
@@ -198,14 +215,19 @@ async def checkpoint(*, request_id: str, charged_nusd: int, row: dict) -> None:
     try:
         if _use_functions():
             async with asyncio.timeout(settings.AIPOWER_DB_TIMEOUT_SECONDS):
-                await _call("UPDATE billing_reservation SET checkpoint_nusd = LEAST(%s, amount_nusd), "
-                            "checkpoint_row = %s WHERE request_id = %s AND NOT expired RETURNING 1",
-                            (charged_nusd, json.dumps(row), request_id))
+                await _call(
+                    "UPDATE billing_reservation SET checkpoint_nusd = LEAST(%s, amount_nusd), "
+                    "checkpoint_row = %s WHERE request_id = %s AND NOT expired RETURNING 1",
+                    (charged_nusd, json.dumps(row), request_id),
+                )
         else:
             from .models import Reservation
 
-            await _in_thread(lambda: Reservation.objects.filter(request_id=request_id, expired=False).update(
-                checkpoint_nusd=charged_nusd, checkpoint_row=row))()
+            await _in_thread(
+                lambda: Reservation.objects.filter(request_id=request_id, expired=False).update(
+                    checkpoint_nusd=charged_nusd, checkpoint_row=row
+                )
+            )()
     except Exception as exc:  # a missed checkpoint only widens what a crash may leave unbilled
         log.warning("stream checkpoint of %s not written: %r", request_id, exc)
 
@@ -224,8 +246,11 @@ _thresholds: dict[int, tuple[float, tuple[int, ...]]] = {}
 def _thresholds_of(org_id: int) -> tuple[int, ...]:
     from .models import CreditAccount
 
-    row = CreditAccount.objects.filter(organization_id=org_id).values_list(
-        "auto_recharge_enabled", "auto_recharge_threshold_nusd", "alert_thresholds_nusd").first()
+    row = (
+        CreditAccount.objects.filter(organization_id=org_id)
+        .values_list("auto_recharge_enabled", "auto_recharge_threshold_nusd", "alert_thresholds_nusd")
+        .first()
+    )
     if row is None:
         return ()
     enabled, recharge_at, alerts = row
@@ -305,8 +330,11 @@ def _charge_checkpoints(limit: int) -> None:
     from .settlement import _settle_in
 
     with transaction.atomic():
-        due = list(Reservation.objects.select_for_update(skip_locked=True).filter(
-            expired=False, expires_at__lt=timezone.now(), checkpoint_nusd__gt=0)[:limit])
+        due = list(
+            Reservation.objects.select_for_update(skip_locked=True).filter(
+                expired=False, expires_at__lt=timezone.now(), checkpoint_nusd__gt=0
+            )[:limit]
+        )
         if not due:
             return
         with connections["default"].cursor() as cursor:

@@ -25,8 +25,7 @@ def _spent(row, cur) -> int:
 
 @scopes_disabled()
 @transaction.atomic
-def reserve(*, organization_id: int, api_key_id: int | None, request_id: str, amount_nusd: int,
-            ttl_s: float) -> str:
+def reserve(*, organization_id: int, api_key_id: int | None, request_id: str, amount_nusd: int, ttl_s: float) -> str:
     now = timezone.now()
     cur = _month(now)
     CreditAccount.objects.bulk_create([CreditAccount(organization_id=organization_id)], ignore_conflicts=True)
@@ -38,16 +37,24 @@ def reserve(*, organization_id: int, api_key_id: int | None, request_id: str, am
     b = None
     if api_key_id is not None:
         b = KeyBudget.objects.select_for_update().filter(api_key_id=api_key_id).first()
-        if b is not None and b.monthly_budget_nusd is not None and \
-                _spent(b, cur) + b.reserved_nusd + amount_nusd > b.monthly_budget_nusd:
+        if (
+            b is not None
+            and b.monthly_budget_nusd is not None
+            and _spent(b, cur) + b.reserved_nusd + amount_nusd > b.monthly_budget_nusd
+        ):
             return "key_budget"
     if LedgerEntry.objects.filter(request_id=request_id).exists():
         return "duplicate"
     try:
         with transaction.atomic():
-            Reservation.objects.create(request_id=request_id, organization_id=organization_id,
-                                       api_key_id=api_key_id, amount_nusd=amount_nusd, created_at=now,
-                                       expires_at=now + timedelta(seconds=ttl_s))
+            Reservation.objects.create(
+                request_id=request_id,
+                organization_id=organization_id,
+                api_key_id=api_key_id,
+                amount_nusd=amount_nusd,
+                created_at=now,
+                expires_at=now + timedelta(seconds=ttl_s),
+            )
     except IntegrityError:
         return "duplicate"
     CreditAccount.objects.filter(pk=a.pk).update(reserved_nusd=F("reserved_nusd") + amount_nusd)
@@ -76,9 +83,13 @@ def settle(*, request_id: str, charged_nusd: int) -> tuple[str, int | None, int 
     a.month = cur
     a.save(update_fields=["reserved_nusd", "balance_nusd", "month_spent_nusd", "month", "updated_at"])
     if charged_nusd:
-        LedgerEntry.objects.create(organization_id=r.organization_id, kind=LedgerEntry.Kind.USAGE,
-                                   amount_nusd=-charged_nusd, balance_after_nusd=a.balance_nusd,
-                                   request_id=request_id)
+        LedgerEntry.objects.create(
+            organization_id=r.organization_id,
+            kind=LedgerEntry.Kind.USAGE,
+            amount_nusd=-charged_nusd,
+            balance_after_nusd=a.balance_nusd,
+            request_id=request_id,
+        )
     if r.api_key_id is not None:
         b = KeyBudget.objects.select_for_update().filter(api_key_id=r.api_key_id).first()
         if b is not None:
@@ -93,12 +104,14 @@ def settle(*, request_id: str, charged_nusd: int) -> tuple[str, int | None, int 
 @transaction.atomic
 def sweep(*, limit: int) -> int:
     now = timezone.now()
-    expired = list(Reservation.objects.select_for_update()
-                   .filter(expired=False, expires_at__lt=now).order_by("expires_at")[:limit])
+    expired = list(
+        Reservation.objects.select_for_update().filter(expired=False, expires_at__lt=now).order_by("expires_at")[:limit]
+    )
     for r in expired:
         Reservation.objects.filter(pk=r.pk).update(expired=True)
         CreditAccount.objects.filter(organization_id=r.organization_id).update(
-            reserved_nusd=F("reserved_nusd") - r.amount_nusd)
+            reserved_nusd=F("reserved_nusd") - r.amount_nusd
+        )
         if r.api_key_id is not None:
             KeyBudget.objects.filter(api_key_id=r.api_key_id).update(reserved_nusd=F("reserved_nusd") - r.amount_nusd)
     Reservation.objects.filter(expired=True, expires_at__lt=now - timedelta(days=1)).delete()

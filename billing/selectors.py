@@ -15,8 +15,9 @@ def _check_manager(membership) -> None:
 
 def account_of(membership) -> CreditAccount:
     _check_manager(membership)
-    return (CreditAccount.objects.filter(organization_id=membership.organization_id).first()
-            or CreditAccount(organization_id=membership.organization_id))
+    return CreditAccount.objects.filter(organization_id=membership.organization_id).first() or CreditAccount(
+        organization_id=membership.organization_id
+    )
 
 
 def ledger_of(membership, *, kind: str = "", since: date | None = None, until: date | None = None) -> QuerySet:
@@ -33,15 +34,17 @@ def ledger_of(membership, *, kind: str = "", since: date | None = None, until: d
 
 def trial_credit_of(membership) -> int:
     _check_manager(membership)
-    return TrialGrant.objects.filter(organization_id=membership.organization_id).aggregate(
-        s=Sum("amount_nusd"))["s"] or 0
+    return (
+        TrialGrant.objects.filter(organization_id=membership.organization_id).aggregate(s=Sum("amount_nusd"))["s"] or 0
+    )
 
 
 def pending_checkouts_of(membership) -> QuerySet:
     """Top-ups paid but not yet received (asynchronous payment methods)."""
     _check_manager(membership)
-    return CheckoutSession.objects.filter(organization_id=membership.organization_id,
-                                          status=CheckoutSession.Status.PENDING).order_by("-created_at")
+    return CheckoutSession.objects.filter(
+        organization_id=membership.organization_id, status=CheckoutSession.Status.PENDING
+    ).order_by("-created_at")
 
 
 def ledger_sum(organization_id: int) -> int:
@@ -60,6 +63,11 @@ def key_budgets_of(membership) -> list[dict]:
     out = []
     for key in keys_of(membership).filter(revoked_at__isnull=True).order_by("name", "pk"):
         b = budgets.get(key.pk)
-        out.append({"key": key, "budget_nusd": b.monthly_budget_nusd if b else None,
-                    "spent_nusd": b.month_spent_nusd if b and b.month == month else None})
+        out.append(
+            {
+                "key": key,
+                "budget_nusd": b.monthly_budget_nusd if b else None,
+                "spent_nusd": b.month_spent_nusd if b and b.month == month else None,
+            }
+        )
     return out

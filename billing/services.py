@@ -39,14 +39,24 @@ def ledger_post(*, organization_id: int, kind: str, amount_nusd: int, note: str 
     after = before + amount_nusd
     try:
         with transaction.atomic():
-            entry = LedgerEntry.objects.create(organization_id=organization_id, kind=kind, amount_nusd=amount_nusd,
-                                               balance_after_nusd=after, note=note[:300], **ids)
+            entry = LedgerEntry.objects.create(
+                organization_id=organization_id,
+                kind=kind,
+                amount_nusd=amount_nusd,
+                balance_after_nusd=after,
+                note=note[:300],
+                **ids,
+            )
     except IntegrityError:
         return None
-    CreditAccount.objects.filter(pk=account.pk).update(balance_nusd=F("balance_nusd") + amount_nusd,
-                                                        updated_at=timezone.now())
-    if account.auto_recharge_enabled and after >= account.auto_recharge_threshold_nusd and \
-            not account.auto_recharge_armed:
+    CreditAccount.objects.filter(pk=account.pk).update(
+        balance_nusd=F("balance_nusd") + amount_nusd, updated_at=timezone.now()
+    )
+    if (
+        account.auto_recharge_enabled
+        and after >= account.auto_recharge_threshold_nusd
+        and not account.auto_recharge_armed
+    ):
         CreditAccount.objects.filter(pk=account.pk).update(auto_recharge_armed=True)
     if after < before:
         from .tasks import balance_fell
@@ -80,16 +90,22 @@ def trial_grant(*, email: str, organization_id: int) -> LedgerEntry | None:
                 TrialGrant.objects.create(email=email, organization_id=organization_id, amount_nusd=amount)
         except IntegrityError:
             return None
-        return ledger_post(organization_id=organization_id, kind=Kind.GRANT, amount_nusd=amount,
-                           note="Free trial credit", grant_key=f"trial:{email}")
+        return ledger_post(
+            organization_id=organization_id,
+            kind=Kind.GRANT,
+            amount_nusd=amount,
+            note="Free trial credit",
+            grant_key=f"trial:{email}",
+        )
 
 
 def trial_grant_for_user(*, user_id: int, email: str) -> LedgerEntry | None:
     """The trial for a verified address goes to the first organization its user owns."""
     from accounts.models import Membership
 
-    membership = (Membership.objects.filter(user_id=user_id, role=Membership.Role.OWNER)
-                  .order_by("created_at", "pk").first())
+    membership = (
+        Membership.objects.filter(user_id=user_id, role=Membership.Role.OWNER).order_by("created_at", "pk").first()
+    )
     if membership is None:
         return None
     return trial_grant(email=email, organization_id=membership.organization_id)
@@ -128,17 +144,28 @@ def key_budget_set(*, api_key, monthly_budget_nusd: int | None, actor=None) -> K
 
     _check_manager(actor)
     budget, created = KeyBudget.objects.select_for_update().get_or_create(
-        api_key=api_key, defaults={"organization_id": api_key.organization_id})
-    changes = diff({"monthly_budget_nusd": None if created else budget.monthly_budget_nusd},
-                   {"monthly_budget_nusd": monthly_budget_nusd})
+        api_key=api_key, defaults={"organization_id": api_key.organization_id}
+    )
+    changes = diff(
+        {"monthly_budget_nusd": None if created else budget.monthly_budget_nusd},
+        {"monthly_budget_nusd": monthly_budget_nusd},
+    )
     if changes:
-        audit_record(organization_id=api_key.organization_id, actor=actor, action="billing.key_budget",
-                     target=api_key, changes=changes)
+        audit_record(
+            organization_id=api_key.organization_id,
+            actor=actor,
+            action="billing.key_budget",
+            target=api_key,
+            changes=changes,
+        )
     if created:
         now = timezone.now()
         month = now.date().replace(day=1)
-        spent = sum(UsageRecord.objects.filter(api_key=api_key, created_at__date__gte=month)
-                    .values_list("charged_nusd", flat=True))
+        spent = sum(
+            UsageRecord.objects.filter(api_key=api_key, created_at__date__gte=month).values_list(
+                "charged_nusd", flat=True
+            )
+        )
         budget.month, budget.month_spent_nusd = month, spent
     budget.monthly_budget_nusd = monthly_budget_nusd
     budget.save()
@@ -146,8 +173,15 @@ def key_budget_set(*, api_key, monthly_budget_nusd: int | None, actor=None) -> K
 
 
 # Settings whose changes the audit log records (the Stripe ids are Stripe's, set by its webhooks).
-AUDITED_SETTINGS = ("monthly_cap_nusd", "markup_bp", "postpaid", "auto_recharge_enabled",
-                    "auto_recharge_threshold_nusd", "auto_recharge_amount_nusd", "alert_thresholds_nusd")
+AUDITED_SETTINGS = (
+    "monthly_cap_nusd",
+    "markup_bp",
+    "postpaid",
+    "auto_recharge_enabled",
+    "auto_recharge_threshold_nusd",
+    "auto_recharge_amount_nusd",
+    "alert_thresholds_nusd",
+)
 
 
 @transaction.atomic
@@ -155,13 +189,24 @@ def account_settings_update(*, organization_id: int, actor=None, **fields) -> Cr
     """Changes settings (never money) of the organization's account: monthly_cap_nusd, markup_bp,
     postpaid, auto_recharge_*, alert_thresholds_nusd, stripe ids. `actor`: the Membership (owners
     and admins only), operator or system part acting; changes of AUDITED_SETTINGS are recorded."""
-    allowed = {"monthly_cap_nusd", "markup_bp", "postpaid", "auto_recharge_enabled", "auto_recharge_threshold_nusd",
-               "auto_recharge_amount_nusd", "alert_thresholds_nusd", "stripe_customer_id", "stripe_payment_method_id"}
+    allowed = {
+        "monthly_cap_nusd",
+        "markup_bp",
+        "postpaid",
+        "auto_recharge_enabled",
+        "auto_recharge_threshold_nusd",
+        "auto_recharge_amount_nusd",
+        "alert_thresholds_nusd",
+        "stripe_customer_id",
+        "stripe_payment_method_id",
+    }
     assert set(fields) <= allowed, set(fields) - allowed
     _check_manager(actor)
     account = account_for_update(organization_id)
-    changes = diff({f: getattr(account, f) for f in fields if f in AUDITED_SETTINGS},
-                   {f: v for f, v in fields.items() if f in AUDITED_SETTINGS})
+    changes = diff(
+        {f: getattr(account, f) for f in fields if f in AUDITED_SETTINGS},
+        {f: v for f, v in fields.items() if f in AUDITED_SETTINGS},
+    )
     for name, value in fields.items():
         setattr(account, name, value)
     if fields.get("auto_recharge_enabled"):
@@ -205,13 +250,18 @@ def checkout_start(*, actor, amount_nusd: int, email: str, return_url: str) -> s
     account = CreditAccount.objects.filter(organization_id=organization_id).first()
     try:
         session = stripe_client.checkout_create(
-            organization_id=organization_id, amount_nusd=amount_nusd,
-            customer_id=account.stripe_customer_id if account else "", email=email,
+            organization_id=organization_id,
+            amount_nusd=amount_nusd,
+            customer_id=account.stripe_customer_id if account else "",
+            email=email,
             success_url=return_url + "?checkout=done&session_id={CHECKOUT_SESSION_ID}",
-            cancel_url=return_url + "?checkout=cancelled", idempotency_key=f"aip-checkout-{uuid.uuid4().hex}")
+            cancel_url=return_url + "?checkout=cancelled",
+            idempotency_key=f"aip-checkout-{uuid.uuid4().hex}",
+        )
     except stripe.StripeError as e:
         log.warning("Checkout session for org %s failed: %s", organization_id, e)
         raise CheckoutFailed("Stripe could not start the payment; please try again.") from e
-    CheckoutSession.objects.create(organization_id=organization_id, session_id=session.id, amount_nusd=amount_nusd,
-                                   created_by=actor.user)
+    CheckoutSession.objects.create(
+        organization_id=organization_id, session_id=session.id, amount_nusd=amount_nusd, created_by=actor.user
+    )
     return session.url

@@ -162,8 +162,10 @@ async def _commit_forever() -> None:
             delay = min(max(delay * 2, 0.05), settings.AIPOWER_SETTLE_RETRY_MAX_SECONDS)
         else:
             delay = 0.0
-            await _after_commit([i for i, r in zip(batch, results, strict=True) if r is not _FAILED],
-                                [r for r in results if r is not _FAILED])
+            await _after_commit(
+                [i for i, r in zip(batch, results, strict=True) if r is not _FAILED],
+                [r for r in results if r is not _FAILED],
+            )
             failed = [i for i, r in zip(batch, results, strict=True) if r is _FAILED]
             if failed:
                 _queue.extend(failed)  # retried later, behind the rest

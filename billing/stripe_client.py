@@ -42,14 +42,29 @@ def client() -> stripe.StripeClient:
 cents = nusd_to_cents
 
 
-def checkout_create(*, organization_id: int, amount_nusd: int, customer_id: str, email: str, success_url: str,
-                    cancel_url: str, idempotency_key: str):
+def checkout_create(
+    *,
+    organization_id: int,
+    amount_nusd: int,
+    customer_id: str,
+    email: str,
+    success_url: str,
+    cancel_url: str,
+    idempotency_key: str,
+):
     """A Checkout Session (mode=payment) for a top-up; the card is saved for auto-recharge."""
     params: SessionCreateParams = {
         "mode": "payment",
-        "line_items": [{"quantity": 1, "price_data": {
-            "currency": "usd", "unit_amount": cents(amount_nusd),
-            "product_data": {"name": "AIPower credits"}}}],
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": "usd",
+                    "unit_amount": cents(amount_nusd),
+                    "product_data": {"name": "AIPower credits"},
+                },
+            }
+        ],
         "success_url": success_url,
         "cancel_url": cancel_url,
         "client_reference_id": str(organization_id),
@@ -68,15 +83,19 @@ def checkout_create(*, organization_id: int, amount_nusd: int, customer_id: str,
     return client().v1.checkout.sessions.create(params=params, options={"idempotency_key": idempotency_key})
 
 
-def charge_off_session(*, organization_id: int, amount_nusd: int, customer_id: str, payment_method_id: str,
-                       idempotency_key: str):
+def charge_off_session(
+    *, organization_id: int, amount_nusd: int, customer_id: str, payment_method_id: str, idempotency_key: str
+):
     """Charges the saved payment method now, the customer absent (auto-recharge)."""
     params: PaymentIntentCreateParams = {
-        "amount": cents(amount_nusd), "currency": "usd", "customer": customer_id,
-        "payment_method": payment_method_id, "off_session": True, "confirm": True,
+        "amount": cents(amount_nusd),
+        "currency": "usd",
+        "customer": customer_id,
+        "payment_method": payment_method_id,
+        "off_session": True,
+        "confirm": True,
         "description": "AIPower credits (auto-recharge)",
-        "metadata": {"organization_id": str(organization_id), "amount_nusd": str(amount_nusd),
-                     "auto_recharge": "1"},
+        "metadata": {"organization_id": str(organization_id), "amount_nusd": str(amount_nusd), "auto_recharge": "1"},
     }
     try:
         return client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
@@ -97,5 +116,6 @@ def meter_event(*, customer_id: str, value: int, identifier: str, timestamp: int
 
 def construct_event(payload: bytes, sig_header: str | None):
     """The verified event of a webhook delivery; raises ValueError or SignatureVerificationError."""
-    return stripe.Webhook.construct_event(payload, sig_header, settings.STRIPE_WEBHOOK_SECRET,
-                                          tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS)
+    return stripe.Webhook.construct_event(
+        payload, sig_header, settings.STRIPE_WEBHOOK_SECRET, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
+    )

@@ -51,12 +51,24 @@ def _org_id(obj) -> int | None:
     return org_id if Organization.objects.filter(pk=org_id).exists() else None
 
 
-def _credit(*, org_id: int, payment_id: str, amount_cents: int, note: str, customer: str | None = None,
-            payment_method: str | None = None) -> str:
+def _credit(
+    *,
+    org_id: int,
+    payment_id: str,
+    amount_cents: int,
+    note: str,
+    customer: str | None = None,
+    payment_method: str | None = None,
+) -> str:
     if amount_cents <= 0:
         return "nothing to credit"
-    entry = ledger_post(organization_id=org_id, kind=Kind.TOPUP, amount_nusd=amount_cents * NUSD_PER_CENT,
-                        note=note, stripe_payment_id=payment_id)
+    entry = ledger_post(
+        organization_id=org_id,
+        kind=Kind.TOPUP,
+        amount_nusd=amount_cents * NUSD_PER_CENT,
+        note=note,
+        stripe_payment_id=payment_id,
+    )
     fields = {}
     if customer:
         fields["stripe_customer_id"] = customer
@@ -73,10 +85,15 @@ def _session_paid(session) -> str:
         log.warning("Checkout session %s names no known organization", session["id"])
         return "unknown organization"
     CheckoutSession.objects.filter(session_id=session["id"]).update(
-        status=CheckoutSession.Status.PAID, payment_intent_id=session.get("payment_intent") or "")
-    return _credit(org_id=org_id, payment_id=session.get("payment_intent") or session["id"],
-                   amount_cents=session.get("amount_total") or 0, note="Top-up (Stripe Checkout)",
-                   customer=session.get("customer"))
+        status=CheckoutSession.Status.PAID, payment_intent_id=session.get("payment_intent") or ""
+    )
+    return _credit(
+        org_id=org_id,
+        payment_id=session.get("payment_intent") or session["id"],
+        amount_cents=session.get("amount_total") or 0,
+        note="Top-up (Stripe Checkout)",
+        customer=session.get("customer"),
+    )
 
 
 def checkout_session_completed(session) -> str:
@@ -100,14 +117,22 @@ def payment_intent_succeeded(intent) -> str:
     org_id = _org_id(intent)
     if org_id is None:
         return "not ours"
-    return _credit(org_id=org_id, payment_id=intent["id"], amount_cents=intent.get("amount_received") or 0,
-                   note="Top-up (Stripe)", customer=intent.get("customer"),
-                   payment_method=intent.get("payment_method"))
+    return _credit(
+        org_id=org_id,
+        payment_id=intent["id"],
+        amount_cents=intent.get("amount_received") or 0,
+        note="Top-up (Stripe)",
+        customer=intent.get("customer"),
+        payment_method=intent.get("payment_method"),
+    )
 
 
 def _topup_for(payment_intent: str | None) -> LedgerEntry:
-    entry = LedgerEntry.objects.filter(kind=Kind.TOPUP, stripe_payment_id=payment_intent).first() \
-        if payment_intent else None
+    entry = (
+        LedgerEntry.objects.filter(kind=Kind.TOPUP, stripe_payment_id=payment_intent).first()
+        if payment_intent
+        else None
+    )
     if entry is None:
         # The refund or dispute came before the payment's own event: have Stripe send it again.
         raise RetryLater(f"no top-up for payment {payment_intent!r} yet")
@@ -122,7 +147,8 @@ def _clawed(payment_id: str | None) -> int:
 def charge_succeeded(charge) -> str:
     if charge.get("payment_intent") and charge.get("receipt_url"):
         LedgerEntry.objects.filter(kind=Kind.TOPUP, stripe_payment_id=charge["payment_intent"]).update(
-            receipt_url=charge["receipt_url"][:500])
+            receipt_url=charge["receipt_url"][:500]
+        )
     return "receipt"
 
 
@@ -133,9 +159,14 @@ def charge_refunded(charge) -> str:
     due = refunded - _clawed(topup.stripe_payment_id)
     if due <= 0:
         return "already clawed back"
-    entry = ledger_post(organization_id=topup.organization_id, kind=Kind.CLAWBACK, amount_nusd=-due,
-                        note="Payment refunded", stripe_payment_id=topup.stripe_payment_id,
-                        stripe_object_id=f"{charge['id']}:refunded:{charge.get('amount_refunded')}")
+    entry = ledger_post(
+        organization_id=topup.organization_id,
+        kind=Kind.CLAWBACK,
+        amount_nusd=-due,
+        note="Payment refunded",
+        stripe_payment_id=topup.stripe_payment_id,
+        stripe_object_id=f"{charge['id']}:refunded:{charge.get('amount_refunded')}",
+    )
     return "clawed back" if entry is not None else "already clawed back"
 
 
@@ -144,9 +175,14 @@ def charge_dispute_created(dispute) -> str:
     due = min(dispute.get("amount", 0) * NUSD_PER_CENT, topup.amount_nusd - _clawed(topup.stripe_payment_id))
     if due <= 0:
         return "already clawed back"
-    entry = ledger_post(organization_id=topup.organization_id, kind=Kind.CLAWBACK, amount_nusd=-due,
-                        note=f"Payment disputed ({dispute.get('reason') or 'no reason given'})",
-                        stripe_payment_id=topup.stripe_payment_id, stripe_object_id=dispute["id"])
+    entry = ledger_post(
+        organization_id=topup.organization_id,
+        kind=Kind.CLAWBACK,
+        amount_nusd=-due,
+        note=f"Payment disputed ({dispute.get('reason') or 'no reason given'})",
+        stripe_payment_id=topup.stripe_payment_id,
+        stripe_object_id=dispute["id"],
+    )
     return "clawed back" if entry is not None else "already clawed back"
 
 
@@ -157,14 +193,20 @@ def charge_dispute_closed(dispute) -> str:
     clawed = LedgerEntry.objects.filter(kind=Kind.CLAWBACK, stripe_object_id=dispute["id"]).first()
     if clawed is None:
         return "nothing was clawed back"
-    entry = ledger_post(organization_id=clawed.organization_id, kind=Kind.ADJUSTMENT, amount_nusd=-clawed.amount_nusd,
-                        note="Dispute won: payment restored", grant_key=f"dispute-won:{dispute['id']}")
+    entry = ledger_post(
+        organization_id=clawed.organization_id,
+        kind=Kind.ADJUSTMENT,
+        amount_nusd=-clawed.amount_nusd,
+        note="Dispute won: payment restored",
+        grant_key=f"dispute-won:{dispute['id']}",
+    )
     return "restored" if entry is not None else "already restored"
 
 
 def checkout_session_expired(session) -> str:
     CheckoutSession.objects.filter(session_id=session["id"], status=CheckoutSession.Status.OPEN).update(
-        status=CheckoutSession.Status.FAILED)
+        status=CheckoutSession.Status.FAILED
+    )
     return "expired"
 
 

@@ -57,19 +57,24 @@ def _page(request, *, topup_form=None, settings_form=None, status=200):
     f = filters.cleaned_data if filters.is_valid() else {}
     entries = selectors.ledger_of(m, kind=f.get("kind", ""), since=f.get("since"), until=f.get("until"))
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    return render(request, "billing/billing.html", {
-        "account": account,
-        "trial_credit_nusd": selectors.trial_credit_of(m),
-        "trial_offer_nusd": settings.AIPOWER_TRIAL_CREDIT_NUSD,
-        "page": page,
-        "filters": filters,
-        "topups_configured": stripe_client.configured(),
-        "topup_form": topup_form or TopUpForm(),
-        "presets": settings.AIPOWER_TOPUP_PRESETS_USD,
-        "settings_form": settings_form or SettingsForm(initial=_settings_initial(account)),
-        "key_budgets": selectors.key_budgets_of(m),
-        "pending": selectors.pending_checkouts_of(m),
-    }, status=status)
+    return render(
+        request,
+        "billing/billing.html",
+        {
+            "account": account,
+            "trial_credit_nusd": selectors.trial_credit_of(m),
+            "trial_offer_nusd": settings.AIPOWER_TRIAL_CREDIT_NUSD,
+            "page": page,
+            "filters": filters,
+            "topups_configured": stripe_client.configured(),
+            "topup_form": topup_form or TopUpForm(),
+            "presets": settings.AIPOWER_TOPUP_PRESETS_USD,
+            "settings_form": settings_form or SettingsForm(initial=_settings_initial(account)),
+            "key_budgets": selectors.key_budgets_of(m),
+            "pending": selectors.pending_checkouts_of(m),
+        },
+        status=status,
+    )
 
 
 @member_required
@@ -84,8 +89,12 @@ def topup(request):
     if not form.is_valid():
         return _page(request, topup_form=form, status=400)
     try:
-        url = checkout_start(actor=request.membership, amount_nusd=form.cleaned_data["amount_nusd"],
-                             email=request.user.email, return_url=request.build_absolute_uri(reverse("billing:page")))
+        url = checkout_start(
+            actor=request.membership,
+            amount_nusd=form.cleaned_data["amount_nusd"],
+            email=request.user.email,
+            return_url=request.build_absolute_uri(reverse("billing:page")),
+        )
     except CheckoutFailed as e:
         messages.error(request, str(e))
         return redirect("billing:page")

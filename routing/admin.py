@@ -45,9 +45,20 @@ class ProviderAdmin(admin.ModelAdmin):
 @admin.register(CatalogModel)
 class CatalogModelAdmin(PriceVersioningMixin, admin.ModelAdmin):
     form = CatalogModelForm
-    list_display = ("public_id", "display_name", "provider", "input_price", "output_price",
-                    "context_window", "quality_overall", "quality_coding", "supports_tools", "supports_vision",
-                    "supports_json_mode", "enabled")
+    list_display = (
+        "public_id",
+        "display_name",
+        "provider",
+        "input_price",
+        "output_price",
+        "context_window",
+        "quality_overall",
+        "quality_coding",
+        "supports_tools",
+        "supports_vision",
+        "supports_json_mode",
+        "enabled",
+    )
     list_filter = ("provider", "enabled", "supports_tools", "supports_vision", "supports_json_mode", "price_pinned")
     search_fields = ("public_id", "upstream_id", "display_name")
     change_list_template = "admin/routing/change_list_with_health.html"

@@ -33,8 +33,13 @@ class CatalogModelForm(forms.ModelForm):
                 continue
             old = self.fields[name]
             self.fields[name] = forms.DecimalField(
-                label=f"{label} ($ per 1M tokens)", required=old.required, min_value=0, max_digits=14,
-                decimal_places=6, help_text=old.help_text or ("Empty: the input price." if not old.required else ""))
+                label=f"{label} ($ per 1M tokens)",
+                required=old.required,
+                min_value=0,
+                max_digits=14,
+                decimal_places=6,
+                help_text=old.help_text or ("Empty: the input price." if not old.required else ""),
+            )
             micro = self.initial.get(name)
             if micro is not None:
                 self.initial[name] = Decimal(micro) / MICRO

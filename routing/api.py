@@ -15,13 +15,16 @@ class PricePointSerializer(serializers.Serializer):
     effective_at = serializers.DateTimeField(allow_null=True, help_text="null: before prices were versioned")
     input_price_usd_micro_per_mtok = serializers.IntegerField(help_text="micro-USD per 1M input tokens")
     cached_input_price_usd_micro_per_mtok = serializers.IntegerField(
-        allow_null=True, help_text="micro-USD per 1M cached input tokens; null: the input price")
+        allow_null=True, help_text="micro-USD per 1M cached input tokens; null: the input price"
+    )
     cache_write_price_usd_micro_per_mtok = serializers.IntegerField(
-        allow_null=True, help_text="micro-USD per 1M input tokens written to the cache; null: the input price")
+        allow_null=True, help_text="micro-USD per 1M input tokens written to the cache; null: the input price"
+    )
     output_price_usd_micro_per_mtok = serializers.IntegerField(help_text="micro-USD per 1M output tokens")
     # A field named like Field.source, which the stubs type as an attribute; DRF takes it as a field.
     source = serializers.CharField(  # type: ignore[assignment]
-        help_text="admin, sync, seed, or catalog (a price with no version yet)")
+        help_text="admin, sync, seed, or catalog (a price with no version yet)"
+    )
     state = serializers.CharField(help_text="scheduled, in force or past")
 
 

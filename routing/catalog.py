@@ -98,10 +98,16 @@ def load_snapshot() -> Snapshot:
             upstream_id=m.upstream_id,
             display_name=m.display_name,
             provider=ProviderInfo(
-                slug=p.slug, name=p.name, wire_format=p.wire_format, base_url=p.base_url.rstrip("/"),
-                credential_env=p.credential_env, connect_timeout_s=p.connect_timeout_s,
-                first_byte_timeout_s=p.first_byte_timeout_s, idle_timeout_s=p.idle_timeout_s,
-                total_timeout_s=p.total_timeout_s, quirks=p.quirks or {},
+                slug=p.slug,
+                name=p.name,
+                wire_format=p.wire_format,
+                base_url=p.base_url.rstrip("/"),
+                credential_env=p.credential_env,
+                connect_timeout_s=p.connect_timeout_s,
+                first_byte_timeout_s=p.first_byte_timeout_s,
+                idle_timeout_s=p.idle_timeout_s,
+                total_timeout_s=p.total_timeout_s,
+                quirks=p.quirks or {},
             ),
             input_price=m.input_price_usd_micro_per_mtok,
             output_price=m.output_price_usd_micro_per_mtok,
@@ -130,17 +136,29 @@ def load_snapshot() -> Snapshot:
     routes = {}
     for r in Route.objects.filter(enabled=True).prefetch_related("targets"):
         kept = [t for t in r.targets.all() if t.model_id in by_pk]
-        routes[r.name] = RouteInfo(name=r.name, goal=r.goal, description=r.description,
-                                   targets=tuple(by_pk[t.model_id] for t in kept), policy=r.policy,
-                                   tiers=tuple(t.tier for t in kept), premium_threshold=r.premium_threshold,
-                                   default_quality=r.default_quality, price_cap=r.price_cap_usd_micro_per_mtok)
+        routes[r.name] = RouteInfo(
+            name=r.name,
+            goal=r.goal,
+            description=r.description,
+            targets=tuple(by_pk[t.model_id] for t in kept),
+            policy=r.policy,
+            tiers=tuple(t.tier for t in kept),
+            premium_threshold=r.premium_threshold,
+            default_quality=r.default_quality,
+            price_cap=r.price_cap_usd_micro_per_mtok,
+        )
     fallbacks: dict[str, list[ModelInfo]] = {}
     for f in FallbackTarget.objects.select_related("provider").order_by("provider", "position", "id"):
         if f.model_id in by_pk:
             fallbacks.setdefault(f.provider.slug, []).append(by_pk[f.model_id])
-    return Snapshot(models=models, by_upstream_id=by_upstream, routes=routes,
-                    fallbacks={k: tuple(v) for k, v in fallbacks.items()}, loaded_at=time.monotonic(),
-                    next_price_change_at=next_price_change_at)
+    return Snapshot(
+        models=models,
+        by_upstream_id=by_upstream,
+        routes=routes,
+        fallbacks={k: tuple(v) for k, v in fallbacks.items()},
+        loaded_at=time.monotonic(),
+        next_price_change_at=next_price_change_at,
+    )
 
 
 _load_async = db_task(load_snapshot)

@@ -11,11 +11,17 @@ COST_HEADER = "x-aipower-cost-usd"
 
 def price(served, usage, markup_bp: int) -> tuple[int, int]:
     """(upstream cost, charge) in nano-USD of `usage` on the served model."""
-    cost = cost_of(prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
-                   completion_tokens=usage.completion_tokens, input_price=served.input_price,
-                   output_price=served.output_price, cached_input_price=served.cached_input_price,
-                   markup_bp=markup_bp, cache_write_tokens=usage.cache_write_tokens,
-                   cache_write_price=served.cache_write_price)
+    cost = cost_of(
+        prompt_tokens=usage.prompt_tokens,
+        cached_tokens=usage.cached_tokens,
+        completion_tokens=usage.completion_tokens,
+        input_price=served.input_price,
+        output_price=served.output_price,
+        cached_input_price=served.cached_input_price,
+        markup_bp=markup_bp,
+        cache_write_tokens=usage.cache_write_tokens,
+        cache_write_price=served.cache_write_price,
+    )
     return cost.upstream_nusd, cost.charged_nusd
 
 

@@ -32,9 +32,15 @@ def prompt_bound(features: Features) -> int:
 
 
 def worst_case(model: ModelInfo, features: Features, markup_bp: int) -> int:
-    return worst_case_nusd(prompt_tokens=prompt_bound(features), max_tokens=features.max_tokens,
-                           model_max_output=model.max_output_tokens, input_price=model.input_price,
-                           output_price=model.output_price, markup_bp=markup_bp, n=features.n)
+    return worst_case_nusd(
+        prompt_tokens=prompt_bound(features),
+        max_tokens=features.max_tokens,
+        model_max_output=model.max_output_tokens,
+        input_price=model.input_price,
+        output_price=model.output_price,
+        markup_bp=markup_bp,
+        n=features.n,
+    )
 
 
 def affordable_output(room_nusd: int, model: ModelInfo, prompt_tokens: int, markup_bp: int, n: int = 1) -> int:
@@ -75,28 +81,45 @@ async def hold_first(call, candidates, features: Features, body: dict) -> None:
     room = await holds.headroom_nusd(organization_id=org, api_key_id=key_id)
     fits = affordable_output(room or 0, first, prompt_bound(features), markup, features.n)
     if fits < 0:
-        raise _refusal(limit, room, f"does not cover this request's prompt (~{features.prompt_tokens} tokens) "
-                                    f"on {first.public_id}. Top up on the billing page.")
+        raise _refusal(
+            limit,
+            room,
+            f"does not cover this request's prompt (~{features.prompt_tokens} tokens) "
+            f"on {first.public_id}. Top up on the billing page.",
+        )
     if features.max_tokens is not None:
         fits = min(fits, features.max_tokens - 1)
-        raise _refusal(limit, room, f"does not cover max_tokens={features.max_tokens} on {first.public_id}. "
-                                    f"The largest max_tokens it covers for this request is {fits}: lower "
-                                    f"max_tokens or top up on the billing page.")
+        raise _refusal(
+            limit,
+            room,
+            f"does not cover max_tokens={features.max_tokens} on {first.public_id}. "
+            f"The largest max_tokens it covers for this request is {fits}: lower "
+            f"max_tokens or top up on the billing page.",
+        )
     if fits < output_floor():
-        raise _refusal(limit, room, f"covers only {fits} output tokens on {first.public_id}, fewer than the "
-                                    f"{output_floor()} a request needs. Top up on the billing page.")
+        raise _refusal(
+            limit,
+            room,
+            f"covers only {fits} output tokens on {first.public_id}, fewer than the "
+            f"{output_floor()} a request needs. Top up on the billing page.",
+        )
     call.output_cap = features.max_tokens = fits
     body["max_tokens"] = fits
     try:
         await _hold(call, worst_case(first, features, markup))
     except reservations.InsufficientCredit as exc:  # another request took the room meanwhile
-        raise _refusal(exc.limit, None, f"does not cover this request on {first.public_id}. "
-                                        "Top up on the billing page.") from None
+        raise _refusal(
+            exc.limit, None, f"does not cover this request on {first.public_id}. Top up on the billing page."
+        ) from None
 
 
 async def _hold(call, amount: int) -> None:
-    await reservations.reserve(organization_id=call.key.organization_id, api_key_id=call.key.key_id,
-                               request_id=call.request_id, amount_nusd=amount)
+    await reservations.reserve(
+        organization_id=call.key.organization_id,
+        api_key_id=call.key.key_id,
+        request_id=call.request_id,
+        amount_nusd=amount,
+    )
     call.reserved, call.held_nusd = True, amount
 
 
@@ -119,6 +142,12 @@ async def covers(call, model: ModelInfo) -> bool:
 
 def unaffordable_error(call) -> GatewayError:
     """Nothing was tried: every candidate left was dearer than the credit covers."""
-    return GatewayError(402, "Insufficient credit: the models that could serve this request right now ("
-                        + ", ".join(call.unaffordable) + ") cost more than your organization's balance covers. "
-                        "Top up on the billing page.", "insufficient_quota", code="insufficient_quota")
+    return GatewayError(
+        402,
+        "Insufficient credit: the models that could serve this request right now ("
+        + ", ".join(call.unaffordable)
+        + ") cost more than your organization's balance covers. "
+        "Top up on the billing page.",
+        "insufficient_quota",
+        code="insufficient_quota",
+    )

@@ -47,9 +47,13 @@ ENCODINGS = ("float", "base64")
 
 def _inputs(raw) -> tuple[list, bool]:
     """(the inputs as a list, whether they are token arrays)."""
+
     def tokens(v):
-        return isinstance(v, list) and bool(v) and all(isinstance(t, int) and not isinstance(t, bool) and t >= 0
-                                                       for t in v)
+        return (
+            isinstance(v, list)
+            and bool(v)
+            and all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in v)
+        )
 
     if isinstance(raw, str):
         return [raw], False
@@ -62,8 +66,11 @@ def _inputs(raw) -> tuple[list, bool]:
             return raw, False
         if all(tokens(v) for v in raw):
             return raw, True
-    raise invalid("'input' must be a non-empty string, an array of strings, a token array or an array of token "
-                  "arrays.", param="input", code="invalid_type")
+    raise invalid(
+        "'input' must be a non-empty string, an array of strings, a token array or an array of token arrays.",
+        param="input",
+        code="invalid_type",
+    )
 
 
 def _size(item) -> int:
@@ -83,15 +90,22 @@ def _unfit(model: ModelInfo, inputs: list, token_input: bool, dims: int | None) 
     if model.kind != "embedding":
         return invalid(f"The model '{name}' is not an embedding model.", param="model", code="invalid_value")
     if token_input and not model.quirks.get("embedding_token_input"):
-        return invalid(f"'{name}' does not take token arrays as input; send text.", param="input",
-                       code="unsupported_value")
+        return invalid(
+            f"'{name}' does not take token arrays as input; send text.", param="input", code="unsupported_value"
+        )
     if model.max_batch and len(inputs) > model.max_batch:
-        return invalid(f"'{name}' takes at most {model.max_batch} inputs per request; {len(inputs)} were sent.",
-                       param="input", code="batch_too_large")
+        return invalid(
+            f"'{name}' takes at most {model.max_batch} inputs per request; {len(inputs)} were sent.",
+            param="input",
+            code="batch_too_large",
+        )
     longest = max(_size(i) for i in inputs)
     if longest > model.context_window:
-        return invalid(f"An input is about {longest} tokens; '{name}' takes at most {model.context_window} per "
-                       "input.", param="input", code="context_length_exceeded")
+        return invalid(
+            f"An input is about {longest} tokens; '{name}' takes at most {model.context_window} per input.",
+            param="input",
+            code="context_length_exceeded",
+        )
     if dims is not None and not _can_give(model, dims):
         sizes = model.quirks.get("embedding_dimensions")
         what = f"one of {sizes}" if sizes else f"at most {model.dimensions}"
@@ -99,8 +113,9 @@ def _unfit(model: ModelInfo, inputs: list, token_input: bool, dims: int | None) 
     return None
 
 
-def candidates(model: ModelInfo, snapshot, inputs: list, token_input: bool, dims: int | None,
-               fallback: bool) -> list[tuple[ModelInfo, int | None]]:
+def candidates(
+    model: ModelInfo, snapshot, inputs: list, token_input: bool, dims: int | None, fallback: bool
+) -> list[tuple[ModelInfo, int | None]]:
     """(model, the dimensions to ask it for) in order: the pinned model, then the cheapest others
     that give vectors of the same size."""
     err = _unfit(model, inputs, token_input, dims)
@@ -110,8 +125,10 @@ def candidates(model: ModelInfo, snapshot, inputs: list, token_input: bool, dims
     if not fallback:
         return out
     size = dims or model.dimensions
-    others = sorted((m for m in snapshot.models.values() if m.kind == "embedding" and m.id != model.id),
-                    key=lambda m: (m.input_price, m.public_id))
+    others = sorted(
+        (m for m in snapshot.models.values() if m.kind == "embedding" and m.id != model.id),
+        key=lambda m: (m.input_price, m.public_id),
+    )
     for m in others:
         ask = None if m.dimensions == size and dims is None else size
         if _unfit(m, inputs, token_input, ask) is None:
@@ -142,8 +159,9 @@ async def create(request) -> ApiResponse:
             raise invalid("'dimensions' must be an integer of at least 1.", param="dimensions", code="invalid_type")
         encoding = body.get("encoding_format", "float")
         if encoding not in ENCODINGS:
-            raise invalid("'encoding_format' must be 'float' or 'base64'.", param="encoding_format",
-                          code="invalid_value")
+            raise invalid(
+                "'encoding_format' must be 'float' or 'base64'.", param="encoding_format", code="invalid_value"
+            )
         snapshot = await get_snapshot()
         model = snapshot.resolve_model(name)
         if model is None:
@@ -154,16 +172,28 @@ async def create(request) -> ApiResponse:
         if key.allowed:
             _, usable = usable_names(snapshot, key.allowed)
             if model.public_id not in usable:
-                raise GatewayError(403, f"This API key may not use '{name}'.", "permission_error", param="model",
-                                   code="model_not_allowed")
+                raise GatewayError(
+                    403,
+                    f"This API key may not use '{name}'.",
+                    "permission_error",
+                    param="model",
+                    code="model_not_allowed",
+                )
             plan = [(m, d) for m, d in plan if m.public_id in usable]
         if key.rpm_limit or key.tpm_limit:
             over = await limits.admit(key.key_id, key.rpm_limit, key.tpm_limit)
             if over is not None:
                 raise _rate_limited(*over)
         prompt = sum(_size(i) for i in inputs)
-        call.features = Features(prompt_tokens=prompt, max_tokens=0, tools=False, vision=False, json_mode=False,
-                                 stream=False, include_usage=False)
+        call.features = Features(
+            prompt_tokens=prompt,
+            max_tokens=0,
+            tools=False,
+            vision=False,
+            json_mode=False,
+            stream=False,
+            include_usage=False,
+        )
         await _reserve(call, [m for m, _ in plan], call.features, {})
     except GatewayError as err:
         call.record(status="client_error", http_status=err.status, error_type=err.code or err.type)
@@ -175,8 +205,11 @@ async def create(request) -> ApiResponse:
     try:
         return await _serve(call, request, [m for m, _ in plan], asked, inputs, encoding, snapshot)
     except GatewayError as err:
-        call.record(status="client_error" if err.status < 500 else "upstream_error", http_status=err.status,
-                    error_type=err.code or err.type)
+        call.record(
+            status="client_error" if err.status < 500 else "upstream_error",
+            http_status=err.status,
+            error_type=err.code or err.type,
+        )
         return error_response(err, call)
     except BaseException:
         call.record(status="client_disconnected", http_status=499, error_type="aborted")
@@ -191,8 +224,9 @@ async def _serve(call: Call, request, models: list, asked: dict, inputs: list, e
         t = time.perf_counter()
         try:
             async with asyncio.timeout(target.total_timeout):
-                vectors, counted = await adapter_for(model.provider.wire_format).embed(client, target, inputs,
-                                                                                       asked[model.id])
+                vectors, counted = await adapter_for(model.provider.wire_format).embed(
+                    client, target, inputs, asked[model.id]
+                )
         except TimeoutError:
             last = UpstreamError("The upstream did not answer in time.", kind="timeout")
             await _failed(call, model, t, last)
@@ -211,7 +245,11 @@ async def _serve(call: Call, request, models: list, asked: dict, inputs: list, e
         usage = Usage(prompt_tokens=counted if counted is not None else call.features.prompt_tokens)
         call.record(status="ok", http_status=200, usage=usage, estimated=counted is None)
         data = [{"object": "embedding", "index": i, "embedding": _encode(v, encoding)} for i, v in enumerate(vectors)]
-        out = {"object": "list", "data": data, "model": model.public_id,
-               "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens}}
+        out = {
+            "object": "list",
+            "data": data,
+            "model": model.public_id,
+            "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens},
+        }
         return ApiResponse(orjson.dumps(out), headers=call.headers())
     raise _exhausted(last, call)

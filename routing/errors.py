@@ -10,8 +10,15 @@ def error_body(message: str, type_: str, param: str | None = None, code: str | N
 class GatewayError(Exception):
     """An error the gateway returns to the caller as it is."""
 
-    def __init__(self, status: int, message: str, type_: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None, headers: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -36,8 +43,17 @@ class UpstreamError(Exception):
     as it is and never counts against the provider.
     """
 
-    def __init__(self, message: str, *, kind: str, status: int | None = None, retryable: bool = True,
-                 caller_fault: bool = False, retry_after: float | None = None, upstream_body: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        status: int | None = None,
+        retryable: bool = True,
+        caller_fault: bool = False,
+        retry_after: float | None = None,
+        upstream_body: dict | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.kind = kind

@@ -29,22 +29,32 @@ def plan_report(p: policy.Plan, f: Features, *, requested: str, markup_bp: int) 
         "prompt_tokens_estimate": f.prompt_tokens,
         "markup_bp": markup_bp,
         "candidates": [
-            {"position": i + 1, "model": m.public_id, "provider": m.provider.slug, "why": why,
-             "expected_output_tokens": expected_output_tokens(m, f),
-             "estimated_cost_nusd": estimated_cost_nusd(m, f, markup_bp)}
+            {
+                "position": i + 1,
+                "model": m.public_id,
+                "provider": m.provider.slug,
+                "why": why,
+                "expected_output_tokens": expected_output_tokens(m, f),
+                "estimated_cost_nusd": estimated_cost_nusd(m, f, markup_bp),
+            }
             for i, (m, why) in enumerate(zip(p.candidates, p.why, strict=False))
         ],
         "skipped": [{"model": pid, "why": why} for pid, why in p.skipped],
     }
 
 
-def explain_body(body: dict, snapshot: Snapshot, *, headers: dict | None = None, key=None,
-                 markup_bp: int = 0) -> dict:
+def explain_body(body: dict, snapshot: Snapshot, *, headers: dict | None = None, key=None, markup_bp: int = 0) -> dict:
     """The plan report of one request body (raises GatewayError for a bad one)."""
     features = validate(body)
     fallback = (headers or {}).get("x-aipower-fallback", "on").lower() not in ("off", "0", "false", "no")
-    p = policy.plan(body["model"], features, snapshot, fallback=fallback, extra_models=body.get("models"),
-                    **smart.policy_inputs(headers or {}, key, snapshot, body))
+    p = policy.plan(
+        body["model"],
+        features,
+        snapshot,
+        fallback=fallback,
+        extra_models=body.get("models"),
+        **smart.policy_inputs(headers or {}, key, snapshot, body),
+    )
     if key is not None and key.allowed:
         p = policy.restrict(p, body["model"], key.allowed, snapshot)
     return plan_report(p, features, requested=body["model"], markup_bp=markup_bp)

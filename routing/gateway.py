@@ -97,8 +97,15 @@ class Call:
             h[costs.COST_HEADER] = costs.usd_text(self.charged_nusd)
         return h
 
-    def record(self, *, status: str, http_status: int, usage: Usage | None = None, estimated: bool = False,
-               error_type: str = "") -> None:
+    def record(
+        self,
+        *,
+        status: str,
+        http_status: int,
+        usage: Usage | None = None,
+        estimated: bool = False,
+        error_type: str = "",
+    ) -> None:
         """Writes this request's one usage row (never twice, whatever calls it)."""
         if self.recorded or self.key is None:
             return
@@ -106,17 +113,26 @@ class Call:
         usage = usage or Usage()
         if self.key.tpm_limit:
             _spend_tokens(self.key.key_id, self.key.tpm_limit, usage.prompt_tokens + usage.completion_tokens)
-        row = self.usage_row(status=status, http_status=http_status, usage=usage, estimated=estimated,
-                             error_type=error_type)
-        metrics.record(self, status=status, http_status=http_status, usage=usage, charged_nusd=row["charged_nusd"],
-                       upstream_nusd=row["upstream_cost_nusd"], latency_s=row["latency_ms"] / 1000)
+        row = self.usage_row(
+            status=status, http_status=http_status, usage=usage, estimated=estimated, error_type=error_type
+        )
+        metrics.record(
+            self,
+            status=status,
+            http_status=http_status,
+            usage=usage,
+            charged_nusd=row["charged_nusd"],
+            upstream_nusd=row["upstream_cost_nusd"],
+            latency_s=row["latency_ms"] / 1000,
+        )
         # The charge (settled once per request id) and the usage row, committed together with other
         # requests' by the settlement queue: done even when this request's task is being cancelled
         # (the caller went away) or the database is away.
         self.committed = settlement.record(settle_nusd=row["charged_nusd"] if self.reserved else None, **row)
 
-    def usage_row(self, *, status: str, http_status: int, usage: Usage, estimated: bool = False,
-                  error_type: str = "") -> dict:
+    def usage_row(
+        self, *, status: str, http_status: int, usage: Usage, estimated: bool = False, error_type: str = ""
+    ) -> dict:
         """This request's usage row as it stands, with its charge (never above the hold)."""
         assert self.key is not None  # record() writes no row for a request without a key
         served = self.served
@@ -137,10 +153,9 @@ class Call:
             served_model=served.public_id if served else "",
             provider=served.provider.slug if served else "",
             attempts=len(self.attempts),
-            attempt_log=self.attempts + [{"model": m, "status": "skipped", "error": "circuit_open"}
-                                         for m in self.skipped]
-                        + [{"model": m, "status": "skipped", "error": "insufficient_credit"}
-                           for m in self.unaffordable],
+            attempt_log=self.attempts
+            + [{"model": m, "status": "skipped", "error": "circuit_open"} for m in self.skipped]
+            + [{"model": m, "status": "skipped", "error": "insufficient_credit"} for m in self.unaffordable],
             stream=self.stream,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
@@ -170,8 +185,13 @@ def error_response(err: GatewayError, call: Call | None = None) -> ApiResponse:
 
 def _rate_limited(which: str, wait_s: float) -> GatewayError:
     seconds = max(1, int(wait_s + 0.999))
-    return GatewayError(429, f"Rate limit reached for {which} per minute on this API key. Try again in {wait_s:.1f}s.",
-                        which, code="rate_limit_exceeded", headers={"retry-after": str(seconds)})
+    return GatewayError(
+        429,
+        f"Rate limit reached for {which} per minute on this API key. Try again in {wait_s:.1f}s.",
+        which,
+        code="rate_limit_exceeded",
+        headers={"retry-after": str(seconds)},
+    )
 
 
 _background: set = set()
@@ -204,8 +224,12 @@ async def authenticate(request) -> keys.KeyIdentity:
     if scheme.lower() != "bearer" or not raw.strip():
         raw = request.headers.get("x-api-key", "")  # Anthropic's clients send the key this way
     if not raw.strip():
-        raise GatewayError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' "
-                           "or 'x-api-key: <key>'.", "invalid_request_error", code="missing_api_key")
+        raise GatewayError(
+            401,
+            "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
+            "invalid_request_error",
+            code="missing_api_key",
+        )
     identity = await keys.authenticate(raw.strip())
     if identity is None:
         raise GatewayError(401, "Incorrect API key provided.", "invalid_request_error", code="invalid_api_key")
@@ -215,8 +239,11 @@ async def authenticate(request) -> keys.KeyIdentity:
 
 
 def _attempt(model: ModelInfo, started: float, error: UpstreamError | None = None) -> dict:
-    entry = {"model": model.public_id, "provider": model.provider.slug,
-             "ms": int((time.perf_counter() - started) * 1000)}
+    entry = {
+        "model": model.public_id,
+        "provider": model.provider.slug,
+        "ms": int((time.perf_counter() - started) * 1000),
+    }
     if error is None:
         entry["status"] = "ok"
     else:
@@ -230,20 +257,32 @@ def _caller_fault_error(err: UpstreamError) -> GatewayError:
     body = err.upstream_body.get("error") if isinstance(err.upstream_body, dict) else None
     param = body.get("param") if isinstance(body, dict) else None
     code = body.get("code") if isinstance(body, dict) else None
-    return GatewayError(status, err.message, "invalid_request_error", param=param,
-                        code=code if isinstance(code, str) else None)
+    return GatewayError(
+        status, err.message, "invalid_request_error", param=param, code=code if isinstance(code, str) else None
+    )
 
 
-_DESCRIBE = {"connect": "could not connect", "timeout": "timed out", "status": "error status",
-             "protocol": "malformed answer", "stream": "stream failed", "context_length": "prompt too long"}
+_DESCRIBE = {
+    "connect": "could not connect",
+    "timeout": "timed out",
+    "status": "error status",
+    "protocol": "malformed answer",
+    "stream": "stream failed",
+    "context_length": "prompt too long",
+}
 
 
 def _exhausted(last: UpstreamError | None, call: Call) -> GatewayError:
     if last is not None and last.kind == "context_length":
         # No candidate with a larger window was left: the prompt is too long for what may serve it.
-        return GatewayError(400, "The prompt plus max_tokens is longer than the context window of every model "
-                            "that could serve this request.", "invalid_request_error", param="messages",
-                            code="context_length_exceeded")
+        return GatewayError(
+            400,
+            "The prompt plus max_tokens is longer than the context window of every model "
+            "that could serve this request.",
+            "invalid_request_error",
+            param="messages",
+            code="context_length_exceeded",
+        )
     # The upstream's own words may name internal hosts; the caller gets the class of failure.
     detail = f" Last error: {_DESCRIBE.get(last.kind, last.kind)}" if last is not None else ""
     if last is not None and last.status:
@@ -255,8 +294,13 @@ def _exhausted(last: UpstreamError | None, call: Call) -> GatewayError:
     headers = {}
     if last is not None and last.retry_after:
         headers["retry-after"] = str(int(last.retry_after + 0.999))
-    return GatewayError(502, "Every upstream that could serve this request failed." + detail, "server_error",
-                        code="upstream_unavailable", headers=headers)
+    return GatewayError(
+        502,
+        "Every upstream that could serve this request failed." + detail,
+        "server_error",
+        code="upstream_unavailable",
+        headers=headers,
+    )
 
 
 async def chat_completions(request) -> ApiResponse | ApiStream:
@@ -270,8 +314,14 @@ async def chat_completions(request) -> ApiResponse | ApiStream:
         call.stream, call.include_usage, call.features = features.stream, features.include_usage, features
         snapshot = await get_snapshot()
         fallback = request.headers.get("x-aipower-fallback", "on").lower() not in ("off", "0", "false", "no")
-        plan = policy.plan(body["model"], features, snapshot, fallback=fallback, extra_models=body.get("models"),
-                           **smart.policy_inputs(request.headers, call.key, snapshot, body))
+        plan = policy.plan(
+            body["model"],
+            features,
+            snapshot,
+            fallback=fallback,
+            extra_models=body.get("models"),
+            **smart.policy_inputs(request.headers, call.key, snapshot, body),
+        )
         key = call.key
         if key.allowed:
             plan = policy.restrict(plan, body["model"], key.allowed, snapshot)
@@ -294,8 +344,11 @@ async def chat_completions(request) -> ApiResponse | ApiStream:
             return await _stream(call, body, candidates, snapshot, request.headers, client)
         return await _complete(call, body, candidates, snapshot, request.headers, client)
     except GatewayError as err:
-        call.record(status="client_error" if err.status < 500 else "upstream_error", http_status=err.status,
-                    error_type=err.code or err.type)
+        call.record(
+            status="client_error" if err.status < 500 else "upstream_error",
+            http_status=err.status,
+            error_type=err.code or err.type,
+        )
         return error_response(err, call)
     except asyncio.CancelledError:
         # The client went away, or the shutdown's deadline passed: the request still gets its usage row.
@@ -415,8 +468,12 @@ def _estimate(call: Call, choices, streamed_chars: int = 0) -> Usage:
 def _has_content(chunk: dict) -> bool:
     for choice in chunk.get("choices") or ():
         delta = choice.get("delta") or {}
-        if delta.get("content") or delta.get("tool_calls") or delta.get("reasoning_content") \
-                or choice.get("finish_reason"):
+        if (
+            delta.get("content")
+            or delta.get("tool_calls")
+            or delta.get("reasoning_content")
+            or choice.get("finish_reason")
+        ):
             return True
     return False
 
@@ -465,18 +522,21 @@ class _Relay:
         and keeps this usage row (billing.reservations.sweep_expired)."""
         self.next_checkpoint = time.perf_counter() + settings.AIPOWER_STREAM_CHECKPOINT_SECONDS
         usage, estimated = self._final_usage()
-        row = self.call.usage_row(status="stream_interrupted", http_status=200, usage=usage, estimated=estimated,
-                                  error_type="process_died")
+        row = self.call.usage_row(
+            status="stream_interrupted", http_status=200, usage=usage, estimated=estimated, error_type="process_died"
+        )
         row["created_at"] = row["created_at"].isoformat()
-        _in_background(reservations.checkpoint(request_id=self.call.request_id, charged_nusd=row["charged_nusd"],
-                                               row=row))
+        _in_background(
+            reservations.checkpoint(request_id=self.call.request_id, charged_nusd=row["charged_nusd"], row=row)
+        )
 
     def _final_usage(self) -> tuple[Usage, bool]:
         if self.usage is not None:
             return self.usage, False
         assert self.call.features is not None  # set when the request was parsed
-        return Usage(prompt_tokens=self.call.features.prompt_tokens,
-                     completion_tokens=estimate_completion_tokens(self.chars)), True
+        return Usage(
+            prompt_tokens=self.call.features.prompt_tokens, completion_tokens=estimate_completion_tokens(self.chars)
+        ), True
 
     async def __aiter__(self):
         call = self.call
@@ -507,14 +567,28 @@ class _Relay:
                         if call.reserved and time.perf_counter() >= self.next_checkpoint:
                             self._checkpoint()
             except (UpstreamError, TimeoutError) as exc:
-                err = exc if isinstance(exc, UpstreamError) else UpstreamError(
-                    "The upstream stream ran past its time limit.", kind="timeout")
+                err = (
+                    exc
+                    if isinstance(exc, UpstreamError)
+                    else UpstreamError("The upstream stream ran past its time limit.", kind="timeout")
+                )
                 status, error_type = "stream_interrupted", err.label()
                 call.attempts[-1].update(status="error", error=err.label())
                 _in_background(health.failure(breaker_keys(call.served)))
-                yield b"data: " + orjson.dumps({"error": {
-                    "message": f"The upstream failed mid-stream: {err.message}", "type": "server_error",
-                    "param": None, "code": "upstream_stream_error"}}) + b"\n\n"
+                yield (
+                    b"data: "
+                    + orjson.dumps(
+                        {
+                            "error": {
+                                "message": f"The upstream failed mid-stream: {err.message}",
+                                "type": "server_error",
+                                "param": None,
+                                "code": "upstream_stream_error",
+                            }
+                        }
+                    )
+                    + b"\n\n"
+                )
                 return
             except asyncio.CancelledError:
                 if not drain.draining:
@@ -522,24 +596,55 @@ class _Relay:
                 # The shutdown's deadline: recorded for what was delivered, ended with an error event.
                 asyncio.current_task().uncancel()
                 status, error_type = "stream_interrupted", "shutdown"
-                yield b"data: " + orjson.dumps({"error": {
-                    "message": "The server is shutting down; the stream was cut.", "type": "server_error",
-                    "param": None, "code": "server_shutting_down"}}) + b"\n\n"
+                yield (
+                    b"data: "
+                    + orjson.dumps(
+                        {
+                            "error": {
+                                "message": "The server is shutting down; the stream was cut.",
+                                "type": "server_error",
+                                "param": None,
+                                "code": "server_shutting_down",
+                            }
+                        }
+                    )
+                    + b"\n\n"
+                )
                 return
             except Exception as exc:  # a bug on odd input: the stream ends with an error event
                 log.exception("stream %s failed", call.request_id)
                 status, error_type = "gateway_error", type(exc).__name__[:60]
-                yield b"data: " + orjson.dumps({"error": {
-                    "message": "The gateway failed mid-stream.", "type": "server_error",
-                    "param": None, "code": "internal_error"}}) + b"\n\n"
+                yield (
+                    b"data: "
+                    + orjson.dumps(
+                        {
+                            "error": {
+                                "message": "The gateway failed mid-stream.",
+                                "type": "server_error",
+                                "param": None,
+                                "code": "internal_error",
+                            }
+                        }
+                    )
+                    + b"\n\n"
+                )
                 return
             if call.include_usage:
                 usage, _ = self._final_usage()
-                yield b"data: " + orjson.dumps({
-                    "id": self.chat_id, "object": "chat.completion.chunk", "created": self.created,
-                    "model": call.served.public_id, "choices": [],
-                    "usage": costs.with_cost(usage.as_openai(), call.charge_of(usage)),
-                }) + b"\n\n"
+                yield (
+                    b"data: "
+                    + orjson.dumps(
+                        {
+                            "id": self.chat_id,
+                            "object": "chat.completion.chunk",
+                            "created": self.created,
+                            "model": call.served.public_id,
+                            "choices": [],
+                            "usage": costs.with_cost(usage.as_openai(), call.charge_of(usage)),
+                        }
+                    )
+                    + b"\n\n"
+                )
             status, error_type = "ok", ""
             usage, estimated = self._final_usage()
             call.record(status=status, http_status=http_status, usage=usage, estimated=estimated)
@@ -549,8 +654,7 @@ class _Relay:
             if status == "client_disconnected" and drain.draining:
                 status, error_type = "stream_interrupted", "shutdown"
             usage, estimated = self._final_usage()
-            call.record(status=status, http_status=http_status, usage=usage, estimated=estimated,
-                        error_type=error_type)
+            call.record(status=status, http_status=http_status, usage=usage, estimated=estimated, error_type=error_type)
             await self.upstream.aclose()
 
 
@@ -580,8 +684,11 @@ async def _stream(call, body, candidates, snapshot, headers, client) -> ApiRespo
             continue
         except (UpstreamError, TimeoutError) as exc:
             await upstream.aclose()
-            failure = exc if isinstance(exc, UpstreamError) else UpstreamError(
-                "The upstream sent no token in time.", kind="timeout")
+            failure = (
+                exc
+                if isinstance(exc, UpstreamError)
+                else UpstreamError("The upstream sent no token in time.", kind="timeout")
+            )
             last = failure
             await _failed(call, model, t, failure)
             if not failure.retryable:
@@ -596,8 +703,10 @@ async def _stream(call, body, candidates, snapshot, headers, client) -> ApiRespo
         call.ttft = time.perf_counter()
         latency.record(model.public_id, call.ttft - t)
         deadline = t + target.total_timeout
-        return ApiStream(_Relay(call, upstream, held, int(time.time()), deadline, target.idle_timeout).__aiter__(),
-                         headers={**call.headers(), "cache-control": "no-cache", "x-accel-buffering": "no"})
+        return ApiStream(
+            _Relay(call, upstream, held, int(time.time()), deadline, target.idle_timeout).__aiter__(),
+            headers={**call.headers(), "cache-control": "no-cache", "x-accel-buffering": "no"},
+        )
     if last is None and call.inexpressible is not None:
         raise call.inexpressible
     raise _exhausted(last, call)

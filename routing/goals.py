@@ -88,11 +88,15 @@ def _fastest(route, pool, f, stats, messages, quality) -> Ordering:
         if probe is not None:
             rest = [m for m in pool if m is not probe]
             why = (f"probing its latency (last p50 {_ms(p50.get(probe.public_id))})",) + tuple(
-                f"p50 {_ms(p50.get(m.public_id))}" for m in rest)
+                f"p50 {_ms(p50.get(m.public_id))}" for m in rest
+            )
             return Ordering((probe, *rest), why, f"probing the latency of {probe.public_id}")
     if not measured:
-        return Ordering(tuple(pool), tuple("too little latency data: static order" for _ in pool),
-                        "too little latency data: static order")
+        return Ordering(
+            tuple(pool),
+            tuple("too little latency data: static order" for _ in pool),
+            "too little latency data: static order",
+        )
     position = {m.id: i for i, m in enumerate(pool)}
 
     def key(m):
@@ -100,11 +104,18 @@ def _fastest(route, pool, f, stats, messages, quality) -> Ordering:
         return (int(ms // stats.bucket_ms) if stats.bucket_ms > 0 else ms, position[m.id])
 
     ranked = sorted(pool, key=key)
-    why = tuple(f"p50 {_ms(p50.get(m.public_id))}" if m.public_id in p50 else
-                f"not measured recently (assumed {_ms(stats.unmeasured_ms)})" for m in ranked)
+    why = tuple(
+        f"p50 {_ms(p50.get(m.public_id))}"
+        if m.public_id in p50
+        else f"not measured recently (assumed {_ms(stats.unmeasured_ms)})"
+        for m in ranked
+    )
     first = ranked[0]
-    reason = f"lowest time to first token: {first.public_id} p50 {_ms(p50[first.public_id])}" \
-        if first.public_id in p50 else f"lowest time to first token: {first.public_id} (not measured recently)"
+    reason = (
+        f"lowest time to first token: {first.public_id} p50 {_ms(p50[first.public_id])}"
+        if first.public_id in p50
+        else f"lowest time to first token: {first.public_id} (not measured recently)"
+    )
     return Ordering(tuple(ranked), why, reason)
 
 
@@ -122,8 +133,12 @@ def _free(route, pool, f, stats, messages, quality) -> Ordering:
         else:
             excluded.append((m.public_id, f"costs {price} micro-USD per 1M tokens (in + out), over the cap of {cap}"))
     ranked = sorted(kept, key=lambda m: m.input_price + m.output_price)
-    why = tuple("free" if m.input_price + m.output_price == 0 else
-                f"{(m.input_price + m.output_price) / 1e6:g} USD per 1M tokens (in + out)" for m in ranked)
+    why = tuple(
+        "free"
+        if m.input_price + m.output_price == 0
+        else f"{(m.input_price + m.output_price) / 1e6:g} USD per 1M tokens (in + out)"
+        for m in ranked
+    )
     reason = f"{'free' if ranked and why[0] == 'free' else 'near-zero price'}: {ranked[0].public_id}" if ranked else ""
     return Ordering(tuple(ranked), why, reason, excluded=tuple(excluded))
 
@@ -131,8 +146,9 @@ def _free(route, pool, f, stats, messages, quality) -> Ordering:
 def _by_rank(attr: str, label: str):
     def order(route, pool, f, stats, messages, quality) -> Ordering:
         ranked = sorted(pool, key=lambda m: -(getattr(m, attr) if getattr(m, attr) is not None else -1))
-        why = tuple(f"{label} rank {getattr(m, attr)}" if getattr(m, attr) is not None else f"no {label} rank"
-                    for m in ranked)
+        why = tuple(
+            f"{label} rank {getattr(m, attr)}" if getattr(m, attr) is not None else f"no {label} rank" for m in ranked
+        )
         reason = f"highest {label} rank: {ranked[0].public_id} ({why[0].split()[-1]})" if ranked else ""
         return Ordering(tuple(ranked), why, reason)
 
@@ -183,7 +199,8 @@ POLICIES = {
 }
 
 
-def order_pool(route: RouteInfo, pool: list[ModelInfo], f: Features, stats: LiveStats, messages,
-               quality: float | None) -> Ordering:
+def order_pool(
+    route: RouteInfo, pool: list[ModelInfo], f: Features, stats: LiveStats, messages, quality: float | None
+) -> Ordering:
     policy = POLICIES.get(route.policy, _ordered)
     return policy(route, pool, f, stats, messages, quality)

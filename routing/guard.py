@@ -26,8 +26,9 @@ _trusted = None
 def _trusted_networks():
     global _trusted
     if _trusted is None:
-        _trusted = tuple(ipaddress.ip_network(p.strip(), strict=False) for p in settings.AIPOWER_TRUSTED_PROXIES
-                         if p.strip())
+        _trusted = tuple(
+            ipaddress.ip_network(p.strip(), strict=False) for p in settings.AIPOWER_TRUSTED_PROXIES if p.strip()
+        )
     return _trusted
 
 

@@ -49,8 +49,13 @@ class Counters:
 
 def _params():
     s = settings
-    return (s.AIPOWER_BREAKER_WINDOW_SECONDS, s.AIPOWER_BREAKER_CONSECUTIVE_FAILURES,
-            s.AIPOWER_BREAKER_FAILURE_RATIO, s.AIPOWER_BREAKER_MIN_REQUESTS, s.AIPOWER_BREAKER_COOLDOWN_SECONDS)
+    return (
+        s.AIPOWER_BREAKER_WINDOW_SECONDS,
+        s.AIPOWER_BREAKER_CONSECUTIVE_FAILURES,
+        s.AIPOWER_BREAKER_FAILURE_RATIO,
+        s.AIPOWER_BREAKER_MIN_REQUESTS,
+        s.AIPOWER_BREAKER_COOLDOWN_SECONDS,
+    )
 
 
 # KEYS: counters hash, open set. ARGV: now, window, consecutive limit, ratio, min requests, cooldown,
@@ -191,16 +196,20 @@ class Health:
                     script = self._script(redis)
                     pipe = redis.pipeline(transaction=False)
                     for key in keys:
-                        await script(keys=[_PREFIX + key, _OPEN_SET],
-                                     args=[now, window, limit, ratio, minreq, cooldown, key, forced.get(key, 0)],
-                                     client=pipe)
+                        await script(
+                            keys=[_PREFIX + key, _OPEN_SET],
+                            args=[now, window, limit, ratio, minreq, cooldown, key, forced.get(key, 0)],
+                            client=pipe,
+                        )
                     results = [float(r) for r in await pipe.execute()]
             except redis_gate.errors as exc:
                 redis_gate.failed(exc)
                 redis = None
         if results is None:
-            results = [self._local_failure(key, now, window, limit, ratio, minreq, cooldown, forced.get(key, 0))
-                       for key in keys]
+            results = [
+                self._local_failure(key, now, window, limit, ratio, minreq, cooldown, forced.get(key, 0))
+                for key in keys
+            ]
         for key, until in zip(keys, results, strict=True):
             if until:
                 if key not in self.open_until or self.open_until[key] < until:
@@ -221,8 +230,12 @@ class Health:
         c.window_failures += 1
         current = self.open_until.get(key, 0.0)
         half_open = 0 < current <= now
-        if forced or half_open or c.consecutive >= limit or (
-                c.window_total >= minreq and c.window_failures / c.window_total >= ratio):
+        if (
+            forced
+            or half_open
+            or c.consecutive >= limit
+            or (c.window_total >= minreq and c.window_failures / c.window_total >= ratio)
+        ):
             c.consecutive = 0
             return max(now + (forced or cooldown), current)
         return 0.0
@@ -339,9 +352,15 @@ def shared_breakers(redis_url: str, keys: list[str]) -> tuple[dict[str, float], 
         opened, *hashes = pipe.execute()
     finally:
         client.close()
-    counters = {key: Counters(consecutive=int(h.get("c", 0)), window_start=float(h.get("ws", 0)),
-                              window_total=int(h.get("wt", 0)), window_failures=int(h.get("wf", 0)))
-                for key, h in zip(keys, hashes, strict=True)}
+    counters = {
+        key: Counters(
+            consecutive=int(h.get("c", 0)),
+            window_start=float(h.get("ws", 0)),
+            window_total=int(h.get("wt", 0)),
+            window_failures=int(h.get("wf", 0)),
+        )
+        for key, h in zip(keys, hashes, strict=True)
+    }
     return {k: float(s) for k, s in opened}, counters
 
 

@@ -46,16 +46,28 @@ class Breaker:
         return self.window_failures / self.window_total if self.window_total else None
 
 
-def _breaker(*, open_until: float | None, consecutive: int, window_start: float, window_total: int,
-             window_failures: int, now: float) -> Breaker:
+def _breaker(
+    *,
+    open_until: float | None,
+    consecutive: int,
+    window_start: float,
+    window_total: int,
+    window_failures: int,
+    now: float,
+) -> Breaker:
     if now - window_start > settings.AIPOWER_BREAKER_WINDOW_SECONDS:
         window_total = window_failures = 0  # the gateway starts a new window at its next write
     if open_until is None:
         state = CLOSED
     else:
         state = OPEN if open_until > now else HALF_OPEN
-    return Breaker(state=state, open_until=open_until, consecutive=consecutive, window_total=window_total,
-                   window_failures=window_failures)
+    return Breaker(
+        state=state,
+        open_until=open_until,
+        consecutive=consecutive,
+        window_total=window_total,
+        window_failures=window_failures,
+    )
 
 
 def breakers_from_redis(redis_url: str, keys: list[str], *, now: float) -> dict[str, Breaker]:
@@ -69,9 +81,17 @@ def breakers_of_this_process(keys: list[str], *, now: float) -> dict[str, Breake
 
 
 def _breakers(open_until: dict[str, float], counters: dict[str, Counters], *, now: float) -> dict[str, Breaker]:
-    return {key: _breaker(open_until=open_until.get(key), consecutive=c.consecutive, window_start=c.window_start,
-                          window_total=c.window_total, window_failures=c.window_failures, now=now)
-            for key, c in counters.items()}
+    return {
+        key: _breaker(
+            open_until=open_until.get(key),
+            consecutive=c.consecutive,
+            window_start=c.window_start,
+            window_total=c.window_total,
+            window_failures=c.window_failures,
+            now=now,
+        )
+        for key, c in counters.items()
+    }
 
 
 @dataclass
@@ -131,8 +151,10 @@ def recent_attempts(*, since: datetime) -> dict[str, tuple[str | None, Attempts]
     meta = UsageRecord._meta
     q = connection.ops.quote_name
     sql = _ATTEMPTS_SQL[connection.vendor].format(  # concrete fields: their columns are set
-        table=q(meta.db_table), log=q(cast(str, meta.get_field("attempt_log").column)),
-        created=q(cast(str, meta.get_field("created_at").column)))
+        table=q(meta.db_table),
+        log=q(cast(str, meta.get_field("attempt_log").column)),
+        created=q(cast(str, meta.get_field("created_at").column)),
+    )
     out: dict[str, tuple[str | None, Attempts]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, [connection.ops.adapt_datetimefield_value(since)])
@@ -209,14 +231,27 @@ def health_overview(*, now: float | None = None) -> dict:
 
     def row(key, label, name, enabled, recent):
         b = breakers.get(key, Breaker())
-        return Row(key=key, label=label, name=name, enabled=enabled, breaker=b, recent=recent or Attempts(),
-                   state_text=_state_text(b, now))
+        return Row(
+            key=key,
+            label=label,
+            name=name,
+            enabled=enabled,
+            breaker=b,
+            recent=recent or Attempts(),
+            state_text=_state_text(b, now),
+        )
 
-    provider_rows = [row(provider_key(p.slug), p.slug, p.name, p.enabled, per_provider.get(p.slug))
-                     for p in providers]
-    model_rows = [row(model_key(m.public_id), m.public_id, m.display_name, m.enabled and m.provider.enabled,
-                      attempts.get(m.public_id, (None, None))[1])
-                  for m in models]
+    provider_rows = [row(provider_key(p.slug), p.slug, p.name, p.enabled, per_provider.get(p.slug)) for p in providers]
+    model_rows = [
+        row(
+            model_key(m.public_id),
+            m.public_id,
+            m.display_name,
+            m.enabled and m.provider.enabled,
+            attempts.get(m.public_id, (None, None))[1],
+        )
+        for m in models
+    ]
     return {
         "providers": provider_rows,
         "models": model_rows,
@@ -241,10 +276,12 @@ def provider_health(request, model_admin):
         "recent_minutes": int(RECENT.total_seconds() // 60),
         "as_of": _clock(overview["now"]),
         "sections": [("Providers", "Provider", overview["providers"]), ("Models", "Model", overview["models"])],
-        "rule": (f"A breaker opens after {s.AIPOWER_BREAKER_CONSECUTIVE_FAILURES} failures in a row, or when "
-                 f"{s.AIPOWER_BREAKER_FAILURE_RATIO:.0%} of at least {s.AIPOWER_BREAKER_MIN_REQUESTS} requests "
-                 f"in a {s.AIPOWER_BREAKER_WINDOW_SECONDS:g} s window fail, for "
-                 f"{s.AIPOWER_BREAKER_COOLDOWN_SECONDS:g} s (or the upstream's Retry-After)."),
+        "rule": (
+            f"A breaker opens after {s.AIPOWER_BREAKER_CONSECUTIVE_FAILURES} failures in a row, or when "
+            f"{s.AIPOWER_BREAKER_FAILURE_RATIO:.0%} of at least {s.AIPOWER_BREAKER_MIN_REQUESTS} requests "
+            f"in a {s.AIPOWER_BREAKER_WINDOW_SECONDS:g} s window fail, for "
+            f"{s.AIPOWER_BREAKER_COOLDOWN_SECONDS:g} s (or the upstream's Retry-After)."
+        ),
         **overview,
     }
     return TemplateResponse(request, "admin/provider_health.html", context)

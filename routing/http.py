@@ -144,14 +144,24 @@ async def _read_body(receive, limit: int) -> bytes | None:
 
 
 def _too_large(limit: int) -> ApiResponse:
-    return ApiResponse(error_body(f"Request body is larger than the limit of {limit} bytes.",
-                                  "invalid_request_error", code="request_too_large"),
-                       status=413, headers={"connection": "close"})
+    return ApiResponse(
+        error_body(
+            f"Request body is larger than the limit of {limit} bytes.",
+            "invalid_request_error",
+            code="request_too_large",
+        ),
+        status=413,
+        headers={"connection": "close"},
+    )
 
 
 def _method_not_allowed(method: str, path: str, allowed: str) -> ApiResponse:
-    err = GatewayError(405, f"Method {method} is not allowed on {path}; use {allowed}.",
-                       "invalid_request_error", code="method_not_allowed")
+    err = GatewayError(
+        405,
+        f"Method {method} is not allowed on {path}; use {allowed}.",
+        "invalid_request_error",
+        code="method_not_allowed",
+    )
     return error_response(err, {"allow": allowed})
 
 
@@ -182,9 +192,13 @@ async def app(scope, receive, send) -> None:
     ip = guard.client_ip(scope, headers)
     wait = guard.blocked(ip)
     if wait:
-        err = GatewayError(429, "Too many requests with invalid API keys from this address. Try again in "
-                           f"{wait:.0f}s.", "invalid_request_error", code="too_many_failed_authentications",
-                           headers={"retry-after": str(int(wait + 0.999))})
+        err = GatewayError(
+            429,
+            f"Too many requests with invalid API keys from this address. Try again in {wait:.0f}s.",
+            "invalid_request_error",
+            code="too_many_failed_authentications",
+            headers={"retry-after": str(int(wait + 0.999))},
+        )
         return await _send_response(send, error_response(err))
     if db_gate.down:  # nothing is served that cannot be charged
         return await _send_response(send, error_response(db_gate.unavailable()))
@@ -198,8 +212,9 @@ async def app(scope, receive, send) -> None:
         resp = error_response(db_gate.unavailable())
     except Exception:
         log.exception("%s %s failed", method, path)
-        resp = error_response(GatewayError(500, "The gateway failed to handle this request.", "server_error",
-                                           code="internal_error"))
+        resp = error_response(
+            GatewayError(500, "The gateway failed to handle this request.", "server_error", code="internal_error")
+        )
     if resp.status == 401:
         await guard.failed(ip)
     if cors is not None:
@@ -229,6 +244,7 @@ def _resolve(handler: str):
     fn = getattr(importlib.import_module("routing." + (module or "gateway")), name)
     _HANDLERS[handler] = fn
     return fn
+
 
 _ROUTES = {
     "/v1/chat/completions": ("POST", "chat_completions"),

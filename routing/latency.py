@@ -65,14 +65,21 @@ class Latency:
             # A model measured before but not lately (it was slow, or others were faster) is
             # tried once in a while, so that one which recovered wins its place back. Models
             # never measured need no probe: they rank as if they took AIPOWER_TTFT_UNMEASURED_MS.
-            stale = [m for m in route.targets if 0.0 < self.newest.get(m.public_id, 0.0)
-                     <= now - s.AIPOWER_TTFT_PROBE_SECONDS]
+            stale = [
+                m
+                for m in route.targets
+                if 0.0 < self.newest.get(m.public_id, 0.0) <= now - s.AIPOWER_TTFT_PROBE_SECONDS
+            ]
             if stale:
                 explore = min(stale, key=lambda m: self.newest[m.public_id]).public_id
                 self.probed[route.name] = now
         self._ensure_task()
-        return LiveStats(ttft_p50_ms=self.p50, bucket_ms=s.AIPOWER_TTFT_BUCKET_MS,
-                         unmeasured_ms=s.AIPOWER_TTFT_UNMEASURED_MS, explore=explore)
+        return LiveStats(
+            ttft_p50_ms=self.p50,
+            bucket_ms=s.AIPOWER_TTFT_BUCKET_MS,
+            unmeasured_ms=s.AIPOWER_TTFT_UNMEASURED_MS,
+            explore=explore,
+        )
 
     # --- background ---------------------------------------------------------------------------
     def _local(self, public_id: str) -> deque:

@@ -18,27 +18,52 @@ from prometheus_client.core import GaugeMetricFamily
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
-REQUESTS = Counter("aipower_requests", "Requests to the API, by route and how they ended.",
-                   ["route", "status", "http_status"])
-TOKENS = Counter("gen_ai_client_token_usage", "Tokens, by type (input, output, cached_input, cache_write, "
-                 "reasoning), provider and served model.",
-                 ["gen_ai_token_type", "gen_ai_provider_name", "gen_ai_response_model"])
-COST = Counter("aipower_cost_nusd", "Charged to customers (nano-USD), by provider and served model.",
-               ["gen_ai_provider_name", "gen_ai_response_model"])
-UPSTREAM_COST = Counter("aipower_upstream_cost_nusd", "Upstream list-price cost (nano-USD).",
-                        ["gen_ai_provider_name", "gen_ai_response_model"])
-DURATION = Histogram("gen_ai_client_operation_duration_seconds", "Whole request time at the gateway.",
-                     ["gen_ai_request_model", "status"], buckets=LATENCY_BUCKETS)
-TTFT = Histogram("gen_ai_server_time_to_first_token_seconds", "Time to the first token (streams) or the "
-                 "answer.", ["gen_ai_provider_name", "gen_ai_response_model"], buckets=TTFT_BUCKETS)
-ATTEMPTS = Counter("aipower_upstream_attempts", "Upstream calls, by provider, model and outcome.",
-                   ["gen_ai_provider_name", "gen_ai_request_model", "outcome"])
-ERRORS = Counter("aipower_upstream_errors", "Failed upstream calls, by provider, model and error.",
-                 ["gen_ai_provider_name", "gen_ai_request_model", "error_type"])
-FALLBACKS = Counter("aipower_fallbacks", "Requests served by another model than the first choice.",
-                    ["from_model", "to_model"])
-SETTLEMENT_BACKLOG = Gauge("aipower_settlement_backlog", "Settlements waiting to be written.",
-                           multiprocess_mode="livesum")
+REQUESTS = Counter(
+    "aipower_requests", "Requests to the API, by route and how they ended.", ["route", "status", "http_status"]
+)
+TOKENS = Counter(
+    "gen_ai_client_token_usage",
+    "Tokens, by type (input, output, cached_input, cache_write, reasoning), provider and served model.",
+    ["gen_ai_token_type", "gen_ai_provider_name", "gen_ai_response_model"],
+)
+COST = Counter(
+    "aipower_cost_nusd",
+    "Charged to customers (nano-USD), by provider and served model.",
+    ["gen_ai_provider_name", "gen_ai_response_model"],
+)
+UPSTREAM_COST = Counter(
+    "aipower_upstream_cost_nusd",
+    "Upstream list-price cost (nano-USD).",
+    ["gen_ai_provider_name", "gen_ai_response_model"],
+)
+DURATION = Histogram(
+    "gen_ai_client_operation_duration_seconds",
+    "Whole request time at the gateway.",
+    ["gen_ai_request_model", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+TTFT = Histogram(
+    "gen_ai_server_time_to_first_token_seconds",
+    "Time to the first token (streams) or the answer.",
+    ["gen_ai_provider_name", "gen_ai_response_model"],
+    buckets=TTFT_BUCKETS,
+)
+ATTEMPTS = Counter(
+    "aipower_upstream_attempts",
+    "Upstream calls, by provider, model and outcome.",
+    ["gen_ai_provider_name", "gen_ai_request_model", "outcome"],
+)
+ERRORS = Counter(
+    "aipower_upstream_errors",
+    "Failed upstream calls, by provider, model and error.",
+    ["gen_ai_provider_name", "gen_ai_request_model", "error_type"],
+)
+FALLBACKS = Counter(
+    "aipower_fallbacks", "Requests served by another model than the first choice.", ["from_model", "to_model"]
+)
+SETTLEMENT_BACKLOG = Gauge(
+    "aipower_settlement_backlog", "Settlements waiting to be written.", multiprocess_mode="livesum"
+)
 
 _BREAKER_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 
@@ -50,8 +75,9 @@ def _request_model(call) -> str:
     return call.served.public_id if call.served is not None else "unknown"
 
 
-def record(call, *, status: str, http_status: int, usage, charged_nusd: int, upstream_nusd: int,
-           latency_s: float) -> None:
+def record(
+    call, *, status: str, http_status: int, usage, charged_nusd: int, upstream_nusd: int, latency_s: float
+) -> None:
     REQUESTS.labels(call.route or "", status, str(http_status)).inc()
     served = call.served
     DURATION.labels(_request_model(call), status).observe(latency_s)
@@ -68,9 +94,13 @@ def record(call, *, status: str, http_status: int, usage, charged_nusd: int, ups
     if call.first_choice is not None and served is not call.first_choice:
         FALLBACKS.labels(call.first_choice.public_id, model).inc()
     if usage is not None:
-        for kind, n in (("input", usage.prompt_tokens), ("output", usage.completion_tokens),
-                        ("cached_input", usage.cached_tokens), ("cache_write", usage.cache_write_tokens),
-                        ("reasoning", usage.reasoning_tokens)):
+        for kind, n in (
+            ("input", usage.prompt_tokens),
+            ("output", usage.completion_tokens),
+            ("cached_input", usage.cached_tokens),
+            ("cache_write", usage.cache_write_tokens),
+            ("reasoning", usage.reasoning_tokens),
+        ):
             if n:
                 TOKENS.labels(kind, provider, model).inc(n)
     if charged_nusd:
@@ -100,8 +130,7 @@ class _Holds:
     def collect(self):
         from billing.models import Reservation
 
-        g = GaugeMetricFamily("aipower_holds_outstanding", "Credit holds not yet settled or expired.",
-                              labels=["kind"])
+        g = GaugeMetricFamily("aipower_holds_outstanding", "Credit holds not yet settled or expired.", labels=["kind"])
         try:
             from django.db import close_old_connections
             from django.db.models import Count, Sum

@@ -23,7 +23,8 @@ class Provider(models.Model):
     # Timeouts in seconds; empty means the gateway-wide default (AIPOWER_UPSTREAM_*_TIMEOUT).
     connect_timeout_s = models.FloatField(null=True, blank=True, help_text="seconds to connect")
     first_byte_timeout_s = models.FloatField(
-        null=True, blank=True, help_text="seconds until the answer starts (streams: until the first token)")
+        null=True, blank=True, help_text="seconds until the answer starts (streams: until the first token)"
+    )
     idle_timeout_s = models.FloatField(null=True, blank=True, help_text="longest pause between stream chunks, seconds")
     total_timeout_s = models.FloatField(null=True, blank=True, help_text="seconds for a whole attempt")
     # Vendor differences as data (see routing/adapters/openai_compat.py for the keys understood).
@@ -44,7 +45,8 @@ class CatalogModel(models.Model):
     output_price_usd_micro_per_mtok = models.PositiveBigIntegerField()
     cached_input_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True, blank=True)
     cache_write_price_usd_micro_per_mtok = models.PositiveBigIntegerField(
-        null=True, blank=True, help_text="input tokens written to the vendor's prompt cache; empty: the input price")
+        null=True, blank=True, help_text="input tokens written to the vendor's prompt cache; empty: the input price"
+    )
     price_source = models.CharField(max_length=300, blank=True, help_text="Where the list price was read.")
     context_window = models.PositiveIntegerField(help_text="tokens")
     max_output_tokens = models.PositiveIntegerField(help_text="tokens")
@@ -60,24 +62,28 @@ class CatalogModel(models.Model):
     quality_coding = models.PositiveSmallIntegerField(null=True, blank=True, help_text="0-100, higher is better")
     quality_source = models.CharField(max_length=300, blank=True, help_text="Where the quality ranks were read.")
     typical_output_tokens = models.PositiveIntegerField(
-        default=500, help_text="tokens; the expected answer length when a request sets no max_tokens (auto-cheap)")
+        default=500, help_text="tokens; the expected answer length when a request sets no max_tokens (auto-cheap)"
+    )
     # Price sync (routing/pricesync): where each public price list names this model, and a pin.
     price_pinned = models.BooleanField(default=False, help_text="A price sync never changes this model.")
-    litellm_id = models.CharField(max_length=200, blank=True, help_text="Key in LiteLLM's price map; "
-                                  "empty: the upstream id, when the entry's provider is this model's.")
-    openrouter_id = models.CharField(max_length=200, blank=True, help_text="id in OpenRouter's model list; "
-                                     "empty: <provider>/<upstream id>.")
+    litellm_id = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Key in LiteLLM's price map; empty: the upstream id, when the entry's provider is this model's.",
+    )
+    openrouter_id = models.CharField(
+        max_length=200, blank=True, help_text="id in OpenRouter's model list; empty: <provider>/<upstream id>."
+    )
     # Embedding models serve /v1/embeddings only (context_window: tokens per input).
     kind = models.CharField(max_length=20, choices=[("chat", "chat"), ("embedding", "embedding")], default="chat")
     dimensions = models.PositiveIntegerField(null=True, blank=True, help_text="embeddings: output dimension")
-    max_batch_inputs = models.PositiveIntegerField(null=True, blank=True,
-                                                   help_text="embeddings: inputs per request at most")
+    max_batch_inputs = models.PositiveIntegerField(
+        null=True, blank=True, help_text="embeddings: inputs per request at most"
+    )
 
     class Meta:
         verbose_name = "model"
-        constraints = [
-            models.UniqueConstraint(fields=["provider", "upstream_id"], name="one_upstream_id_per_provider")
-        ]
+        constraints = [models.UniqueConstraint(fields=["provider", "upstream_id"], name="one_upstream_id_per_provider")]
 
     def __str__(self):
         return self.public_id
@@ -102,13 +108,17 @@ class Route(models.Model):
     enabled = models.BooleanField(default=True)
     policy = models.CharField(max_length=20, choices=Policy.choices, default=Policy.ORDERED)
     premium_threshold = models.FloatField(
-        default=0.5, help_text="tiered: a difficulty (0-1) at or above this goes to the premium tier "
-        "(or the code tier for code), at the default quality trade-off of 0.5")
+        default=0.5,
+        help_text="tiered: a difficulty (0-1) at or above this goes to the premium tier "
+        "(or the code tier for code), at the default quality trade-off of 0.5",
+    )
     default_quality = models.FloatField(
-        default=0.5, help_text="tiered: the quality trade-off (0 cheapest - 1 best) when neither the key nor "
-        "the request sets one")
+        default=0.5,
+        help_text="tiered: the quality trade-off (0 cheapest - 1 best) when neither the key nor the request sets one",
+    )
     price_cap_usd_micro_per_mtok = models.PositiveBigIntegerField(
-        null=True, blank=True, help_text="free: the most a capable model may cost, input + output per 1M tokens")
+        null=True, blank=True, help_text="free: the most a capable model may cost, input + output per 1M tokens"
+    )
 
     def __str__(self):
         return self.name
@@ -124,8 +134,13 @@ class RouteTarget(models.Model):
     route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="targets")
     model = models.ForeignKey(CatalogModel, on_delete=models.CASCADE, related_name="+")
     position = models.PositiveSmallIntegerField(default=0)
-    tier = models.CharField(max_length=10, choices=Tier.choices, blank=True, default="",
-                            help_text="tiered routes: the tier this target belongs to")
+    tier = models.CharField(
+        max_length=10,
+        choices=Tier.choices,
+        blank=True,
+        default="",
+        help_text="tiered routes: the tier this target belongs to",
+    )
 
     class Meta:
         ordering = ["route", "position", "id"]

@@ -1,8 +1,8 @@
 """Operations endpoints, unauthenticated and cheap, served ahead of Django (aipower/asgi.py):
 
-  /healthz  the process is alive (no I/O)
-  /readyz   PostgreSQL and Redis answer (each bounded) and the process is not draining: 200, else 503
-  /metrics  Prometheus text format (routing/metrics.py)
+/healthz  the process is alive (no I/O)
+/readyz   PostgreSQL and Redis answer (each bounded) and the process is not draining: 200, else 503
+/metrics  Prometheus text format (routing/metrics.py)
 """
 
 import asyncio
@@ -18,9 +18,17 @@ PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 async def _send(send, status: int, body: bytes, content_type: bytes = b"application/json") -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-                            (b"cache-control", b"no-store")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -42,8 +50,10 @@ async def _redis_ok() -> None:
 
 async def readiness() -> tuple[bool, dict]:
     checks: dict[str, object] = {}
-    db, rd = await asyncio.gather(_check(_ping_database(), settings.AIPOWER_DB_CONNECT_TIMEOUT + 0.5),
-                                  _check(_redis_ok(), max(settings.AIPOWER_REDIS_TIMEOUT_SECONDS * 5, 0.5)))
+    db, rd = await asyncio.gather(
+        _check(_ping_database(), settings.AIPOWER_DB_CONNECT_TIMEOUT + 0.5),
+        _check(_redis_ok(), max(settings.AIPOWER_REDIS_TIMEOUT_SECONDS * 5, 0.5)),
+    )
     checks["database"] = db
     checks["redis"] = rd if settings.REDIS_URL else "not configured"
     if settings.REDIS_URL and redis_gate.down_since is not None and rd == "ok":

@@ -45,19 +45,34 @@ def unfit_reason(model: ModelInfo, f: Features) -> str | None:
         return f"max output is {model.max_output_tokens} tokens, {f.max_tokens} requested"
     wanted = f.prompt_tokens + (f.max_tokens or 0)
     if wanted > model.context_window:
-        return (f"context window is {model.context_window} tokens; the prompt (~{f.prompt_tokens}) plus "
-                f"max_tokens ({f.max_tokens or 0}) needs {wanted}")
+        return (
+            f"context window is {model.context_window} tokens; the prompt (~{f.prompt_tokens}) plus "
+            f"max_tokens ({f.max_tokens or 0}) needs {wanted}"
+        )
     return None
 
 
 def not_found(name: str) -> GatewayError:
-    return GatewayError(404, f"The model '{name}' does not exist or you do not have access to it.",
-                        "invalid_request_error", param="model", code="model_not_found")
+    return GatewayError(
+        404,
+        f"The model '{name}' does not exist or you do not have access to it.",
+        "invalid_request_error",
+        param="model",
+        code="model_not_found",
+    )
 
 
-def plan(requested: str, f: Features, snapshot: Snapshot, *, fallback: bool = True,
-         extra_models: list[str] | None = None, stats: LiveStats | None = None, messages=None,
-         quality: float | None = None) -> Plan:
+def plan(
+    requested: str,
+    f: Features,
+    snapshot: Snapshot,
+    *,
+    fallback: bool = True,
+    extra_models: list[str] | None = None,
+    stats: LiveStats | None = None,
+    messages=None,
+    quality: float | None = None,
+) -> Plan:
     """Candidates in order: the route's pool as its policy orders it (or the pinned model); then
     either the caller's own list (`extra_models`, the body's `models`) or the fallback chains of
     the families already in the list. With fallback off, only the first candidate that can serve.
@@ -87,8 +102,11 @@ def plan(requested: str, f: Features, snapshot: Snapshot, *, fallback: bool = Tr
         pool, why, route_name = [model], ["pinned"], None
         reason = unfit_reason(model, f)
         if reason is not None:
-            raise invalid(f"The model '{model.public_id}' cannot serve this request: it {reason}.", param="model",
-                          code="no_capable_model")
+            raise invalid(
+                f"The model '{model.public_id}' cannot serve this request: it {reason}.",
+                param="model",
+                code="no_capable_model",
+            )
 
     seen: set[int] = {m.id for m in pool}
     skipped_ids = {pid for pid, _ in skipped}
@@ -100,8 +118,11 @@ def plan(requested: str, f: Features, snapshot: Snapshot, *, fallback: bool = Tr
                 raise not_found(name)
             extra.append((named, "the caller's models list"))
     elif fallback:
-        extra = [(fb, f"fallback chain of {m.provider.slug}") for m in list(pool)
-                 for fb in snapshot.fallbacks.get(m.provider.slug, ())]
+        extra = [
+            (fb, f"fallback chain of {m.provider.slug}")
+            for m in list(pool)
+            for fb in snapshot.fallbacks.get(m.provider.slug, ())
+        ]
     else:
         extra = []
     for m, because in extra:
@@ -119,18 +140,24 @@ def plan(requested: str, f: Features, snapshot: Snapshot, *, fallback: bool = Tr
     if not pool:
         what = f"route '{requested}'" if route_name else f"model '{requested}'"
         detail = "; ".join(f"{pid} {r}" for pid, r in skipped) if skipped else "it has no enabled target models"
-        raise invalid(f"No model of {what} can serve this request: {detail}.", param="model",
-                      code="no_capable_model")
+        raise invalid(f"No model of {what} can serve this request: {detail}.", param="model", code="no_capable_model")
     if not fallback:
         pool, why = pool[:1], why[:1]
     reason = ordering.reason if ordering is not None else ""
     if route is not None and too_long:
         more = f" and {len(too_long) - 2} more" if len(too_long) > 2 else ""
-        reason += f"; prompt (~{f.prompt_tokens} tokens) too long for {', '.join(too_long[:2])}{more}: " \
-                  "larger context window"
-    return Plan(route=route_name, candidates=tuple(pool), reason=reason,
-                difficulty=ordering.difficulty if ordering is not None else None,
-                tier=ordering.tier if ordering is not None else "", why=tuple(why), skipped=tuple(skipped))
+        reason += (
+            f"; prompt (~{f.prompt_tokens} tokens) too long for {', '.join(too_long[:2])}{more}: larger context window"
+        )
+    return Plan(
+        route=route_name,
+        candidates=tuple(pool),
+        reason=reason,
+        difficulty=ordering.difficulty if ordering is not None else None,
+        tier=ordering.tier if ordering is not None else "",
+        why=tuple(why),
+        skipped=tuple(skipped),
+    )
 
 
 def restrict(plan: Plan, requested: str, allowed: frozenset[str], snapshot: Snapshot) -> Plan:
@@ -143,12 +170,29 @@ def restrict(plan: Plan, requested: str, allowed: frozenset[str], snapshot: Snap
             reachable.update(t.public_id for t in route.targets)
     resolved = snapshot.resolve_model(requested)
     if requested not in allowed and (resolved is None or resolved.public_id not in reachable):
-        raise GatewayError(403, f"This API key may not use '{requested}'. It may use: {', '.join(sorted(allowed))}.",
-                           "permission_error", param="model", code="model_not_allowed")
+        raise GatewayError(
+            403,
+            f"This API key may not use '{requested}'. It may use: {', '.join(sorted(allowed))}.",
+            "permission_error",
+            param="model",
+            code="model_not_allowed",
+        )
     candidates = tuple(m for m in plan.candidates if m.public_id in reachable)
     if not candidates:
-        raise GatewayError(403, f"No model this API key may use can serve '{requested}'.", "permission_error",
-                           param="model", code="model_not_allowed")
+        raise GatewayError(
+            403,
+            f"No model this API key may use can serve '{requested}'.",
+            "permission_error",
+            param="model",
+            code="model_not_allowed",
+        )
     why = tuple(w for m, w in zip(plan.candidates, plan.why, strict=False) if m.public_id in reachable)
-    return Plan(route=plan.route, candidates=candidates, reason=plan.reason, difficulty=plan.difficulty,
-                tier=plan.tier, why=why, skipped=plan.skipped)
+    return Plan(
+        route=plan.route,
+        candidates=candidates,
+        reason=plan.reason,
+        difficulty=plan.difficulty,
+        tier=plan.tier,
+        why=why,
+        skipped=plan.skipped,
+    )

@@ -31,12 +31,12 @@ def _pool() -> Pool:
         for old in [lp for lp in _pools if lp.is_closed()]:
             del _pools[old]
         n = settings.AIPOWER_UPSTREAM_MAX_CONNECTIONS
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=n, keepalive_timeout=60),
-                                        trust_env=False)
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=n, keepalive_timeout=60), trust_env=False)
         client = httpx.AsyncClient(
             transport=AiohttpTransport(client=session),
-            timeout=httpx.Timeout(settings.AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT,
-                                  connect=settings.AIPOWER_UPSTREAM_CONNECT_TIMEOUT),
+            timeout=httpx.Timeout(
+                settings.AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT, connect=settings.AIPOWER_UPSTREAM_CONNECT_TIMEOUT
+            ),
             follow_redirects=False,
         )
         pool = _pools[loop] = Pool(session, client)

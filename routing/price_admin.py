@@ -24,8 +24,13 @@ class PriceVersioningMixin:
     def price_history(self, obj):
         if obj is None or obj.pk is None:
             return "-"
-        return render_to_string("routing/_price_history.html", {"history": price_history(obj), "schedule_url": (
-            reverse("admin:routing_priceversion_add") + f"?model={obj.pk}")})
+        return render_to_string(
+            "routing/_price_history.html",
+            {
+                "history": price_history(obj),
+                "schedule_url": (reverse("admin:routing_priceversion_add") + f"?model={obj.pk}"),
+            },
+        )
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         price_versions_apply_due()  # show (and edit) the price in force, even where no beat runs
@@ -38,18 +43,30 @@ class PriceVersioningMixin:
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if not change or any(f in form.changed_data for f in PRICE_FIELDS):
-            price_version_create(model=obj, prices={f: getattr(obj, f) for f in PRICE_FIELDS},
-                                 source=PriceVersion.Source.ADMIN, created_by=request.user.get_username(),
-                                 note="edited on the model")
+            price_version_create(
+                model=obj,
+                prices={f: getattr(obj, f) for f in PRICE_FIELDS},
+                source=PriceVersion.Source.ADMIN,
+                created_by=request.user.get_username(),
+                note="edited on the model",
+            )
 
 
 @admin.register(PriceVersion)
 class PriceVersionAdmin(admin.ModelAdmin):
     """Versions are history: added (to schedule a change, or correct one now), never edited or deleted."""
 
-    list_display = ("model", "effective_at", "input_price_usd_micro_per_mtok", "cached_input_price_usd_micro_per_mtok",
-                    "cache_write_price_usd_micro_per_mtok", "output_price_usd_micro_per_mtok", "source",
-                    "created_by", "applied")
+    list_display = (
+        "model",
+        "effective_at",
+        "input_price_usd_micro_per_mtok",
+        "cached_input_price_usd_micro_per_mtok",
+        "cache_write_price_usd_micro_per_mtok",
+        "output_price_usd_micro_per_mtok",
+        "source",
+        "created_by",
+        "applied",
+    )
     list_filter = ("source", "applied")
     search_fields = ("model__public_id",)
     fields = ("model", "effective_at", *PRICE_FIELDS, "note")
@@ -65,9 +82,14 @@ class PriceVersionAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        version = price_version_create(model=obj.model, prices={f: getattr(obj, f) for f in PRICE_FIELDS},
-                                       source=PriceVersion.Source.ADMIN, created_by=request.user.get_username(),
-                                       note=obj.note, effective_at=obj.effective_at)
+        version = price_version_create(
+            model=obj.model,
+            prices={f: getattr(obj, f) for f in PRICE_FIELDS},
+            source=PriceVersion.Source.ADMIN,
+            created_by=request.user.get_username(),
+            note=obj.note,
+            effective_at=obj.effective_at,
+        )
         obj.pk = version.pk
 
 
@@ -97,8 +119,19 @@ class SyncRecordAdmin(admin.ModelAdmin):
 
 @admin.register(PriceSyncRun)
 class PriceSyncRunAdmin(SyncRecordAdmin):
-    list_display = ("started_at", "format", "url", "trigger", "dry_run", "ok", "entries", "applied", "held",
-                    "proposed", "error")
+    list_display = (
+        "started_at",
+        "format",
+        "url",
+        "trigger",
+        "dry_run",
+        "ok",
+        "entries",
+        "applied",
+        "held",
+        "proposed",
+        "error",
+    )
     list_filter = ("format", "ok", "dry_run")
     inlines = [PriceChangeInline]
 

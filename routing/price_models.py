@@ -7,8 +7,12 @@ catalog snapshot of every gateway process switches to it at its effective time.
 
 from django.db import models
 
-PRICE_FIELDS = ("input_price_usd_micro_per_mtok", "cached_input_price_usd_micro_per_mtok",
-                "cache_write_price_usd_micro_per_mtok", "output_price_usd_micro_per_mtok")
+PRICE_FIELDS = (
+    "input_price_usd_micro_per_mtok",
+    "cached_input_price_usd_micro_per_mtok",
+    "cache_write_price_usd_micro_per_mtok",
+    "output_price_usd_micro_per_mtok",
+)
 
 
 class PriceVersion(models.Model):
@@ -82,10 +86,10 @@ class PriceChange(models.Model):
         PROPOSED = "proposed", "proposed (new model)"
 
     run = models.ForeignKey(PriceSyncRun, on_delete=models.CASCADE, related_name="changes")
-    model = models.ForeignKey("routing.CatalogModel", null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="price_changes")
-    provider = models.ForeignKey("routing.Provider", null=True, blank=True, on_delete=models.CASCADE,
-                                 related_name="+")
+    model = models.ForeignKey(
+        "routing.CatalogModel", null=True, blank=True, on_delete=models.CASCADE, related_name="price_changes"
+    )
+    provider = models.ForeignKey("routing.Provider", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.UPDATE)
     status = models.CharField(max_length=12, choices=Status.choices, db_index=True)
     source_id = models.CharField(max_length=200, help_text="the entry's id in the source")

@@ -15,10 +15,12 @@ from django.utils import timezone
 from .price_models import PRICE_FIELDS, PriceVersion
 
 # PriceVersion field -> ModelInfo attribute (routing/catalog.py)
-SNAPSHOT_FIELDS = {"input_price_usd_micro_per_mtok": "input_price",
-                   "output_price_usd_micro_per_mtok": "output_price",
-                   "cached_input_price_usd_micro_per_mtok": "cached_input_price",
-                   "cache_write_price_usd_micro_per_mtok": "cache_write_price"}
+SNAPSHOT_FIELDS = {
+    "input_price_usd_micro_per_mtok": "input_price",
+    "output_price_usd_micro_per_mtok": "output_price",
+    "cached_input_price_usd_micro_per_mtok": "cached_input_price",
+    "cache_write_price_usd_micro_per_mtok": "cache_write_price",
+}
 
 
 def current_prices(model) -> dict:
@@ -26,8 +28,9 @@ def current_prices(model) -> dict:
 
 
 @transaction.atomic
-def price_version_create(*, model, prices: dict, source: str, created_by: str = "", note: str = "",
-                         effective_at: datetime | None = None) -> PriceVersion:
+def price_version_create(
+    *, model, prices: dict, source: str, created_by: str = "", note: str = "", effective_at: datetime | None = None
+) -> PriceVersion:
     """Records a price (all four fields; missing ones keep the model's current value). In force
     now unless effective_at is later."""
     from .models import CatalogModel
@@ -44,8 +47,15 @@ def price_version_create(*, model, prices: dict, source: str, created_by: str = 
     # A price cannot change the past (usage rows keep what they were billed): earlier means now.
     when = max(effective_at or now, now)
     in_force = when == now
-    version = PriceVersion.objects.create(model=model, effective_at=when, source=source, created_by=created_by[:200],
-                                          note=note[:300], applied=in_force, **values)
+    version = PriceVersion.objects.create(
+        model=model,
+        effective_at=when,
+        source=source,
+        created_by=created_by[:200],
+        note=note[:300],
+        applied=in_force,
+        **values,
+    )
     if in_force:
         CatalogModel.objects.filter(pk=model.pk).update(**values)
         for field, value in values.items():
@@ -59,8 +69,11 @@ def price_versions_apply_due() -> int:
     from .models import CatalogModel
 
     now = timezone.now()
-    due = list(PriceVersion.objects.select_for_update().filter(applied=False, effective_at__lte=now)
-               .order_by("model_id", "effective_at", "id"))
+    due = list(
+        PriceVersion.objects.select_for_update()
+        .filter(applied=False, effective_at__lte=now)
+        .order_by("model_id", "effective_at", "id")
+    )
     latest = {}
     for version in due:
         latest[version.model_id] = version  # the last in force wins

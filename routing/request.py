@@ -92,8 +92,9 @@ def parse_body(raw: bytes) -> dict:
         try:
             orjson.dumps(body)
         except orjson.JSONEncodeError:
-            raise invalid(f"The request body is nested more than {MAX_DEPTH} levels deep.",
-                          code="invalid_json") from None
+            raise invalid(
+                f"The request body is nested more than {MAX_DEPTH} levels deep.", code="invalid_json"
+            ) from None
     return body
 
 
@@ -118,8 +119,9 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int]:
         for j, part in enumerate(content):
             pw = f"{where}.content[{j}]"
             if not isinstance(part, dict) or part.get("type") not in PART_TYPES:
-                raise invalid(f"'{pw}' must be an object with a 'type' of {sorted(PART_TYPES)}.", param=pw,
-                              code="invalid_type")
+                raise invalid(
+                    f"'{pw}' must be an object with a 'type' of {sorted(PART_TYPES)}.", param=pw, code="invalid_type"
+                )
             kind = part["type"]
             if kind == "text":
                 if not isinstance(part.get("text"), str):
@@ -132,30 +134,51 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int]:
                 iu = part.get("image_url")
                 url = iu.get("url") if isinstance(iu, dict) else None
                 if not isinstance(url, str) or not url.startswith(("http://", "https://", "data:image/")):
-                    raise invalid(f"'{pw}.image_url.url' must be an http(s) URL or a data:image/ URL.",
-                                  param=f"{pw}.image_url.url", code="invalid_value")
+                    raise invalid(
+                        f"'{pw}.image_url.url' must be an http(s) URL or a data:image/ URL.",
+                        param=f"{pw}.image_url.url",
+                        code="invalid_value",
+                    )
                 images += 1
     elif content is None:
         if role != "assistant" or not msg.get("tool_calls"):
-            raise invalid(f"'{where}.content' is required.", param=f"{where}.content",
-                          code="missing_required_parameter")
+            raise invalid(
+                f"'{where}.content' is required.", param=f"{where}.content", code="missing_required_parameter"
+            )
     else:
-        raise invalid(f"'{where}.content' must be a string or an array of content parts.", param=f"{where}.content",
-                      code="invalid_type")
+        raise invalid(
+            f"'{where}.content' must be a string or an array of content parts.",
+            param=f"{where}.content",
+            code="invalid_type",
+        )
     if role == "tool" and not isinstance(msg.get("tool_call_id"), str):
-        raise invalid(f"'{where}.tool_call_id' is required for tool messages.", param=f"{where}.tool_call_id",
-                      code="missing_required_parameter")
+        raise invalid(
+            f"'{where}.tool_call_id' is required for tool messages.",
+            param=f"{where}.tool_call_id",
+            code="missing_required_parameter",
+        )
     tool_calls = msg.get("tool_calls")
     if tool_calls is not None:
         if role != "assistant" or not isinstance(tool_calls, list):
-            raise invalid(f"'{where}.tool_calls' must be an array on an assistant message.",
-                          param=f"{where}.tool_calls", code="invalid_type")
+            raise invalid(
+                f"'{where}.tool_calls' must be an array on an assistant message.",
+                param=f"{where}.tool_calls",
+                code="invalid_type",
+            )
         for k, call in enumerate(tool_calls):
             fn = call.get("function") if isinstance(call, dict) else None
-            if (not isinstance(fn, dict) or not isinstance(call.get("id"), str) or not isinstance(fn.get("name"), str)
-                    or not isinstance(fn.get("arguments"), str)):
-                raise invalid(f"'{where}.tool_calls[{k}]' must have an id and a function with a name and "
-                              "arguments (a JSON string).", param=f"{where}.tool_calls[{k}]", code="invalid_type")
+            if (
+                not isinstance(fn, dict)
+                or not isinstance(call.get("id"), str)
+                or not isinstance(fn.get("name"), str)
+                or not isinstance(fn.get("arguments"), str)
+            ):
+                raise invalid(
+                    f"'{where}.tool_calls[{k}]' must have an id and a function with a name and "
+                    "arguments (a JSON string).",
+                    param=f"{where}.tool_calls[{k}]",
+                    code="invalid_type",
+                )
             chars += len(fn["name"]) + len(fn["arguments"])
             nbytes += _nbytes(fn["name"]) + _nbytes(fn["arguments"]) + BOUND_PER_TOOL
     return chars, images, nbytes
@@ -206,8 +229,11 @@ def validate(body: dict) -> Features:
     if user is not None and not isinstance(user, str):
         raise invalid("'user' must be a string.", param="user", code="invalid_type")
     stop = body.get("stop")
-    if stop is not None and not isinstance(stop, str) and (
-            not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) for s in stop)):
+    if (
+        stop is not None
+        and not isinstance(stop, str)
+        and (not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) for s in stop))
+    ):
         raise invalid("'stop' must be a string or an array of at most 4 strings.", param="stop", code="invalid_type")
 
     tools = body.get("tools")
@@ -220,28 +246,46 @@ def validate(body: dict) -> Features:
             if tool.get("type") != "function" if isinstance(tool, dict) else True:
                 raise invalid(f"'tools[{i}].type' must be 'function'.", param=f"tools[{i}].type", code="invalid_value")
             if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
-                raise invalid(f"'tools[{i}].function.name' is required.", param=f"tools[{i}].function.name",
-                              code="missing_required_parameter")
+                raise invalid(
+                    f"'tools[{i}].function.name' is required.",
+                    param=f"tools[{i}].function.name",
+                    code="missing_required_parameter",
+                )
             params = fn.get("parameters")
             if params is not None and not isinstance(params, dict):
-                raise invalid(f"'tools[{i}].function.parameters' must be a JSON schema object.",
-                              param=f"tools[{i}].function.parameters", code="invalid_type")
+                raise invalid(
+                    f"'tools[{i}].function.parameters' must be a JSON schema object.",
+                    param=f"tools[{i}].function.parameters",
+                    code="invalid_type",
+                )
             try:
                 tool_chars += len(orjson.dumps(fn))
             except orjson.JSONEncodeError:
-                raise invalid(f"'tools[{i}].function' is nested more than {MAX_DEPTH} levels deep.",
-                              param=f"tools[{i}].function", code="invalid_value") from None
+                raise invalid(
+                    f"'tools[{i}].function' is nested more than {MAX_DEPTH} levels deep.",
+                    param=f"tools[{i}].function",
+                    code="invalid_value",
+                ) from None
             nbytes += BOUND_PER_TOOL
     tool_choice = body.get("tool_choice")
     if tool_choice is not None:
         if isinstance(tool_choice, str):
             if tool_choice not in TOOL_CHOICE_STRINGS:
-                raise invalid("'tool_choice' must be 'none', 'auto', 'required' or a named function.",
-                              param="tool_choice", code="invalid_value")
-        elif not (isinstance(tool_choice, dict) and isinstance(tool_choice.get("function"), dict)
-                  and isinstance(tool_choice["function"].get("name"), str)):
-            raise invalid("'tool_choice' must be 'none', 'auto', 'required' or a named function.",
-                          param="tool_choice", code="invalid_type")
+                raise invalid(
+                    "'tool_choice' must be 'none', 'auto', 'required' or a named function.",
+                    param="tool_choice",
+                    code="invalid_value",
+                )
+        elif not (
+            isinstance(tool_choice, dict)
+            and isinstance(tool_choice.get("function"), dict)
+            and isinstance(tool_choice["function"].get("name"), str)
+        ):
+            raise invalid(
+                "'tool_choice' must be 'none', 'auto', 'required' or a named function.",
+                param="tool_choice",
+                code="invalid_type",
+            )
         if tool_choice != "none" and not tools:
             raise invalid("'tool_choice' is only allowed when 'tools' are specified.", param="tool_choice")
 
@@ -249,16 +293,25 @@ def validate(body: dict) -> Features:
     json_mode = False
     if rf is not None:
         if not isinstance(rf, dict) or rf.get("type") not in RESPONSE_FORMATS:
-            raise invalid("'response_format.type' must be one of text, json_object, json_schema.",
-                          param="response_format", code="invalid_value")
+            raise invalid(
+                "'response_format.type' must be one of text, json_object, json_schema.",
+                param="response_format",
+                code="invalid_value",
+            )
         if rf["type"] == "json_schema":
             js = rf.get("json_schema")
             if not isinstance(js, dict) or not isinstance(js.get("name"), str):
-                raise invalid("'response_format.json_schema' must be an object with a 'name'.",
-                              param="response_format.json_schema", code="invalid_type")
+                raise invalid(
+                    "'response_format.json_schema' must be an object with a 'name'.",
+                    param="response_format.json_schema",
+                    code="invalid_type",
+                )
             if js.get("schema") is not None and not isinstance(js["schema"], dict):
-                raise invalid("'response_format.json_schema.schema' must be a JSON schema object.",
-                              param="response_format.json_schema.schema", code="invalid_type")
+                raise invalid(
+                    "'response_format.json_schema.schema' must be a JSON schema object.",
+                    param="response_format.json_schema.schema",
+                    code="invalid_type",
+                )
         json_mode = rf["type"] != "text"
         if json_mode:
             nbytes += BOUND_JSON_MODE
@@ -275,10 +328,10 @@ def validate(body: dict) -> Features:
     if n > MAX_N:
         raise invalid(f"'n' must be at most {MAX_N}.", param="n", code="invalid_value")
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-    bound = (nbytes + tool_chars + BOUND_PER_MESSAGE * len(messages) + BOUND_PER_IMAGE * images
-             + BOUND_PER_REQUEST)
-    prompt_tokens = ((chars + tool_chars) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE * len(messages)
-                     + TOKENS_PER_IMAGE * images)
+    bound = nbytes + tool_chars + BOUND_PER_MESSAGE * len(messages) + BOUND_PER_IMAGE * images + BOUND_PER_REQUEST
+    prompt_tokens = (
+        (chars + tool_chars) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_IMAGE * images
+    )
     return Features(
         prompt_tokens=prompt_tokens,
         max_tokens=max_tokens,

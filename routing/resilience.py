@@ -69,8 +69,9 @@ class RedisGate:
     def failed(self, exc: BaseException | None = None) -> None:
         if self.down_since is None:
             self.down_since = time.monotonic()
-            log.warning("Redis unavailable (%r): breakers, probes and rate limits are per-process until it answers",
-                        exc)
+            log.warning(
+                "Redis unavailable (%r): breakers, probes and rate limits are per-process until it answers", exc
+            )
         loop = asyncio.get_running_loop()
         if self._probe is None or self._probe.done() or self._probe.get_loop() is not loop:
             self._probe = loop.create_task(self._wait_for_redis())
@@ -93,8 +94,7 @@ class RedisGate:
                         await fn(redis)
                 except Exception:
                     log.exception("bringing shared state back to Redis failed")
-            log.warning("Redis answers again after %.1fs: shared state back on",
-                        time.monotonic() - self.down_since)
+            log.warning("Redis answers again after %.1fs: shared state back on", time.monotonic() - self.down_since)
             self.down_since = None
 
 
@@ -110,8 +110,14 @@ def database_errors() -> tuple:
     import psycopg
     from psycopg_pool import PoolTimeout
 
-    return (django.db.OperationalError, django.db.InterfaceError, psycopg.OperationalError,
-            psycopg.InterfaceError, PoolTimeout, TimeoutError)
+    return (
+        django.db.OperationalError,
+        django.db.InterfaceError,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+        PoolTimeout,
+        TimeoutError,
+    )
 
 
 class DatabaseGate:
@@ -132,9 +138,14 @@ class DatabaseGate:
         return self.down_since is not None
 
     def unavailable(self) -> GatewayError:
-        return GatewayError(503, "The service is temporarily unavailable (its database cannot be reached); "
-                                 "nothing was charged. Try again shortly.", "server_error",
-                            code="service_unavailable", headers={"retry-after": "1"})
+        return GatewayError(
+            503,
+            "The service is temporarily unavailable (its database cannot be reached); "
+            "nothing was charged. Try again shortly.",
+            "server_error",
+            code="service_unavailable",
+            headers={"retry-after": "1"},
+        )
 
     def failed(self, exc: BaseException | None = None) -> None:
         from psycopg_pool import PoolTimeout
@@ -180,8 +191,9 @@ async def _ping_database() -> None:
 
     from billing.reservations import conninfo
 
-    conn = await psycopg.AsyncConnection.connect(conninfo(), connect_timeout=settings.AIPOWER_DB_CONNECT_TIMEOUT,
-                                                 autocommit=True)
+    conn = await psycopg.AsyncConnection.connect(
+        conninfo(), connect_timeout=settings.AIPOWER_DB_CONNECT_TIMEOUT, autocommit=True
+    )
     try:
         await conn.execute("SELECT 1")
     finally:

@@ -32,6 +32,9 @@ def price_history(model) -> list[PricePoint]:
             state = "past"
         points.append(PricePoint(effective_at=v.effective_at, source=v.source, state=state, **v.prices()))
     if not seen_in_force:  # a model added outside admin and the seed: its price has no version yet
-        points.append(PricePoint(effective_at=None, source="catalog", state="in force",
-                                 **{f: getattr(model, f) for f in PRICE_FIELDS}))
+        points.append(
+            PricePoint(
+                effective_at=None, source="catalog", state="in force", **{f: getattr(model, f) for f in PRICE_FIELDS}
+            )
+        )
     return points

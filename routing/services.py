@@ -12,8 +12,13 @@ def catalog_load_seed(*, reset: bool = False) -> dict:
     added = {"providers": 0, "models": 0, "routes": 0}
     providers = {}
     for slug, name, wire, base, cred in seed.PROVIDERS:
-        values = {"name": name, "wire_format": wire, "base_url": base, "credential_env": cred,
-                  "quirks": seed.PROVIDER_QUIRKS.get(slug, {})}
+        values = {
+            "name": name,
+            "wire_format": wire,
+            "base_url": base,
+            "credential_env": cred,
+            "quirks": seed.PROVIDER_QUIRKS.get(slug, {}),
+        }
         p, created = Provider.objects.get_or_create(slug=slug, defaults=values)
         if reset and not created:
             Provider.objects.filter(pk=p.pk).update(**values)

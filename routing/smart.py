@@ -19,8 +19,11 @@ def parse_quality(raw: str | None) -> float | None:
     except ValueError:
         q = -1.0
     if not 0.0 <= q <= 1.0:
-        raise invalid(f"The {QUALITY_HEADER} header must be a number from 0 (cheapest) to 1 (best), got {raw[:40]!r}.",
-                      param=QUALITY_HEADER, code="invalid_value")
+        raise invalid(
+            f"The {QUALITY_HEADER} header must be a number from 0 (cheapest) to 1 (best), got {raw[:40]!r}.",
+            param=QUALITY_HEADER,
+            code="invalid_value",
+        )
     return q
 
 
@@ -29,8 +32,11 @@ def policy_inputs(headers: dict, key, snapshot, body: dict) -> dict:
     quality = parse_quality(headers.get(QUALITY_HEADER))
     if quality is None and key is not None:
         quality = getattr(key, "route_quality", None)
-    return {"stats": latency.stats_for(snapshot.routes.get(body["model"])), "messages": body.get("messages"),
-            "quality": quality}
+    return {
+        "stats": latency.stats_for(snapshot.routes.get(body["model"])),
+        "messages": body.get("messages"),
+        "quality": quality,
+    }
 
 
 def header_safe(reason: str, limit: int = 200) -> str:

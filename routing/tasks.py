@@ -7,8 +7,18 @@ from celery import shared_task
 def sync_prices() -> list[dict]:
     from .pricesync.sync import run_configured
 
-    return [{"run": r.pk, "format": r.format, "ok": r.ok, "applied": r.applied, "held": r.held,
-             "proposed": r.proposed, "error": r.error} for r in run_configured(trigger="schedule")]
+    return [
+        {
+            "run": r.pk,
+            "format": r.format,
+            "ok": r.ok,
+            "applied": r.applied,
+            "held": r.held,
+            "proposed": r.proposed,
+            "error": r.error,
+        }
+        for r in run_configured(trigger="schedule")
+    ]
 
 
 @shared_task

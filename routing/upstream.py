@@ -52,8 +52,10 @@ def simulated_providers_banner() -> str:
 
         if _any_provider_key_set(Provider.objects.values_list("credential_env", flat=True)):
             return ""
-    return (f"No provider keys are set: every provider is served by the local provider simulator at "
-            f"{settings.AIPOWER_SIMULATOR_URL}. Answers are simulated.")
+    return (
+        f"No provider keys are set: every provider is served by the local provider simulator at "
+        f"{settings.AIPOWER_SIMULATOR_URL}. Answers are simulated."
+    )
 
 
 def simulator_controls(headers: Mapping[str, str]) -> dict[str, str]:
@@ -61,8 +63,7 @@ def simulator_controls(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items() if k[:6].lower() == SIM_HEADER_PREFIX}
 
 
-def target_for(model: ModelInfo, snapshot: Snapshot, request_headers: Mapping[str, str], *,
-               stream: bool) -> Target:
+def target_for(model: ModelInfo, snapshot: Snapshot, request_headers: Mapping[str, str], *, stream: bool) -> Target:
     """Where and how to call `model` for a request with `request_headers` (the caller's own): a
     simulated provider is sent the simulator's controls among them; a real one, none of them."""
     p = model.provider
@@ -80,6 +81,11 @@ def target_for(model: ModelInfo, snapshot: Snapshot, request_headers: Mapping[st
     }
     if simulating(snapshot):
         base = f"{s.AIPOWER_SIMULATOR_URL.rstrip('/')}/p/{p.slug}{urlsplit(p.base_url).path.rstrip('/')}"
-        return Target(model=model, base_url=base, api_key="simulated",
-                      extra_headers=simulator_controls(request_headers), **timeouts)
+        return Target(
+            model=model,
+            base_url=base,
+            api_key="simulated",
+            extra_headers=simulator_controls(request_headers),
+            **timeouts,
+        )
     return Target(model=model, base_url=p.base_url, api_key=os.environ.get(p.credential_env), **timeouts)

@@ -102,10 +102,10 @@ def build(data_dir: Path, limit: int | None = None) -> tuple[dict, list, list]:
     artifact = {
         "format": "aipower-difficulty/1",
         "description": "Logistic regression on lexical features (routing/difficulty/features.py): "
-                       "P(the strong model does better than the weak one on this prompt), "
-                       "calibrated to [0, 1] by its quantiles over the training prompts.",
+        "P(the strong model does better than the weak one on this prompt), "
+        "calibrated to [0, 1] by its quantiles over the training prompts.",
         "trained_on": "routellm/data.jsonl (lm-sys/RouteLLM @ 0b64fdafe049e596a3f5657c219329f24af24198, "
-                      "Apache-2.0), held-out one in five by crc32(id) % 5 == 0",
+        "Apache-2.0), held-out one in five by crc32(id) % 5 == 0",
         "train_rows": len(train_rows),
         "hyperparameters": {"epochs": EPOCHS, "rate": RATE, "l2": L2, "min_count": MIN_COUNT, "seed": 0},
         **model,
@@ -119,8 +119,10 @@ def dump(artifact: dict) -> str:
 
 def _report(name, scores, weak, strong) -> dict:
     return {
-        "set": name, "n": len(scores),
-        "weak_mean": sum(weak) / len(weak), "strong_mean": sum(strong) / len(strong),
+        "set": name,
+        "n": len(scores),
+        "weak_mean": sum(weak) / len(weak),
+        "strong_mean": sum(strong) / len(strong),
         "apgr": metrics.apgr(scores, weak, strong),
         "oracle_apgr": metrics.apgr(metrics.oracle_scores(weak, strong), weak, strong),
         "share95": metrics.share_for_pgr(scores, weak, strong, 0.95),
@@ -148,11 +150,18 @@ def validate(artifact: dict, test_rows, data_dir: Path) -> list[dict]:
     with open(data_dir / "alpaca_eval" / "data.jsonl", encoding="utf-8") as f:
         for line in f:
             r = json.loads(line)
-            alpaca.append((r["prompt"], float(r["labels"]["gpt-3.5-turbo-1106"]),
-                           float(r["labels"]["gpt4_1106_preview"])))
+            alpaca.append(
+                (r["prompt"], float(r["labels"]["gpt-3.5-turbo-1106"]), float(r["labels"]["gpt4_1106_preview"]))
+            )
     scores = [est.difficulty_of_text(p) for p, _, _ in alpaca]
-    out.append(_report("alpaca_eval (weak gpt-3.5-turbo-1106, strong gpt4_1106_preview)", scores,
-                       [w for _, w, _ in alpaca], [s for _, _, s in alpaca]))
+    out.append(
+        _report(
+            "alpaca_eval (weak gpt-3.5-turbo-1106, strong gpt4_1106_preview)",
+            scores,
+            [w for _, w, _ in alpaca],
+            [s for _, _, s in alpaca],
+        )
+    )
     return out
 
 
@@ -185,15 +194,19 @@ TABLE_END = "<!-- end of results -->"
 
 
 def validation_table(results) -> str:
-    lines = ["| Set | Prompts | Weak / strong mean | APGR router | random | oracle | "
-             "Strong share at 95% of the strong model's quality: router | random | oracle | "
-             "Strong share for 95% PGR: router | random | oracle |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| Set | Prompts | Weak / strong mean | APGR router | random | oracle | "
+        "Strong share at 95% of the strong model's quality: router | random | oracle | "
+        "Strong share for 95% PGR: router | random | oracle |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
-        lines.append(f"| {r['set']} | {r['n']} | {r['weak_mean']:.3f} / {r['strong_mean']:.3f} | "
-                     f"**{r['apgr']:.3f}** | 0.500 | {r['oracle_apgr']:.3f} | **{r['quality95']:.1%}** | "
-                     f"{r['random_quality95']:.1%} | {r['oracle_quality95']:.1%} | **{r['share95']:.1%}** | 95.0% | "
-                     f"{r['oracle_share95']:.1%} |")
+        lines.append(
+            f"| {r['set']} | {r['n']} | {r['weak_mean']:.3f} / {r['strong_mean']:.3f} | "
+            f"**{r['apgr']:.3f}** | 0.500 | {r['oracle_apgr']:.3f} | **{r['quality95']:.1%}** | "
+            f"{r['random_quality95']:.1%} | {r['oracle_quality95']:.1%} | **{r['share95']:.1%}** | 95.0% | "
+            f"{r['oracle_share95']:.1%} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -23,8 +23,7 @@ from .content import Ask, Reply, estimate_prompt_tokens, estimate_text_tokens, s
 from .controls import Controls
 from .wire import Parsed, StreamPlan, Tokens, VendorError, WireFormat, dumps, new_id, text_of, text_pieces
 
-STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
-                "content_filter": "stop_sequence"}
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "stop_sequence"}
 _ERRORS = {
     400: ("invalid_request_error", "Invalid request."),
     401: ("authentication_error", "invalid x-api-key"),
@@ -97,8 +96,10 @@ def _block_size(block) -> tuple[int, int]:
 
 def _uses_cache(body: dict) -> bool:
     # A cheap pre-check: most requests have no cache_control anywhere.
-    return any(isinstance(v, list) and b"cache_control" in dumps(v)
-               for v in (body.get("tools"), body.get("system"), body.get("messages")))
+    return any(
+        isinstance(v, list) and b"cache_control" in dumps(v)
+        for v in (body.get("tools"), body.get("system"), body.get("messages"))
+    )
 
 
 class AnthropicFormat(WireFormat):
@@ -157,15 +158,19 @@ class AnthropicFormat(WireFormat):
         for i, m in enumerate(messages):
             role = m.get("role") if isinstance(m, dict) else None
             if role == "system":
-                raise _bad('messages: Unexpected role "system". The Messages API accepts a top-level `system` '
-                           'parameter, not "system" as an input message role.')
+                raise _bad(
+                    'messages: Unexpected role "system". The Messages API accepts a top-level `system` '
+                    'parameter, not "system" as an input message role.'
+                )
             if role not in ("user", "assistant"):
                 raise _bad(f"messages.{i}.role: Input should be 'user' or 'assistant'")
             if i == 0 and role != "user":
                 raise _bad('messages: first message must use the "user" role')
             if role == prev:
-                raise _bad(f'messages: roles must alternate between "user" and "assistant", but found multiple '
-                           f'"{role}" roles in a row')
+                raise _bad(
+                    f'messages: roles must alternate between "user" and "assistant", but found multiple '
+                    f'"{role}" roles in a row'
+                )
             prev = role
 
         prompt = _Prompt(model, _uses_cache(body))
@@ -179,13 +184,13 @@ class AnthropicFormat(WireFormat):
         system = body.get("system")
         if system:
             prompt.messages += 1
-            for block in ([system] if isinstance(system, str) else system):
+            for block in [system] if isinstance(system, str) else system:
                 prompt.block(block, *_block_size(block))
         last_user = ""
         for m in messages:
             prompt.messages += 1
             content = m.get("content")
-            for block in ([content] if isinstance(content, str) else content or ()):
+            for block in [content] if isinstance(content, str) else content or ():
                 prompt.block(block, *_block_size(block))
             if m["role"] == "user":
                 last_user = text_of(content)
@@ -220,8 +225,7 @@ class AnthropicFormat(WireFormat):
         thinking = isinstance(thinking_field, dict) and thinking_field.get("type") == "enabled"
         if thinking:
             _check_thinking_turn(messages)
-        return Parsed(ask, body.get("stream") is True, {"prompt": prompt, "stop_sequence": stop,
-                                                         "thinking": thinking})
+        return Parsed(ask, body.get("stream") is True, {"prompt": prompt, "stop_sequence": stop, "thinking": thinking})
 
     def tokens(self, parsed: Parsed, reply: Reply, controls: Controls) -> Tokens:
         ask = parsed.ask
@@ -242,13 +246,15 @@ class AnthropicFormat(WireFormat):
                 self.cache.popitem(last=False)
         elif controls.cached_tokens:
             read = min(controls.cached_tokens, ask.prompt_tokens)
-        return Tokens(prompt=ask.prompt_tokens, completion=reply.completion_tokens, cached=read,
-                      cache_write=write)
+        return Tokens(prompt=ask.prompt_tokens, completion=reply.completion_tokens, cached=read, cache_write=write)
 
     @staticmethod
     def _input_usage(t: Tokens) -> dict:
-        return {"input_tokens": t.prompt - t.cached - t.cache_write, "cache_creation_input_tokens": t.cache_write,
-                "cache_read_input_tokens": t.cached}
+        return {
+            "input_tokens": t.prompt - t.cached - t.cache_write,
+            "cache_creation_input_tokens": t.cache_write,
+            "cache_read_input_tokens": t.cached,
+        }
 
     def _stop(self, parsed: Parsed, reply: Reply) -> tuple[str, str | None]:
         reason = STOP_REASONS[reply.finish]
@@ -262,16 +268,29 @@ class AnthropicFormat(WireFormat):
         if reply.reasoning:
             content.insert(0, {"type": "thinking", "thinking": reply.reasoning, "signature": sign(reply.reasoning)})
         reason, sequence = self._stop(parsed, reply)
-        body: dict[str, Any] = {"id": "msg_" + new_id(), "type": "message", "role": "assistant",
-                                "model": parsed.ask.model, "content": content, "stop_reason": reason,
-                                "stop_sequence": sequence}
+        body: dict[str, Any] = {
+            "id": "msg_" + new_id(),
+            "type": "message",
+            "role": "assistant",
+            "model": parsed.ask.model,
+            "content": content,
+            "stop_reason": reason,
+            "stop_sequence": sequence,
+        }
         if tokens is not None:
             body["usage"] = {**self._input_usage(tokens), "output_tokens": tokens.completion}
         return dumps(body)
 
     def stream(self, parsed: Parsed, reply: Reply, tokens: Tokens | None, controls: Controls) -> StreamPlan:
-        message: dict[str, Any] = {"id": "msg_" + new_id(), "type": "message", "role": "assistant", "content": [],
-                   "model": parsed.ask.model, "stop_reason": None, "stop_sequence": None}
+        message: dict[str, Any] = {
+            "id": "msg_" + new_id(),
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": parsed.ask.model,
+            "stop_reason": None,
+            "stop_sequence": None,
+        }
         if tokens is not None:
             message["usage"] = {**self._input_usage(tokens), "output_tokens": 1}
         head = [_event("message_start", {"type": "message_start", "message": message})]
@@ -279,18 +298,48 @@ class AnthropicFormat(WireFormat):
         first = 0  # the index of the first block after the thinking block, if any
         if reply.reasoning:
             first = 1
-            head.append(_event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
-                "type": "thinking", "thinking": "", "signature": ""}}) + _event("ping", {"type": "ping"}))
-            head.append(_event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {
-                "type": "thinking_delta", "thinking": reply.reasoning}}))
-            head.append(_event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {
-                "type": "signature_delta", "signature": sign(reply.reasoning)}}))
+            head.append(
+                _event(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": 0,
+                        "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+                    },
+                )
+                + _event("ping", {"type": "ping"})
+            )
+            head.append(
+                _event(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "thinking_delta", "thinking": reply.reasoning},
+                    },
+                )
+            )
+            head.append(
+                _event(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "signature_delta", "signature": sign(reply.reasoning)},
+                    },
+                )
+            )
         if reply.tool_calls:
             for i, call in enumerate(reply.tool_calls, start=first):
                 opening = _event("content_block_stop", {"type": "content_block_stop", "index": i - 1}) if i else b""
-                opening += _event("content_block_start", {
-                    "type": "content_block_start", "index": i,
-                    "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}})
+                opening += _event(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": i,
+                        "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}},
+                    },
+                )
                 opening += _json_delta(i, "")
                 if i == first:
                     head.append(opening + (b"" if first else _event("ping", {"type": "ping"})))
@@ -302,22 +351,38 @@ class AnthropicFormat(WireFormat):
         else:
             if first:
                 head.append(_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
-            head.append(_event("content_block_start", {"type": "content_block_start", "index": first,
-                                                       "content_block": {"type": "text", "text": ""}}))
+            head.append(
+                _event(
+                    "content_block_start",
+                    {"type": "content_block_start", "index": first, "content_block": {"type": "text", "text": ""}},
+                )
+            )
             if not first:
                 head.append(_event("ping", {"type": "ping"}))
             for piece in text_pieces(reply.text, controls):
-                content.append((_event("content_block_delta", {
-                    "type": "content_block_delta", "index": first, "delta": {"type": "text_delta", "text": piece}}),
-                    estimate_text_tokens(piece)))
+                content.append(
+                    (
+                        _event(
+                            "content_block_delta",
+                            {
+                                "type": "content_block_delta",
+                                "index": first,
+                                "delta": {"type": "text_delta", "text": piece},
+                            },
+                        ),
+                        estimate_text_tokens(piece),
+                    )
+                )
             last_index = first
         reason, sequence = self._stop(parsed, reply)
         delta = {"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": sequence}}
         if tokens is not None:
             delta["usage"] = {**self._input_usage(tokens), "output_tokens": tokens.completion}
-        tail = [_event("content_block_stop", {"type": "content_block_stop", "index": last_index}),
-                _event("message_delta", delta),
-                _event("message_stop", {"type": "message_stop"})]
+        tail = [
+            _event("content_block_stop", {"type": "content_block_stop", "index": last_index}),
+            _event("message_delta", delta),
+            _event("message_stop", {"type": "message_stop"}),
+        ]
         return StreamPlan(head, content, tail)
 
 
@@ -341,14 +406,18 @@ def _check_thinking_turn(messages: list) -> None:
         if head.get("type") == "redacted_thinking":
             return
         if head.get("type") != "thinking":
-            raise _bad(f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
-                       f"`{head.get('type')}`. When `thinking` is enabled, a final `assistant` message must start "
-                       "with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks).")
+            raise _bad(
+                f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+                f"`{head.get('type')}`. When `thinking` is enabled, a final `assistant` message must start "
+                "with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks)."
+            )
         if head.get("signature") != sign(head.get("thinking") or ""):
             raise _bad(f"messages.{i}.content.0: Invalid `signature` in `thinking` block")
         return
 
 
 def _json_delta(index: int, piece: str) -> bytes:
-    return _event("content_block_delta", {"type": "content_block_delta", "index": index,
-                                          "delta": {"type": "input_json_delta", "partial_json": piece}})
+    return _event(
+        "content_block_delta",
+        {"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}},
+    )

@@ -16,9 +16,40 @@ TOKENS_PER_IMAGE = 85
 TOKENS_PER_REQUEST = 3  # priming of the assistant's reply
 
 # Four characters each (a space and three letters), so every filler word adds exactly one token.
-_FILLER = (" owl", " fox", " map", " key", " sun", " oak", " ink", " jam", " cup", " bee", " elk", " fig",
-           " gem", " hat", " ivy", " jar", " kit", " log", " mud", " net", " orb", " pen", " rug", " tea",
-           " urn", " van", " web", " yak", " zip", " sky", " sea", " bay")
+_FILLER = (
+    " owl",
+    " fox",
+    " map",
+    " key",
+    " sun",
+    " oak",
+    " ink",
+    " jam",
+    " cup",
+    " bee",
+    " elk",
+    " fig",
+    " gem",
+    " hat",
+    " ivy",
+    " jar",
+    " kit",
+    " log",
+    " mud",
+    " net",
+    " orb",
+    " pen",
+    " rug",
+    " tea",
+    " urn",
+    " van",
+    " web",
+    " yak",
+    " zip",
+    " sky",
+    " sea",
+    " bay",
+)
 # After an intro of 4k+r characters, a word of 8-r characters ends the first filler token exactly.
 _FIRST_WORD = {1: " indeed", 2: " hello", 3: " well"}
 
@@ -31,8 +62,12 @@ def estimate_text_tokens(text: str) -> int:
 def estimate_prompt_tokens(*, chars: int, messages: int, images: int = 0) -> int:
     """Tokens of a whole prompt: `chars` characters of text over all messages, the system prompt and
     the tool definitions; `messages` messages (the system prompt counts as one); `images` images."""
-    return ((chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN + messages * TOKENS_PER_MESSAGE
-            + images * TOKENS_PER_IMAGE + TOKENS_PER_REQUEST)
+    return (
+        (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+        + messages * TOKENS_PER_MESSAGE
+        + images * TOKENS_PER_IMAGE
+        + TOKENS_PER_REQUEST
+    )
 
 
 def estimate_completion_tokens(text: str = "", reasoning: str = "", tool_calls=()) -> int:
@@ -91,14 +126,14 @@ def split_even(text: str, n: int) -> list[str]:
     pieces, pos = [], 0
     for i in range(n):
         step = size + (1 if i < extra else 0)
-        pieces.append(text[pos:pos + step])
+        pieces.append(text[pos : pos + step])
         pos += step
     return pieces
 
 
 def split_fixed(text: str, size: int = 10) -> list[str]:
     """`text` cut into pieces of `size` characters (tool-call arguments stream this way)."""
-    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 def plural(n: int, word: str) -> str:
@@ -106,6 +141,7 @@ def plural(n: int, word: str) -> str:
 
 
 # --- JSON schema instances -------------------------------------------------------------------------
+
 
 def _resolve(schema: dict, root: dict) -> dict:
     ref = schema.get("$ref")
@@ -136,8 +172,9 @@ def schema_instance(schema, name: str = "value", *, all_properties: bool = True,
         options = schema.get(key)
         if isinstance(options, list) and options:
             non_null = [o for o in options if not (isinstance(o, dict) and str(o.get("type", "")).lower() == "null")]
-            return schema_instance((non_null or options)[0], name, all_properties=all_properties, _root=root,
-                                   _depth=_depth + 1)
+            return schema_instance(
+                (non_null or options)[0], name, all_properties=all_properties, _root=root, _depth=_depth + 1
+            )
     type_ = schema.get("type")
     if isinstance(type_, list):
         type_ = next((t for t in type_ if str(t).lower() != "null"), "null")
@@ -148,13 +185,16 @@ def schema_instance(schema, name: str = "value", *, all_properties: bool = True,
         keys = list(props) if all_properties else [k for k in props if k in required]
         if not keys and not all_properties and props:
             keys = [next(iter(props))]
-        return {k: schema_instance(props[k], k, all_properties=all_properties, _root=root, _depth=_depth + 1)
-                for k in keys}
+        return {
+            k: schema_instance(props[k], k, all_properties=all_properties, _root=root, _depth=_depth + 1) for k in keys
+        }
     if type_ == "array":
         count = max(1, int(schema.get("minItems") or 1))
         items = schema.get("items") or {"type": "string"}
-        return [schema_instance(items, name, all_properties=all_properties, _root=root, _depth=_depth + 1)
-                for _ in range(count)]
+        return [
+            schema_instance(items, name, all_properties=all_properties, _root=root, _depth=_depth + 1)
+            for _ in range(count)
+        ]
     if type_ == "integer":
         return int(schema.get("minimum", 1))
     if type_ == "number":
@@ -167,6 +207,7 @@ def schema_instance(schema, name: str = "value", *, all_properties: bool = True,
 
 
 # --- the answer ------------------------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class Ask:
@@ -214,9 +255,16 @@ def tools_to_call(ask: Ask, parallel_header: bool) -> list:
     return ask.tools[:1]
 
 
-def build_reply(ask: Ask, *, output_tokens: int | None = None, reasoning_tokens: int = 0,
-                finish: str | None = None, parallel_tools: bool = False, id_prefix: str = "call_",
-                new_id=None) -> Reply:
+def build_reply(
+    ask: Ask,
+    *,
+    output_tokens: int | None = None,
+    reasoning_tokens: int = 0,
+    finish: str | None = None,
+    parallel_tools: bool = False,
+    id_prefix: str = "call_",
+    new_id=None,
+) -> Reply:
     """The simulated model's answer to `ask`. Deterministic for the same request and controls (but
     tool-call ids, which come from `new_id`)."""
     model = ask.model
@@ -230,8 +278,14 @@ def build_reply(ask: Ask, *, output_tokens: int | None = None, reasoning_tokens:
             args = schema_instance(schema or {"type": "object"}, name, all_properties=False)
             if not isinstance(args, dict):
                 args = {}
-            tool_calls.append(ToolCall(id=f"{id_prefix}{new_id() if new_id else i}", name=name,
-                                       arguments=orjson.dumps(args).decode(), input=args))
+            tool_calls.append(
+                ToolCall(
+                    id=f"{id_prefix}{new_id() if new_id else i}",
+                    name=name,
+                    arguments=orjson.dumps(args).decode(),
+                    input=args,
+                )
+            )
         completion = estimate_completion_tokens("", reasoning, [(t.name, t.arguments) for t in tool_calls])
         return Reply("", reasoning, tool_calls, finish or "tool_calls", completion, estimate_text_tokens(reasoning))
 

@@ -145,5 +145,4 @@ class Stats:
         self.pairs.clear()
 
     def as_dict(self) -> dict:
-        return {"total": self.total, "providers": self.providers, "models": self.models,
-                "by_provider": self.pairs}
+        return {"total": self.total, "providers": self.providers, "models": self.models, "by_provider": self.pairs}

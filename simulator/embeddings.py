@@ -11,8 +11,13 @@ import random
 from .content import estimate_text_tokens
 from .wire import VendorError, dumps
 
-DEFAULT_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536,
-                      "gemini-embedding-001": 3072, "text-embedding-v3": 1024}
+DEFAULT_DIMENSIONS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+    "gemini-embedding-001": 3072,
+    "text-embedding-v3": 1024,
+}
 
 
 def vector(model: str, text: str, dimensions: int) -> list[float]:
@@ -38,8 +43,9 @@ def openai_embeddings(body, model: str | None) -> bytes:
     if isinstance(raw, str) or (isinstance(raw, list) and raw and all(isinstance(t, int) for t in raw)):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
-        raise VendorError(400, "'input' must be a string, an array of strings or an array of token arrays.",
-                          param="input")
+        raise VendorError(
+            400, "'input' must be a string, an array of strings or an array of token arrays.", param="input"
+        )
     dims = _dimensions(model, body.get("dimensions"))
     data, tokens = [], 0
     for i, item in enumerate(raw):
@@ -50,8 +56,9 @@ def openai_embeddings(body, model: str | None) -> bytes:
         else:
             raise VendorError(400, f"'input[{i}]' must be a non-empty string or token array.", param="input")
         data.append({"object": "embedding", "index": i, "embedding": vector(model, text, dims)})
-    return dumps({"object": "list", "data": data, "model": model,
-                  "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+    return dumps(
+        {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    )
 
 
 def gemini_batch_embed(body, model: str) -> bytes:

@@ -112,8 +112,14 @@ class Rule:
     hits: int = 0
 
     def as_dict(self) -> dict:
-        return {"id": self.id, "target": self.target, "fault": self.fault.spec, "count": self.remaining,
-                "probability": self.probability, "hits": self.hits}
+        return {
+            "id": self.id,
+            "target": self.target,
+            "fault": self.fault.spec,
+            "count": self.remaining,
+            "probability": self.probability,
+            "hits": self.hits,
+        }
 
 
 class FaultRegistry:

@@ -19,15 +19,21 @@ GEMINI_CALL = web.RequestKey("gemini_call", tuple) if hasattr(web, "RequestKey")
 FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "content_filter": "SAFETY"}
 _STATUSES = {
     400: ("INVALID_ARGUMENT", "Request contains an invalid argument."),
-    401: ("UNAUTHENTICATED", "Request is missing required authentication credential. Expected OAuth 2 access "
-                             "token, login cookie or other valid authentication credential."),
+    401: (
+        "UNAUTHENTICATED",
+        "Request is missing required authentication credential. Expected OAuth 2 access "
+        "token, login cookie or other valid authentication credential.",
+    ),
     403: ("PERMISSION_DENIED", "The caller does not have permission."),
     404: ("NOT_FOUND", "Requested entity was not found."),
     409: ("ABORTED", "The operation was aborted."),
     429: ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
     499: ("CANCELLED", "The operation was cancelled."),
-    500: ("INTERNAL", "An internal error has occurred. Please retry or report in "
-                      "https://developers.generativeai.google/guide/troubleshooting"),
+    500: (
+        "INTERNAL",
+        "An internal error has occurred. Please retry or report in "
+        "https://developers.generativeai.google/guide/troubleshooting",
+    ),
     501: ("NOT_IMPLEMENTED", "Method not implemented."),
     503: ("UNAVAILABLE", "The model is overloaded. Please try again later."),
     504: ("DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
@@ -41,8 +47,9 @@ def _get(d: dict, camel: str, snake: str):
 
 
 def _error_body(status: int, message: str | None = None, retry_after: str | None = None) -> dict:
-    name, default = _STATUSES.get(status, ("INTERNAL" if status >= 500 else "FAILED_PRECONDITION",
-                                           f"Request failed with status {status}."))
+    name, default = _STATUSES.get(
+        status, ("INTERNAL" if status >= 500 else "FAILED_PRECONDITION", f"Request failed with status {status}.")
+    )
     error = {"code": status, "message": message or default, "status": name}
     if retry_after:
         error["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_after}s"}]
@@ -77,8 +84,9 @@ class GeminiFormat(WireFormat):
     def error(self, err: VendorError) -> tuple[int, dict, bytes]:
         message = err.message
         if err.kind == "context":
-            message = message or ("The input token count (1100000) exceeds the maximum number of tokens allowed "
-                                  "(1048576).")
+            message = message or (
+                "The input token count (1100000) exceeds the maximum number of tokens allowed (1048576)."
+            )
         retry_after = err.headers.get("Retry-After")
         return err.status, err.headers, dumps(_error_body(err.status, message, retry_after))
 
@@ -99,8 +107,9 @@ class GeminiFormat(WireFormat):
         for i, content in enumerate(contents):
             parts = content.get("parts") if isinstance(content, dict) else None
             if not isinstance(parts, list) or not parts:
-                raise VendorError(400, f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be "
-                                       f"empty.\n")
+                raise VendorError(
+                    400, f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty.\n"
+                )
             for part in parts:
                 c, n = _part_size(part)
                 chars += c
@@ -139,8 +148,9 @@ class GeminiFormat(WireFormat):
         gen = _get(body, "generationConfig", "generation_config") or {}
         json_mode = None
         if _get(gen, "responseMimeType", "response_mime_type") == "application/json":
-            schema = _get(gen, "responseSchema", "response_schema") or _get(gen, "responseJsonSchema",
-                                                                              "response_json_schema")
+            schema = _get(gen, "responseSchema", "response_schema") or _get(
+                gen, "responseJsonSchema", "response_json_schema"
+            )
             json_mode = schema if isinstance(schema, dict) else "object"
         max_tokens = _get(gen, "maxOutputTokens", "max_output_tokens")
         ask = Ask(
@@ -165,8 +175,12 @@ class GeminiFormat(WireFormat):
         if not final:
             return {"promptTokenCount": t.prompt, "totalTokenCount": t.prompt, "promptTokensDetails": details}
         candidates = t.completion - t.reasoning
-        usage = {"promptTokenCount": t.prompt, "candidatesTokenCount": candidates,
-                 "totalTokenCount": t.prompt + t.completion, "promptTokensDetails": details}
+        usage = {
+            "promptTokenCount": t.prompt,
+            "candidatesTokenCount": candidates,
+            "totalTokenCount": t.prompt + t.completion,
+            "promptTokensDetails": details,
+        }
         if t.cached:
             usage["cachedContentTokenCount"] = t.cached
         if t.reasoning:
@@ -208,8 +222,15 @@ class GeminiFormat(WireFormat):
         content = []
         last = len(pieces) - 1
         for i, (parts, n) in enumerate(pieces):
-            body = dumps(self._response(parsed, parts, response_id, FINISH_REASONS[reply.finish] if i == last else None,
-                                        final if i == last else running))
+            body = dumps(
+                self._response(
+                    parsed,
+                    parts,
+                    response_id,
+                    FINISH_REASONS[reply.finish] if i == last else None,
+                    final if i == last else running,
+                )
+            )
             if sse:
                 content.append((b"data: " + body + b"\r\n\r\n", n))
             else:

@@ -47,8 +47,10 @@ class OpenAIFormat(WireFormat):
         param: str | None
         if err.kind == "context":
             type_, code = "invalid_request_error", "context_length_exceeded"
-            message = err.message or ("This model's maximum context length is 8192 tokens. However, your messages "
-                                      "resulted in more tokens. Please reduce the length of the messages.")
+            message = err.message or (
+                "This model's maximum context length is 8192 tokens. However, your messages "
+                "resulted in more tokens. Please reduce the length of the messages."
+            )
             param = err.param or "messages"
         else:
             if status in _ERRORS:
@@ -123,8 +125,11 @@ class OpenAIFormat(WireFormat):
         top = body.get("top_logprobs") if isinstance(body.get("top_logprobs"), int) else 0
         if top and body.get("logprobs") is not True:
             raise VendorError(400, "logprobs must be true when top_logprobs is set.", param="top_logprobs")
-        return Parsed(ask, body.get("stream") is True, {"include_usage": include_usage, "n": n,
-                                                         "logprobs": body.get("logprobs") is True, "top": top})
+        return Parsed(
+            ask,
+            body.get("stream") is True,
+            {"include_usage": include_usage, "n": n, "logprobs": body.get("logprobs") is True, "top": top},
+        )
 
     def tokens(self, parsed: Parsed, reply: Reply, controls: Controls) -> Tokens:
         t = super().tokens(parsed, reply, controls)
@@ -156,9 +161,15 @@ class OpenAIFormat(WireFormat):
             "object": "chat.completion",
             "created": now(),
             "model": parsed.ask.model,
-            "choices": [{"index": i, "message": message, "finish_reason": reply.finish,
-                         "logprobs": _logprobs(parsed, reply.text) if not reply.tool_calls else None}
-                        for i in range(parsed.meta.get("n", 1))],
+            "choices": [
+                {
+                    "index": i,
+                    "message": message,
+                    "finish_reason": reply.finish,
+                    "logprobs": _logprobs(parsed, reply.text) if not reply.tool_calls else None,
+                }
+                for i in range(parsed.meta.get("n", 1))
+            ],
             "system_fingerprint": "fp_simulator",
         }
         if tokens is not None:
@@ -167,15 +178,21 @@ class OpenAIFormat(WireFormat):
 
     def stream(self, parsed: Parsed, reply: Reply, tokens: Tokens | None, controls: Controls) -> StreamPlan:
         include_usage = parsed.meta.get("include_usage", False) and tokens is not None
-        base = {"id": "chatcmpl-" + new_id(), "object": "chat.completion.chunk", "created": now(),
-                "model": parsed.ask.model, "system_fingerprint": "fp_simulator"}
+        base = {
+            "id": "chatcmpl-" + new_id(),
+            "object": "chat.completion.chunk",
+            "created": now(),
+            "model": parsed.ask.model,
+            "system_fingerprint": "fp_simulator",
+        }
 
         n = parsed.meta.get("n", 1)
 
         def chunk(delta: dict, finish=None, logprobs=None) -> bytes:
             obj = dict(base)
-            obj["choices"] = [{"index": i, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
-                              for i in range(n)]
+            obj["choices"] = [
+                {"index": i, "delta": delta, "logprobs": logprobs, "finish_reason": finish} for i in range(n)
+            ]
             if include_usage:
                 obj["usage"] = None
             return _sse(obj)
@@ -188,14 +205,34 @@ class OpenAIFormat(WireFormat):
         for piece in split_words(reply.reasoning):
             content.append((chunk({"reasoning_content": piece}), estimate_text_tokens(piece)))
         for piece in text_pieces(reply.text, controls):
-            content.append((chunk({"content": piece}, logprobs=_logprobs(parsed, piece, whole=False)),
-                            estimate_text_tokens(piece)))
+            content.append(
+                (chunk({"content": piece}, logprobs=_logprobs(parsed, piece, whole=False)), estimate_text_tokens(piece))
+            )
         for i, call in enumerate(reply.tool_calls):
-            content.append((chunk({"tool_calls": [{"index": i, "id": call.id, "type": "function",
-                                                   "function": {"name": call.name, "arguments": ""}}]}), 1))
+            content.append(
+                (
+                    chunk(
+                        {
+                            "tool_calls": [
+                                {
+                                    "index": i,
+                                    "id": call.id,
+                                    "type": "function",
+                                    "function": {"name": call.name, "arguments": ""},
+                                }
+                            ]
+                        }
+                    ),
+                    1,
+                )
+            )
             for piece in split_fixed(call.arguments):
-                content.append((chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
-                                estimate_text_tokens(piece)))
+                content.append(
+                    (
+                        chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                        estimate_text_tokens(piece),
+                    )
+                )
         tail = [chunk({}, reply.finish)]
         if include_usage and tokens is not None:
             obj = dict(base)
@@ -218,8 +255,10 @@ def _logprobs(parsed: Parsed, text: str, whole: bool = True) -> dict | None:
         token = " " + word if i and whole else word
         logprob = -round((sum(token.encode()) % 997) / 1000, 4)
         alts = [{"token": token, "logprob": logprob, "bytes": list(token.encode())}]
-        alts += [{"token": f"{token}~{k}", "logprob": round(logprob - k, 4), "bytes": list(f"{token}~{k}".encode())}
-                 for k in range(1, top)]
+        alts += [
+            {"token": f"{token}~{k}", "logprob": round(logprob - k, 4), "bytes": list(f"{token}~{k}".encode())}
+            for k in range(1, top)
+        ]
         content.append({"token": token, "logprob": logprob, "bytes": list(token.encode()), "top_logprobs": alts[:top]})
     return {"content": content, "refusal": None}
 

@@ -125,8 +125,9 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
     if fault is not None:
         if fault.kind == "status":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
-            return _vendor_error(fmt, VendorError(fault.status, kind="context" if fault.context else None,
-                                                  headers=headers))
+            return _vendor_error(
+                fmt, VendorError(fault.status, kind="context" if fault.context else None, headers=headers)
+            )
         if fault.kind == "hang":
             await asyncio.sleep(HANG_SECONDS)
             _cut(request)
@@ -141,8 +142,11 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
         return _vendor_error(fmt, VendorError(401))
     if tail.endswith(("embeddings", ":batchEmbedContents")):
         try:
-            payload = (embeddings.gemini_batch_embed(body, model or "") if fmt is state.gemini
-                       else embeddings.openai_embeddings(body, model))
+            payload = (
+                embeddings.gemini_batch_embed(body, model or "")
+                if fmt is state.gemini
+                else embeddings.openai_embeddings(body, model)
+            )
         except VendorError as err:
             return _vendor_error(fmt, err)
         return web.Response(body=payload, content_type=_JSON)
@@ -156,9 +160,15 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
         reasoning = (controls.reasoning_tokens or 16) if parsed.meta.get("thinking") else 0
     else:
         reasoning = controls.reasoning_for(ask.model)
-    reply = build_reply(ask, output_tokens=controls.output_tokens, reasoning_tokens=reasoning,
-                        finish=controls.finish, parallel_tools=controls.parallel_tools,
-                        id_prefix="toolu_" if fmt is state.anthropic else "call_", new_id=new_id)
+    reply = build_reply(
+        ask,
+        output_tokens=controls.output_tokens,
+        reasoning_tokens=reasoning,
+        finish=controls.finish,
+        parallel_tools=controls.parallel_tools,
+        id_prefix="toolu_" if fmt is state.anthropic else "call_",
+        new_id=new_id,
+    )
     tokens = None if controls.no_usage else fmt.tokens(parsed, reply, controls)
 
     if not parsed.stream:
@@ -216,8 +226,9 @@ def _schedule(plan: StreamPlan, controls: Controls) -> list[float] | None:
     return None
 
 
-async def _stream(request, fmt: WireFormat, parsed: Parsed, plan: StreamPlan, controls: Controls,
-                  fault) -> web.StreamResponse:
+async def _stream(
+    request, fmt: WireFormat, parsed: Parsed, plan: StreamPlan, controls: Controls, fault
+) -> web.StreamResponse:
     resp = web.StreamResponse(headers=_SSE_HEADERS if parsed.meta.get("sse", True) else {"Content-Type": _JSON})
     await resp.prepare(request)
     if plan.head:
@@ -253,6 +264,7 @@ async def _stream(request, fmt: WireFormat, parsed: Parsed, plan: StreamPlan, co
 
 # --- health and control API ------------------------------------------------------------------------
 
+
 async def health(request: web.Request) -> web.Response:
     return _json_response({"status": "ok"})
 
@@ -269,8 +281,9 @@ async def add_fault(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         return _json_response({"error": "body must be a JSON object"}, 400)
     try:
-        rule = request.app[STATE].faults.add(body.get("target"), str(body.get("fault", "")), body.get("count"),
-                                             body.get("probability", 1.0))
+        rule = request.app[STATE].faults.add(
+            body.get("target"), str(body.get("fault", "")), body.get("count"), body.get("probability", 1.0)
+        )
     except FaultSpecError as exc:
         return _json_response({"error": str(exc)}, 400)
     return _json_response({"fault": rule.as_dict()}, 201)
@@ -329,8 +342,7 @@ def make_app(config: SimConfig | dict | None = None) -> web.Application:
     return app
 
 
-async def serve(host: str = "127.0.0.1", port: int = 8001, config: SimConfig | None = None,
-                ready=None) -> None:
+async def serve(host: str = "127.0.0.1", port: int = 8001, config: SimConfig | None = None, ready=None) -> None:
     """Serve until cancelled. Prints the listening line (with the real port when `port` is 0)."""
     runner = web.AppRunner(make_app(config), access_log=None, handler_cancellation=True)
     await runner.setup()
@@ -378,6 +390,13 @@ def add_arguments(parser) -> None:
 
 
 def run_from_options(options: dict) -> None:
-    run(options["host"], options["port"], latency_ms=options["latency_ms"], ttft_ms=options["ttft_ms"],
-        tokens_per_second=options["tokens_per_second"], output_tokens=options["output_tokens"],
-        chunks=options["chunks"], stream_ms=options["stream_ms"])
+    run(
+        options["host"],
+        options["port"],
+        latency_ms=options["latency_ms"],
+        ttft_ms=options["ttft_ms"],
+        tokens_per_second=options["tokens_per_second"],
+        output_tokens=options["output_tokens"],
+        chunks=options["chunks"],
+        stream_ms=options["stream_ms"],
+    )

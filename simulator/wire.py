@@ -14,8 +14,14 @@ class VendorError(Exception):
     """An error the simulated vendor answers with, in its own format. `kind` refines the status
     (e.g. "context" for a context-length error); `headers` are added to the response."""
 
-    def __init__(self, status: int, message: str | None = None, kind: str | None = None,
-                 param: str | None = None, headers: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str | None = None,
+        kind: str | None = None,
+        param: str | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(message or f"HTTP {status}")
         self.status = status
         self.message = message
@@ -99,8 +105,12 @@ class WireFormat:
 
     def tokens(self, parsed: Parsed, reply: Reply, controls: Controls) -> Tokens:
         ask = parsed.ask
-        return Tokens(prompt=ask.prompt_tokens, completion=reply.completion_tokens,
-                      cached=min(controls.cached_tokens, ask.prompt_tokens), reasoning=reply.reasoning_tokens)
+        return Tokens(
+            prompt=ask.prompt_tokens,
+            completion=reply.completion_tokens,
+            cached=min(controls.cached_tokens, ask.prompt_tokens),
+            reasoning=reply.reasoning_tokens,
+        )
 
     def complete(self, parsed: Parsed, reply: Reply, tokens: Tokens | None) -> bytes:
         raise NotImplementedError

@@ -70,9 +70,14 @@ def test_database_url(live_db):
 # auto-fast keeps its static order there (no model is ever measured enough, none is probed), so
 # that one test's slow upstream does not move the next test's; tests/routing/test_fast_route.py
 # starts its own.
-NO_BREAKERS = {"AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 1_000_000, "AIPOWER_BREAKER_FAILURE_RATIO": 2,
-               "AIPOWER_RETRY_BUDGET_RESERVE": 1_000_000, "AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT": 2,
-               "AIPOWER_TTFT_MIN_SAMPLES": 10**9, "AIPOWER_TTFT_PROBE_SECONDS": 10**9}
+NO_BREAKERS = {
+    "AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 1_000_000,
+    "AIPOWER_BREAKER_FAILURE_RATIO": 2,
+    "AIPOWER_RETRY_BUDGET_RESERVE": 1_000_000,
+    "AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT": 2,
+    "AIPOWER_TTFT_MIN_SAMPLES": 10**9,
+    "AIPOWER_TTFT_PROBE_SECONDS": 10**9,
+}
 
 
 @pytest.fixture(scope="session")
@@ -133,8 +138,13 @@ def make_tenant(blocker, name: str | None = None, credit_nusd: int = TEST_CREDIT
         org = organization_get_or_create(name=name or f"org-{uuid.uuid4().hex[:10]}")
         key, raw = apikey_create(organization=org, name="test")
         if credit_nusd:
-            ledger_post(organization_id=org.pk, kind="grant", amount_nusd=credit_nusd, note="test credit",
-                        grant_key=f"test:{org.pk}")
+            ledger_post(
+                organization_id=org.pk,
+                kind="grant",
+                amount_nusd=credit_nusd,
+                note="test credit",
+                grant_key=f"test:{org.pk}",
+            )
     return Tenant(organization=org, key=raw, key_id=key.pk)
 
 
@@ -156,8 +166,7 @@ def client(gateway, tenant):
 
 @pytest.fixture
 async def aclient(gateway, tenant):
-    async with openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=tenant.key, max_retries=0,
-                                  timeout=30) as c:
+    async with openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=tenant.key, max_retries=0, timeout=30) as c:
         yield c
 
 
@@ -187,8 +196,9 @@ def sim(simulator):
             return self.stats()["providers"].get(provider, 0)
 
         def fault(self, target: str, spec: str, count: int | None = None) -> None:
-            httpx.post(self.url + "/_sim/faults", json={"target": target, "fault": spec, "count": count}
-                       ).raise_for_status()
+            httpx.post(
+                self.url + "/_sim/faults", json={"target": target, "fault": spec, "count": count}
+            ).raise_for_status()
 
         def clear(self) -> None:
             httpx.delete(self.url + "/_sim/faults").raise_for_status()

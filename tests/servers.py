@@ -26,8 +26,10 @@ def database_url(settings_dict: dict) -> str:
     user = quote(settings_dict.get("USER") or "")
     password = settings_dict.get("PASSWORD") or ""
     auth = f"{user}:{quote(password)}@" if password else (f"{user}@" if user else "")
-    return f"postgres://{auth}{settings_dict.get('HOST') or '127.0.0.1'}:{settings_dict.get('PORT') or 5432}/" \
-           f"{settings_dict['NAME']}"
+    return (
+        f"postgres://{auth}{settings_dict.get('HOST') or '127.0.0.1'}:{settings_dict.get('PORT') or 5432}/"
+        f"{settings_dict['NAME']}"
+    )
 
 
 class Server:
@@ -78,13 +80,15 @@ def start_simulator(**flags) -> Server:
 def start_gateway(*, database_url: str, simulator_url: str, **extra_env) -> Server:
     port = free_port()
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": database_url,
-        "AIPOWER_SIMULATOR_URL": simulator_url,
-        "AIPOWER_SIMULATE_PROVIDERS": "1",
-        "AIPOWER_USAGE_FLUSH_SECONDS": "0.02",
-        "DJANGO_SETTINGS_MODULE": "aipower.settings",
-    })
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "AIPOWER_SIMULATOR_URL": simulator_url,
+            "AIPOWER_SIMULATE_PROVIDERS": "1",
+            "AIPOWER_USAGE_FLUSH_SECONDS": "0.02",
+            "DJANGO_SETTINGS_MODULE": "aipower.settings",
+        }
+    )
     env.update({k: str(v) for k, v in extra_env.items()})
     argv = [sys.executable, "-m", "aipower.serve", "--host", "127.0.0.1", "--port", str(port)]
     if "workers" in extra_env:
@@ -99,8 +103,11 @@ def stream_then_hang_up(server: Server, key: str, body: bytes, headers: dict[str
     import socket
 
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-               + f"authorization: Bearer {key}\r\n{head}content-length: {len(body)}\r\n\r\n".encode() + body)
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        + f"authorization: Bearer {key}\r\n{head}content-length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
         s.sendall(request)
         received = b""
@@ -124,8 +131,22 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.ping():
@@ -180,26 +201,55 @@ class PrivatePostgres:
         shutil.chown(self.home, self.OS_USER)
         self.port = free_port()
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/aipower"
-        self._as_pg(self.bin / "initdb", "-D", self.home / "data", "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                    "--locale=C.UTF-8")
+        self._as_pg(
+            self.bin / "initdb",
+            "-D",
+            self.home / "data",
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
         with open(self.home / "data" / "postgresql.conf", "a") as conf:
-            conf.write(f"listen_addresses = '127.0.0.1'\nunix_socket_directories = '{self.home}'\n"
-                       "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 100\n")
+            conf.write(
+                f"listen_addresses = '127.0.0.1'\nunix_socket_directories = '{self.home}'\n"
+                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 100\n"
+            )
         self.start()
         psql = [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q"]
         subprocess.run(psql + ["-c", "create database aipower"], check=True, stdout=subprocess.DEVNULL)
-        dump = subprocess.run([str(self.bin / "pg_dump"), "--no-owner", "--no-privileges", source_url],
-                              check=True, capture_output=True).stdout
-        subprocess.run(psql + ["-d", "aipower", "-v", "ON_ERROR_STOP=1"], input=dump, check=True,
-                       stdout=subprocess.DEVNULL)
+        dump = subprocess.run(
+            [str(self.bin / "pg_dump"), "--no-owner", "--no-privileges", source_url], check=True, capture_output=True
+        ).stdout
+        subprocess.run(
+            psql + ["-d", "aipower", "-v", "ON_ERROR_STOP=1"], input=dump, check=True, stdout=subprocess.DEVNULL
+        )
 
     def _as_pg(self, *argv) -> None:
-        subprocess.run(["runuser", "-u", self.OS_USER, "--", *map(str, argv)], cwd="/", check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["runuser", "-u", self.OS_USER, "--", *map(str, argv)],
+            cwd="/",
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def start(self) -> None:
-        self._as_pg(self.bin / "pg_ctl", "start", "-w", "-t", "60", "-D", self.home / "data", "-l",
-                    self.home / "postgres.log", "-o", f"-p {self.port}")
+        self._as_pg(
+            self.bin / "pg_ctl",
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            self.home / "data",
+            "-l",
+            self.home / "postgres.log",
+            "-o",
+            f"-p {self.port}",
+        )
 
     def stop(self) -> None:
         self._as_pg(self.bin / "pg_ctl", "stop", "-w", "-m", "fast", "-D", self.home / "data")
@@ -222,12 +272,37 @@ def start_celery_worker(database_url: str, queue_prefix: str, **extra_env):
     queue = f"{queue_prefix}-{uuid.uuid4().hex[:8]}"
     log = ROOT / "test-artifacts" / f"celery-{queue}.log"
     log.parent.mkdir(exist_ok=True)
-    env = dict(os.environ, DATABASE_URL=database_url, CELERY_TASK_ALWAYS_EAGER="0",
-               DJANGO_SETTINGS_MODULE="aipower.settings", **extra_env)
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        CELERY_TASK_ALWAYS_EAGER="0",
+        DJANGO_SETTINGS_MODULE="aipower.settings",
+        **extra_env,
+    )
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "aipower", "worker", "--pool", "solo",
-                                 "--queues", queue, "--without-gossip", "--without-mingle", "--without-heartbeat",
-                                 "--loglevel", "INFO"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "aipower",
+                "worker",
+                "--pool",
+                "solo",
+                "--queues",
+                queue,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     return queue, proc
 
 

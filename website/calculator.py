@@ -55,8 +55,9 @@ class Estimate:
     mix: dict
 
 
-def estimate(snapshot: Snapshot, *, requests: int, input_tokens: int, output_tokens: int,
-             mix: dict[str, int]) -> Estimate | None:
+def estimate(
+    snapshot: Snapshot, *, requests: int, input_tokens: int, output_tokens: int, mix: dict[str, int]
+) -> Estimate | None:
     bp = markup_bp()
     shares = mix_shares(snapshot, mix)
     if shares is None:
@@ -64,9 +65,15 @@ def estimate(snapshot: Snapshot, *, requests: int, input_tokens: int, output_tok
     day = costs.mix(shares, requests=requests, input_tokens=input_tokens, output_tokens=output_tokens, markup_bp=bp)
     singles = []
     for m in snapshot.models.values():
-        s = costs.single_model(m, requests=requests, input_tokens=input_tokens, output_tokens=output_tokens,
-                               markup_bp=bp)
+        s = costs.single_model(
+            m, requests=requests, input_tokens=input_tokens, output_tokens=output_tokens, markup_bp=bp
+        )
         singles.append((m, s, costs.change_percent(s.day_nusd, day)))
     singles.sort(key=lambda row: (-row[1].day_nusd, row[0].display_name))
-    return Estimate(day_nusd=day, month_nusd=day * costs.DAYS_PER_MONTH,
-                    per_request_nusd=(day + requests // 2) // requests, singles=singles, mix=mix)
+    return Estimate(
+        day_nusd=day,
+        month_nusd=day * costs.DAYS_PER_MONTH,
+        per_request_nusd=(day + requests // 2) // requests,
+        singles=singles,
+        mix=mix,
+    )

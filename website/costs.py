@@ -41,9 +41,15 @@ def money(nusd: int) -> str:
 
 def request_cost_nusd(model, *, input_tokens: int, output_tokens: int, markup_bp: int) -> int:
     """What the gateway charges for one request to `model` (a routing.catalog.ModelInfo)."""
-    return cost_of(prompt_tokens=input_tokens, cached_tokens=0, completion_tokens=output_tokens,
-                   input_price=model.input_price, output_price=model.output_price, cached_input_price=None,
-                   markup_bp=markup_bp).charged_nusd
+    return cost_of(
+        prompt_tokens=input_tokens,
+        cached_tokens=0,
+        completion_tokens=output_tokens,
+        input_price=model.input_price,
+        output_price=model.output_price,
+        cached_input_price=None,
+        markup_bp=markup_bp,
+    ).charged_nusd
 
 
 def change_percent(baseline_nusd: int, nusd: int) -> int | None:
@@ -71,10 +77,13 @@ def single_model(model, *, requests: int, input_tokens: int, output_tokens: int,
     return Strategy(label=f"Only {model.display_name}", day_nusd=requests * per, model=model)
 
 
-def mix(shares: list[tuple[object, int]], *, requests: int, input_tokens: int, output_tokens: int,
-        markup_bp: int) -> int:
+def mix(
+    shares: list[tuple[object, int]], *, requests: int, input_tokens: int, output_tokens: int, markup_bp: int
+) -> int:
     """Cost per day in nano-USD of `requests` split over (route's first-choice model, percent)
     shares summing to 100; rounded half up to the nano-USD once."""
-    total = sum(pct * request_cost_nusd(m, input_tokens=input_tokens, output_tokens=output_tokens,
-                                        markup_bp=markup_bp) for m, pct in shares)
+    total = sum(
+        pct * request_cost_nusd(m, input_tokens=input_tokens, output_tokens=output_tokens, markup_bp=markup_bp)
+        for m, pct in shares
+    )
     return int((Decimal(requests) * total / 100).quantize(Decimal(1), ROUND_HALF_UP))

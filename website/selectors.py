@@ -60,9 +60,14 @@ def capabilities(m: ModelInfo) -> tuple[str, ...]:
 
 
 def model_row(m: ModelInfo, bp: int) -> ModelRow:
-    return ModelRow(model=m, provider_name=m.provider.name, input=price(m.input_price, 0, bp),
-                    cached_input=price(m.cached_input_price, m.input_price, bp),
-                    output=price(m.output_price, 0, bp), capabilities=capabilities(m))
+    return ModelRow(
+        model=m,
+        provider_name=m.provider.name,
+        input=price(m.input_price, 0, bp),
+        cached_input=price(m.cached_input_price, m.input_price, bp),
+        output=price(m.output_price, 0, bp),
+        capabilities=capabilities(m),
+    )
 
 
 def model_rows(snapshot: Snapshot) -> list[ModelRow]:
@@ -89,8 +94,15 @@ def first_choice(snapshot: Snapshot, route) -> ModelInfo | None:
     from routing.errors import GatewayError
     from routing.request import Features
 
-    example = Features(prompt_tokens=EXAMPLE["input_tokens"], max_tokens=EXAMPLE["output_tokens"], tools=False,
-                       vision=False, json_mode=False, stream=False, include_usage=False)
+    example = Features(
+        prompt_tokens=EXAMPLE["input_tokens"],
+        max_tokens=EXAMPLE["output_tokens"],
+        tools=False,
+        vision=False,
+        json_mode=False,
+        stream=False,
+        include_usage=False,
+    )
     try:
         candidates = policy.plan(route.name, example, snapshot, fallback=False).candidates
     except GatewayError:
@@ -105,8 +117,15 @@ def route_cards(snapshot: Snapshot) -> list[RouteCard]:
     cards = []
     for r in snapshot.routes.values():
         first = first_choice(snapshot, r)
-        cards.append(RouteCard(name=r.name, goal=r.goal, description=r.description,
-                               first=model_row(first, bp) if first is not None else None, targets=r.targets))
+        cards.append(
+            RouteCard(
+                name=r.name,
+                goal=r.goal,
+                description=r.description,
+                first=model_row(first, bp) if first is not None else None,
+                targets=r.targets,
+            )
+        )
     return cards
 
 
@@ -128,13 +147,19 @@ class CostTable:
 def example_cost_table(snapshot: Snapshot) -> CostTable:
     """The seed's "Real cost math" table, from live prices with the markup."""
     bp = markup_bp()
-    strategies = [costs.single_model(snapshot.models[pid], markup_bp=bp, **EXAMPLE)
-                  for pid in EXAMPLE_SINGLES if pid in snapshot.models]
+    strategies = [
+        costs.single_model(snapshot.models[pid], markup_bp=bp, **EXAMPLE)
+        for pid in EXAMPLE_SINGLES
+        if pid in snapshot.models
+    ]
     shares = mix_shares(snapshot, EXAMPLE_MIX)
     label = " · ".join(f"{pct}% {name}" for name, pct in EXAMPLE_MIX.items())
     if shares is not None:
-        strategies.append(costs.Strategy(label="AIPower smart routing", detail=label,
-                                         day_nusd=costs.mix(shares, markup_bp=bp, **EXAMPLE)))
+        strategies.append(
+            costs.Strategy(
+                label="AIPower smart routing", detail=label, day_nusd=costs.mix(shares, markup_bp=bp, **EXAMPLE)
+            )
+        )
     rows = []
     for i, s in enumerate(strategies):
         rows.append((s, None if i == 0 else costs.change_percent(strategies[0].day_nusd, s.day_nusd)))

@@ -61,12 +61,19 @@ def ensure_trial_key() -> tuple[str, int]:
     if _ensured["until"] > time.monotonic():
         return raw, _ensured["org"]
     org = organization_get_or_create(name=ORG_NAME)
-    ApiKey.objects.get_or_create(secret_hash=hash_key(raw), defaults={
-        "organization": org, "name": "Free trial on the public site", "prefix": raw[:DISPLAY_PREFIX_LEN]})
+    ApiKey.objects.get_or_create(
+        secret_hash=hash_key(raw),
+        defaults={"organization": org, "name": "Free trial on the public site", "prefix": raw[:DISPLAY_PREFIX_LEN]},
+    )
     balance = CreditAccount.objects.filter(organization=org).values_list("balance_nusd", flat=True).first() or 0
     if balance < HOUSE_MIN_NUSD:
-        ledger_post(organization_id=org.pk, kind=LedgerEntry.Kind.GRANT, amount_nusd=HOUSE_TOP_UP_NUSD,
-                    note="House credit for the public free trial", grant_key=f"free-trial:{uuid.uuid4().hex}")
+        ledger_post(
+            organization_id=org.pk,
+            kind=LedgerEntry.Kind.GRANT,
+            amount_nusd=HOUSE_TOP_UP_NUSD,
+            note="House credit for the public free trial",
+            grant_key=f"free-trial:{uuid.uuid4().hex}",
+        )
     _ensured.update(until=time.monotonic() + 60, org=org.pk)
     return raw, org.pk
 
@@ -80,8 +87,15 @@ def _browser_id(request) -> tuple[str, bool]:
 
 
 def _set_cookie(response, browser_id: str) -> None:
-    response.set_signed_cookie(COOKIE, browser_id, salt=SALT, max_age=365 * 24 * 3600, httponly=True,
-                               samesite="Lax", secure=settings.SESSION_COOKIE_SECURE)
+    response.set_signed_cookie(
+        COOKIE,
+        browser_id,
+        salt=SALT,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )
 
 
 def _routes(snapshot) -> list:
@@ -104,15 +118,29 @@ def _context(request, snap, browser_id: str, **extra) -> dict:
     used = extra.pop("used", None)
     if used is None:
         used = async_to_sync(trial_limits.used)(browser_id)
-    return {"routes": _routes(snap), "calls": settings.AIPOWER_TRIAL_CALLS,
-            "left": max(0, settings.AIPOWER_TRIAL_CALLS - used),
-            "max_tokens": settings.AIPOWER_TRIAL_MAX_TOKENS, "max_prompt": MAX_PROMPT_CHARS,
-            "selected": extra.pop("route", "auto"), **extra}
+    return {
+        "routes": _routes(snap),
+        "calls": settings.AIPOWER_TRIAL_CALLS,
+        "left": max(0, settings.AIPOWER_TRIAL_CALLS - used),
+        "max_tokens": settings.AIPOWER_TRIAL_MAX_TOKENS,
+        "max_prompt": MAX_PROMPT_CHARS,
+        "selected": extra.pop("route", "auto"),
+        **extra,
+    }
 
 
 def _refusal(message: str, status: int, code: str):
-    return JsonResponse({"error": {"message": message, "type": "trial_limit" if status == 429 else
-                                   "invalid_request_error", "param": None, "code": code}}, status=status)
+    return JsonResponse(
+        {
+            "error": {
+                "message": message,
+                "type": "trial_limit" if status == 429 else "invalid_request_error",
+                "param": None,
+                "code": code,
+            }
+        },
+        status=status,
+    )
 
 
 def _client_ip(request) -> str:
@@ -171,14 +199,27 @@ def _summary(model_id, usage, started, ttft, snapshot, markup_bp) -> dict:
     cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0) or 0
     cost = 0
     if m is not None:
-        cost = cost_of(prompt_tokens=prompt, cached_tokens=cached, completion_tokens=completion,
-                       input_price=m.input_price, output_price=m.output_price, cached_input_price=m.cached_input_price,
-                       markup_bp=markup_bp).charged_nusd
-    return {"type": "done", "model": model_id, "model_name": m.display_name if m else model_id,
-            "provider": m.provider.name if m else "", "prompt_tokens": prompt, "completion_tokens": completion,
-            "cost": format_usd(cost), "cost_nusd": cost,
-            "latency_ms": int((time.perf_counter() - started) * 1000),
-            "ttft_ms": None if ttft is None else int((ttft - started) * 1000)}
+        cost = cost_of(
+            prompt_tokens=prompt,
+            cached_tokens=cached,
+            completion_tokens=completion,
+            input_price=m.input_price,
+            output_price=m.output_price,
+            cached_input_price=m.cached_input_price,
+            markup_bp=markup_bp,
+        ).charged_nusd
+    return {
+        "type": "done",
+        "model": model_id,
+        "model_name": m.display_name if m else model_id,
+        "provider": m.provider.name if m else "",
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cost": format_usd(cost),
+        "cost_nusd": cost,
+        "latency_ms": int((time.perf_counter() - started) * 1000),
+        "ttft_ms": None if ttft is None else int((ttft - started) * 1000),
+    }
 
 
 async def try_chat(request):
@@ -198,29 +239,69 @@ async def try_chat(request):
         problem = f"Keep the prompt under {MAX_PROMPT_CHARS} characters for the free trial."
     browser_id, new = _browser_id(request)
     if problem:
-        return await _answer(request, wants_stream, browser_id, new, snapshot, route, prompt,
-                             error=problem, status=400, code="invalid_value")
+        return await _answer(
+            request,
+            wants_stream,
+            browser_id,
+            new,
+            snapshot,
+            route,
+            prompt,
+            error=problem,
+            status=400,
+            code="invalid_value",
+        )
     ip = _client_ip(request)
     refusal = await trial_limits.admit(browser_id, ip)
     if refusal:
-        return await _answer(request, wants_stream, browser_id, new, snapshot, route, prompt,
-                             error=refusal, status=429, code="trial_limit_reached", signup=True)
+        return await _answer(
+            request,
+            wants_stream,
+            browser_id,
+            new,
+            snapshot,
+            route,
+            prompt,
+            error=refusal,
+            status=429,
+            code="trial_limit_reached",
+            signup=True,
+        )
     raw, org_id = await sync_to_async(ensure_trial_key, thread_sensitive=False)()
     from billing.reservations import markup_bp_for
 
     markup_bp = await markup_bp_for(org_id)
-    body = {"model": route, "messages": [{"role": "user", "content": prompt}],
-            "max_tokens": settings.AIPOWER_TRIAL_MAX_TOKENS, "stream": True, "stream_options": {"include_usage": True}}
+    body = {
+        "model": route,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": settings.AIPOWER_TRIAL_MAX_TOKENS,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     started = time.perf_counter()
-    resp = await gateway.chat_completions(ApiRequest(
-        "POST", "/v1/chat/completions", {"authorization": f"Bearer {raw}", "content-type": "application/json",
-                                         **_sim_headers(request)}, orjson.dumps(body)))
+    resp = await gateway.chat_completions(
+        ApiRequest(
+            "POST",
+            "/v1/chat/completions",
+            {"authorization": f"Bearer {raw}", "content-type": "application/json", **_sim_headers(request)},
+            orjson.dumps(body),
+        )
+    )
     if isinstance(resp, ApiResponse):
         await trial_limits.refund(browser_id, ip)
         message = orjson.loads(resp.body).get("error", {}).get("message", "The call failed.")
-        return await _answer(request, wants_stream, browser_id, new, snapshot, route, prompt,
-                             error=f"That call failed and was not counted: {message}", status=502,
-                             code="upstream_unavailable")
+        return await _answer(
+            request,
+            wants_stream,
+            browser_id,
+            new,
+            snapshot,
+            route,
+            prompt,
+            error=f"That call failed and was not counted: {message}",
+            status=502,
+            code="upstream_unavailable",
+        )
     events = _relay(resp, started, snapshot, markup_bp, browser_id, ip)
     if wants_stream:
         out = StreamingHttpResponse(events, content_type="text/event-stream")
@@ -239,8 +320,20 @@ async def try_chat(request):
             summary = event
         else:
             error = event["message"]
-    return await _answer(request, False, browser_id, new, snapshot, route, prompt, answer="".join(text),
-                         summary=summary, error=error, status=200 if error is None else 502, code=None)
+    return await _answer(
+        request,
+        False,
+        browser_id,
+        new,
+        snapshot,
+        route,
+        prompt,
+        answer="".join(text),
+        summary=summary,
+        error=error,
+        status=200 if error is None else 502,
+        code=None,
+    )
 
 
 def _sim_headers(request) -> dict:
@@ -250,14 +343,38 @@ def _sim_headers(request) -> dict:
     return simulator_controls(request.headers)
 
 
-async def _answer(request, wants_stream, browser_id, new, snapshot, route, prompt, *, error=None, status=200,
-                  code=None, signup=False, answer=None, summary=None):
+async def _answer(
+    request,
+    wants_stream,
+    browser_id,
+    new,
+    snapshot,
+    route,
+    prompt,
+    *,
+    error=None,
+    status=200,
+    code=None,
+    signup=False,
+    answer=None,
+    summary=None,
+):
     if wants_stream:
         response = _refusal(error, status, code)
     else:
         used = await trial_limits.used(browser_id)
-        context = _context(request, snapshot, browser_id, used=used, route=route, prompt=prompt, error=error,
-                           signup=signup, answer=answer, summary=summary)
+        context = _context(
+            request,
+            snapshot,
+            browser_id,
+            used=used,
+            route=route,
+            prompt=prompt,
+            error=error,
+            signup=signup,
+            answer=answer,
+            summary=summary,
+        )
         # Rendering reads the database (the signed-in user, the header's banner): in a thread.
         response = await sync_to_async(render)(request, "website/try.html", context, status=status)
     if new:

@@ -27,13 +27,22 @@ def _keys(browser_id: str, ip: str) -> list[tuple[str, int, str]]:
     p, day = settings.AIPOWER_TRIAL_KEY_PREFIX, _today().isoformat()
     per_visitor = settings.AIPOWER_TRIAL_CALLS
     return [
-        (f"{p}:b:{browser_id}", per_visitor,
-         f"You have used your {per_visitor} free calls. Sign up to keep going: new accounts get free credit."),
-        (f"{p}:ip:{day}:{ip}", settings.AIPOWER_TRIAL_CALLS_PER_IP,
-         f"The free calls from your network ({settings.AIPOWER_TRIAL_CALLS_PER_IP} a day) are used up. "
-         "Sign up to keep going: new accounts get free credit."),
-        (f"{p}:day:{day}", settings.AIPOWER_TRIAL_DAILY_CAP,
-         "Today's free trial calls are all used up. Sign up to keep going: new accounts get free credit."),
+        (
+            f"{p}:b:{browser_id}",
+            per_visitor,
+            f"You have used your {per_visitor} free calls. Sign up to keep going: new accounts get free credit.",
+        ),
+        (
+            f"{p}:ip:{day}:{ip}",
+            settings.AIPOWER_TRIAL_CALLS_PER_IP,
+            f"The free calls from your network ({settings.AIPOWER_TRIAL_CALLS_PER_IP} a day) are used up. "
+            "Sign up to keep going: new accounts get free credit.",
+        ),
+        (
+            f"{p}:day:{day}",
+            settings.AIPOWER_TRIAL_DAILY_CAP,
+            "Today's free trial calls are all used up. Sign up to keep going: new accounts get free credit.",
+        ),
     ]
 
 

@@ -18,17 +18,21 @@ def home(request):
     snap = selectors.snapshot()
     cards = selectors.route_cards(snap)
     code = next((c for c in cards if c.name == "auto-code"), None)
-    return render(request, "website/home.html", {
-        "cards": cards,
-        "code_card": code,
-        "table": selectors.example_cost_table(snap),
-        "chains": selectors.fallback_chains(snap),
-        "model_count": len(snap.models),
-        "provider_count": len({m.provider.slug for m in snap.models.values()}),
-        "route_count": len(snap.routes),
-        "markup": selectors.markup_percent(),
-        "base_url": _base_url(request),
-    })
+    return render(
+        request,
+        "website/home.html",
+        {
+            "cards": cards,
+            "code_card": code,
+            "table": selectors.example_cost_table(snap),
+            "chains": selectors.fallback_chains(snap),
+            "model_count": len(snap.models),
+            "provider_count": len({m.provider.slug for m in snap.models.values()}),
+            "route_count": len(snap.routes),
+            "markup": selectors.markup_percent(),
+            "base_url": _base_url(request),
+        },
+    )
 
 
 def _calculation(request, snap):
@@ -39,9 +43,13 @@ def _calculation(request, snap):
         form = calculator.CalculatorForm(calculator.initial(routes), routes=routes)
     result = None
     if form.is_valid():
-        result = calculator.estimate(snap, requests=form.cleaned_data["requests"],
-                                     input_tokens=form.cleaned_data["input_tokens"],
-                                     output_tokens=form.cleaned_data["output_tokens"], mix=form.mix())
+        result = calculator.estimate(
+            snap,
+            requests=form.cleaned_data["requests"],
+            input_tokens=form.cleaned_data["input_tokens"],
+            output_tokens=form.cleaned_data["output_tokens"],
+            mix=form.mix(),
+        )
     return form, result
 
 
@@ -49,10 +57,17 @@ def _calculation(request, snap):
 def pricing(request):
     snap = selectors.snapshot()
     form, result = _calculation(request, snap)
-    return render(request, "website/pricing.html", {
-        "rows": selectors.model_rows(snap), "markup": selectors.markup_percent(), "form": form, "result": result,
-        "cards": selectors.route_cards(snap),
-    })
+    return render(
+        request,
+        "website/pricing.html",
+        {
+            "rows": selectors.model_rows(snap),
+            "markup": selectors.markup_percent(),
+            "form": form,
+            "result": result,
+            "cards": selectors.route_cards(snap),
+        },
+    )
 
 
 @require_GET
@@ -78,30 +93,38 @@ def model_detail(request, provider: str, model: str):
     if m is None:
         raise Http404("No such model")
     chain = [f for f in snap.fallbacks.get(m.provider.slug, ()) if f.public_id != m.public_id]
-    return render(request, "website/model.html", {
-        "row": selectors.model_row(m, selectors.markup_bp()),
-        "routes": selectors.routes_using(snap, m),
-        "chain": chain,
-        "markup": selectors.markup_percent(),
-        "base_url": _base_url(request),
-        "history": price_history_of(m.public_id),
-    })
+    return render(
+        request,
+        "website/model.html",
+        {
+            "row": selectors.model_row(m, selectors.markup_bp()),
+            "routes": selectors.routes_using(snap, m),
+            "chain": chain,
+            "markup": selectors.markup_percent(),
+            "base_url": _base_url(request),
+            "history": price_history_of(m.public_id),
+        },
+    )
 
 
 @require_GET
 def docs(request):
     snap = selectors.snapshot()
-    return render(request, "website/docs.html", {
-        "base_url": _base_url(request),
-        "cards": selectors.route_cards(snap),
-        "headers": openapi.RESPONSE_HEADERS,
-        "request_headers": openapi.REQUEST_HEADERS,
-        "parameters": openapi.PARAMETERS,
-        "errors": openapi.ERRORS,
-        "markup": selectors.markup_percent(),
-        "limits": openapi.limits(),
-        "max_attempts": settings.AIPOWER_MAX_ATTEMPTS,
-    })
+    return render(
+        request,
+        "website/docs.html",
+        {
+            "base_url": _base_url(request),
+            "cards": selectors.route_cards(snap),
+            "headers": openapi.RESPONSE_HEADERS,
+            "request_headers": openapi.REQUEST_HEADERS,
+            "parameters": openapi.PARAMETERS,
+            "errors": openapi.ERRORS,
+            "markup": selectors.markup_percent(),
+            "limits": openapi.limits(),
+            "max_attempts": settings.AIPOWER_MAX_ATTEMPTS,
+        },
+    )
 
 
 @require_GET

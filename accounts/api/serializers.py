@@ -12,17 +12,34 @@ class ApiKeySerializer(serializers.ModelSerializer):
     created_by = serializers.SerializerMethodField()
     status = serializers.CharField(read_only=True)
     allowed_models = serializers.ListField(
-        child=serializers.CharField(), required=False,
+        child=serializers.CharField(),
+        required=False,
         help_text="Model ids and route names the key may call; empty: all.",
     )
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "status", "created_by", "created_at", "last_used_at", "expires_at",
-                  "revoked_at", "rpm_limit", "tpm_limit", "allowed_models", "route_quality"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "status",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+            "rpm_limit",
+            "tpm_limit",
+            "allowed_models",
+            "route_quality",
+        ]
         read_only_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
-        extra_kwargs = {"rpm_limit": {"min_value": 1}, "tpm_limit": {"min_value": 1},
-                        "route_quality": {"min_value": 0.0, "max_value": 1.0}}
+        extra_kwargs = {
+            "rpm_limit": {"min_value": 1},
+            "tpm_limit": {"min_value": 1},
+            "route_quality": {"min_value": 0.0, "max_value": 1.0},
+        }
 
     def get_created_by(self, key) -> str | None:
         return key.created_by.email if key.created_by else None
@@ -50,7 +67,9 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 
 class RotateSerializer(serializers.Serializer):
     grace_seconds = serializers.IntegerField(
-        min_value=0, max_value=30 * 24 * 3600, default=24 * 3600,
+        min_value=0,
+        max_value=30 * 24 * 3600,
+        default=24 * 3600,
         help_text="How long the old key keeps working; 0 revokes it now.",
     )
 

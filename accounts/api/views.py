@@ -30,8 +30,7 @@ from .serializers import (
 
 
 class OrganizationScoped:
-    authentication_classes: Sequence[type[BaseAuthentication]] = [ManagementTokenAuthentication,
-                                                                   SessionAuthentication]
+    authentication_classes: Sequence[type[BaseAuthentication]] = [ManagementTokenAuthentication, SessionAuthentication]
     http_method_names: Sequence[str] = ["get", "post", "patch", "delete", "head", "options"]
 
     @property
@@ -70,8 +69,9 @@ class NotAllowedAs403:
 
 
 @extend_schema(tags=["keys"])
-class KeyViewSet(NotAllowedAs403, OrganizationScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                 viewsets.GenericViewSet):
+class KeyViewSet(
+    NotAllowedAs403, OrganizationScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Gateway API keys. Owners and admins manage every key of the organization, members their own;
     viewers none. DELETE revokes a key (it stays listed, as revoked)."""
 
@@ -116,8 +116,9 @@ class KeyViewSet(NotAllowedAs403, OrganizationScoped, mixins.ListModelMixin, mix
 
 
 @extend_schema(tags=["members"])
-class MemberViewSet(NotAllowedAs403, OrganizationScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                    viewsets.GenericViewSet):
+class MemberViewSet(
+    NotAllowedAs403, OrganizationScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Members of the organization and their roles. Owners and admins change roles and remove
     members (only owners touch owners); anyone may remove themselves (leave), except the last owner."""
 
@@ -142,8 +143,9 @@ class MemberViewSet(NotAllowedAs403, OrganizationScoped, mixins.ListModelMixin, 
 
 
 @extend_schema(tags=["invitations"])
-class InvitationViewSet(NotAllowedAs403, OrganizationScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                        viewsets.GenericViewSet):
+class InvitationViewSet(
+    NotAllowedAs403, OrganizationScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Pending invitations (owners and admins only). Creating one emails its link to the address."""
 
     serializer_class = InvitationSerializer
@@ -158,7 +160,8 @@ class InvitationViewSet(NotAllowedAs403, OrganizationScoped, mixins.ListModelMix
         serializer = InvitationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         invitation = invitation_invite(
-            actor=self.membership, absolute_url=request.build_absolute_uri,
+            actor=self.membership,
+            absolute_url=request.build_absolute_uri,
             **{k: serializer.validated_data[k] for k in ("email", "role")},
         )
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)

@@ -5,15 +5,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_key_limits_invitations_management_tokens'),
+        ("accounts", "0002_key_limits_invitations_management_tokens"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apikey',
-            name='route_quality',
-            field=models.FloatField(blank=True, help_text="0 (cheapest) to 1 (best); empty: the route's default", null=True, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)]),
+            model_name="apikey",
+            name="route_quality",
+            field=models.FloatField(
+                blank=True,
+                help_text="0 (cheapest) to 1 (best); empty: the route's default",
+                null=True,
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(1.0),
+                ],
+            ),
         ),
     ]

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_apikey_route_quality'),
-        ('accounts', '0003_audit_log_services'),
+        ("accounts", "0003_apikey_route_quality"),
+        ("accounts", "0003_audit_log_services"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -38,9 +38,13 @@ def key_list(request):
             form.add_error(None, str(e))
         else:
             return _show_secret(request, key, raw)
-    keys = keys_of(m).annotate(
-        inactive=Case(When(revoked_at__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField())
-    ).order_by("inactive", "-created_at")
+    keys = (
+        keys_of(m)
+        .annotate(
+            inactive=Case(When(revoked_at__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField())
+        )
+        .order_by("inactive", "-created_at")
+    )
     status = 400 if request.method == "POST" else 200
     return render(request, "accounts/keys.html", {"keys": keys, "form": form}, status=status)
 
@@ -60,16 +64,16 @@ def key_detail(request, pk):
         status = 400
         if form.is_valid():
             try:
-                apikey_update(actor=request.membership, key=key,
-                              **{f: form.cleaned_data[f] for f in form.changed_data})
+                apikey_update(actor=request.membership, key=key, **{f: form.cleaned_data[f] for f in form.changed_data})
             except (KeyNotActive, NotAllowed) as e:
                 form.add_error(None, str(e))
             else:
                 if form.changed_data:
                     messages.success(request, f"Saved “{key.name}”.")
                 return redirect("accounts:keys")
-    return render(request, "accounts/key_detail.html", {"key": key, "form": form, "rotate_form": RotateForm()},
-                  status=status)
+    return render(
+        request, "accounts/key_detail.html", {"key": key, "form": form, "rotate_form": RotateForm()}, status=status
+    )
 
 
 @member_required
@@ -87,8 +91,12 @@ def key_rotate(request, pk):
     key = _key(request, pk)
     form = RotateForm(request.POST)
     if not form.is_valid():
-        return render(request, "accounts/key_detail.html",
-                      {"key": key, "form": key_edit_form(key), "rotate_form": form}, status=400)
+        return render(
+            request,
+            "accounts/key_detail.html",
+            {"key": key, "form": key_edit_form(key), "rotate_form": form},
+            status=400,
+        )
     try:
         new, raw = apikey_rotate(actor=request.membership, key=key, grace=form.cleaned_data["grace"])
     except (KeyNotActive, NotAllowed) as e:

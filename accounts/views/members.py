@@ -46,8 +46,12 @@ def member_invite(request):
     if not form.is_valid():
         return _page(request, invite_form=form, status=400)
     try:
-        invitation = invitation_invite(actor=m, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
-                                       absolute_url=request.build_absolute_uri)
+        invitation = invitation_invite(
+            actor=m,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            absolute_url=request.build_absolute_uri,
+        )
     except NotAllowed as e:
         form.add_error(None, str(e))
         return _page(request, invite_form=form, status=400)

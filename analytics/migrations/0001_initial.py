@@ -5,44 +5,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='UsageRecord',
+            name="UsageRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('request_id', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('requested_model', models.CharField(max_length=160)),
-                ('route', models.CharField(blank=True, max_length=40)),
-                ('served_model', models.CharField(blank=True, max_length=160)),
-                ('provider', models.CharField(blank=True, max_length=40)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('attempt_log', models.JSONField(blank=True, default=list)),
-                ('stream', models.BooleanField(default=False)),
-                ('prompt_tokens', models.PositiveIntegerField(default=0)),
-                ('completion_tokens', models.PositiveIntegerField(default=0)),
-                ('cached_tokens', models.PositiveIntegerField(default=0)),
-                ('reasoning_tokens', models.PositiveIntegerField(default=0)),
-                ('usage_estimated', models.BooleanField(default=False)),
-                ('upstream_cost_nusd', models.BigIntegerField(default=0)),
-                ('charged_nusd', models.BigIntegerField(default=0)),
-                ('latency_ms', models.PositiveIntegerField(default=0)),
-                ('ttft_ms', models.PositiveIntegerField(null=True)),
-                ('status', models.CharField(choices=[('ok', 'Ok'), ('client_error', 'Client Error'), ('upstream_error', 'Upstream Error'), ('client_disconnected', 'Client Disconnected'), ('stream_interrupted', 'Stream Interrupted')], max_length=24)),
-                ('http_status', models.PositiveSmallIntegerField(default=200)),
-                ('error_type', models.CharField(blank=True, max_length=60)),
-                ('api_key', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.apikey')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("request_id", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(db_index=True)),
+                ("requested_model", models.CharField(max_length=160)),
+                ("route", models.CharField(blank=True, max_length=40)),
+                ("served_model", models.CharField(blank=True, max_length=160)),
+                ("provider", models.CharField(blank=True, max_length=40)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("attempt_log", models.JSONField(blank=True, default=list)),
+                ("stream", models.BooleanField(default=False)),
+                ("prompt_tokens", models.PositiveIntegerField(default=0)),
+                ("completion_tokens", models.PositiveIntegerField(default=0)),
+                ("cached_tokens", models.PositiveIntegerField(default=0)),
+                ("reasoning_tokens", models.PositiveIntegerField(default=0)),
+                ("usage_estimated", models.BooleanField(default=False)),
+                ("upstream_cost_nusd", models.BigIntegerField(default=0)),
+                ("charged_nusd", models.BigIntegerField(default=0)),
+                ("latency_ms", models.PositiveIntegerField(default=0)),
+                ("ttft_ms", models.PositiveIntegerField(null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("ok", "Ok"),
+                            ("client_error", "Client Error"),
+                            ("upstream_error", "Upstream Error"),
+                            ("client_disconnected", "Client Disconnected"),
+                            ("stream_interrupted", "Stream Interrupted"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("http_status", models.PositiveSmallIntegerField(default=200)),
+                ("error_type", models.CharField(blank=True, max_length=60)),
+                (
+                    "api_key",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="accounts.apikey"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.organization"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['organization', 'created_at'], name='analytics_u_organiz_44aa91_idx')],
+                "indexes": [models.Index(fields=["organization", "created_at"], name="analytics_u_organiz_44aa91_idx")],
             },
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0001_initial'),
+        ("analytics", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='usagerecord',
-            name='cache_write_tokens',
+            model_name="usagerecord",
+            name="cache_write_tokens",
             field=models.PositiveIntegerField(default=0),
         ),
     ]

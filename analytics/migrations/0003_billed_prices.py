@@ -4,35 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0002_cache_write_tokens'),
+        ("analytics", "0002_cache_write_tokens"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='usagerecord',
-            name='cache_write_price_usd_micro_per_mtok',
+            model_name="usagerecord",
+            name="cache_write_price_usd_micro_per_mtok",
             field=models.PositiveBigIntegerField(null=True),
         ),
         migrations.AddField(
-            model_name='usagerecord',
-            name='cached_input_price_usd_micro_per_mtok',
+            model_name="usagerecord",
+            name="cached_input_price_usd_micro_per_mtok",
             field=models.PositiveBigIntegerField(null=True),
         ),
         migrations.AddField(
-            model_name='usagerecord',
-            name='input_price_usd_micro_per_mtok',
+            model_name="usagerecord",
+            name="input_price_usd_micro_per_mtok",
             field=models.PositiveBigIntegerField(null=True),
         ),
         migrations.AddField(
-            model_name='usagerecord',
-            name='markup_bp',
-            field=models.PositiveIntegerField(default=0, help_text='basis points'),
+            model_name="usagerecord",
+            name="markup_bp",
+            field=models.PositiveIntegerField(default=0, help_text="basis points"),
         ),
         migrations.AddField(
-            model_name='usagerecord',
-            name='output_price_usd_micro_per_mtok',
+            model_name="usagerecord",
+            name="output_price_usd_micro_per_mtok",
             field=models.PositiveBigIntegerField(null=True),
         ),
     ]

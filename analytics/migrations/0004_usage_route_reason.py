@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0003_billed_prices'),
+        ("analytics", "0003_billed_prices"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='usagerecord',
-            name='route_difficulty',
+            model_name="usagerecord",
+            name="route_difficulty",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='usagerecord',
-            name='route_reason',
+            model_name="usagerecord",
+            name="route_reason",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='usagerecord',
-            name='route_tier',
+            model_name="usagerecord",
+            name="route_tier",
             field=models.CharField(blank=True, max_length=10),
         ),
     ]

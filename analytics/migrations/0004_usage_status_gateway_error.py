@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0003_billed_prices'),
+        ("analytics", "0003_billed_prices"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='usagerecord',
-            name='status',
-            field=models.CharField(choices=[('ok', 'Ok'), ('client_error', 'Client Error'), ('upstream_error', 'Upstream Error'), ('client_disconnected', 'Client Disconnected'), ('stream_interrupted', 'Stream Interrupted'), ('gateway_error', 'Gateway Error')], max_length=24),
+            model_name="usagerecord",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("ok", "Ok"),
+                    ("client_error", "Client Error"),
+                    ("upstream_error", "Upstream Error"),
+                    ("client_disconnected", "Client Disconnected"),
+                    ("stream_interrupted", "Stream Interrupted"),
+                    ("gateway_error", "Gateway Error"),
+                ],
+                max_length=24,
+            ),
         ),
     ]

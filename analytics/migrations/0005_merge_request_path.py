@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0004_usage_route_reason'),
-        ('analytics', '0004_usage_status_gateway_error'),
+        ("analytics", "0004_usage_route_reason"),
+        ("analytics", "0004_usage_status_gateway_error"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0004_analytics_rollups'),
-        ('analytics', '0005_merge_request_path'),
+        ("analytics", "0004_analytics_rollups"),
+        ("analytics", "0005_merge_request_path"),
     ]
 
-    operations = [
-    ]
+    operations = []

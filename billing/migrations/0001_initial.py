@@ -6,132 +6,241 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0002_key_limits_invitations_management_tokens'),
+        ("accounts", "0002_key_limits_invitations_management_tokens"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='StripeEvent',
+            name="StripeEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.CharField(max_length=255, unique=True)),
-                ('type', models.CharField(max_length=100)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("event_id", models.CharField(max_length=255, unique=True)),
+                ("type", models.CharField(max_length=100)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='CheckoutSession',
+            name="CheckoutSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_id', models.CharField(max_length=255, unique=True)),
-                ('payment_intent_id', models.CharField(blank=True, db_index=True, max_length=255)),
-                ('amount_nusd', models.BigIntegerField()),
-                ('status', models.CharField(choices=[('open', 'Open'), ('pending', 'Pending'), ('paid', 'Paid'), ('failed', 'Failed')], default='open', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("session_id", models.CharField(max_length=255, unique=True)),
+                ("payment_intent_id", models.CharField(blank=True, db_index=True, max_length=255)),
+                ("amount_nusd", models.BigIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("pending", "Pending"), ("paid", "Paid"), ("failed", "Failed")],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.organization"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='KeyBudget',
+            name="KeyBudget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('monthly_budget_nusd', models.BigIntegerField(blank=True, null=True)),
-                ('month', models.DateField(blank=True, null=True)),
-                ('month_spent_nusd', models.BigIntegerField(default=0)),
-                ('reserved_nusd', models.BigIntegerField(default=0)),
-                ('api_key', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='budget', to='accounts.apikey')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("monthly_budget_nusd", models.BigIntegerField(blank=True, null=True)),
+                ("month", models.DateField(blank=True, null=True)),
+                ("month_spent_nusd", models.BigIntegerField(default=0)),
+                ("reserved_nusd", models.BigIntegerField(default=0)),
+                (
+                    "api_key",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="budget", to="accounts.apikey"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.organization"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Reservation',
+            name="Reservation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('request_id', models.CharField(max_length=64, unique=True)),
-                ('amount_nusd', models.BigIntegerField()),
-                ('created_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('expired', models.BooleanField(default=False)),
-                ('api_key', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.apikey')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("request_id", models.CharField(max_length=64, unique=True)),
+                ("amount_nusd", models.BigIntegerField()),
+                ("created_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                ("expired", models.BooleanField(default=False)),
+                (
+                    "api_key",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="accounts.apikey"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.organization"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TrialGrant',
+            name="TrialGrant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.CharField(max_length=320, unique=True)),
-                ('amount_nusd', models.BigIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("email", models.CharField(max_length=320, unique=True)),
+                ("amount_nusd", models.BigIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.organization"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CreditAccount',
+            name="CreditAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('balance_nusd', models.BigIntegerField(default=0)),
-                ('reserved_nusd', models.BigIntegerField(default=0)),
-                ('month', models.DateField(blank=True, null=True)),
-                ('month_spent_nusd', models.BigIntegerField(default=0)),
-                ('postpaid', models.BooleanField(default=False)),
-                ('monthly_cap_nusd', models.BigIntegerField(blank=True, help_text='spending cap per UTC month', null=True)),
-                ('markup_bp', models.PositiveIntegerField(blank=True, help_text='overrides AIPOWER_DEFAULT_MARKUP_BP (basis points)', null=True)),
-                ('stripe_customer_id', models.CharField(blank=True, max_length=255)),
-                ('stripe_payment_method_id', models.CharField(blank=True, max_length=255)),
-                ('auto_recharge_enabled', models.BooleanField(default=False)),
-                ('auto_recharge_threshold_nusd', models.BigIntegerField(default=0)),
-                ('auto_recharge_amount_nusd', models.BigIntegerField(default=0)),
-                ('auto_recharge_armed', models.BooleanField(default=True)),
-                ('auto_recharge_count', models.PositiveIntegerField(default=0)),
-                ('auto_recharge_error', models.CharField(blank=True, max_length=300)),
-                ('alert_thresholds_nusd', models.JSONField(blank=True, default=list)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='credit_account', to='accounts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("balance_nusd", models.BigIntegerField(default=0)),
+                ("reserved_nusd", models.BigIntegerField(default=0)),
+                ("month", models.DateField(blank=True, null=True)),
+                ("month_spent_nusd", models.BigIntegerField(default=0)),
+                ("postpaid", models.BooleanField(default=False)),
+                (
+                    "monthly_cap_nusd",
+                    models.BigIntegerField(blank=True, help_text="spending cap per UTC month", null=True),
+                ),
+                (
+                    "markup_bp",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="overrides AIPOWER_DEFAULT_MARKUP_BP (basis points)", null=True
+                    ),
+                ),
+                ("stripe_customer_id", models.CharField(blank=True, max_length=255)),
+                ("stripe_payment_method_id", models.CharField(blank=True, max_length=255)),
+                ("auto_recharge_enabled", models.BooleanField(default=False)),
+                ("auto_recharge_threshold_nusd", models.BigIntegerField(default=0)),
+                ("auto_recharge_amount_nusd", models.BigIntegerField(default=0)),
+                ("auto_recharge_armed", models.BooleanField(default=True)),
+                ("auto_recharge_count", models.PositiveIntegerField(default=0)),
+                ("auto_recharge_error", models.CharField(blank=True, max_length=300)),
+                ("alert_thresholds_nusd", models.JSONField(blank=True, default=list)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="credit_account",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('reserved_nusd__gte', 0)), name='reserved_not_negative')],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("reserved_nusd__gte", 0)), name="reserved_not_negative")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('grant', 'Grant'), ('topup', 'Topup'), ('usage', 'Usage'), ('refund', 'Refund'), ('adjustment', 'Adjustment'), ('clawback', 'Clawback')], max_length=12)),
-                ('amount_nusd', models.BigIntegerField()),
-                ('balance_after_nusd', models.BigIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('request_id', models.CharField(blank=True, max_length=64, null=True, unique=True)),
-                ('stripe_payment_id', models.CharField(blank=True, help_text='payment intent (or session) a top-up is for', max_length=255, null=True)),
-                ('stripe_object_id', models.CharField(blank=True, help_text='refund or dispute a clawback is for', max_length=255, null=True)),
-                ('grant_key', models.CharField(blank=True, max_length=320, null=True, unique=True)),
-                ('receipt_url', models.URLField(blank=True, max_length=500)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("grant", "Grant"),
+                            ("topup", "Topup"),
+                            ("usage", "Usage"),
+                            ("refund", "Refund"),
+                            ("adjustment", "Adjustment"),
+                            ("clawback", "Clawback"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("amount_nusd", models.BigIntegerField()),
+                ("balance_after_nusd", models.BigIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("request_id", models.CharField(blank=True, max_length=64, null=True, unique=True)),
+                (
+                    "stripe_payment_id",
+                    models.CharField(
+                        blank=True, help_text="payment intent (or session) a top-up is for", max_length=255, null=True
+                    ),
+                ),
+                (
+                    "stripe_object_id",
+                    models.CharField(
+                        blank=True, help_text="refund or dispute a clawback is for", max_length=255, null=True
+                    ),
+                ),
+                ("grant_key", models.CharField(blank=True, max_length=320, null=True, unique=True)),
+                ("receipt_url", models.URLField(blank=True, max_length=500)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.organization"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['organization', '-created_at'], name='billing_led_organiz_6a4edf_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('kind', 'topup')), fields=('stripe_payment_id',), name='one_topup_per_payment'), models.UniqueConstraint(condition=models.Q(('kind', 'clawback')), fields=('stripe_object_id',), name='one_clawback_per_stripe_object')],
+                "indexes": [
+                    models.Index(fields=["organization", "-created_at"], name="billing_led_organiz_6a4edf_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("kind", "topup")),
+                        fields=("stripe_payment_id",),
+                        name="one_topup_per_payment",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("kind", "clawback")),
+                        fields=("stripe_object_id",),
+                        name="one_clawback_per_stripe_object",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MeterReport',
+            name="MeterReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period_start', models.DateTimeField()),
-                ('identifier', models.CharField(max_length=100, unique=True)),
-                ('amount_nusd', models.BigIntegerField()),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("period_start", models.DateTimeField()),
+                ("identifier", models.CharField(max_length=100, unique=True)),
+                ("amount_nusd", models.BigIntegerField()),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.organization"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('organization', 'period_start'), name='one_report_per_hour')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("organization", "period_start"), name="one_report_per_hour")
+                ],
             },
         ),
     ]

@@ -7,80 +7,81 @@ from billing.migrations import _functions
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0002_reservation_functions'),
+        ("billing", "0002_reservation_functions"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='creditaccount',
-            name='alert_thresholds_nusd',
-            field=models.JSONField(blank=True, db_default=models.Value([], output_field=models.JSONField()), default=list),
+            model_name="creditaccount",
+            name="alert_thresholds_nusd",
+            field=models.JSONField(
+                blank=True, db_default=models.Value([], output_field=models.JSONField()), default=list
+            ),
         ),
         migrations.AlterField(
-            model_name='creditaccount',
-            name='auto_recharge_amount_nusd',
+            model_name="creditaccount",
+            name="auto_recharge_amount_nusd",
             field=models.BigIntegerField(db_default=0, default=0),
         ),
         migrations.AlterField(
-            model_name='creditaccount',
-            name='auto_recharge_armed',
+            model_name="creditaccount",
+            name="auto_recharge_armed",
             field=models.BooleanField(db_default=True, default=True),
         ),
         migrations.AlterField(
-            model_name='creditaccount',
-            name='auto_recharge_count',
+            model_name="creditaccount",
+            name="auto_recharge_count",
             field=models.PositiveIntegerField(db_default=0, default=0),
         ),
         migrations.AlterField(
-            model_name='creditaccount',
-            name='auto_recharge_enabled',
+            model_name="creditaccount",
+            name="auto_recharge_enabled",
             field=models.BooleanField(db_default=False, default=False),
         ),
         migrations.AlterField(
-            model_name='creditaccount',
-            name='auto_recharge_error',
-            field=models.CharField(blank=True, db_default='', default='', max_length=300),
+            model_name="creditaccount",
+            name="auto_recharge_error",
+            field=models.CharField(blank=True, db_default="", default="", max_length=300),
         ),
         migrations.AlterField(
-            model_name='creditaccount',
-            name='auto_recharge_threshold_nusd',
+            model_name="creditaccount",
+            name="auto_recharge_threshold_nusd",
             field=models.BigIntegerField(db_default=0, default=0),
         ),
         migrations.AlterField(
-            model_name='creditaccount',
-            name='balance_nusd',
+            model_name="creditaccount",
+            name="balance_nusd",
             field=models.BigIntegerField(db_default=0, default=0),
         ),
         migrations.AlterField(
-            model_name='creditaccount',
-            name='month_spent_nusd',
+            model_name="creditaccount",
+            name="month_spent_nusd",
             field=models.BigIntegerField(db_default=0, default=0),
         ),
         migrations.AlterField(
-            model_name='creditaccount',
-            name='postpaid',
+            model_name="creditaccount",
+            name="postpaid",
             field=models.BooleanField(db_default=False, default=False),
         ),
         migrations.AlterField(
-            model_name='creditaccount',
-            name='reserved_nusd',
+            model_name="creditaccount",
+            name="reserved_nusd",
             field=models.BigIntegerField(db_default=0, default=0),
         ),
         migrations.AlterField(
-            model_name='creditaccount',
-            name='stripe_customer_id',
-            field=models.CharField(blank=True, db_default='', default='', max_length=255),
+            model_name="creditaccount",
+            name="stripe_customer_id",
+            field=models.CharField(blank=True, db_default="", default="", max_length=255),
         ),
         migrations.AlterField(
-            model_name='creditaccount',
-            name='stripe_payment_method_id',
-            field=models.CharField(blank=True, db_default='', default='', max_length=255),
+            model_name="creditaccount",
+            name="stripe_payment_method_id",
+            field=models.CharField(blank=True, db_default="", default="", max_length=255),
         ),
         migrations.AlterField(
-            model_name='creditaccount',
-            name='updated_at',
+            model_name="creditaccount",
+            name="updated_at",
             field=models.DateTimeField(auto_now=True, db_default=django.db.models.functions.datetime.Now()),
         ),
         # billing_reserve creates a missing credit account from these defaults.

@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0005_hold_top_up_functions'),
+        ("billing", "0005_hold_top_up_functions"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='ledgerentry',
-            options={'verbose_name_plural': 'ledger entries'},
+            name="ledgerentry",
+            options={"verbose_name_plural": "ledger entries"},
         ),
     ]

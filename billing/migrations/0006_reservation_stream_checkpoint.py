@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0005_settle_never_above_hold'),
+        ("billing", "0005_settle_never_above_hold"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reservation',
-            name='checkpoint_nusd',
+            model_name="reservation",
+            name="checkpoint_nusd",
             field=models.BigIntegerField(db_default=0, default=0),
         ),
         migrations.AddField(
-            model_name='reservation',
-            name='checkpoint_row',
+            model_name="reservation",
+            name="checkpoint_row",
             field=models.JSONField(blank=True, null=True),
         ),
     ]

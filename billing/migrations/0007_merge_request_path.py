@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0006_ledger_entries_plural'),
-        ('billing', '0006_reservation_stream_checkpoint'),
+        ("billing", "0006_ledger_entries_plural"),
+        ("billing", "0006_reservation_stream_checkpoint"),
     ]
 
-    operations = [
-    ]
+    operations = []

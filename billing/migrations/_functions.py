@@ -22,8 +22,11 @@ create = runner(SQL)
 
 def drop(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        for fn in ("billing_reserve(bigint, bigint, text, bigint, double precision)",
-                   "billing_settle(text, bigint)", "billing_sweep(integer)"):
+        for fn in (
+            "billing_reserve(bigint, bigint, text, bigint, double precision)",
+            "billing_settle(text, bigint)",
+            "billing_sweep(integer)",
+        ):
             schema_editor.execute(f"DROP FUNCTION IF EXISTS {fn}")
 
 

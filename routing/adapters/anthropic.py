@@ -106,18 +106,29 @@ _NOT_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 
 # --- Request ----------------------------------------------------------------------------------
 
+
 def to_anthropic(request: dict, model: ModelInfo) -> dict:
     """The Messages API body for an (already validated) OpenAI chat request."""
     thinking = request.get(THINKING_FIELD)
-    reject_unsupported({k: v for k, v in request.items() if k != "reasoning_effort"} if thinking else request,
-                       "Anthropic", _UNSUPPORTED)
+    reject_unsupported(
+        {k: v for k, v in request.items() if k != "reasoning_effort"} if thinking else request,
+        "Anthropic",
+        _UNSUPPORTED,
+    )
     temperature = request.get("temperature")
     if temperature is not None and temperature > 1:
-        raise invalid("'temperature' must be between 0 and 1 for Anthropic models (OpenAI's range is 0 to 2; "
-                      "the gateway does not rescale it).", param="temperature", code="unsupported_value")
+        raise invalid(
+            "'temperature' must be between 0 and 1 for Anthropic models (OpenAI's range is 0 to 2; "
+            "the gateway does not rescale it).",
+            param="temperature",
+            code="unsupported_value",
+        )
     system, messages = _messages(request["messages"])
-    body = {"model": model.upstream_id, "max_tokens": max_tokens(request) or model.max_output_tokens,
-            "messages": messages}
+    body = {
+        "model": model.upstream_id,
+        "max_tokens": max_tokens(request) or model.max_output_tokens,
+        "messages": messages,
+    }
     if system:
         one_plain = len(system) == 1 and "cache_control" not in system[0]
         body["system"] = system[0]["text"] if one_plain else system
@@ -174,9 +185,14 @@ class _ToolIds:
 
 def _messages(msgs: list[dict]) -> tuple[list[dict], list[dict]]:
     ids = _ToolIds()
-    system, turns = conversation(msgs, "Anthropic", system=_text_blocks, user=_user_blocks,
-                                 assistant=lambda msg, where: _assistant_blocks(msg, where, ids),
-                                 tool=lambda msg, where: _tool_result(msg, where, ids))
+    system, turns = conversation(
+        msgs,
+        "Anthropic",
+        system=_text_blocks,
+        user=_user_blocks,
+        assistant=lambda msg, where: _assistant_blocks(msg, where, ids),
+        tool=lambda msg, where: _tool_result(msg, where, ids),
+    )
     if turns[0][0] == "assistant":
         # The API wants a user turn first (a chat that opens with the assistant's greeting).
         turns.insert(0, ("user", [{"type": "text", "text": OPENING_USER_TEXT}]))
@@ -202,22 +218,29 @@ def _user_blocks(content, where: str) -> list[dict]:
         elif kind == "image_url":
             url = part["image_url"]["url"]
             parsed = data_url(url, f"{pw}.image_url.url")
-            source = ({"type": "base64", "media_type": parsed[0], "data": parsed[1]} if parsed
-                      else {"type": "url", "url": url})
+            source = (
+                {"type": "base64", "media_type": parsed[0], "data": parsed[1]}
+                if parsed
+                else {"type": "url", "url": url}
+            )
             blocks.append(_with_cache_control({"type": "image", "source": source}, part))
         elif kind == "file":
             blocks.append(_with_cache_control(_document(part, pw), part))
         else:
-            raise invalid(f"'{pw}': {kind} parts are not supported by Anthropic models.", param=pw,
-                          code="unsupported_parameter")
+            raise invalid(
+                f"'{pw}': {kind} parts are not supported by Anthropic models.", param=pw, code="unsupported_parameter"
+            )
     return blocks
 
 
 def _document(part: dict, where: str) -> dict:
     media_type, b64 = file_data(part, where, "Anthropic")
     if media_type != "application/pdf":
-        raise invalid(f"'{where}.file': Anthropic models accept PDF files only, not {media_type}.",
-                      param=f"{where}.file", code="unsupported_parameter")
+        raise invalid(
+            f"'{where}.file': Anthropic models accept PDF files only, not {media_type}.",
+            param=f"{where}.file",
+            code="unsupported_parameter",
+        )
     block = {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": b64}}
     if part["file"].get("filename"):
         block["title"] = part["file"]["filename"]
@@ -228,8 +251,14 @@ def _assistant_blocks(msg: dict, where: str, ids: _ToolIds) -> list[dict]:
     blocks = list(msg.get(THINKING_FIELD) or ())
     blocks += [{"type": "text", "text": t} for t in text_parts(msg.get("content"), where) if t]
     for k, call in enumerate(msg.get("tool_calls") or ()):
-        blocks.append({"type": "tool_use", "id": ids.call(call["id"]), "name": call["function"]["name"],
-                       "input": tool_call_arguments(call, f"{where}.tool_calls[{k}]")})
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": ids.call(call["id"]),
+                "name": call["function"]["name"],
+                "input": tool_call_arguments(call, f"{where}.tool_calls[{k}]"),
+            }
+        )
     return blocks
 
 
@@ -266,13 +295,25 @@ def _add_tools(request: dict, body: dict) -> None:
         assert json_format is not None  # uses_json_tool: the caller asked for JSON
         schema, description = json_format
         if schema.get("type", "object") != "object":
-            raise invalid("Anthropic models need a JSON schema whose root is an object in 'response_format'.",
-                          param="response_format.json_schema.schema", code="unsupported_value")
+            raise invalid(
+                "Anthropic models need a JSON schema whose root is an object in 'response_format'.",
+                param="response_format.json_schema.schema",
+                code="unsupported_value",
+            )
         if any(t["name"] == JSON_TOOL for t in tools):
-            raise invalid(f"A tool may not be named '{JSON_TOOL}' when 'response_format' asks for JSON from an "
-                          "Anthropic model.", param="tools", code="unsupported_value")
-        tools.append({"name": JSON_TOOL, "input_schema": schema, "description": description or (
-            "Give your whole answer to the user through this tool: its input is the answer, as JSON.")})
+            raise invalid(
+                f"A tool may not be named '{JSON_TOOL}' when 'response_format' asks for JSON from an Anthropic model.",
+                param="tools",
+                code="unsupported_value",
+            )
+        tools.append(
+            {
+                "name": JSON_TOOL,
+                "input_schema": schema,
+                "description": description
+                or ("Give your whole answer to the user through this tool: its input is the answer, as JSON."),
+            }
+        )
         if caller_choice != "none" and len(tools) > 1:
             choice_ = {"type": "any"}
         else:
@@ -303,18 +344,23 @@ def _tool_choice(tool_choice) -> dict | None:
 
 # --- Response ---------------------------------------------------------------------------------
 
+
 def usage_from_anthropic(u: dict | None) -> Usage | None:
     if not u:
         return None
     cache_read = u.get("cache_read_input_tokens") or 0
     cache_write = u.get("cache_creation_input_tokens") or 0
-    return Usage(prompt_tokens=(u.get("input_tokens") or 0) + cache_read + cache_write,
-                 completion_tokens=u.get("output_tokens") or 0, cached_tokens=cache_read,
-                 cache_write_tokens=cache_write)
+    return Usage(
+        prompt_tokens=(u.get("input_tokens") or 0) + cache_read + cache_write,
+        completion_tokens=u.get("output_tokens") or 0,
+        cached_tokens=cache_read,
+        cache_write_tokens=cache_write,
+    )
 
 
-def from_anthropic(response: dict, *, json_tool: bool = False,
-                   signed_thinking: bool = False) -> tuple[dict, Usage | None]:
+def from_anthropic(
+    response: dict, *, json_tool: bool = False, signed_thinking: bool = False
+) -> tuple[dict, Usage | None]:
     """An OpenAI chat.completion dict and the usage for a Messages API response. `json_tool`:
     the request asked for JSON, so a `json_response` tool call is the answer's content."""
     texts, reasoning, calls, signed = [], [], [], []
@@ -325,8 +371,9 @@ def from_anthropic(response: dict, *, json_tool: bool = False,
             texts.append(block.get("text") or "")
         elif kind == "thinking":
             reasoning.append(block.get("thinking") or "")
-            signed.append({"type": "thinking", "thinking": block.get("thinking") or "",
-                           "signature": block.get("signature") or ""})
+            signed.append(
+                {"type": "thinking", "thinking": block.get("thinking") or "", "signature": block.get("signature") or ""}
+            )
         elif kind == "redacted_thinking":
             signed.append({"type": "redacted_thinking", "data": block.get("data") or ""})
         elif kind == "tool_use":
@@ -340,8 +387,12 @@ def from_anthropic(response: dict, *, json_tool: bool = False,
     if finish == "tool_calls" and not calls:
         finish = "stop"
     usage = usage_from_anthropic(response.get("usage"))
-    body = completion_body(response.get("id") or "msg", response.get("model") or "",
-                           [choice(0, content, calls, finish, "".join(reasoning) or None)], usage)
+    body = completion_body(
+        response.get("id") or "msg",
+        response.get("model") or "",
+        [choice(0, content, calls, finish, "".join(reasoning) or None)],
+        usage,
+    )
     if signed and signed_thinking:
         body["choices"][0]["message"][THINKING_FIELD] = signed
     return body, usage
@@ -404,8 +455,20 @@ class AnthropicStream:
                 return []
             self.blocks[index] = ["tool", self.tools, False]
             self.tools += 1
-            return [self.chunks.delta({"tool_calls": [{"index": self.tools - 1, "id": block["id"], "type": "function",
-                                                       "function": {"name": block["name"], "arguments": ""}}]})]
+            return [
+                self.chunks.delta(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": self.tools - 1,
+                                "id": block["id"],
+                                "type": "function",
+                                "function": {"name": block["name"], "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+            ]
         self.blocks[index] = [kind, 0, False]
         if kind == "redacted_thinking" and self.signed_thinking:
             return [self.chunks.delta({THINKING_FIELD: {"type": "redacted_thinking", "data": block.get("data") or ""}})]
@@ -487,17 +550,21 @@ def status_error(status: int, raw: bytes, headers) -> UpstreamError:
             return UpstreamError(message, kind="status", status=status, caller_fault=True, upstream_body=body)
     # 401/403 (bad key), 402/billing, 404 (unknown model id), 429, 5xx, 529 overloaded: the
     # provider's problem, worth another candidate.
-    return UpstreamError(described, kind="status", status=status, retry_after=retry_after(headers),
-                         upstream_body=body)
+    return UpstreamError(described, kind="status", status=status, retry_after=retry_after(headers), upstream_body=body)
 
 
 def _stream_error(data: dict) -> UpstreamError:
     error = data.get("error") or {}
-    return UpstreamError(f"Anthropic stream error {error.get('type')}: {error.get('message')}", kind="stream",
-                         retryable=error.get("type") != "invalid_request_error", upstream_body=data)
+    return UpstreamError(
+        f"Anthropic stream error {error.get('type')}: {error.get('message')}",
+        kind="stream",
+        retryable=error.get("type") != "invalid_request_error",
+        upstream_body=data,
+    )
 
 
 # --- Adapter ----------------------------------------------------------------------------------
+
 
 class AnthropicAdapter(VendorAdapter):
     status_error = staticmethod(status_error)
@@ -506,8 +573,12 @@ class AnthropicAdapter(VendorAdapter):
         body = to_anthropic(request, target.model)
         if stream:
             body["stream"] = True
-        headers = {"x-api-key": target.api_key or "", "anthropic-version": ANTHROPIC_VERSION,
-                   "content-type": "application/json", **target.extra_headers}
+        headers = {
+            "x-api-key": target.api_key or "",
+            "anthropic-version": ANTHROPIC_VERSION,
+            "content-type": "application/json",
+            **target.extra_headers,
+        }
         return f"{target.base_url}/v1/messages", headers, body
 
     async def count_tokens(self, client, target: Target, request: dict) -> int:
@@ -515,8 +586,14 @@ class AnthropicAdapter(VendorAdapter):
         url, headers, body = self.build(target, request, stream=False)
         for name in ("max_tokens", "stop_sequences", "temperature", "top_p", "metadata"):
             body.pop(name, None)
-        data = await post_json(client, url + "/count_tokens", body=body, headers=headers, timeout=target.timeout(),
-                               status_error=self.status_error)
+        data = await post_json(
+            client,
+            url + "/count_tokens",
+            body=body,
+            headers=headers,
+            timeout=target.timeout(),
+            status_error=self.status_error,
+        )
         count = data.get("input_tokens")
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise UpstreamError("Anthropic's token count carried no input_tokens.", kind="protocol")
@@ -526,5 +603,6 @@ class AnthropicAdapter(VendorAdapter):
         return from_anthropic(data, json_tool=uses_json_tool(request), signed_thinking=THINKING_FIELD in request)
 
     def translator(self, target: Target, request: dict) -> "AnthropicStream":
-        return AnthropicStream(target.model.upstream_id, json_tool=uses_json_tool(request),
-                               signed_thinking=THINKING_FIELD in request)
+        return AnthropicStream(
+            target.model.upstream_id, json_tool=uses_json_tool(request), signed_thinking=THINKING_FIELD in request
+        )

@@ -33,8 +33,10 @@ class Usage:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": self.cached_tokens, **(
-                {"cache_write_tokens": self.cache_write_tokens} if self.cache_write_tokens else {})},
+            "prompt_tokens_details": {
+                "cached_tokens": self.cached_tokens,
+                **({"cache_write_tokens": self.cache_write_tokens} if self.cache_write_tokens else {}),
+            },
             "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
         }
 
@@ -55,8 +57,9 @@ class Target:
     total_timeout: float = 600.0  # a whole attempt
 
     def timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(connect=self.connect_timeout, read=self.read_timeout, write=self.read_timeout,
-                             pool=self.connect_timeout)
+        return httpx.Timeout(
+            connect=self.connect_timeout, read=self.read_timeout, write=self.read_timeout, pool=self.connect_timeout
+        )
 
 
 @dataclass(slots=True)
@@ -78,8 +81,9 @@ class Adapter:
         what the caller sees."""
         raise NotImplementedError
 
-    async def embed(self, client: httpx.AsyncClient, target: Target, inputs: list,
-                    dimensions: int | None) -> tuple[list, int | None]:
+    async def embed(
+        self, client: httpx.AsyncClient, target: Target, inputs: list, dimensions: int | None
+    ) -> tuple[list, int | None]:
         """(the vectors, in order; the prompt tokens the upstream counted). Only the wire formats
         that serve embedding models have it."""
         raise NotImplementedError

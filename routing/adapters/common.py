@@ -28,6 +28,7 @@ StatusError = Callable[[int, bytes, Mapping[str, str]], UpstreamError]
 
 # --- Calling the upstream -------------------------------------------------------------------
 
+
 def transport_error(exc: Exception, *, started: bool = False) -> UpstreamError:
     """An UpstreamError for a failure to talk to the upstream at all (an httpx or aiohttp error).
 
@@ -43,13 +44,17 @@ def transport_error(exc: Exception, *, started: bool = False) -> UpstreamError:
         kind = "connect"
     else:
         kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect"
-    what = {"timeout": "The upstream timed out", "connect": "Could not reach the upstream",
-            "stream": "The upstream connection failed mid-answer"}[kind]
+    what = {
+        "timeout": "The upstream timed out",
+        "connect": "Could not reach the upstream",
+        "stream": "The upstream connection failed mid-answer",
+    }[kind]
     return UpstreamError(f"{what}: {exc!r}", kind=kind)
 
 
-async def post_json(client: httpx.AsyncClient, url: str, *, body: dict, headers: dict,
-                    timeout: httpx.Timeout, status_error: StatusError) -> dict:
+async def post_json(
+    client: httpx.AsyncClient, url: str, *, body: dict, headers: dict, timeout: httpx.Timeout, status_error: StatusError
+) -> dict:
     try:
         resp = await client.post(url, content=orjson.dumps(body), headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
@@ -59,16 +64,19 @@ async def post_json(client: httpx.AsyncClient, url: str, *, body: dict, headers:
     try:
         data = orjson.loads(resp.content)
     except orjson.JSONDecodeError as exc:
-        raise UpstreamError(f"The upstream answered with invalid JSON: {exc}", kind="protocol",
-                            status=resp.status_code) from exc
+        raise UpstreamError(
+            f"The upstream answered with invalid JSON: {exc}", kind="protocol", status=resp.status_code
+        ) from exc
     if not isinstance(data, dict):
-        raise UpstreamError("The upstream answered with JSON that is not an object.", kind="protocol",
-                            status=resp.status_code)
+        raise UpstreamError(
+            "The upstream answered with JSON that is not an object.", kind="protocol", status=resp.status_code
+        )
     return data
 
 
-async def stream_sse(client: httpx.AsyncClient, url: str, *, body: dict, headers: dict, timeout: httpx.Timeout,
-                     status_error: StatusError) -> AsyncGenerator[tuple[str | None, dict], None]:
+async def stream_sse(
+    client: httpx.AsyncClient, url: str, *, body: dict, headers: dict, timeout: httpx.Timeout, status_error: StatusError
+) -> AsyncGenerator[tuple[str | None, dict], None]:
     """POSTs `body` and yields (event name, parsed JSON data) for each server-sent event.
 
     Failing before the response headers arrive is kind connect/timeout; failing after them,
@@ -79,8 +87,7 @@ async def stream_sse(client: httpx.AsyncClient, url: str, *, body: dict, headers
     # Compressed bytes would reach iter_sse through aiter_raw(): ask for none.
     headers = {**headers, "accept-encoding": "identity"}
     try:
-        async with client.stream("POST", url, content=orjson.dumps(body), headers=headers,
-                                 timeout=timeout) as resp:
+        async with client.stream("POST", url, content=orjson.dumps(body), headers=headers, timeout=timeout) as resp:
             if not 200 <= resp.status_code < 300:
                 raise status_error(resp.status_code, await resp.aread(), resp.headers)
             started = True
@@ -91,8 +98,9 @@ async def stream_sse(client: httpx.AsyncClient, url: str, *, body: dict, headers
                 try:
                     parsed = orjson.loads(data)
                 except orjson.JSONDecodeError as exc:
-                    raise UpstreamError(f"The upstream sent an event that is not JSON: {data[:200]!r}",
-                                        kind="stream") from exc
+                    raise UpstreamError(
+                        f"The upstream sent an event that is not JSON: {data[:200]!r}", kind="stream"
+                    ) from exc
                 yield event, parsed
     except httpx.HTTPError as exc:
         raise transport_error(exc, started=started) from exc
@@ -101,6 +109,7 @@ async def stream_sse(client: httpx.AsyncClient, url: str, *, body: dict, headers
 
 
 # --- Reading upstream errors ----------------------------------------------------------------
+
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date), if any."""
@@ -147,17 +156,24 @@ _NEVER_SUPPORTED: dict[str, Callable] = {
 def reject_unsupported(request: dict, vendor: str, extra: Mapping[str, Callable] | None = None) -> None:
     for name, is_set in (*_NEVER_SUPPORTED.items(), *(extra or {}).items()):
         if name in request and is_set(request[name]):
-            raise invalid(f"'{name}' is not supported by {vendor} models; remove it or pick another model.",
-                          param=name, code="unsupported_parameter")
+            raise invalid(
+                f"'{name}' is not supported by {vendor} models; remove it or pick another model.",
+                param=name,
+                code="unsupported_parameter",
+            )
     for i, msg in enumerate(request["messages"]):
         if msg.get("role") == "function":
-            raise invalid(f"'messages[{i}]': the 'function' role is not supported by {vendor} models; "
-                          "use tools and 'tool' messages.", param=f"messages[{i}].role",
-                          code="unsupported_parameter")
+            raise invalid(
+                f"'messages[{i}]': the 'function' role is not supported by {vendor} models; "
+                "use tools and 'tool' messages.",
+                param=f"messages[{i}].role",
+                code="unsupported_parameter",
+            )
 
 
-def conversation(msgs: list[dict], vendor: str, *, system: Callable, user: Callable, assistant: Callable,
-                 tool: Callable) -> tuple[list, list[tuple[str, list]]]:
+def conversation(
+    msgs: list[dict], vendor: str, *, system: Callable, user: Callable, assistant: Callable, tool: Callable
+) -> tuple[list, list[tuple[str, list]]]:
     """Walks the caller's messages: (the system items, the turns) where a turn is (role, items),
     role "user" or "assistant", consecutive messages of one role merged and tool results counted
     as the user's. Each callable turns one message into vendor items: system(content, where),
@@ -183,8 +199,11 @@ def conversation(msgs: list[dict], vendor: str, *, system: Callable, user: Calla
         else:
             turns.append((role, items))
     if not turns:
-        raise invalid(f"{vendor} models need at least one non-empty user or assistant message.", param="messages",
-                      code="invalid_value")
+        raise invalid(
+            f"{vendor} models need at least one non-empty user or assistant message.",
+            param="messages",
+            code="invalid_value",
+        )
     return system_items, turns
 
 
@@ -208,8 +227,9 @@ def text_parts(content, where: str) -> list[str]:
     texts = []
     for j, part in enumerate(content):
         if part.get("type") not in ("text", "refusal"):
-            raise invalid(f"'{where}.content[{j}]' must be a text part here.", param=f"{where}.content[{j}]",
-                          code="invalid_value")
+            raise invalid(
+                f"'{where}.content[{j}]' must be a text part here.", param=f"{where}.content[{j}]", code="invalid_value"
+            )
         texts.append(part.get("text") if part["type"] == "text" else part.get("refusal", ""))
     return texts
 
@@ -221,8 +241,9 @@ def data_url(url: str, where: str) -> tuple[str, str] | None:
     header, sep, data = url[5:].partition(",")
     media_type, _, encoding = header.partition(";")
     if not sep or encoding != "base64" or not media_type:
-        raise invalid(f"'{where}' must be a base64 data URL (data:<media type>;base64,<data>).", param=where,
-                      code="invalid_value")
+        raise invalid(
+            f"'{where}' must be a base64 data URL (data:<media type>;base64,<data>).", param=where, code="invalid_value"
+        )
     return media_type, data
 
 
@@ -233,8 +254,11 @@ def file_data(part: dict, where: str, vendor: str) -> tuple[str, str]:
         file = {}
     data = file.get("file_data")
     if not isinstance(data, str):
-        raise invalid(f"'{where}.file': {vendor} models take files as base64 'file_data' only.",
-                      param=f"{where}.file", code="unsupported_parameter")
+        raise invalid(
+            f"'{where}.file': {vendor} models take files as base64 'file_data' only.",
+            param=f"{where}.file",
+            code="unsupported_parameter",
+        )
     return data_url(data, f"{where}.file.file_data") or ("application/pdf", data)
 
 
@@ -248,8 +272,11 @@ def tool_call_arguments(call: dict, where: str) -> dict:
     except orjson.JSONDecodeError:
         args = None
     if not isinstance(args, dict):
-        raise invalid(f"'{where}.function.arguments' must be a JSON object.", param=f"{where}.function.arguments",
-                      code="invalid_value")
+        raise invalid(
+            f"'{where}.function.arguments' must be a JSON object.",
+            param=f"{where}.function.arguments",
+            code="invalid_value",
+        )
     return args
 
 
@@ -266,16 +293,17 @@ def json_response_format(request: dict) -> tuple[dict, str | None] | None:
 
 # --- Building OpenAI answers ----------------------------------------------------------------
 
+
 def completion_body(id_: str, model: str, choices: list[dict], usage: Usage | None) -> dict:
-    body = {"id": id_, "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": choices}
+    body = {"id": id_, "object": "chat.completion", "created": int(time.time()), "model": model, "choices": choices}
     if usage is not None:
         body["usage"] = usage.as_openai()
     return body
 
 
-def choice(index: int, content: str | None, tool_calls: list[dict], finish_reason: str,
-           reasoning: str | None = None) -> dict:
+def choice(
+    index: int, content: str | None, tool_calls: list[dict], finish_reason: str, reasoning: str | None = None
+) -> dict:
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if tool_calls:
         message["tool_calls"] = tool_calls
@@ -299,15 +327,27 @@ class ChunkMaker:
         self.created = int(time.time())
 
     def delta(self, delta: dict, index: int = 0, finish_reason: str | None = None) -> dict:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "choices": [{"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}]}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+        }
 
     def usage(self, usage: Usage) -> dict:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "choices": [], "usage": usage.as_openai()}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [],
+            "usage": usage.as_openai(),
+        }
 
 
 # --- The adapter skeleton -------------------------------------------------------------------
+
 
 class VendorAdapter(Adapter):
     """complete() and stream() for a vendor with its own wire format; a subclass says how to
@@ -331,16 +371,18 @@ class VendorAdapter(Adapter):
 
     async def complete(self, client: httpx.AsyncClient, target: Target, request: dict) -> Completion:
         url, headers, body = self.build(target, request, stream=False)
-        data = await post_json(client, url, body=body, headers=headers, timeout=target.timeout(),
-                               status_error=self.status_error)
+        data = await post_json(
+            client, url, body=body, headers=headers, timeout=target.timeout(), status_error=self.status_error
+        )
         answer, usage = self.read(data, target, request)
         return Completion(body=answer, usage=usage)
 
     async def stream(self, client: httpx.AsyncClient, target: Target, request: dict):
         url, headers, body = self.build(target, request, stream=True)
         translator = self.translator(target, request)
-        events = stream_sse(client, url, body=body, headers=headers, timeout=target.timeout(),
-                            status_error=self.status_error)
+        events = stream_sse(
+            client, url, body=body, headers=headers, timeout=target.timeout(), status_error=self.status_error
+        )
         # aclosing: the connection goes back to the pool as soon as the consumer stops.
         async with contextlib.aclosing(events):
             async for _, data in events:

@@ -93,6 +93,7 @@ def _gemini_3(model: ModelInfo) -> bool:
 
 # --- Request ----------------------------------------------------------------------------------
 
+
 def to_gemini(request: dict, model: ModelInfo, *, stream: bool | None = None) -> tuple[str, dict]:
     """(the path suffix after models/{id}, the body) for an (already validated) OpenAI request."""
     reject_unsupported(request, "Gemini")
@@ -107,9 +108,14 @@ def to_gemini(request: dict, model: ModelInfo, *, stream: bool | None = None) ->
     gen: dict = {}
     if limit := max_tokens(request):
         gen["maxOutputTokens"] = limit
-    for ours, theirs in (("temperature", "temperature"), ("top_p", "topP"), ("n", "candidateCount"),
-                         ("seed", "seed"), ("presence_penalty", "presencePenalty"),
-                         ("frequency_penalty", "frequencyPenalty")):
+    for ours, theirs in (
+        ("temperature", "temperature"),
+        ("top_p", "topP"),
+        ("n", "candidateCount"),
+        ("seed", "seed"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+    ):
         if request.get(ours) is not None:
             gen[theirs] = request[ours]
     if stop := stop_list(request):
@@ -134,17 +140,24 @@ def _thinking(effort: str, model: ModelInfo) -> dict:
     if style == "level":
         return {"thinkingLevel": "minimal" if effort == "none" else effort}
     if effort not in THINKING_BUDGETS:
-        raise invalid(f"'reasoning_effort' must be one of {sorted(THINKING_BUDGETS)}.", param="reasoning_effort",
-                      code="invalid_value")
+        raise invalid(
+            f"'reasoning_effort' must be one of {sorted(THINKING_BUDGETS)}.",
+            param="reasoning_effort",
+            code="invalid_value",
+        )
     return {"thinkingBudget": THINKING_BUDGETS[effort]}
 
 
 def _contents(msgs: list[dict], placeholder_signature: bool) -> tuple[list[dict], list[dict]]:
     call_names: dict[str, str] = {}  # tool call id -> function name, for the tool results
     system, turns = conversation(
-        msgs, "Gemini", system=lambda content, where: [{"text": t} for t in text_parts(content, where) if t],
-        user=_user_parts, assistant=lambda msg, where: _model_parts(msg, where, call_names, placeholder_signature),
-        tool=lambda msg, where: _function_response(msg, where, call_names))
+        msgs,
+        "Gemini",
+        system=lambda content, where: [{"text": t} for t in text_parts(content, where) if t],
+        user=_user_parts,
+        assistant=lambda msg, where: _model_parts(msg, where, call_names, placeholder_signature),
+        tool=lambda msg, where: _function_response(msg, where, call_names),
+    )
     return system, [{"role": "model" if role == "assistant" else "user", "parts": parts} for role, parts in turns]
 
 
@@ -174,8 +187,9 @@ def _user_parts(content, where: str) -> list[dict]:
             mime, b64 = file_data(part, pw, "Gemini")
             parts.append({"inlineData": {"mimeType": mime, "data": b64}})
         else:
-            raise invalid(f"'{pw}': {kind} parts are not supported by Gemini models.", param=pw,
-                          code="unsupported_parameter")
+            raise invalid(
+                f"'{pw}': {kind} parts are not supported by Gemini models.", param=pw, code="unsupported_parameter"
+            )
     return parts
 
 
@@ -196,8 +210,11 @@ def _model_parts(msg: dict, where: str, call_names: dict, placeholder_signature:
 def _function_response(msg: dict, where: str, call_names: dict) -> dict:
     name = call_names.get(msg["tool_call_id"])
     if name is None:
-        raise invalid(f"'{where}.tool_call_id' does not match a tool call of an earlier assistant message.",
-                      param=f"{where}.tool_call_id", code="invalid_value")
+        raise invalid(
+            f"'{where}.tool_call_id' does not match a tool call of an earlier assistant message.",
+            param=f"{where}.tool_call_id",
+            code="invalid_value",
+        )
     content = msg["content"]
     text = content if isinstance(content, str) else "".join(text_parts(content, where))
     try:
@@ -237,8 +254,21 @@ def _add_tools(request: dict, body: dict, native_schema: bool) -> None:
 # --- JSON schema -> Gemini's schema subset ----------------------------------------------------
 
 _FORMATS = {"STRING": {"enum", "date-time"}, "NUMBER": {"float", "double"}, "INTEGER": {"int32", "int64"}}
-_COPIED = ("description", "nullable", "minItems", "maxItems", "minLength", "maxLength", "minProperties",
-           "maxProperties", "minimum", "maximum", "pattern", "default", "example")
+_COPIED = (
+    "description",
+    "nullable",
+    "minItems",
+    "maxItems",
+    "minLength",
+    "maxLength",
+    "minProperties",
+    "maxProperties",
+    "minimum",
+    "maximum",
+    "pattern",
+    "default",
+    "example",
+)
 
 
 def gemini_schema(schema: dict, *, ordered: bool = False) -> dict:
@@ -318,13 +348,17 @@ def _merge_all_of(s: dict) -> dict:
 
 # --- Response ---------------------------------------------------------------------------------
 
+
 def usage_from_gemini(u: dict | None) -> Usage | None:
     if not u:
         return None
     thoughts = u.get("thoughtsTokenCount") or 0
-    return Usage(prompt_tokens=(u.get("promptTokenCount") or 0) + (u.get("toolUsePromptTokenCount") or 0),
-                 completion_tokens=(u.get("candidatesTokenCount") or 0) + thoughts,
-                 cached_tokens=u.get("cachedContentTokenCount") or 0, reasoning_tokens=thoughts)
+    return Usage(
+        prompt_tokens=(u.get("promptTokenCount") or 0) + (u.get("toolUsePromptTokenCount") or 0),
+        completion_tokens=(u.get("candidatesTokenCount") or 0) + thoughts,
+        cached_tokens=u.get("cachedContentTokenCount") or 0,
+        reasoning_tokens=thoughts,
+    )
 
 
 def finish_reason(reason: str | None, called_tools: bool, *, kind: str = "protocol") -> str:
@@ -343,8 +377,13 @@ def _blocked(response: dict) -> UpstreamError:
         return UpstreamError("Gemini answered without candidates.", kind="protocol", upstream_body=response)
     message = f"The prompt was blocked by the provider's safety filter: {reason}."
     # The gateway answers a caller fault with the message and upstream_body["error"]'s code.
-    return UpstreamError(message, kind="status", status=400, caller_fault=True, upstream_body={
-        "error": {"message": message, "code": "content_filter"}, "promptFeedback": feedback})
+    return UpstreamError(
+        message,
+        kind="status",
+        status=400,
+        caller_fault=True,
+        upstream_body={"error": {"message": message, "code": "content_filter"}, "promptFeedback": feedback},
+    )
 
 
 def from_gemini(response: dict, *, model: str = "", single_tool_call: bool = False) -> tuple[dict, Usage | None]:
@@ -361,8 +400,11 @@ def from_gemini(response: dict, *, model: str = "", single_tool_call: bool = Fal
         for part in (candidate.get("content") or {}).get("parts") or ():
             if "functionCall" in part:
                 fc = part["functionCall"]
-                calls.append(tool_call(f"call_{len(calls)}_{fc['name']}", fc["name"],
-                                       orjson.dumps(fc.get("args") or {}).decode()))
+                calls.append(
+                    tool_call(
+                        f"call_{len(calls)}_{fc['name']}", fc["name"], orjson.dumps(fc.get("args") or {}).decode()
+                    )
+                )
             elif "text" in part:
                 (thoughts if part.get("thought") else texts).append(part["text"])
         if single_tool_call:
@@ -437,6 +479,7 @@ class GeminiStream:
 
 # --- Errors -----------------------------------------------------------------------------------
 
+
 def _retry_delay(error: dict) -> float | None:
     for detail in error.get("details") or ():
         delay = detail.get("retryDelay") if isinstance(detail, dict) else None
@@ -472,17 +515,27 @@ def status_error(status: int, raw: bytes, headers) -> UpstreamError:
         if "API_KEY_INVALID" not in reasons and error.get("status") != "FAILED_PRECONDITION":
             return UpstreamError(message, kind="status", status=status, caller_fault=True, upstream_body=body)
     # 401/403 (key, permissions), 404 (unknown model id), 429, 5xx: worth another candidate.
-    return UpstreamError(described, kind="status", status=status,
-                         retry_after=retry_after(headers) or _retry_delay(error), upstream_body=body)
+    return UpstreamError(
+        described,
+        kind="status",
+        status=status,
+        retry_after=retry_after(headers) or _retry_delay(error),
+        upstream_body=body,
+    )
 
 
 def _stream_error(data: dict) -> UpstreamError:
     error = data["error"] if isinstance(data.get("error"), dict) else {"message": str(data.get("error"))}
-    return UpstreamError(f"Gemini stream error {error.get('status') or error.get('code')}: {error.get('message')}",
-                         kind="stream", retryable=error.get("status") != "INVALID_ARGUMENT", upstream_body=data)
+    return UpstreamError(
+        f"Gemini stream error {error.get('status') or error.get('code')}: {error.get('message')}",
+        kind="stream",
+        retryable=error.get("status") != "INVALID_ARGUMENT",
+        upstream_body=data,
+    )
 
 
 # --- Adapter ----------------------------------------------------------------------------------
+
 
 class GeminiAdapter(VendorAdapter):
     status_error = staticmethod(status_error)
@@ -490,13 +543,13 @@ class GeminiAdapter(VendorAdapter):
     def build(self, target: Target, request: dict, *, stream: bool) -> tuple[str, dict, dict]:
         suffix, body = to_gemini(request, target.model, stream=stream)
         model_id = target.model.upstream_id.removeprefix("models/")
-        headers = {"x-goog-api-key": target.api_key or "", "content-type": "application/json",
-                   **target.extra_headers}
+        headers = {"x-goog-api-key": target.api_key or "", "content-type": "application/json", **target.extra_headers}
         return f"{target.base_url}/models/{model_id}{suffix}", headers, body
 
     def read(self, data: dict, target: Target, request: dict) -> tuple[dict, Usage | None]:
-        return from_gemini(data, model=target.model.upstream_id,
-                           single_tool_call=request.get("parallel_tool_calls") is False)
+        return from_gemini(
+            data, model=target.model.upstream_id, single_tool_call=request.get("parallel_tool_calls") is False
+        )
 
     async def embed(self, client, target: Target, inputs: list, dimensions: int | None) -> tuple[list, int | None]:
         """(the vectors of `inputs`, strings, via batchEmbedContents; None: Gemini reports no token count)."""
@@ -508,9 +561,14 @@ class GeminiAdapter(VendorAdapter):
                 one["outputDimensionality"] = dimensions
             requests.append(one)
         headers = {"x-goog-api-key": target.api_key or "", "content-type": "application/json", **target.extra_headers}
-        data = await post_json(client, f"{target.base_url}/models/{model_id}:batchEmbedContents",
-                               body={"requests": requests}, headers=headers, timeout=target.timeout(),
-                               status_error=self.status_error)
+        data = await post_json(
+            client,
+            f"{target.base_url}/models/{model_id}:batchEmbedContents",
+            body={"requests": requests},
+            headers=headers,
+            timeout=target.timeout(),
+            status_error=self.status_error,
+        )
         try:
             vectors = [e["values"] for e in data["embeddings"]]
         except (KeyError, TypeError):

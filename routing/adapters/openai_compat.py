@@ -17,9 +17,6 @@ The vendors differ in details; each difference is data in the provider's or mode
                            the caller as `reasoning_content`, the field OpenAI-compatible clients read.
 """
 
-
-
-
 import aiohttp
 import orjson
 
@@ -46,8 +43,11 @@ def build_body(request: dict, target: Target, stream: bool) -> dict:
     for name in q.get("unsupported_params", ()):
         value = request.get(name)
         if value is not None and value is not False and not (name == "n" and value == 1):
-            raise invalid(f"'{name}' is not supported by {target.model.public_id}; remove it or pick another "
-                          "model.", param=name, code="unsupported_parameter")
+            raise invalid(
+                f"'{name}' is not supported by {target.model.public_id}; remove it or pick another model.",
+                param=name,
+                code="unsupported_parameter",
+            )
     body = {k: v for k, v in request.items() if k not in GATEWAY_FIELDS}
     body["model"] = target.model.upstream_id
     if "x_anthropic_thinking" in request:  # Anthropic's signed thinking blocks stay with Anthropic
@@ -108,8 +108,7 @@ def error_from_status(status: int, raw: bytes, headers) -> UpstreamError:
         return UpstreamError(message, kind="context_length", status=status, upstream_body=payload)
     if status in (400, 422):
         return UpstreamError(message, kind="status", status=status, caller_fault=True, upstream_body=payload)
-    return UpstreamError(message, kind="status", status=status, retry_after=retry_after(headers),
-                         upstream_body=payload)
+    return UpstreamError(message, kind="status", status=status, retry_after=retry_after(headers), upstream_body=payload)
 
 
 def _rename_reasoning(message: dict, field: str) -> None:
@@ -118,15 +117,17 @@ def _rename_reasoning(message: dict, field: str) -> None:
 
 
 def _timeout(target: Target) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=None, connect=target.connect_timeout, sock_connect=target.connect_timeout,
-                                 sock_read=target.read_timeout)
+    return aiohttp.ClientTimeout(
+        total=None, connect=target.connect_timeout, sock_connect=target.connect_timeout, sock_read=target.read_timeout
+    )
 
 
 async def _post(target: Target, path: str, body: dict) -> tuple[int, bytes]:
     """(status, raw body) of a 2xx answer to a POST of `body`; raises UpstreamError otherwise."""
     try:
-        async with get_session().post(target.base_url + path, data=orjson.dumps(body), headers=headers_for(target),
-                                      timeout=_timeout(target)) as resp:
+        async with get_session().post(
+            target.base_url + path, data=orjson.dumps(body), headers=headers_for(target), timeout=_timeout(target)
+        ) as resp:
             raw = await resp.read()
             status, resp_headers = resp.status, resp.headers
     except (TimeoutError, aiohttp.ClientError) as exc:
@@ -145,8 +146,9 @@ class OpenAICompatAdapter(Adapter):
             body = orjson.loads(raw)
             choices = body["choices"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            raise UpstreamError("The upstream answered with a body that is not a chat completion.",
-                                kind="protocol", status=status) from None
+            raise UpstreamError(
+                "The upstream answered with a body that is not a chat completion.", kind="protocol", status=status
+            ) from None
         field = quirks_of(target).get("reasoning_field", "reasoning_content")
         for choice in choices:
             msg = choice.get("message") or {}
@@ -161,8 +163,9 @@ class OpenAICompatAdapter(Adapter):
         body = orjson.dumps(build_body(request, target, True))
         started = False
         try:
-            async with get_session().post(url, data=body, headers=headers_for(target),
-                                          timeout=_timeout(target)) as resp:
+            async with get_session().post(
+                url, data=body, headers=headers_for(target), timeout=_timeout(target)
+            ) as resp:
                 if resp.status >= 300:
                     raise error_from_status(resp.status, await resp.read(), resp.headers)
                 started = True
@@ -173,7 +176,7 @@ class OpenAICompatAdapter(Adapter):
                         end = buffer.find(b"\n\n")
                         if end < 0:
                             break
-                        event, buffer = buffer[:end], buffer[end + 2:]
+                        event, buffer = buffer[:end], buffer[end + 2 :]
                         for line in event.split(b"\n"):
                             line = line.rstrip(b"\r")
                             if not line.startswith(b"data:"):
@@ -191,7 +194,6 @@ class OpenAICompatAdapter(Adapter):
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise transport_error(exc, started=started) from None
 
-
     async def embed(self, client, target, inputs: list, dimensions: int | None) -> tuple[list, int | None]:
         """(the vectors, in order, as lists of floats; the prompt tokens the upstream counted)."""
         body = {"model": target.model.upstream_id, "input": inputs, "encoding_format": "float"}
@@ -203,11 +205,13 @@ class OpenAICompatAdapter(Adapter):
             rows = sorted(data["data"], key=lambda d: d["index"])
             vectors = [row["embedding"] for row in rows]
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            raise UpstreamError("The upstream answered with a body that is not an embedding list.", kind="protocol",
-                                status=status) from None
+            raise UpstreamError(
+                "The upstream answered with a body that is not an embedding list.", kind="protocol", status=status
+            ) from None
         if len(vectors) != len(inputs):
-            raise UpstreamError("The upstream returned a different number of embeddings than inputs.",
-                                kind="protocol", status=status)
+            raise UpstreamError(
+                "The upstream returned a different number of embeddings than inputs.", kind="protocol", status=status
+            )
         return vectors, (data.get("usage") or {}).get("prompt_tokens")
 
 
@@ -220,8 +224,7 @@ def _parse_chunk(data: bytes) -> dict:
         raise UpstreamError("The upstream sent a stream event that is not an object.", kind="protocol")
     if "error" in chunk and "choices" not in chunk:
         err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
-        raise UpstreamError(err.get("message") or "The upstream reported an error mid-stream.", kind="stream",
-                            upstream_body=chunk)
+        raise UpstreamError(
+            err.get("message") or "The upstream reported an error mid-stream.", kind="stream", upstream_body=chunk
+        )
     return chunk
-
-

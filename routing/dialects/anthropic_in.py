@@ -34,12 +34,28 @@ from routing.http import ApiResponse, ApiStream
 
 from . import chat_path
 
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
-                403: "permission_error", 404: "not_found_error", 405: "invalid_request_error",
-                413: "request_too_large", 429: "rate_limit_error", 500: "api_error", 502: "api_error",
-                503: "overloaded_error", 504: "timeout_error", 529: "overloaded_error"}
-STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal",
-                "function_call": "tool_use"}
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    502: "api_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "content_filter": "refusal",
+    "function_call": "tool_use",
+}
 _TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 _THINKING_BLOCKS = ("thinking", "redacted_thinking")
 
@@ -52,8 +68,13 @@ class _Invalid(Exception):
 
 
 def error_response(status: int, message: str, headers: dict | None = None) -> ApiResponse:
-    body = {"type": "error", "error": {"type": _ERROR_TYPES.get(status, "api_error" if status >= 500 else
-                                                                "invalid_request_error"), "message": message}}
+    body = {
+        "type": "error",
+        "error": {
+            "type": _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error"),
+            "message": message,
+        },
+    }
     return ApiResponse(orjson.dumps(body), status=status, headers=headers or {})
 
 
@@ -69,6 +90,7 @@ def _from_openai_error(resp: ApiResponse) -> ApiResponse:
 
 
 # --- Request: Messages -> chat completions ----------------------------------------------------
+
 
 def _part(block: dict, where: str) -> dict:
     kind = block.get("type")
@@ -158,8 +180,9 @@ def _messages(body: dict, thinking: bool = False) -> list[dict]:
             if block.get("type") == "tool_result":
                 if not isinstance(block.get("tool_use_id"), str):
                     raise _Invalid(f"{bw}.tool_use_id: Field required")
-                out.append({"role": "tool", "tool_call_id": block["tool_use_id"],
-                            "content": _tool_result_text(block, bw)})
+                out.append(
+                    {"role": "tool", "tool_call_id": block["tool_use_id"], "content": _tool_result_text(block, bw)}
+                )
             else:
                 parts.append(_part(block, bw))
         if parts:
@@ -179,8 +202,13 @@ def _assistant(content: list, where: str, thinking: bool) -> dict:
         elif kind == "tool_use":
             if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
                 raise _Invalid(f"{where}.content.{j}: tool_use blocks need an id and a name")
-            calls.append({"id": block["id"], "type": "function", "function": {
-                "name": block["name"], "arguments": orjson.dumps(block.get("input") or {}).decode()}})
+            calls.append(
+                {
+                    "id": block["id"],
+                    "type": "function",
+                    "function": {"name": block["name"], "arguments": orjson.dumps(block.get("input") or {}).decode()},
+                }
+            )
         else:
             raise _Invalid(f"{where}.content.{j}.type: '{kind}' blocks are not supported in assistant turns")
     msg: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
@@ -203,8 +231,10 @@ def _tools(body: dict, chat: dict) -> None:
             if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
                 raise _Invalid(f"tools.{i}.name: Field required")
             if tool.get("type") not in (None, "custom"):
-                raise _Invalid(f"tools.{i}: the server tool '{tool['type']}' ({tool['name']}) is not supported "
-                               "through this gateway; declare your own tools instead")
+                raise _Invalid(
+                    f"tools.{i}: the server tool '{tool['type']}' ({tool['name']}) is not supported "
+                    "through this gateway; declare your own tools instead"
+                )
             fn = {"name": tool["name"], "parameters": tool.get("input_schema") or {"type": "object"}}
             if tool.get("description"):
                 fn["description"] = tool["description"]
@@ -273,14 +303,18 @@ def to_chat(body: dict, *, count_only: bool = False) -> dict:
 
 # --- Response: chat completion -> Message -----------------------------------------------------
 
+
 def usage_of(u: dict | None) -> dict:
     u = u or {}
     details = u.get("prompt_tokens_details") or {}
     read = details.get("cached_tokens") or 0
     write = details.get("cache_write_tokens") or 0
-    return {"input_tokens": max((u.get("prompt_tokens") or 0) - read - write, 0),
-            "cache_creation_input_tokens": write, "cache_read_input_tokens": read,
-            "output_tokens": u.get("completion_tokens") or 0}
+    return {
+        "input_tokens": max((u.get("prompt_tokens") or 0) - read - write, 0),
+        "cache_creation_input_tokens": write,
+        "cache_read_input_tokens": read,
+        "output_tokens": u.get("completion_tokens") or 0,
+    }
 
 
 def message_id(headers: dict) -> str:
@@ -304,11 +338,24 @@ def to_message(completion: dict, headers: dict) -> dict:
             args = orjson.loads(fn.get("arguments") or "{}")
         except orjson.JSONDecodeError:
             args = {}
-        content.append({"type": "tool_use", "id": call.get("id") or "", "name": fn.get("name") or "",
-                        "input": args if isinstance(args, dict) else {}})
-    return {"id": message_id(headers), "type": "message", "role": "assistant", "model": completion.get("model"),
-            "content": content, "stop_reason": STOP_REASONS.get(choice.get("finish_reason"), "end_turn"),
-            "stop_sequence": None, "usage": usage_of(completion.get("usage"))}
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id") or "",
+                "name": fn.get("name") or "",
+                "input": args if isinstance(args, dict) else {},
+            }
+        )
+    return {
+        "id": message_id(headers),
+        "type": "message",
+        "role": "assistant",
+        "model": completion.get("model"),
+        "content": content,
+        "stop_reason": STOP_REASONS.get(choice.get("finish_reason"), "end_turn"),
+        "stop_sequence": None,
+        "usage": usage_of(completion.get("usage")),
+    }
 
 
 def _event(name: str, data: dict) -> bytes:
@@ -335,16 +382,23 @@ class MessageStream:
         out = self._stop()
         self.index += 1
         self.open = block["type"]
-        return out + _event("content_block_start", {"type": "content_block_start", "index": self.index,
-                                                     "content_block": block})
+        return out + _event(
+            "content_block_start", {"type": "content_block_start", "index": self.index, "content_block": block}
+        )
 
     def _stop(self) -> bytes:
         if self.open is None:
             return b""
         out = b""
         if self.open == "thinking":
-            out = _event("content_block_delta", {"type": "content_block_delta", "index": self.index,
-                                                  "delta": {"type": "signature_delta", "signature": self.signature}})
+            out = _event(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": self.index,
+                    "delta": {"type": "signature_delta", "signature": self.signature},
+                },
+            )
             self.signature = ""
         self.open = None
         return out + _event("content_block_stop", {"type": "content_block_stop", "index": self.index})
@@ -360,45 +414,88 @@ class MessageStream:
         if delta.get("reasoning_content"):
             if self.open != "thinking":
                 out += self._start({"type": "thinking", "thinking": "", "signature": ""})
-            out += _event("content_block_delta", {"type": "content_block_delta", "index": self.index,
-                                                   "delta": {"type": "thinking_delta",
-                                                             "thinking": delta["reasoning_content"]}})
+            out += _event(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": self.index,
+                    "delta": {"type": "thinking_delta", "thinking": delta["reasoning_content"]},
+                },
+            )
         if delta.get("content"):
             if self.open != "text":
                 out += self._start({"type": "text", "text": ""})
-            out += _event("content_block_delta", {"type": "content_block_delta", "index": self.index,
-                                                   "delta": {"type": "text_delta", "text": delta["content"]}})
+            out += _event(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": self.index,
+                    "delta": {"type": "text_delta", "text": delta["content"]},
+                },
+            )
         for tc in delta.get("tool_calls") or ():
             k = tc.get("index", 0)
             fn = tc.get("function") or {}
             if k not in self.tools:
-                out += self._start({"type": "tool_use", "id": tc.get("id") or f"toolu_{k}",
-                                    "name": fn.get("name") or "", "input": {}})
+                out += self._start(
+                    {"type": "tool_use", "id": tc.get("id") or f"toolu_{k}", "name": fn.get("name") or "", "input": {}}
+                )
                 self.tools[k] = self.index
             if fn.get("arguments"):
-                out += _event("content_block_delta", {"type": "content_block_delta", "index": self.tools[k],
-                                                       "delta": {"type": "input_json_delta",
-                                                                 "partial_json": fn["arguments"]}})
+                out += _event(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": self.tools[k],
+                        "delta": {"type": "input_json_delta", "partial_json": fn["arguments"]},
+                    },
+                )
         return out
 
     async def __aiter__(self):
         model = self.headers.get("x-aipower-model", "")
-        yield _event("message_start", {"type": "message_start", "message": {
-            "id": message_id(self.headers), "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": self.input_estimate, "cache_creation_input_tokens": 0,
-                      "cache_read_input_tokens": 0, "output_tokens": 0}}})
+        yield _event(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": message_id(self.headers),
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {
+                        "input_tokens": self.input_estimate,
+                        "cache_creation_input_tokens": 0,
+                        "cache_read_input_tokens": 0,
+                        "output_tokens": 0,
+                    },
+                },
+            },
+        )
         yield _event("ping", {"type": "ping"})
         async for chunk in chat_path.chunks(self.frames):
             if chunk is None:
-                yield self._stop() + _event("message_delta", {
-                    "type": "message_delta", "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
-                    "usage": usage_of(self.usage)}) + _event("message_stop", {"type": "message_stop"})
+                yield (
+                    self._stop()
+                    + _event(
+                        "message_delta",
+                        {
+                            "type": "message_delta",
+                            "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
+                            "usage": usage_of(self.usage),
+                        },
+                    )
+                    + _event("message_stop", {"type": "message_stop"})
+                )
                 return
             if "error" in chunk:
                 err = chunk["error"] or {}
-                yield _event("error", {"type": "error", "error": {"type": "api_error",
-                                                                  "message": err.get("message", "")}})
+                yield _event(
+                    "error", {"type": "error", "error": {"type": "api_error", "message": err.get("message", "")}}
+                )
                 return
             if chunk.get("usage"):
                 self.usage = chunk["usage"]
@@ -411,6 +508,7 @@ class MessageStream:
 
 
 # --- Endpoints --------------------------------------------------------------------------------
+
 
 def _parse(request) -> dict:
     try:
@@ -430,8 +528,9 @@ async def messages(request) -> ApiResponse | ApiStream:
     resp = await chat_path.serve(request, chat)
     if isinstance(resp, ApiStream):
         estimate = (len(request.body) + 3) // 4
-        return ApiStream(MessageStream(resp.chunks, resp.headers, estimate).__aiter__(), status=resp.status,
-                         headers=resp.headers)
+        return ApiStream(
+            MessageStream(resp.chunks, resp.headers, estimate).__aiter__(), status=resp.status, headers=resp.headers
+        )
     if resp.status != 200:
         return _from_openai_error(resp)
     return ApiResponse(orjson.dumps(to_message(orjson.loads(resp.body), resp.headers)), headers=resp.headers)

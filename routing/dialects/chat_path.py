@@ -11,7 +11,8 @@ async def serve(request, chat: dict):
     from routing import gateway
 
     return await gateway.chat_completions(
-        ApiRequest(request.method, "/v1/chat/completions", request.headers, orjson.dumps(chat)))
+        ApiRequest(request.method, "/v1/chat/completions", request.headers, orjson.dumps(chat))
+    )
 
 
 async def chunks(frames):

@@ -4,13 +4,17 @@ Authorization or x-api-key, never in cookies, so credentials are not allowed."""
 
 from django.conf import settings
 
-ALLOW_HEADERS = ("authorization, x-api-key, content-type, anthropic-version, anthropic-beta, openai-organization, "
-                 "openai-project, x-stainless-arch, x-stainless-lang, x-stainless-os, x-stainless-package-version, "
-                 "x-stainless-runtime, x-stainless-runtime-version, x-stainless-retry-count, "
-                 "x-stainless-timeout, x-stainless-helper-method, x-aipower-fallback, "
-                 "anthropic-dangerous-direct-browser-access")
-EXPOSE_HEADERS = ("x-request-id, x-aipower-route, x-aipower-provider, x-aipower-model, x-aipower-attempts, "
-                  "x-aipower-fallback-from, retry-after")
+ALLOW_HEADERS = (
+    "authorization, x-api-key, content-type, anthropic-version, anthropic-beta, openai-organization, "
+    "openai-project, x-stainless-arch, x-stainless-lang, x-stainless-os, x-stainless-package-version, "
+    "x-stainless-runtime, x-stainless-runtime-version, x-stainless-retry-count, "
+    "x-stainless-timeout, x-stainless-helper-method, x-aipower-fallback, "
+    "anthropic-dangerous-direct-browser-access"
+)
+EXPOSE_HEADERS = (
+    "x-request-id, x-aipower-route, x-aipower-provider, x-aipower-model, x-aipower-attempts, "
+    "x-aipower-fallback-from, retry-after"
+)
 METHODS = "GET, POST, DELETE, OPTIONS"
 _allowed: tuple | None = None
 
@@ -30,8 +34,7 @@ def headers_for(origin: str | None) -> dict | None:
     origins, any_origin = _origins()
     if not (any_origin or origin in origins):
         return None
-    return {"access-control-allow-origin": origin, "vary": "Origin",
-            "access-control-expose-headers": EXPOSE_HEADERS}
+    return {"access-control-allow-origin": origin, "vary": "Origin", "access-control-expose-headers": EXPOSE_HEADERS}
 
 
 def preflight(origin: str | None, requested_headers: str | None) -> dict:
@@ -40,7 +43,11 @@ def preflight(origin: str | None, requested_headers: str | None) -> dict:
     h = headers_for(origin)
     if h is None:
         return {"vary": "Origin"}
-    h.update({"access-control-allow-methods": METHODS,
-              "access-control-allow-headers": requested_headers or ALLOW_HEADERS,
-              "access-control-max-age": "600"})
+    h.update(
+        {
+            "access-control-allow-methods": METHODS,
+            "access-control-allow-headers": requested_headers or ALLOW_HEADERS,
+            "access-control-max-age": "600",
+        }
+    )
     return h

@@ -21,24 +21,41 @@ def usd_per_mtok(micro: int | None) -> str | None:
 
 
 def _pricing(m: ModelInfo) -> dict:
-    return {"currency": "USD", "unit": "1M tokens",
-            "input": usd_per_mtok(m.input_price), "output": usd_per_mtok(m.output_price),
-            "cached_input": usd_per_mtok(m.cached_input_price if m.cached_input_price is not None else m.input_price),
-            "cache_write": usd_per_mtok(m.cache_write_price if m.cache_write_price is not None else m.input_price)}
+    return {
+        "currency": "USD",
+        "unit": "1M tokens",
+        "input": usd_per_mtok(m.input_price),
+        "output": usd_per_mtok(m.output_price),
+        "cached_input": usd_per_mtok(m.cached_input_price if m.cached_input_price is not None else m.input_price),
+        "cache_write": usd_per_mtok(m.cache_write_price if m.cache_write_price is not None else m.input_price),
+    }
 
 
 def _capabilities(m: ModelInfo) -> dict:
     kind = getattr(m, "kind", "chat")
     if kind == "embedding":
         return {"embeddings": True}
-    return {"chat": True, "streaming": m.supports_streaming, "tools": m.supports_tools,
-            "vision": m.supports_vision, "json_mode": m.supports_json_mode}
+    return {
+        "chat": True,
+        "streaming": m.supports_streaming,
+        "tools": m.supports_tools,
+        "vision": m.supports_vision,
+        "json_mode": m.supports_json_mode,
+    }
 
 
 def model_entry(m: ModelInfo) -> dict:
-    entry = {"id": m.public_id, "object": "model", "created": CREATED, "owned_by": m.provider.slug,
-             "display_name": m.display_name, "context_window": m.context_window,
-             "max_output_tokens": m.max_output_tokens, "capabilities": _capabilities(m), "pricing": _pricing(m)}
+    entry = {
+        "id": m.public_id,
+        "object": "model",
+        "created": CREATED,
+        "owned_by": m.provider.slug,
+        "display_name": m.display_name,
+        "context_window": m.context_window,
+        "max_output_tokens": m.max_output_tokens,
+        "capabilities": _capabilities(m),
+        "pricing": _pricing(m),
+    }
     dims = getattr(m, "dimensions", None)
     if dims:
         entry["dimensions"] = dims
@@ -52,12 +69,19 @@ def route_entry(r: RouteInfo, usable: set[str] | None = None) -> dict:
     for t in targets:
         for name, value in _capabilities(t).items():
             caps[name] = caps.get(name, False) or value
-    entry = {"id": r.name, "object": "model", "created": CREATED, "owned_by": "aipower",
-             "display_name": r.goal, "description": r.description, "route": True,
-             "targets": [t.public_id for t in targets],
-             "context_window": max((t.context_window for t in targets), default=0),
-             "max_output_tokens": max((t.max_output_tokens for t in targets), default=0),
-             "capabilities": caps}
+    entry = {
+        "id": r.name,
+        "object": "model",
+        "created": CREATED,
+        "owned_by": "aipower",
+        "display_name": r.goal,
+        "description": r.description,
+        "route": True,
+        "targets": [t.public_id for t in targets],
+        "context_window": max((t.context_window for t in targets), default=0),
+        "max_output_tokens": max((t.max_output_tokens for t in targets), default=0),
+        "capabilities": caps,
+    }
     if targets:
         entry["pricing"] = _pricing(targets[0])
     return entry
@@ -94,14 +118,18 @@ async def retrieve_model(request) -> ApiResponse:
     from routing.gateway import authenticate
 
     if request.method != "GET":
-        err = GatewayError(405, f"Method {request.method} is not allowed on {request.path}; use GET.",
-                           "invalid_request_error", code="method_not_allowed")
+        err = GatewayError(
+            405,
+            f"Method {request.method} is not allowed on {request.path}; use GET.",
+            "invalid_request_error",
+            code="method_not_allowed",
+        )
         return error_response(err, {"allow": "GET"})
     try:
         key = await authenticate(request)
     except GatewayError as err:
         return error_response(err)
-    name = request.path[len("/v1/models/"):].rstrip("/")
+    name = request.path[len("/v1/models/") :].rstrip("/")
     snapshot = await get_snapshot()
     routes, models = usable_names(snapshot, key.allowed)
     if name in routes:
@@ -109,5 +137,12 @@ async def retrieve_model(request) -> ApiResponse:
     model = snapshot.resolve_model(name)
     if model is not None and model.public_id in models:
         return ApiResponse(orjson.dumps(model_entry(model)))
-    return error_response(GatewayError(404, f"The model '{name}' does not exist or you do not have access to it.",
-                                       "invalid_request_error", param="model", code="model_not_found"))
+    return error_response(
+        GatewayError(
+            404,
+            f"The model '{name}' does not exist or you do not have access to it.",
+            "invalid_request_error",
+            param="model",
+            code="model_not_found",
+        )
+    )

@@ -30,16 +30,50 @@ from routing.http import ApiResponse, ApiStream, error_response
 
 from . import chat_path
 
-BUILTIN_TOOLS = {"web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11",
-                 "file_search", "computer_use", "computer_use_preview", "code_interpreter", "image_generation",
-                 "mcp", "local_shell", "shell", "apply_patch", "custom"}
+BUILTIN_TOOLS = {
+    "web_search",
+    "web_search_preview",
+    "web_search_2025_08_26",
+    "web_search_preview_2025_03_11",
+    "file_search",
+    "computer_use",
+    "computer_use_preview",
+    "code_interpreter",
+    "image_generation",
+    "mcp",
+    "local_shell",
+    "shell",
+    "apply_patch",
+    "custom",
+}
 _STATUS_OF: dict[str | None, tuple[str, dict[str, str] | None]] = {
     "length": ("incomplete", {"reason": "max_output_tokens"}),
-    "content_filter": ("incomplete", {"reason": "content_filter"})}
+    "content_filter": ("incomplete", {"reason": "content_filter"}),
+}
 _PASSED = ("temperature", "top_p", "parallel_tool_calls")
-_IGNORED = ("stream", "store", "metadata", "include", "truncation", "service_tier", "background", "prompt_cache_key",
-            "input", "instructions", "tools", "tool_choice", "text", "max_output_tokens", "model", "reasoning",
-            "previous_response_id", "user", "safety_identifier", "models", "stream_options")
+_IGNORED = (
+    "stream",
+    "store",
+    "metadata",
+    "include",
+    "truncation",
+    "service_tier",
+    "background",
+    "prompt_cache_key",
+    "input",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "text",
+    "max_output_tokens",
+    "model",
+    "reasoning",
+    "previous_response_id",
+    "user",
+    "safety_identifier",
+    "models",
+    "stream_options",
+)
 
 
 def new_id(prefix: str) -> str:
@@ -47,6 +81,7 @@ def new_id(prefix: str) -> str:
 
 
 # --- Request: Responses -> chat completions ---------------------------------------------------
+
 
 def _content(content, where: str, role: str):
     if isinstance(content, str):
@@ -64,15 +99,23 @@ def _content(content, where: str, role: str):
         elif kind == "input_image":
             url = part.get("image_url")
             if not isinstance(url, str):
-                raise invalid(f"'{pw}': images are accepted as 'image_url' (a URL or data URL), not file ids.",
-                              param=pw, code="unsupported_parameter")
+                raise invalid(
+                    f"'{pw}': images are accepted as 'image_url' (a URL or data URL), not file ids.",
+                    param=pw,
+                    code="unsupported_parameter",
+                )
             parts.append({"type": "image_url", "image_url": {"url": url, "detail": part.get("detail") or "auto"}})
         elif kind == "input_file" and isinstance(part.get("file_data"), str):
-            parts.append({"type": "file", "file": {"file_data": part["file_data"],
-                                                   "filename": part.get("filename") or "file.pdf"}})
+            parts.append(
+                {
+                    "type": "file",
+                    "file": {"file_data": part["file_data"], "filename": part.get("filename") or "file.pdf"},
+                }
+            )
         else:
-            raise invalid(f"'{pw}': content parts of type '{kind}' are not supported.", param=pw,
-                          code="unsupported_parameter")
+            raise invalid(
+                f"'{pw}': content parts of type '{kind}' are not supported.", param=pw, code="unsupported_parameter"
+            )
     if role != "user" and all(p["type"] == "text" for p in parts):
         return "".join(p["text"] for p in parts)
     return parts
@@ -96,8 +139,11 @@ def input_messages(items, where: str = "input") -> list[dict]:
                 raise invalid(f"'{iw}.role' must be user, assistant, system or developer.", param=f"{iw}.role")
             out.append({"role": role, "content": _content(item.get("content"), iw, role)})
         elif kind == "function_call":
-            call = {"id": item.get("call_id") or item.get("id") or "", "type": "function",
-                    "function": {"name": item.get("name") or "", "arguments": item.get("arguments") or "{}"}}
+            call = {
+                "id": item.get("call_id") or item.get("id") or "",
+                "type": "function",
+                "function": {"name": item.get("name") or "", "arguments": item.get("arguments") or "{}"},
+            }
             prev = out[-1] if out else None
             if prev is not None and prev["role"] == "assistant" and (prev.get("tool_calls") or not prev["content"]):
                 prev.setdefault("tool_calls", []).append(call)
@@ -107,13 +153,21 @@ def input_messages(items, where: str = "input") -> list[dict]:
             output = item.get("output")
             if not isinstance(item.get("call_id"), str):
                 raise invalid(f"'{iw}.call_id' is required.", param=f"{iw}.call_id", code="missing_required_parameter")
-            out.append({"role": "tool", "tool_call_id": item["call_id"],
-                        "content": output if isinstance(output, str) else orjson.dumps(output).decode()})
+            out.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": item["call_id"],
+                    "content": output if isinstance(output, str) else orjson.dumps(output).decode(),
+                }
+            )
         elif kind == "reasoning":
             continue  # the model's own earlier reasoning: no vendor here takes it back
         else:
-            raise invalid(f"'{iw}': input items of type '{kind}' are not supported.", param=f"{iw}.type",
-                          code="unsupported_parameter")
+            raise invalid(
+                f"'{iw}': input items of type '{kind}' are not supported.",
+                param=f"{iw}.type",
+                code="unsupported_parameter",
+            )
     return out
 
 
@@ -127,8 +181,12 @@ def _tools(body: dict, chat: dict) -> None:
             kind = tool.get("type") if isinstance(tool, dict) else None
             if kind != "function":
                 name = kind if isinstance(kind, str) else "?"
-                raise invalid(f"The built-in tool '{name}' is not supported by this gateway (tools[{i}]); only "
-                              "function tools are.", param=f"tools[{i}].type", code="unsupported_tool")
+                raise invalid(
+                    f"The built-in tool '{name}' is not supported by this gateway (tools[{i}]); only "
+                    "function tools are.",
+                    param=f"tools[{i}].type",
+                    code="unsupported_tool",
+                )
             fn = {"name": tool.get("name"), "parameters": tool.get("parameters") or {"type": "object"}}
             if tool.get("description"):
                 fn["description"] = tool["description"]
@@ -145,8 +203,11 @@ def _tools(body: dict, chat: dict) -> None:
         chat["tool_choice"] = {"type": "function", "function": {"name": choice.get("name")}}
     else:
         kind = choice.get("type") if isinstance(choice, dict) else choice
-        raise invalid(f"'tool_choice' of type '{kind}' is not supported by this gateway.", param="tool_choice",
-                      code="unsupported_tool")
+        raise invalid(
+            f"'tool_choice' of type '{kind}' is not supported by this gateway.",
+            param="tool_choice",
+            code="unsupported_tool",
+        )
 
 
 def _format(body: dict, chat: dict) -> None:
@@ -180,8 +241,9 @@ def to_chat(body: dict, history: list[dict]) -> tuple[dict, list[dict]]:
         raise invalid("'input' is required.", param="input", code="missing_required_parameter")
     for name in body:
         if name not in _PASSED and name not in _IGNORED:
-            raise invalid(f"'{name}' is not supported by this gateway's Responses API.", param=name,
-                          code="unsupported_parameter")
+            raise invalid(
+                f"'{name}' is not supported by this gateway's Responses API.", param=name, code="unsupported_parameter"
+            )
     if body.get("background"):
         raise invalid("'background' responses are not supported.", param="background", code="unsupported_parameter")
     conversation = history + input_messages(body["input"])
@@ -215,57 +277,104 @@ def to_chat(body: dict, history: list[dict]) -> tuple[dict, list[dict]]:
 
 # --- Response: chat completion -> Response ----------------------------------------------------
 
+
 def usage_of(u: dict | None) -> dict:
     u = u or {}
     ptd = u.get("prompt_tokens_details") or {}
-    out = {"input_tokens": u.get("prompt_tokens") or 0,
-           "input_tokens_details": {"cached_tokens": ptd.get("cached_tokens") or 0,
-                                    "cache_write_tokens": ptd.get("cache_write_tokens") or 0},
-           "output_tokens": u.get("completion_tokens") or 0,
-           "output_tokens_details": {"reasoning_tokens":
-                                     (u.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0},
-           "total_tokens": u.get("total_tokens") or 0}
+    out = {
+        "input_tokens": u.get("prompt_tokens") or 0,
+        "input_tokens_details": {
+            "cached_tokens": ptd.get("cached_tokens") or 0,
+            "cache_write_tokens": ptd.get("cache_write_tokens") or 0,
+        },
+        "output_tokens": u.get("completion_tokens") or 0,
+        "output_tokens_details": {
+            "reasoning_tokens": (u.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+        },
+        "total_tokens": u.get("total_tokens") or 0,
+    }
     for name, value in u.items():  # what the chat path adds (its cost, for one) is kept
-        if name not in ("prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details",
-                        "completion_tokens_details"):
+        if name not in (
+            "prompt_tokens",
+            "completion_tokens",
+            "total_tokens",
+            "prompt_tokens_details",
+            "completion_tokens_details",
+        ):
             out[name] = value
     return out
 
 
 def message_item(text: str, item_id: str, status: str = "completed") -> dict:
-    return {"type": "message", "id": item_id, "status": status, "role": "assistant",
-            "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
+    return {
+        "type": "message",
+        "id": item_id,
+        "status": status,
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+    }
 
 
 def call_item(call: dict, item_id: str, status: str = "completed") -> dict:
     fn = call.get("function") or {}
-    return {"type": "function_call", "id": item_id, "call_id": call.get("id") or "", "name": fn.get("name") or "",
-            "arguments": fn.get("arguments") or "", "status": status}
+    return {
+        "type": "function_call",
+        "id": item_id,
+        "call_id": call.get("id") or "",
+        "name": fn.get("name") or "",
+        "arguments": fn.get("arguments") or "",
+        "status": status,
+    }
 
 
 def reasoning_item(text: str) -> dict:
     return {"type": "reasoning", "id": new_id("rs"), "summary": [{"type": "summary_text", "text": text}]}
 
 
-def response_object(body: dict, response_id: str, created: int, *, model: str, output: list, usage: dict | None,
-                    finish: str | None, status: str | None = None) -> dict:
+def response_object(
+    body: dict,
+    response_id: str,
+    created: int,
+    *,
+    model: str,
+    output: list,
+    usage: dict | None,
+    finish: str | None,
+    status: str | None = None,
+) -> dict:
     st, incomplete = _STATUS_OF.get(finish, ("completed", None))
     fmt = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) else None
-    return {
-        "id": response_id, "object": "response", "created_at": created, "status": status or st,
-        "background": False, "error": None, "incomplete_details": incomplete if status is None else None,
-        "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
-        "max_tool_calls": None, "model": model, "output": output,
-        "parallel_tool_calls": body.get("parallel_tool_calls", True),
-        "previous_response_id": body.get("previous_response_id"),
-        "reasoning": {"effort": (body.get("reasoning") or {}).get("effort"), "summary": None},
-        "service_tier": "default", "store": body.get("store", True) is not False,
-        "temperature": body.get("temperature", 1.0), "text": {"format": fmt or {"type": "text"}},
-        "tool_choice": body.get("tool_choice", "auto"), "tools": body.get("tools") or [],
-        "top_logprobs": 0, "top_p": body.get("top_p", 1.0), "truncation": "disabled",
-        "metadata": body.get("metadata") or {},
-    } | ({"usage": usage_of(usage)} if usage is not None else {}) | (
-        {"user": body["user"]} if isinstance(body.get("user"), str) else {})
+    return (
+        {
+            "id": response_id,
+            "object": "response",
+            "created_at": created,
+            "status": status or st,
+            "background": False,
+            "error": None,
+            "incomplete_details": incomplete if status is None else None,
+            "instructions": body.get("instructions"),
+            "max_output_tokens": body.get("max_output_tokens"),
+            "max_tool_calls": None,
+            "model": model,
+            "output": output,
+            "parallel_tool_calls": body.get("parallel_tool_calls", True),
+            "previous_response_id": body.get("previous_response_id"),
+            "reasoning": {"effort": (body.get("reasoning") or {}).get("effort"), "summary": None},
+            "service_tier": "default",
+            "store": body.get("store", True) is not False,
+            "temperature": body.get("temperature", 1.0),
+            "text": {"format": fmt or {"type": "text"}},
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": body.get("tools") or [],
+            "top_logprobs": 0,
+            "top_p": body.get("top_p", 1.0),
+            "truncation": "disabled",
+            "metadata": body.get("metadata") or {},
+        }
+        | ({"usage": usage_of(usage)} if usage is not None else {})
+        | ({"user": body["user"]} if isinstance(body.get("user"), str) else {})
+    )
 
 
 def _output_of(message: dict) -> list:
@@ -281,9 +390,11 @@ def _output_of(message: dict) -> list:
 
 def _assistant_message(output: list) -> dict:
     text = "".join(c["text"] for item in output if item["type"] == "message" for c in item["content"])
-    calls = [{"id": item["call_id"], "type": "function", "function": {"name": item["name"],
-                                                                      "arguments": item["arguments"]}}
-             for item in output if item["type"] == "function_call"]
+    calls = [
+        {"id": item["call_id"], "type": "function", "function": {"name": item["name"], "arguments": item["arguments"]}}
+        for item in output
+        if item["type"] == "function_call"
+    ]
     msg: dict[str, Any] = {"role": "assistant", "content": text or None}
     if calls:
         msg["tool_calls"] = calls
@@ -292,14 +403,21 @@ def _assistant_message(output: list) -> dict:
 
 # --- Storage (per organization) ---------------------------------------------------------------
 
+
 @db_task
 def _save(*, organization_id: int, api_key_id: int, response: dict, messages: list) -> None:
     from routing.models import StoredResponse
 
     now = timezone.now()
-    StoredResponse.objects.create(response_id=response["id"], organization_id=organization_id, api_key_id=api_key_id,
-                                  created_at=now, response=response, messages=messages,
-                                  expires_at=now + timedelta(seconds=settings.AIPOWER_RESPONSES_TTL_SECONDS))
+    StoredResponse.objects.create(
+        response_id=response["id"],
+        organization_id=organization_id,
+        api_key_id=api_key_id,
+        created_at=now,
+        response=response,
+        messages=messages,
+        expires_at=now + timedelta(seconds=settings.AIPOWER_RESPONSES_TTL_SECONDS),
+    )
 
 
 @db_task
@@ -308,8 +426,11 @@ def _load(organization_id: int, response_id: str):
     from routing.models import StoredResponse
 
     with organization_scope(organization_id):
-        return StoredResponse.objects.filter(response_id=response_id, expires_at__gt=timezone.now()).values(
-            "response", "messages").first()
+        return (
+            StoredResponse.objects.filter(response_id=response_id, expires_at__gt=timezone.now())
+            .values("response", "messages")
+            .first()
+        )
 
 
 @db_task
@@ -331,11 +452,17 @@ def responses_purge_expired() -> int:
 
 
 def _not_found(response_id: str, param: str | None = None) -> GatewayError:
-    return GatewayError(404, f"Response with id '{response_id}' not found.", "invalid_request_error", param=param,
-                        code="response_not_found")
+    return GatewayError(
+        404,
+        f"Response with id '{response_id}' not found.",
+        "invalid_request_error",
+        param=param,
+        code="response_not_found",
+    )
 
 
 # --- Streaming --------------------------------------------------------------------------------
+
 
 def _sse(event: dict) -> bytes:
     return b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
@@ -375,11 +502,18 @@ class ResponseStream:
         part = item["content"][0]
         i = self._index(item)
         item["status"] = "completed"
-        return (self._ev("response.output_text.done", item_id=item["id"], output_index=i, content_index=0,
-                         text=part["text"], logprobs=[])
-                + self._ev("response.content_part.done", item_id=item["id"], output_index=i, content_index=0,
-                           part=part)
-                + self._ev("response.output_item.done", output_index=i, item=item))
+        return (
+            self._ev(
+                "response.output_text.done",
+                item_id=item["id"],
+                output_index=i,
+                content_index=0,
+                text=part["text"],
+                logprobs=[],
+            )
+            + self._ev("response.content_part.done", item_id=item["id"], output_index=i, content_index=0, part=part)
+            + self._ev("response.output_item.done", output_index=i, item=item)
+        )
 
     def _delta(self, delta: dict) -> bytes:
         out = b""
@@ -391,28 +525,44 @@ class ResponseStream:
                 item = self.text_item = message_item("", new_id("msg"), "in_progress")
                 self.items.append(item)
                 i = self._index(item)
-                out += self._ev("response.output_item.added", output_index=i,
-                                item={**item, "content": []})
-                out += self._ev("response.content_part.added", item_id=item["id"], output_index=i, content_index=0,
-                                part={"type": "output_text", "text": "", "annotations": [], "logprobs": []})
+                out += self._ev("response.output_item.added", output_index=i, item={**item, "content": []})
+                out += self._ev(
+                    "response.content_part.added",
+                    item_id=item["id"],
+                    output_index=i,
+                    content_index=0,
+                    part={"type": "output_text", "text": "", "annotations": [], "logprobs": []},
+                )
             item["content"][0]["text"] += delta["content"]
-            out += self._ev("response.output_text.delta", item_id=item["id"], output_index=self._index(item),
-                            content_index=0, delta=delta["content"], logprobs=[])
+            out += self._ev(
+                "response.output_text.delta",
+                item_id=item["id"],
+                output_index=self._index(item),
+                content_index=0,
+                delta=delta["content"],
+                logprobs=[],
+            )
         for tc in delta.get("tool_calls") or ():
             k = tc.get("index", 0)
             fn = tc.get("function") or {}
             item = self.calls.get(k)
             if item is None:
                 out += self._close_text()
-                item = self.calls[k] = call_item({"id": tc.get("id"), "function": {"name": fn.get("name"),
-                                                                                    "arguments": ""}},
-                                                 new_id("fc"), "in_progress")
+                item = self.calls[k] = call_item(
+                    {"id": tc.get("id"), "function": {"name": fn.get("name"), "arguments": ""}},
+                    new_id("fc"),
+                    "in_progress",
+                )
                 self.items.append(item)
                 out += self._ev("response.output_item.added", output_index=self._index(item), item=dict(item))
             if fn.get("arguments"):
                 item["arguments"] += fn["arguments"]
-                out += self._ev("response.function_call_arguments.delta", item_id=item["id"],
-                                output_index=self._index(item), delta=fn["arguments"])
+                out += self._ev(
+                    "response.function_call_arguments.delta",
+                    item_id=item["id"],
+                    output_index=self._index(item),
+                    delta=fn["arguments"],
+                )
         return out
 
     def _finish(self, usage, finish) -> tuple[bytes, dict]:
@@ -420,17 +570,24 @@ class ResponseStream:
         for item in self.calls.values():
             item["status"] = "completed"
             i = self._index(item)
-            out += self._ev("response.function_call_arguments.done", item_id=item["id"], output_index=i,
-                            name=item["name"], arguments=item["arguments"])
+            out += self._ev(
+                "response.function_call_arguments.done",
+                item_id=item["id"],
+                output_index=i,
+                name=item["name"],
+                arguments=item["arguments"],
+            )
             out += self._ev("response.output_item.done", output_index=i, item=item)
         output = ([reasoning_item("".join(self.reasoning))] if self.reasoning else []) + self.items
-        final = response_object(self.body, self.id, self.created, model=self.model, output=output, usage=usage,
-                                finish=finish)
+        final = response_object(
+            self.body, self.id, self.created, model=self.model, output=output, usage=usage, finish=finish
+        )
         return out, final
 
     async def __aiter__(self):
-        start = response_object(self.body, self.id, self.created, model=self.model, output=[], usage=None,
-                                finish=None, status="in_progress")
+        start = response_object(
+            self.body, self.id, self.created, model=self.model, output=[], usage=None, finish=None, status="in_progress"
+        )
         yield self._ev("response.created", response=start) + self._ev("response.in_progress", response=start)
         usage = finish = None
         async for chunk in chat_path.chunks(self.frames):
@@ -442,11 +599,20 @@ class ResponseStream:
                 return
             if "error" in chunk:
                 err = chunk["error"] or {}
-                failed = response_object(self.body, self.id, self.created, model=self.model, output=self.items,
-                                         usage=None, finish=None, status="failed")
+                failed = response_object(
+                    self.body,
+                    self.id,
+                    self.created,
+                    model=self.model,
+                    output=self.items,
+                    usage=None,
+                    finish=None,
+                    status="failed",
+                )
                 failed["error"] = {"code": "server_error", "message": err.get("message") or ""}
-                yield self._ev("error", code=err.get("code"), message=err.get("message") or "", param=None) + \
-                    self._ev("response.failed", response=failed)
+                yield self._ev("error", code=err.get("code"), message=err.get("message") or "", param=None) + self._ev(
+                    "response.failed", response=failed
+                )
                 return
             if chunk.get("usage"):
                 usage = chunk["usage"]
@@ -459,6 +625,7 @@ class ResponseStream:
 
 
 # --- Endpoints --------------------------------------------------------------------------------
+
 
 async def create(request) -> ApiResponse | ApiStream:
     from routing import gateway
@@ -485,8 +652,12 @@ async def create(request) -> ApiResponse | ApiStream:
 
     async def keep(final: dict) -> None:
         if store:
-            await _save(organization_id=key.organization_id, api_key_id=key.key_id, response=final,
-                        messages=conversation + [_assistant_message(final["output"])])
+            await _save(
+                organization_id=key.organization_id,
+                api_key_id=key.key_id,
+                response=final,
+                messages=conversation + [_assistant_message(final["output"])],
+            )
 
     resp = await chat_path.serve(request, chat)
     if isinstance(resp, ApiStream):
@@ -496,9 +667,15 @@ async def create(request) -> ApiResponse | ApiStream:
         return resp  # the chat path's error, already in OpenAI's shape
     completion = orjson.loads(resp.body)
     choice = (completion.get("choices") or [{}])[0]
-    final = response_object(body, response_id, created, model=completion.get("model") or "",
-                            output=_output_of(choice.get("message") or {}), usage=completion.get("usage"),
-                            finish=choice.get("finish_reason"))
+    final = response_object(
+        body,
+        response_id,
+        created,
+        model=completion.get("model") or "",
+        output=_output_of(choice.get("message") or {}),
+        usage=completion.get("usage"),
+        finish=choice.get("finish_reason"),
+    )
     await keep(final)
     return ApiResponse(orjson.dumps(final), headers=resp.headers)
 
@@ -506,10 +683,14 @@ async def create(request) -> ApiResponse | ApiStream:
 async def by_id(request) -> ApiResponse:
     from routing import gateway
 
-    response_id = request.path[len("/v1/responses/"):].rstrip("/")
+    response_id = request.path[len("/v1/responses/") :].rstrip("/")
     if request.method not in ("GET", "DELETE") or "/" in response_id:
-        err = GatewayError(405, f"Method {request.method} is not allowed on {request.path}; use GET or DELETE.",
-                           "invalid_request_error", code="method_not_allowed")
+        err = GatewayError(
+            405,
+            f"Method {request.method} is not allowed on {request.path}; use GET or DELETE.",
+            "invalid_request_error",
+            code="method_not_allowed",
+        )
         return error_response(err, {"allow": "GET, DELETE"})
     try:
         key = await gateway.authenticate(request)

@@ -16,9 +16,33 @@ MAX_TOKENS = 300  # words featurized, at most
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Substrings that mark code (substring tests: a regex alternation over the sample costs 100x more).
 _CODE_MARKS = ("```", "def ", "#include", "=>", "{\n", ";\n", "</", "/>", "()", "function(", "):\n", "== ")
-_CODE_WORDS = frozenset({"code", "python", "javascript", "typescript", "java", "sql", "regex", "function",
-                         "bug", "compile", "script", "html", "css", "api", "json", "bash", "rust", "golang",
-                         "debug", "refactor", "algorithm", "implement", "program"})
+_CODE_WORDS = frozenset(
+    {
+        "code",
+        "python",
+        "javascript",
+        "typescript",
+        "java",
+        "sql",
+        "regex",
+        "function",
+        "bug",
+        "compile",
+        "script",
+        "html",
+        "css",
+        "api",
+        "json",
+        "bash",
+        "rust",
+        "golang",
+        "debug",
+        "refactor",
+        "algorithm",
+        "implement",
+        "program",
+    }
+)
 _NOT_MATH = str.maketrans("", "", "=+-*/^<>0123456789")
 
 
@@ -40,8 +64,11 @@ def last_user_text(messages) -> tuple[str, int]:
         if isinstance(content, str):
             parts = [content]
         elif isinstance(content, list):
-            parts = [p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text"
-                     and isinstance(p.get("text"), str)]
+            parts = [
+                p["text"]
+                for p in content
+                if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+            ]
             if not parts:
                 raise Unassessable("the last user turn has no text (image-only)")
         else:

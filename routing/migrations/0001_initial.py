@@ -5,96 +5,152 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Provider',
+            name="Provider",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('wire_format', models.CharField(choices=[('openai', 'OpenAI chat completions'), ('anthropic', 'Anthropic Messages'), ('gemini', 'Google Gemini')], default='openai', max_length=20)),
-                ('base_url', models.URLField(help_text="The vendor's API base, e.g. https://api.deepseek.com/v1")),
-                ('credential_env', models.CharField(help_text="Name of the environment variable that holds this provider's API key. The key itself is never stored in the database.", max_length=80)),
-                ('enabled', models.BooleanField(default=True)),
-                ('connect_timeout_s', models.FloatField(blank=True, help_text='seconds to connect', null=True)),
-                ('first_byte_timeout_s', models.FloatField(blank=True, help_text='seconds until the answer starts (streams: until the first token)', null=True)),
-                ('idle_timeout_s', models.FloatField(blank=True, help_text='longest pause between stream chunks, seconds', null=True)),
-                ('total_timeout_s', models.FloatField(blank=True, help_text='seconds for a whole attempt', null=True)),
-                ('quirks', models.JSONField(blank=True, default=dict)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "wire_format",
+                    models.CharField(
+                        choices=[
+                            ("openai", "OpenAI chat completions"),
+                            ("anthropic", "Anthropic Messages"),
+                            ("gemini", "Google Gemini"),
+                        ],
+                        default="openai",
+                        max_length=20,
+                    ),
+                ),
+                ("base_url", models.URLField(help_text="The vendor's API base, e.g. https://api.deepseek.com/v1")),
+                (
+                    "credential_env",
+                    models.CharField(
+                        help_text="Name of the environment variable that holds this provider's API key. The key itself is never stored in the database.",
+                        max_length=80,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("connect_timeout_s", models.FloatField(blank=True, help_text="seconds to connect", null=True)),
+                (
+                    "first_byte_timeout_s",
+                    models.FloatField(
+                        blank=True,
+                        help_text="seconds until the answer starts (streams: until the first token)",
+                        null=True,
+                    ),
+                ),
+                (
+                    "idle_timeout_s",
+                    models.FloatField(blank=True, help_text="longest pause between stream chunks, seconds", null=True),
+                ),
+                ("total_timeout_s", models.FloatField(blank=True, help_text="seconds for a whole attempt", null=True)),
+                ("quirks", models.JSONField(blank=True, default=dict)),
             ],
         ),
         migrations.CreateModel(
-            name='Route',
+            name="Route",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=40, unique=True)),
-                ('goal', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('enabled', models.BooleanField(default=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(max_length=40, unique=True)),
+                ("goal", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("enabled", models.BooleanField(default=True)),
             ],
         ),
         migrations.CreateModel(
-            name='CatalogModel',
+            name="CatalogModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('upstream_id', models.CharField(help_text="The id the vendor's API expects.", max_length=120)),
-                ('public_id', models.CharField(help_text='provider/model, as callers name it', max_length=160, unique=True)),
-                ('display_name', models.CharField(max_length=120)),
-                ('input_price_usd_micro_per_mtok', models.PositiveBigIntegerField()),
-                ('output_price_usd_micro_per_mtok', models.PositiveBigIntegerField()),
-                ('cached_input_price_usd_micro_per_mtok', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('price_source', models.CharField(blank=True, help_text='Where the list price was read.', max_length=300)),
-                ('context_window', models.PositiveIntegerField(help_text='tokens')),
-                ('max_output_tokens', models.PositiveIntegerField(help_text='tokens')),
-                ('supports_streaming', models.BooleanField(default=True)),
-                ('supports_tools', models.BooleanField(default=True)),
-                ('supports_vision', models.BooleanField(default=False)),
-                ('supports_json_mode', models.BooleanField(default=True)),
-                ('quirks', models.JSONField(blank=True, default=dict)),
-                ('enabled', models.BooleanField(default=True)),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='models', to='routing.provider')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("upstream_id", models.CharField(help_text="The id the vendor's API expects.", max_length=120)),
+                (
+                    "public_id",
+                    models.CharField(help_text="provider/model, as callers name it", max_length=160, unique=True),
+                ),
+                ("display_name", models.CharField(max_length=120)),
+                ("input_price_usd_micro_per_mtok", models.PositiveBigIntegerField()),
+                ("output_price_usd_micro_per_mtok", models.PositiveBigIntegerField()),
+                ("cached_input_price_usd_micro_per_mtok", models.PositiveBigIntegerField(blank=True, null=True)),
+                (
+                    "price_source",
+                    models.CharField(blank=True, help_text="Where the list price was read.", max_length=300),
+                ),
+                ("context_window", models.PositiveIntegerField(help_text="tokens")),
+                ("max_output_tokens", models.PositiveIntegerField(help_text="tokens")),
+                ("supports_streaming", models.BooleanField(default=True)),
+                ("supports_tools", models.BooleanField(default=True)),
+                ("supports_vision", models.BooleanField(default=False)),
+                ("supports_json_mode", models.BooleanField(default=True)),
+                ("quirks", models.JSONField(blank=True, default=dict)),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="models", to="routing.provider"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'model',
+                "verbose_name": "model",
             },
         ),
         migrations.CreateModel(
-            name='RouteTarget',
+            name="RouteTarget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='routing.catalogmodel')),
-                ('route', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='targets', to='routing.route')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="routing.catalogmodel"
+                    ),
+                ),
+                (
+                    "route",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="targets", to="routing.route"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['route', 'position', 'id'],
+                "ordering": ["route", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='FallbackTarget',
+            name="FallbackTarget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='routing.catalogmodel')),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='fallbacks', to='routing.provider')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="routing.catalogmodel"
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="fallbacks", to="routing.provider"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['provider', 'position', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('provider', 'model'), name='one_fallback_per_model')],
+                "ordering": ["provider", "position", "id"],
+                "constraints": [models.UniqueConstraint(fields=("provider", "model"), name="one_fallback_per_model")],
             },
         ),
         migrations.AddConstraint(
-            model_name='catalogmodel',
-            constraint=models.UniqueConstraint(fields=('provider', 'upstream_id'), name='one_upstream_id_per_provider'),
+            model_name="catalogmodel",
+            constraint=models.UniqueConstraint(fields=("provider", "upstream_id"), name="one_upstream_id_per_provider"),
         ),
         migrations.AddConstraint(
-            model_name='routetarget',
-            constraint=models.UniqueConstraint(fields=('route', 'model'), name='one_target_per_model'),
+            model_name="routetarget",
+            constraint=models.UniqueConstraint(fields=("route", "model"), name="one_target_per_model"),
         ),
     ]

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('routing', '0001_initial'),
+        ("routing", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='catalogmodel',
-            name='cache_write_price_usd_micro_per_mtok',
-            field=models.PositiveBigIntegerField(blank=True, help_text="input tokens written to the vendor's prompt cache; empty: the input price", null=True),
+            model_name="catalogmodel",
+            name="cache_write_price_usd_micro_per_mtok",
+            field=models.PositiveBigIntegerField(
+                blank=True,
+                help_text="input tokens written to the vendor's prompt cache; empty: the input price",
+                null=True,
+            ),
         ),
     ]

@@ -3,8 +3,12 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-PRICE_FIELDS = ("input_price_usd_micro_per_mtok", "cached_input_price_usd_micro_per_mtok",
-                "cache_write_price_usd_micro_per_mtok", "output_price_usd_micro_per_mtok")
+PRICE_FIELDS = (
+    "input_price_usd_micro_per_mtok",
+    "cached_input_price_usd_micro_per_mtok",
+    "cache_write_price_usd_micro_per_mtok",
+    "output_price_usd_micro_per_mtok",
+)
 
 
 def first_versions(apps, schema_editor):
@@ -15,96 +19,178 @@ def first_versions(apps, schema_editor):
     PriceVersion = apps.get_model("routing", "PriceVersion")
     now = timezone.now()
     PriceVersion.objects.bulk_create(
-        PriceVersion(model=m, effective_at=now, source="seed", created_by="migration", applied=True,
-                     note="price before versioning", **{f: getattr(m, f) for f in PRICE_FIELDS})
-        for m in CatalogModel.objects.all())
+        PriceVersion(
+            model=m,
+            effective_at=now,
+            source="seed",
+            created_by="migration",
+            applied=True,
+            note="price before versioning",
+            **{f: getattr(m, f) for f in PRICE_FIELDS},
+        )
+        for m in CatalogModel.objects.all()
+    )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('routing', '0002_cache_write_price'),
+        ("routing", "0002_cache_write_price"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PriceSyncRun',
+            name="PriceSyncRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('format', models.CharField(max_length=20)),
-                ('url', models.CharField(max_length=500)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('dry_run', models.BooleanField(default=False)),
-                ('trigger', models.CharField(blank=True, help_text='schedule, command, ...', max_length=40)),
-                ('ok', models.BooleanField(default=False)),
-                ('error', models.TextField(blank=True, help_text='why the run changed nothing (fetch or payload failure)')),
-                ('entries', models.PositiveIntegerField(default=0, help_text='entries the source listed')),
-                ('applied', models.PositiveIntegerField(default=0)),
-                ('held', models.PositiveIntegerField(default=0)),
-                ('proposed', models.PositiveIntegerField(default=0)),
-                ('report', models.JSONField(blank=True, default=list, help_text='one line per model')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("format", models.CharField(max_length=20)),
+                ("url", models.CharField(max_length=500)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("dry_run", models.BooleanField(default=False)),
+                ("trigger", models.CharField(blank=True, help_text="schedule, command, ...", max_length=40)),
+                ("ok", models.BooleanField(default=False)),
+                (
+                    "error",
+                    models.TextField(blank=True, help_text="why the run changed nothing (fetch or payload failure)"),
+                ),
+                ("entries", models.PositiveIntegerField(default=0, help_text="entries the source listed")),
+                ("applied", models.PositiveIntegerField(default=0)),
+                ("held", models.PositiveIntegerField(default=0)),
+                ("proposed", models.PositiveIntegerField(default=0)),
+                ("report", models.JSONField(blank=True, default=list, help_text="one line per model")),
             ],
             options={
-                'verbose_name': 'price sync run',
-                'ordering': ['-started_at', '-id'],
+                "verbose_name": "price sync run",
+                "ordering": ["-started_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='catalogmodel',
-            name='litellm_id',
-            field=models.CharField(blank=True, help_text="Key in LiteLLM's price map; empty: the upstream id, when the entry's provider is this model's.", max_length=200),
+            model_name="catalogmodel",
+            name="litellm_id",
+            field=models.CharField(
+                blank=True,
+                help_text="Key in LiteLLM's price map; empty: the upstream id, when the entry's provider is this model's.",
+                max_length=200,
+            ),
         ),
         migrations.AddField(
-            model_name='catalogmodel',
-            name='openrouter_id',
-            field=models.CharField(blank=True, help_text="id in OpenRouter's model list; empty: <provider>/<upstream id>.", max_length=200),
+            model_name="catalogmodel",
+            name="openrouter_id",
+            field=models.CharField(
+                blank=True, help_text="id in OpenRouter's model list; empty: <provider>/<upstream id>.", max_length=200
+            ),
         ),
         migrations.AddField(
-            model_name='catalogmodel',
-            name='price_pinned',
-            field=models.BooleanField(default=False, help_text='A price sync never changes this model.'),
+            model_name="catalogmodel",
+            name="price_pinned",
+            field=models.BooleanField(default=False, help_text="A price sync never changes this model."),
         ),
         migrations.CreateModel(
-            name='PriceChange',
+            name="PriceChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('update', 'update of a catalog model'), ('new_model', 'new model proposed')], default='update', max_length=12)),
-                ('status', models.CharField(choices=[('applied', 'applied by the sync'), ('held', 'held for review'), ('approved', 'approved by an operator'), ('rejected', 'rejected by an operator'), ('superseded', 'superseded by a later sync'), ('proposed', 'proposed (new model)')], db_index=True, max_length=12)),
-                ('source_id', models.CharField(help_text="the entry's id in the source", max_length=200)),
-                ('fields', models.JSONField(default=dict, help_text='{field: [old, new]}; prices in micro-USD per 1M tokens')),
-                ('reason', models.CharField(blank=True, max_length=500)),
-                ('decided_by', models.CharField(blank=True, max_length=200)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('model', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='price_changes', to='routing.catalogmodel')),
-                ('provider', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='routing.provider')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='changes', to='routing.pricesyncrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("update", "update of a catalog model"), ("new_model", "new model proposed")],
+                        default="update",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("applied", "applied by the sync"),
+                            ("held", "held for review"),
+                            ("approved", "approved by an operator"),
+                            ("rejected", "rejected by an operator"),
+                            ("superseded", "superseded by a later sync"),
+                            ("proposed", "proposed (new model)"),
+                        ],
+                        db_index=True,
+                        max_length=12,
+                    ),
+                ),
+                ("source_id", models.CharField(help_text="the entry's id in the source", max_length=200)),
+                (
+                    "fields",
+                    models.JSONField(default=dict, help_text="{field: [old, new]}; prices in micro-USD per 1M tokens"),
+                ),
+                ("reason", models.CharField(blank=True, max_length=500)),
+                ("decided_by", models.CharField(blank=True, max_length=200)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="price_changes",
+                        to="routing.catalogmodel",
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="routing.provider",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="changes", to="routing.pricesyncrun"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'price change',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "price change",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PriceVersion',
+            name="PriceVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('effective_at', models.DateTimeField(db_index=True, help_text='from this moment on, requests are billed at it')),
-                ('input_price_usd_micro_per_mtok', models.PositiveBigIntegerField()),
-                ('cached_input_price_usd_micro_per_mtok', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('cache_write_price_usd_micro_per_mtok', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('output_price_usd_micro_per_mtok', models.PositiveBigIntegerField()),
-                ('source', models.CharField(choices=[('admin', 'edited in admin'), ('sync', 'price sync'), ('seed', 'seed catalog')], max_length=10)),
-                ('created_by', models.CharField(blank=True, help_text="who: a user, or the sync's source", max_length=200)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('applied', models.BooleanField(db_index=True, default=False)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='price_versions', to='routing.catalogmodel')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "effective_at",
+                    models.DateTimeField(db_index=True, help_text="from this moment on, requests are billed at it"),
+                ),
+                ("input_price_usd_micro_per_mtok", models.PositiveBigIntegerField()),
+                ("cached_input_price_usd_micro_per_mtok", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("cache_write_price_usd_micro_per_mtok", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("output_price_usd_micro_per_mtok", models.PositiveBigIntegerField()),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("admin", "edited in admin"), ("sync", "price sync"), ("seed", "seed catalog")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.CharField(blank=True, help_text="who: a user, or the sync's source", max_length=200),
+                ),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("applied", models.BooleanField(db_index=True, default=False)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="price_versions",
+                        to="routing.catalogmodel",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['model', '-effective_at', '-id'],
-                'indexes': [models.Index(fields=['model', 'effective_at'], name='price_version_model_time')],
+                "ordering": ["model", "-effective_at", "-id"],
+                "indexes": [models.Index(fields=["model", "effective_at"], name="price_version_model_time")],
             },
         ),
         migrations.RunPython(first_versions, migrations.RunPython.noop),

@@ -4,56 +4,84 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('routing', '0002_cache_write_price'),
+        ("routing", "0002_cache_write_price"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='catalogmodel',
-            name='quality_coding',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='0-100, higher is better', null=True),
+            model_name="catalogmodel",
+            name="quality_coding",
+            field=models.PositiveSmallIntegerField(blank=True, help_text="0-100, higher is better", null=True),
         ),
         migrations.AddField(
-            model_name='catalogmodel',
-            name='quality_overall',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='0-100, higher is better', null=True),
+            model_name="catalogmodel",
+            name="quality_overall",
+            field=models.PositiveSmallIntegerField(blank=True, help_text="0-100, higher is better", null=True),
         ),
         migrations.AddField(
-            model_name='catalogmodel',
-            name='quality_source',
-            field=models.CharField(blank=True, help_text='Where the quality ranks were read.', max_length=300),
+            model_name="catalogmodel",
+            name="quality_source",
+            field=models.CharField(blank=True, help_text="Where the quality ranks were read.", max_length=300),
         ),
         migrations.AddField(
-            model_name='catalogmodel',
-            name='typical_output_tokens',
-            field=models.PositiveIntegerField(default=500, help_text='tokens; the expected answer length when a request sets no max_tokens (auto-cheap)'),
+            model_name="catalogmodel",
+            name="typical_output_tokens",
+            field=models.PositiveIntegerField(
+                default=500,
+                help_text="tokens; the expected answer length when a request sets no max_tokens (auto-cheap)",
+            ),
         ),
         migrations.AddField(
-            model_name='route',
-            name='default_quality',
-            field=models.FloatField(default=0.5, help_text='tiered: the quality trade-off (0 cheapest - 1 best) when neither the key nor the request sets one'),
+            model_name="route",
+            name="default_quality",
+            field=models.FloatField(
+                default=0.5,
+                help_text="tiered: the quality trade-off (0 cheapest - 1 best) when neither the key nor the request sets one",
+            ),
         ),
         migrations.AddField(
-            model_name='route',
-            name='policy',
-            field=models.CharField(choices=[('ordered', 'As listed'), ('cheapest', "Cheapest for the request's estimated tokens"), ('fastest', 'Lowest measured time to first token'), ('free', 'Zero or near-zero price'), ('best', 'Highest overall quality rank'), ('code', 'Highest coding quality rank'), ('tiered', 'Prompt-aware: a tier by estimated difficulty')], default='ordered', max_length=20),
+            model_name="route",
+            name="policy",
+            field=models.CharField(
+                choices=[
+                    ("ordered", "As listed"),
+                    ("cheapest", "Cheapest for the request's estimated tokens"),
+                    ("fastest", "Lowest measured time to first token"),
+                    ("free", "Zero or near-zero price"),
+                    ("best", "Highest overall quality rank"),
+                    ("code", "Highest coding quality rank"),
+                    ("tiered", "Prompt-aware: a tier by estimated difficulty"),
+                ],
+                default="ordered",
+                max_length=20,
+            ),
         ),
         migrations.AddField(
-            model_name='route',
-            name='premium_threshold',
-            field=models.FloatField(default=0.5, help_text='tiered: a difficulty (0-1) at or above this goes to the premium tier (or the code tier for code), at the default quality trade-off of 0.5'),
+            model_name="route",
+            name="premium_threshold",
+            field=models.FloatField(
+                default=0.5,
+                help_text="tiered: a difficulty (0-1) at or above this goes to the premium tier (or the code tier for code), at the default quality trade-off of 0.5",
+            ),
         ),
         migrations.AddField(
-            model_name='route',
-            name='price_cap_usd_micro_per_mtok',
-            field=models.PositiveBigIntegerField(blank=True, help_text='free: the most a capable model may cost, input + output per 1M tokens', null=True),
+            model_name="route",
+            name="price_cap_usd_micro_per_mtok",
+            field=models.PositiveBigIntegerField(
+                blank=True, help_text="free: the most a capable model may cost, input + output per 1M tokens", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='routetarget',
-            name='tier',
-            field=models.CharField(blank=True, choices=[('', '-'), ('economy', 'Economy'), ('premium', 'Premium'), ('code', 'Code')], default='', help_text='tiered routes: the tier this target belongs to', max_length=10),
+            model_name="routetarget",
+            name="tier",
+            field=models.CharField(
+                blank=True,
+                choices=[("", "-"), ("economy", "Economy"), ("premium", "Premium"), ("code", "Code")],
+                default="",
+                help_text="tiered routes: the tier this target belongs to",
+                max_length=10,
+            ),
         ),
     ]
 
@@ -68,8 +96,11 @@ def seed_goals(apps, schema_editor):
     RouteTarget = apps.get_model("routing", "RouteTarget")
     for public_id, (overall, coding, source) in seed.QUALITY.items():
         CatalogModel.objects.filter(public_id=public_id, quality_overall__isnull=True).update(
-            quality_overall=overall, quality_coding=coding, quality_source=source,
-            typical_output_tokens=seed.TYPICAL_OUTPUT.get(public_id, 500))
+            quality_overall=overall,
+            quality_coding=coding,
+            quality_source=source,
+            typical_output_tokens=seed.TYPICAL_OUTPUT.get(public_id, 500),
+        )
     models = {m.public_id: m for m in CatalogModel.objects.all()}
     for name, _goal, _description, policy, options, targets in seed.ROUTES:
         route = Route.objects.filter(name=name, policy="ordered").first()

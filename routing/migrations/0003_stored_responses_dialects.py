@@ -5,24 +5,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_key_limits_invitations_management_tokens'),
-        ('routing', '0002_cache_write_price'),
+        ("accounts", "0002_key_limits_invitations_management_tokens"),
+        ("routing", "0002_cache_write_price"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='StoredResponse',
+            name="StoredResponse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('response_id', models.CharField(max_length=64, unique=True)),
-                ('api_key_id', models.BigIntegerField(null=True)),
-                ('created_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('response', models.JSONField()),
-                ('messages', models.JSONField()),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("response_id", models.CharField(max_length=64, unique=True)),
+                ("api_key_id", models.BigIntegerField(null=True)),
+                ("created_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                ("response", models.JSONField()),
+                ("messages", models.JSONField()),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.organization"
+                    ),
+                ),
             ],
         ),
     ]

@@ -4,25 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('routing', '0003_stored_responses_dialects'),
+        ("routing", "0003_stored_responses_dialects"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='catalogmodel',
-            name='dimensions',
-            field=models.PositiveIntegerField(blank=True, help_text='embeddings: output dimension', null=True),
+            model_name="catalogmodel",
+            name="dimensions",
+            field=models.PositiveIntegerField(blank=True, help_text="embeddings: output dimension", null=True),
         ),
         migrations.AddField(
-            model_name='catalogmodel',
-            name='kind',
-            field=models.CharField(choices=[('chat', 'chat'), ('embedding', 'embedding')], default='chat', max_length=20),
+            model_name="catalogmodel",
+            name="kind",
+            field=models.CharField(
+                choices=[("chat", "chat"), ("embedding", "embedding")], default="chat", max_length=20
+            ),
         ),
         migrations.AddField(
-            model_name='catalogmodel',
-            name='max_batch_inputs',
-            field=models.PositiveIntegerField(blank=True, help_text='embeddings: inputs per request at most', null=True),
+            model_name="catalogmodel",
+            name="max_batch_inputs",
+            field=models.PositiveIntegerField(
+                blank=True, help_text="embeddings: inputs per request at most", null=True
+            ),
         ),
     ]

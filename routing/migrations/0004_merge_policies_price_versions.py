@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('routing', '0003_routing_price_versions'),
-        ('routing', '0003_routing_smart_policies'),
+        ("routing", "0003_routing_price_versions"),
+        ("routing", "0003_routing_smart_policies"),
     ]
 
-    operations = [
-    ]
+    operations = []

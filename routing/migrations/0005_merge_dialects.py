@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('routing', '0004_embedding_models_dialects'),
-        ('routing', '0004_merge_policies_price_versions'),
+        ("routing", "0004_embedding_models_dialects"),
+        ("routing", "0004_merge_policies_price_versions"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -79,10 +79,12 @@ def load_json(raw: bytes):
         raise PayloadError(f"not JSON: {exc}") from None
 
 
-LITELLM_PRICES = {"input_cost_per_token": "input_price_usd_micro_per_mtok",
-                  "output_cost_per_token": "output_price_usd_micro_per_mtok",
-                  "cache_read_input_token_cost": "cached_input_price_usd_micro_per_mtok",
-                  "cache_creation_input_token_cost": "cache_write_price_usd_micro_per_mtok"}
+LITELLM_PRICES = {
+    "input_cost_per_token": "input_price_usd_micro_per_mtok",
+    "output_cost_per_token": "output_price_usd_micro_per_mtok",
+    "cache_read_input_token_cost": "cached_input_price_usd_micro_per_mtok",
+    "cache_creation_input_token_cost": "cache_write_price_usd_micro_per_mtok",
+}
 
 
 def parse_litellm(payload) -> list[Entry]:
@@ -97,7 +99,7 @@ def parse_litellm(payload) -> list[Entry]:
         provider = spec.get("litellm_provider")
         provider = provider if isinstance(provider, str) else ""
         prefix = provider + "/"
-        bare = key[len(prefix):] if provider and key.startswith(prefix) else key
+        bare = key[len(prefix) :] if provider and key.startswith(prefix) else key
         entry = Entry(source_id=key, provider=provider, bare_id=bare, mode=str(spec.get("mode") or "chat"))
         try:
             for name, target in LITELLM_PRICES.items():
@@ -107,8 +109,10 @@ def parse_litellm(payload) -> list[Entry]:
                 entry.limits["context_window"] = _tokens(spec["max_input_tokens"], "max_input_tokens")
             if spec.get("max_output_tokens") is not None:
                 entry.limits["max_output_tokens"] = _tokens(spec["max_output_tokens"], "max_output_tokens")
-            for name, target in (("supports_function_calling", "supports_tools"),
-                                 ("supports_vision", "supports_vision")):
+            for name, target in (
+                ("supports_function_calling", "supports_tools"),
+                ("supports_vision", "supports_vision"),
+            ):
                 if isinstance(spec.get(name), bool):
                     entry.capabilities[target] = spec[name]
         except ValueProblem as exc:
@@ -117,9 +121,12 @@ def parse_litellm(payload) -> list[Entry]:
     return entries
 
 
-OPENROUTER_PRICES = {"prompt": "input_price_usd_micro_per_mtok", "completion": "output_price_usd_micro_per_mtok",
-                     "input_cache_read": "cached_input_price_usd_micro_per_mtok",
-                     "input_cache_write": "cache_write_price_usd_micro_per_mtok"}
+OPENROUTER_PRICES = {
+    "prompt": "input_price_usd_micro_per_mtok",
+    "completion": "output_price_usd_micro_per_mtok",
+    "input_cache_read": "cached_input_price_usd_micro_per_mtok",
+    "input_cache_write": "cache_write_price_usd_micro_per_mtok",
+}
 
 
 def parse_openrouter(payload) -> list[Entry]:
@@ -131,8 +138,12 @@ def parse_openrouter(payload) -> list[Entry]:
             raise PayloadError(f"a model without an id: {str(item)[:80]}")
         ident = item["id"]
         provider, _, bare = ident.partition("/")
-        entry = Entry(source_id=ident, provider=provider if bare else "", bare_id=bare or ident,
-                      display_name=str(item.get("name") or "")[:120])
+        entry = Entry(
+            source_id=ident,
+            provider=provider if bare else "",
+            bare_id=bare or ident,
+            display_name=str(item.get("name") or "")[:120],
+        )
         try:
             pricing = item.get("pricing")
             if not isinstance(pricing, dict):

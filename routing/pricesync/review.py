@@ -25,8 +25,13 @@ def change_approve(*, change_id: int, by: str):
         model = CatalogModel.objects.select_for_update().get(pk=change.model_id)
         prices = {f: v[1] for f, v in change.fields.items() if f in PRICE_FIELDS}
         if prices:
-            price_version_create(model=model, prices=prices, source=PriceVersion.Source.SYNC,
-                                 created_by=f"{by} (approved held change {change.pk})", note=change.reason)
+            price_version_create(
+                model=model,
+                prices=prices,
+                source=PriceVersion.Source.SYNC,
+                created_by=f"{by} (approved held change {change.pk})",
+                note=change.reason,
+            )
         other = {f: v[1] for f, v in change.fields.items() if f not in PRICE_FIELDS}
         if other:
             CatalogModel.objects.filter(pk=model.pk).update(**other)
@@ -35,8 +40,10 @@ def change_approve(*, change_id: int, by: str):
         f = change.fields
         prices = f.get("prices", {})
         model = CatalogModel.objects.create(
-            provider=change.provider, upstream_id=f["upstream_id"],
-            public_id=f"{change.provider.slug}/{f['upstream_id']}"[:160], display_name=f["display_name"][:120],
+            provider=change.provider,
+            upstream_id=f["upstream_id"],
+            public_id=f"{change.provider.slug}/{f['upstream_id']}"[:160],
+            display_name=f["display_name"][:120],
             input_price_usd_micro_per_mtok=prices["input_price_usd_micro_per_mtok"],
             output_price_usd_micro_per_mtok=prices["output_price_usd_micro_per_mtok"],
             cached_input_price_usd_micro_per_mtok=prices.get("cached_input_price_usd_micro_per_mtok"),
@@ -45,11 +52,18 @@ def change_approve(*, change_id: int, by: str):
             max_output_tokens=f.get("limits", {}).get("max_output_tokens", 0),
             supports_tools=f.get("capabilities", {}).get("supports_tools", False),
             supports_vision=f.get("capabilities", {}).get("supports_vision", False),
-            enabled=False, **{f"{f['source_format']}_id": change.source_id})
+            enabled=False,
+            **{f"{f['source_format']}_id": change.source_id},
+        )
         change.model = model
-        PriceVersion.objects.create(model=model, effective_at=timezone.now(), source=PriceVersion.Source.SYNC,
-                                    created_by=f"{by} (approved proposal {change.pk})", applied=True,
-                                    **{k: getattr(model, k) for k in PRICE_FIELDS})
+        PriceVersion.objects.create(
+            model=model,
+            effective_at=timezone.now(),
+            source=PriceVersion.Source.SYNC,
+            created_by=f"{by} (approved proposal {change.pk})",
+            applied=True,
+            **{k: getattr(model, k) for k in PRICE_FIELDS},
+        )
     change.status = PriceChange.Status.APPROVED
     change.decided_by, change.decided_at = by[:200], timezone.now()
     change.save()

@@ -23,8 +23,14 @@ log = logging.getLogger(__name__)
 
 # A source's name for a vendor -> our provider slug, where they differ.
 PROVIDER_ALIASES = {
-    "litellm": {"gemini": "google", "dashscope": "qwen", "zai": "zhipu", "zhipuai": "zhipu",
-                "volcengine": "bytedance", "moonshotai": "moonshot"},
+    "litellm": {
+        "gemini": "google",
+        "dashscope": "qwen",
+        "zai": "zhipu",
+        "zhipuai": "zhipu",
+        "volcengine": "bytedance",
+        "moonshotai": "moonshot",
+    },
     "openrouter": {"z-ai": "zhipu", "moonshotai": "moonshot", "qwen": "qwen", "bytedance-seed": "bytedance"},
 }
 SOURCE_ID_FIELD = {"litellm": "litellm_id", "openrouter": "openrouter_id"}
@@ -112,13 +118,23 @@ def _sync(run: PriceSyncRun, fmt: str, url: str, entries: list[Entry], *, dry_ru
             run.applied += 1
             prices = {f: new for f, (_, new) in decision.apply.items() if f in PRICE_FIELDS}
             if prices:
-                price_version_create(model=model, prices=prices, source=PriceVersion.Source.SYNC, created_by=who,
-                                     note=f"sync run {run.pk}")
+                price_version_create(
+                    model=model,
+                    prices=prices,
+                    source=PriceVersion.Source.SYNC,
+                    created_by=who,
+                    note=f"sync run {run.pk}",
+                )
             other = {f: new for f, (_, new) in decision.apply.items() if f not in PRICE_FIELDS}
             if other:
                 CatalogModel.objects.filter(pk=model.pk).update(**other)
-            PriceChange.objects.create(run=run, model=model, status=PriceChange.Status.APPLIED,
-                                       source_id=entry.source_id, fields=decision.apply)
+            PriceChange.objects.create(
+                run=run,
+                model=model,
+                status=PriceChange.Status.APPLIED,
+                source_id=entry.source_id,
+                fields=decision.apply,
+            )
         if decision.hold:
             line["held"] = decision.hold
             line["reasons"] = decision.reasons
@@ -138,14 +154,21 @@ def _sync(run: PriceSyncRun, fmt: str, url: str, entries: list[Entry], *, dry_ru
 
 def _hold(run, model, entry, decision) -> PriceChange | None:
     """Holds the change unless the same one waits already or was rejected before."""
-    earlier = PriceChange.objects.filter(model=model, kind=PriceChange.Kind.UPDATE,
-                                         status__in=[PriceChange.Status.HELD, PriceChange.Status.REJECTED])
+    earlier = PriceChange.objects.filter(
+        model=model, kind=PriceChange.Kind.UPDATE, status__in=[PriceChange.Status.HELD, PriceChange.Status.REJECTED]
+    )
     for change in earlier:
         if {f: v[1] for f, v in change.fields.items()} == {f: v[1] for f, v in decision.hold.items()}:
             return None
     earlier.filter(status=PriceChange.Status.HELD).update(status=PriceChange.Status.SUPERSEDED)
-    return PriceChange.objects.create(run=run, model=model, status=PriceChange.Status.HELD, source_id=entry.source_id,
-                                      fields=decision.hold, reason="; ".join(decision.reasons)[:500])
+    return PriceChange.objects.create(
+        run=run,
+        model=model,
+        status=PriceChange.Status.HELD,
+        source_id=entry.source_id,
+        fields=decision.hold,
+        reason="; ".join(decision.reasons)[:500],
+    )
 
 
 def _propose(run, fmt, entries, matched, providers) -> list[dict]:
@@ -153,22 +176,42 @@ def _propose(run, fmt, entries, matched, providers) -> list[dict]:
 
     by_slug = {p.slug: p for p in providers}
     known = set(CatalogModel.objects.values_list("provider__slug", "upstream_id"))
-    earlier = set(PriceChange.objects.filter(kind=PriceChange.Kind.NEW_MODEL)
-                  .values_list("provider__slug", "fields__upstream_id"))
+    earlier = set(
+        PriceChange.objects.filter(kind=PriceChange.Kind.NEW_MODEL).values_list("provider__slug", "fields__upstream_id")
+    )
     lines, seen = [], set()
     for e in entries:
         slug = provider_slug(fmt, e.provider)
         key = (slug, e.bare_id)
-        if (id(e) in matched or slug not in by_slug or e.mode != "chat" or e.error or key in known
-                or key in earlier or key in seen or "input_price_usd_micro_per_mtok" not in e.prices
-                or "output_price_usd_micro_per_mtok" not in e.prices):
+        if (
+            id(e) in matched
+            or slug not in by_slug
+            or e.mode != "chat"
+            or e.error
+            or key in known
+            or key in earlier
+            or key in seen
+            or "input_price_usd_micro_per_mtok" not in e.prices
+            or "output_price_usd_micro_per_mtok" not in e.prices
+        ):
             continue
         seen.add(key)
         PriceChange.objects.create(
-            run=run, provider=by_slug[slug], kind=PriceChange.Kind.NEW_MODEL, status=PriceChange.Status.PROPOSED,
-            source_id=e.source_id, reason=f"listed by {fmt}, not in the catalog",
-            fields={"upstream_id": e.bare_id, "display_name": e.display_name or e.bare_id, "source_format": fmt,
-                    "prices": e.prices, "limits": e.limits, "capabilities": e.capabilities})
+            run=run,
+            provider=by_slug[slug],
+            kind=PriceChange.Kind.NEW_MODEL,
+            status=PriceChange.Status.PROPOSED,
+            source_id=e.source_id,
+            reason=f"listed by {fmt}, not in the catalog",
+            fields={
+                "upstream_id": e.bare_id,
+                "display_name": e.display_name or e.bare_id,
+                "source_format": fmt,
+                "prices": e.prices,
+                "limits": e.limits,
+                "capabilities": e.capabilities,
+            },
+        )
         run.proposed += 1
         lines.append({"model": f"{slug}/{e.bare_id}", "source_id": e.source_id, "status": "proposed (new model)"})
     return lines
@@ -176,8 +219,9 @@ def _propose(run, fmt, entries, matched, providers) -> list[dict]:
 
 def _notify(run: PriceSyncRun, held: list[PriceChange]) -> None:
     # ADMINS holds (name, email) pairs, or (Django 6) plain addresses.
-    recipients = (list(settings.AIPOWER_PRICE_SYNC_EMAILS)
-                  or [a if isinstance(a, str) else a[1] for a in settings.ADMINS])
+    recipients = list(settings.AIPOWER_PRICE_SYNC_EMAILS) or [
+        a if isinstance(a, str) else a[1] for a in settings.ADMINS
+    ]
     if not recipients:
         log.warning("price sync %s held %d changes and no operator email is configured", run.pk, len(held))
         return
@@ -185,6 +229,10 @@ def _notify(run: PriceSyncRun, held: list[PriceChange]) -> None:
     send_mail(
         subject=f"[AIPower] Price sync held {len(held)} change(s) for review",
         message=f"The {run.format} price sync ({run.url}) held these changes until an operator approves or "
-                f"rejects them (Django admin: Routing > Price changes, status 'held for review'):\n\n"
-                + "\n".join(lines) + "\n",
-        from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=recipients, fail_silently=True)
+        f"rejects them (Django admin: Routing > Price changes, status 'held for review'):\n\n"
+        + "\n".join(lines)
+        + "\n",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=recipients,
+        fail_silently=True,
+    )

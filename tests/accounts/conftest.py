@@ -94,8 +94,13 @@ def live_org(live_db):
 
     with live_db.unblock():
         org = make_org()
-        ledger_post(organization_id=org.organization.pk, kind="grant", amount_nusd=TEST_CREDIT_NUSD,
-                    note="test credit", grant_key=f"test:{org.organization.pk}")
+        ledger_post(
+            organization_id=org.organization.pk,
+            kind="grant",
+            amount_nusd=TEST_CREDIT_NUSD,
+            note="test credit",
+            grant_key=f"test:{org.organization.pk}",
+        )
         yield org
 
 

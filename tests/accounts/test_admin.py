@@ -38,8 +38,11 @@ def test_it_lists_and_searches_everything_an_operator_needs(operator, org):
 def test_it_never_shows_a_secret_or_its_hash(operator, org):
     key, secret = apikey_create(organization=org.organization, name="k", created_by=org.member)
     token, raw = management_token_create(membership=org.membership(org.admin), name="t")
-    for url in (f"/admin/accounts/apikey/{key.pk}/change/", "/admin/accounts/apikey/",
-                f"/admin/accounts/managementtoken/{token.pk}/change/"):
+    for url in (
+        f"/admin/accounts/apikey/{key.pk}/change/",
+        "/admin/accounts/apikey/",
+        f"/admin/accounts/managementtoken/{token.pk}/change/",
+    ):
         page = operator.get(url).content.decode()
         assert secret not in page and key.secret_hash not in page
         assert raw not in page and token.token_hash not in page

@@ -50,8 +50,12 @@ def test_it_refuses_unknown_revoked_and_orphaned_tokens(org):
 def test_it_creates_a_key_and_returns_the_secret_once(org):
     api = api_as(org, org.member)
     expires = (timezone.now() + timedelta(days=30)).isoformat()
-    response = call(api, "post", "/api/keys/", {"name": "svc", "rpm_limit": 100, "tpm_limit": 50000,
-                                                 "allowed_models": ["auto-cheap"], "expires_at": expires})
+    response = call(
+        api,
+        "post",
+        "/api/keys/",
+        {"name": "svc", "rpm_limit": 100, "tpm_limit": 50000, "allowed_models": ["auto-cheap"], "expires_at": expires},
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert re.fullmatch(r"sk-aip-\w{38}", body["secret"]) and body["secret"].startswith(body["prefix"])
@@ -71,8 +75,12 @@ def test_it_validates_limits_and_the_allow_list(org):
 def test_it_changes_limits_revokes_and_rotates(org):
     api = api_as(org, org.member)
     key, _ = apikey_create(organization=org.organization, name="k", created_by=org.member)
-    response = call(api, "patch", f"/api/keys/{key.pk}/", {"name": "renamed", "tpm_limit": 9000,
-                                                            "allowed_models": ["auto", "qwen/qwen-turbo"]})
+    response = call(
+        api,
+        "patch",
+        f"/api/keys/{key.pk}/",
+        {"name": "renamed", "tpm_limit": 9000, "allowed_models": ["auto", "qwen/qwen-turbo"]},
+    )
     assert response.status_code == 200, response.content
     key.refresh_from_db()
     assert (key.name, key.tpm_limit, key.allowed_models) == ("renamed", 9000, ["auto", "qwen/qwen-turbo"])
@@ -109,7 +117,11 @@ def test_it_manages_members_with_the_same_rules(org):
     admin, owner = api_as(org, org.admin), api_as(org, org.owner)
     members = call(admin, "get", "/api/members/").json()
     assert {m["email"]: m["role"] for m in members} == {
-        org.owner.email: "owner", org.admin.email: "admin", org.member.email: "member", org.viewer.email: "viewer"}
+        org.owner.email: "owner",
+        org.admin.email: "admin",
+        org.member.email: "member",
+        org.viewer.email: "viewer",
+    }
     member_id = org.membership(org.member).pk
     owner_id = org.membership(org.owner).pk
     assert call(admin, "patch", f"/api/members/{member_id}/", {"role": "viewer"}).json()["role"] == "viewer"
@@ -132,8 +144,12 @@ def test_it_invites_lists_and_cancels(org, mailoutbox):
     assert [i["email"] for i in call(admin, "get", "/api/invitations/").json()] == ["new@example.com"]
     assert call(admin, "post", "/api/invitations/", {"email": "o@example.com", "role": "owner"}).status_code == 403
     assert call(api_as(org, org.member), "get", "/api/invitations/").status_code == 403
-    assert call(api_as(org, org.member), "post", "/api/invitations/",
-                {"email": "m@example.com", "role": "member"}).status_code == 403
+    assert (
+        call(
+            api_as(org, org.member), "post", "/api/invitations/", {"email": "m@example.com", "role": "member"}
+        ).status_code
+        == 403
+    )
     assert call(admin, "delete", f"/api/invitations/{response.json()['id']}/").status_code == 204
     assert not Invitation.objects.filter(email="new@example.com").exists()
 

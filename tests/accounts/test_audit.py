@@ -100,9 +100,18 @@ def test_an_operators_markup_change_in_admin_is_recorded(org):
     staff.force_login(operator)
     ledger_post(organization_id=org.organization.pk, kind="grant", amount_nusd=USD)
     account = CreditAccount.objects.get(organization=org.organization)
-    form = {"postpaid": "", "monthly_cap_nusd": "", "markup_bp": "2000", "stripe_customer_id": "",
-            "stripe_payment_method_id": "", "auto_recharge_threshold_nusd": "0", "auto_recharge_amount_nusd": "0",
-            "alert_thresholds_nusd": "[]", "adjust_usd": "", "adjust_note": ""}
+    form = {
+        "postpaid": "",
+        "monthly_cap_nusd": "",
+        "markup_bp": "2000",
+        "stripe_customer_id": "",
+        "stripe_payment_method_id": "",
+        "auto_recharge_threshold_nusd": "0",
+        "auto_recharge_amount_nusd": "0",
+        "alert_thresholds_nusd": "[]",
+        "adjust_usd": "",
+        "adjust_note": "",
+    }
     assert staff.post(f"/admin/billing/creditaccount/{account.pk}/change/", form).status_code == 302
     [entry] = _entries(org, "billing.settings")
     assert entry.actor == operator and entry.actor_label == "operator ops@example.com"

@@ -12,8 +12,14 @@ import pytest
 from tests.servers import start_gateway
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PASSWORD = "a long enough passphrase 123"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium (scripts/deps.sh browser)")
@@ -34,7 +40,6 @@ def site(test_database_url, simulator, tmp_path_factory):
     server.outbox = outbox
     yield server
     server.stop()
-
 
 
 def email_to(outbox: Path, address: str, timeout: float = 10.0) -> str:

@@ -25,7 +25,7 @@ def test_in_embedded_mode_the_verify_page_says_where_the_email_went_and_shows_th
     page = sign_up(web, email)
     assert f"We sent a verification link to <strong>{email}</strong>" in page
     assert "printed on the console of the server process" in page
-    link = re.search(r'data-verification-link>http://testserver(/accounts/confirm-email/[^<]+)<', page).group(1)
+    link = re.search(r"data-verification-link>http://testserver(/accounts/confirm-email/[^<]+)<", page).group(1)
     assert web.post(link)["Location"] == "/keys/"
     assert web.get("/keys/").status_code == 200
 

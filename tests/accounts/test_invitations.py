@@ -53,8 +53,10 @@ def test_a_new_user_signs_up_from_the_link_without_a_second_verification(org, ma
     assert "Create an account" in page
     signup = web.get(f"/accounts/signup/?next={link}").content.decode()
     assert 'value="fresh@example.com"' in signup
-    response = web.post(f"/accounts/signup/?next={link}",
-                        {"email": "fresh@example.com", "password1": PASSWORD, "password2": PASSWORD, "next": link})
+    response = web.post(
+        f"/accounts/signup/?next={link}",
+        {"email": "fresh@example.com", "password1": PASSWORD, "password2": PASSWORD, "next": link},
+    )
     assert response.status_code == 302 and response["Location"] == link
     sent = len(mailoutbox)
     assert web.post(link).status_code == 302

@@ -19,8 +19,12 @@ def set_key(live_db, key_id, **fields):
 
 
 def post(gw, key, model="auto", **headers):
-    return httpx.post(gw.url + "/v1/chat/completions", json={"model": model, "messages": HELLO},
-                      headers={"authorization": f"Bearer {key}", **headers}, timeout=10)
+    return httpx.post(
+        gw.url + "/v1/chat/completions",
+        json={"model": model, "messages": HELLO},
+        headers={"authorization": f"Bearer {key}", **headers},
+        timeout=10,
+    )
 
 
 def test_the_allow_list_holds_through_routes_and_failover(gateway, tenant, live_db, sim):
@@ -33,8 +37,12 @@ def test_the_allow_list_holds_through_routes_and_failover(gateway, tenant, live_
     # Every target of auto-cheap down: the family chains would reach qwen-plus and gpt-4o-mini,
     # which this key may not use, so the request fails instead.
     before = sim.stats()["models"]
-    resp = post(gateway, tenant.key, "auto-cheap",
-                **{"x-sim-fault": "bytedance=status:503;qwen=status:503;deepseek=status:503;google=status:503"})
+    resp = post(
+        gateway,
+        tenant.key,
+        "auto-cheap",
+        **{"x-sim-fault": "bytedance=status:503;qwen=status:503;deepseek=status:503;google=status:503"},
+    )
     assert resp.status_code == 502
     after = sim.stats()["models"]
     for premium in ("qwen-plus", "gpt-4o-mini", "claude-sonnet-4-20250514"):

@@ -52,8 +52,9 @@ class Api:
         return self.web.delete(f"/api/keys/{key.pk}/").status_code
 
     def rotate(self, key):
-        return self.web.post(f"/api/keys/{key.pk}/rotate/", {"grace_seconds": 0},
-                             content_type="application/json").status_code
+        return self.web.post(
+            f"/api/keys/{key.pk}/rotate/", {"grace_seconds": 0}, content_type="application/json"
+        ).status_code
 
 
 @pytest.fixture(params=[Page, Api], ids=["page", "api"])

@@ -34,8 +34,13 @@ def test_it_shows_the_secret_once_then_only_the_prefix(org):
 def test_it_creates_a_key_with_expiry_limits_and_allow_list(org):
     web = org.client_for(org.owner)
     day = (timezone.now() + timedelta(days=3)).date()
-    key, _, _ = create_key(web, expires_on=day.isoformat(), rpm_limit="60", tpm_limit="100000",
-                           allowed_models=["auto-code", "deepseek/deepseek-chat"])
+    key, _, _ = create_key(
+        web,
+        expires_on=day.isoformat(),
+        rpm_limit="60",
+        tpm_limit="100000",
+        allowed_models=["auto-code", "deepseek/deepseek-chat"],
+    )
     assert (key.rpm_limit, key.tpm_limit) == (60, 100000)
     assert key.allowed_models == ["auto-code", "deepseek/deepseek-chat"]
     assert key.expires_at.date() == day
@@ -45,8 +50,7 @@ def test_it_creates_a_key_with_expiry_limits_and_allow_list(org):
 
 def test_it_refuses_unknown_models_and_past_expiry(org):
     web = org.client_for(org.owner)
-    response = web.post("/keys/", {"name": "x", "allowed_models": ["gpt-nonexistent"],
-                                   "expires_on": "2001-01-01"})
+    response = web.post("/keys/", {"name": "x", "allowed_models": ["gpt-nonexistent"], "expires_on": "2001-01-01"})
     body = response.content.decode()
     assert "Not a model or route: gpt-nonexistent" in body and "Pick a day in the future" in body
     assert not ApiKey.objects.filter(organization=org.organization, name="x").exists()
@@ -55,8 +59,9 @@ def test_it_refuses_unknown_models_and_past_expiry(org):
 def test_it_renames_and_changes_limits(org):
     key, _ = apikey_create(organization=org.organization, name="old", created_by=org.member)
     web = org.client_for(org.member)
-    response = web.post(f"/keys/{key.pk}/", {"name": "new", "rpm_limit": "10", "tpm_limit": "",
-                                             "allowed_models": ["auto"]})
+    response = web.post(
+        f"/keys/{key.pk}/", {"name": "new", "rpm_limit": "10", "tpm_limit": "", "allowed_models": ["auto"]}
+    )
     assert response.status_code == 302
     key.refresh_from_db()
     assert (key.name, key.rpm_limit, key.tpm_limit, key.allowed_models) == ("new", 10, None, ["auto"])
@@ -66,7 +71,7 @@ def test_it_lists_last_used_and_creator_for_owners(org):
     key, _ = apikey_create(organization=org.organization, name="used", created_by=org.member)
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
     listing = org.client_for(org.owner).get("/keys/").content.decode()
-    row = listing[listing.index(f'data-key-id="{key.pk}"'):]
+    row = listing[listing.index(f'data-key-id="{key.pk}"') :]
     row = row[: row.index("</tr>")]
     assert org.member.email in row and "never" not in row
 
@@ -80,8 +85,9 @@ def test_it_revokes(org):
 
 
 def test_it_rotates_with_a_grace_period(org):
-    key, old_secret = apikey_create(organization=org.organization, name="prod", created_by=org.member, rpm_limit=5,
-                                    allowed_models=["auto"])
+    key, old_secret = apikey_create(
+        organization=org.organization, name="prod", created_by=org.member, rpm_limit=5, allowed_models=["auto"]
+    )
     web = org.client_for(org.member)
     before = timezone.now()
     response = web.post(f"/keys/{key.pk}/rotate/", {"grace": "3600"})

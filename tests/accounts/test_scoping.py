@@ -16,8 +16,21 @@ from billing.models import CheckoutSession, KeyBudget, LedgerEntry, MeterReport,
 from billing.services import ledger_post
 from routing.models import StoredResponse
 
-TENANT_OWNED = [ApiKey, Invitation, ManagementToken, AuditLog, LedgerEntry, Reservation, KeyBudget, TrialGrant,
-                CheckoutSession, MeterReport, UsageRecord, StoredResponse, UsageRollup]
+TENANT_OWNED = [
+    ApiKey,
+    Invitation,
+    ManagementToken,
+    AuditLog,
+    LedgerEntry,
+    Reservation,
+    KeyBudget,
+    TrialGrant,
+    CheckoutSession,
+    MeterReport,
+    UsageRecord,
+    StoredResponse,
+    UsageRollup,
+]
 
 
 @pytest.fixture
@@ -59,8 +72,16 @@ def test_the_gateways_recorder_writes_usage_rows_outside_any_scope(org, other_or
 
     from analytics import recorder
 
-    rows = [UsageRecord(organization=o.organization, request_id=f"scoping-{o.organization.pk}",
-                        created_at=timezone.now(), requested_model="auto", status="ok") for o in (org, other_org)]
+    rows = [
+        UsageRecord(
+            organization=o.organization,
+            request_id=f"scoping-{o.organization.pk}",
+            created_at=timezone.now(),
+            requested_model="auto",
+            status="ok",
+        )
+        for o in (org, other_org)
+    ]
     recorder._write(rows)
     with organization_scope(org.organization.pk):
         assert list(UsageRecord.objects.values_list("request_id", flat=True)) == [f"scoping-{org.organization.pk}"]
@@ -124,8 +145,9 @@ def test_a_scope_is_never_left_open_by_the_management_api(org, outside_any_scope
     from accounts.tokens import management_token_create
 
     with scopes_disabled():
-        _, raw = management_token_create(membership=Membership.objects.get(organization=org.organization,
-                                                                              user=org.owner), name="t")
+        _, raw = management_token_create(
+            membership=Membership.objects.get(organization=org.organization, user=org.owner), name="t"
+        )
     api = Client(headers={"Authorization": f"Token {raw}"})
     assert api.get("/api/keys/").status_code == 200
     assert api.post("/api/keys/", {"name": "via api"}, content_type="application/json").status_code == 201

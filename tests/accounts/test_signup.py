@@ -76,8 +76,7 @@ def test_it_changes_the_password(db):
     web = browser()
     web.force_login(user)
     new = "a brand new passphrase 7"
-    response = web.post("/accounts/password/change/",
-                        {"oldpassword": PASSWORD, "password1": new, "password2": new})
+    response = web.post("/accounts/password/change/", {"oldpassword": PASSWORD, "password1": new, "password2": new})
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password(new)

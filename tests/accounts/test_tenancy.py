@@ -15,8 +15,13 @@ def theirs(other_org):
     key, _ = apikey_create(organization=other_org.organization, name="theirs", created_by=other_org.member)
     invitation, _ = invitation_create(actor=other_org.membership(other_org.owner), email="x@example.com", role="member")
     token, _ = management_token_create(membership=other_org.membership(other_org.member), name="theirs")
-    rows = {"key": key, "member": other_org.membership(other_org.member), "invitation": invitation, "token": token,
-            "org": other_org.organization}
+    rows = {
+        "key": key,
+        "member": other_org.membership(other_org.member),
+        "invitation": invitation,
+        "token": token,
+        "org": other_org.organization,
+    }
 
     def unchanged():
         fresh = ApiKey.objects.get(pk=key.pk)

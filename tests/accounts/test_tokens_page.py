@@ -39,17 +39,25 @@ def test_it_shows_and_revokes_only_ones_own_tokens(org):
 
 def test_social_sign_in_is_off_by_default_and_on_with_a_client_id():
     """Settings are read at start-up: ask a fresh process."""
-    probe = ("from django.conf import settings; import sys; "
-             "print('allauth.socialaccount.providers.github' in settings.INSTALLED_APPS, "
-             "'allauth.socialaccount.providers.google' in settings.INSTALLED_APPS)")
+    probe = (
+        "from django.conf import settings; import sys; "
+        "print('allauth.socialaccount.providers.github' in settings.INSTALLED_APPS, "
+        "'allauth.socialaccount.providers.google' in settings.INSTALLED_APPS)"
+    )
     root = Path(__file__).resolve().parents[2]
 
     def run(**env):
         import os
 
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GOOGLE_"))}
-        out = subprocess.run([sys.executable, "manage.py", "shell", "-v", "0", "-c", probe], cwd=root,
-                             env={**environ, **env}, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-v", "0", "-c", probe],
+            cwd=root,
+            env={**environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         return out.stdout.strip() or out.stderr
 
     assert run() == "False False"

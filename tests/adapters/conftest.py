@@ -10,14 +10,37 @@ from routing.errors import UpstreamError
 from tests.schema import assert_valid
 
 
-def catalog_model(wire: str, upstream_id: str, base_url: str, *, quirks: dict | None = None,
-                  provider_quirks: dict | None = None, max_output_tokens: int = 8192) -> ModelInfo:
-    provider = ProviderInfo(slug=wire, name=wire.title(), wire_format=wire, base_url=base_url,
-                            credential_env=f"{wire.upper()}_API_KEY", quirks=provider_quirks or {})
-    return ModelInfo(id=1, public_id=f"{wire}/{upstream_id}", upstream_id=upstream_id, display_name=upstream_id,
-                     provider=provider, input_price=3_000_000, output_price=15_000_000, cached_input_price=None,
-                     context_window=200_000, max_output_tokens=max_output_tokens, supports_vision=True,
-                     quirks=quirks or {})
+def catalog_model(
+    wire: str,
+    upstream_id: str,
+    base_url: str,
+    *,
+    quirks: dict | None = None,
+    provider_quirks: dict | None = None,
+    max_output_tokens: int = 8192,
+) -> ModelInfo:
+    provider = ProviderInfo(
+        slug=wire,
+        name=wire.title(),
+        wire_format=wire,
+        base_url=base_url,
+        credential_env=f"{wire.upper()}_API_KEY",
+        quirks=provider_quirks or {},
+    )
+    return ModelInfo(
+        id=1,
+        public_id=f"{wire}/{upstream_id}",
+        upstream_id=upstream_id,
+        display_name=upstream_id,
+        provider=provider,
+        input_price=3_000_000,
+        output_price=15_000_000,
+        cached_input_price=None,
+        context_window=200_000,
+        max_output_tokens=max_output_tokens,
+        supports_vision=True,
+        quirks=quirks or {},
+    )
 
 
 @pytest.fixture
@@ -27,8 +50,9 @@ def claude() -> ModelInfo:
 
 @pytest.fixture
 def gemini() -> ModelInfo:
-    return catalog_model("gemini", "gemini-2.5-flash", "https://generativelanguage.googleapis.com/v1beta",
-                         max_output_tokens=65536)
+    return catalog_model(
+        "gemini", "gemini-2.5-flash", "https://generativelanguage.googleapis.com/v1beta", max_output_tokens=65536
+    )
 
 
 @pytest.fixture
@@ -43,8 +67,17 @@ def target_for(model: ModelInfo, **kw) -> Target:
 class FakeVendor:
     """One canned answer on httpx.MockTransport; `requests` records what the adapter sent."""
 
-    def __init__(self, *, status: int = 200, body=None, sse: bytes | None = None, headers: dict | None = None,
-                 piece: int | None = None, error: Exception | None = None, error_after: Exception | None = None):
+    def __init__(
+        self,
+        *,
+        status: int = 200,
+        body=None,
+        sse: bytes | None = None,
+        headers: dict | None = None,
+        piece: int | None = None,
+        error: Exception | None = None,
+        error_after: Exception | None = None,
+    ):
         self.requests: list[httpx.Request] = []
         self.status, self.body, self.sse, self.headers = status, body, sse, headers or {}
         self.piece, self.error, self.error_after = piece, error, error_after
@@ -64,12 +97,13 @@ class FakeVendor:
 
         async def pieces():
             for i in range(0, len(data), size):
-                yield data[i:i + size]
+                yield data[i : i + size]
             if self.error_after is not None:
                 raise self.error_after
 
-        return httpx.Response(self.status, headers={"content-type": "text/event-stream", **self.headers},
-                              content=pieces())
+        return httpx.Response(
+            self.status, headers={"content-type": "text/event-stream", **self.headers}, content=pieces()
+        )
 
 
 @pytest.fixture
@@ -102,10 +136,16 @@ async def simulator_url():
 def sim_target(simulator_url):
     """sim_target(model, path, read_timeout=..., finish="length", ...): a Target on the simulator
     under `path` (the provider's part of the URL), each keyword an x-sim-* control header."""
+
     def make(model: ModelInfo, path: str, read_timeout: float = 10.0, **controls) -> Target:
         headers = {f"x-sim-{k.replace('_', '-')}": str(v) for k, v in controls.items()}
-        return Target(model=model, base_url=simulator_url + path, api_key="simulated", extra_headers=headers,
-                      read_timeout=read_timeout)
+        return Target(
+            model=model,
+            base_url=simulator_url + path,
+            api_key="simulated",
+            extra_headers=headers,
+            read_timeout=read_timeout,
+        )
 
     return make
 
@@ -201,5 +241,6 @@ def same_answer(body: dict, streamed: dict, usage, *, ids: bool = True) -> None:
         calls = [got["calls"][i] for i in sorted(got["calls"])]
         assert [(x["id"] if ids else None, x["name"], orjson.loads(x["arguments"])) for x in calls] == [
             (t["id"] if ids else None, t["function"]["name"], orjson.loads(t["function"]["arguments"]))
-            for t in msg.get("tool_calls", [])]
+            for t in msg.get("tool_calls", [])
+        ]
     assert usage == body.get("usage")

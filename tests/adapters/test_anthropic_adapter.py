@@ -17,9 +17,14 @@ from tests.adapters.conftest import (
 )
 
 ADAPTER = AnthropicAdapter()
-WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city.",
-                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                                                           "required": ["city"]}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
 
 
 @pytest.fixture
@@ -63,21 +68,45 @@ async def test_it_calls_tools_whole_and_streamed(http, target):
 
 
 async def test_it_continues_after_a_tool_result(http, target):
-    result = await ADAPTER.complete(http, target(), chat(
-        {"role": "user", "content": "Weather in Paris?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
-        {"role": "tool", "tool_call_id": "call_1", "content": "18C and sunny"}, tools=[WEATHER]))
+    result = await ADAPTER.complete(
+        http,
+        target(),
+        chat(
+            {"role": "user", "content": "Weather in Paris?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": "18C and sunny"},
+            tools=[WEATHER],
+        ),
+    )
     assert result.body["choices"][0]["message"]["content"]
     assert result.body["choices"][0]["finish_reason"] == "stop"
 
 
 async def test_it_answers_in_json_whole_and_streamed(http, target):
-    request = chat({"role": "user", "content": "A city, please."}, response_format={
-        "type": "json_schema", "json_schema": {"name": "city", "schema": {
-            "type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
-            "required": ["city", "country"]}}})
+    request = chat(
+        {"role": "user", "content": "A city, please."},
+        response_format={
+            "type": "json_schema",
+            "json_schema": {
+                "name": "city",
+                "schema": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+                    "required": ["city", "country"],
+                },
+            },
+        },
+    )
     whole = await ADAPTER.complete(http, target(), request)
     assert set(orjson.loads(whole.body["choices"][0]["message"]["content"])) >= {"city", "country"}
     assert whole.body["choices"][0]["finish_reason"] == "stop"

@@ -10,11 +10,22 @@ from routing.adapters.anthropic import AnthropicAdapter, AnthropicStream, from_a
 from routing.errors import GatewayError, UpstreamError
 from tests.adapters.conftest import assert_chunks, assert_completion, collect, target_for
 
-WEATHER_TOOL = {"type": "function", "function": {
-    "name": "get_weather", "description": "Get the current weather in a given location",
-    "parameters": {"type": "object", "properties": {"location": {"type": "string"},
-                                                     "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
-                   "required": ["location"], "additionalProperties": False}}}
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather in a given location",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "location": {"type": "string"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["location"],
+            "additionalProperties": False,
+        },
+    },
+}
 
 
 def chat(*messages, **params) -> dict:
@@ -31,9 +42,16 @@ def sse(*events: dict) -> bytes:
 
 # --- Requests -----------------------------------------------------------------------------------
 
+
 def test_it_moves_system_and_developer_messages_to_the_top_level(claude):
-    body = to_anthropic(chat({"role": "system", "content": "Be brief."}, user("Hi"),
-                             {"role": "developer", "content": [{"type": "text", "text": "Use French."}]}), claude)
+    body = to_anthropic(
+        chat(
+            {"role": "system", "content": "Be brief."},
+            user("Hi"),
+            {"role": "developer", "content": [{"type": "text", "text": "Use French."}]},
+        ),
+        claude,
+    )
     assert body["system"] == [{"type": "text", "text": "Be brief."}, {"type": "text", "text": "Use French."}]
     assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
     assert to_anthropic(chat({"role": "system", "content": "Be brief."}, user("Hi")), claude)["system"] == "Be brief."
@@ -46,10 +64,21 @@ def test_it_always_sends_max_tokens(claude):
 
 
 def test_it_merges_consecutive_messages_of_one_role(claude):
-    body = to_anthropic(chat(user("a"), user([{"type": "text", "text": "b"}]), {"role": "assistant", "content": "c"},
-                             {"role": "assistant", "content": "d"}, user("e")), claude)
+    body = to_anthropic(
+        chat(
+            user("a"),
+            user([{"type": "text", "text": "b"}]),
+            {"role": "assistant", "content": "c"},
+            {"role": "assistant", "content": "d"},
+            user("e"),
+        ),
+        claude,
+    )
     assert [(m["role"], [b["text"] for b in m["content"]]) for m in body["messages"]] == [
-        ("user", ["a", "b"]), ("assistant", ["c", "d"]), ("user", ["e"])]
+        ("user", ["a", "b"]),
+        ("assistant", ["c", "d"]),
+        ("user", ["e"]),
+    ]
 
 
 def test_it_leaves_out_empty_text_and_opens_with_a_user_turn(claude):
@@ -58,66 +87,134 @@ def test_it_leaves_out_empty_text_and_opens_with_a_user_turn(claude):
     assert body["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": "."}]},
         {"role": "assistant", "content": [{"type": "text", "text": "Hello! How can I help?"}]},
-        {"role": "user", "content": [{"type": "text", "text": "Weather?"}]}]
+        {"role": "user", "content": [{"type": "text", "text": "Weather?"}]},
+    ]
 
 
 def test_it_translates_images(claude):
-    body = to_anthropic(chat(user([
-        {"type": "text", "text": "What is in these images?"},
-        {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}},
-        {"type": "image_url", "image_url": {"url": "https://upload.wikimedia.org/a.jpg", "detail": "high"}},
-    ])), claude)
+    body = to_anthropic(
+        chat(
+            user(
+                [
+                    {"type": "text", "text": "What is in these images?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}},
+                    {"type": "image_url", "image_url": {"url": "https://upload.wikimedia.org/a.jpg", "detail": "high"}},
+                ]
+            )
+        ),
+        claude,
+    )
     assert body["messages"][0]["content"][1:] == [
         {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "/9j/4AAQSkZJRg=="}},
-        {"type": "image", "source": {"type": "url", "url": "https://upload.wikimedia.org/a.jpg"}}]
+        {"type": "image", "source": {"type": "url", "url": "https://upload.wikimedia.org/a.jpg"}},
+    ]
 
 
 def test_it_sends_pdf_files_as_documents_and_passes_cache_control_on(claude):
-    body = to_anthropic(chat(user([
-        {"type": "file", "file": {"filename": "paper.pdf", "file_data": "data:application/pdf;base64,JVBERi0x"}},
-        {"type": "text", "text": "Summarise it.", "cache_control": {"type": "ephemeral"}}])), claude)
+    body = to_anthropic(
+        chat(
+            user(
+                [
+                    {
+                        "type": "file",
+                        "file": {"filename": "paper.pdf", "file_data": "data:application/pdf;base64,JVBERi0x"},
+                    },
+                    {"type": "text", "text": "Summarise it.", "cache_control": {"type": "ephemeral"}},
+                ]
+            )
+        ),
+        claude,
+    )
     assert body["messages"][0]["content"] == [
-        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"},
-         "title": "paper.pdf"},
-        {"type": "text", "text": "Summarise it.", "cache_control": {"type": "ephemeral"}}]
+        {
+            "type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"},
+            "title": "paper.pdf",
+        },
+        {"type": "text", "text": "Summarise it.", "cache_control": {"type": "ephemeral"}},
+    ]
 
 
 def test_it_translates_tool_calls_and_merges_their_results(claude):
-    body = to_anthropic(chat(
-        user("Weather in Paris and in functions-land?"),
-        {"role": "assistant", "content": "Checking.", "tool_calls": [
-            {"id": "call_abc", "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"location": "Paris"}'}},
-            {"id": "functions.get_weather:1", "type": "function",
-             "function": {"name": "get_weather", "arguments": ""}}]},
-        {"role": "tool", "tool_call_id": "call_abc", "content": "18C"},
-        {"role": "tool", "tool_call_id": "functions.get_weather:1", "content": [{"type": "text", "text": "unknown"}]},
-        tools=[WEATHER_TOOL]), claude)
+    body = to_anthropic(
+        chat(
+            user("Weather in Paris and in functions-land?"),
+            {
+                "role": "assistant",
+                "content": "Checking.",
+                "tool_calls": [
+                    {
+                        "id": "call_abc",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"location": "Paris"}'},
+                    },
+                    {
+                        "id": "functions.get_weather:1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": ""},
+                    },
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_abc", "content": "18C"},
+            {
+                "role": "tool",
+                "tool_call_id": "functions.get_weather:1",
+                "content": [{"type": "text", "text": "unknown"}],
+            },
+            tools=[WEATHER_TOOL],
+        ),
+        claude,
+    )
     assert body["messages"][1:] == [
-        {"role": "assistant", "content": [
-            {"type": "text", "text": "Checking."},
-            {"type": "tool_use", "id": "call_abc", "name": "get_weather", "input": {"location": "Paris"}},
-            {"type": "tool_use", "id": "functions_get_weather_1", "name": "get_weather", "input": {}}]},
-        {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": "call_abc", "content": "18C"},
-            {"type": "tool_result", "tool_use_id": "functions_get_weather_1",
-             "content": [{"type": "text", "text": "unknown"}]}]}]
-    assert body["tools"] == [{"name": "get_weather", "description": "Get the current weather in a given location",
-                              "input_schema": WEATHER_TOOL["function"]["parameters"]}]
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Checking."},
+                {"type": "tool_use", "id": "call_abc", "name": "get_weather", "input": {"location": "Paris"}},
+                {"type": "tool_use", "id": "functions_get_weather_1", "name": "get_weather", "input": {}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "call_abc", "content": "18C"},
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "functions_get_weather_1",
+                    "content": [{"type": "text", "text": "unknown"}],
+                },
+            ],
+        },
+    ]
+    assert body["tools"] == [
+        {
+            "name": "get_weather",
+            "description": "Get the current weather in a given location",
+            "input_schema": WEATHER_TOOL["function"]["parameters"],
+        }
+    ]
 
 
 def test_it_rejects_tool_call_arguments_that_are_not_a_json_object(claude):
-    bad = {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "c", "type": "function", "function": {"name": "get_weather", "arguments": "[1]"}}]}
+    bad = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "c", "type": "function", "function": {"name": "get_weather", "arguments": "[1]"}}],
+    }
     with pytest.raises(GatewayError) as e:
         to_anthropic(chat(user("x"), bad), claude)
     assert e.value.param == "messages[1].tool_calls[0].function.arguments"
 
 
-@pytest.mark.parametrize("choice, expected", [
-    ("auto", {"type": "auto"}), ("none", {"type": "none"}), ("required", {"type": "any"}),
-    ({"type": "function", "function": {"name": "get_weather"}}, {"type": "tool", "name": "get_weather"}),
-])
+@pytest.mark.parametrize(
+    "choice, expected",
+    [
+        ("auto", {"type": "auto"}),
+        ("none", {"type": "none"}),
+        ("required", {"type": "any"}),
+        ({"type": "function", "function": {"name": "get_weather"}}, {"type": "tool", "name": "get_weather"}),
+    ],
+)
 def test_it_maps_tool_choice(claude, choice, expected):
     assert to_anthropic(chat(user("x"), tools=[WEATHER_TOOL], tool_choice=choice), claude)["tool_choice"] == expected
 
@@ -125,16 +222,32 @@ def test_it_maps_tool_choice(claude, choice, expected):
 def test_it_maps_parallel_tool_calls_false(claude):
     body = to_anthropic(chat(user("x"), tools=[WEATHER_TOOL], parallel_tool_calls=False), claude)
     assert body["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
-    body = to_anthropic(chat(user("x"), tools=[WEATHER_TOOL], tool_choice="required", parallel_tool_calls=False),
-                        claude)
+    body = to_anthropic(
+        chat(user("x"), tools=[WEATHER_TOOL], tool_choice="required", parallel_tool_calls=False), claude
+    )
     assert body["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
 
 
 def test_it_maps_sampling_stop_and_user(claude):
-    body = to_anthropic(chat(user("x"), temperature=0.7, top_p=0.9, stop=["\n\nHuman:", "END"], user="u-42",
-                             seed=7, store=True, stream_options={"include_usage": True}), claude)
+    body = to_anthropic(
+        chat(
+            user("x"),
+            temperature=0.7,
+            top_p=0.9,
+            stop=["\n\nHuman:", "END"],
+            user="u-42",
+            seed=7,
+            store=True,
+            stream_options={"include_usage": True},
+        ),
+        claude,
+    )
     assert (body["temperature"], body["top_p"], body["stop_sequences"], body["metadata"]) == (
-        0.7, 0.9, ["\n\nHuman:", "END"], {"user_id": "u-42"})
+        0.7,
+        0.9,
+        ["\n\nHuman:", "END"],
+        {"user_id": "u-42"},
+    )
     assert "seed" not in body and "store" not in body
     assert to_anthropic(chat(user("x"), stop="END"), claude)["stop_sequences"] == ["END"]
 
@@ -145,10 +258,19 @@ def test_it_rejects_a_temperature_above_one(claude):
     assert (e.value.status, e.value.param) == (400, "temperature")
 
 
-@pytest.mark.parametrize("param, value", [
-    ("n", 2), ("logprobs", True), ("top_logprobs", 3), ("logit_bias", {"50256": -100}), ("presence_penalty", 0.5),
-    ("frequency_penalty", -1), ("reasoning_effort", "high"), ("modalities", ["text", "audio"]),
-])
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("n", 2),
+        ("logprobs", True),
+        ("top_logprobs", 3),
+        ("logit_bias", {"50256": -100}),
+        ("presence_penalty", 0.5),
+        ("frequency_penalty", -1),
+        ("reasoning_effort", "high"),
+        ("modalities", ["text", "audio"]),
+    ],
+)
 def test_it_rejects_parameters_it_cannot_express(claude, param, value):
     with pytest.raises(GatewayError) as e:
         to_anthropic(chat(user("x"), **{param: value}), claude)
@@ -161,80 +283,150 @@ def test_it_accepts_the_neutral_values_of_unsupported_parameters(claude):
 
 def test_it_asks_for_json_through_a_forced_tool(claude):
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-    body = to_anthropic(chat(user("x"), response_format={"type": "json_schema", "json_schema": {
-        "name": "place", "description": "A place.", "schema": schema, "strict": True}}), claude)
+    body = to_anthropic(
+        chat(
+            user("x"),
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "place", "description": "A place.", "schema": schema, "strict": True},
+            },
+        ),
+        claude,
+    )
     assert body["tools"] == [{"name": "json_response", "input_schema": schema, "description": "A place."}]
     assert body["tool_choice"] == {"type": "tool", "name": "json_response"}
     body = to_anthropic(chat(user("x"), response_format={"type": "json_object"}, tools=[WEATHER_TOOL]), claude)
     assert [t["name"] for t in body["tools"]] == ["get_weather", "json_response"]
     assert body["tool_choice"] == {"type": "any"}
-    body = to_anthropic(chat(user("x"), response_format={"type": "json_object"}, tools=[WEATHER_TOOL],
-                             tool_choice="required"), claude)
+    body = to_anthropic(
+        chat(user("x"), response_format={"type": "json_object"}, tools=[WEATHER_TOOL], tool_choice="required"), claude
+    )
     assert [t["name"] for t in body["tools"]] == ["get_weather"]
 
 
 def test_it_rejects_json_schemas_anthropic_cannot_take(claude):
     with pytest.raises(GatewayError):
-        to_anthropic(chat(user("x"), response_format={"type": "json_schema", "json_schema": {
-            "name": "list", "schema": {"type": "array", "items": {"type": "string"}}}}), claude)
+        to_anthropic(
+            chat(
+                user("x"),
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": "list", "schema": {"type": "array", "items": {"type": "string"}}},
+                },
+            ),
+            claude,
+        )
 
 
 # --- Answers ------------------------------------------------------------------------------------
 
 MESSAGE = {
-    "id": "msg_01XFDUDYJgAACzvnptvVoYEL", "type": "message", "role": "assistant",
-    "content": [{"type": "text", "text": "Hello!"}], "model": "claude-sonnet-4-5-20250929",
-    "stop_reason": "end_turn", "stop_sequence": None,
-    "usage": {"input_tokens": 2095, "output_tokens": 503, "cache_creation_input_tokens": 2051,
-              "cache_read_input_tokens": 30000},
+    "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+    "type": "message",
+    "role": "assistant",
+    "content": [{"type": "text", "text": "Hello!"}],
+    "model": "claude-sonnet-4-5-20250929",
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {
+        "input_tokens": 2095,
+        "output_tokens": 503,
+        "cache_creation_input_tokens": 2051,
+        "cache_read_input_tokens": 30000,
+    },
 }
 
 
 def test_it_translates_a_text_answer_and_its_cache_usage():
     body, usage = from_anthropic(MESSAGE)
     assert_completion(body)
-    assert body["choices"] == [{"index": 0, "message": {"role": "assistant", "content": "Hello!", "refusal": None},
-                                "finish_reason": "stop", "logprobs": None}]
+    assert body["choices"] == [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hello!", "refusal": None},
+            "finish_reason": "stop",
+            "logprobs": None,
+        }
+    ]
     assert (body["id"], body["model"], body["object"]) == (MESSAGE["id"], MESSAGE["model"], "chat.completion")
     assert (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.cache_write_tokens) == (
-        2095 + 2051 + 30000, 503, 30000, 2051)
+        2095 + 2051 + 30000,
+        503,
+        30000,
+        2051,
+    )
     assert body["usage"]["prompt_tokens_details"] == {"cached_tokens": 30000, "cache_write_tokens": 2051}
 
 
 def test_it_translates_tool_use_and_thinking():
-    body, _ = from_anthropic({**MESSAGE, "stop_reason": "tool_use", "content": [
-        {"type": "thinking", "thinking": "The user wants the weather.", "signature": "EqQBCgIYAhIM"},
-        {"type": "text", "text": "I'll check the current weather in San Francisco for you."},
-        {"type": "tool_use", "id": "toolu_01A09q90qw90lq917835lq9", "name": "get_weather",
-         "input": {"location": "San Francisco, CA", "unit": "celsius"}}]})
+    body, _ = from_anthropic(
+        {
+            **MESSAGE,
+            "stop_reason": "tool_use",
+            "content": [
+                {"type": "thinking", "thinking": "The user wants the weather.", "signature": "EqQBCgIYAhIM"},
+                {"type": "text", "text": "I'll check the current weather in San Francisco for you."},
+                {
+                    "type": "tool_use",
+                    "id": "toolu_01A09q90qw90lq917835lq9",
+                    "name": "get_weather",
+                    "input": {"location": "San Francisco, CA", "unit": "celsius"},
+                },
+            ],
+        }
+    )
     assert_completion(body)
     msg = body["choices"][0]["message"]
-    assert msg["tool_calls"] == [{"id": "toolu_01A09q90qw90lq917835lq9", "type": "function", "function": {
-        "name": "get_weather", "arguments": '{"location":"San Francisco, CA","unit":"celsius"}'}}]
+    assert msg["tool_calls"] == [
+        {
+            "id": "toolu_01A09q90qw90lq917835lq9",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"location":"San Francisco, CA","unit":"celsius"}'},
+        }
+    ]
     assert msg["content"] == "I'll check the current weather in San Francisco for you."
     assert msg["reasoning_content"] == "The user wants the weather."
     assert body["choices"][0]["finish_reason"] == "tool_calls"
 
 
 def test_it_gives_no_content_when_the_answer_is_only_tool_calls():
-    body, _ = from_anthropic({**MESSAGE, "stop_reason": "tool_use", "content": [
-        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}]})
+    body, _ = from_anthropic(
+        {
+            **MESSAGE,
+            "stop_reason": "tool_use",
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}],
+        }
+    )
     assert body["choices"][0]["message"]["content"] is None
     assert_completion(body)
 
 
 def test_it_turns_the_json_tool_into_content():
-    body, _ = from_anthropic({**MESSAGE, "stop_reason": "tool_use", "content": [
-        {"type": "tool_use", "id": "toolu_1", "name": "json_response", "input": {"city": "Paris"}}]}, json_tool=True)
+    body, _ = from_anthropic(
+        {
+            **MESSAGE,
+            "stop_reason": "tool_use",
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": "json_response", "input": {"city": "Paris"}}],
+        },
+        json_tool=True,
+    )
     assert body["choices"][0]["message"] == {"role": "assistant", "content": '{"city":"Paris"}', "refusal": None}
     assert body["choices"][0]["finish_reason"] == "stop"
 
 
-@pytest.mark.parametrize("reason, finish", [
-    ("end_turn", "stop"), ("stop_sequence", "stop"), ("max_tokens", "length"), ("tool_use", "tool_calls"),
-    ("pause_turn", "stop"), ("refusal", "content_filter"), ("model_context_window_exceeded", "length"),
-    ("something_new", "stop"),
-])
+@pytest.mark.parametrize(
+    "reason, finish",
+    [
+        ("end_turn", "stop"),
+        ("stop_sequence", "stop"),
+        ("max_tokens", "length"),
+        ("tool_use", "tool_calls"),
+        ("pause_turn", "stop"),
+        ("refusal", "content_filter"),
+        ("model_context_window_exceeded", "length"),
+        ("something_new", "stop"),
+    ],
+)
 def test_it_maps_stop_reasons(reason, finish):
     content = [{"type": "tool_use", "id": "t", "name": "f", "input": {}}] if reason == "tool_use" else []
     body, _ = from_anthropic({**MESSAGE, "stop_reason": reason, "content": content})
@@ -243,11 +435,21 @@ def test_it_maps_stop_reasons(reason, finish):
 
 # --- Streams ------------------------------------------------------------------------------------
 
+
 def _start(usage=None):
-    return {"type": "message_start", "message": {
-        "id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "type": "message", "role": "assistant", "content": [],
-        "model": "claude-sonnet-4-5-20250929", "stop_reason": None, "stop_sequence": None,
-        "usage": usage or {"input_tokens": 25, "output_tokens": 1}}}
+    return {
+        "type": "message_start",
+        "message": {
+            "id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": "claude-sonnet-4-5-20250929",
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage or {"input_tokens": 25, "output_tokens": 1},
+        },
+    }
 
 
 TEXT_STREAM = [
@@ -257,8 +459,11 @@ TEXT_STREAM = [
     {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}},
     {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "!"}},
     {"type": "content_block_stop", "index": 0},
-    {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-     "usage": {"output_tokens": 15}},
+    {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": 15},
+    },
     {"type": "message_stop"},
 ]
 
@@ -273,7 +478,11 @@ def test_it_streams_text_then_the_finish_and_the_usage():
     chunks = _translate(TEXT_STREAM)
     assert_chunks(chunks)
     assert [c["choices"][0]["delta"] for c in chunks[:-1]] == [
-        {"role": "assistant", "content": ""}, {"content": "Hello"}, {"content": "!"}, {}]
+        {"role": "assistant", "content": ""},
+        {"content": "Hello"},
+        {"content": "!"},
+        {},
+    ]
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["prompt_tokens"] == 25
     assert chunks[-1]["usage"]["completion_tokens"] == 15
@@ -285,19 +494,32 @@ TOOL_STREAM = [
     {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
     {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Okay, let's check"}},
     {"type": "content_block_stop", "index": 0},
-    {"type": "content_block_start", "index": 1, "content_block": {
-        "type": "tool_use", "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_weather", "input": {}}},
+    {
+        "type": "content_block_start",
+        "index": 1,
+        "content_block": {
+            "type": "tool_use",
+            "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+            "name": "get_weather",
+            "input": {},
+        },
+    },
     {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": ""}},
-    {"type": "content_block_delta", "index": 1,
-     "delta": {"type": "input_json_delta", "partial_json": "{\"location\":"}},
-    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": " \"San Fra"}},
-    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "ncisco, CA\"}"}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": '{"location":'}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": ' "San Fra'}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": 'ncisco, CA"}'}},
     {"type": "content_block_stop", "index": 1},
-    {"type": "content_block_start", "index": 2, "content_block": {
-        "type": "tool_use", "id": "toolu_02", "name": "get_time", "input": {}}},
+    {
+        "type": "content_block_start",
+        "index": 2,
+        "content_block": {"type": "tool_use", "id": "toolu_02", "name": "get_time", "input": {}},
+    },
     {"type": "content_block_stop", "index": 2},
-    {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-     "usage": {"output_tokens": 89}},
+    {
+        "type": "message_delta",
+        "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+        "usage": {"output_tokens": 89},
+    },
     {"type": "message_stop"},
 ]
 
@@ -307,27 +529,44 @@ def test_it_streams_tool_calls_with_their_argument_deltas():
     assert_chunks(chunks)
     deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
     calls = [d["tool_calls"][0] for d in deltas if "tool_calls" in d]
-    assert calls[0] == {"index": 0, "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "type": "function",
-                        "function": {"name": "get_weather", "arguments": ""}}
+    assert calls[0] == {
+        "index": 0,
+        "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": ""},
+    }
     assert "".join(c["function"]["arguments"] for c in calls if c["index"] == 0) == '{"location": "San Francisco, CA"}'
     assert [c["function"]["arguments"] for c in calls if c["index"] == 1] == ["", "{}"]
     assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
     assert (chunks[-1]["usage"]["prompt_tokens"], chunks[-1]["usage"]["prompt_tokens_details"]["cached_tokens"]) == (
-        572, 100)
+        572,
+        100,
+    )
 
 
 def test_it_streams_thinking_as_reasoning_content():
-    chunks = _translate([
-        _start(),
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me solve"}},
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "EqQBCgIYAhIM"}},
-        {"type": "content_block_stop", "index": 0},
-        {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
-        {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "42"}},
-        {"type": "content_block_stop", "index": 1},
-        {"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 30}},
-        {"type": "message_stop"}])
+    chunks = _translate(
+        [
+            _start(),
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "thinking_delta", "thinking": "Let me solve"},
+            },
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "signature_delta", "signature": "EqQBCgIYAhIM"},
+            },
+            {"type": "content_block_stop", "index": 0},
+            {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
+            {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "42"}},
+            {"type": "content_block_stop", "index": 1},
+            {"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 30}},
+            {"type": "message_stop"},
+        ]
+    )
     assert_chunks(chunks)
     assert [c["choices"][0]["delta"] for c in chunks[1:3]] == [{"reasoning_content": "Let me solve"}, {"content": "42"}]
     assert chunks[-2]["choices"][0]["finish_reason"] == "length"
@@ -366,22 +605,27 @@ def test_it_finishes_a_stream_cut_after_message_delta():
 
 # --- Errors -------------------------------------------------------------------------------------
 
+
 def _error(type_: str, message: str) -> bytes:
-    return orjson.dumps({"type": "error", "error": {"type": type_, "message": message},
-                         "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"})
+    return orjson.dumps(
+        {"type": "error", "error": {"type": type_, "message": message}, "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"}
+    )
 
 
-@pytest.mark.parametrize("status, type_, kind, retryable, caller_fault", [
-    (400, "invalid_request_error", "status", False, True),
-    (401, "authentication_error", "status", True, False),
-    (402, "billing_error", "status", True, False),
-    (403, "permission_error", "status", True, False),
-    (404, "not_found_error", "status", True, False),
-    (413, "request_too_large", "status", False, True),
-    (429, "rate_limit_error", "status", True, False),
-    (500, "api_error", "status", True, False),
-    (529, "overloaded_error", "status", True, False),
-])
+@pytest.mark.parametrize(
+    "status, type_, kind, retryable, caller_fault",
+    [
+        (400, "invalid_request_error", "status", False, True),
+        (401, "authentication_error", "status", True, False),
+        (402, "billing_error", "status", True, False),
+        (403, "permission_error", "status", True, False),
+        (404, "not_found_error", "status", True, False),
+        (413, "request_too_large", "status", False, True),
+        (429, "rate_limit_error", "status", True, False),
+        (500, "api_error", "status", True, False),
+        (529, "overloaded_error", "status", True, False),
+    ],
+)
 def test_it_maps_error_statuses(status, type_, kind, retryable, caller_fault):
     err = status_error(status, _error(type_, "Something."), {})
     assert (err.kind, err.status, err.retryable, err.caller_fault) == (kind, status, retryable, caller_fault)
@@ -402,8 +646,15 @@ def test_it_treats_a_too_long_prompt_as_a_context_length_error():
 
 
 def test_it_treats_an_empty_credit_balance_as_the_providers_problem():
-    err = status_error(400, _error("invalid_request_error", "Your credit balance is too low to access the "
-                                   "Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."), {})
+    err = status_error(
+        400,
+        _error(
+            "invalid_request_error",
+            "Your credit balance is too low to access the "
+            "Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.",
+        ),
+        {},
+    )
     assert (err.retryable, err.caller_fault) == (True, False)
 
 
@@ -414,14 +665,19 @@ def test_it_copes_with_an_error_body_that_is_not_json():
 
 # --- The adapter over HTTP ----------------------------------------------------------------------
 
+
 async def test_it_posts_to_the_messages_api(claude, vendor):
     v = vendor(body=MESSAGE)
-    result = await AnthropicAdapter().complete(v.client, target_for(claude, extra_headers={"x-sim-latency": "0"}),
-                                               chat(user("Hi")))
+    result = await AnthropicAdapter().complete(
+        v.client, target_for(claude, extra_headers={"x-sim-latency": "0"}), chat(user("Hi"))
+    )
     sent = v.requests[0]
     assert str(sent.url) == "https://api.anthropic.com/v1/messages"
     assert (sent.headers["x-api-key"], sent.headers["anthropic-version"], sent.headers["x-sim-latency"]) == (
-        "test-key", "2023-06-01", "0")
+        "test-key",
+        "2023-06-01",
+        "0",
+    )
     assert v.sent()["model"] == "claude-sonnet-4-5" and "stream" not in v.sent()
     assert result.body["choices"][0]["message"]["content"] == "Hello!"
     assert result.usage.prompt_tokens == 34146
@@ -444,10 +700,14 @@ async def test_it_raises_the_mapped_error_for_a_failed_stream_request(claude, ve
     assert (e.value.status, e.value.retryable, e.value.retry_after) == (529, True, 3)
 
 
-@pytest.mark.parametrize("exc, kind", [
-    (httpx.ConnectError("refused"), "connect"), (httpx.ConnectTimeout("slow"), "timeout"),
-    (httpx.ReadTimeout("slow"), "timeout"),
-])
+@pytest.mark.parametrize(
+    "exc, kind",
+    [
+        (httpx.ConnectError("refused"), "connect"),
+        (httpx.ConnectTimeout("slow"), "timeout"),
+        (httpx.ReadTimeout("slow"), "timeout"),
+    ],
+)
 async def test_it_maps_transport_errors(claude, vendor, exc, kind):
     v = vendor(error=exc)
     with pytest.raises(UpstreamError) as e:

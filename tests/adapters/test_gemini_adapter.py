@@ -17,12 +17,22 @@ from tests.adapters.conftest import (
 )
 
 ADAPTER = GeminiAdapter()
-MEETING = {"type": "function", "function": {
-    "name": "schedule_meeting", "description": "Schedules a meeting.",
-    "parameters": {"type": "object", "additionalProperties": False,
-                   "properties": {"attendees": {"type": "array", "items": {"type": "string"}},
-                                  "topic": {"type": ["string", "null"]}},
-                   "required": ["attendees"]}}}
+MEETING = {
+    "type": "function",
+    "function": {
+        "name": "schedule_meeting",
+        "description": "Schedules a meeting.",
+        "parameters": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "attendees": {"type": "array", "items": {"type": "string"}},
+                "topic": {"type": ["string", "null"]},
+            },
+            "required": ["attendees"],
+        },
+    },
+}
 
 
 @pytest.fixture
@@ -57,8 +67,11 @@ async def test_it_streams_what_it_completes(http, target):
 
 
 async def test_it_calls_tools_whole_and_streamed(http, target):
-    request = chat({"role": "user", "content": "Meet Bob and Alice about Q3."}, tools=[MEETING],
-                   tool_choice={"type": "function", "function": {"name": "schedule_meeting"}})
+    request = chat(
+        {"role": "user", "content": "Meet Bob and Alice about Q3."},
+        tools=[MEETING],
+        tool_choice={"type": "function", "function": {"name": "schedule_meeting"}},
+    )
     whole = await ADAPTER.complete(http, target(), request)
     calls = whole.body["choices"][0]["message"]["tool_calls"]
     assert [c["id"] for c in calls] == ["call_0_schedule_meeting"]
@@ -69,22 +82,50 @@ async def test_it_calls_tools_whole_and_streamed(http, target):
 
 
 async def test_it_continues_after_a_tool_result(http, target):
-    result = await ADAPTER.complete(http, target(), chat(
-        {"role": "user", "content": "Meet Bob."},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_0_schedule_meeting", "type": "function",
-                                                               "function": {"name": "schedule_meeting",
-                                                                            "arguments": '{"attendees": ["Bob"]}'}}]},
-        {"role": "tool", "tool_call_id": "call_0_schedule_meeting", "content": '{"status": "scheduled"}'},
-        tools=[MEETING]))
+    result = await ADAPTER.complete(
+        http,
+        target(),
+        chat(
+            {"role": "user", "content": "Meet Bob."},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_0_schedule_meeting",
+                        "type": "function",
+                        "function": {"name": "schedule_meeting", "arguments": '{"attendees": ["Bob"]}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_0_schedule_meeting", "content": '{"status": "scheduled"}'},
+            tools=[MEETING],
+        ),
+    )
     assert result.body["choices"][0]["message"]["content"]
     assert result.body["choices"][0]["finish_reason"] == "stop"
 
 
 async def test_it_answers_in_json(http, target):
-    result = await ADAPTER.complete(http, target(), chat({"role": "user", "content": "A recipe."}, response_format={
-        "type": "json_schema", "json_schema": {"name": "recipe", "schema": {
-            "type": "object", "additionalProperties": False, "required": ["name", "minutes"],
-            "properties": {"name": {"type": "string"}, "minutes": {"type": "integer"}}}}}))
+    result = await ADAPTER.complete(
+        http,
+        target(),
+        chat(
+            {"role": "user", "content": "A recipe."},
+            response_format={
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "recipe",
+                    "schema": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name", "minutes"],
+                        "properties": {"name": {"type": "string"}, "minutes": {"type": "integer"}},
+                    },
+                },
+            },
+        ),
+    )
     assert set(orjson.loads(result.body["choices"][0]["message"]["content"])) >= {"name", "minutes"}
 
 

@@ -4,16 +4,34 @@ from routing.adapters.base import Target
 from routing.adapters.openai_compat import build_body, usage_from
 from routing.catalog import ModelInfo, ProviderInfo
 
-REQUEST = {"model": "auto", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.3, "top_p": 0.9,
-           "max_tokens": 50, "stream_options": {"include_usage": False}, "models": ["x/y"]}
+REQUEST = {
+    "model": "auto",
+    "messages": [{"role": "user", "content": "hi"}],
+    "temperature": 0.3,
+    "top_p": 0.9,
+    "max_tokens": 50,
+    "stream_options": {"include_usage": False},
+    "models": ["x/y"],
+}
 
 
 def target(provider_quirks=None, model_quirks=None) -> Target:
-    p = ProviderInfo(slug="v", name="V", wire_format="openai", base_url="http://v", credential_env="V",
-                     quirks=provider_quirks or {})
-    m = ModelInfo(id=1, public_id="v/m", upstream_id="m-2026", display_name="M", provider=p, input_price=1,
-                  output_price=1, cached_input_price=None, context_window=1000, max_output_tokens=100,
-                  quirks=model_quirks or {})
+    p = ProviderInfo(
+        slug="v", name="V", wire_format="openai", base_url="http://v", credential_env="V", quirks=provider_quirks or {}
+    )
+    m = ModelInfo(
+        id=1,
+        public_id="v/m",
+        upstream_id="m-2026",
+        display_name="M",
+        provider=p,
+        input_price=1,
+        output_price=1,
+        cached_input_price=None,
+        context_window=1000,
+        max_output_tokens=100,
+        quirks=model_quirks or {},
+    )
     return Target(model=m, base_url="http://v", api_key="k")
 
 
@@ -46,11 +64,15 @@ def test_cache_hits_reported_deepseek_style_are_read():
 def test_reasoning_reaches_the_caller_as_reasoning_content(client):
     # deepseek-reasoner's quirks drop the sampling parameters it rejects; its reasoning comes back in
     # the field OpenAI-compatible clients read.
-    reply = client.chat.completions.create(model="deepseek/deepseek-reasoner", temperature=0.2,
-                                           messages=[{"role": "user", "content": "think"}])
+    reply = client.chat.completions.create(
+        model="deepseek/deepseek-reasoner", temperature=0.2, messages=[{"role": "user", "content": "think"}]
+    )
     assert reply.model == "deepseek/deepseek-reasoner"
     assert reply.choices[0].message.reasoning_content
     assert reply.usage.completion_tokens_details.reasoning_tokens > 0
-    chunks = list(client.chat.completions.create(model="deepseek/deepseek-reasoner", stream=True,
-                                                 messages=[{"role": "user", "content": "think"}]))
+    chunks = list(
+        client.chat.completions.create(
+            model="deepseek/deepseek-reasoner", stream=True, messages=[{"role": "user", "content": "think"}]
+        )
+    )
     assert "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)

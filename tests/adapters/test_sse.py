@@ -21,8 +21,7 @@ async def test_it_reads_data_only_events():
 
 
 async def test_it_reads_named_events_as_anthropic_sends_them():
-    stream = (b'event: message_start\ndata: {"type":"message_start"}\n\n'
-              b'event: ping\ndata: {"type": "ping"}\n\n')
+    stream = b'event: message_start\ndata: {"type":"message_start"}\n\nevent: ping\ndata: {"type": "ping"}\n\n'
     assert await parse(stream) == [("message_start", '{"type":"message_start"}'), ("ping", '{"type": "ping"}')]
 
 
@@ -70,7 +69,7 @@ async def test_it_handles_a_crlf_split_across_reads():
 
 async def test_it_decodes_utf8_split_across_reads():
     raw = "data: héllo 世界\n\n".encode()
-    assert await parse(*(raw[i:i + 1] for i in range(len(raw)))) == [(None, "héllo 世界")]
+    assert await parse(*(raw[i : i + 1] for i in range(len(raw)))) == [(None, "héllo 世界")]
 
 
 STREAMS = [

@@ -27,23 +27,43 @@ STREAMING = pytest.mark.parametrize("streaming", [False, True], ids=["whole", "s
 NO_FALLBACK = {"x-aipower-fallback": "off"}
 
 HELLO = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello to the team."}]
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Current weather for a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"enum": ["C", "F"]}},
-                   "required": ["city"]}}}
-TIME = {"type": "function", "function": {
-    "name": "get_time", "description": "Local time in a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-CITY_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"},
-                                                "population": {"type": "integer"}},
-               "required": ["city", "country", "population"], "additionalProperties": False}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"enum": ["C", "F"]}},
+            "required": ["city"],
+        },
+    },
+}
+TIME = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "description": "Local time in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+CITY_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "country": {"type": "string"}, "population": {"type": "integer"}},
+    "required": ["city", "country", "population"],
+    "additionalProperties": False,
+}
 # A 1x1 transparent PNG.
-PNG = base64.b64encode(bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d4944415478da63f8cfc0f01f0005000201a5f0d3b60000000049454e44ae426082")).decode()
+PNG = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+        "0000000d4944415478da63f8cfc0f01f0005000201a5f0d3b60000000049454e44ae426082"
+    )
+).decode()
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
 
 def create(client, **kw):
     """(the parsed completion, the raw response) of a non-streamed call; the body is schema-checked."""
@@ -113,8 +133,15 @@ def answer(client, streaming: bool, **kw) -> Answer:
     reply, raw = create(client, **kw)
     msg = reply.choices[0].message
     calls = [{"id": t.id, "name": t.function.name, "arguments": t.function.arguments} for t in msg.tool_calls or ()]
-    return Answer(reply.model, msg.content, getattr(msg, "reasoning_content", None) or "", calls,
-                  [reply.choices[0].finish_reason], reply.usage, raw.headers)
+    return Answer(
+        reply.model,
+        msg.content,
+        getattr(msg, "reasoning_content", None) or "",
+        calls,
+        [reply.choices[0].finish_reason],
+        reply.usage,
+        raw.headers,
+    )
 
 
 def message_of(reply) -> dict:
@@ -122,9 +149,10 @@ def message_of(reply) -> dict:
     msg = reply.choices[0].message
     out = {"role": "assistant", "content": msg.content}
     if msg.tool_calls:
-        out["tool_calls"] = [{"id": t.id, "type": "function",
-                              "function": {"name": t.function.name, "arguments": t.function.arguments}}
-                             for t in msg.tool_calls]
+        out["tool_calls"] = [
+            {"id": t.id, "type": "function", "function": {"name": t.function.name, "arguments": t.function.arguments}}
+            for t in msg.tool_calls
+        ]
     return out
 
 
@@ -133,22 +161,39 @@ def catalog_prices(live_db, public_id: str):
 
     with live_db.unblock():
         m = CatalogModel.objects.get(public_id=public_id)
-    return m.input_price_usd_micro_per_mtok, m.output_price_usd_micro_per_mtok, \
-        m.cached_input_price_usd_micro_per_mtok, m.cache_write_price_usd_micro_per_mtok
+    return (
+        m.input_price_usd_micro_per_mtok,
+        m.output_price_usd_micro_per_mtok,
+        m.cached_input_price_usd_micro_per_mtok,
+        m.cache_write_price_usd_micro_per_mtok,
+    )
 
 
 def expected_cost(live_db, public_id: str, *, prompt: int, cached: int, completion: int, write: int = 0) -> int:
     from billing.pricing import cost_of
 
     inp, out, cached_price, write_price = catalog_prices(live_db, public_id)
-    return cost_of(prompt_tokens=prompt, cached_tokens=cached, completion_tokens=completion, input_price=inp,
-                   output_price=out, cached_input_price=cached_price, markup_bp=0,
-                   cache_write_tokens=write, cache_write_price=write_price).upstream_nusd
+    return cost_of(
+        prompt_tokens=prompt,
+        cached_tokens=cached,
+        completion_tokens=completion,
+        input_price=inp,
+        output_price=out,
+        cached_input_price=cached_price,
+        markup_bp=0,
+        cache_write_tokens=write,
+        cache_write_price=write_price,
+    ).upstream_nusd
 
 
 def assert_row_matches(row, model: str, usage, *, stream: bool) -> None:
     assert (row.served_model, row.provider, row.status, row.http_status, row.stream) == (
-        model, model.split("/")[0], "ok", 200, stream)
+        model,
+        model.split("/")[0],
+        "ok",
+        200,
+        stream,
+    )
     assert row.usage_estimated is False
     assert (row.prompt_tokens, row.completion_tokens) == (usage.prompt_tokens, usage.completion_tokens)
     assert row.cached_tokens == usage.prompt_tokens_details.cached_tokens
@@ -162,6 +207,7 @@ def assert_usage(usage) -> None:
 
 
 # --- plain text -----------------------------------------------------------------------------------
+
 
 @MODELS
 def test_plain_text(client, usage, live_db, model):
@@ -179,8 +225,9 @@ def test_plain_text(client, usage, live_db, model):
     assert row.requested_model == model
     assert_row_matches(row, model, reply.usage, stream=False)
     assert row.cached_tokens == 0
-    assert row.upstream_cost_nusd == expected_cost(live_db, model, prompt=reply.usage.prompt_tokens, cached=0,
-                                                   completion=reply.usage.completion_tokens)
+    assert row.upstream_cost_nusd == expected_cost(
+        live_db, model, prompt=reply.usage.prompt_tokens, cached=0, completion=reply.usage.completion_tokens
+    )
 
 
 @MODELS
@@ -188,8 +235,9 @@ async def test_the_async_client_streams_and_completes(aclient, model):
     reply = await aclient.chat.completions.create(model=model, messages=HELLO)
     assert reply.model == model and reply.choices[0].message.content
     text, last = "", None
-    async for chunk in await aclient.chat.completions.create(model=model, messages=HELLO, stream=True,
-                                                             stream_options={"include_usage": True}):
+    async for chunk in await aclient.chat.completions.create(
+        model=model, messages=HELLO, stream=True, stream_options={"include_usage": True}
+    ):
         assert chunk.model == model
         text += "".join(c.delta.content or "" for c in chunk.choices)
         last = chunk
@@ -198,6 +246,7 @@ async def test_the_async_client_streams_and_completes(aclient, model):
 
 
 # --- tool use -------------------------------------------------------------------------------------
+
 
 @MODELS
 def test_a_multi_turn_tool_conversation(client, usage, model):
@@ -214,8 +263,7 @@ def test_a_multi_turn_tool_conversation(client, usage, model):
     [row] = usage(raw.headers["x-request-id"])
     assert_row_matches(row, model, first.usage, stream=False)
 
-    conversation = question + [message_of(first),
-                               {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"}]
+    conversation = question + [message_of(first), {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"}]
     final, raw = create(client, model=model, messages=conversation, tools=[WEATHER, TIME])
     assert final.model == model
     [choice] = final.choices
@@ -230,17 +278,19 @@ def test_a_multi_turn_tool_conversation(client, usage, model):
 @MODELS
 def test_parallel_tool_calls_and_their_results(client, model):
     question = [{"role": "user", "content": "Weather and time in Lisbon?"}]
-    first, _ = create(client, model=model, messages=question, tools=[WEATHER, TIME],
-                      extra_headers={"x-sim-parallel-tools": "1"})
+    first, _ = create(
+        client, model=model, messages=question, tools=[WEATHER, TIME], extra_headers={"x-sim-parallel-tools": "1"}
+    )
     calls = first.choices[0].message.tool_calls
     assert [c.function.name for c in calls] == ["get_weather", "get_time"]
     assert len({c.id for c in calls}) == 2
     for c in calls:
         assert isinstance(orjson.loads(c.function.arguments), dict)
-    results = [{"role": "tool", "tool_call_id": calls[0].id, "content": "22C"},
-               {"role": "tool", "tool_call_id": calls[1].id, "content": "14:05"}]
-    final, _ = create(client, model=model, messages=question + [message_of(first)] + results,
-                      tools=[WEATHER, TIME])
+    results = [
+        {"role": "tool", "tool_call_id": calls[0].id, "content": "22C"},
+        {"role": "tool", "tool_call_id": calls[1].id, "content": "14:05"},
+    ]
+    final, _ = create(client, model=model, messages=question + [message_of(first)] + results, tools=[WEATHER, TIME])
     content = final.choices[0].message.content
     assert "14:05" in content and final.choices[0].finish_reason == "stop"
     if model != OPENAI:  # the simulated OpenAI-compatible vendor reads only the last tool message
@@ -250,8 +300,15 @@ def test_parallel_tool_calls_and_their_results(client, model):
 @MODELS
 @STREAMING
 def test_parallel_tool_calls_false_gets_one_call(client, model, streaming):
-    a = answer(client, streaming, model=model, messages=[{"role": "user", "content": "Weather and time in Lima?"}],
-               tools=[WEATHER, TIME], parallel_tool_calls=False, extra_headers={"x-sim-parallel-tools": "1"})
+    a = answer(
+        client,
+        streaming,
+        model=model,
+        messages=[{"role": "user", "content": "Weather and time in Lima?"}],
+        tools=[WEATHER, TIME],
+        parallel_tool_calls=False,
+        extra_headers={"x-sim-parallel-tools": "1"},
+    )
     assert [c["name"] for c in a.calls] == ["get_weather"] and a.finishes == ["tool_calls"]
 
 
@@ -274,8 +331,9 @@ def test_a_gemini_tool_history_fails_over_to_claude(client, usage):
     ids = [m["tool_calls"][0]["id"] for m in messages if m.get("tool_calls")]
     messages.append({"role": "user", "content": "And in Oslo?"})
 
-    reply, raw = create(client, model=GEMINI, messages=messages, tools=[WEATHER],
-                        extra_headers={"x-sim-fault": "google=status:503"})
+    reply, raw = create(
+        client, model=GEMINI, messages=messages, tools=[WEATHER], extra_headers={"x-sim-fault": "google=status:503"}
+    )
     assert reply.model == ANTHROPIC and raw.headers["x-aipower-fallback-from"] == GEMINI
     assert reply.choices[0].message.tool_calls[0].function.name == "get_weather"
 
@@ -291,8 +349,13 @@ def test_a_gemini_tool_history_fails_over_to_claude(client, usage):
 
 @MODELS
 def test_a_named_tool_choice_is_obeyed(client, model):
-    reply, _ = create(client, model=model, messages=[{"role": "user", "content": "What time is it in Oslo?"}],
-                      tools=[WEATHER, TIME], tool_choice={"type": "function", "function": {"name": "get_time"}})
+    reply, _ = create(
+        client,
+        model=model,
+        messages=[{"role": "user", "content": "What time is it in Oslo?"}],
+        tools=[WEATHER, TIME],
+        tool_choice={"type": "function", "function": {"name": "get_time"}},
+    )
     [call] = reply.choices[0].message.tool_calls
     assert call.function.name == "get_time"
     assert "city" in orjson.loads(call.function.arguments)
@@ -300,23 +363,40 @@ def test_a_named_tool_choice_is_obeyed(client, model):
 
 @MODELS
 def test_tool_choice_none_answers_in_text(client, model):
-    reply, _ = create(client, model=model, messages=[{"role": "user", "content": "Weather in Oslo?"}],
-                      tools=[WEATHER], tool_choice="none")
+    reply, _ = create(
+        client,
+        model=model,
+        messages=[{"role": "user", "content": "Weather in Oslo?"}],
+        tools=[WEATHER],
+        tool_choice="none",
+    )
     assert reply.choices[0].message.content and not reply.choices[0].message.tool_calls
     assert reply.choices[0].finish_reason == "stop"
 
 
 # --- images ---------------------------------------------------------------------------------------
 
+
 @MODELS
-@pytest.mark.parametrize("url", [f"data:image/png;base64,{PNG}", "https://example.com/cat.png"],
-                         ids=["data-url", "https-url"])
+@pytest.mark.parametrize(
+    "url", [f"data:image/png;base64,{PNG}", "https://example.com/cat.png"], ids=["data-url", "https-url"]
+)
 def test_an_image_input_is_seen(client, usage, model, url):
     model = VISION[model]
     text_only, _ = create(client, model=model, messages=[{"role": "user", "content": "What is in this picture?"}])
-    reply, raw = create(client, model=model, messages=[{"role": "user", "content": [
-        {"type": "text", "text": "What is in this picture?"},
-        {"type": "image_url", "image_url": {"url": url}}]}])
+    reply, raw = create(
+        client,
+        model=model,
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is in this picture?"},
+                    {"type": "image_url", "image_url": {"url": url}},
+                ],
+            }
+        ],
+    )
     assert reply.model == model
     assert "I see 1 image." in reply.choices[0].message.content
     assert reply.usage.prompt_tokens >= text_only.usage.prompt_tokens + 85  # the image's tokens
@@ -327,9 +407,18 @@ def test_an_image_input_is_seen(client, usage, model, url):
 def test_a_model_without_vision_refuses_an_image_before_any_upstream_call(client, sim):
     before = sim.hits("deepseek")
     with pytest.raises(openai.BadRequestError) as e:
-        client.chat.completions.create(model=OPENAI, messages=[{"role": "user", "content": [
-            {"type": "text", "text": "What is this?"},
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]}])
+        client.chat.completions.create(
+            model=OPENAI,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "What is this?"},
+                        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+                    ],
+                }
+            ],
+        )
     assert (e.value.type, e.value.code, e.value.param) == ("invalid_request_error", "no_capable_model", "model")
     assert "images" in e.value.message
     assert sim.hits("deepseek") == before
@@ -337,11 +426,15 @@ def test_a_model_without_vision_refuses_an_image_before_any_upstream_call(client
 
 # --- JSON mode ------------------------------------------------------------------------------------
 
+
 @MODELS
 @STREAMING
 def test_json_object_mode_answers_json(client, model, streaming):
-    kw = {"model": model, "messages": [{"role": "user", "content": "Describe yourself in JSON."}],
-          "response_format": {"type": "json_object"}}
+    kw = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Describe yourself in JSON."}],
+        "response_format": {"type": "json_object"},
+    }
     a = answer(client, streaming, **kw)
     assert isinstance(orjson.loads(a.content), dict)
     assert not a.calls and a.finishes == ["stop"]
@@ -350,9 +443,14 @@ def test_json_object_mode_answers_json(client, model, streaming):
 @MODELS
 @STREAMING
 def test_json_schema_mode_answers_to_the_schema(client, model, streaming):
-    kw = {"model": model, "messages": [{"role": "user", "content": "A city, please."}],
-          "response_format": {"type": "json_schema",
-                              "json_schema": {"name": "city", "strict": True, "schema": CITY_SCHEMA}}}
+    kw = {
+        "model": model,
+        "messages": [{"role": "user", "content": "A city, please."}],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "city", "strict": True, "schema": CITY_SCHEMA},
+        },
+    }
     a = answer(client, streaming, **kw)
     jsonschema.validate(orjson.loads(a.content), CITY_SCHEMA)
     assert not a.calls and a.finishes == ["stop"]
@@ -366,14 +464,16 @@ def test_json_schema_through_the_sdk_parse_helper(client):
         country: str
 
     for model in (ANTHROPIC, GEMINI, OPENAI):
-        completion = client.chat.completions.parse(model=model, messages=[{"role": "user", "content": "A city."}],
-                                                   response_format=City)
+        completion = client.chat.completions.parse(
+            model=model, messages=[{"role": "user", "content": "A city."}], response_format=City
+        )
         assert completion.model == model
         parsed = completion.choices[0].message.parsed
         assert isinstance(parsed, City) and parsed.city and parsed.country, model
 
 
 # --- streaming ------------------------------------------------------------------------------------
+
 
 @MODELS
 def test_streaming_with_usage_last(client, usage, model):
@@ -402,10 +502,14 @@ def test_streaming_with_usage_last(client, usage, model):
 def test_the_stream_is_openais_frame_for_frame(client, model, kind):
     # The raw server-sent events, as the SDK receives them: `data: {chunk}` frames only, each a valid
     # chat.completion.chunk, the usage chunk last, then `data: [DONE]`.
-    extra = {"text": {}, "tools": {"tools": [WEATHER, TIME], "tool_choice": "required"},
-             "json": {"response_format": {"type": "json_object"}}}[kind]
+    extra = {
+        "text": {},
+        "tools": {"tools": [WEATHER, TIME], "tool_choice": "required"},
+        "json": {"response_format": {"type": "json_object"}},
+    }[kind]
     with client.chat.completions.with_streaming_response.create(
-            model=model, messages=HELLO, stream=True, stream_options={"include_usage": True}, **extra) as raw:
+        model=model, messages=HELLO, stream=True, stream_options={"include_usage": True}, **extra
+    ) as raw:
         lines = [line for line in raw.iter_lines() if line]
     assert lines[-1] == "data: [DONE]"
     frames = []
@@ -432,9 +536,14 @@ def test_streaming_without_include_usage_sends_none_but_records_it(client, usage
 
 @MODELS
 def test_streaming_tool_call_deltas(client, usage, model):
-    chunks, headers = stream(client, model=model, messages=[{"role": "user", "content": "Weather and time in Rome?"}],
-                             tools=[WEATHER, TIME], stream_options={"include_usage": True},
-                             extra_headers={"x-sim-parallel-tools": "1"})
+    chunks, headers = stream(
+        client,
+        model=model,
+        messages=[{"role": "user", "content": "Weather and time in Rome?"}],
+        tools=[WEATHER, TIME],
+        stream_options={"include_usage": True},
+        extra_headers={"x-sim-parallel-tools": "1"},
+    )
     content, _, calls, finishes, usages = assemble(chunks)
     assert not content
     assert [c["name"] for c in calls] == ["get_weather", "get_time"]
@@ -450,13 +559,24 @@ def test_streaming_tool_call_deltas(client, usage, model):
     assert_row_matches(row, model, chunks[-1].usage, stream=True)
 
     # The streamed calls, sent back with their results, get a final answer (streamed too).
-    assistant = {"role": "assistant", "content": None, "tool_calls": [
-        {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
-        for c in calls]}
-    results = [{"role": "tool", "tool_call_id": calls[0]["id"], "content": "25C"},
-               {"role": "tool", "tool_call_id": calls[1]["id"], "content": "09:30"}]
-    chunks, _ = stream(client, model=model, tools=[WEATHER, TIME],
-                       messages=[{"role": "user", "content": "Weather and time in Rome?"}, assistant, *results])
+    assistant = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in calls
+        ],
+    }
+    results = [
+        {"role": "tool", "tool_call_id": calls[0]["id"], "content": "25C"},
+        {"role": "tool", "tool_call_id": calls[1]["id"], "content": "09:30"},
+    ]
+    chunks, _ = stream(
+        client,
+        model=model,
+        tools=[WEATHER, TIME],
+        messages=[{"role": "user", "content": "Weather and time in Rome?"}, assistant, *results],
+    )
     content, _, calls, finishes, _ = assemble(chunks)
     assert "09:30" in content and not calls and finishes == ["stop"]
     if model != OPENAI:  # the simulated OpenAI-compatible vendor reads only the last tool message
@@ -491,8 +611,11 @@ FINISH_MAP = {
 @STREAMING
 @pytest.mark.parametrize("finish", list(FINISH_MAP))
 def test_each_finish_reason(client, usage, model, streaming, finish):
-    kw = {"model": model, "messages": [{"role": "user", "content": "Weather in Madrid?"}],
-          "extra_headers": {"x-sim-finish": finish}}
+    kw = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Weather in Madrid?"}],
+        "extra_headers": {"x-sim-finish": finish},
+    }
     if finish == "tool_calls":
         kw["tools"] = [WEATHER]
     a = answer(client, streaming, **kw)
@@ -514,6 +637,7 @@ def test_max_tokens_cuts_the_answer_with_length(client, usage, model, streaming)
 
 
 # --- errors ---------------------------------------------------------------------------------------
+
 
 def _call(client, model: str, streaming: bool, headers: dict):
     kw = {"model": model, "messages": HELLO, "extra_headers": headers}
@@ -542,8 +666,16 @@ def test_an_upstream_400_is_the_callers_error_without_failover(client, sim, usag
 
 # Each of these is the provider's failure (auth, unknown model, rate limit, server error, overload),
 # so the gateway would fail over; with failover off, the one attempt fails and the caller gets a 502.
-PROVIDER_FAULTS = ["status:401", "status:403", "status:404", "status:429", "status:500", "status:502",
-                   "status:503", "status:529"]
+PROVIDER_FAULTS = [
+    "status:401",
+    "status:403",
+    "status:404",
+    "status:429",
+    "status:500",
+    "status:502",
+    "status:503",
+    "status:529",
+]
 
 
 @MODELS
@@ -563,7 +695,11 @@ def test_a_provider_error_without_fallback_is_a_502(client, sim, usage, model, s
     assert sim.stats()["total"] == before + 1
     [row] = usage(err.response.headers["x-request-id"])
     assert (row.status, row.http_status, row.error_type, row.attempts) == (
-        "upstream_error", 502, "upstream_unavailable", 1)
+        "upstream_error",
+        502,
+        "upstream_unavailable",
+        1,
+    )
     assert row.attempt_log[0]["error"] == f"status:{status}"
     assert row.charged_nusd == 0 and row.completion_tokens == 0
 
@@ -575,8 +711,12 @@ def test_a_rate_limit_passes_its_retry_after_on(own_gateways, tenant, model):
     gateway = own_gateways(AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT=2)
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=tenant.key, max_retries=0, timeout=30) as own:
         with pytest.raises(openai.InternalServerError) as e:
-            create(own, model=model, messages=HELLO,
-                   extra_headers={"x-sim-fault": "status:429:retry-after=7", **NO_FALLBACK})
+            create(
+                own,
+                model=model,
+                messages=HELLO,
+                extra_headers={"x-sim-fault": "status:429:retry-after=7", **NO_FALLBACK},
+            )
         assert (e.value.status_code, e.value.code) == (502, "upstream_unavailable")
         assert e.value.response.headers["retry-after"] == "7"
         # Until then the provider is skipped: with failover off, nothing is left to try.
@@ -608,18 +748,23 @@ def test_an_error_before_the_first_token_is_invisible_or_a_502(client, model):
         stream(client, model=model, messages=HELLO, extra_headers={"x-sim-fault": "error-event:0", **NO_FALLBACK})
     assert (e.value.status_code, e.value.type, e.value.code) == (502, "server_error", "upstream_unavailable")
     # With failover on, another provider answers and the caller sees an ordinary stream.
-    chunks, headers = stream(client, model=model, messages=HELLO,
-                             extra_headers={"x-sim-fault": f"{PROVIDERS[model]}=error-event:0"})
+    chunks, headers = stream(
+        client, model=model, messages=HELLO, extra_headers={"x-sim-fault": f"{PROVIDERS[model]}=error-event:0"}
+    )
     assert assemble(chunks)[3] == ["stop"] and headers["x-aipower-fallback-from"] == model
 
 
 @MODELS
 @STREAMING
-@pytest.mark.parametrize("fault, described", [
-    # httpx-aiohttp reports a connection closed without an answer as httpx.ConnectTimeout.
-    ("drop", ("could not connect", "timed out")),
-    ("slow-first-byte:3000", ("timed out",)),  # the shared gateway waits 2 s for the first byte
-], ids=["dropped", "timed-out"])
+@pytest.mark.parametrize(
+    "fault, described",
+    [
+        # httpx-aiohttp reports a connection closed without an answer as httpx.ConnectTimeout.
+        ("drop", ("could not connect", "timed out")),
+        ("slow-first-byte:3000", ("timed out",)),  # the shared gateway waits 2 s for the first byte
+    ],
+    ids=["dropped", "timed-out"],
+)
 def test_a_connection_failure_without_fallback_is_a_502(client, usage, model, streaming, fault, described):
     with pytest.raises(openai.InternalServerError) as e:
         _call(client, model, streaming, {"x-sim-fault": fault, **NO_FALLBACK})
@@ -634,8 +779,12 @@ def test_a_connection_failure_without_fallback_is_a_502(client, usage, model, st
 def test_an_error_after_the_first_token_ends_the_stream_with_an_error_event(client, usage, model, fault):
     seen = []
     with client.chat.completions.with_streaming_response.create(
-            model=model, messages=HELLO, stream=True, stream_options={"include_usage": True},
-            extra_headers={"x-sim-fault": fault}) as raw:
+        model=model,
+        messages=HELLO,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_headers={"x-sim-fault": fault},
+    ) as raw:
         request_id = raw.headers["x-request-id"]
         with pytest.raises(openai.APIError) as e:
             for chunk in raw.parse():
@@ -666,8 +815,11 @@ def test_a_context_length_error_with_nothing_larger_to_try_is_the_callers_400(cl
     with pytest.raises(openai.APIStatusError) as e:
         create(client, model=model, messages=HELLO, extra_headers={"x-sim-fault": "status:400:context", **NO_FALLBACK})
     assert e.value.response.headers["x-aipower-attempts"] == "1"
-    assert (e.value.status_code, e.value.type, e.value.code) == (400, "invalid_request_error",
-                                                                 "context_length_exceeded")
+    assert (e.value.status_code, e.value.type, e.value.code) == (
+        400,
+        "invalid_request_error",
+        "context_length_exceeded",
+    )
 
 
 @pytest.mark.parametrize("model", [ANTHROPIC, GEMINI], ids=["anthropic", "gemini"])
@@ -675,12 +827,16 @@ def test_a_parameter_the_vendor_cannot_express_is_a_400_naming_it(client, sim, m
     before = sim.stats()["total"]
     with pytest.raises(openai.BadRequestError) as e:
         client.chat.completions.create(model=model, messages=HELLO, logit_bias={"50256": -100})
-    assert (e.value.type, e.value.param, e.value.code) == ("invalid_request_error", "logit_bias",
-                                                           "unsupported_parameter")
+    assert (e.value.type, e.value.param, e.value.code) == (
+        "invalid_request_error",
+        "logit_bias",
+        "unsupported_parameter",
+    )
     assert sim.stats()["total"] == before
 
 
 # --- usage: cached and reasoning tokens, and their prices ------------------------------------------
+
 
 @MODELS
 @STREAMING
@@ -700,8 +856,7 @@ def _manual() -> str:
 
 @STREAMING
 @pytest.mark.parametrize("marked", ["system", "user"])
-def test_anthropic_prompt_caching_is_recorded_and_priced_at_the_cached_price(client, usage, live_db, streaming,
-                                                                             marked):
+def test_anthropic_prompt_caching_is_recorded_and_priced_at_the_cached_price(client, usage, live_db, streaming, marked):
     # A cache_control on a content part (Anthropic's own field) marks the end of a cacheable prefix.
     manual = {"type": "text", "text": _manual(), "cache_control": {"type": "ephemeral"}}
     question = {"type": "text", "text": "What does the manual say?"}
@@ -710,8 +865,10 @@ def test_anthropic_prompt_caching_is_recorded_and_priced_at_the_cached_price(cli
     else:
         messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": [manual, question]}]
 
-    one, two = answer(client, streaming, model=ANTHROPIC, messages=messages), \
-        answer(client, streaming, model=ANTHROPIC, messages=messages)
+    one, two = (
+        answer(client, streaming, model=ANTHROPIC, messages=messages),
+        answer(client, streaming, model=ANTHROPIC, messages=messages),
+    )
     first, h1, second, h2 = one.usage, one.headers, two.usage, two.headers
     assert first.prompt_tokens == second.prompt_tokens > 1000
     assert first.prompt_tokens_details.cached_tokens == 0  # the first call writes the cache
@@ -726,21 +883,24 @@ def test_anthropic_prompt_caching_is_recorded_and_priced_at_the_cached_price(cli
     assert row1.cached_tokens == 0
     # The first call wrote the prefix to the cache, priced at the catalog's cache-write price.
     assert row1.cache_write_tokens == cached and row2.cache_write_tokens == 0
-    assert row1.upstream_cost_nusd == expected_cost(live_db, ANTHROPIC, prompt=row1.prompt_tokens, cached=0,
-                                                    completion=row1.completion_tokens, write=cached)
-    assert row1.upstream_cost_nusd > expected_cost(live_db, ANTHROPIC, prompt=row1.prompt_tokens, cached=0,
-                                                   completion=row1.completion_tokens)
+    assert row1.upstream_cost_nusd == expected_cost(
+        live_db, ANTHROPIC, prompt=row1.prompt_tokens, cached=0, completion=row1.completion_tokens, write=cached
+    )
+    assert row1.upstream_cost_nusd > expected_cost(
+        live_db, ANTHROPIC, prompt=row1.prompt_tokens, cached=0, completion=row1.completion_tokens
+    )
 
     inp, _, cached_price, _ = catalog_prices(live_db, ANTHROPIC)
     assert cached_price is not None and cached_price < inp
-    assert row2.upstream_cost_nusd == expected_cost(live_db, ANTHROPIC, prompt=row2.prompt_tokens, cached=cached,
-                                                    completion=row2.completion_tokens)
-    uncached = expected_cost(live_db, ANTHROPIC, prompt=row2.prompt_tokens, cached=0,
-                             completion=row2.completion_tokens)
+    assert row2.upstream_cost_nusd == expected_cost(
+        live_db, ANTHROPIC, prompt=row2.prompt_tokens, cached=cached, completion=row2.completion_tokens
+    )
+    uncached = expected_cost(live_db, ANTHROPIC, prompt=row2.prompt_tokens, cached=0, completion=row2.completion_tokens)
     assert row2.upstream_cost_nusd < uncached
     # The read tokens cost exactly the difference between the input and the cached price.
-    assert uncached - row2.upstream_cost_nusd in range(cached * (inp - cached_price) // 1000 - 1,
-                                                       cached * (inp - cached_price) // 1000 + 2)
+    assert uncached - row2.upstream_cost_nusd in range(
+        cached * (inp - cached_price) // 1000 - 1, cached * (inp - cached_price) // 1000 + 2
+    )
 
 
 @pytest.mark.parametrize("model", [GEMINI, OPENAI], ids=["gemini", "openai"])
@@ -753,8 +913,9 @@ def test_cached_tokens_the_vendor_reports_are_recorded_and_priced(client, usage,
     [row] = usage(a.headers["x-request-id"])
     assert_row_matches(row, model, u, stream=streaming)
     assert row.cached_tokens == 12
-    assert row.upstream_cost_nusd == expected_cost(live_db, model, prompt=row.prompt_tokens, cached=12,
-                                                   completion=row.completion_tokens)
+    assert row.upstream_cost_nusd == expected_cost(
+        live_db, model, prompt=row.prompt_tokens, cached=12, completion=row.completion_tokens
+    )
 
 
 @pytest.mark.parametrize("model", [GEMINI, OPENAI], ids=["gemini", "openai"])

@@ -26,18 +26,33 @@ GEMINI = catalog_model("gemini", "gemini-2.5-flash", "https://generativelanguage
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 TOOL_NAMES = ["get_weather", "search_docs", "calc"]
-TOOLS = {name: {"type": "function", "function": {
-    "name": name, "description": f"The {name} tool.",
-    "parameters": {"type": "object", "properties": {"q": {"type": "string"}, "n": {"type": "integer"}},
-                   "required": ["q"]}}} for name in TOOL_NAMES}
-IMAGES = ["data:image/png;base64,iVBORw0KGgo=", "data:image/jpeg;base64,/9j/4AAQSkZJRg==",
-          "https://example.com/cat.jpg"]
+TOOLS = {
+    name: {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": f"The {name} tool.",
+            "parameters": {
+                "type": "object",
+                "properties": {"q": {"type": "string"}, "n": {"type": "integer"}},
+                "required": ["q"],
+            },
+        },
+    }
+    for name in TOOL_NAMES
+}
+IMAGES = [
+    "data:image/png;base64,iVBORw0KGgo=",
+    "data:image/jpeg;base64,/9j/4AAQSkZJRg==",
+    "https://example.com/cat.jpg",
+]
 
 texts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12).filter(lambda s: s != ".")
 maybe_empty_texts = st.one_of(st.just(""), texts)
-json_leaves = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8)
-json_values = st.recursive(json_leaves, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c,
-                                                                                          max_size=3), max_leaves=6)
+json_leaves = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=8)
+json_values = st.recursive(
+    json_leaves, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3), max_leaves=6
+)
 arguments = st.dictionaries(st.text(min_size=1, max_size=6), json_values, max_size=3)
 
 
@@ -59,10 +74,16 @@ def conversations(draw) -> list[dict]:
             if draw(st.booleans()):
                 msgs.append({"role": "user", "content": draw(texts)})
             else:
-                parts = draw(st.lists(st.one_of(
-                    maybe_empty_texts.map(lambda t: {"type": "text", "text": t}),
-                    st.sampled_from(IMAGES).map(lambda u: {"type": "image_url", "image_url": {"url": u}})),
-                    min_size=1, max_size=4))
+                parts = draw(
+                    st.lists(
+                        st.one_of(
+                            maybe_empty_texts.map(lambda t: {"type": "text", "text": t}),
+                            st.sampled_from(IMAGES).map(lambda u: {"type": "image_url", "image_url": {"url": u}}),
+                        ),
+                        min_size=1,
+                        max_size=4,
+                    )
+                )
                 msgs.append({"role": "user", "content": parts})
         elif kind == "assistant":
             msgs.append({"role": "assistant", "content": _text_content(draw)})
@@ -73,15 +94,25 @@ def conversations(draw) -> list[dict]:
             for _ in range(draw(st.integers(1, 3))):
                 args = draw(arguments)
                 raw = "" if not args and draw(st.booleans()) else orjson.dumps(args).decode()
-                made.append({"id": f"call_{calls}_{draw(st.from_regex(r'[A-Za-z0-9]{3,8}', fullmatch=True))}",
-                             "type": "function", "function": {"name": draw(st.sampled_from(TOOL_NAMES)),
-                                                              "arguments": raw}})
+                made.append(
+                    {
+                        "id": f"call_{calls}_{draw(st.from_regex(r'[A-Za-z0-9]{3,8}', fullmatch=True))}",
+                        "type": "function",
+                        "function": {"name": draw(st.sampled_from(TOOL_NAMES)), "arguments": raw},
+                    }
+                )
                 calls += 1
             msgs.append({"role": "assistant", "content": draw(st.one_of(st.none(), texts)), "tool_calls": made})
             for call in draw(st.permutations(made)):
-                result = draw(st.one_of(texts, arguments.map(lambda a: orjson.dumps(a).decode()),
-                                        st.lists(texts, min_size=1, max_size=2).map(
-                                            lambda ts: [{"type": "text", "text": t} for t in ts])))
+                result = draw(
+                    st.one_of(
+                        texts,
+                        arguments.map(lambda a: orjson.dumps(a).decode()),
+                        st.lists(texts, min_size=1, max_size=2).map(
+                            lambda ts: [{"type": "text", "text": t} for t in ts]
+                        ),
+                    )
+                )
                 msgs.append({"role": "tool", "tool_call_id": call["id"], "content": result})
     return msgs
 
@@ -89,21 +120,48 @@ def conversations(draw) -> list[dict]:
 @st.composite
 def requests(draw) -> dict:
     req = {"model": "auto", "messages": draw(conversations())}
-    req.update(draw(st.fixed_dictionaries({}, optional={
-        # Values a vendor may not express come up now and then; most draws are ones it can.
-        "temperature": st.one_of(*[st.floats(0, 1)] * 4, st.floats(1, 2)), "top_p": st.floats(0, 1),
-        "max_tokens": st.integers(1, 8192), "max_completion_tokens": st.integers(1, 8192), "user": texts,
-        "seed": st.integers(-2**31, 2**31), "stop": st.one_of(texts, st.lists(texts, min_size=1, max_size=4)),
-        "n": st.sampled_from([1] * 5 + [2]), "logprobs": st.sampled_from([False] * 5 + [True]),
-        "presence_penalty": st.sampled_from([0] * 5 + [0.5]), "frequency_penalty": st.sampled_from([0.0] * 5 + [-1.5]),
-        "logit_bias": st.sampled_from([{}] * 5 + [{"42": 3}]),
-        "parallel_tool_calls": st.booleans(), "store": st.booleans(),
-        "response_format": st.sampled_from([
-            {"type": "text"}, {"type": "json_object"},
-            {"type": "json_schema", "json_schema": {"name": "answer", "schema": {
-                "type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"],
-                "additionalProperties": False}}}]),
-    })))
+    req.update(
+        draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    # Values a vendor may not express come up now and then; most draws are ones it can.
+                    "temperature": st.one_of(*[st.floats(0, 1)] * 4, st.floats(1, 2)),
+                    "top_p": st.floats(0, 1),
+                    "max_tokens": st.integers(1, 8192),
+                    "max_completion_tokens": st.integers(1, 8192),
+                    "user": texts,
+                    "seed": st.integers(-(2**31), 2**31),
+                    "stop": st.one_of(texts, st.lists(texts, min_size=1, max_size=4)),
+                    "n": st.sampled_from([1] * 5 + [2]),
+                    "logprobs": st.sampled_from([False] * 5 + [True]),
+                    "presence_penalty": st.sampled_from([0] * 5 + [0.5]),
+                    "frequency_penalty": st.sampled_from([0.0] * 5 + [-1.5]),
+                    "logit_bias": st.sampled_from([{}] * 5 + [{"42": 3}]),
+                    "parallel_tool_calls": st.booleans(),
+                    "store": st.booleans(),
+                    "response_format": st.sampled_from(
+                        [
+                            {"type": "text"},
+                            {"type": "json_object"},
+                            {
+                                "type": "json_schema",
+                                "json_schema": {
+                                    "name": "answer",
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {"answer": {"type": "string"}},
+                                        "required": ["answer"],
+                                        "additionalProperties": False,
+                                    },
+                                },
+                            },
+                        ]
+                    ),
+                },
+            )
+        )
+    )
     tools = draw(st.lists(st.sampled_from(TOOL_NAMES), unique=True, max_size=3))
     if tools:
         req["tools"] = [TOOLS[n] for n in tools]
@@ -116,6 +174,7 @@ def requests(draw) -> dict:
 
 
 # --- The canonical form of a conversation -------------------------------------------------------
+
 
 def _texts(content) -> list[str]:
     if content is None:
@@ -151,8 +210,11 @@ def canonical(req: dict, *, gemini: bool = False) -> tuple[list, list]:
         if role in ("system", "developer"):
             system += [t for t in _texts(content) if t]
         elif role == "user":
-            items = [("text", content)] if isinstance(content, str) else [
-                ("text", p["text"]) if p["type"] == "text" else ("image", p["image_url"]["url"]) for p in content]
+            items = (
+                [("text", content)]
+                if isinstance(content, str)
+                else [("text", p["text"]) if p["type"] == "text" else ("image", p["image_url"]["url"]) for p in content]
+            )
             _add(turns, "user", [i for i in items if i != ("text", "")])
         elif role == "assistant":
             items = [("text", t) for t in _texts(content) if t]
@@ -163,8 +225,11 @@ def canonical(req: dict, *, gemini: bool = False) -> tuple[list, list]:
             _add(turns, "assistant", items)
         else:
             text = "".join(_texts(content))
-            item = ("result", names[m["tool_call_id"]], _tool_response(text)) if gemini else (
-                "result", m["tool_call_id"], text)
+            item = (
+                ("result", names[m["tool_call_id"]], _tool_response(text))
+                if gemini
+                else ("result", m["tool_call_id"], text)
+            )
             _add(turns, "user", [item])
     return system, turns
 
@@ -180,14 +245,16 @@ def anthropic_canonical(body: dict) -> tuple[list, list]:
                 items.append(("text", b["text"]))
             elif b["type"] == "image":
                 src = b["source"]
-                items.append(("image", src["url"] if src["type"] == "url"
-                              else f"data:{src['media_type']};base64,{src['data']}"))
+                items.append(
+                    ("image", src["url"] if src["type"] == "url" else f"data:{src['media_type']};base64,{src['data']}")
+                )
             elif b["type"] == "tool_use":
                 items.append(("call", b["id"], b["name"], b["input"]))
             else:
                 inner = b.get("content", "")
-                items.append(("result", b["tool_use_id"], inner if isinstance(inner, str)
-                              else "".join(x["text"] for x in inner)))
+                items.append(
+                    ("result", b["tool_use_id"], inner if isinstance(inner, str) else "".join(x["text"] for x in inner))
+                )
         turns.append(({"user": "user", "assistant": "assistant"}[m["role"]], items))
     return system, turns
 
@@ -223,14 +290,24 @@ def _json_requested(req) -> bool:
 
 # --- Requests -----------------------------------------------------------------------------------
 
+
 def _no_messages(req) -> set[str]:
     return set() if canonical(req)[1] else {"messages"}
 
 
 def anthropic_offending(req) -> set[str]:
-    return {name for name, test in [
-        ("n", lambda v: v > 1), ("logprobs", bool), ("presence_penalty", bool), ("frequency_penalty", bool),
-        ("logit_bias", bool), ("temperature", lambda v: v > 1)] if name in req and test(req[name])} | _no_messages(req)
+    return {
+        name
+        for name, test in [
+            ("n", lambda v: v > 1),
+            ("logprobs", bool),
+            ("presence_penalty", bool),
+            ("frequency_penalty", bool),
+            ("logit_bias", bool),
+            ("temperature", lambda v: v > 1),
+        ]
+        if name in req and test(req[name])
+    } | _no_messages(req)
 
 
 @SETTINGS
@@ -263,8 +340,11 @@ def test_anthropic_keeps_every_message_and_parameter_or_names_the_one_it_cannot(
     for t in body.get("tools", []):
         if t["name"] != JSON_TOOL:
             assert t["input_schema"] == TOOLS[t["name"]]["function"]["parameters"]
-    expected = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}.get(choice) if (
-        isinstance(choice, str)) else ({"type": "tool", "name": choice["function"]["name"]} if choice else None)
+    expected = (
+        {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}.get(choice)
+        if (isinstance(choice, str))
+        else ({"type": "tool", "name": choice["function"]["name"]} if choice else None)
+    )
     if json_tool:
         expected = {"type": "any"} if choice != "none" and caller_tools else {"type": "tool", "name": JSON_TOOL}
     if names and req.get("parallel_tool_calls") is False:
@@ -287,9 +367,18 @@ def test_gemini_keeps_every_message_and_parameter_or_names_the_one_it_cannot(req
     assert gemini_canonical(body) == canonical(req, gemini=True)
 
     gen = body.get("generationConfig", {})
-    expected = {theirs: req[ours] for ours, theirs in (
-        ("temperature", "temperature"), ("top_p", "topP"), ("n", "candidateCount"), ("seed", "seed"),
-        ("presence_penalty", "presencePenalty"), ("frequency_penalty", "frequencyPenalty")) if ours in req}
+    expected = {
+        theirs: req[ours]
+        for ours, theirs in (
+            ("temperature", "temperature"),
+            ("top_p", "topP"),
+            ("n", "candidateCount"),
+            ("seed", "seed"),
+            ("presence_penalty", "presencePenalty"),
+            ("frequency_penalty", "frequencyPenalty"),
+        )
+        if ours in req
+    }
     if req.get("max_completion_tokens") or req.get("max_tokens"):
         expected["maxOutputTokens"] = req.get("max_completion_tokens") or req.get("max_tokens")
     if _stop(req):
@@ -313,38 +402,63 @@ def test_gemini_keeps_every_message_and_parameter_or_names_the_one_it_cannot(req
 
 # --- Answers: whole and streamed ----------------------------------------------------------------
 
+
 def pieces(draw, text: str) -> list[str]:
     cuts = sorted(set(draw(st.lists(st.integers(0, len(text)), max_size=4))))
     return [p for p in (text[a:b] for a, b in pairwise([0, *cuts, len(text)])) if p]
 
 
-anthropic_blocks = st.lists(st.one_of(
-    texts.map(lambda t: {"type": "text", "text": t}),
-    texts.map(lambda t: {"type": "thinking", "thinking": t, "signature": "c2ln"}),
-    st.tuples(st.sampled_from(TOOL_NAMES), arguments).map(
-        lambda x: {"type": "tool_use", "name": x[0], "input": x[1]})), max_size=4)
+anthropic_blocks = st.lists(
+    st.one_of(
+        texts.map(lambda t: {"type": "text", "text": t}),
+        texts.map(lambda t: {"type": "thinking", "thinking": t, "signature": "c2ln"}),
+        st.tuples(st.sampled_from(TOOL_NAMES), arguments).map(
+            lambda x: {"type": "tool_use", "name": x[0], "input": x[1]}
+        ),
+    ),
+    max_size=4,
+)
 
 
 @SETTINGS
-@given(data=st.data(), blocks=anthropic_blocks, json_tool=st.booleans(),
-       stop=st.sampled_from(["end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal"]),
-       usage=st.fixed_dictionaries({"input_tokens": st.integers(0, 10**6), "output_tokens": st.integers(0, 10**5),
-                                    "cache_read_input_tokens": st.integers(0, 10**6),
-                                    "cache_creation_input_tokens": st.integers(0, 10**6)}))
+@given(
+    data=st.data(),
+    blocks=anthropic_blocks,
+    json_tool=st.booleans(),
+    stop=st.sampled_from(["end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal"]),
+    usage=st.fixed_dictionaries(
+        {
+            "input_tokens": st.integers(0, 10**6),
+            "output_tokens": st.integers(0, 10**5),
+            "cache_read_input_tokens": st.integers(0, 10**6),
+            "cache_creation_input_tokens": st.integers(0, 10**6),
+        }
+    ),
+)
 def test_anthropic_answers_the_same_whole_and_streamed(data, blocks, json_tool, stop, usage):
     blocks = [{**b, "id": f"toolu_{i}"} if b["type"] == "tool_use" else b for i, b in enumerate(blocks)]
     if json_tool:  # the forced JSON tool comes alone
         blocks = [{"type": "tool_use", "id": "toolu_j", "name": JSON_TOOL, "input": data.draw(arguments)}]
-    message = {"id": "msg_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
-               "content": blocks, "stop_reason": stop, "stop_sequence": None, "usage": usage}
+    message = {
+        "id": "msg_01",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5",
+        "content": blocks,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": usage,
+    }
     body, whole_usage = from_anthropic(message, json_tool=json_tool)
 
-    start = {**message, "content": [], "stop_reason": None,
-             "usage": {**usage, "output_tokens": 1}}
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
     events = [{"type": "message_start", "message": start}]
     for i, b in enumerate(blocks):
-        opened = {"type": "tool_use", "id": b["id"], "name": b["name"], "input": {}} if b["type"] == "tool_use" else (
-            {"type": b["type"], b["type"]: ""})
+        opened = (
+            {"type": "tool_use", "id": b["id"], "name": b["name"], "input": {}}
+            if b["type"] == "tool_use"
+            else ({"type": b["type"], b["type"]: ""})
+        )
         events.append({"type": "content_block_start", "index": i, "content_block": opened})
         if b["type"] == "text":
             deltas = [{"type": "text_delta", "text": p} for p in pieces(data.draw, b["text"])]
@@ -359,8 +473,13 @@ def test_anthropic_answers_the_same_whole_and_streamed(data, blocks, json_tool, 
                 events.append({"type": "ping"})
             events.append({"type": "content_block_delta", "index": i, "delta": d})
         events.append({"type": "content_block_stop", "index": i})
-    events.append({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                   "usage": {"output_tokens": usage["output_tokens"]}})
+    events.append(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop, "stop_sequence": None},
+            "usage": {"output_tokens": usage["output_tokens"]},
+        }
+    )
     events.append({"type": "message_stop"})
 
     translator = AnthropicStream("claude-sonnet-4-5", json_tool=json_tool)
@@ -368,29 +487,43 @@ def test_anthropic_answers_the_same_whole_and_streamed(data, blocks, json_tool, 
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     streamed, streamed_usage = assemble(chunks)
     same_answer(body, streamed, streamed_usage)
-    assert whole_usage.prompt_tokens == (usage["input_tokens"] + usage["cache_read_input_tokens"]
-                                         + usage["cache_creation_input_tokens"])
+    assert whole_usage.prompt_tokens == (
+        usage["input_tokens"] + usage["cache_read_input_tokens"] + usage["cache_creation_input_tokens"]
+    )
 
 
-gemini_parts = st.lists(st.one_of(
-    texts.map(lambda t: {"text": t}),
-    texts.map(lambda t: {"text": t, "thought": True}),
-    st.tuples(st.sampled_from(TOOL_NAMES), arguments).map(lambda x: {"functionCall": {"name": x[0], "args": x[1]}})),
-    max_size=4)
+gemini_parts = st.lists(
+    st.one_of(
+        texts.map(lambda t: {"text": t}),
+        texts.map(lambda t: {"text": t, "thought": True}),
+        st.tuples(st.sampled_from(TOOL_NAMES), arguments).map(lambda x: {"functionCall": {"name": x[0], "args": x[1]}}),
+    ),
+    max_size=4,
+)
 
 
 @SETTINGS
-@given(data=st.data(), candidates=st.lists(st.tuples(gemini_parts, st.sampled_from(["STOP", "MAX_TOKENS", "SAFETY"])),
-                                           min_size=1, max_size=2),
-       usage=st.fixed_dictionaries({"promptTokenCount": st.integers(0, 10**6),
-                                    "candidatesTokenCount": st.integers(0, 10**5)},
-                                   optional={"thoughtsTokenCount": st.integers(0, 10**5),
-                                             "cachedContentTokenCount": st.integers(0, 10**5)}),
-       single=st.booleans())
+@given(
+    data=st.data(),
+    candidates=st.lists(
+        st.tuples(gemini_parts, st.sampled_from(["STOP", "MAX_TOKENS", "SAFETY"])), min_size=1, max_size=2
+    ),
+    usage=st.fixed_dictionaries(
+        {"promptTokenCount": st.integers(0, 10**6), "candidatesTokenCount": st.integers(0, 10**5)},
+        optional={"thoughtsTokenCount": st.integers(0, 10**5), "cachedContentTokenCount": st.integers(0, 10**5)},
+    ),
+    single=st.booleans(),
+)
 def test_gemini_answers_the_same_whole_and_streamed(data, candidates, usage, single):
-    response = {"candidates": [{"index": i, "finishReason": reason, "content": {"role": "model", "parts": parts}}
-                               for i, (parts, reason) in enumerate(candidates)],
-                "usageMetadata": usage, "modelVersion": "gemini-2.5-flash", "responseId": "r1"}
+    response = {
+        "candidates": [
+            {"index": i, "finishReason": reason, "content": {"role": "model", "parts": parts}}
+            for i, (parts, reason) in enumerate(candidates)
+        ],
+        "usageMetadata": usage,
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": "r1",
+    }
     body, _ = from_gemini(response, single_tool_call=single)
 
     # Stream each candidate's parts over several events, text cut into pieces; the last event
@@ -401,11 +534,24 @@ def test_gemini_answers_the_same_whole_and_streamed(data, candidates, usage, sin
             split = pieces(data.draw, part["text"]) if "text" in part else [None]
             for p in split:
                 sent = part if p is None else {**part, "text": p}
-                events.append({"candidates": [{"index": i, "content": {"role": "model", "parts": [sent]}}],
-                               "usageMetadata": {"promptTokenCount": usage["promptTokenCount"]}, "responseId": "r1"})
-    events.append({"candidates": [{"index": i, "finishReason": reason, "content": {"role": "model", "parts": []}}
-                                  for i, (_, reason) in enumerate(candidates)],
-                   "usageMetadata": usage, "modelVersion": "gemini-2.5-flash", "responseId": "r1"})
+                events.append(
+                    {
+                        "candidates": [{"index": i, "content": {"role": "model", "parts": [sent]}}],
+                        "usageMetadata": {"promptTokenCount": usage["promptTokenCount"]},
+                        "responseId": "r1",
+                    }
+                )
+    events.append(
+        {
+            "candidates": [
+                {"index": i, "finishReason": reason, "content": {"role": "model", "parts": []}}
+                for i, (_, reason) in enumerate(candidates)
+            ],
+            "usageMetadata": usage,
+            "modelVersion": "gemini-2.5-flash",
+            "responseId": "r1",
+        }
+    )
     translator = GeminiStream("gemini-2.5-flash", single_tool_call=single)
     chunks = [c for e in events for c in translator.feed(e)] + translator.close()
     streamed, streamed_usage = assemble(chunks)

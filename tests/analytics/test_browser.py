@@ -21,9 +21,15 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium
 @pytest.fixture(scope="module")
 def site(test_database_url, simulator, tmp_path_factory):
     outbox = tmp_path_factory.mktemp("outbox")
-    server = start_gateway(database_url=test_database_url, simulator_url=simulator.url, DEBUG="1", SECURE_COOKIES="0",
-                           EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
-                           EMAIL_FILE_PATH=str(outbox), AIPOWER_TRIAL_CREDIT_NUSD="5000000000")
+    server = start_gateway(
+        database_url=test_database_url,
+        simulator_url=simulator.url,
+        DEBUG="1",
+        SECURE_COOKIES="0",
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(outbox),
+        AIPOWER_TRIAL_CREDIT_NUSD="5000000000",
+    )
     server.outbox = outbox
     yield server
     server.stop()
@@ -36,10 +42,10 @@ def create_key(page, name: str) -> str:
 
 
 def usage_rows(live_db, email: str, expect: int):
+    from django.db import connection
+
     from accounts.models import Membership
     from analytics.models import UsageRecord
-
-    from django.db import connection
 
     deadline = time.monotonic() + 10
     with live_db.unblock():
@@ -82,14 +88,25 @@ def test_it_shows_a_new_customer_what_their_calls_cost(site, live_db, artifacts,
             page.goto(site.url + "/keys/")
             batch = create_key(page, "batch")
 
-            calls = [(backend, "auto", False), (backend, "auto", False), (backend, "auto-cheap", True),
-                     (backend, "auto-cheap", False), (batch, "auto-best", False), (batch, "auto-best", True)]
+            calls = [
+                (backend, "auto", False),
+                (backend, "auto", False),
+                (backend, "auto-cheap", True),
+                (backend, "auto-cheap", False),
+                (batch, "auto-best", False),
+                (batch, "auto-best", True),
+            ]
             for key, model, stream in calls:
                 with openai.OpenAI(base_url=site.url + "/v1", api_key=key, max_retries=0, timeout=30) as client:
                     if stream:
-                        list(client.chat.completions.create(model=model, stream=True,
-                                                            stream_options={"include_usage": True},
-                                                            messages=[{"role": "user", "content": "Stream a haiku."}]))
+                        list(
+                            client.chat.completions.create(
+                                model=model,
+                                stream=True,
+                                stream_options={"include_usage": True},
+                                messages=[{"role": "user", "content": "Stream a haiku."}],
+                            )
+                        )
                     else:
                         client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Hello!"}])
             rows = usage_rows(live_db, email, len(calls))
@@ -100,8 +117,10 @@ def test_it_shows_a_new_customer_what_their_calls_cost(site, live_db, artifacts,
             expect(page).to_have_url(site.url + "/dashboard/analytics")
             expect(page.locator("#total-requests")).to_have_text(str(len(calls)))
             expect(page.locator("#total-spend")).to_have_text(format_usd(total_nusd))
-            page.wait_for_function("() => ['spend-chart', 'volume-chart', 'latency-chart', 'rates-chart']"
-                                   ".every(id => Chart.getChart(id) && Chart.getChart(id).getDatasetMeta(0).data.length)")
+            page.wait_for_function(
+                "() => ['spend-chart', 'volume-chart', 'latency-chart', 'rates-chart']"
+                ".every(id => Chart.getChart(id) && Chart.getChart(id).getDatasetMeta(0).data.length)"
+            )
             drawn = page.evaluate("""() => {
                 const spend = Chart.getChart('spend-chart').data.datasets;
                 const data = JSON.parse(document.getElementById('chart-data').textContent);
@@ -109,8 +128,11 @@ def test_it_shows_a_new_customer_what_their_calls_cost(site, live_db, artifacts,
                         spend_nusd: Object.values(data.spend).flat().reduce((a, b) => a + b, 0),
                         requests: Chart.getChart('volume-chart').data.datasets[0].data.reduce((a, b) => a + b, 0)};
             }""")
-            assert drawn == {"routes": ["auto", "auto-best", "auto-cheap"], "spend_nusd": total_nusd,
-                             "requests": len(calls)}
+            assert drawn == {
+                "routes": ["auto", "auto-best", "auto-cheap"],
+                "spend_nusd": total_nusd,
+                "requests": len(calls),
+            }
             page.screenshot(path=artifacts / "analytics-dashboard.png", full_page=True)
 
             batch_rows = [r for r in rows if r.route == "auto-best"]

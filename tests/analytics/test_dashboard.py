@@ -45,16 +45,31 @@ def body(resp) -> str:
 
 
 def sums(rows):
-    return {"requests": len(rows), "charged_nusd": sum(r.charged_nusd for r in rows),
-            "prompt_tokens": sum(r.prompt_tokens for r in rows), "cached_tokens": sum(r.cached_tokens for r in rows),
-            "cache_write_tokens": sum(r.cache_write_tokens for r in rows),
-            "errors": sum(r.status != "ok" for r in rows), "fallbacks": sum(r.attempts > 1 for r in rows)}
+    return {
+        "requests": len(rows),
+        "charged_nusd": sum(r.charged_nusd for r in rows),
+        "prompt_tokens": sum(r.prompt_tokens for r in rows),
+        "cached_tokens": sum(r.cached_tokens for r in rows),
+        "cache_write_tokens": sum(r.cache_write_tokens for r in rows),
+        "errors": sum(r.status != "ok" for r in rows),
+        "fallbacks": sum(r.attempts > 1 for r in rows),
+    }
 
 
 def totals_of(resp):
     t = resp.context["totals"]
-    return {k: t[k] for k in ("requests", "charged_nusd", "prompt_tokens", "cached_tokens", "cache_write_tokens",
-                              "errors", "fallbacks")}
+    return {
+        k: t[k]
+        for k in (
+            "requests",
+            "charged_nusd",
+            "prompt_tokens",
+            "cached_tokens",
+            "cache_write_tokens",
+            "errors",
+            "fallbacks",
+        )
+    }
 
 
 def test_a_viewer_sees_the_totals_of_their_organization_raw_and_rolled_up_alike(org, data):
@@ -116,8 +131,9 @@ def test_it_refuses_a_bad_query_with_a_form_error(org, data):
 
 def test_a_custom_range_covers_whole_days(org, data):
     today = timezone.now().date()
-    resp = org.client_for(org.owner).get(URL, {"range": "custom", "start": (today - timedelta(days=1)).isoformat(),
-                                                "end": today.isoformat()})
+    resp = org.client_for(org.owner).get(
+        URL, {"range": "custom", "start": (today - timedelta(days=1)).isoformat(), "end": today.isoformat()}
+    )
     assert resp.status_code == 200
     day0 = resp.context["rng"].start
     assert totals_of(resp) == sums([r for r in data["rows"] if r.created_at >= day0])
@@ -126,14 +142,34 @@ def test_a_custom_range_covers_whole_days(org, data):
 def test_savings_against_the_baseline_match_a_hand_computed_example(org):
     key = apikey_create(organization=org.organization, name="k")[0]
     at = hour_floor(timezone.now()) - timedelta(hours=2)
-    UsageRecord.objects.bulk_create([
-        usage_row(org.organization.pk, at, api_key_id=key.pk, route="auto-cheap", served_model="bytedance/doubao-pro-256k",
-                  prompt_tokens=600_000, cached_tokens=200_000, cache_write_tokens=0, completion_tokens=40_000,
-                  charged_nusd=300_000_000),
-        usage_row(org.organization.pk, at, api_key_id=key.pk, route="auto-cheap", served_model="qwen/qwen-turbo",
-                  prompt_tokens=400_000, cached_tokens=0, cache_write_tokens=100_000, completion_tokens=60_000,
-                  charged_nusd=200_000_000),
-    ])
+    UsageRecord.objects.bulk_create(
+        [
+            usage_row(
+                org.organization.pk,
+                at,
+                api_key_id=key.pk,
+                route="auto-cheap",
+                served_model="bytedance/doubao-pro-256k",
+                prompt_tokens=600_000,
+                cached_tokens=200_000,
+                cache_write_tokens=0,
+                completion_tokens=40_000,
+                charged_nusd=300_000_000,
+            ),
+            usage_row(
+                org.organization.pk,
+                at,
+                api_key_id=key.pk,
+                route="auto-cheap",
+                served_model="qwen/qwen-turbo",
+                prompt_tokens=400_000,
+                cached_tokens=0,
+                cache_write_tokens=100_000,
+                completion_tokens=60_000,
+                charged_nusd=200_000_000,
+            ),
+        ]
+    )
     resp = org.client_for(org.viewer).get(URL, {"range": "24h"})  # default baseline: auto-best's first model
     assert resp.context["baseline"].public_id == "anthropic/claude-opus-4.6"
     [row] = resp.context["savings"]
@@ -168,18 +204,45 @@ def test_the_request_log_pages_newest_first_without_gaps_or_repeats(org, data):
 
 
 def test_a_request_detail_shows_attempts_tokens_prices_and_cost(org):
-    row = usage_row(org.organization.pk, timezone.now(), request_id="req_detail0001", attempts=2, charged_nusd=1_234_567,
-                    attempt_log=[{"model": "deepseek/deepseek-chat", "provider": "deepseek", "status": "error",
-                                  "error": "status_503", "ms": 12},
-                                 {"model": "qwen/qwen-plus", "provider": "qwen", "status": "ok", "ms": 340}],
-                    prompt_tokens=1000, cached_tokens=300, completion_tokens=50, ttft_ms=210,
-                    input_price_usd_micro_per_mtok=270_000, output_price_usd_micro_per_mtok=1_100_000)
+    row = usage_row(
+        org.organization.pk,
+        timezone.now(),
+        request_id="req_detail0001",
+        attempts=2,
+        charged_nusd=1_234_567,
+        attempt_log=[
+            {
+                "model": "deepseek/deepseek-chat",
+                "provider": "deepseek",
+                "status": "error",
+                "error": "status_503",
+                "ms": 12,
+            },
+            {"model": "qwen/qwen-plus", "provider": "qwen", "status": "ok", "ms": 340},
+        ],
+        prompt_tokens=1000,
+        cached_tokens=300,
+        completion_tokens=50,
+        ttft_ms=210,
+        input_price_usd_micro_per_mtok=270_000,
+        output_price_usd_micro_per_mtok=1_100_000,
+    )
     UsageRecord.objects.bulk_create([row])
     resp = org.client_for(org.viewer).get(f"{URL}/requests/req_detail0001")
     assert resp.status_code == 200
     text = resp.text
-    for expected in ("req_detail0001", "deepseek/deepseek-chat", "status_503", "qwen/qwen-plus", "340 ms", "210 ms",
-                     "$0.001234567", "$0.27", "$1.10", "300 cached"):
+    for expected in (
+        "req_detail0001",
+        "deepseek/deepseek-chat",
+        "status_503",
+        "qwen/qwen-plus",
+        "340 ms",
+        "210 ms",
+        "$0.001234567",
+        "$0.27",
+        "$1.10",
+        "300 cached",
+    ):
         assert expected in text, expected
 
 

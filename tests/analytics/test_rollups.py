@@ -16,8 +16,19 @@ from tests.analytics.conftest import random_rows, usage_row
 
 pytestmark = pytest.mark.django_db
 
-COUNTED = ("requests", "prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens",
-           "reasoning_tokens", "upstream_cost_nusd", "charged_nusd", "fallbacks", "latency_sum_ms", "ttft_count")
+COUNTED = (
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "upstream_cost_nusd",
+    "charged_nusd",
+    "fallbacks",
+    "latency_sum_ms",
+    "ttft_count",
+)
 
 
 def by_hand(rows, bucket) -> dict:
@@ -26,8 +37,15 @@ def by_hand(rows, bucket) -> dict:
     for r in rows:
         g = out[(bucket(r.created_at),) + tuple(getattr(r, d) for d in DIMS)]
         g["requests"] += 1
-        for f in ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
-                  "upstream_cost_nusd", "charged_nusd"):
+        for f in (
+            "prompt_tokens",
+            "completion_tokens",
+            "cached_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+            "upstream_cost_nusd",
+            "charged_nusd",
+        ):
             g[f] += getattr(r, f)
         g["fallbacks"] += r.attempts > 1
         g["latency_sum_ms"] += r.latency_ms
@@ -69,7 +87,11 @@ def test_it_rolls_up_hours_and_days_to_exactly_the_raw_rows(org_and_keys, rng):
     assert stored("d", org.pk) == by_hand(rows, day_floor)
     # The cut-short streams and cache tokens are really in there (the data exercises them).
     assert UsageRollup.objects.filter(period="h", organization=org, status="stream_interrupted").exists()
-    assert sum(v["cache_write_tokens"] for v in stored("d", org.pk).values()) == sum(r.cache_write_tokens for r in rows) > 0
+    assert (
+        sum(v["cache_write_tokens"] for v in stored("d", org.pk).values())
+        == sum(r.cache_write_tokens for r in rows)
+        > 0
+    )
 
 
 def test_it_gives_the_same_rollups_when_run_again(org_and_keys, rng):
@@ -91,8 +113,9 @@ def test_it_picks_up_rows_that_arrive_late(org_and_keys):
     org, keys = org_and_keys
     now = timezone.now()
     old_hour = hour_floor(now) - timedelta(hours=6)
-    UsageRecord.objects.bulk_create([usage_row(org.pk, old_hour + timedelta(minutes=5), api_key_id=keys[0],
-                                               prompt_tokens=10, charged_nusd=100)])
+    UsageRecord.objects.bulk_create(
+        [usage_row(org.pk, old_hour + timedelta(minutes=5), api_key_id=keys[0], prompt_tokens=10, charged_nusd=100)]
+    )
     rollup_due(now)
     # Written after its hour was rolled up (a retried write after an outage, say).
     late = usage_row(org.pk, old_hour + timedelta(minutes=50), api_key_id=keys[0], prompt_tokens=7, charged_nusd=11)
@@ -117,8 +140,10 @@ def test_it_expires_old_usage_rows_after_rolling_them_up_and_keeps_the_rollups(o
     now = timezone.now()
     old = hour_floor(now) - timedelta(days=3)
     recent = hour_floor(now) - timedelta(hours=3)
-    UsageRecord.objects.bulk_create([usage_row(org.pk, old + timedelta(minutes=i), charged_nusd=5) for i in range(7)]
-                                    + [usage_row(org.pk, recent, charged_nusd=9)])
+    UsageRecord.objects.bulk_create(
+        [usage_row(org.pk, old + timedelta(minutes=i), charged_nusd=5) for i in range(7)]
+        + [usage_row(org.pk, recent, charged_nusd=9)]
+    )
     # Rolled up while inside the retention period, then the period is shortened and they expire.
     settings.AIPOWER_USAGE_RETENTION_DAYS = 90
     rollup_due(now)

@@ -45,14 +45,17 @@ def test_it_reports_the_dashboards_totals_and_groups_that_add_up(org, api, data)
     assert totals["charged_usd"] == usd_text(totals["charged_nusd"])
     assert totals["cache_write_tokens"] == sum(r.cache_write_tokens for r in rows)
     page = org.client_for(org.viewer).get("/dashboard/analytics", {"range": "7d"})
-    assert {k: page.context["totals"][k] for k in totals if k in page.context["totals"]} == \
-        {k: v for k, v in totals.items() if k in page.context["totals"]}
+    assert {k: page.context["totals"][k] for k in totals if k in page.context["totals"]} == {
+        k: v for k, v in totals.items() if k in page.context["totals"]
+    }
 
     for group_by in ("day", "hour", "route", "model", "key", "provider"):
         groups = api.get("/api/usage/", {"range": "7d", "group_by": group_by}).json()["groups"]
         assert sum(g["requests"] for g in groups) == len(rows), group_by
         assert sum(g["charged_nusd"] for g in groups) == totals["charged_nusd"], group_by
-    by_key = {g["group"]: g["requests"] for g in api.get("/api/usage/", {"range": "7d", "group_by": "key"}).json()["groups"]}
+    by_key = {
+        g["group"]: g["requests"] for g in api.get("/api/usage/", {"range": "7d", "group_by": "key"}).json()["groups"]
+    }
     assert by_key == {k: sum(1 for r in rows if r.api_key_id == k) for k in data["keys"]}
     hours = api.get("/api/usage/", {"range": "7d", "group_by": "hour"}).json()["groups"]
     assert len(hours) == len({hour_floor(r.created_at) for r in rows})
@@ -67,8 +70,9 @@ def test_it_pages_the_request_log(api, data):
         after = body["next"]
         if not after:
             break
-    assert [r["request_id"] for r in seen] == [r.request_id for r in sorted(
-        data["rows"], key=lambda r: (r.created_at, r.pk), reverse=True)]
+    assert [r["request_id"] for r in seen] == [
+        r.request_id for r in sorted(data["rows"], key=lambda r: (r.created_at, r.pk), reverse=True)
+    ]
     assert seen[0]["charged_usd"] == usd_text(seen[0]["charged_nusd"])
 
 

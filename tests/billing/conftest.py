@@ -56,8 +56,9 @@ def fund(organization_id: int, amount_nusd: int):
     from billing.models import LedgerEntry
     from billing.services import ledger_post
 
-    return ledger_post(organization_id=organization_id, kind=LedgerEntry.Kind.ADJUSTMENT, amount_nusd=amount_nusd,
-                       note="test funds")
+    return ledger_post(
+        organization_id=organization_id, kind=LedgerEntry.Kind.ADJUSTMENT, amount_nusd=amount_nusd, note="test funds"
+    )
 
 
 def state(organization_id: int) -> dict:
@@ -74,9 +75,13 @@ def _state(organization_id: int) -> dict:
     from billing.selectors import ledger_sum
 
     account = CreditAccount.objects.get(organization_id=organization_id)
-    return {"balance": account.balance_nusd, "reserved": account.reserved_nusd, "ledger": ledger_sum(organization_id),
-            "open": Reservation.objects.filter(organization_id=organization_id, expired=False).count(),
-            "rows": Reservation.objects.filter(organization_id=organization_id).count()}
+    return {
+        "balance": account.balance_nusd,
+        "reserved": account.reserved_nusd,
+        "ledger": ledger_sum(organization_id),
+        "open": Reservation.objects.filter(organization_id=organization_id, expired=False).count(),
+        "rows": Reservation.objects.filter(organization_id=organization_id).count(),
+    }
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -89,8 +94,10 @@ def _billing_connections_closed(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,16 @@ def sign(payload: bytes, *, secret: str = WEBHOOK_SECRET, timestamp: int | None 
 
 
 def event(type_: str, obj: dict, *, event_id: str | None = None) -> dict:
-    return {"id": event_id or f"evt_{next(_ids)}", "object": "event", "type": type_, "api_version": "2025-04-30.basil",
-            "created": int(time.time()), "livemode": False, "pending_webhooks": 1, "data": {"object": obj}}
+    return {
+        "id": event_id or f"evt_{next(_ids)}",
+        "object": "event",
+        "type": type_,
+        "api_version": "2025-04-30.basil",
+        "created": int(time.time()),
+        "livemode": False,
+        "pending_webhooks": 1,
+        "data": {"object": obj},
+    }
 
 
 _ids = itertools.count(1000)
@@ -83,8 +91,12 @@ class FakeStripe:
 
     def deliver(self, evt: dict, *, url: str | None = None) -> int:
         payload = json.dumps(evt).encode()
-        req = urllib.request.Request(url or self.webhook_url, data=payload, method="POST", headers={
-            "Content-Type": "application/json", "Stripe-Signature": sign(payload)})
+        req = urllib.request.Request(
+            url or self.webhook_url,
+            data=payload,
+            method="POST",
+            headers={"Content-Type": "application/json", "Stripe-Signature": sign(payload)},
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 status = r.status
@@ -99,16 +111,30 @@ class FakeStripe:
         with self._lock:
             s = self.sessions[session_id]
             pi = f"pi_{next(_ids)}"
-            s.update(status="complete", payment_status="paid", payment_intent=pi,
-                     customer=s["customer"] or f"cus_{next(_ids)}")
-            intent = {"id": pi, "object": "payment_intent", "amount": s["amount_total"],
-                      "amount_received": s["amount_total"],
-                      "currency": "usd", "status": "succeeded", "customer": s["customer"],
-                      "payment_method": f"pm_{next(_ids)}", "metadata": s["payment_intent_metadata"],
-                      "latest_charge": f"ch_{next(_ids)}"}
+            s.update(
+                status="complete",
+                payment_status="paid",
+                payment_intent=pi,
+                customer=s["customer"] or f"cus_{next(_ids)}",
+            )
+            intent = {
+                "id": pi,
+                "object": "payment_intent",
+                "amount": s["amount_total"],
+                "amount_received": s["amount_total"],
+                "currency": "usd",
+                "status": "succeeded",
+                "customer": s["customer"],
+                "payment_method": f"pm_{next(_ids)}",
+                "metadata": s["payment_intent_metadata"],
+                "latest_charge": f"ch_{next(_ids)}",
+            }
             self.intents[pi] = intent
-        events = [event("checkout.session.completed", self.public(s)), event("payment_intent.succeeded", intent),
-                  event("charge.succeeded", self.charge(intent))]
+        events = [
+            event("checkout.session.completed", self.public(s)),
+            event("payment_intent.succeeded", intent),
+            event("charge.succeeded", self.charge(intent)),
+        ]
         if deliver:
             for e in events:
                 self.deliver(e)
@@ -120,10 +146,17 @@ class FakeStripe:
 
     @staticmethod
     def charge(intent: dict, *, amount_refunded: int = 0) -> dict:
-        return {"id": intent["latest_charge"], "object": "charge", "amount": intent["amount"],
-                "amount_refunded": amount_refunded, "refunded": amount_refunded >= intent["amount"],
-                "payment_intent": intent["id"], "customer": intent["customer"], "status": "succeeded",
-                "receipt_url": f"https://pay.stripe.com/receipts/{intent['latest_charge']}"}
+        return {
+            "id": intent["latest_charge"],
+            "object": "charge",
+            "amount": intent["amount"],
+            "amount_refunded": amount_refunded,
+            "refunded": amount_refunded >= intent["amount"],
+            "payment_intent": intent["id"],
+            "customer": intent["customer"],
+            "status": "succeeded",
+            "receipt_url": f"https://pay.stripe.com/receipts/{intent['latest_charge']}",
+        }
 
     # --- The API ----------------------------------------------------------------------------------
 
@@ -137,8 +170,13 @@ class FakeStripe:
             if key in self._idem:
                 first_params, status, body = self._idem[key]
                 if first_params != params:
-                    return 400, {"error": {"type": "idempotency_error", "message": "Keys for idempotent requests "
-                                           "can only be used with the same parameters they were first used with."}}
+                    return 400, {
+                        "error": {
+                            "type": "idempotency_error",
+                            "message": "Keys for idempotent requests "
+                            "can only be used with the same parameters they were first used with.",
+                        }
+                    }
                 return status, body
         status, body = self._create(path, params)
         with self._lock:
@@ -153,35 +191,65 @@ class FakeStripe:
             price = item["price_data"]
             need(price.get("currency") == "usd" and price.get("unit_amount", "").isdigit(), "usd, whole cents")
             need(price["product_data"].get("name"), "a product name")
-            need(p.get("success_url", "").startswith("http") and "{CHECKOUT_SESSION_ID}" in p["success_url"],
-                 "success_url with {CHECKOUT_SESSION_ID}")
+            need(
+                p.get("success_url", "").startswith("http") and "{CHECKOUT_SESSION_ID}" in p["success_url"],
+                "success_url with {CHECKOUT_SESSION_ID}",
+            )
             need(p.get("cancel_url", "").startswith("http"), "cancel_url")
             need(p["metadata"].get("organization_id") == p.get("client_reference_id"), "the organization, twice")
             need(p["payment_intent_data"]["setup_future_usage"] == "off_session", "the card kept for recharges")
             need(bool(p.get("customer")) != bool(p.get("customer_creation")), "a customer, or one created")
             sid = f"cs_test_{next(_ids)}"
-            s = {"id": sid, "object": "checkout.session", "mode": "payment", "status": "open",
-                 "payment_status": "unpaid", "amount_total": int(price["unit_amount"]), "currency": "usd",
-                 "client_reference_id": p["client_reference_id"], "metadata": p["metadata"],
-                 "customer": p.get("customer"), "payment_intent": None, "success_url": p["success_url"],
-                 "cancel_url": p["cancel_url"], "url": f"{self.url}/pay/{sid}",
-                 "payment_intent_metadata": p["payment_intent_data"].get("metadata", {})}
+            s = {
+                "id": sid,
+                "object": "checkout.session",
+                "mode": "payment",
+                "status": "open",
+                "payment_status": "unpaid",
+                "amount_total": int(price["unit_amount"]),
+                "currency": "usd",
+                "client_reference_id": p["client_reference_id"],
+                "metadata": p["metadata"],
+                "customer": p.get("customer"),
+                "payment_intent": None,
+                "success_url": p["success_url"],
+                "cancel_url": p["cancel_url"],
+                "url": f"{self.url}/pay/{sid}",
+                "payment_intent_metadata": p["payment_intent_data"].get("metadata", {}),
+            }
             with self._lock:
                 self.sessions[sid] = s
             return 200, self.public(s)
         if path == "/v1/payment_intents":
-            need(p.get("amount", "").isdigit() and int(p["amount"]) > 0 and p.get("currency") == "usd",
-                 "amount in cents")
+            need(
+                p.get("amount", "").isdigit() and int(p["amount"]) > 0 and p.get("currency") == "usd", "amount in cents"
+            )
             need(p.get("off_session") == "true" and p.get("confirm") == "true", "off_session and confirm")
-            need(p.get("customer", "").startswith("cus_") and p.get("payment_method", "").startswith("pm_"),
-                 "the saved customer and payment method")
+            need(
+                p.get("customer", "").startswith("cus_") and p.get("payment_method", "").startswith("pm_"),
+                "the saved customer and payment method",
+            )
             if p["payment_method"] == DECLINED_PM:
-                return 402, {"error": {"type": "card_error", "code": "card_declined", "decline_code": "generic_decline",
-                                       "message": "Your card was declined."}}
-            pi = {"id": f"pi_{next(_ids)}", "object": "payment_intent", "amount": int(p["amount"]),
-                  "amount_received": int(p["amount"]), "currency": "usd", "status": "succeeded",
-                  "customer": p["customer"], "payment_method": p["payment_method"], "metadata": p.get("metadata", {}),
-                  "latest_charge": f"ch_{next(_ids)}"}
+                return 402, {
+                    "error": {
+                        "type": "card_error",
+                        "code": "card_declined",
+                        "decline_code": "generic_decline",
+                        "message": "Your card was declined.",
+                    }
+                }
+            pi = {
+                "id": f"pi_{next(_ids)}",
+                "object": "payment_intent",
+                "amount": int(p["amount"]),
+                "amount_received": int(p["amount"]),
+                "currency": "usd",
+                "status": "succeeded",
+                "customer": p["customer"],
+                "payment_method": p["payment_method"],
+                "metadata": p.get("metadata", {}),
+                "latest_charge": f"ch_{next(_ids)}",
+            }
             with self._lock:
                 self.intents[pi["id"]] = pi
             return 200, pi
@@ -192,12 +260,22 @@ class FakeStripe:
             need(p.get("identifier"), "an identifier")
             with self._lock:
                 if p["identifier"] in self.meter_events:
-                    return 400, {"error": {"type": "invalid_request_error",
-                                           "message": "An event already exists with identifier " + p["identifier"]}}
+                    return 400, {
+                        "error": {
+                            "type": "invalid_request_error",
+                            "message": "An event already exists with identifier " + p["identifier"],
+                        }
+                    }
                 self.meter_events[p["identifier"]] = p
-            return 200, {"object": "billing.meter_event", "event_name": p["event_name"], "identifier": p["identifier"],
-                         "payload": p["payload"], "timestamp": int(p.get("timestamp") or time.time()),
-                         "created": int(time.time()), "livemode": False}
+            return 200, {
+                "object": "billing.meter_event",
+                "event_name": p["event_name"],
+                "identifier": p["identifier"],
+                "payload": p["payload"],
+                "timestamp": int(p.get("timestamp") or time.time()),
+                "created": int(time.time()),
+                "livemode": False,
+            }
         raise ShapeError(f"no such endpoint {path}")
 
     def _handler(self):
@@ -224,8 +302,13 @@ class FakeStripe:
                     return self._checkout_page(method, path.removeprefix("/pay/"))
                 need_form = method == "POST"
                 params = decode_form(raw) if need_form else {}
-                call = {"method": method, "path": path, "params": params,
-                        "idempotency_key": self.headers.get("Idempotency-Key"), "status": None}
+                call = {
+                    "method": method,
+                    "path": path,
+                    "params": params,
+                    "idempotency_key": self.headers.get("Idempotency-Key"),
+                    "status": None,
+                }
                 try:
                     if need_form and "application/x-www-form-urlencoded" not in self.headers.get("Content-Type", ""):
                         raise ShapeError("form-encoded body expected")
@@ -241,9 +324,11 @@ class FakeStripe:
                 if s is None:
                     return self._send(404, b"no such session", "text/plain")
                 if method == "GET":
-                    html = ("<!doctype html><title>Stripe Checkout (fake)</title>"
-                            f"<h1>Pay ${s['amount_total'] / 100:.2f}</h1>"
-                            "<form method=post><button id=pay type=submit>Pay</button></form>")
+                    html = (
+                        "<!doctype html><title>Stripe Checkout (fake)</title>"
+                        f"<h1>Pay ${s['amount_total'] / 100:.2f}</h1>"
+                        "<form method=post><button id=pay type=submit>Pay</button></form>"
+                    )
                     return self._send(200, html.encode(), "text/html")
                 fake.pay(sid)
                 self.send_response(303)

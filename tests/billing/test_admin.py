@@ -24,9 +24,18 @@ def test_an_operator_adjusts_a_balance_through_the_ledger(staff):
     account = CreditAccount.objects.get(organization=org)
     url = f"/admin/billing/creditaccount/{account.pk}/change/"
     assert staff.get(url).status_code == 200
-    form = {"postpaid": "", "monthly_cap_nusd": "", "markup_bp": "2000", "stripe_customer_id": "",
-            "stripe_payment_method_id": "", "auto_recharge_threshold_nusd": "0", "auto_recharge_amount_nusd": "0",
-            "alert_thresholds_nusd": "[]", "adjust_usd": "-0.25", "adjust_note": "goodwill reversal"}
+    form = {
+        "postpaid": "",
+        "monthly_cap_nusd": "",
+        "markup_bp": "2000",
+        "stripe_customer_id": "",
+        "stripe_payment_method_id": "",
+        "auto_recharge_threshold_nusd": "0",
+        "auto_recharge_amount_nusd": "0",
+        "alert_thresholds_nusd": "[]",
+        "adjust_usd": "-0.25",
+        "adjust_note": "goodwill reversal",
+    }
     assert staff.post(url, form).status_code == 302
     account.refresh_from_db()
     assert account.markup_bp == 2000

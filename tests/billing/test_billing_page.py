@@ -43,10 +43,20 @@ def test_anonymous_visitors_are_sent_to_sign_in(db):
 
 
 def test_another_organizations_entries_are_not_found(org, other):
-    entry = ledger_post(organization_id=other.organization.pk, kind="topup", amount_nusd=100 * CENT,
-                        stripe_payment_id="pi_other", receipt_url="https://pay.stripe.com/receipts/x")
-    mine = ledger_post(organization_id=org.organization.pk, kind="topup", amount_nusd=100 * CENT,
-                       stripe_payment_id="pi_mine", receipt_url="https://pay.stripe.com/receipts/mine")
+    entry = ledger_post(
+        organization_id=other.organization.pk,
+        kind="topup",
+        amount_nusd=100 * CENT,
+        stripe_payment_id="pi_other",
+        receipt_url="https://pay.stripe.com/receipts/x",
+    )
+    mine = ledger_post(
+        organization_id=org.organization.pk,
+        kind="topup",
+        amount_nusd=100 * CENT,
+        stripe_payment_id="pi_mine",
+        receipt_url="https://pay.stripe.com/receipts/mine",
+    )
     web = org.client_for(org.owner)
     assert web.get(f"/billing/entries/{entry.pk}/receipt/").status_code == 404
     assert web.get(f"/billing/entries/{mine.pk}/receipt/")["Location"] == "https://pay.stripe.com/receipts/mine"
@@ -86,8 +96,9 @@ def test_a_top_up_goes_to_checkout_and_the_redirect_back_credits_nothing(org, st
     assert not LedgerEntry.objects.filter(organization=org.organization).exists()
 
 
-@pytest.mark.parametrize("amount, ok", [("5", True), ("5000", True), ("4", False), ("5001", False), ("", False),
-                                        ("abc", False)])
+@pytest.mark.parametrize(
+    "amount, ok", [("5", True), ("5000", True), ("4", False), ("5001", False), ("", False), ("abc", False)]
+)
 def test_a_custom_amount_must_be_within_bounds(org, stripe_on, amount, ok):
     response = org.client_for(org.owner).post("/billing/topup/", {"custom_usd": amount})
     assert (response.status_code == 302) is ok
@@ -96,8 +107,15 @@ def test_a_custom_amount_must_be_within_bounds(org, stripe_on, amount, ok):
 
 def test_owners_set_auto_recharge_and_alerts(org):
     web = org.client_for(org.owner)
-    response = web.post("/billing/settings/", {"auto_recharge_enabled": "on", "auto_recharge_threshold_usd": "5",
-                                               "auto_recharge_amount_usd": "20", "alert_thresholds_usd": "10, 2.5"})
+    response = web.post(
+        "/billing/settings/",
+        {
+            "auto_recharge_enabled": "on",
+            "auto_recharge_threshold_usd": "5",
+            "auto_recharge_amount_usd": "20",
+            "alert_thresholds_usd": "10, 2.5",
+        },
+    )
     assert response.status_code == 302
     account = CreditAccount.objects.get(organization=org.organization)
     assert account.auto_recharge_enabled and account.auto_recharge_threshold_nusd == 5_000_000_000

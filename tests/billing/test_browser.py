@@ -19,16 +19,22 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium
 def site(test_database_url, simulator, fake_stripe, tmp_path_factory):
     outbox = tmp_path_factory.mktemp("outbox")
     server = start_gateway(
-        database_url=test_database_url, simulator_url=simulator.url, DEBUG="1", SECURE_COOKIES="0",
-        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend", EMAIL_FILE_PATH=str(outbox),
-        STRIPE_SECRET_KEY=fs.SECRET_KEY, STRIPE_WEBHOOK_SECRET=fs.WEBHOOK_SECRET, STRIPE_API_BASE=fake_stripe.url,
-        AIPOWER_TRIAL_CREDIT_NUSD="1000000000", CELERY_TASK_ALWAYS_EAGER="1",
+        database_url=test_database_url,
+        simulator_url=simulator.url,
+        DEBUG="1",
+        SECURE_COOKIES="0",
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(outbox),
+        STRIPE_SECRET_KEY=fs.SECRET_KEY,
+        STRIPE_WEBHOOK_SECRET=fs.WEBHOOK_SECRET,
+        STRIPE_API_BASE=fake_stripe.url,
+        AIPOWER_TRIAL_CREDIT_NUSD="1000000000",
+        CELERY_TASK_ALWAYS_EAGER="1",
     )
     server.outbox = outbox
     fake_stripe.webhook_url = server.url + "/billing/stripe/webhook/"
     yield server
     server.stop()
-
 
 
 def test_it_signs_up_tops_up_through_checkout_and_sees_the_credit(site, fake_stripe, artifacts):
@@ -67,8 +73,11 @@ def test_it_signs_up_tops_up_through_checkout_and_sees_the_credit(site, fake_str
             row = page.locator("table.ledger tbody tr.topup")
             expect(row).to_contain_text("$15.000000")
             expect(row.get_by_role("link", name="receipt")).to_be_visible()
-            statuses = [status for evt, status in fake_stripe.delivered
-                        if evt["data"]["object"].get("metadata", {}).get("organization_id")]
+            statuses = [
+                status
+                for evt, status in fake_stripe.delivered
+                if evt["data"]["object"].get("metadata", {}).get("organization_id")
+            ]
             assert statuses and all(s == 200 for s in statuses)
             page.screenshot(path=artifacts / "billing-topped-up.png", full_page=True)
 

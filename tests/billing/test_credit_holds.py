@@ -19,8 +19,14 @@ from tests.billing.conftest import fund, state
 from tests.conftest import make_tenant
 
 HI = [{"role": "user", "content": "hi"}]
-PINNED = ["anthropic/claude-sonnet-4", "google/gemini-2.5-flash", "openai/gpt-4o-mini", "anthropic/claude-opus-4.6",
-          "openai/gpt-5.4", "google/gemini-2.5-pro"]
+PINNED = [
+    "anthropic/claude-sonnet-4",
+    "google/gemini-2.5-flash",
+    "openai/gpt-4o-mini",
+    "anthropic/claude-opus-4.6",
+    "openai/gpt-5.4",
+    "google/gemini-2.5-pro",
+]
 
 
 def info(public_id: str) -> ModelInfo:
@@ -28,8 +34,9 @@ def info(public_id: str) -> ModelInfo:
 
 
 def post(gw, key, body, **headers):
-    return httpx.post(gw.url + "/v1/chat/completions", json=body, timeout=30,
-                      headers={"authorization": f"Bearer {key}", **headers})
+    return httpx.post(
+        gw.url + "/v1/chat/completions", json=body, timeout=30, headers={"authorization": f"Bearer {key}", **headers}
+    )
 
 
 def settled(org_id, live_db):
@@ -97,8 +104,10 @@ def test_the_402_names_the_largest_affordable_max_tokens(gateway, tenant, live_d
     r = post(gateway, tenant.key, body)
     assert r.status_code == 402
     message = r.json()["error"]["message"]
-    assert message.startswith("Insufficient credit: your organization's balance ($0.050000 available) does not "
-                              "cover max_tokens=64000 on anthropic/claude-sonnet-4.")
+    assert message.startswith(
+        "Insufficient credit: your organization's balance ($0.050000 available) does not "
+        "cover max_tokens=64000 on anthropic/claude-sonnet-4."
+    )
     largest = int(re.search(r"The largest max_tokens it covers for this request is (\d+)", message).group(1))
     with live_db.unblock():
         assert largest == affordable_output(50_000_000, info(model), prompt_bound(validate(dict(body))), 1500)
@@ -113,8 +122,12 @@ def test_a_dearer_fallback_gets_a_topped_up_hold(gateway, tenant, live_db, usage
     # GPT-4o mini fails; its family's chain goes on to Claude Sonnet 4, 25x dearer per output token.
     with live_db.unblock():
         fund(tenant.organization.pk, 1_000_000_000)
-    r = post(gateway, tenant.key, {"model": "openai/gpt-4o-mini", "messages": HI, "max_tokens": 2000},
-             **{"x-sim-fault": "openai=status:503"})
+    r = post(
+        gateway,
+        tenant.key,
+        {"model": "openai/gpt-4o-mini", "messages": HI, "max_tokens": 2000},
+        **{"x-sim-fault": "openai=status:503"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["model"] == "anthropic/claude-sonnet-4"
     assert r.headers["x-aipower-fallback-from"] == "openai/gpt-4o-mini"
@@ -127,8 +140,12 @@ def test_a_fallback_the_credit_cannot_cover_is_skipped(gateway, tenant, live_db,
     # Enough for GPT-4o mini's and DeepSeek V3's worst case at 2000 output tokens, not Claude Sonnet 4's.
     with live_db.unblock():
         fund(tenant.organization.pk, 5_000_000)  # $0.005; Sonnet's worst case is ~$0.035
-    r = post(gateway, tenant.key, {"model": "openai/gpt-4o-mini", "messages": HI, "max_tokens": 2000},
-             **{"x-sim-fault": "openai=status:503"})
+    r = post(
+        gateway,
+        tenant.key,
+        {"model": "openai/gpt-4o-mini", "messages": HI, "max_tokens": 2000},
+        **{"x-sim-fault": "openai=status:503"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["model"] == "deepseek/deepseek-chat"
     [row] = usage(r.headers["x-request-id"])
@@ -141,14 +158,20 @@ def test_a_fallback_the_credit_cannot_cover_is_skipped(gateway, tenant, live_db,
 def test_a_failed_first_choice_with_only_a_too_dear_fallback_is_not_charged(gateway, tenant, live_db, usage):
     with live_db.unblock():
         fund(tenant.organization.pk, 5_000_000)
-    r = post(gateway, tenant.key, {"model": "openai/gpt-4o-mini", "messages": HI, "max_tokens": 2000,
-                                   "models": ["anthropic/claude-sonnet-4"]},
-             **{"x-sim-fault": "openai=status:503"})
+    r = post(
+        gateway,
+        tenant.key,
+        {"model": "openai/gpt-4o-mini", "messages": HI, "max_tokens": 2000, "models": ["anthropic/claude-sonnet-4"]},
+        **{"x-sim-fault": "openai=status:503"},
+    )
     # The first candidate was tried and failed; the only fallback was too dear: the upstream's failure.
     assert r.status_code == 502
     [row] = usage(r.headers["x-request-id"])
-    assert row.attempt_log[-1] == {"model": "anthropic/claude-sonnet-4", "status": "skipped",
-                                   "error": "insufficient_credit"}
+    assert row.attempt_log[-1] == {
+        "model": "anthropic/claude-sonnet-4",
+        "status": "skipped",
+        "error": "insufficient_credit",
+    }
     s = settled(tenant.organization.pk, live_db)
     assert s["balance"] == 5_000_000 and s["reserved"] == 0
 
@@ -223,12 +246,23 @@ def test_top_up_and_headroom_on_sqlite(tmp_path):
     from tests.servers import ROOT
 
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}", DJANGO_SETTINGS_MODULE="aipower.settings",
-               DJANGO_ALLOW_ASYNC_UNSAFE="1")  # the script reads the account between awaits
-    done = subprocess.run([sys.executable, "-c", SQLITE_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}",
+        DJANGO_SETTINGS_MODULE="aipower.settings",
+        DJANGO_ALLOW_ASYNC_UNSAFE="1",
+    )  # the script reads the account between awaits
+    done = subprocess.run(
+        [sys.executable, "-c", SQLITE_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     # The key's budget (700) is the tighter limit: 400 + 250 fit, 51 more do not.
-    assert out == {"room": 700, "refused": "key_budget", "room_after": 50, "reserved": 650, "gone": True,
-                   "balance": 400, "reserved_end": 0}
+    assert out == {
+        "room": 700,
+        "refused": "key_budget",
+        "room_after": 50,
+        "reserved": 650,
+        "gone": True,
+        "balance": 400,
+        "reserved_end": 0,
+    }

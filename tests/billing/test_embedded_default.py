@@ -54,14 +54,24 @@ print(json.dumps(out))
 
 def test_reservations_work_on_sqlite(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}", DJANGO_SETTINGS_MODULE="aipower.settings",
-               AIPOWER_DEFAULT_MARKUP_BP="1500")
-    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}",
+        DJANGO_SETTINGS_MODULE="aipower.settings",
+        AIPOWER_DEFAULT_MARKUP_BP="1500",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     # $100 (nano) covers three holds of 30, the key's budget of 60 two charges of 20 plus a hold.
     assert out["flows"].count("ok") in (2, 3) and set(out["flows"]) <= {"ok", "balance", "key_budget"}
     charged = 20 * out["flows"].count("ok")
-    assert out == out | {"balance": 100 - charged, "reserved": 0, "ledger": 100 - charged, "open": 0, "swept": 0,
-                         "markup": 1500}
+    assert out == out | {
+        "balance": 100 - charged,
+        "reserved": 0,
+        "ledger": 100 - charged,
+        "open": 0,
+        "swept": 0,
+        "markup": 1500,
+    }

@@ -20,17 +20,26 @@ HELLO = [{"role": "user", "content": "hi"}]
 def ask(gw, key, **extra_headers):
     # max_tokens equal to what the simulator writes: the worst case is (nearly) the real cost.
     body = {"model": MODEL, "messages": HELLO, "max_tokens": 60}
-    headers = {"authorization": f"Bearer {key}", "x-sim-output-tokens": "60", "x-aipower-fallback": "off",
-               **extra_headers}
+    headers = {
+        "authorization": f"Bearer {key}",
+        "x-sim-output-tokens": "60",
+        "x-aipower-fallback": "off",
+        **extra_headers,
+    }
     return httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers, timeout=30)
 
 
 def test_concurrent_requests_never_overspend_and_each_is_charged_once(gateway, tenant, live_db, usage):
     with live_db.unblock():
         m = CatalogModel.objects.get(public_id=MODEL)
-        worst = worst_case_nusd(prompt_tokens=20, max_tokens=60, model_max_output=m.max_output_tokens,
-                                input_price=m.input_price_usd_micro_per_mtok,
-                                output_price=m.output_price_usd_micro_per_mtok, markup_bp=1500)
+        worst = worst_case_nusd(
+            prompt_tokens=20,
+            max_tokens=60,
+            model_max_output=m.max_output_tokens,
+            input_price=m.input_price_usd_micro_per_mtok,
+            output_price=m.output_price_usd_micro_per_mtok,
+            markup_bp=1500,
+        )
         fund(tenant.organization.pk, 4 * worst)  # enough for a few of the fifty
     lowest, stop = [], threading.Event()
 
@@ -71,8 +80,9 @@ def test_a_disconnect_mid_stream_charges_what_was_delivered(gateway, tenant, liv
     with live_db.unblock():
         fund(tenant.organization.pk, 10**9)
     body = orjson.dumps({"model": MODEL, "stream": True, "messages": HELLO})
-    rid = stream_then_hang_up(gateway, tenant.key, body, {"x-sim-chunks": "40", "x-sim-output-tokens": "400",
-                                                          "x-sim-stream-ms": "4000"})
+    rid = stream_then_hang_up(
+        gateway, tenant.key, body, {"x-sim-chunks": "40", "x-sim-output-tokens": "400", "x-sim-stream-ms": "4000"}
+    )
     [row] = usage(rid, timeout=10)
     time.sleep(0.3)
     with live_db.unblock():
@@ -115,17 +125,22 @@ def test_rows_keep_the_price_and_markup_they_were_billed_at(gateway, tenant, liv
     # The organization's own markup (none) overrides the global 15%.
     assert row.markup_bp == 0 and row.charged_nusd == row.upstream_cost_nusd > 0
     assert (row.input_price_usd_micro_per_mtok, row.output_price_usd_micro_per_mtok) == (
-        m.input_price_usd_micro_per_mtok, m.output_price_usd_micro_per_mtok)
+        m.input_price_usd_micro_per_mtok,
+        m.output_price_usd_micro_per_mtok,
+    )
     # A later price edit changes nothing already billed.
     with live_db.unblock():
         CatalogModel.objects.filter(pk=m.pk).update(
-            output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok * 10)
+            output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok * 10
+        )
         try:
             row.refresh_from_db()
             assert row.output_price_usd_micro_per_mtok == m.output_price_usd_micro_per_mtok
             assert LedgerEntry.objects.get(request_id=row.request_id).amount_nusd == -row.charged_nusd
         finally:
-            CatalogModel.objects.filter(pk=m.pk).update(output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok)
+            CatalogModel.objects.filter(pk=m.pk).update(
+                output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok
+            )
 
 
 def test_an_answer_with_no_output_is_charged_for_its_input_only(gateway, tenant, live_db, usage):

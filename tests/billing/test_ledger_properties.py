@@ -50,8 +50,9 @@ def machine(db_open, live_db, monkeypatch):
         @rule(amount=amounts.filter(bool))
         def top_up(self, amount):
             pid = f"pi_{uuid.uuid4().hex}"
-            ledger_post(organization_id=self.org, kind=LedgerEntry.Kind.TOPUP, amount_nusd=amount,
-                        stripe_payment_id=pid)
+            ledger_post(
+                organization_id=self.org, kind=LedgerEntry.Kind.TOPUP, amount_nusd=amount, stripe_payment_id=pid
+            )
             self.topups.append((pid, amount))
             self.expected += amount
 
@@ -97,10 +98,12 @@ def machine(db_open, live_db, monkeypatch):
             """A request refunded (credit given back), once."""
             rid = data.draw(st.sampled_from(sorted(self.charged)))
             amount = self.charged[rid]
-            first = ledger_post(organization_id=self.org, kind=LedgerEntry.Kind.REFUND, amount_nusd=amount,
-                                grant_key=f"refund:{rid}")
-            again = ledger_post(organization_id=self.org, kind=LedgerEntry.Kind.REFUND, amount_nusd=amount,
-                                grant_key=f"refund:{rid}")
+            first = ledger_post(
+                organization_id=self.org, kind=LedgerEntry.Kind.REFUND, amount_nusd=amount, grant_key=f"refund:{rid}"
+            )
+            again = ledger_post(
+                organization_id=self.org, kind=LedgerEntry.Kind.REFUND, amount_nusd=amount, grant_key=f"refund:{rid}"
+            )
             assert first is not None and again is None
             del self.charged[rid]
             self.expected += amount
@@ -114,8 +117,13 @@ def machine(db_open, live_db, monkeypatch):
             available = self.expected - sum(self.holds.values())
             amount = min(amount, max(available, 0))
             if amount:
-                ledger_post(organization_id=self.org, kind=LedgerEntry.Kind.CLAWBACK, amount_nusd=-amount,
-                            stripe_payment_id=pid, stripe_object_id=f"re_{uuid.uuid4().hex}")
+                ledger_post(
+                    organization_id=self.org,
+                    kind=LedgerEntry.Kind.CLAWBACK,
+                    amount_nusd=-amount,
+                    stripe_payment_id=pid,
+                    stripe_object_id=f"re_{uuid.uuid4().hex}",
+                )
                 self.expected -= amount
 
         @invariant()
@@ -135,6 +143,12 @@ def machine(db_open, live_db, monkeypatch):
 def test_balance_is_always_the_sum_of_the_ledger(machine):
     from hypothesis.stateful import run_state_machine_as_test
 
-    run_state_machine_as_test(machine, settings=settings(
-        max_examples=40, stateful_step_count=30, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]))
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        ),
+    )

@@ -43,8 +43,9 @@ def postpaid(tenant):
 def worker(test_database_url, fake_stripe):
     if not os.environ.get("REDIS_URL"):
         pytest.skip("a real Celery worker needs Redis (REDIS_URL)")
-    queue, proc = start_celery_worker(test_database_url, "billing-test", STRIPE_SECRET_KEY=fs.SECRET_KEY,
-                                      STRIPE_API_BASE=fake_stripe.url)
+    queue, proc = start_celery_worker(
+        test_database_url, "billing-test", STRIPE_SECRET_KEY=fs.SECRET_KEY, STRIPE_API_BASE=fake_stripe.url
+    )
     yield queue
     stop_process(proc)
 

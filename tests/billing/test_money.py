@@ -22,26 +22,32 @@ from billing.services import account_settings_update
 from tests.accounts.conftest import make_org
 
 
-@pytest.mark.parametrize("nusd, shown", [
-    (12_345_670_000_000, "12345.67"),
-    (1_234_567 * NUSD_PER_USD, "1234567"),
-    (100 * NUSD_PER_USD, "100"),
-    (1, "0.000000001"),
-    (2_500_000_000, "2.5"),
-    (0, "0"),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    "nusd, shown",
+    [
+        (12_345_670_000_000, "12345.67"),
+        (1_234_567 * NUSD_PER_USD, "1234567"),
+        (100 * NUSD_PER_USD, "100"),
+        (1, "0.000000001"),
+        (2_500_000_000, "2.5"),
+        (0, "0"),
+        (None, ""),
+    ],
+)
 def test_it_shows_an_amount_in_a_field_exactly_and_plainly(nusd, shown):
     assert usd_input(nusd) == shown
 
 
-@pytest.mark.parametrize("text, nusd", [
-    ("12345.67", 12_345_670_000_000),
-    ("$12,345.67", 12_345_670_000_000),
-    (" 1,234,567 ", 1_234_567 * NUSD_PER_USD),
-    ("0.000000001", 1),
-    ("-5", -5 * NUSD_PER_USD),
-])
+@pytest.mark.parametrize(
+    "text, nusd",
+    [
+        ("12345.67", 12_345_670_000_000),
+        ("$12,345.67", 12_345_670_000_000),
+        (" 1,234,567 ", 1_234_567 * NUSD_PER_USD),
+        ("0.000000001", 1),
+        ("-5", -5 * NUSD_PER_USD),
+    ],
+)
 def test_it_parses_dollars_exactly(text, nusd):
     assert parse_usd_to_nusd(text) == nusd
 
@@ -68,8 +74,12 @@ def test_the_product_has_one_definition_of_a_dollar():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    defined = [str(p.relative_to(root)) for app in ("accounts", "billing", "analytics", "routing", "aipower")
-               for p in (root / app).rglob("*.py") if "NUSD_PER_USD = " in p.read_text()]
+    defined = [
+        str(p.relative_to(root))
+        for app in ("accounts", "billing", "analytics", "routing", "aipower")
+        for p in (root / app).rglob("*.py")
+        if "NUSD_PER_USD = " in p.read_text()
+    ]
     assert defined == ["billing/money.py"]
 
 
@@ -110,9 +120,14 @@ def org(db):
 @pytest.mark.parametrize("cap_nusd, shown", [(12_345_670_000_000, "12345.67"), (1_234_567 * NUSD_PER_USD, "1234567")])
 def test_it_shows_the_cap_exactly_and_saving_unchanged_changes_nothing(org, cap_nusd, shown):
     o = org.organization.pk
-    account_settings_update(organization_id=o, monthly_cap_nusd=cap_nusd, auto_recharge_enabled=True,
-                            auto_recharge_threshold_nusd=1_234_567_890_123, auto_recharge_amount_nusd=25_500_000_000,
-                            alert_thresholds_nusd=[123_456_789, 1_000_000 * NUSD_PER_USD])
+    account_settings_update(
+        organization_id=o,
+        monthly_cap_nusd=cap_nusd,
+        auto_recharge_enabled=True,
+        auto_recharge_threshold_nusd=1_234_567_890_123,
+        auto_recharge_amount_nusd=25_500_000_000,
+        alert_thresholds_nusd=[123_456_789, 1_000_000 * NUSD_PER_USD],
+    )
     before = CreditAccount.objects.get(organization_id=o)
     web = org.client_for(org.owner)
     fields = _settings_form(web)
@@ -123,8 +138,13 @@ def test_it_shows_the_cap_exactly_and_saving_unchanged_changes_nothing(org, cap_
     response = web.post("/billing/settings/", fields)
     assert response.status_code == 302
     after = CreditAccount.objects.get(organization_id=o)
-    for name in ("monthly_cap_nusd", "auto_recharge_enabled", "auto_recharge_threshold_nusd",
-                 "auto_recharge_amount_nusd", "alert_thresholds_nusd"):
+    for name in (
+        "monthly_cap_nusd",
+        "auto_recharge_enabled",
+        "auto_recharge_threshold_nusd",
+        "auto_recharge_amount_nusd",
+        "alert_thresholds_nusd",
+    ):
         assert getattr(after, name) == getattr(before, name), name
 
 
@@ -134,12 +154,17 @@ def test_it_accepts_dollar_signs_and_thousands_separators(org):
     assert CreditAccount.objects.get(organization=org.organization).monthly_cap_nusd == 12_345_670_000_000
 
 
-@pytest.mark.parametrize("fields, error", [
-    ({"monthly_cap_usd": "12.5.1"}, "not an amount"),
-    ({"monthly_cap_usd": "-3"}, "greater than or equal to 0"),
-    ({"auto_recharge_enabled": "on", "auto_recharge_threshold_usd": "5", "auto_recharge_amount_usd": "20.001"},
-     "Whole cents"),
-])
+@pytest.mark.parametrize(
+    "fields, error",
+    [
+        ({"monthly_cap_usd": "12.5.1"}, "not an amount"),
+        ({"monthly_cap_usd": "-3"}, "greater than or equal to 0"),
+        (
+            {"auto_recharge_enabled": "on", "auto_recharge_threshold_usd": "5", "auto_recharge_amount_usd": "20.001"},
+            "Whole cents",
+        ),
+    ],
+)
 def test_bad_amounts_are_form_errors_and_change_nothing(org, fields, error):
     account_settings_update(organization_id=org.organization.pk, monthly_cap_nusd=7 * NUSD_PER_USD)
     response = org.client_for(org.owner).post("/billing/settings/", fields)

@@ -22,9 +22,14 @@ def acme(db_open):
 
 
 def recharging(org_id: int, *, pm="pm_saved_1", threshold=5, amount=20):
-    return account_settings_update(organization_id=org_id, stripe_customer_id="cus_saved_1",
-                                   stripe_payment_method_id=pm, auto_recharge_enabled=True,
-                                   auto_recharge_threshold_nusd=threshold * USD, auto_recharge_amount_nusd=amount * USD)
+    return account_settings_update(
+        organization_id=org_id,
+        stripe_customer_id="cus_saved_1",
+        stripe_payment_method_id=pm,
+        auto_recharge_enabled=True,
+        auto_recharge_threshold_nusd=threshold * USD,
+        auto_recharge_amount_nusd=amount * USD,
+    )
 
 
 async def spend(org_id: int, amount: int):

@@ -31,8 +31,12 @@ async def test_reserve_and_settle_cost_little_cpu(tenant, record_property):
         await settle(request_id=r, charged_nusd=900)
     settle_cpu, settle_wall = time.process_time() - cpu, time.perf_counter() - wall
 
-    per = {"reserve_cpu_ms": reserve_cpu / N * 1000, "reserve_wall_ms": reserve_wall / N * 1000,
-           "settle_cpu_ms": settle_cpu / N * 1000, "settle_wall_ms": settle_wall / N * 1000}
+    per = {
+        "reserve_cpu_ms": reserve_cpu / N * 1000,
+        "reserve_wall_ms": reserve_wall / N * 1000,
+        "settle_cpu_ms": settle_cpu / N * 1000,
+        "settle_wall_ms": settle_wall / N * 1000,
+    }
     for k, v in per.items():
         record_property(k, round(v, 4))
     print(" ".join(f"{k}={v:.3f}" for k, v in per.items()))

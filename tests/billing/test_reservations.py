@@ -42,8 +42,7 @@ async def test_it_refuses_what_the_balance_cannot_cover(tenant):
 
 async def test_an_organization_without_credit_is_refused(tenant):
     with pytest.raises(InsufficientCredit):
-        await reserve(organization_id=tenant.organization.pk, api_key_id=tenant.key_id, request_id=rid(),
-                      amount_nusd=1)
+        await reserve(organization_id=tenant.organization.pk, api_key_id=tenant.key_id, request_id=rid(), amount_nusd=1)
 
 
 async def test_a_request_id_is_reserved_once(tenant):
@@ -152,8 +151,9 @@ async def test_fifty_concurrent_requests_never_overspend(tenant):
         finally:
             await close_pool()
 
-    threads = [threading.Thread(target=lambda ids=ids: asyncio.run(batch(ids)))
-               for ids in (range(30, 40), range(40, 50))]
+    threads = [
+        threading.Thread(target=lambda ids=ids: asyncio.run(batch(ids))) for ids in (range(30, 40), range(40, 50))
+    ]
     for t in threads:
         t.start()
     await asyncio.gather(*(one(i) for i in range(30)))
@@ -168,8 +168,9 @@ async def test_fifty_concurrent_requests_never_overspend(tenant):
     assert 5 <= len(accepted) <= 5 + 50 // 10
     from billing.models import LedgerEntry
 
-    assert sorted(LedgerEntry.objects.filter(request_id__in=accepted).values_list("request_id", flat=True)) == \
-        sorted(accepted)
+    assert sorted(LedgerEntry.objects.filter(request_id__in=accepted).values_list("request_id", flat=True)) == sorted(
+        accepted
+    )
 
 
 async def test_a_cancelled_worker_leaves_no_hold_once_its_reservation_expires(tenant, settings):
@@ -199,8 +200,13 @@ async def test_a_cancelled_worker_leaves_no_hold_once_its_reservation_expires(te
     assert sweep_reservations.apply().get() == 0  # not expired yet
     time.sleep(0.4)
     call_command("sweep_reservations")
-    assert state(org) | {"rows": None} == {"balance": 10 * CENT, "reserved": 0, "ledger": 10 * CENT, "open": 0,
-                                           "rows": None}
+    assert state(org) | {"rows": None} == {
+        "balance": 10 * CENT,
+        "reserved": 0,
+        "ledger": 10 * CENT,
+        "open": 0,
+        "rows": None,
+    }
     await reserve(organization_id=org, api_key_id=None, request_id=rid(), amount_nusd=10 * CENT)
 
 
@@ -252,13 +258,20 @@ async def test_it_survives_its_connections_being_dropped(tenant):
 
     def drop_others():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
-                           "current_database() AND application_name = 'aipower-billing'")
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+                "current_database() AND application_name = 'aipower-billing'"
+            )
             return cursor.fetchone()[0]
 
     assert drop_others() >= 1
     await settle(request_id=r, charged_nusd=CENT)
     drop_others()
     await reserve(organization_id=org, api_key_id=None, request_id=rid(), amount_nusd=2 * CENT)
-    assert state(org) | {"open": None, "rows": None} == {"balance": 9 * CENT, "reserved": 2 * CENT, "ledger": 9 * CENT,
-                                                         "open": None, "rows": None}
+    assert state(org) | {"open": None, "rows": None} == {
+        "balance": 9 * CENT,
+        "reserved": 2 * CENT,
+        "ledger": 9 * CENT,
+        "open": None,
+        "rows": None,
+    }

@@ -45,8 +45,17 @@ def test_processes_never_overspend_together(tenant, test_database_url):
     org = tenant.organization.pk
     fund(org, 70 * CENT)  # seven requests' worth
     env = dict(os.environ, DATABASE_URL=test_database_url, DJANGO_SETTINGS_MODULE="aipower.settings")
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(org), str(tenant.key_id), "20"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(org), str(tenant.key_id), "20"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     accepted = []
     for p in procs:
         out, err = p.communicate(timeout=120)

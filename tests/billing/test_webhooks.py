@@ -20,14 +20,24 @@ CENT = 10_000_000
 
 def post(evt: dict, *, payload: bytes | None = None, signature: str | None = None, client=None):
     payload = payload if payload is not None else json.dumps(evt).encode()
-    return (client or Client()).post(URL, data=payload, content_type="application/json",
-                                      HTTP_STRIPE_SIGNATURE=signature if signature is not None else sign(payload))
+    return (client or Client()).post(
+        URL,
+        data=payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=signature if signature is not None else sign(payload),
+    )
 
 
 def checkout(org_id: int, dollars: int) -> str:
-    session = stripe_client.checkout_create(organization_id=org_id, amount_nusd=dollars * 100 * CENT, customer_id="",
-                                            email="a@example.com", success_url="http://x/b?s={CHECKOUT_SESSION_ID}",
-                                            cancel_url="http://x/b", idempotency_key=f"k-{org_id}-{time.time_ns()}")
+    session = stripe_client.checkout_create(
+        organization_id=org_id,
+        amount_nusd=dollars * 100 * CENT,
+        customer_id="",
+        email="a@example.com",
+        success_url="http://x/b?s={CHECKOUT_SESSION_ID}",
+        cancel_url="http://x/b",
+        idempotency_key=f"k-{org_id}-{time.time_ns()}",
+    )
     CheckoutSession.objects.create(organization_id=org_id, session_id=session.id, amount_nusd=dollars * 100 * CENT)
     return session.id
 
@@ -109,8 +119,11 @@ def test_the_session_and_its_payment_intent_credit_once(stripe_on, tenant, order
 def test_an_unpaid_session_credits_nothing_until_its_async_payment_succeeds(stripe_on, tenant):
     org = tenant.organization.pk
     sid = checkout(org, 10)
-    session = stripe_on.public(stripe_on.sessions[sid]) | {"status": "complete", "payment_status": "unpaid",
-                                                           "payment_intent": "pi_async_1"}
+    session = stripe_on.public(stripe_on.sessions[sid]) | {
+        "status": "complete",
+        "payment_status": "unpaid",
+        "payment_intent": "pi_async_1",
+    }
     assert post(event("checkout.session.completed", session)).status_code == 200
     assert balance(org) == 0
     assert CheckoutSession.objects.get(session_id=sid).status == "pending"
@@ -142,8 +155,15 @@ def test_refunds_and_disputes_claw_back_once(stripe_on, tenant):
     assert post(again).status_code == 200 and balance(org) == 600 * CENT
     assert post(event("charge.refunded", stripe_on.charge(pi, amount_refunded=1000))).status_code == 200
     assert balance(org) == 0
-    dispute = {"id": "dp_1", "object": "dispute", "amount": 1000, "charge": pi["latest_charge"],
-               "payment_intent": pi["id"], "reason": "fraudulent", "status": "needs_response"}
+    dispute = {
+        "id": "dp_1",
+        "object": "dispute",
+        "amount": 1000,
+        "charge": pi["latest_charge"],
+        "payment_intent": pi["id"],
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
     assert post(event("charge.dispute.created", dispute)).status_code == 200
     assert balance(org) == 0  # all of it was clawed back already
     kinds = list(LedgerEntry.objects.filter(organization_id=org).order_by("pk").values_list("kind", "amount_nusd"))
@@ -155,8 +175,14 @@ def test_a_dispute_claws_back_the_payment(stripe_on, tenant):
     completed, intent, _ = stripe_on.pay(checkout(org, 10), deliver=False)
     post(completed)
     pi = intent["data"]["object"]
-    dispute = {"id": f"dp_{pi['id']}", "object": "dispute", "amount": 1000, "payment_intent": pi["id"],
-               "charge": pi["latest_charge"], "reason": "fraudulent"}
+    dispute = {
+        "id": f"dp_{pi['id']}",
+        "object": "dispute",
+        "amount": 1000,
+        "payment_intent": pi["id"],
+        "charge": pi["latest_charge"],
+        "reason": "fraudulent",
+    }
     assert post(event("charge.dispute.created", dispute)).status_code == 200
     assert post(event("charge.dispute.created", dispute)).status_code == 200
     assert balance(org) == 0
@@ -168,8 +194,14 @@ def test_a_won_dispute_restores_the_credit_once(stripe_on, tenant):
     completed, intent, _ = stripe_on.pay(checkout(org, 10), deliver=False)
     post(completed)
     pi = intent["data"]["object"]
-    dispute = {"id": f"dp_won_{pi['id']}", "object": "dispute", "amount": 1000, "payment_intent": pi["id"],
-               "charge": pi["latest_charge"], "reason": "general"}
+    dispute = {
+        "id": f"dp_won_{pi['id']}",
+        "object": "dispute",
+        "amount": 1000,
+        "payment_intent": pi["id"],
+        "charge": pi["latest_charge"],
+        "reason": "general",
+    }
     post(event("charge.dispute.created", dispute))
     assert balance(org) == 0
     won = event("charge.dispute.closed", dispute | {"status": "won"})

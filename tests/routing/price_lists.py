@@ -108,32 +108,84 @@ LITELLM_RAW = """{
 
 
 def openrouter_payload() -> dict:
-    def model(ident, name, prompt, completion, *, cache_read=None, cache_write=None, context=128000,
-              max_completion=None, modalities=("text",), params=("tools", "tool_choice", "max_tokens")):
-        pricing = {"prompt": prompt, "completion": completion, "request": "0", "image": "0",
-                   "web_search": "0", "internal_reasoning": "0"}
+    def model(
+        ident,
+        name,
+        prompt,
+        completion,
+        *,
+        cache_read=None,
+        cache_write=None,
+        context=128000,
+        max_completion=None,
+        modalities=("text",),
+        params=("tools", "tool_choice", "max_tokens"),
+    ):
+        pricing = {
+            "prompt": prompt,
+            "completion": completion,
+            "request": "0",
+            "image": "0",
+            "web_search": "0",
+            "internal_reasoning": "0",
+        }
         if cache_read is not None:
             pricing["input_cache_read"] = cache_read
         if cache_write is not None:
             pricing["input_cache_write"] = cache_write
-        return {"id": ident, "canonical_slug": ident, "name": name, "created": 1750000000, "description": "",
-                "context_length": context,
-                "architecture": {"modality": "text->text", "input_modalities": list(modalities),
-                                 "output_modalities": ["text"], "tokenizer": "Other", "instruct_type": None},
-                "pricing": pricing,
-                "top_provider": {"context_length": context, "max_completion_tokens": max_completion,
-                                 "is_moderated": False},
-                "per_request_limits": None, "supported_parameters": list(params)}
+        return {
+            "id": ident,
+            "canonical_slug": ident,
+            "name": name,
+            "created": 1750000000,
+            "description": "",
+            "context_length": context,
+            "architecture": {
+                "modality": "text->text",
+                "input_modalities": list(modalities),
+                "output_modalities": ["text"],
+                "tokenizer": "Other",
+                "instruct_type": None,
+            },
+            "pricing": pricing,
+            "top_provider": {"context_length": context, "max_completion_tokens": max_completion, "is_moderated": False},
+            "per_request_limits": None,
+            "supported_parameters": list(params),
+        }
 
-    return {"data": [
-        model("deepseek/deepseek-chat-v3", "DeepSeek: DeepSeek V3", "0.0000003", "0.00000045",
-              cache_read="0.00000003", context=163840, max_completion=16384),
-        model("anthropic/claude-sonnet-4", "Anthropic: Claude Sonnet 4", "0.000003", "0.00015",
-              cache_read="0.0000003", cache_write="0.00000375", context=200000, max_completion=64000,
-              modalities=("text", "image")),
-        model("moonshotai/kimi-k2-0905-preview", "MoonshotAI: Kimi K2", "0.0000006", "0.0000025",
-              cache_read="0.00000015", context=262144, max_completion=16384),
-        model("qwen/qwen-plus", "Qwen: Qwen-Plus", "abc", "0.0000012", context=131072, max_completion=16384),
-        model("z-ai/glm-5", "Z.AI: GLM 5", "0.000001", "0.0000032", context=202752, max_completion=131072),
-        model("openrouter/auto", "Auto Router", "-1", "-1", context=2000000),
-    ]}
+    return {
+        "data": [
+            model(
+                "deepseek/deepseek-chat-v3",
+                "DeepSeek: DeepSeek V3",
+                "0.0000003",
+                "0.00000045",
+                cache_read="0.00000003",
+                context=163840,
+                max_completion=16384,
+            ),
+            model(
+                "anthropic/claude-sonnet-4",
+                "Anthropic: Claude Sonnet 4",
+                "0.000003",
+                "0.00015",
+                cache_read="0.0000003",
+                cache_write="0.00000375",
+                context=200000,
+                max_completion=64000,
+                modalities=("text", "image"),
+            ),
+            model(
+                "moonshotai/kimi-k2-0905-preview",
+                "MoonshotAI: Kimi K2",
+                "0.0000006",
+                "0.0000025",
+                cache_read="0.00000015",
+                context=262144,
+                max_completion=16384,
+            ),
+            model("qwen/qwen-plus", "Qwen: Qwen-Plus", "abc", "0.0000012", context=131072, max_completion=16384),
+            model("z-ai/glm-5", "Z.AI: GLM 5", "0.000001", "0.0000032", context=202752, max_completion=131072),
+            model("openrouter/auto", "Auto Router", "-1", "-1", context=2000000),
+        ]
+    }

@@ -8,12 +8,32 @@ def test_an_operator_edits_a_price_in_admin(admin_client, live_db):
     page = admin_client.get(f"/admin/routing/catalogmodel/{m.pk}/change/")
     assert page.status_code == 200 and b"Input price ($ per 1M tokens)" in page.content
     assert b'value="0.28"' in page.content  # $0.28 per 1M, stored as 280000 micro-USD
-    form = {f: getattr(m, f) for f in ("upstream_id", "public_id", "display_name", "input_price_usd_micro_per_mtok",
-                                      "output_price_usd_micro_per_mtok", "context_window", "max_output_tokens")}
-    form.update(provider=m.provider_id, price_source=m.price_source, quirks="{}", enabled="on", supports_streaming="on",
-                typical_output_tokens=m.typical_output_tokens,
-                supports_tools="on", supports_json_mode="on", output_price_usd_micro_per_mtok="0.5",
-                input_price_usd_micro_per_mtok="0.28", cached_input_price_usd_micro_per_mtok="0.028", kind="chat")
+    form = {
+        f: getattr(m, f)
+        for f in (
+            "upstream_id",
+            "public_id",
+            "display_name",
+            "input_price_usd_micro_per_mtok",
+            "output_price_usd_micro_per_mtok",
+            "context_window",
+            "max_output_tokens",
+        )
+    }
+    form.update(
+        provider=m.provider_id,
+        price_source=m.price_source,
+        quirks="{}",
+        enabled="on",
+        supports_streaming="on",
+        typical_output_tokens=m.typical_output_tokens,
+        supports_tools="on",
+        supports_json_mode="on",
+        output_price_usd_micro_per_mtok="0.5",
+        input_price_usd_micro_per_mtok="0.28",
+        cached_input_price_usd_micro_per_mtok="0.028",
+        kind="chat",
+    )
     assert admin_client.post(f"/admin/routing/catalogmodel/{m.pk}/change/", form).status_code == 302
     m.refresh_from_db()
     assert (m.output_price_usd_micro_per_mtok, m.input_price_usd_micro_per_mtok) == (500_000, 280_000)
@@ -23,10 +43,17 @@ def test_an_operator_edits_a_price_in_admin(admin_client, live_db):
 
 def test_a_price_finer_than_a_micro_dollar_is_a_form_error(admin_client, live_db):
     m = CatalogModel.objects.get(public_id="deepseek/deepseek-chat")
-    form = {f: getattr(m, f) for f in ("upstream_id", "public_id", "display_name", "context_window",
-                                      "max_output_tokens")}
-    form.update(provider=m.provider_id, price_source=m.price_source, quirks="{}", enabled="on",
-                input_price_usd_micro_per_mtok="0.0000001", output_price_usd_micro_per_mtok="-1")
+    form = {
+        f: getattr(m, f) for f in ("upstream_id", "public_id", "display_name", "context_window", "max_output_tokens")
+    }
+    form.update(
+        provider=m.provider_id,
+        price_source=m.price_source,
+        quirks="{}",
+        enabled="on",
+        input_price_usd_micro_per_mtok="0.0000001",
+        output_price_usd_micro_per_mtok="-1",
+    )
     page = admin_client.post(f"/admin/routing/catalogmodel/{m.pk}/change/", form)
     assert page.status_code == 200 and b"errornote" in page.content
     assert CatalogModel.objects.get(pk=m.pk).input_price_usd_micro_per_mtok == m.input_price_usd_micro_per_mtok

@@ -6,11 +6,22 @@ from routing.models import CatalogModel, Route, RouteTarget
 
 
 def _inline(route):
-    form = {"targets-TOTAL_FORMS": 0, "targets-INITIAL_FORMS": 0, "targets-MIN_NUM_FORMS": 0,
-            "targets-MAX_NUM_FORMS": 1000}
+    form = {
+        "targets-TOTAL_FORMS": 0,
+        "targets-INITIAL_FORMS": 0,
+        "targets-MIN_NUM_FORMS": 0,
+        "targets-MAX_NUM_FORMS": 1000,
+    }
     for i, t in enumerate(RouteTarget.objects.filter(route=route).order_by("position")):
-        form.update({f"targets-{i}-id": t.pk, f"targets-{i}-route": route.pk, f"targets-{i}-model": t.model_id,
-                     f"targets-{i}-position": t.position, f"targets-{i}-tier": t.tier})
+        form.update(
+            {
+                f"targets-{i}-id": t.pk,
+                f"targets-{i}-route": route.pk,
+                f"targets-{i}-model": t.model_id,
+                f"targets-{i}-position": t.position,
+                f"targets-{i}-tier": t.tier,
+            }
+        )
         form["targets-TOTAL_FORMS"] = form["targets-INITIAL_FORMS"] = i + 1
     return form
 
@@ -19,8 +30,16 @@ def test_an_operator_edits_a_routes_threshold_and_a_targets_tier(admin_client, l
     route = Route.objects.get(name="auto")
     page = admin_client.get(f"/admin/routing/route/{route.pk}/change/").content
     assert b"premium_threshold" in page and b"Economy" in page
-    form = {"name": route.name, "goal": route.goal, "description": route.description, "enabled": "on",
-            "policy": "tiered", "premium_threshold": "0.8", "default_quality": "0.4", **_inline(route)}
+    form = {
+        "name": route.name,
+        "goal": route.goal,
+        "description": route.description,
+        "enabled": "on",
+        "policy": "tiered",
+        "premium_threshold": "0.8",
+        "default_quality": "0.4",
+        **_inline(route),
+    }
     deepseek = RouteTarget.objects.get(route=route, model__public_id="deepseek/deepseek-chat")
     i = next(k.split("-")[1] for k, v in form.items() if k.endswith("-id") and v == deepseek.pk)
     form[f"targets-{i}-tier"] = "premium"

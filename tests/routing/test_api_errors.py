@@ -10,8 +10,9 @@ GOOD = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
 
 @pytest.fixture
 def post(gateway, tenant):
-    def send(body: bytes | dict, *, key: str | None = tenant.key, headers=None, method="POST",
-             path="/v1/chat/completions"):
+    def send(
+        body: bytes | dict, *, key: str | None = tenant.key, headers=None, method="POST", path="/v1/chat/completions"
+    ):
         h = {"content-type": "application/json", **(headers or {})}
         if key is not None:
             h["authorization"] = f"Bearer {key}"
@@ -43,25 +44,33 @@ def assert_openai_error(resp, status, code=None, param=None):
     return err
 
 
-@pytest.mark.parametrize("body, status, code, param", [
-    (b"{not json", 400, "invalid_json", None),
-    (b"\xff\xfe{}", 400, "invalid_encoding", None),
-    (b"", 400, "invalid_json", None),
-    (b"[1, 2]", 400, "invalid_json", None),
-    ({"model": "auto"}, 400, "missing_required_parameter", "messages"),
-    ({"messages": [{"role": "user", "content": "hi"}]}, 400, "missing_required_parameter", "model"),
-    ({"model": 5, "messages": [{"role": "user", "content": "hi"}]}, 400, "invalid_type", "model"),
-    ({"model": "auto", "messages": "hi"}, 400, "invalid_type", "messages"),
-    ({"model": "auto", "messages": []}, 400, "invalid_type", "messages"),
-    ({"model": "auto", "messages": [{"role": "wizard", "content": "hi"}]}, 400, "invalid_value", "messages[0].role"),
-    ({**GOOD, "temperature": "hot"}, 400, "invalid_type", "temperature"),
-    ({**GOOD, "temperature": 3}, 400, "invalid_type", "temperature"),
-    ({**GOOD, "max_tokens": 0}, 400, "invalid_type", "max_tokens"),
-    ({**GOOD, "max_tokens": 1.5}, 400, "invalid_type", "max_tokens"),
-    ({**GOOD, "stream": "yes"}, 400, "invalid_type", "stream"),
-    ({**GOOD, "tools": {"a": 1}}, 400, "invalid_type", "tools"),
-    ({**GOOD, "model": "nobody/nothing"}, 404, "model_not_found", "model"),
-])
+@pytest.mark.parametrize(
+    "body, status, code, param",
+    [
+        (b"{not json", 400, "invalid_json", None),
+        (b"\xff\xfe{}", 400, "invalid_encoding", None),
+        (b"", 400, "invalid_json", None),
+        (b"[1, 2]", 400, "invalid_json", None),
+        ({"model": "auto"}, 400, "missing_required_parameter", "messages"),
+        ({"messages": [{"role": "user", "content": "hi"}]}, 400, "missing_required_parameter", "model"),
+        ({"model": 5, "messages": [{"role": "user", "content": "hi"}]}, 400, "invalid_type", "model"),
+        ({"model": "auto", "messages": "hi"}, 400, "invalid_type", "messages"),
+        ({"model": "auto", "messages": []}, 400, "invalid_type", "messages"),
+        (
+            {"model": "auto", "messages": [{"role": "wizard", "content": "hi"}]},
+            400,
+            "invalid_value",
+            "messages[0].role",
+        ),
+        ({**GOOD, "temperature": "hot"}, 400, "invalid_type", "temperature"),
+        ({**GOOD, "temperature": 3}, 400, "invalid_type", "temperature"),
+        ({**GOOD, "max_tokens": 0}, 400, "invalid_type", "max_tokens"),
+        ({**GOOD, "max_tokens": 1.5}, 400, "invalid_type", "max_tokens"),
+        ({**GOOD, "stream": "yes"}, 400, "invalid_type", "stream"),
+        ({**GOOD, "tools": {"a": 1}}, 400, "invalid_type", "tools"),
+        ({**GOOD, "model": "nobody/nothing"}, 404, "model_not_found", "model"),
+    ],
+)
 def test_bad_input_is_refused_before_any_upstream_call(post, upstream_calls, usage, body, status, code, param):
     before = upstream_calls()
     resp = post(body)
@@ -104,8 +113,10 @@ def test_the_wrong_method_is_405(post):
 def test_an_oversized_body_is_refused_before_it_is_sent(gateway, tenant):
     # Declare a body far over the limit and send none of it: the answer must come anyway.
     with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as s:
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-                  b"authorization: Bearer " + tenant.key.encode() + b"\r\ncontent-length: 999999999\r\n\r\n")
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            b"authorization: Bearer " + tenant.key.encode() + b"\r\ncontent-length: 999999999\r\n\r\n"
+        )
         answer = b""
         while b'"code"' not in answer:  # the head and the body may come in separate reads
             piece = s.recv(65536)

@@ -11,8 +11,12 @@ import openai
 import pytest
 
 HELLO = [{"role": "user", "content": "hi"}]
-FAST_BREAKERS = {"AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 3, "AIPOWER_BREAKER_COOLDOWN_SECONDS": 1.5,
-                 "AIPOWER_BREAKER_MIN_REQUESTS": 1000, "AIPOWER_BREAKER_SYNC_SECONDS": 0.1}
+FAST_BREAKERS = {
+    "AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 3,
+    "AIPOWER_BREAKER_COOLDOWN_SECONDS": 1.5,
+    "AIPOWER_BREAKER_MIN_REQUESTS": 1000,
+    "AIPOWER_BREAKER_SYNC_SECONDS": 0.1,
+}
 
 
 @pytest.fixture(params=["redis", "in_process"])
@@ -114,8 +118,12 @@ def test_the_callers_faults_never_count_against_a_provider(breaker_gateway, tena
 
 def test_the_retry_budget_bounds_upstream_attempts(own_gateways, tenant, sim):
     budget = 0.2
-    gw = own_gateways(AIPOWER_RETRY_BUDGET=budget, AIPOWER_RETRY_BUDGET_RESERVE=0,
-                      AIPOWER_BREAKER_CONSECUTIVE_FAILURES=1_000_000, AIPOWER_BREAKER_FAILURE_RATIO=2)
+    gw = own_gateways(
+        AIPOWER_RETRY_BUDGET=budget,
+        AIPOWER_RETRY_BUDGET_RESERVE=0,
+        AIPOWER_BREAKER_CONSECUTIVE_FAILURES=1_000_000,
+        AIPOWER_BREAKER_FAILURE_RATIO=2,
+    )
     sim.fault("deepseek", "status:503")
     sim.fault("qwen", "status:503")
     sim.fault("openai", "status:503")

@@ -26,8 +26,7 @@ def run_one(gw_url, key, stream, outcomes):
     body = {"model": "auto", "messages": MESSAGES, "stream": stream}
     headers = {"authorization": f"Bearer {key}", "x-sim-chunks": "8"}
     try:
-        with httpx.stream("POST", gw_url + "/v1/chat/completions", json=body, headers=headers,
-                          timeout=30) as resp:
+        with httpx.stream("POST", gw_url + "/v1/chat/completions", json=body, headers=headers, timeout=30) as resp:
             rid = resp.headers.get("x-request-id")
             if resp.status_code != 200:
                 err = json.loads(resp.read())["error"]
@@ -63,18 +62,33 @@ def run_one(gw_url, key, stream, outcomes):
 
 @pytest.mark.chaos
 def test_chaos(own_gateways, tenant, sim, usage, live_db):
-    env = {"AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT": 1, "AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 4,
-           "AIPOWER_BREAKER_COOLDOWN_SECONDS": 2, "AIPOWER_BREAKER_SYNC_SECONDS": 0.1}
+    env = {
+        "AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT": 1,
+        "AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 4,
+        "AIPOWER_BREAKER_COOLDOWN_SECONDS": 2,
+        "AIPOWER_BREAKER_SYNC_SECONDS": 0.1,
+    }
     gw = own_gateways(**env)
     gw2 = own_gateways(**env)  # two processes sharing breakers through Redis
     redis_url = gw.env["REDIS_URL"]
 
     # The simulator answers deterministically: what each model says to these messages.
     expected = {}
-    for model in ("deepseek/deepseek-chat", "qwen/qwen-plus", "openai/gpt-4o-mini", "anthropic/claude-sonnet-4",
-                  "google/gemini-2.5-flash", "openai/gpt-5.4", "google/gemini-2.5-pro"):  # route auto's pool
-        r = httpx.post(gw.url + "/v1/chat/completions", json={"model": model, "messages": MESSAGES},
-                       headers={"authorization": f"Bearer {tenant.key}", "x-sim-chunks": "8"}, timeout=10)
+    for model in (
+        "deepseek/deepseek-chat",
+        "qwen/qwen-plus",
+        "openai/gpt-4o-mini",
+        "anthropic/claude-sonnet-4",
+        "google/gemini-2.5-flash",
+        "openai/gpt-5.4",
+        "google/gemini-2.5-pro",
+    ):  # route auto's pool
+        r = httpx.post(
+            gw.url + "/v1/chat/completions",
+            json={"model": model, "messages": MESSAGES},
+            headers={"authorization": f"Bearer {tenant.key}", "x-sim-chunks": "8"},
+            timeout=10,
+        )
         expected[model] = r.json()["choices"][0]["message"]["content"]
 
     stop = threading.Event()
@@ -90,8 +104,9 @@ def test_chaos(own_gateways, tenant, sim, usage, live_db):
             for _ in range(6):
                 if r is not None:
                     now = time.time()
-                    open_now = {k.decode() for k, until in r.zrange("aip:cb:open", 0, -1, withscores=True)
-                                if until > now}
+                    open_now = {
+                        k.decode() for k, until in r.zrange("aip:cb:open", 0, -1, withscores=True) if until > now
+                    }
                     seen_closed_after_open.update(seen_open - open_now)
                     seen_open.update(open_now)
                 if stop.wait(0.5):
@@ -130,8 +145,7 @@ def test_chaos(own_gateways, tenant, sim, usage, live_db):
     ids = [o[1] for o in outcomes]
     time.sleep(0.5)
     with live_db.unblock():
-        rows = list(UsageRecord.objects.filter(request_id__in=ids).values_list("request_id", "status",
-                                                                                "charged_nusd"))
+        rows = list(UsageRecord.objects.filter(request_id__in=ids).values_list("request_id", "status", "charged_nusd"))
     by_id = {}
     for rid, status, charged in rows:
         by_id.setdefault(rid, []).append((status, charged))

@@ -20,21 +20,28 @@ def test_it_routes_auto_code_to_claude_sonnet_and_says_so(client, usage):
     assert_valid(raw.http_response.json(), "CreateChatCompletionResponse")
     [row] = usage(raw.headers["x-request-id"])
     assert (row.requested_model, row.route, row.served_model, row.provider) == (
-        "auto-code", "auto-code", "anthropic/claude-sonnet-4", "anthropic")
+        "auto-code",
+        "auto-code",
+        "anthropic/claude-sonnet-4",
+        "anthropic",
+    )
     assert row.status == "ok" and row.stream is False
     assert row.prompt_tokens == reply.usage.prompt_tokens > 0
     assert row.completion_tokens == reply.usage.completion_tokens > 0
     assert row.upstream_cost_nusd > 0 and row.charged_nusd > row.upstream_cost_nusd
 
 
-@pytest.mark.parametrize("route, served", [
-    ("auto", "deepseek/deepseek-chat"),
-    ("auto-cheap", "qwen/qwen-turbo"),
-    ("auto-fast", "qwen/qwen-turbo"),
-    ("auto-code", "anthropic/claude-sonnet-4"),
-    ("auto-best", "anthropic/claude-opus-4.6"),
-    ("auto-free", "zhipu/glm-4-flash"),
-])
+@pytest.mark.parametrize(
+    "route, served",
+    [
+        ("auto", "deepseek/deepseek-chat"),
+        ("auto-cheap", "qwen/qwen-turbo"),
+        ("auto-fast", "qwen/qwen-turbo"),
+        ("auto-code", "anthropic/claude-sonnet-4"),
+        ("auto-best", "anthropic/claude-opus-4.6"),
+        ("auto-free", "zhipu/glm-4-flash"),
+    ],
+)
 def test_each_routing_mode_picks_its_model(client, route, served):
     reply = client.chat.completions.create(model=route, messages=HELLO)
     assert reply.model == served
@@ -73,8 +80,11 @@ def test_it_streams_through_the_sdk_with_usage(client, usage):
 
 def test_stream_content_equals_the_unstreamed_answer(client):
     whole = client.chat.completions.create(model="auto", messages=HELLO).choices[0].message.content
-    streamed = "".join(c.choices[0].delta.content or "" for c in
-                       client.chat.completions.create(model="auto", messages=HELLO, stream=True) if c.choices)
+    streamed = "".join(
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(model="auto", messages=HELLO, stream=True)
+        if c.choices
+    )
     assert streamed == whole
 
 
@@ -100,7 +110,8 @@ async def test_the_async_client_works_streaming_and_not(aclient):
 
 def test_an_upstream_without_usage_is_counted_by_the_gateway(client, usage):
     raw = client.chat.completions.with_raw_response.create(
-        model="auto", messages=HELLO, extra_headers={"x-sim-no-usage": "1"})
+        model="auto", messages=HELLO, extra_headers={"x-sim-no-usage": "1"}
+    )
     reply = raw.parse()
     assert reply.usage.completion_tokens > 0
     [row] = usage(raw.headers["x-request-id"])

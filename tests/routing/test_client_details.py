@@ -22,15 +22,21 @@ def test_it_retrieves_every_model_and_route(client, gateway, tenant):
     auto = client.models.retrieve("auto").model_dump()
     assert auto["route"] is True and auto["targets"][0] == "deepseek/deepseek-chat"
     assert auto["context_window"] >= 128_000 and auto["capabilities"]["tools"] is True
-    sonnet = httpx.get(gateway.url + "/v1/models/anthropic/claude-sonnet-4",
-                       headers={"authorization": f"Bearer {tenant.key}"}).json()
+    sonnet = httpx.get(
+        gateway.url + "/v1/models/anthropic/claude-sonnet-4", headers={"authorization": f"Bearer {tenant.key}"}
+    ).json()
     assert_valid(sonnet, "Model")
     assert sonnet["context_window"] == 200_000 and sonnet["max_output_tokens"] == 64_000
-    assert sonnet["capabilities"] == {"chat": True, "streaming": True, "tools": True, "vision": True,
-                                      "json_mode": True}
+    assert sonnet["capabilities"] == {"chat": True, "streaming": True, "tools": True, "vision": True, "json_mode": True}
     # Prices per 1M tokens in USD, as exact decimal strings.
-    assert sonnet["pricing"] == {"currency": "USD", "unit": "1M tokens", "input": "3", "output": "15",
-                                 "cached_input": "0.3", "cache_write": "3.75"}
+    assert sonnet["pricing"] == {
+        "currency": "USD",
+        "unit": "1M tokens",
+        "input": "3",
+        "output": "15",
+        "cached_input": "0.3",
+        "cache_write": "3.75",
+    }
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("nobody/nothing")
 
@@ -50,41 +56,59 @@ def test_the_model_list_holds_only_what_the_key_may_use(client, live_db, tenant)
 
 
 def test_it_accepts_the_key_in_x_api_key(gateway, tenant):
-    resp = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "auto", "messages": HELLO},
-                      headers={"x-api-key": tenant.key})
+    resp = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": "auto", "messages": HELLO},
+        headers={"x-api-key": tenant.key},
+    )
     assert resp.status_code == 200 and resp.json()["choices"][0]["message"]["content"]
     wrong = httpx.get(gateway.url + "/v1/models", headers={"x-api-key": "sk-aip-wrong"})
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_api_key"
 
 
 def test_cors_is_off_by_default(gateway, tenant):
-    pre = httpx.options(gateway.url + "/v1/chat/completions",
-                        headers={"origin": "https://app.example", "access-control-request-method": "POST"})
+    pre = httpx.options(
+        gateway.url + "/v1/chat/completions",
+        headers={"origin": "https://app.example", "access-control-request-method": "POST"},
+    )
     assert pre.status_code == 204 and "access-control-allow-origin" not in pre.headers
-    resp = httpx.get(gateway.url + "/v1/models", headers={"authorization": f"Bearer {tenant.key}",
-                                                          "origin": "https://app.example"})
+    resp = httpx.get(
+        gateway.url + "/v1/models", headers={"authorization": f"Bearer {tenant.key}", "origin": "https://app.example"}
+    )
     assert resp.status_code == 200 and "access-control-allow-origin" not in resp.headers
 
 
 def test_cors_answers_allowed_origins_only(own_gateways, tenant):
     gw = own_gateways(AIPOWER_CORS_ALLOWED_ORIGINS="https://app.example,https://other.example")
-    pre = httpx.options(gw.url + "/v1/messages", headers={
-        "origin": "https://app.example", "access-control-request-method": "POST",
-        "access-control-request-headers": "x-api-key, content-type, anthropic-version"})
+    pre = httpx.options(
+        gw.url + "/v1/messages",
+        headers={
+            "origin": "https://app.example",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "x-api-key, content-type, anthropic-version",
+        },
+    )
     assert pre.status_code == 204  # no key needed for a preflight
     assert pre.headers["access-control-allow-origin"] == "https://app.example"
     assert "x-api-key" in pre.headers["access-control-allow-headers"]
     assert "POST" in pre.headers["access-control-allow-methods"]
-    plain = httpx.options(gw.url + "/v1/chat/completions", headers={"origin": "https://app.example",
-                                                                     "access-control-request-method": "POST"})
+    plain = httpx.options(
+        gw.url + "/v1/chat/completions",
+        headers={"origin": "https://app.example", "access-control-request-method": "POST"},
+    )
     assert "authorization" in plain.headers["access-control-allow-headers"]
-    resp = httpx.post(gw.url + "/v1/chat/completions", json={"model": "auto", "messages": HELLO},
-                      headers={"authorization": f"Bearer {tenant.key}", "origin": "https://app.example"})
+    resp = httpx.post(
+        gw.url + "/v1/chat/completions",
+        json={"model": "auto", "messages": HELLO},
+        headers={"authorization": f"Bearer {tenant.key}", "origin": "https://app.example"},
+    )
     assert resp.status_code == 200
     assert resp.headers["access-control-allow-origin"] == "https://app.example"
     assert "x-request-id" in resp.headers["access-control-expose-headers"]
-    evil = httpx.options(gw.url + "/v1/chat/completions", headers={"origin": "https://evil.example",
-                                                                    "access-control-request-method": "POST"})
+    evil = httpx.options(
+        gw.url + "/v1/chat/completions",
+        headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
+    )
     assert "access-control-allow-origin" not in evil.headers
 
 
@@ -120,26 +144,29 @@ def test_a_pinned_model_that_cannot_give_n_says_so(client, model):
 
 
 def test_logprobs_pass_through(client):
-    reply = client.chat.completions.create(model="openai/gpt-4o-mini", messages=HELLO, logprobs=True,
-                                           top_logprobs=2)
+    reply = client.chat.completions.create(model="openai/gpt-4o-mini", messages=HELLO, logprobs=True, top_logprobs=2)
     tokens = reply.choices[0].logprobs.content
     assert "".join(t.token for t in tokens) == reply.choices[0].message.content
     assert all(t.logprob <= 0 and len(t.top_logprobs) == 2 for t in tokens)
     streamed = []
-    for chunk in client.chat.completions.create(model="deepseek/deepseek-chat", messages=HELLO, logprobs=True,
-                                                stream=True):
+    for chunk in client.chat.completions.create(
+        model="deepseek/deepseek-chat", messages=HELLO, logprobs=True, stream=True
+    ):
         for c in chunk.choices:
             if c.logprobs and c.logprobs.content:
                 streamed += c.logprobs.content
     assert streamed and all(t.logprob <= 0 for t in streamed)
 
 
-@pytest.mark.parametrize("model, param, extra", [
-    ("anthropic/claude-sonnet-4", "logprobs", {"logprobs": True}),
-    ("google/gemini-2.5-flash", "top_logprobs", {"logprobs": False, "top_logprobs": 2}),
-    ("deepseek/deepseek-reasoner", "logprobs", {"logprobs": True}),
-    ("zhipu/glm-4-flash", "logprobs", {"logprobs": True}),
-])
+@pytest.mark.parametrize(
+    "model, param, extra",
+    [
+        ("anthropic/claude-sonnet-4", "logprobs", {"logprobs": True}),
+        ("google/gemini-2.5-flash", "top_logprobs", {"logprobs": False, "top_logprobs": 2}),
+        ("deepseek/deepseek-reasoner", "logprobs", {"logprobs": True}),
+        ("zhipu/glm-4-flash", "logprobs", {"logprobs": True}),
+    ],
+)
 def test_logprobs_are_refused_where_unsupported(client, model, param, extra):
     with pytest.raises(openai.BadRequestError) as exc:
         client.chat.completions.create(model=model, messages=HELLO, **extra)

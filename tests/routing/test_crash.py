@@ -27,10 +27,16 @@ def test_it_loses_and_doubles_nothing_when_killed_under_load(test_database_url, 
 
     def client(i):
         long = i % 4 == 0  # long streams: cut by the crash after a few checkpoints
-        with httpx.Client(base_url=gw.url, timeout=30,
-                          headers={"authorization": f"Bearer {tenant.key}", "x-sim-latency-ms": "30",
-                                   "x-sim-stream-ms": "6000" if long else "300",
-                                   "x-sim-chunks": "120" if long else "10"}) as http:
+        with httpx.Client(
+            base_url=gw.url,
+            timeout=30,
+            headers={
+                "authorization": f"Bearer {tenant.key}",
+                "x-sim-latency-ms": "30",
+                "x-sim-stream-ms": "6000" if long else "300",
+                "x-sim-chunks": "120" if long else "10",
+            },
+        ) as http:
             while not stop.is_set():
                 stream = i % 2 == 0
                 body = {"model": "deepseek/deepseek-chat", "messages": HELLO, "stream": stream}

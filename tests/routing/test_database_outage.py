@@ -27,8 +27,12 @@ def private_pg(test_database_url, tenant):
 
 def post(gw, key, body=BODY, headers=None, timeout=15.0):
     t = time.monotonic()
-    r = httpx.post(gw.url + "/v1/chat/completions", json=body, timeout=timeout,
-                   headers={"authorization": f"Bearer {key}", **(headers or {})})
+    r = httpx.post(
+        gw.url + "/v1/chat/completions",
+        json=body,
+        timeout=timeout,
+        headers={"authorization": f"Bearer {key}", **(headers or {})},
+    )
     return r, time.monotonic() - t
 
 
@@ -57,8 +61,12 @@ def test_it_refuses_new_requests_at_once_and_charges_the_ones_in_flight_once(pri
             th.start()
         with psycopg.connect(private_pg.url) as conn:  # every one of them holds its credit, waiting on the upstream
             deadline = time.monotonic() + 30
-            while conn.execute("select count(*) from billing_reservation where organization_id = %s",
-                               (tenant.organization.pk,)).fetchone()[0] < 20:
+            while (
+                conn.execute(
+                    "select count(*) from billing_reservation where organization_id = %s", (tenant.organization.pk,)
+                ).fetchone()[0]
+                < 20
+            ):
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
         private_pg.stop()
@@ -92,23 +100,30 @@ def test_it_refuses_new_requests_at_once_and_charges_the_ones_in_flight_once(pri
         with psycopg.connect(private_pg.url.replace("postgres://", "postgresql://")) as conn:
             deadline = time.monotonic() + 10
             while True:
-                charged = conn.execute("select request_id, count(*) from billing_ledgerentry "
-                                       "where request_id = any(%s) group by request_id", (ids,)).fetchall()
+                charged = conn.execute(
+                    "select request_id, count(*) from billing_ledgerentry "
+                    "where request_id = any(%s) group by request_id",
+                    (ids,),
+                ).fetchall()
                 if len(charged) == len(ids) or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
             assert len(charged) == 20 and all(n == 1 for _, n in charged), charged
-            used = conn.execute("select count(*) from analytics_usagerecord where request_id = any(%s)",
-                                (ids,)).fetchone()[0]
+            used = conn.execute(
+                "select count(*) from analytics_usagerecord where request_id = any(%s)", (ids,)
+            ).fetchone()[0]
             assert used == 20
-            held = conn.execute("select count(*) from billing_reservation where request_id = any(%s)",
-                                (ids,)).fetchone()[0]
+            held = conn.execute(
+                "select count(*) from billing_reservation where request_id = any(%s)", (ids,)
+            ).fetchone()[0]
             assert held == 0
             org = tenant.organization.pk
-            balance, reserved = conn.execute("select balance_nusd, reserved_nusd from billing_creditaccount "
-                                             "where organization_id = %s", (org,)).fetchone()
-            total = conn.execute("select sum(amount_nusd) from billing_ledgerentry where organization_id = %s",
-                                 (org,)).fetchone()[0]
+            balance, reserved = conn.execute(
+                "select balance_nusd, reserved_nusd from billing_creditaccount where organization_id = %s", (org,)
+            ).fetchone()
+            total = conn.execute(
+                "select sum(amount_nusd) from billing_ledgerentry where organization_id = %s", (org,)
+            ).fetchone()[0]
             assert balance == total and reserved == 0
     finally:
         gw.stop()

@@ -43,8 +43,11 @@ def test_it_reads_a_bounded_sample_of_any_prompt():
     for size in (10, 10_000, 4_000_000):
         sample, total = last_user_text([{"role": "user", "content": "x" * size}])
         assert total == size and len(sample) <= HEAD_CHARS + TAIL_CHARS + 1
-    parts = [{"type": "text", "text": "a" * 5_000}, {"type": "image_url", "image_url": {"url": "https://x/y"}},
-             {"type": "text", "text": "b" * 5_000}]
+    parts = [
+        {"type": "text", "text": "a" * 5_000},
+        {"type": "image_url", "image_url": {"url": "https://x/y"}},
+        {"type": "text", "text": "b" * 5_000},
+    ]
     sample, total = last_user_text([{"role": "user", "content": parts}])
     assert total == 10_000 and sample.startswith("a") and sample.endswith("b")
 
@@ -52,8 +55,15 @@ def test_it_reads_a_bounded_sample_of_any_prompt():
 def test_harder_looking_prompts_score_higher_than_greetings():
     est = estimator()
     hi = est.assess([{"role": "user", "content": "hi"}]).difficulty
-    proof = est.assess([{"role": "user", "content": "Prove that the square root of 2 is irrational, then show "
-                                                    "that there are infinitely many primes of the form 4k+3."}])
+    proof = est.assess(
+        [
+            {
+                "role": "user",
+                "content": "Prove that the square root of 2 is irrational, then show "
+                "that there are infinitely many primes of the form 4k+3.",
+            }
+        ]
+    )
     assert 0.0 <= hi < proof.difficulty <= 1.0
 
 

@@ -13,10 +13,15 @@ import pytest
 from tests.schema import assert_valid
 
 
-@pytest.mark.parametrize("model, dims", [("openai/text-embedding-3-small", 1536),
-                                         ("openai/text-embedding-3-large", 3072),
-                                         ("google/gemini-embedding-001", 3072),
-                                         ("qwen/text-embedding-v3", 1024)])
+@pytest.mark.parametrize(
+    "model, dims",
+    [
+        ("openai/text-embedding-3-small", 1536),
+        ("openai/text-embedding-3-large", 3072),
+        ("google/gemini-embedding-001", 3072),
+        ("qwen/text-embedding-v3", 1024),
+    ],
+)
 def test_every_embedding_model_serves_and_is_billed(client, gateway, tenant, usage, model, dims):
     raw = client.embeddings.with_raw_response.create(model=model, input=["first text", "second, longer text"])
     resp = raw.parse()
@@ -33,13 +38,18 @@ def test_every_embedding_model_serves_and_is_billed(client, gateway, tenant, usa
 
 
 def test_the_response_matches_openais_schema_and_inputs_of_every_shape(client, gateway, tenant):
-    body = httpx.post(gateway.url + "/v1/embeddings", headers={"authorization": f"Bearer {tenant.key}"},
-                      json={"model": "openai/text-embedding-3-small", "input": "hello"}).json()
+    body = httpx.post(
+        gateway.url + "/v1/embeddings",
+        headers={"authorization": f"Bearer {tenant.key}"},
+        json={"model": "openai/text-embedding-3-small", "input": "hello"},
+    ).json()
     assert_valid(body, "CreateEmbeddingResponse")
     one = client.embeddings.create(model="text-embedding-3-small", input="hello")
     # Deterministic, and a bare id is accepted (the SDK fetches base64: float32 precision).
-    assert all(math.isclose(a, b, abs_tol=1e-6)
-               for a, b in zip(one.data[0].embedding, body["data"][0]["embedding"], strict=True))
+    assert all(
+        math.isclose(a, b, abs_tol=1e-6)
+        for a, b in zip(one.data[0].embedding, body["data"][0]["embedding"], strict=True)
+    )
     tokens = client.embeddings.create(model="openai/text-embedding-3-small", input=[1, 2, 3])
     assert tokens.usage.prompt_tokens == 3 and len(tokens.data) == 1
     many = client.embeddings.create(model="openai/text-embedding-3-small", input=[[1, 2], [3, 4, 5]])
@@ -50,26 +60,33 @@ def test_dimensions_and_base64(client, gateway, tenant):
     short = client.embeddings.create(model="openai/text-embedding-3-large", input="hello", dimensions=256)
     assert len(short.data[0].embedding) == 256
     # The SDK asks for base64 and decodes it; the raw answer is little-endian float32.
-    raw = httpx.post(gateway.url + "/v1/embeddings", headers={"authorization": f"Bearer {tenant.key}"},
-                     json={"model": "qwen/text-embedding-v3", "input": "hello", "encoding_format": "base64",
-                           "dimensions": 512}).json()
+    raw = httpx.post(
+        gateway.url + "/v1/embeddings",
+        headers={"authorization": f"Bearer {tenant.key}"},
+        json={"model": "qwen/text-embedding-v3", "input": "hello", "encoding_format": "base64", "dimensions": 512},
+    ).json()
     packed = base64.b64decode(raw["data"][0]["embedding"])
     floats = struct.unpack(f"<{len(packed) // 4}f", packed)
-    plain = client.embeddings.create(model="qwen/text-embedding-v3", input="hello", dimensions=512,
-                                     encoding_format="float")
-    assert len(floats) == 512 and all(math.isclose(a, b, abs_tol=1e-6)
-                                      for a, b in zip(floats, plain.data[0].embedding, strict=True))
+    plain = client.embeddings.create(
+        model="qwen/text-embedding-v3", input="hello", dimensions=512, encoding_format="float"
+    )
+    assert len(floats) == 512 and all(
+        math.isclose(a, b, abs_tol=1e-6) for a, b in zip(floats, plain.data[0].embedding, strict=True)
+    )
 
 
-@pytest.mark.parametrize("kwargs, param", [
-    ({"model": "qwen/text-embedding-v3", "input": [f"text {i}" for i in range(11)]}, "input"),
-    ({"model": "qwen/text-embedding-v3", "input": "x", "dimensions": 100}, "dimensions"),
-    ({"model": "openai/text-embedding-3-small", "input": "x", "dimensions": 2000}, "dimensions"),
-    ({"model": "google/gemini-embedding-001", "input": [1, 2, 3]}, "input"),
-    ({"model": "openai/text-embedding-3-small", "input": "x", "encoding_format": "int8"}, "encoding_format"),
-    ({"model": "openai/text-embedding-3-small", "input": []}, "input"),
-    ({"model": "deepseek/deepseek-chat", "input": "x"}, "model"),
-])
+@pytest.mark.parametrize(
+    "kwargs, param",
+    [
+        ({"model": "qwen/text-embedding-v3", "input": [f"text {i}" for i in range(11)]}, "input"),
+        ({"model": "qwen/text-embedding-v3", "input": "x", "dimensions": 100}, "dimensions"),
+        ({"model": "openai/text-embedding-3-small", "input": "x", "dimensions": 2000}, "dimensions"),
+        ({"model": "google/gemini-embedding-001", "input": [1, 2, 3]}, "input"),
+        ({"model": "openai/text-embedding-3-small", "input": "x", "encoding_format": "int8"}, "encoding_format"),
+        ({"model": "openai/text-embedding-3-small", "input": []}, "input"),
+        ({"model": "deepseek/deepseek-chat", "input": "x"}, "model"),
+    ],
+)
 def test_bad_requests_are_refused_naming_the_parameter(gateway, tenant, kwargs, param, usage):
     resp = httpx.post(gateway.url + "/v1/embeddings", headers={"authorization": f"Bearer {tenant.key}"}, json=kwargs)
     assert resp.status_code == 400 and resp.json()["error"]["param"] == param
@@ -79,8 +96,9 @@ def test_bad_requests_are_refused_naming_the_parameter(gateway, tenant, kwargs, 
 
 def test_a_chat_request_never_reaches_an_embedding_model(client):
     with pytest.raises(openai.BadRequestError) as exc:
-        client.chat.completions.create(model="openai/text-embedding-3-small", messages=[{"role": "user",
-                                                                                         "content": "hi"}])
+        client.chat.completions.create(
+            model="openai/text-embedding-3-small", messages=[{"role": "user", "content": "hi"}]
+        )
     assert "embedding model" in exc.value.body["message"]
 
 
@@ -100,8 +118,9 @@ def test_failover_only_to_models_of_the_same_dimension(client, sim, usage):
     sim.fault("qwen", "status:503")
     sim.fault("google", "status:503")
     with pytest.raises(openai.APIStatusError) as exc:
-        client.embeddings.create(model="qwen/text-embedding-v3", input="hello", extra_headers={
-            "x-aipower-fallback": "off"})
+        client.embeddings.create(
+            model="qwen/text-embedding-v3", input="hello", extra_headers={"x-aipower-fallback": "off"}
+        )
     assert exc.value.status_code == 502
     served = client.embeddings.create(model="qwen/text-embedding-v3", input="hello")
     assert served.model == "openai/text-embedding-3-small" and len(served.data[0].embedding) == 1024

@@ -35,8 +35,16 @@ def text_of(result, stream):
 
 
 FAILING_OVER = [
-    "status:500", "status:502", "status:503", "status:529", "status:429:retry-after=1",
-    "status:401", "status:403", "status:404", "drop", "slow-first-byte:3000",
+    "status:500",
+    "status:502",
+    "status:503",
+    "status:529",
+    "status:429:retry-after=1",
+    "status:401",
+    "status:403",
+    "status:404",
+    "drop",
+    "slow-first-byte:3000",
 ]
 
 
@@ -81,8 +89,7 @@ def test_an_error_event_before_the_first_token_fails_over(client, stream):
 
 def test_a_context_length_error_moves_to_a_larger_window(client, usage):
     # deepseek-chat has a 128K window; its family chain goes on to qwen-plus (131K) — larger.
-    result, headers = create(client, model="deepseek/deepseek-chat",
-                             extra_headers=fault("deepseek=status:400:context"))
+    result, headers = create(client, model="deepseek/deepseek-chat", extra_headers=fault("deepseek=status:400:context"))
     assert result.model == "qwen/qwen-plus"
     [row] = usage(headers["x-request-id"])
     assert row.attempt_log[0]["error"].startswith("context_length")
@@ -103,8 +110,11 @@ def test_the_callers_invalid_request_is_returned_at_once(client, usage, sim, str
 
 def test_a_failure_after_content_ends_the_stream_with_an_error_and_no_done(gateway, tenant, usage):
     body = {"model": "auto", "messages": HELLO, "stream": True}
-    headers = {"authorization": f"Bearer {tenant.key}", "x-sim-fault": "deepseek=drop-mid-stream:3",
-               "x-sim-chunks": "10"}
+    headers = {
+        "authorization": f"Bearer {tenant.key}",
+        "x-sim-fault": "deepseek=drop-mid-stream:3",
+        "x-sim-chunks": "10",
+    }
     with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body, headers=headers) as resp:
         assert resp.status_code == 200
         events = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
@@ -133,9 +143,12 @@ def test_fallback_can_be_switched_off(client):
 
 
 def test_the_caller_may_supply_its_own_list(client):
-    result, headers = create(client, model="deepseek/deepseek-chat",
-                             extra_body={"models": ["moonshot/kimi-k2"]},
-                             extra_headers=fault("deepseek=status:503"))
+    result, headers = create(
+        client,
+        model="deepseek/deepseek-chat",
+        extra_body={"models": ["moonshot/kimi-k2"]},
+        extra_headers=fault("deepseek=status:503"),
+    )
     assert result.model == "moonshot/kimi-k2"
 
 
@@ -157,8 +170,10 @@ def test_the_charge_is_the_served_models_price(client, usage, live_db):
     [row] = usage(headers["x-request-id"])
     with live_db.unblock():
         qwen = CatalogModel.objects.get(public_id="qwen/qwen-plus")
-    expected = (row.prompt_tokens * qwen.input_price_usd_micro_per_mtok
-                + row.completion_tokens * qwen.output_price_usd_micro_per_mtok)
+    expected = (
+        row.prompt_tokens * qwen.input_price_usd_micro_per_mtok
+        + row.completion_tokens * qwen.output_price_usd_micro_per_mtok
+    )
     assert row.upstream_cost_nusd == -(-expected // 1000)
     assert_valid(result.model_dump(exclude_unset=True), "CreateChatCompletionResponse")
 

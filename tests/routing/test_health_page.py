@@ -20,12 +20,17 @@ from routing.health_admin import recent_attempts
 
 PAGE = "/admin/routing/provider/health/"
 COOLDOWN = 2.0
-FAST_BREAKERS = {"AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 3, "AIPOWER_BREAKER_COOLDOWN_SECONDS": COOLDOWN,
-                 "AIPOWER_BREAKER_MIN_REQUESTS": 1000, "AIPOWER_BREAKER_SYNC_SECONDS": 0.1}
+FAST_BREAKERS = {
+    "AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 3,
+    "AIPOWER_BREAKER_COOLDOWN_SECONDS": COOLDOWN,
+    "AIPOWER_BREAKER_MIN_REQUESTS": 1000,
+    "AIPOWER_BREAKER_SYNC_SECONDS": 0.1,
+}
 HELLO = [{"role": "user", "content": "hi"}]
 
-needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"),
-                                 reason="without Redis the breakers live only inside the gateway's process")
+needs_redis = pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"), reason="without Redis the breakers live only inside the gateway's process"
+)
 
 
 @pytest.fixture
@@ -71,7 +76,8 @@ def ask(client, **kw):
 
 @needs_redis
 def test_it_shows_an_open_breaker_with_its_error_rate_then_half_open_then_closed(
-        own_gateways, tenant, sim, usage, live_db, operator):
+    own_gateways, tenant, sim, usage, live_db, operator
+):
     gw = own_gateways(**FAST_BREAKERS)
     redis_url = gw.env["REDIS_URL"]
     started = timezone.now()
@@ -144,8 +150,9 @@ def test_only_staff_with_the_provider_view_permission_see_it(live_db, web_user, 
 def test_without_redis_it_shows_this_processs_breakers_and_says_so(live_db, operator, monkeypatch):
     now = time.time()
     monkeypatch.setitem(health.open_until, "p:qwen", now + 60)
-    monkeypatch.setitem(health.local, "p:qwen", Counters(consecutive=0, window_start=now, window_total=4,
-                                                           window_failures=3))
+    monkeypatch.setitem(
+        health.local, "p:qwen", Counters(consecutive=0, window_start=now, window_total=4, window_failures=3)
+    )
     response = read(live_db, operator, "")
     page = response.content.decode()
     assert "No Redis (the embedded default): each gateway process keeps its own breakers." in page

@@ -18,33 +18,81 @@ from routing.models import CatalogModel
 from routing.request import validate
 from tests.conftest import make_tenant
 
-PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
-TOOL = {"type": "function", "function": {"name": "lookup_weather", "description": "Weather for a city, by day.",
-                                         "parameters": {"type": "object", "properties": {
-                                             "city": {"type": "string", "description": "the city's name"},
-                                             "days": {"type": "integer", "minimum": 1, "maximum": 14}},
-                                             "required": ["city"]}}}
-SCHEMA = {"type": "json_schema", "json_schema": {"name": "answer", "schema": {
-    "type": "object", "properties": {"text": {"type": "string"}, "score": {"type": "number"}}, "required": ["text"]}}}
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "lookup_weather",
+        "description": "Weather for a city, by day.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "description": "the city's name"},
+                "days": {"type": "integer", "minimum": 1, "maximum": 14},
+            },
+            "required": ["city"],
+        },
+    },
+}
+SCHEMA = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "answer",
+        "schema": {
+            "type": "object",
+            "properties": {"text": {"type": "string"}, "score": {"type": "number"}},
+            "required": ["text"],
+        },
+    },
+}
 PROMPTS = {
     "hi": [{"role": "user", "content": "hi"}],
-    "unicode": [{"role": "system", "content": "你是一个乐于助人的助手。🙂"},
-                {"role": "user", "content": "请用一句话解释量子纠缠。" * 5}],
-    "conversation": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "a b c d e f"},
-                     {"role": "assistant", "content": "ok"}, {"role": "user", "content": "x"}] * 3,
-    "tool_round_trip": [{"role": "user", "content": "Weather in Oslo?"},
-                        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function",
-                         "function": {"name": "lookup_weather", "arguments": "{\"city\":\"Oslo\"}"}}]},
-                        {"role": "tool", "tool_call_id": "call_1", "content": "{\"temp\": 3}"}],
+    "unicode": [
+        {"role": "system", "content": "你是一个乐于助人的助手。🙂"},
+        {"role": "user", "content": "请用一句话解释量子纠缠。" * 5},
+    ],
+    "conversation": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "a b c d e f"},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "x"},
+    ]
+    * 3,
+    "tool_round_trip": [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "lookup_weather", "arguments": '{"city":"Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"temp": 3}'},
+    ],
 }
-VISION = [{"role": "user", "content": [{"type": "text", "text": "What is this?"},
-                                       {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]}]
+VISION = [
+    {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+        ],
+    }
+]
 MODELS = ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4", "google/gemini-2.5-flash", "deepseek/deepseek-chat"]
 
 
 def post(gw, key, body, **headers):
-    return httpx.post(gw.url + "/v1/chat/completions", json=body, timeout=60,
-                      headers={"authorization": f"Bearer {key}", "x-aipower-fallback": "off", **headers})
+    return httpx.post(
+        gw.url + "/v1/chat/completions",
+        json=body,
+        timeout=60,
+        headers={"authorization": f"Bearer {key}", "x-aipower-fallback": "off", **headers},
+    )
 
 
 def bodies(model):
@@ -82,8 +130,9 @@ def test_n_is_capped_and_held_for(gateway, tenant, live_db):
             deadline = time.monotonic() + 5
             while not seen and time.monotonic() < deadline:
                 with live_db.unblock(), scopes_disabled():  # a thread of its own: not the test's scope state
-                    seen.extend(Reservation.objects.filter(api_key_id=tenant.key_id).values_list("amount_nusd",
-                                                                                                  flat=True))
+                    seen.extend(
+                        Reservation.objects.filter(api_key_id=tenant.key_id).values_list("amount_nusd", flat=True)
+                    )
                 time.sleep(0.01)
 
         watcher = threading.Thread(target=watch)
@@ -97,9 +146,15 @@ def test_n_is_capped_and_held_for(gateway, tenant, live_db):
         m = CatalogModel.objects.get(public_id="openai/gpt-4o-mini")
     bound = validate({"model": "x", "messages": PROMPTS["hi"]}).prompt_tokens_bound
     for n in (1, 4):
-        expected = worst_case_nusd(prompt_tokens=bound, max_tokens=100, model_max_output=m.max_output_tokens,
-                                   input_price=m.input_price_usd_micro_per_mtok,
-                                   output_price=m.output_price_usd_micro_per_mtok, markup_bp=1500, n=n)
+        expected = worst_case_nusd(
+            prompt_tokens=bound,
+            max_tokens=100,
+            model_max_output=m.max_output_tokens,
+            input_price=m.input_price_usd_micro_per_mtok,
+            output_price=m.output_price_usd_micro_per_mtok,
+            markup_bp=1500,
+            n=n,
+        )
         assert hold_of(n) == expected
 
 
@@ -114,9 +169,14 @@ def _race(gateway, key, n=100):
 def _hold(body, live_db):
     with live_db.unblock():
         m = CatalogModel.objects.get(public_id="deepseek/deepseek-chat")
-    return worst_case_nusd(prompt_tokens=validate(body).prompt_tokens_bound, max_tokens=40,
-                           model_max_output=m.max_output_tokens, input_price=m.input_price_usd_micro_per_mtok,
-                           output_price=m.output_price_usd_micro_per_mtok, markup_bp=1500)
+    return worst_case_nusd(
+        prompt_tokens=validate(body).prompt_tokens_bound,
+        max_tokens=40,
+        model_max_output=m.max_output_tokens,
+        input_price=m.input_price_usd_micro_per_mtok,
+        output_price=m.output_price_usd_micro_per_mtok,
+        markup_bp=1500,
+    )
 
 
 def _settled(live_db, org_id, replies):
@@ -154,8 +214,9 @@ def test_a_key_budget_and_an_org_cap_hold_exactly_under_100_requests(gateway, li
     hold = _hold(probe, live_db)
     budgeted, capped = make_tenant(live_db), make_tenant(live_db)
     with live_db.unblock():
-        KeyBudget.objects.create(api_key_id=budgeted.key_id, organization_id=budgeted.organization.pk,
-                                 monthly_budget_nusd=10 * hold)
+        KeyBudget.objects.create(
+            api_key_id=budgeted.key_id, organization_id=budgeted.organization.pk, monthly_budget_nusd=10 * hold
+        )
         CreditAccount.objects.filter(organization_id=capped.organization.pk).update(monthly_cap_nusd=10 * hold)
     replies, _ = _race(gateway, budgeted.key)
     _, accepted = _settled(live_db, budgeted.organization.pk, replies)
@@ -172,9 +233,12 @@ def test_a_key_budget_and_an_org_cap_hold_exactly_under_100_requests(gateway, li
 
 def test_a_caller_that_hangs_up_before_its_answer_pays_nothing(gateway, tenant, live_db, usage, sim):
     body = orjson.dumps({"model": "deepseek/deepseek-chat", "messages": PROMPTS["hi"]})
-    request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-               + f"authorization: Bearer {tenant.key}\r\nx-sim-latency-ms: 3000\r\nx-aipower-fallback: off\r\n"
-                 f"content-length: {len(body)}\r\n\r\n".encode() + body)
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        + f"authorization: Bearer {tenant.key}\r\nx-sim-latency-ms: 3000\r\nx-aipower-fallback: off\r\n"
+        f"content-length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
     with live_db.unblock():
         before = CreditAccount.objects.get(organization_id=tenant.organization.pk).balance_nusd
     with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as s:

@@ -11,12 +11,18 @@ import orjson
 import pytest
 
 HELLO = [{"role": "user", "content": "Refactor this function, please."}]
-WEATHER = {"name": "get_weather", "description": "The weather in a city.",
-           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+WEATHER = {
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
 # A 1x1 PNG.
-PNG = base64.b64encode(bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002"
-    "00015e2a0e8d0000000049454e44ae426082")).decode()
+PNG = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002"
+        "00015e2a0e8d0000000049454e44ae426082"
+    )
+).decode()
 
 
 @pytest.fixture
@@ -32,13 +38,18 @@ def assert_message_shape(msg: dict) -> None:
     assert msg["stop_reason"] in ("end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal")
     for block in msg["content"]:
         assert block["type"] in ("text", "tool_use", "thinking")
-    assert set(msg["usage"]) >= {"input_tokens", "output_tokens", "cache_creation_input_tokens",
-                                 "cache_read_input_tokens"}
+    assert set(msg["usage"]) >= {
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    }
 
 
 def test_it_serves_a_route_and_records_it_like_a_completion(claude, usage):
-    raw = claude.messages.with_raw_response.create(model="auto-code", max_tokens=256, messages=HELLO,
-                                                   system="You are terse.")
+    raw = claude.messages.with_raw_response.create(
+        model="auto-code", max_tokens=256, messages=HELLO, system="You are terse."
+    )
     msg = raw.parse()
     assert msg.model == "anthropic/claude-sonnet-4"
     assert msg.content[0].type == "text" and msg.content[0].text
@@ -46,8 +57,7 @@ def test_it_serves_a_route_and_records_it_like_a_completion(claude, usage):
     assert raw.headers["x-aipower-route"] == "auto-code"
     assert_message_shape(raw.http_response.json())
     [row] = usage(raw.headers["x-request-id"])
-    assert (row.requested_model, row.route, row.served_model) == ("auto-code", "auto-code",
-                                                                  "anthropic/claude-sonnet-4")
+    assert (row.requested_model, row.route, row.served_model) == ("auto-code", "auto-code", "anthropic/claude-sonnet-4")
     assert row.status == "ok" and row.prompt_tokens == msg.usage.input_tokens > 0
     assert row.completion_tokens == msg.usage.output_tokens > 0
     assert row.charged_nusd > row.upstream_cost_nusd > 0
@@ -55,13 +65,25 @@ def test_it_serves_a_route_and_records_it_like_a_completion(claude, usage):
 
 @pytest.mark.parametrize("model", ["anthropic/claude-haiku-4.5", "google/gemini-2.5-flash", "openai/gpt-4o-mini"])
 def test_pinned_models_of_every_wire_format(claude, model, usage):
-    multi = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! How can I help?"},
-             {"role": "user", "content": [{"type": "text", "text": "What is in this picture?"},
-                                          {"type": "image", "source": {"type": "base64", "media_type": "image/png",
-                                                                       "data": PNG}}]}]
-    raw = claude.messages.with_raw_response.create(model=model, max_tokens=200, messages=multi,
-                                                   system=[{"type": "text", "text": "Be kind."}],
-                                                   stop_sequences=["\n\nHuman:"], extra_body={"temperature": 0.5})
+    multi = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is in this picture?"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+            ],
+        },
+    ]
+    raw = claude.messages.with_raw_response.create(
+        model=model,
+        max_tokens=200,
+        messages=multi,
+        system=[{"type": "text", "text": "Be kind."}],
+        stop_sequences=["\n\nHuman:"],
+        extra_body={"temperature": 0.5},
+    )
     msg = raw.parse()
     assert msg.model == model and msg.content[0].text
     assert_message_shape(raw.http_response.json())
@@ -89,9 +111,12 @@ def _events(resp: httpx.Response) -> list[tuple[str, dict]]:
 
 @pytest.mark.parametrize("model", ["anthropic/claude-sonnet-4", "qwen/qwen-plus"])
 def test_the_stream_is_anthropics_event_sequence(gateway, tenant, model, usage):
-    resp = httpx.post(gateway.url + "/v1/messages", headers={"x-api-key": tenant.key,
-                                                             "anthropic-version": "2023-06-01"},
-                      json={"model": model, "max_tokens": 100, "messages": HELLO, "stream": True}, timeout=30)
+    resp = httpx.post(
+        gateway.url + "/v1/messages",
+        headers={"x-api-key": tenant.key, "anthropic-version": "2023-06-01"},
+        json={"model": model, "max_tokens": 100, "messages": HELLO, "stream": True},
+        timeout=30,
+    )
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
     events = _events(resp)
     names = [e for e, _ in events]
@@ -110,32 +135,53 @@ def test_the_stream_is_anthropics_event_sequence(gateway, tenant, model, usage):
 
 @pytest.mark.parametrize("model", ["anthropic/claude-sonnet-4", "openai/gpt-4o-mini", "google/gemini-2.5-pro"])
 def test_tools_round_trip(claude, model):
-    first = claude.messages.create(model=model, max_tokens=300, tools=[WEATHER],
-                                   tool_choice={"type": "tool", "name": "get_weather"},
-                                   messages=[{"role": "user", "content": "Weather in Paris?"}])
+    first = claude.messages.create(
+        model=model,
+        max_tokens=300,
+        tools=[WEATHER],
+        tool_choice={"type": "tool", "name": "get_weather"},
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+    )
     assert first.stop_reason == "tool_use"
     [call] = [b for b in first.content if b.type == "tool_use"]
     assert call.name == "get_weather" and isinstance(call.input, dict) and "city" in call.input
-    second = claude.messages.create(model=model, max_tokens=300, tools=[WEATHER], messages=[
-        {"role": "user", "content": "Weather in Paris?"},
-        {"role": "assistant", "content": [b.model_dump() for b in first.content]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "18C, sunny"}]}])
+    second = claude.messages.create(
+        model=model,
+        max_tokens=300,
+        tools=[WEATHER],
+        messages=[
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "18C, sunny"}]},
+        ],
+    )
     assert second.stop_reason == "end_turn" and second.content[0].text
 
-    with claude.messages.stream(model=model, max_tokens=300, tools=[WEATHER], tool_choice={"type": "any"},
-                                messages=[{"role": "user", "content": "Weather in Oslo?"}]) as stream:
+    with claude.messages.stream(
+        model=model,
+        max_tokens=300,
+        tools=[WEATHER],
+        tool_choice={"type": "any"},
+        messages=[{"role": "user", "content": "Weather in Oslo?"}],
+    ) as stream:
         final = stream.get_final_message()
     [streamed] = [b for b in final.content if b.type == "tool_use"]
     assert streamed.name == "get_weather" and "city" in streamed.input and final.stop_reason == "tool_use"
 
 
 def test_prompt_caching_reaches_anthropic_and_is_priced(claude, usage):
-    system = [{"type": "text", "text": f"Policy {uuid.uuid4()}: " + "Be precise and careful. " * 300,
-               "cache_control": {"type": "ephemeral"}}]
+    system = [
+        {
+            "type": "text",
+            "text": f"Policy {uuid.uuid4()}: " + "Be precise and careful. " * 300,
+            "cache_control": {"type": "ephemeral"},
+        }
+    ]
     rows = []
     for _ in range(2):
-        raw = claude.messages.with_raw_response.create(model="anthropic/claude-sonnet-4", max_tokens=50,
-                                                       system=system, messages=HELLO)
+        raw = claude.messages.with_raw_response.create(
+            model="anthropic/claude-sonnet-4", max_tokens=50, system=system, messages=HELLO
+        )
         msg = raw.parse()
         [row] = usage(raw.headers["x-request-id"])
         rows.append((msg.usage, row))
@@ -148,13 +194,30 @@ def test_prompt_caching_reaches_anthropic_and_is_priced(claude, usage):
 
 
 def test_a_cached_tool_result_is_cached_upstream(claude):
-    first = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=300, tools=[WEATHER],
-                                   tool_choice={"type": "any"}, messages=[{"role": "user", "content": "Paris?"}])
+    first = claude.messages.create(
+        model="anthropic/claude-sonnet-4",
+        max_tokens=300,
+        tools=[WEATHER],
+        tool_choice={"type": "any"},
+        messages=[{"role": "user", "content": "Paris?"}],
+    )
     [call] = [b for b in first.content if b.type == "tool_use"]
     long_result = f"{uuid.uuid4()} " + "Sunny with light wind. " * 300
-    history = [{"role": "user", "content": "Paris?"}, {"role": "assistant", "content": [call.model_dump()]},
-               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": long_result,
-                                             "cache_control": {"type": "ephemeral"}}]}]
+    history = [
+        {"role": "user", "content": "Paris?"},
+        {"role": "assistant", "content": [call.model_dump()]},
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": call.id,
+                    "content": long_result,
+                    "cache_control": {"type": "ephemeral"},
+                }
+            ],
+        },
+    ]
     one = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=50, tools=[WEATHER], messages=history)
     two = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=50, tools=[WEATHER], messages=history)
     assert one.usage.cache_creation_input_tokens > 1000
@@ -162,23 +225,42 @@ def test_a_cached_tool_result_is_cached_upstream(claude):
 
 
 def test_thinking_goes_to_claude_as_asked_and_elsewhere_as_reasoning(claude, gateway, tenant):
-    msg = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=4000, messages=HELLO,
-                                 thinking={"type": "enabled", "budget_tokens": 2048})
+    msg = claude.messages.create(
+        model="anthropic/claude-sonnet-4",
+        max_tokens=4000,
+        messages=HELLO,
+        thinking={"type": "enabled", "budget_tokens": 2048},
+    )
     assert msg.content[-1].text
-    resp = httpx.post(gateway.url + "/v1/messages", headers={"x-api-key": tenant.key},
-                      json={"model": "deepseek/deepseek-reasoner", "max_tokens": 4000, "messages": HELLO,
-                            "thinking": {"type": "enabled", "budget_tokens": 8000}}, timeout=30)
+    resp = httpx.post(
+        gateway.url + "/v1/messages",
+        headers={"x-api-key": tenant.key},
+        json={
+            "model": "deepseek/deepseek-reasoner",
+            "max_tokens": 4000,
+            "messages": HELLO,
+            "thinking": {"type": "enabled", "budget_tokens": 8000},
+        },
+        timeout=30,
+    )
     body = resp.json()
     assert resp.status_code == 200 and body["content"][0]["type"] == "thinking" and body["content"][0]["thinking"]
-    bad = httpx.post(gateway.url + "/v1/messages", headers={"x-api-key": tenant.key},
-                     json={"model": "auto", "max_tokens": 10, "messages": HELLO, "thinking": {"type": "sometimes"}})
+    bad = httpx.post(
+        gateway.url + "/v1/messages",
+        headers={"x-api-key": tenant.key},
+        json={"model": "auto", "max_tokens": 10, "messages": HELLO, "thinking": {"type": "sometimes"}},
+    )
     assert bad.status_code == 400 and "thinking" in bad.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_thinking_with_tools_keeps_claudes_signed_blocks_across_turns(claude, stream):
-    ask = {"model": "anthropic/claude-sonnet-4", "max_tokens": 4000, "tools": [WEATHER],
-           "thinking": {"type": "enabled", "budget_tokens": 2048}}
+    ask = {
+        "model": "anthropic/claude-sonnet-4",
+        "max_tokens": 4000,
+        "tools": [WEATHER],
+        "thinking": {"type": "enabled", "budget_tokens": 2048},
+    }
     turn = [{"role": "user", "content": "Weather in Paris?"}]
     if stream:
         with claude.messages.stream(messages=turn, tool_choice={"type": "auto"}, **ask) as s:
@@ -190,8 +272,11 @@ def test_thinking_with_tools_keeps_claudes_signed_blocks_across_turns(claude, st
     assert first.content[0].signature.startswith("sig_") and first.content[0].thinking
     [call] = [b for b in first.content if b.type == "tool_use"]
     result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "18C"}]}
-    second = claude.messages.create(messages=turn + [{"role": "assistant", "content": [
-        b.model_dump(exclude_none=True) for b in first.content]}, result], **ask)
+    second = claude.messages.create(
+        messages=turn
+        + [{"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]}, result],
+        **ask,
+    )
     assert second.content[-1].type == "text" and second.stop_reason == "end_turn"
     # Anthropic refuses the turn without its signed thinking block (the simulator enforces the rule).
     with pytest.raises(anthropic.BadRequestError) as exc:
@@ -216,32 +301,41 @@ def test_errors_have_anthropics_shape_and_status(gateway, tenant, claude):
         pytest.raises(anthropic.AuthenticationError) as exc,
     ):
         bad.messages.create(model="auto", max_tokens=10, messages=HELLO)
-    assert exc.value.body == {"type": "error", "error": {"type": "authentication_error",
-                                                         "message": "Incorrect API key provided."}}
+    assert exc.value.body == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "Incorrect API key provided."},
+    }
     with pytest.raises(anthropic.NotFoundError) as exc:
         claude.messages.create(model="nobody/nothing", max_tokens=10, messages=HELLO)
     assert exc.value.body["error"]["type"] == "not_found_error"
-    missing = httpx.post(gateway.url + "/v1/messages", headers={"authorization": f"Bearer {tenant.key}"},
-                         json={"model": "auto", "messages": HELLO})
+    missing = httpx.post(
+        gateway.url + "/v1/messages",
+        headers={"authorization": f"Bearer {tenant.key}"},
+        json={"model": "auto", "messages": HELLO},
+    )
     assert missing.status_code == 400
-    assert missing.json() == {"type": "error", "error": {"type": "invalid_request_error",
-                                                          "message": "max_tokens: Field required (an integer of at "
-                                                                     "least 1)"}}
+    assert missing.json() == {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": "max_tokens: Field required (an integer of at least 1)"},
+    }
     with pytest.raises(anthropic.BadRequestError) as exc:
-        claude.messages.create(model="auto", max_tokens=10, messages=HELLO,
-                               tools=[{"type": "web_search_20250305", "name": "web_search"}])
+        claude.messages.create(
+            model="auto", max_tokens=10, messages=HELLO, tools=[{"type": "web_search_20250305", "name": "web_search"}]
+        )
     assert "web_search" in exc.value.body["error"]["message"]
 
 
 def test_count_tokens_is_anthropics_count_for_claude_and_an_estimate_elsewhere(claude, gateway, tenant, sim):
     long = [{"role": "user", "content": "Count these words please. " * 40}]
-    raw = claude.messages.with_raw_response.count_tokens(model="anthropic/claude-sonnet-4", messages=long,
-                                                         system="Be brief.", tools=[WEATHER])
+    raw = claude.messages.with_raw_response.count_tokens(
+        model="anthropic/claude-sonnet-4", messages=long, system="Be brief.", tools=[WEATHER]
+    )
     counted = raw.parse().input_tokens
     assert raw.headers["x-aipower-token-count"] == "anthropic"
     # The simulator counts as its Messages endpoint would bill: the same prompt, billed, agrees.
-    billed = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=20, messages=long,
-                                    system="Be brief.", tools=[WEATHER]).usage.input_tokens
+    billed = claude.messages.create(
+        model="anthropic/claude-sonnet-4", max_tokens=20, messages=long, system="Be brief.", tools=[WEATHER]
+    ).usage.input_tokens
     assert counted == billed > 200
     routed = claude.messages.with_raw_response.count_tokens(model="auto-code", messages=long)
     assert routed.headers["x-aipower-model"] == "anthropic/claude-sonnet-4"

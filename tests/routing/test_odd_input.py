@@ -22,9 +22,12 @@ ODD = {
     "schema_is_a_string": {"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": "s"}}},
     "schema_is_true": {"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": True}}},
     "deep_extra_field": {"metadata_extra": nested(600)},
-    "deep_schema": {"response_format": {"type": "json_schema",
-                                        "json_schema": {"name": "x", "schema": {"type": "object",
-                                                                                "properties": nested(400)}}}},
+    "deep_schema": {
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "x", "schema": {"type": "object", "properties": nested(400)}},
+        }
+    },
     "deep_tool_parameters": {"tools": [{"type": "function", "function": {"name": "f", "parameters": nested(400)}}]},
 }
 
@@ -34,8 +37,12 @@ ODD = {
 @pytest.mark.parametrize("stream", [False, True])
 def test_it_answers_odd_input_in_openai_shape_and_records_its_cause(gateway, tenant, usage, model, case, stream):
     body = {"model": model, "messages": HELLO, "stream": stream, **ODD[case]}
-    r = httpx.post(gateway.url + "/v1/chat/completions", content=json.dumps(body), timeout=30,
-                   headers={"authorization": f"Bearer {tenant.key}", "content-type": "application/json"})
+    r = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        content=json.dumps(body),
+        timeout=30,
+        headers={"authorization": f"Bearer {tenant.key}", "content-type": "application/json"},
+    )
     assert r.status_code in (200, 400), (r.status_code, r.text[:300])
     if r.status_code == 400:
         assert r.headers["content-type"].startswith("application/json")

@@ -18,8 +18,12 @@ BAD_KEY = "sk-aip-" + "A" * 38
 
 def chat(gw, key, headers=None, **body):
     body = {"model": "deepseek/deepseek-chat", "messages": HELLO, **body}
-    return httpx.post(gw.url + "/v1/chat/completions", json=body, timeout=30,
-                      headers={"authorization": f"Bearer {key}", **(headers or {})})
+    return httpx.post(
+        gw.url + "/v1/chat/completions",
+        json=body,
+        timeout=30,
+        headers={"authorization": f"Bearer {key}", **(headers or {})},
+    )
 
 
 def metric(text: str, name: str, **labels) -> float:
@@ -49,8 +53,10 @@ def test_health_readiness_and_metrics(own_gateways, tenant, sim):
     assert metric(text, "aipower_cost_nusd_total") > 0
     assert metric(text, "gen_ai_client_operation_duration_seconds_count") == 3
     assert metric(text, "gen_ai_server_time_to_first_token_seconds_bucket", le="+Inf") == 3
-    assert metric(text, "aipower_upstream_attempts_total", gen_ai_request_model="deepseek/deepseek-chat",
-                  outcome="error") == 1
+    assert (
+        metric(text, "aipower_upstream_attempts_total", gen_ai_request_model="deepseek/deepseek-chat", outcome="error")
+        == 1
+    )
     assert metric(text, "aipower_upstream_errors_total", gen_ai_provider_name="deepseek") == 1
     assert metric(text, "aipower_fallbacks_total", from_model="deepseek/deepseek-chat") == 1
     assert metric(text, "aipower_circuit_breaker_state", breaker="p:deepseek") == 2  # open
@@ -58,8 +64,13 @@ def test_health_readiness_and_metrics(own_gateways, tenant, sim):
 
 
 def test_metrics_are_summed_over_worker_processes(test_database_url, simulator, tenant, tmp_path):
-    gw = start_gateway(database_url=test_database_url, simulator_url=simulator.url, REDIS_URL="", workers=2,
-                       PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    gw = start_gateway(
+        database_url=test_database_url,
+        simulator_url=simulator.url,
+        REDIS_URL="",
+        workers=2,
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+    )
     try:
         for _ in range(12):  # new connections: both workers serve some
             assert chat(gw, tenant.key).status_code == 200
@@ -125,8 +136,9 @@ def test_failed_authentications_are_limited_per_address_across_processes(own_gat
     assert chat(c, BAD_KEY).status_code == 429
 
 
-def test_sigterm_drains_then_cuts_streams_with_an_error_event_after_recording_them(own_gateways, tenant, usage,
-                                                                                     live_db):
+def test_sigterm_drains_then_cuts_streams_with_an_error_event_after_recording_them(
+    own_gateways, tenant, usage, live_db
+):
     from billing.models import LedgerEntry
 
     gw = own_gateways(AIPOWER_DRAIN_SECONDS=3)
@@ -137,10 +149,13 @@ def test_sigterm_drains_then_cuts_streams_with_an_error_event_after_recording_th
 
     def long_stream():
         events = []
-        with httpx.stream("POST", gw.url + "/v1/chat/completions", timeout=30,
-                          json={"model": "deepseek/deepseek-chat", "messages": HELLO, "stream": True},
-                          headers={"authorization": f"Bearer {tenant.key}", "x-sim-chunks": "200",
-                                   "x-sim-stream-ms": "20000"}) as r:
+        with httpx.stream(
+            "POST",
+            gw.url + "/v1/chat/completions",
+            timeout=30,
+            json={"model": "deepseek/deepseek-chat", "messages": HELLO, "stream": True},
+            headers={"authorization": f"Bearer {tenant.key}", "x-sim-chunks": "200", "x-sim-stream-ms": "20000"},
+        ) as r:
             results["stream_id"] = r.headers["x-request-id"]
             for line in r.iter_lines():
                 if line.startswith("data: "):

@@ -11,10 +11,21 @@ P = ProviderInfo(slug="p", name="P", wire_format="openai", base_url="http://x", 
 
 
 def model(public_id, *, ctx=100_000, out=8_000, tools=True, vision=False, json_mode=True):
-    return ModelInfo(id=hash(public_id), public_id=public_id, upstream_id=public_id.split("/")[1],
-                     display_name=public_id, provider=P, input_price=1, output_price=1, cached_input_price=None,
-                     context_window=ctx, max_output_tokens=out, supports_tools=tools, supports_vision=vision,
-                     supports_json_mode=json_mode)
+    return ModelInfo(
+        id=hash(public_id),
+        public_id=public_id,
+        upstream_id=public_id.split("/")[1],
+        display_name=public_id,
+        provider=P,
+        input_price=1,
+        output_price=1,
+        cached_input_price=None,
+        context_window=ctx,
+        max_output_tokens=out,
+        supports_tools=tools,
+        supports_vision=vision,
+        supports_json_mode=json_mode,
+    )
 
 
 SMALL = model("p/small", ctx=1_000, out=500, tools=False)
@@ -64,11 +75,21 @@ def test_tool_choice_none_does_not_need_tool_support():
 
 
 def test_it_says_why_when_no_target_can_serve():
-    snap = Snapshot(models=SNAP.models, by_upstream_id={}, routes={
-        "auto-y": RouteInfo(name="auto-y", goal="", description="", targets=(SMALL, PLAIN))})
+    snap = Snapshot(
+        models=SNAP.models,
+        by_upstream_id={},
+        routes={"auto-y": RouteInfo(name="auto-y", goal="", description="", targets=(SMALL, PLAIN))},
+    )
     with pytest.raises(GatewayError) as exc:
-        plan("auto-y", features(model="auto-y", response_format={"type": "json_object"},
-                                tools=[{"type": "function", "function": {"name": "f"}}]), snap)
+        plan(
+            "auto-y",
+            features(
+                model="auto-y",
+                response_format={"type": "json_object"},
+                tools=[{"type": "function", "function": {"name": "f"}}],
+            ),
+            snap,
+        )
     assert exc.value.status == 400
     assert exc.value.code == "no_capable_model"
     assert "p/small does not support tools" in exc.value.message
@@ -94,13 +115,17 @@ def test_an_unknown_model_is_404():
     assert (exc.value.status, exc.value.code, exc.value.param) == (404, "model_not_found", "model")
 
 
-CHAINED = Snapshot(models=SNAP.models, by_upstream_id=SNAP.by_upstream_id, routes=SNAP.routes,
-                   fallbacks={"p": (PLAIN, BIG)})
+CHAINED = Snapshot(
+    models=SNAP.models, by_upstream_id=SNAP.by_upstream_id, routes=SNAP.routes, fallbacks={"p": (PLAIN, BIG)}
+)
 
 
 def test_a_pinned_model_falls_back_through_its_family_chain():
     assert [m.public_id for m in plan("p/small", features(model="p/small"), CHAINED).candidates] == [
-        "p/small", "p/plain", "p/big"]
+        "p/small",
+        "p/plain",
+        "p/big",
+    ]
 
 
 def test_fallbacks_never_pick_a_model_that_cannot_serve():
@@ -116,8 +141,9 @@ def test_a_pinned_model_that_cannot_serve_is_refused_not_replaced():
 
 
 def test_fallback_off_keeps_only_the_first_choice():
-    assert [m.public_id for m in plan("p/small", features(model="p/small"), CHAINED, fallback=False).candidates] \
-        == ["p/small"]
+    assert [m.public_id for m in plan("p/small", features(model="p/small"), CHAINED, fallback=False).candidates] == [
+        "p/small"
+    ]
 
 
 def test_the_callers_own_list_replaces_the_chains():

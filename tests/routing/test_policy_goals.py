@@ -18,15 +18,33 @@ P = ProviderInfo(slug="p", name="P", wire_format="openai", base_url="http://x", 
 
 
 def model(public_id, *, inp=1, out=1, ctx=100_000, overall=None, coding=None, typical=500, max_out=8_000):
-    return ModelInfo(id=hash(public_id), public_id=public_id, upstream_id=public_id.split("/")[1],
-                     display_name=public_id, provider=P, input_price=inp, output_price=out, cached_input_price=None,
-                     context_window=ctx, max_output_tokens=max_out, quality_overall=overall, quality_coding=coding,
-                     typical_output_tokens=typical)
+    return ModelInfo(
+        id=hash(public_id),
+        public_id=public_id,
+        upstream_id=public_id.split("/")[1],
+        display_name=public_id,
+        provider=P,
+        input_price=inp,
+        output_price=out,
+        cached_input_price=None,
+        context_window=ctx,
+        max_output_tokens=max_out,
+        quality_overall=overall,
+        quality_coding=coding,
+        typical_output_tokens=typical,
+    )
 
 
 def snap_with(policy, *models, **options):
-    route = RouteInfo(name="r", goal="", description="", targets=tuple(models), policy=policy,
-                      tiers=options.pop("tiers", ()), **options)
+    route = RouteInfo(
+        name="r",
+        goal="",
+        description="",
+        targets=tuple(models),
+        policy=policy,
+        tiers=options.pop("tiers", ()),
+        **options,
+    )
     return Snapshot(models={m.public_id: m for m in models}, by_upstream_id={}, routes={"r": route})
 
 
@@ -42,6 +60,7 @@ def ids(p):
 
 
 # --- auto-cheap ---------------------------------------------------------------------------------
+
 
 def test_it_picks_the_cheapest_capable_model_of_the_seed_not_the_first_listed():
     p = ask("auto-cheap")
@@ -105,6 +124,7 @@ def test_fast_probes_the_model_it_was_told_to_measure():
 
 # --- auto-free, auto-best, auto-code --------------------------------------------------------------
 
+
 def test_free_keeps_only_models_under_the_cap_cheapest_first():
     free, near, dear = model("p/free", inp=0, out=0), model("p/near", inp=50, out=100), model("p/dear", inp=10**6)
     p = ask("r", snap=snap_with("free", near, dear, free, price_cap=200))
@@ -129,6 +149,7 @@ def test_best_and_code_follow_the_quality_ranks():
 
 # --- every route: long prompts --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("route", sorted(SNAP.routes))
 def test_a_prompt_too_long_for_the_first_choice_goes_to_a_larger_window(route):
     short = ask(route)
@@ -145,8 +166,10 @@ def test_a_prompt_too_long_for_the_first_choice_goes_to_a_larger_window(route):
 # --- auto: tiers by difficulty ----------------------------------------------------------------------
 
 EASY = "hi"
-HARD = ("Prove that for every prime p > 3, p^2 - 1 is divisible by 24, then derive a closed form for the "
-        "sum of the first n cubes and show each step of the induction rigorously.")
+HARD = (
+    "Prove that for every prime p > 3, p^2 - 1 is divisible by 24, then derive a closed form for the "
+    "sum of the first n cubes and show each step of the induction rigorously."
+)
 
 
 def test_auto_picks_a_tier_by_difficulty_and_says_why():
@@ -159,8 +182,11 @@ def test_auto_picks_a_tier_by_difficulty_and_says_why():
 
 
 def test_code_prompts_at_premium_level_go_to_the_code_tier():
-    p = ask("auto", "Write a Python function that parses this JSON and fix the bug:\n```python\ndef f(x):\n"
-            "    return x[0]\n```", quality=1.0)
+    p = ask(
+        "auto",
+        "Write a Python function that parses this JSON and fix the bug:\n```python\ndef f(x):\n    return x[0]\n```",
+        quality=1.0,
+    )
     assert p.tier == "code" and p.candidates[0].public_id == "anthropic/claude-sonnet-4"
     assert "code detected" in p.reason
 
@@ -173,10 +199,18 @@ def test_the_threshold_moves_monotonically_with_quality():
     assert ts[0] > 1.0 and ts[-1] == 0.0 and ts[10] == route.premium_threshold
 
 
-PROMPTS = [EASY, HARD, "What is the capital of France?", "Write a haiku about autumn.",
-           "Explain the difference between TCP and UDP in detail, with examples.",
-           "Summarize the causes of the First World War.", "写一首关于春天的诗", "¿Cuál es la raíz cuadrada de 144?",
-           "def f(x): return x + 1  # why does this fail?", "Translate 'good morning' into German."]
+PROMPTS = [
+    EASY,
+    HARD,
+    "What is the capital of France?",
+    "Write a haiku about autumn.",
+    "Explain the difference between TCP and UDP in detail, with examples.",
+    "Summarize the causes of the First World War.",
+    "写一首关于春天的诗",
+    "¿Cuál es la raíz cuadrada de 144?",
+    "def f(x): return x + 1  # why does this fail?",
+    "Translate 'good morning' into German.",
+]
 
 
 @pytest.mark.parametrize("prompt", PROMPTS)
@@ -198,9 +232,14 @@ BAD = {
     "empty content": [{"role": "user", "content": ""}],
     "whitespace": [{"role": "user", "content": "   \n "}],
     "image only": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}],
-    "tool only": [{"role": "assistant", "content": None, "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "c1", "content": "42"}],
+    "tool only": [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "42"},
+    ],
 }
 
 
@@ -216,11 +255,13 @@ def test_prompts_with_nothing_to_assess_fall_back_to_the_route_default_and_say_s
     assert p.difficulty is None and p.tier == ""
     assert p.reason.endswith(": route default")
     capable_pool = [m for m in snap.routes["auto"].targets if m in p.candidates]
-    assert list(p.candidates[:len(capable_pool)]) == capable_pool
+    assert list(p.candidates[: len(capable_pool)]) == capable_pool
 
 
-@pytest.mark.parametrize("prompt", ["Γειά σου, τι κάνεις;", "مرحبا كيف حالك", "🙂" * 50, "\x00\x01 strange bytes",
-                                    "a" * 2_000_000, "word " * 400_000])
+@pytest.mark.parametrize(
+    "prompt",
+    ["Γειά σου, τι κάνεις;", "مرحبا كيف حالك", "🙂" * 50, "\x00\x01 strange bytes", "a" * 2_000_000, "word " * 400_000],
+)
 def test_any_language_or_size_scores_without_failing(prompt):
     p = ask("auto", prompt)
     assert p.difficulty is not None and 0.0 <= p.difficulty <= 1.0

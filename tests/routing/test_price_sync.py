@@ -20,8 +20,12 @@ from routing.pricesync.formats import (
 from routing.pricesync.sync import run_source
 from tests.routing.price_lists import LITELLM_RAW, PriceListServer, openrouter_payload
 
-PRICE_FIELDS = ("input_price_usd_micro_per_mtok", "cached_input_price_usd_micro_per_mtok",
-                "cache_write_price_usd_micro_per_mtok", "output_price_usd_micro_per_mtok")
+PRICE_FIELDS = (
+    "input_price_usd_micro_per_mtok",
+    "cached_input_price_usd_micro_per_mtok",
+    "cache_write_price_usd_micro_per_mtok",
+    "output_price_usd_micro_per_mtok",
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +43,17 @@ def catalog(live_db, db, settings):
 
 
 def snapshot_of_catalog() -> dict:
-    return {m.public_id: (tuple(getattr(m, f) for f in PRICE_FIELDS), m.context_window, m.max_output_tokens,
-                          m.supports_tools, m.supports_vision, m.enabled) for m in CatalogModel.objects.all()}
+    return {
+        m.public_id: (
+            tuple(getattr(m, f) for f in PRICE_FIELDS),
+            m.context_window,
+            m.max_output_tokens,
+            m.supports_tools,
+            m.supports_vision,
+            m.enabled,
+        )
+        for m in CatalogModel.objects.all()
+    }
 
 
 def test_it_converts_usd_per_token_to_micro_usd_per_million_exactly():
@@ -69,8 +82,11 @@ def test_it_parses_both_documented_formats():
     assert "sample_spec" not in entries
     ds = entries["deepseek-chat"]
     assert (ds.provider, ds.bare_id, ds.mode) == ("deepseek", "deepseek-chat", "chat")
-    assert ds.prices == {"input_price_usd_micro_per_mtok": 295_000, "output_price_usd_micro_per_mtok": 460_000,
-                         "cached_input_price_usd_micro_per_mtok": 28_000}
+    assert ds.prices == {
+        "input_price_usd_micro_per_mtok": 295_000,
+        "output_price_usd_micro_per_mtok": 460_000,
+        "cached_input_price_usd_micro_per_mtok": 28_000,
+    }
     assert ds.limits == {"context_window": 128_000, "max_output_tokens": 8_192}
     assert entries["deepseek/deepseek-chat"].bare_id == "deepseek-chat"
     assert entries["claude-sonnet-4-20250514"].prices["cache_write_price_usd_micro_per_mtok"] == 3_750_000
@@ -79,10 +95,12 @@ def test_it_parses_both_documented_formats():
     routed = {e.source_id: e for e in parse_openrouter(json.loads(json.dumps(openrouter_payload())))}
     sonnet = routed["anthropic/claude-sonnet-4"]
     assert (sonnet.provider, sonnet.bare_id) == ("anthropic", "claude-sonnet-4")
-    assert sonnet.prices == {"input_price_usd_micro_per_mtok": 3_000_000,
-                             "output_price_usd_micro_per_mtok": 150_000_000,
-                             "cached_input_price_usd_micro_per_mtok": 300_000,
-                             "cache_write_price_usd_micro_per_mtok": 3_750_000}
+    assert sonnet.prices == {
+        "input_price_usd_micro_per_mtok": 3_000_000,
+        "output_price_usd_micro_per_mtok": 150_000_000,
+        "cached_input_price_usd_micro_per_mtok": 300_000,
+        "cache_write_price_usd_micro_per_mtok": 3_750_000,
+    }
     assert sonnet.limits == {"context_window": 200_000, "max_output_tokens": 64_000}
     assert sonnet.capabilities == {"supports_tools": True, "supports_vision": True}
     assert "not a decimal number" in routed["qwen/qwen-plus"].error
@@ -106,8 +124,11 @@ def test_a_litellm_sync_applies_small_changes_holds_large_ones_and_proposes_new_
     lines = {line["model"]: line for line in PriceSyncRun.objects.get(pk=run.pk).report}
     # Small moves (under 3x) applied, as a new version in force now.
     ds = catalog("deepseek/deepseek-chat")
-    assert (ds.input_price_usd_micro_per_mtok, ds.output_price_usd_micro_per_mtok,
-            ds.cached_input_price_usd_micro_per_mtok) == (295_000, 460_000, 28_000)
+    assert (
+        ds.input_price_usd_micro_per_mtok,
+        ds.output_price_usd_micro_per_mtok,
+        ds.cached_input_price_usd_micro_per_mtok,
+    ) == (295_000, 460_000, 28_000)
     assert lines["deepseek/deepseek-chat"]["status"] == "applied"
     version = PriceVersion.objects.filter(model=ds).latest("id")
     assert (version.source, version.applied, version.input_price_usd_micro_per_mtok) == ("sync", True, 295_000)
@@ -130,8 +151,11 @@ def test_a_litellm_sync_applies_small_changes_holds_large_ones_and_proposes_new_
     assert changed == {"deepseek/deepseek-chat"} and set(after) == set(before)
     # A new chat model of a configured provider is proposed, not added; other vendors and modes are not.
     [proposal] = PriceChange.objects.filter(run=run, kind="new_model")
-    assert (proposal.provider.slug, proposal.source_id, proposal.status) == \
-        ("deepseek", "deepseek-v4-preview", "proposed")
+    assert (proposal.provider.slug, proposal.source_id, proposal.status) == (
+        "deepseek",
+        "deepseek-v4-preview",
+        "proposed",
+    )
     assert not CatalogModel.objects.filter(upstream_id="deepseek-v4-preview").exists()
     # The run log and the operators' email.
     assert (run.applied, run.held, run.proposed) == (1, 3, 1)
@@ -157,8 +181,13 @@ def test_an_operator_approves_and_rejects_held_changes_in_admin(lists, catalog, 
     run_page = admin_client.get(f"/admin/routing/pricesyncrun/{run.pk}/change/")
     assert run_page.status_code == 200 and b"moves more than 3x" in run_page.content
 
-    response = admin_client.post("/admin/routing/pricechange/", {
-        "action": "approve", "_selected_action": [held["openai/gpt-4o-mini"].pk, held["anthropic/claude-sonnet-4"].pk]})
+    response = admin_client.post(
+        "/admin/routing/pricechange/",
+        {
+            "action": "approve",
+            "_selected_action": [held["openai/gpt-4o-mini"].pk, held["anthropic/claude-sonnet-4"].pk],
+        },
+    )
     assert response.status_code == 302
     mini = catalog("openai/gpt-4o-mini")
     assert mini.input_price_usd_micro_per_mtok == 1_500_000
@@ -168,13 +197,15 @@ def test_an_operator_approves_and_rejects_held_changes_in_admin(lists, catalog, 
     approved = PriceChange.objects.get(pk=held["openai/gpt-4o-mini"].pk)
     assert (approved.status, approved.decided_by) == ("approved", "admin")
 
-    admin_client.post("/admin/routing/pricechange/",
-                      {"action": "reject", "_selected_action": [held["zhipu/glm-4-flash"].pk]})
+    admin_client.post(
+        "/admin/routing/pricechange/", {"action": "reject", "_selected_action": [held["zhipu/glm-4-flash"].pk]}
+    )
     assert PriceChange.objects.get(pk=held["zhipu/glm-4-flash"].pk).status == "rejected"
     assert catalog("zhipu/glm-4-flash").input_price_usd_micro_per_mtok == 0
     # A decided change cannot be decided again; a rejected one is not held again by the next run.
-    admin_client.post("/admin/routing/pricechange/",
-                      {"action": "approve", "_selected_action": [held["zhipu/glm-4-flash"].pk]})
+    admin_client.post(
+        "/admin/routing/pricechange/", {"action": "approve", "_selected_action": [held["zhipu/glm-4-flash"].pk]}
+    )
     assert catalog("zhipu/glm-4-flash").input_price_usd_micro_per_mtok == 0
     again = run_source(fmt="litellm", url=url)
     assert again.held == 0 and catalog("zhipu/glm-4-flash").input_price_usd_micro_per_mtok == 0
@@ -205,9 +236,13 @@ def test_an_openrouter_sync_follows_each_models_source_id(lists, catalog):
     assert run.ok
     lines = {line["model"]: line for line in run.report}
     ds = catalog("deepseek/deepseek-chat")
-    assert (ds.input_price_usd_micro_per_mtok, ds.output_price_usd_micro_per_mtok,
-            ds.cached_input_price_usd_micro_per_mtok, ds.context_window, ds.max_output_tokens) == (
-        300_000, 450_000, 30_000, 163_840, 16_384)
+    assert (
+        ds.input_price_usd_micro_per_mtok,
+        ds.output_price_usd_micro_per_mtok,
+        ds.cached_input_price_usd_micro_per_mtok,
+        ds.context_window,
+        ds.max_output_tokens,
+    ) == (300_000, 450_000, 30_000, 163_840, 16_384)
     assert lines["anthropic/claude-sonnet-4"]["held"] == {"output_price_usd_micro_per_mtok": [15_000_000, 150_000_000]}
     assert lines["moonshot/kimi-k2"]["status"] == "unchanged"  # found by <provider>/<upstream id>
     assert lines["qwen/qwen-plus"]["status"] == "error" and "not a decimal" in lines["qwen/qwen-plus"]["reasons"][0]
@@ -216,12 +251,15 @@ def test_an_openrouter_sync_follows_each_models_source_id(lists, catalog):
     assert PriceChange.objects.get(run=run, kind="new_model").provider.slug == "zhipu"
 
 
-@pytest.mark.parametrize("status, body, why", [
-    (503, b"upstream down", "answered HTTP 503"),
-    (200, b"<html>not json</html>", "not JSON"),
-    (200, b'{"data": {"not": "a list"}}', 'expected {"data": [...]}'),
-    (200, b'{"data": []}', "lists no models"),
-])
+@pytest.mark.parametrize(
+    "status, body, why",
+    [
+        (503, b"upstream down", "answered HTTP 503"),
+        (200, b"<html>not json</html>", "not JSON"),
+        (200, b'{"data": {"not": "a list"}}', 'expected {"data": [...]}'),
+        (200, b'{"data": []}', "lists no models"),
+    ],
+)
 def test_a_failed_or_malformed_source_changes_nothing_and_says_why(lists, catalog, mailoutbox, status, body, why):
     before = snapshot_of_catalog()
     versions = PriceVersion.objects.count()
@@ -246,10 +284,13 @@ def test_the_command_prints_per_model_what_changed_and_why(lists, catalog, capsy
     call_command("sync_prices", "--format", "litellm", "--url", url, "--dry-run")
     out = capsys.readouterr().out
     assert "dry run: nothing saved" in out
-    assert ("deepseek/deepseek-chat [deepseek-chat]: applied; applied: "
-            "input_price_usd_micro_per_mtok 280000 -> 295000") in out
-    assert "openai/gpt-4o-mini [gpt-4o-mini]: held; held: input_price_usd_micro_per_mtok 150000 -> 1500000 " \
-           "(why: input_price_usd_micro_per_mtok moves more than 3x (150000 -> 1500000))" in out
+    assert (
+        "deepseek/deepseek-chat [deepseek-chat]: applied; applied: input_price_usd_micro_per_mtok 280000 -> 295000"
+    ) in out
+    assert (
+        "openai/gpt-4o-mini [gpt-4o-mini]: held; held: input_price_usd_micro_per_mtok 150000 -> 1500000 "
+        "(why: input_price_usd_micro_per_mtok moves more than 3x (150000 -> 1500000))" in out
+    )
     assert "anthropic/claude-sonnet-4 [claude-sonnet-4-20250514]: held; held: max_output_tokens 64000 -> 32000" in out
     assert "deepseek/deepseek-v4-preview [deepseek-v4-preview]: proposed (new model)" in out
     assert snapshot_of_catalog() == before
@@ -265,11 +306,14 @@ def test_the_command_prints_per_model_what_changed_and_why(lists, catalog, capsy
     assert "FAILED, nothing changed: not JSON" in capsys.readouterr().out
 
 
-def test_the_command_syncs_every_configured_source_and_the_factor_is_a_setting(lists, catalog, settings, capsys,
-                                                                               mailoutbox):
+def test_the_command_syncs_every_configured_source_and_the_factor_is_a_setting(
+    lists, catalog, settings, capsys, mailoutbox
+):
     settings.AIPOWER_PRICE_SYNC_EMAILS = ["prices@example.com"]
-    settings.AIPOWER_PRICE_SOURCES = [f"litellm={lists.serve('/litellm.json', LITELLM_RAW.encode())}",
-                                      f"openrouter={lists.serve('/api/v1/models', openrouter_payload())}"]
+    settings.AIPOWER_PRICE_SOURCES = [
+        f"litellm={lists.serve('/litellm.json', LITELLM_RAW.encode())}",
+        f"openrouter={lists.serve('/api/v1/models', openrouter_payload())}",
+    ]
     settings.AIPOWER_PRICE_SYNC_MAX_FACTOR = "20"
     call_command("sync_prices")
     out = capsys.readouterr().out

@@ -26,28 +26,52 @@ def probe_model(**prices) -> CatalogModel:
     """A model of the tests' own (the simulator serves any upstream id), with its first version."""
     tag = uuid.uuid4().hex[:8]
     m = CatalogModel.objects.create(
-        provider=Provider.objects.get(slug="deepseek"), upstream_id=f"price-probe-{tag}",
-        public_id=f"deepseek/price-probe-{tag}", display_name=f"Price probe {tag}", context_window=128_000,
-        max_output_tokens=8_192, input_price_usd_micro_per_mtok=prices.get("input", 1_000_000),
-        output_price_usd_micro_per_mtok=prices.get("output", 2_000_000))
+        provider=Provider.objects.get(slug="deepseek"),
+        upstream_id=f"price-probe-{tag}",
+        public_id=f"deepseek/price-probe-{tag}",
+        display_name=f"Price probe {tag}",
+        context_window=128_000,
+        max_output_tokens=8_192,
+        input_price_usd_micro_per_mtok=prices.get("input", 1_000_000),
+        output_price_usd_micro_per_mtok=prices.get("output", 2_000_000),
+    )
     price_version_create(model=m, prices={}, source=PriceVersion.Source.SEED, created_by="test")
     return m
 
 
 def test_an_admin_price_edit_is_a_new_version(admin_client, live_db):
     m = CatalogModel.objects.get(public_id="deepseek/deepseek-reasoner")
-    form = {f: getattr(m, f) for f in ("upstream_id", "public_id", "display_name",
-                                      "context_window", "max_output_tokens", "price_source",
-                                      "typical_output_tokens")}
+    form = {
+        f: getattr(m, f)
+        for f in (
+            "upstream_id",
+            "public_id",
+            "display_name",
+            "context_window",
+            "max_output_tokens",
+            "price_source",
+            "typical_output_tokens",
+        )
+    }
     # The admin form takes dollars per 1M tokens (stored as micro-USD).
-    form.update(provider=m.provider_id, input_price_usd_micro_per_mtok=dollars(m.input_price_usd_micro_per_mtok),
-                cached_input_price_usd_micro_per_mtok=dollars(m.cached_input_price_usd_micro_per_mtok),
-                quirks="{}", enabled="on", supports_streaming="on", output_price_usd_micro_per_mtok="0.777",
-                kind="chat")
+    form.update(
+        provider=m.provider_id,
+        input_price_usd_micro_per_mtok=dollars(m.input_price_usd_micro_per_mtok),
+        cached_input_price_usd_micro_per_mtok=dollars(m.cached_input_price_usd_micro_per_mtok),
+        quirks="{}",
+        enabled="on",
+        supports_streaming="on",
+        output_price_usd_micro_per_mtok="0.777",
+        kind="chat",
+    )
     assert admin_client.post(f"/admin/routing/catalogmodel/{m.pk}/change/", form).status_code == 302
     version = PriceVersion.objects.filter(model=m).latest("id")
     assert (version.output_price_usd_micro_per_mtok, version.source, version.created_by, version.applied) == (
-        777_000, "admin", "admin", True)
+        777_000,
+        "admin",
+        "admin",
+        True,
+    )
     assert version.input_price_usd_micro_per_mtok == m.input_price_usd_micro_per_mtok
     # An edit that leaves the prices alone records no version.
     form.update(output_price_usd_micro_per_mtok="0.777", display_name="DeepSeek R")
@@ -56,7 +80,7 @@ def test_an_admin_price_edit_is_a_new_version(admin_client, live_db):
     page = admin_client.get(f"/admin/routing/catalogmodel/{m.pk}/change/")
     assert b"Price history" in page.content and b"$0.777" in page.content
     assert b'<table class="grid price-history">' in page.content
-    assert f'/admin/routing/priceversion/add/?model={m.pk}'.encode() in page.content
+    assert f"/admin/routing/priceversion/add/?model={m.pk}".encode() in page.content
     form_page = admin_client.get(f"/admin/routing/priceversion/add/?model={m.pk}")
     assert f'<option value="{m.pk}" selected>'.encode() in form_page.content
 
@@ -65,10 +89,17 @@ def test_an_operator_schedules_a_price_and_the_snapshot_switches_at_its_time(adm
     m = probe_model()
     when = timezone.now() + timedelta(hours=1)
     assert admin_client.get("/admin/routing/priceversion/add/").status_code == 200
-    response = admin_client.post("/admin/routing/priceversion/add/", {
-        "model": m.pk, "effective_at_0": when.strftime("%Y-%m-%d"), "effective_at_1": when.strftime("%H:%M:%S"),
-        "input_price_usd_micro_per_mtok": 3_000_000, "output_price_usd_micro_per_mtok": 4_000_000,
-        "note": "list price"})
+    response = admin_client.post(
+        "/admin/routing/priceversion/add/",
+        {
+            "model": m.pk,
+            "effective_at_0": when.strftime("%Y-%m-%d"),
+            "effective_at_1": when.strftime("%H:%M:%S"),
+            "input_price_usd_micro_per_mtok": 3_000_000,
+            "output_price_usd_micro_per_mtok": 4_000_000,
+            "note": "list price",
+        },
+    )
     assert response.status_code == 302
     scheduled = PriceVersion.objects.filter(model=m).latest("id")
     assert (scheduled.applied, scheduled.source, scheduled.created_by) == (False, "admin", "admin")
@@ -88,23 +119,38 @@ def test_an_operator_schedules_a_price_and_the_snapshot_switches_at_its_time(adm
     assert [p.state for p in price_history(m)] == ["in force", "past"]
     # A price cannot be back-dated (the past was billed as it was): an earlier time means now.
     before = timezone.now()
-    backdated = price_version_create(model=m, prices={"input_price_usd_micro_per_mtok": 2_000_000}, source="admin",
-                                     effective_at=before - timedelta(days=1))
+    backdated = price_version_create(
+        model=m,
+        prices={"input_price_usd_micro_per_mtok": 2_000_000},
+        source="admin",
+        effective_at=before - timedelta(days=1),
+    )
     assert backdated.effective_at >= before and backdated.applied
     assert [(p.state, p.input_price_usd_micro_per_mtok) for p in price_history(m)][:2] == [
-        ("in force", 2_000_000), ("past", 3_000_000)]
+        ("in force", 2_000_000),
+        ("past", 3_000_000),
+    ]
     # Versions are history: not edited or deleted in admin.
     assert admin_client.post(f"/admin/routing/priceversion/{scheduled.pk}/delete/", {"post": "yes"}).status_code == 403
-    assert admin_client.post(f"/admin/routing/priceversion/{scheduled.pk}/change/",
-                             {"input_price_usd_micro_per_mtok": 1}).status_code == 403
+    assert (
+        admin_client.post(
+            f"/admin/routing/priceversion/{scheduled.pk}/change/", {"input_price_usd_micro_per_mtok": 1}
+        ).status_code
+        == 403
+    )
 
 
 def test_the_price_history_is_public_on_a_page_and_in_the_api(live_db, db):
     m = probe_model(input=1_250_000, output=10_000_000)
-    price_version_create(model=m, prices={"input_price_usd_micro_per_mtok": 1_500_000}, source="sync",
-                         created_by="test")
-    price_version_create(model=m, prices={"output_price_usd_micro_per_mtok": 12_000_000}, source="admin",
-                         effective_at=timezone.now() + timedelta(days=7))
+    price_version_create(
+        model=m, prices={"input_price_usd_micro_per_mtok": 1_500_000}, source="sync", created_by="test"
+    )
+    price_version_create(
+        model=m,
+        prices={"output_price_usd_micro_per_mtok": 12_000_000},
+        source="admin",
+        effective_at=timezone.now() + timedelta(days=7),
+    )
     provider, name = m.public_id.split("/")
     anonymous = Client()
     page = anonymous.get(f"/models/{provider}/{name}/prices")
@@ -116,16 +162,26 @@ def test_the_price_history_is_public_on_a_page_and_in_the_api(live_db, db):
     assert api.status_code == 200
     body = api.json()
     assert body["model"] == m.public_id
-    assert [(p["input_price_usd_micro_per_mtok"], p["output_price_usd_micro_per_mtok"], p["source"], p["state"])
-            for p in body["prices"]] == [(1_500_000, 12_000_000, "admin", "scheduled"),
-                                         (1_500_000, 10_000_000, "sync", "in force"),
-                                         (1_250_000, 10_000_000, "seed", "past")]
+    assert [
+        (p["input_price_usd_micro_per_mtok"], p["output_price_usd_micro_per_mtok"], p["source"], p["state"])
+        for p in body["prices"]
+    ] == [
+        (1_500_000, 12_000_000, "admin", "scheduled"),
+        (1_500_000, 10_000_000, "sync", "in force"),
+        (1_250_000, 10_000_000, "seed", "past"),
+    ]
     assert b"/api/models/{provider}/{model}/prices/" in anonymous.get("/api/schema/").content
 
-    bare = CatalogModel.objects.create(provider=m.provider, upstream_id=f"{m.upstream_id}-bare",
-                                       public_id=f"{m.public_id}-bare", display_name="no versions",
-                                       input_price_usd_micro_per_mtok=9, output_price_usd_micro_per_mtok=10,
-                                       context_window=1000, max_output_tokens=100)
+    bare = CatalogModel.objects.create(
+        provider=m.provider,
+        upstream_id=f"{m.upstream_id}-bare",
+        public_id=f"{m.public_id}-bare",
+        display_name="no versions",
+        input_price_usd_micro_per_mtok=9,
+        output_price_usd_micro_per_mtok=10,
+        context_window=1000,
+        max_output_tokens=100,
+    )
     [only] = anonymous.get(f"/api/models/{provider}/{name}-bare/prices/").json()["prices"]
     assert (only["effective_at"], only["input_price_usd_micro_per_mtok"], only["state"]) == (None, 9, "in force")
     assert anonymous.get(f"/models/{provider}/{name}-bare/prices").status_code == 200
@@ -137,13 +193,18 @@ def test_the_price_history_is_public_on_a_page_and_in_the_api(live_db, db):
 
 
 def test_a_request_in_flight_across_a_price_change_is_billed_at_the_price_when_it_started(
-        live_db, own_gateways, tenant, usage):
+    live_db, own_gateways, tenant, usage
+):
     with live_db.unblock():
         m = probe_model(input=1_000_000, output=2_000_000)
         change_at = timezone.now() + timedelta(seconds=8)
-        price_version_create(model=m, source="admin", created_by="test", effective_at=change_at,
-                             prices={"input_price_usd_micro_per_mtok": 5_000_000,
-                                     "output_price_usd_micro_per_mtok": 11_000_000})
+        price_version_create(
+            model=m,
+            source="admin",
+            created_by="test",
+            effective_at=change_at,
+            prices={"input_price_usd_micro_per_mtok": 5_000_000, "output_price_usd_micro_per_mtok": 11_000_000},
+        )
     # A catalog cache far longer than the test: only the scheduled change can switch the price.
     gw = own_gateways(AIPOWER_CATALOG_CACHE_SECONDS=600)
     with openai.OpenAI(base_url=gw.url + "/v1", api_key=tenant.key, max_retries=0, timeout=60) as client:
@@ -152,9 +213,12 @@ def test_a_request_in_flight_across_a_price_change_is_billed_at_the_price_when_i
         assert remaining > 1, "the gateway took too long to start for this test's schedule"
         started = time.time()
         raw = client.chat.completions.with_raw_response.create(
-            model=m.public_id, messages=[{"role": "user", "content": "Count slowly."}], stream=True,
+            model=m.public_id,
+            messages=[{"role": "user", "content": "Count slowly."}],
+            stream=True,
             stream_options={"include_usage": True},
-            extra_headers={"x-sim-chunks": "20", "x-sim-stream-ms": str(int((remaining + 1.5) * 1000))})
+            extra_headers={"x-sim-chunks": "20", "x-sim-stream-ms": str(int((remaining + 1.5) * 1000))},
+        )
         slow_id = raw.headers["x-request-id"]
         chunks = list(raw.parse())
         finished = time.time()
@@ -162,7 +226,8 @@ def test_a_request_in_flight_across_a_price_change_is_billed_at_the_price_when_i
         assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
 
         after = client.chat.completions.with_raw_response.create(
-            model=m.public_id, messages=[{"role": "user", "content": "Hi"}])
+            model=m.public_id, messages=[{"role": "user", "content": "Hi"}]
+        )
         after_id = after.headers["x-request-id"]
 
     [slow] = usage(slow_id)
@@ -170,9 +235,15 @@ def test_a_request_in_flight_across_a_price_change_is_billed_at_the_price_when_i
     assert (slow.input_price_usd_micro_per_mtok, slow.output_price_usd_micro_per_mtok) == (1_000_000, 2_000_000)
     assert (late.input_price_usd_micro_per_mtok, late.output_price_usd_micro_per_mtok) == (5_000_000, 11_000_000)
     for row, (inp, out) in ((slow, (1_000_000, 2_000_000)), (late, (5_000_000, 11_000_000))):
-        expected = cost_of(prompt_tokens=row.prompt_tokens, cached_tokens=row.cached_tokens,
-                           completion_tokens=row.completion_tokens, input_price=inp, output_price=out,
-                           cached_input_price=None, markup_bp=row.markup_bp)
+        expected = cost_of(
+            prompt_tokens=row.prompt_tokens,
+            cached_tokens=row.cached_tokens,
+            completion_tokens=row.completion_tokens,
+            input_price=inp,
+            output_price=out,
+            cached_input_price=None,
+            markup_bp=row.markup_bp,
+        )
         assert (row.upstream_cost_nusd, row.charged_nusd) == (expected.upstream_nusd, expected.charged_nusd)
     with live_db.unblock():
         from billing.models import LedgerEntry

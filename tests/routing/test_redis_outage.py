@@ -10,9 +10,13 @@ from django.test import Client, override_settings
 from tests.servers import PrivateRedis, start_gateway
 
 HELLO = [{"role": "user", "content": "hi"}]
-FAST_BREAKERS = {"AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 3, "AIPOWER_BREAKER_COOLDOWN_SECONDS": 1.5,
-                 "AIPOWER_BREAKER_MIN_REQUESTS": 1000, "AIPOWER_BREAKER_SYNC_SECONDS": 0.1,
-                 "AIPOWER_REDIS_PROBE_SECONDS": 0.2}
+FAST_BREAKERS = {
+    "AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 3,
+    "AIPOWER_BREAKER_COOLDOWN_SECONDS": 1.5,
+    "AIPOWER_BREAKER_MIN_REQUESTS": 1000,
+    "AIPOWER_BREAKER_SYNC_SECONDS": 0.1,
+    "AIPOWER_REDIS_PROBE_SECONDS": 0.2,
+}
 
 
 @pytest.fixture
@@ -24,8 +28,9 @@ def redis_server(tmp_path):
 
 @pytest.fixture
 def redis_gateway(redis_server, test_database_url, simulator):
-    gw = start_gateway(database_url=test_database_url, simulator_url=simulator.url, REDIS_URL=redis_server.url,
-                       **FAST_BREAKERS)
+    gw = start_gateway(
+        database_url=test_database_url, simulator_url=simulator.url, REDIS_URL=redis_server.url, **FAST_BREAKERS
+    )
     yield gw
     gw.stop()
 
@@ -84,8 +89,7 @@ def test_it_keeps_serving_auto_with_an_open_breaker_while_redis_is_dead(redis_ga
         assert redis_server.client().zcard("aip:cb:open") >= 1
 
 
-def test_rate_limited_keys_keep_working_and_limiting_while_redis_is_dead(redis_gateway, redis_server, tenant,
-                                                                          live_db):
+def test_rate_limited_keys_keep_working_and_limiting_while_redis_is_dead(redis_gateway, redis_server, tenant, live_db):
     roomy, tight = limited_key(live_db, tenant, 1000), limited_key(live_db, tenant, 2)
     with sdk(redis_gateway, roomy) as a, sdk(redis_gateway, tight) as b:
         timed(a)
@@ -132,8 +136,13 @@ def test_a_paused_redis_costs_at_most_its_time_bound(redis_gateway, redis_server
 def test_sign_in_works_while_redis_is_dead(db, redis_server):
     from tests.accounts.conftest import PASSWORD, make_user
 
-    caches = {"default": {"BACKEND": "aipower.cache.ResilientRedisCache", "LOCATION": redis_server.url,
-                          "OPTIONS": {"socket_timeout": 0.1, "socket_connect_timeout": 0.1}}}
+    caches = {
+        "default": {
+            "BACKEND": "aipower.cache.ResilientRedisCache",
+            "LOCATION": redis_server.url,
+            "OPTIONS": {"socket_timeout": 0.1, "socket_connect_timeout": 0.1},
+        }
+    }
     with override_settings(CACHES=caches):
         user = make_user()
         redis_server.kill()

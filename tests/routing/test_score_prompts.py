@@ -12,9 +12,12 @@ import httpx
 from tests.servers import ROOT
 
 KINDS = [
-    "hi", "What is the capital of France?", "Write a limerick about a cat.",
+    "hi",
+    "What is the capital of France?",
+    "Write a limerick about a cat.",
     "Prove that the square root of 2 is irrational and generalise the argument to any prime.",
-    "写一个关于秋天的短故事", "Explique la photosynthèse en détail.",
+    "写一个关于秋天的短故事",
+    "Explique la photosynthèse en détail.",
     "```python\ndef add(a, b):\n    return a - b\n```\nWhy does this return the wrong sum? Fix the bug.",
 ]
 
@@ -24,8 +27,9 @@ def prompts(n=300):
     for i in range(n):
         text = KINDS[i % len(KINDS)] + (f" (variant {i})" if i % 3 else "")
         rows.append({"id": f"p{i}", "messages": [{"role": "user", "content": text}]})
-    rows[5]["messages"] = [{"role": "user", "content": [{"type": "image_url",
-                                                          "image_url": {"url": "https://example.com/x.png"}}]}]
+    rows[5]["messages"] = [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.com/x.png"}}]}
+    ]
     rows[6]["messages"] = [{"role": "user", "content": "lorem ipsum " * 50_000}]
     return rows
 
@@ -34,8 +38,15 @@ def score(database_url, rows, *args):
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "aipower.settings"}
     data = "".join(json.dumps(r) + "\n" for r in rows)
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "manage.py", "score_prompts", *args], cwd=ROOT, env=env, input=data,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "score_prompts", *args],
+        cwd=ROOT,
+        env=env,
+        input=data,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done, time.monotonic() - started
 
 
@@ -61,10 +72,17 @@ def test_it_agrees_with_the_gateways_explain(test_database_url, gateway, tenant)
     done, _ = score(test_database_url, rows, "--route", "auto", "--quality", "0.7")
     out = [json.loads(line) for line in done.stdout.splitlines()]
     for row, scored in zip(rows, out, strict=True):
-        live = httpx.post(gateway.url + "/v1/route/explain", json={"model": "auto", "messages": row["messages"]},
-                          headers={"authorization": f"Bearer {tenant.key}", "x-aipower-quality": "0.7"}).json()
+        live = httpx.post(
+            gateway.url + "/v1/route/explain",
+            json={"model": "auto", "messages": row["messages"]},
+            headers={"authorization": f"Bearer {tenant.key}", "x-aipower-quality": "0.7"},
+        ).json()
         assert (scored["model"], scored["difficulty"], scored["tier"], scored["reason"]) == (
-            live["model"], live["difficulty"], live["tier"], live["reason"])
+            live["model"],
+            live["difficulty"],
+            live["tier"],
+            live["reason"],
+        )
 
 
 def test_bad_lines_get_an_error_and_the_rest_are_scored(test_database_url):

@@ -9,8 +9,13 @@ import pytest
 from accounts.models import ApiKey
 
 HELLO = [{"role": "user", "content": "hello"}]
-HARD = [{"role": "user", "content": "Prove that for every prime p > 3, p^2 - 1 is divisible by 24, then derive a "
-                                    "closed form for the sum of the first n cubes and show each induction step."}]
+HARD = [
+    {
+        "role": "user",
+        "content": "Prove that for every prime p > 3, p^2 - 1 is divisible by 24, then derive a "
+        "closed form for the sum of the first n cubes and show each induction step.",
+    }
+]
 
 
 def create(client, **kwargs):
@@ -18,13 +23,16 @@ def create(client, **kwargs):
     return raw.parse(), raw.headers
 
 
-@pytest.mark.parametrize("route, served, reason", [
-    ("auto", "deepseek/deepseek-chat", "economy tier"),
-    ("auto-cheap", "qwen/qwen-turbo", "cheapest for ~"),
-    ("auto-code", "anthropic/claude-sonnet-4", "highest coding quality rank"),
-    ("auto-best", "anthropic/claude-opus-4.6", "highest overall quality rank"),
-    ("auto-free", "zhipu/glm-4-flash", "free: zhipu/glm-4-flash"),
-])
+@pytest.mark.parametrize(
+    "route, served, reason",
+    [
+        ("auto", "deepseek/deepseek-chat", "economy tier"),
+        ("auto-cheap", "qwen/qwen-turbo", "cheapest for ~"),
+        ("auto-code", "anthropic/claude-sonnet-4", "highest coding quality rank"),
+        ("auto-best", "anthropic/claude-opus-4.6", "highest overall quality rank"),
+        ("auto-free", "zhipu/glm-4-flash", "free: zhipu/glm-4-flash"),
+    ],
+)
 def test_it_routes_by_goal_and_says_why_in_the_header_and_the_usage_row(client, usage, route, served, reason):
     reply, headers = create(client, model=route, messages=HELLO)
     assert reply.model == served
@@ -50,8 +58,12 @@ def test_a_prompt_too_long_for_the_first_choice_is_served_by_a_larger_window(cli
     huge = [{"role": "user", "content": "lorem ipsum " * 100_000}]  # ~300k tokens by the estimate
     for route in ("auto", "auto-cheap", "auto-code"):
         reply, headers = create(client, model=route, messages=huge, max_tokens=16)
-        assert reply.model in ("google/gemini-2.5-flash", "qwen/qwen-turbo", "openai/gpt-5.4",
-                               "google/gemini-2.5-pro"), (route, reply.model)
+        assert reply.model in (
+            "google/gemini-2.5-flash",
+            "qwen/qwen-turbo",
+            "openai/gpt-5.4",
+            "google/gemini-2.5-pro",
+        ), (route, reply.model)
         assert "larger context window" in headers["x-aipower-route-reason"]
 
 
@@ -65,8 +77,11 @@ def test_the_quality_header_moves_a_prompt_between_tiers(client):
 
 def test_a_bad_quality_header_is_refused_before_any_upstream_call(gateway, tenant, sim):
     before = sim.stats()["total"]
-    resp = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "auto", "messages": HELLO},
-                      headers={"authorization": f"Bearer {tenant.key}", "x-aipower-quality": "1.5"})
+    resp = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": "auto", "messages": HELLO},
+        headers={"authorization": f"Bearer {tenant.key}", "x-aipower-quality": "1.5"},
+    )
     assert resp.status_code == 400
     assert resp.json()["error"]["param"] == "x-aipower-quality"
     assert sim.stats()["total"] == before
@@ -81,12 +96,17 @@ def test_a_keys_default_quality_applies_and_a_request_overrides_it(gateway, tena
         assert reply.model == "deepseek/deepseek-chat"
 
 
-@pytest.mark.parametrize("messages, why", [
-    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}],
-     "image-only"),
-    ([{"role": "user", "content": ""}], "empty"),
-    ([{"role": "system", "content": "You are terse."}], "no user turn"),
-])
+@pytest.mark.parametrize(
+    "messages, why",
+    [
+        (
+            [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}],
+            "image-only",
+        ),
+        ([{"role": "user", "content": ""}], "empty"),
+        ([{"role": "system", "content": "You are terse."}], "no user turn"),
+    ],
+)
 def test_prompts_with_nothing_to_assess_fall_back_to_the_route_default(client, usage, messages, why):
     reply, headers = create(client, model="auto", messages=messages)
     assert reply.choices[0].message.content is not None
@@ -97,8 +117,9 @@ def test_prompts_with_nothing_to_assess_fall_back_to_the_route_default(client, u
 
 
 def explain(gateway, key, body, **headers):
-    return httpx.post(gateway.url + "/v1/route/explain", json=body,
-                      headers={"authorization": f"Bearer {key}", **headers}, timeout=10)
+    return httpx.post(
+        gateway.url + "/v1/route/explain", json=body, headers={"authorization": f"Bearer {key}", **headers}, timeout=10
+    )
 
 
 def test_explain_returns_the_plan_without_calling_upstream_or_charging(gateway, tenant, sim, live_db):
@@ -127,8 +148,9 @@ def test_explain_returns_the_plan_without_calling_upstream_or_charging(gateway, 
 
 def test_explain_says_why_models_were_skipped(gateway, tenant):
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
-    body = explain(gateway, tenant.key, {"model": "auto", "messages": HARD, "tools": tools},
-                   **{"x-aipower-quality": "1"}).json()
+    body = explain(
+        gateway, tenant.key, {"model": "auto", "messages": HARD, "tools": tools}, **{"x-aipower-quality": "1"}
+    ).json()
     assert body["tier"] == "premium" and 0 <= body["difficulty"] <= 1
     assert body["candidates"][0]["why"] == "premium tier"
     huge = explain(gateway, tenant.key, {"model": "auto", "messages": [{"role": "user", "content": "x " * 600_000}]})

@@ -17,8 +17,11 @@ import pytest
 from tests.servers import free_port
 
 HELLO = [{"role": "user", "content": "Say something long enough to stream."}]
-NO_BREAKERS = {"AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 1_000_000, "AIPOWER_BREAKER_FAILURE_RATIO": 2,
-               "AIPOWER_RETRY_BUDGET_RESERVE": 1_000_000}
+NO_BREAKERS = {
+    "AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 1_000_000,
+    "AIPOWER_BREAKER_FAILURE_RATIO": 2,
+    "AIPOWER_RETRY_BUDGET_RESERVE": 1_000_000,
+}
 # Streams whose content chunks come 1.25 s apart, the first one at once.
 PACED = {"x-sim-ttft-ms": "0", "x-sim-chunks": "5", "x-sim-stream-ms": "5000"}
 
@@ -38,9 +41,13 @@ def stream(client, headers, model="deepseek/deepseek-chat"):
     """(events as sent: parsed JSON or "[DONE]", response headers, seconds) of a stream."""
     t = time.monotonic()
     with client.chat.completions.with_streaming_response.create(
-            model=model, messages=HELLO, stream=True, extra_headers=headers) as raw:
-        events = [line[6:] if line[6:] == "[DONE]" else json.loads(line[6:])
-                  for line in raw.iter_lines() if line.startswith("data: ")]
+        model=model, messages=HELLO, stream=True, extra_headers=headers
+    ) as raw:
+        events = [
+            line[6:] if line[6:] == "[DONE]" else json.loads(line[6:])
+            for line in raw.iter_lines()
+            if line.startswith("data: ")
+        ]
         return events, raw.headers, time.monotonic() - t
 
 
@@ -121,8 +128,9 @@ def test_the_total_timeout_ends_a_long_stream_and_fails_over_a_slow_answer(own_g
     gw = own_gateways(AIPOWER_UPSTREAM_TOTAL_TIMEOUT=1, **NO_BREAKERS)
     with sdk(gw, tenant) as client:
         # Ten chunks over 4 s, none more than 0.45 s apart: only the total limit can cut it.
-        events, headers, seconds = stream(client, {"x-sim-ttft-ms": "0", "x-sim-chunks": "10",
-                                                   "x-sim-stream-ms": "4000"})
+        events, headers, seconds = stream(
+            client, {"x-sim-ttft-ms": "0", "x-sim-chunks": "10", "x-sim-stream-ms": "4000"}
+        )
         assert_cut_after_content(events)
         assert 1 <= len(content_chunks(events)) < 10
         assert 0.9 < seconds < 2.0
@@ -169,8 +177,9 @@ def unanswered_port():
 @pytest.mark.parametrize("call", [complete, stream], ids=["whole", "stream"])
 def test_the_connect_timeout_bounds_a_connection_that_never_completes(own_gateways, tenant, usage, call):
     with unanswered_port() as port:
-        gw = own_gateways(AIPOWER_SIMULATOR_URL=f"http://127.0.0.1:{port}", AIPOWER_UPSTREAM_CONNECT_TIMEOUT=0.4,
-                          **NO_BREAKERS)
+        gw = own_gateways(
+            AIPOWER_SIMULATOR_URL=f"http://127.0.0.1:{port}", AIPOWER_UPSTREAM_CONNECT_TIMEOUT=0.4, **NO_BREAKERS
+        )
         with sdk(gw, tenant) as client:
             seconds, log = exhausted(client, call, {}, usage)
     assert seconds < 2.5  # three attempts of 0.4 s; the default (5 s) would take 15 s
@@ -205,8 +214,12 @@ def wait_for_catalog(gw, tenant):
 
 
 def test_a_providers_own_timeouts_win_over_the_defaults(own_gateways, tenant, usage, live_db):
-    gw = own_gateways(AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT=10, AIPOWER_UPSTREAM_IDLE_TIMEOUT=30,
-                      AIPOWER_CATALOG_CACHE_SECONDS=0.2, **NO_BREAKERS)
+    gw = own_gateways(
+        AIPOWER_UPSTREAM_FIRST_BYTE_TIMEOUT=10,
+        AIPOWER_UPSTREAM_IDLE_TIMEOUT=30,
+        AIPOWER_CATALOG_CACHE_SECONDS=0.2,
+        **NO_BREAKERS,
+    )
     slow = {"x-sim-fault": "deepseek=slow-first-byte:1500;qwen=slow-first-byte:1500"}
     paced = {"x-sim-ttft-ms": "0", "x-sim-chunks": "3", "x-sim-stream-ms": "2000"}  # 1 s between chunks
     with sdk(gw, tenant) as client:

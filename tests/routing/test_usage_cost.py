@@ -24,9 +24,12 @@ def test_it_renders_nano_usd_exactly():
 
 
 def test_a_completion_reports_its_cost_in_the_body_and_a_header(gateway, tenant, usage):
-    resp = httpx.post(gateway.url + "/v1/chat/completions", timeout=30,
-                      headers={"authorization": f"Bearer {tenant.key}", "x-sim-cached-tokens": "7"},
-                      json={"model": "auto", "messages": [{"role": "user", "content": "What does it cost?"}]})
+    resp = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        timeout=30,
+        headers={"authorization": f"Bearer {tenant.key}", "x-sim-cached-tokens": "7"},
+        json={"model": "auto", "messages": [{"role": "user", "content": "What does it cost?"}]},
+    )
     assert resp.status_code == 200
     [row] = usage(resp.headers["x-request-id"])
     assert row.charged_nusd > 0
@@ -38,10 +41,18 @@ def test_a_completion_reports_its_cost_in_the_body_and_a_header(gateway, tenant,
 
 
 def test_a_stream_reports_its_cost_in_the_final_usage_chunk(gateway, tenant, client, usage):
-    with httpx.stream("POST", gateway.url + "/v1/chat/completions", timeout=30,
-                      headers={"authorization": f"Bearer {tenant.key}"},
-                      json={"model": "auto-cheap", "stream": True, "stream_options": {"include_usage": True},
-                            "messages": [{"role": "user", "content": "Count to five."}]}) as resp:
+    with httpx.stream(
+        "POST",
+        gateway.url + "/v1/chat/completions",
+        timeout=30,
+        headers={"authorization": f"Bearer {tenant.key}"},
+        json={
+            "model": "auto-cheap",
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "Count to five."}],
+        },
+    ) as resp:
         events = [line for line in resp.iter_lines() if line.startswith("data: ")]
         request_id = resp.headers["x-request-id"]
     assert events[-1] == "data: [DONE]"
@@ -52,7 +63,11 @@ def test_a_stream_reports_its_cost_in_the_final_usage_chunk(gateway, tenant, cli
     assert re.search(r'"cost":(-?[0-9.]+)', final).group(1) == usd_text(row.charged_nusd)
 
     # The official SDK reads it as an extra field of usage.
-    stream = client.chat.completions.create(model="auto-cheap", stream=True, stream_options={"include_usage": True},
-                                            messages=[{"role": "user", "content": "Count to five."}])
+    stream = client.chat.completions.create(
+        model="auto-cheap",
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "Count to five."}],
+    )
     last = list(stream)[-1]
     assert last.usage.model_extra["cost"] > 0

@@ -20,8 +20,9 @@ def test_make_run_serves_the_embedded_default_with_the_simulator(tmp_path):
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY"):
         env.pop(name, None)
     log = open(tmp_path / "run.log", "w+")  # noqa: SIM115 -- closed in the finally, after `make run` is stopped
-    proc = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 180
         key = None

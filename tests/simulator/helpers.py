@@ -59,23 +59,29 @@ class Sim:
         return await self.post(f"/p/{provider}/v1/chat/completions", body, {**OPENAI_HEADERS, **(headers or {})})
 
     async def openai_sse(self, body, headers=None, provider="deepseek"):
-        return await self.sse(f"/p/{provider}/v1/chat/completions", {**body, "stream": True},
-                              {**OPENAI_HEADERS, **(headers or {})})
+        return await self.sse(
+            f"/p/{provider}/v1/chat/completions", {**body, "stream": True}, {**OPENAI_HEADERS, **(headers or {})}
+        )
 
     async def anthropic(self, body, headers=None, provider="anthropic"):
         return await self.post(f"/p/{provider}/v1/messages", body, {**ANTHROPIC_HEADERS, **(headers or {})})
 
     async def anthropic_sse(self, body, headers=None, provider="anthropic"):
-        return await self.sse(f"/p/{provider}/v1/messages", {**body, "stream": True},
-                              {**ANTHROPIC_HEADERS, **(headers or {})})
+        return await self.sse(
+            f"/p/{provider}/v1/messages", {**body, "stream": True}, {**ANTHROPIC_HEADERS, **(headers or {})}
+        )
 
     async def gemini(self, model, body, headers=None, provider="google"):
-        return await self.post(f"/p/{provider}/v1beta/models/{model}:generateContent", body,
-                               {**GEMINI_HEADERS, **(headers or {})})
+        return await self.post(
+            f"/p/{provider}/v1beta/models/{model}:generateContent", body, {**GEMINI_HEADERS, **(headers or {})}
+        )
 
     async def gemini_sse(self, model, body, headers=None, provider="google"):
-        return await self.sse(f"/p/{provider}/v1beta/models/{model}:streamGenerateContent?alt=sse", body,
-                              {**GEMINI_HEADERS, **(headers or {})})
+        return await self.sse(
+            f"/p/{provider}/v1beta/models/{model}:streamGenerateContent?alt=sse",
+            body,
+            {**GEMINI_HEADERS, **(headers or {})},
+        )
 
     async def control(self, method: str, path: str, body=None):
         async with self.session.request(method, path, data=orjson.dumps(body) if body is not None else None) as r:

@@ -7,11 +7,19 @@ import pytest
 from simulator.content import estimate_prompt_tokens, estimate_text_tokens
 from tests.simulator.helpers import ANTHROPIC_HEADERS, user
 
-WEATHER = {"name": "get_weather", "description": "Weather in a city",
-           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
-                            "required": ["city"]}}
-TIME = {"name": "get_time", "input_schema": {"type": "object", "properties": {"tz": {"type": "string"}},
-                                             "required": ["tz"]}}
+WEATHER = {
+    "name": "get_weather",
+    "description": "Weather in a city",
+    "input_schema": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["city"],
+    },
+}
+TIME = {
+    "name": "get_time",
+    "input_schema": {"type": "object", "properties": {"tz": {"type": "string"}}, "required": ["tz"]},
+}
 
 
 def req(**extra) -> dict:
@@ -28,9 +36,12 @@ async def test_it_answers_a_message_in_anthropics_shape(sim):
     [block] = body["content"]
     assert block["type"] == "text"
     assert block["text"].startswith("Simulated reply from claude-sonnet-4-20250514:")
-    assert body["usage"] == {"input_tokens": estimate_prompt_tokens(chars=2, messages=1),
-                             "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                             "output_tokens": estimate_text_tokens(block["text"])}
+    assert body["usage"] == {
+        "input_tokens": estimate_prompt_tokens(chars=2, messages=1),
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": estimate_text_tokens(block["text"]),
+    }
 
 
 async def test_it_streams_the_exact_event_sequence(sim):
@@ -39,14 +50,14 @@ async def test_it_streams_the_exact_event_sequence(sim):
     names = [name for name, _ in events]
     n = len(names)
     assert names[:3] == ["message_start", "content_block_start", "ping"]
-    assert names[3:n - 3] == ["content_block_delta"] * (n - 6) and n - 6 > 3
+    assert names[3 : n - 3] == ["content_block_delta"] * (n - 6) and n - 6 > 3
     assert names[-3:] == ["content_block_stop", "message_delta", "message_stop"]
     data = [orjson.loads(d) for _, d in events]
     assert all(d["type"] == name for d, name in zip(data, names, strict=True))
     start = data[0]["message"]
     assert start["content"] == [] and start["stop_reason"] is None and start["usage"]["output_tokens"] == 1
     assert data[1] == {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
-    deltas = data[3:n - 3]
+    deltas = data[3 : n - 3]
     assert all(d["index"] == 0 and d["delta"]["type"] == "text_delta" for d in deltas)
     text = "".join(d["delta"]["text"] for d in deltas)
     whole = (await sim.anthropic(req()))[2]
@@ -71,8 +82,9 @@ async def test_it_calls_tools_with_input_json_deltas(sim):
     assert [(s["index"], s["content_block"]["name"]) for s in starts] == [(0, "get_weather"), (1, "get_time")]
     assert all(s["content_block"]["input"] == {} for s in starts)
     for index, expected in ((0, {"city": "sample city"}), (1, {"tz": "sample tz"})):
-        pieces = [d["delta"]["partial_json"] for d in data
-                  if d["type"] == "content_block_delta" and d["index"] == index]
+        pieces = [
+            d["delta"]["partial_json"] for d in data if d["type"] == "content_block_delta" and d["index"] == index
+        ]
         assert all(d["delta"]["type"] == "input_json_delta" for d in data if d["type"] == "content_block_delta")
         assert len([p for p in pieces if p]) >= 2  # several pieces
         assert orjson.loads("".join(pieces)) == expected
@@ -92,11 +104,19 @@ async def test_tool_choice_and_disabled_parallel_use(sim):
 
 
 async def test_after_a_tool_result_it_answers_in_text(sim):
-    messages = [user("Weather?"),
-                {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather",
-                                                   "input": {"city": "Paris"}}]},
-                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
-                                              "content": [{"type": "text", "text": "Rainy, 12 C"}]}]}]
+    messages = [
+        user("Weather?"),
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "Rainy, 12 C"}]}
+            ],
+        },
+    ]
     _, _, body = await sim.anthropic(req(messages=messages, tools=[WEATHER]))
     assert body["stop_reason"] == "end_turn"
     assert "Rainy, 12 C" in body["content"][0]["text"]
@@ -112,8 +132,10 @@ async def test_it_maps_finish_reasons_to_stop_reasons(sim):
 
 
 async def test_it_sees_image_blocks(sim):
-    content = [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}},
-               {"type": "text", "text": "What is it?"}]
+    content = [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}},
+        {"type": "text", "text": "What is it?"},
+    ]
     _, _, body = await sim.anthropic(req(messages=[{"role": "user", "content": content}]))
     assert "I see 1 image." in body["content"][0]["text"]
     assert body["usage"]["input_tokens"] == estimate_prompt_tokens(chars=11, messages=1, images=1)
@@ -126,15 +148,20 @@ async def test_it_can_report_no_usage(sim):
     assert all("usage" not in orjson.loads(d).get("message", orjson.loads(d)) for _, d in events)
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"model": "c", "messages": [user()]}, "max_tokens: Field required"),
-    ({"model": "c", "max_tokens": 10}, "messages: Field required"),
-    ({"model": "c", "max_tokens": 10, "messages": []}, "messages: at least one message is required"),
-    ({"model": "c", "max_tokens": 10, "messages": [{"role": "assistant", "content": "x"}]}, "first message"),
-    ({"model": "c", "max_tokens": 10, "messages": [user(), user()]}, "roles must alternate"),
-    ({"model": "c", "max_tokens": 10, "messages": [{"role": "system", "content": "x"}, user()]},
-     'Unexpected role "system"'),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"model": "c", "messages": [user()]}, "max_tokens: Field required"),
+        ({"model": "c", "max_tokens": 10}, "messages: Field required"),
+        ({"model": "c", "max_tokens": 10, "messages": []}, "messages: at least one message is required"),
+        ({"model": "c", "max_tokens": 10, "messages": [{"role": "assistant", "content": "x"}]}, "first message"),
+        ({"model": "c", "max_tokens": 10, "messages": [user(), user()]}, "roles must alternate"),
+        (
+            {"model": "c", "max_tokens": 10, "messages": [{"role": "system", "content": "x"}, user()]},
+            'Unexpected role "system"',
+        ),
+    ],
+)
 async def test_it_rejects_what_anthropic_rejects(sim, body, message):
     status, _, error = await sim.anthropic(body)
     assert status == 400
@@ -170,8 +197,10 @@ async def test_a_cached_prefix_is_written_once_then_read(sim):
     _, _, second = await sim.anthropic(cached_req("Another question, longer?"))
     assert second["usage"]["cache_creation_input_tokens"] == 0
     assert second["usage"]["cache_read_input_tokens"] == prefix
-    assert second["usage"]["input_tokens"] == estimate_prompt_tokens(
-        chars=len(LONG_SYSTEM) + len("Another question, longer?"), messages=2) - prefix
+    assert (
+        second["usage"]["input_tokens"]
+        == estimate_prompt_tokens(chars=len(LONG_SYSTEM) + len("Another question, longer?"), messages=2) - prefix
+    )
 
     # The cache is per model, and streams report it in message_start.
     _, _, events = await sim.anthropic_sse(cached_req("First question?", model="claude-3-5-haiku"))
@@ -181,8 +210,10 @@ async def test_a_cached_prefix_is_written_once_then_read(sim):
 
 async def test_a_longer_cached_prefix_reads_the_shorter_one_and_writes_the_rest(sim):
     await sim.anthropic(cached_req("First question?"))
-    history = [{"role": "user", "content": [{"type": "text", "text": "Earlier question, quite long. " * 10}]},
-               {"role": "assistant", "content": "Earlier answer."}]
+    history = [
+        {"role": "user", "content": [{"type": "text", "text": "Earlier question, quite long. " * 10}]},
+        {"role": "assistant", "content": "Earlier answer."},
+    ]
     body = cached_req("Now?", history=history)
     body["messages"][0]["content"][0]["cache_control"] = {"type": "ephemeral"}
     _, _, out = await sim.anthropic(body)
@@ -206,7 +237,8 @@ async def test_without_cache_control_nothing_is_cached(sim):
 async def test_cache_control_on_a_tool_caches_the_tools(sim):
     tools = [WEATHER, {**TIME, "cache_control": {"type": "ephemeral"}}]
     _, _, first = await sim.anthropic(req(tools=tools, tool_choice={"type": "none"}))
-    _, _, second = await sim.anthropic(req(tools=tools, tool_choice={"type": "none"},
-                                           messages=[user("Something else entirely")]))
+    _, _, second = await sim.anthropic(
+        req(tools=tools, tool_choice={"type": "none"}, messages=[user("Something else entirely")])
+    )
     assert first["usage"]["cache_creation_input_tokens"] > 0
     assert second["usage"]["cache_read_input_tokens"] == first["usage"]["cache_creation_input_tokens"]

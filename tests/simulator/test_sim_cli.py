@@ -34,15 +34,28 @@ def test_it_starts_and_says_where_it_listens(how):
         argv = [sys.executable, "-m", "simulator", "--port", "0", "--latency-ms", "1"]
     else:
         env["DJANGO_SETTINGS_MODULE"] = "aipower.settings"
-        argv = [sys.executable, "manage.py", "simulate_providers", "--host", "127.0.0.1", "--port", "0",
-                "--output-tokens", "25"]
+        argv = [
+            sys.executable,
+            "manage.py",
+            "simulate_providers",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--output-tokens",
+            "25",
+        ]
     proc, line = start(argv, env)
     try:
         assert line.startswith("Provider simulator listening on http://127.0.0.1:"), line
         url = line.rsplit(" ", 1)[1]
         assert httpx.get(url + "/health", timeout=5).json() == {"status": "ok"}
-        r = httpx.post(url + "/p/deepseek/v1/chat/completions", headers={"Authorization": "Bearer k"},
-                       json={"model": "deepseek-chat", "messages": [{"role": "user", "content": "Hi"}]}, timeout=5)
+        r = httpx.post(
+            url + "/p/deepseek/v1/chat/completions",
+            headers={"Authorization": "Bearer k"},
+            json={"model": "deepseek-chat", "messages": [{"role": "user", "content": "Hi"}]},
+            timeout=5,
+        )
         assert r.status_code == 200
         if how == "manage":
             assert r.json()["usage"]["completion_tokens"] == 25

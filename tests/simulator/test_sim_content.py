@@ -40,16 +40,24 @@ def test_chunking_loses_nothing(text, n):
 
 
 def test_schema_instances_validate():
-    schema = {"type": "object", "$defs": {"pt": {"type": "object", "properties": {"x": {"type": "number"}},
-                                                 "required": ["x"]}},
-              "properties": {"p": {"$ref": "#/$defs/pt"}, "n": {"anyOf": [{"type": "null"}, {"type": "integer"}]},
-                             "c": {"const": "fixed"}, "l": {"type": "array", "items": {"$ref": "#/$defs/pt"}}},
-              "required": ["p", "n", "c", "l"]}
+    schema = {
+        "type": "object",
+        "$defs": {"pt": {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]}},
+        "properties": {
+            "p": {"$ref": "#/$defs/pt"},
+            "n": {"anyOf": [{"type": "null"}, {"type": "integer"}]},
+            "c": {"const": "fixed"},
+            "l": {"type": "array", "items": {"$ref": "#/$defs/pt"}},
+        },
+        "required": ["p", "n", "c", "l"],
+    }
     value = schema_instance(schema)
     jsonschema.validate(value, schema)
     assert value["c"] == "fixed" and isinstance(value["n"], int)
-    assert schema_instance({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
-                            "required": ["b"]}, all_properties=False) == {"b": "sample b"}
+    assert schema_instance(
+        {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}, "required": ["b"]},
+        all_properties=False,
+    ) == {"b": "sample b"}
 
 
 def test_a_reply_is_deterministic_and_tool_calls_win_over_text():
@@ -62,22 +70,38 @@ def test_a_reply_is_deterministic_and_tool_calls_win_over_text():
     assert reply.finish == "stop" and "42" in reply.text
 
 
-@pytest.mark.parametrize("spec, fault", [
-    ("status:503", Fault("status", status=503, spec="status:503")),
-    ("status:429:retry-after=5", Fault("status", status=429, retry_after="5", spec="status:429:retry-after=5")),
-    ("status:400:context", Fault("status", status=400, context=True, spec="status:400:context")),
-    ("hang", Fault("hang", spec="hang")),
-    ("drop", Fault("drop", spec="drop")),
-    ("drop-mid-stream:3", Fault("drop-mid-stream", n=3, spec="drop-mid-stream:3")),
-    ("error-event:0", Fault("error-event", n=0, spec="error-event:0")),
-    ("slow-first-byte:250", Fault("slow-first-byte", n=250, spec="slow-first-byte:250")),
-])
+@pytest.mark.parametrize(
+    "spec, fault",
+    [
+        ("status:503", Fault("status", status=503, spec="status:503")),
+        ("status:429:retry-after=5", Fault("status", status=429, retry_after="5", spec="status:429:retry-after=5")),
+        ("status:400:context", Fault("status", status=400, context=True, spec="status:400:context")),
+        ("hang", Fault("hang", spec="hang")),
+        ("drop", Fault("drop", spec="drop")),
+        ("drop-mid-stream:3", Fault("drop-mid-stream", n=3, spec="drop-mid-stream:3")),
+        ("error-event:0", Fault("error-event", n=0, spec="error-event:0")),
+        ("slow-first-byte:250", Fault("slow-first-byte", n=250, spec="slow-first-byte:250")),
+    ],
+)
 def test_fault_specs_parse(spec, fault):
     assert parse_fault(spec) == fault
 
 
-@pytest.mark.parametrize("spec", ["", "status", "status:abc", "status:99", "status:200", "status:429:later", "hang:1",
-                                  "drop-mid-stream:-1", "error-event:x", "boom"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "",
+        "status",
+        "status:abc",
+        "status:99",
+        "status:200",
+        "status:429:later",
+        "hang:1",
+        "drop-mid-stream:-1",
+        "error-event:x",
+        "boom",
+    ],
+)
 def test_bad_fault_specs_are_refused(spec):
     with pytest.raises(FaultSpecError):
         parse_fault(spec)
@@ -85,8 +109,11 @@ def test_bad_fault_specs_are_refused(spec):
 
 def test_header_rules_split_targets_from_specs():
     rules = parse_header_rules("status:429:retry-after=3; deepseek=hang ;qwen-plus=status:429:retry-after=9")
-    assert [(t, f.spec) for t, f in rules] == [("*", "status:429:retry-after=3"), ("deepseek", "hang"),
-                                               ("qwen-plus", "status:429:retry-after=9")]
+    assert [(t, f.spec) for t, f in rules] == [
+        ("*", "status:429:retry-after=3"),
+        ("deepseek", "hang"),
+        ("qwen-plus", "status:429:retry-after=9"),
+    ]
     header = "deepseek=status:503;qwen-plus=hang"
     assert header_fault(header, "deepseek", "deepseek-chat").status == 503
     assert header_fault(header, "qwen", "qwen-plus").kind == "hang"

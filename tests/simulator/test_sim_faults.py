@@ -9,14 +9,18 @@ import pytest
 
 from tests.simulator.helpers import ANTHROPIC_HEADERS, GEMINI_HEADERS, OPENAI_HEADERS, parse_sse, user
 
-OPENAI = ("/p/deepseek/v1/chat/completions", OPENAI_HEADERS,
-          {"model": "deepseek-chat", "messages": [user()]})
-ANTHROPIC = ("/p/anthropic/v1/messages", ANTHROPIC_HEADERS,
-             {"model": "claude-sonnet-4", "max_tokens": 100, "messages": [user()]})
-GEMINI = ("/p/google/v1beta/models/gemini-2.5-flash:generateContent", GEMINI_HEADERS,
-          {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]})
-GEMINI_STREAM = ("/p/google/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", GEMINI_HEADERS,
-                 GEMINI[2])
+OPENAI = ("/p/deepseek/v1/chat/completions", OPENAI_HEADERS, {"model": "deepseek-chat", "messages": [user()]})
+ANTHROPIC = (
+    "/p/anthropic/v1/messages",
+    ANTHROPIC_HEADERS,
+    {"model": "claude-sonnet-4", "max_tokens": 100, "messages": [user()]},
+)
+GEMINI = (
+    "/p/google/v1beta/models/gemini-2.5-flash:generateContent",
+    GEMINI_HEADERS,
+    {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]},
+)
+GEMINI_STREAM = ("/p/google/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", GEMINI_HEADERS, GEMINI[2])
 
 
 def streaming(call):
@@ -46,23 +50,26 @@ async def read_until_cut(sim, call, fault):
     return received, False
 
 
-@pytest.mark.parametrize("call, status, check", [
-    (OPENAI, 503, lambda e: e["error"]["type"] == "server_error"),
-    (OPENAI, 500, lambda e: e["error"]["type"] == "server_error"),
-    (OPENAI, 429, lambda e: e["error"]["type"] == "rate_limit_exceeded"),
-    (OPENAI, 401, lambda e: e["error"]["type"] == "authentication_error"),
-    (OPENAI, 400, lambda e: e["error"]["type"] == "invalid_request_error"),
-    (ANTHROPIC, 529, lambda e: e["error"]["type"] == "overloaded_error"),
-    (ANTHROPIC, 500, lambda e: e["error"]["type"] == "api_error"),
-    (ANTHROPIC, 429, lambda e: e["error"]["type"] == "rate_limit_error"),
-    (ANTHROPIC, 404, lambda e: e["error"]["type"] == "not_found_error"),
-    (ANTHROPIC, 401, lambda e: e["error"]["type"] == "authentication_error"),
-    (ANTHROPIC, 400, lambda e: e["error"]["type"] == "invalid_request_error"),
-    (GEMINI, 503, lambda e: e["error"]["status"] == "UNAVAILABLE"),
-    (GEMINI, 429, lambda e: e["error"]["status"] == "RESOURCE_EXHAUSTED"),
-    (GEMINI, 500, lambda e: e["error"]["status"] == "INTERNAL"),
-    (GEMINI, 404, lambda e: e["error"]["status"] == "NOT_FOUND"),
-])
+@pytest.mark.parametrize(
+    "call, status, check",
+    [
+        (OPENAI, 503, lambda e: e["error"]["type"] == "server_error"),
+        (OPENAI, 500, lambda e: e["error"]["type"] == "server_error"),
+        (OPENAI, 429, lambda e: e["error"]["type"] == "rate_limit_exceeded"),
+        (OPENAI, 401, lambda e: e["error"]["type"] == "authentication_error"),
+        (OPENAI, 400, lambda e: e["error"]["type"] == "invalid_request_error"),
+        (ANTHROPIC, 529, lambda e: e["error"]["type"] == "overloaded_error"),
+        (ANTHROPIC, 500, lambda e: e["error"]["type"] == "api_error"),
+        (ANTHROPIC, 429, lambda e: e["error"]["type"] == "rate_limit_error"),
+        (ANTHROPIC, 404, lambda e: e["error"]["type"] == "not_found_error"),
+        (ANTHROPIC, 401, lambda e: e["error"]["type"] == "authentication_error"),
+        (ANTHROPIC, 400, lambda e: e["error"]["type"] == "invalid_request_error"),
+        (GEMINI, 503, lambda e: e["error"]["status"] == "UNAVAILABLE"),
+        (GEMINI, 429, lambda e: e["error"]["status"] == "RESOURCE_EXHAUSTED"),
+        (GEMINI, 500, lambda e: e["error"]["status"] == "INTERNAL"),
+        (GEMINI, 404, lambda e: e["error"]["status"] == "NOT_FOUND"),
+    ],
+)
 async def test_a_status_fault_answers_the_vendors_error(sim, call, status, check):
     got, _, body = await post(sim, call, f"status:{status}")
     assert got == status
@@ -98,8 +105,12 @@ async def test_hang_never_answers_and_the_server_keeps_serving(sim):
     path, headers, body = OPENAI
     started = time.monotonic()
     with pytest.raises(asyncio.TimeoutError):
-        async with sim.session.post(path, data=orjson.dumps(body), headers={**headers, "x-sim-fault": "hang"},
-                                    timeout=aiohttp.ClientTimeout(total=0.4)) as r:
+        async with sim.session.post(
+            path,
+            data=orjson.dumps(body),
+            headers={**headers, "x-sim-fault": "hang"},
+            timeout=aiohttp.ClientTimeout(total=0.4),
+        ) as r:
             await r.read()
     assert time.monotonic() - started >= 0.35
     status, _, _ = await post(sim, OPENAI)
@@ -152,8 +163,10 @@ async def test_error_event_in_anthropic_and_gemini_streams(sim):
     events = parse_sse(raw)
     assert not cut
     assert [n for n, _ in events] == ["message_start", "content_block_start", "ping", "content_block_delta", "error"]
-    assert orjson.loads(events[-1][1]) == {"type": "error",
-                                           "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    assert orjson.loads(events[-1][1]) == {
+        "type": "error",
+        "error": {"type": "overloaded_error", "message": "Overloaded"},
+    }
 
     raw, cut = await read_until_cut(sim, ANTHROPIC, "error-event:0")
     assert [n for n, _ in parse_sse(raw)][-2:] == ["ping", "error"]
@@ -182,11 +195,13 @@ async def test_header_rules_target_providers_and_models(sim):
     status, _, _ = await post(sim, OPENAI, rules)
     assert status == 503
     path, headers, body = OPENAI
-    status, h, _ = await sim.post("/p/qwen/compatible-mode/v1/chat/completions", {**body, "model": "qwen-plus"},
-                                  {**headers, "x-sim-fault": rules})
+    status, h, _ = await sim.post(
+        "/p/qwen/compatible-mode/v1/chat/completions", {**body, "model": "qwen-plus"}, {**headers, "x-sim-fault": rules}
+    )
     assert status == 429 and h["Retry-After"] == "2"
-    status, _, _ = await sim.post("/p/qwen/compatible-mode/v1/chat/completions", {**body, "model": "qwen-max"},
-                                  {**headers, "x-sim-fault": rules})
+    status, _, _ = await sim.post(
+        "/p/qwen/compatible-mode/v1/chat/completions", {**body, "model": "qwen-max"}, {**headers, "x-sim-fault": rules}
+    )
     assert status == 200
     status, _, _ = await post(sim, GEMINI, rules)
     assert status == 500
@@ -216,7 +231,9 @@ async def test_control_api_faults_last_until_cleared(sim):
     assert [(await post(sim, ANTHROPIC))[0] for _ in range(3)] == [529, 529, 529]
     _, listed = await sim.control("GET", "/_sim/faults")
     assert [(f["target"], f["fault"], f["count"], f["hits"]) for f in listed["faults"]] == [
-        ("claude-sonnet-4", "status:529", None, 3), ("google", "drop", None, 0)]
+        ("claude-sonnet-4", "status:529", None, 3),
+        ("google", "drop", None, 0),
+    ]
     status, _ = await sim.control("DELETE", f"/_sim/faults/{added['fault']['id']}")
     assert status == 200
     assert (await post(sim, GEMINI))[0] == 200
@@ -226,8 +243,12 @@ async def test_control_api_faults_last_until_cleared(sim):
 
 
 async def test_the_control_api_rejects_bad_rules(sim):
-    for rule in ({"target": "x", "fault": "nope"}, {"target": "", "fault": "hang"},
-                 {"target": "x", "fault": "hang", "count": 0}, {"fault": "hang"}):
+    for rule in (
+        {"target": "x", "fault": "nope"},
+        {"target": "", "fault": "hang"},
+        {"target": "x", "fault": "hang", "count": 0},
+        {"fault": "hang"},
+    ):
         status, body = await sim.control("POST", "/_sim/faults", rule)
         assert status == 400 and body["error"]
 

@@ -8,11 +8,19 @@ from simulator.content import TOKENS_PER_IMAGE, estimate_prompt_tokens, estimate
 from tests.simulator.helpers import GEMINI_HEADERS
 
 MODEL = "gemini-2.5-flash"
-WEATHER = {"name": "get_weather", "description": "Weather in a city",
-           "parameters": {"type": "OBJECT", "properties": {"city": {"type": "STRING"}, "days": {"type": "INTEGER"}},
-                          "required": ["city"]}}
-TIME = {"name": "get_time", "parameters": {"type": "OBJECT", "properties": {"tz": {"type": "STRING"}},
-                                           "required": ["tz"]}}
+WEATHER = {
+    "name": "get_weather",
+    "description": "Weather in a city",
+    "parameters": {
+        "type": "OBJECT",
+        "properties": {"city": {"type": "STRING"}, "days": {"type": "INTEGER"}},
+        "required": ["city"],
+    },
+}
+TIME = {
+    "name": "get_time",
+    "parameters": {"type": "OBJECT", "properties": {"tz": {"type": "STRING"}}, "required": ["tz"]},
+}
 
 
 def req(text: str = "Hi", **extra) -> dict:
@@ -29,15 +37,18 @@ async def test_it_answers_generate_content_in_geminis_shape(sim):
     assert part["text"].startswith(f"Simulated reply from {MODEL}:")
     prompt = estimate_prompt_tokens(chars=2, messages=1)
     assert body["usageMetadata"] == {
-        "promptTokenCount": prompt, "candidatesTokenCount": estimate_text_tokens(part["text"]),
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": estimate_text_tokens(part["text"]),
         "totalTokenCount": prompt + estimate_text_tokens(part["text"]),
-        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}]}
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
+    }
     assert body["modelVersion"] == MODEL and body["responseId"]
 
 
 async def test_it_streams_sse_with_the_finish_and_usage_last(sim):
-    status, headers, chunks = await sim.stream(f"/p/google/v1beta/models/{MODEL}:streamGenerateContent?alt=sse",
-                                               req(), GEMINI_HEADERS)
+    status, headers, chunks = await sim.stream(
+        f"/p/google/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", req(), GEMINI_HEADERS
+    )
     assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
     raw = b"".join(c for _, c in chunks)
     frames = raw.split(b"\r\n\r\n")
@@ -71,8 +82,9 @@ async def test_it_rejects_missing_contents_and_bad_json(sim):
     status, _, body = await sim.gemini(MODEL, {"generationConfig": {}})
     assert status == 400 and body["error"]["status"] == "INVALID_ARGUMENT"
     assert "contents" in body["error"]["message"]
-    status, _, body = await sim.post(f"/p/google/v1beta/models/{MODEL}:generateContent", raw=b"{",
-                                     headers=GEMINI_HEADERS)
+    status, _, body = await sim.post(
+        f"/p/google/v1beta/models/{MODEL}:generateContent", raw=b"{", headers=GEMINI_HEADERS
+    )
     assert status == 400 and body["error"]["code"] == 400
 
 
@@ -115,33 +127,47 @@ async def test_it_calls_functions(sim):
 
 
 async def test_after_a_function_response_it_answers_in_text(sim):
-    contents = [{"role": "user", "parts": [{"text": "Weather?"}]},
-                {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}]},
-                {"role": "user", "parts": [{"functionResponse": {"name": "get_weather",
-                                                                 "response": {"forecast": "Snow"}}}]}]
+    contents = [
+        {"role": "user", "parts": [{"text": "Weather?"}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"forecast": "Snow"}}}]},
+    ]
     _, _, out = await sim.gemini(MODEL, {"contents": contents, "tools": [{"functionDeclarations": [WEATHER]}]})
     text = out["candidates"][0]["content"]["parts"][0]["text"]
     assert "Snow" in text
 
 
 async def test_json_mode_answers_an_instance_of_the_response_schema(sim):
-    schema = {"type": "OBJECT", "properties": {"title": {"type": "STRING"}, "year": {"type": "INTEGER"},
-                                               "genres": {"type": "ARRAY", "items": {"type": "STRING"}}},
-              "required": ["title", "year", "genres"]}
+    schema = {
+        "type": "OBJECT",
+        "properties": {
+            "title": {"type": "STRING"},
+            "year": {"type": "INTEGER"},
+            "genres": {"type": "ARRAY", "items": {"type": "STRING"}},
+        },
+        "required": ["title", "year", "genres"],
+    }
     config = {"responseMimeType": "application/json", "responseSchema": schema}
     _, _, out = await sim.gemini(MODEL, req(generationConfig=config))
     value = orjson.loads(out["candidates"][0]["content"]["parts"][0]["text"])
-    jsonschema.validate(value, {"type": "object", "properties": {"title": {"type": "string"},
-                                                                 "year": {"type": "integer"},
-                                                                 "genres": {"type": "array"}},
-                                "required": ["title", "year", "genres"]})
+    jsonschema.validate(
+        value,
+        {
+            "type": "object",
+            "properties": {"title": {"type": "string"}, "year": {"type": "integer"}, "genres": {"type": "array"}},
+            "required": ["title", "year", "genres"],
+        },
+    )
     _, _, out = await sim.gemini(MODEL, req(generationConfig={"responseMimeType": "application/json"}))
     assert isinstance(orjson.loads(out["candidates"][0]["content"]["parts"][0]["text"]), dict)
 
 
 async def test_it_sees_inline_and_file_images(sim):
-    parts = [{"text": "Compare"}, {"inlineData": {"mimeType": "image/jpeg", "data": "AAAA"}},
-             {"fileData": {"mimeType": "image/png", "fileUri": "https://example.com/a.png"}}]
+    parts = [
+        {"text": "Compare"},
+        {"inlineData": {"mimeType": "image/jpeg", "data": "AAAA"}},
+        {"fileData": {"mimeType": "image/png", "fileUri": "https://example.com/a.png"}},
+    ]
     _, _, out = await sim.gemini(MODEL, {"contents": [{"role": "user", "parts": parts}]})
     assert "I see 2 images." in out["candidates"][0]["content"]["parts"][0]["text"]
     usage = out["usageMetadata"]

@@ -7,14 +7,25 @@ import orjson
 from simulator.content import estimate_prompt_tokens, estimate_text_tokens
 from tests.simulator.helpers import data_json, user
 
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Weather in a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]},
-                                                    "days": {"type": "integer"}},
-                   "required": ["city", "unit"]}}}
-TIME = {"type": "function", "function": {
-    "name": "get_time", "parameters": {"type": "object", "properties": {"tz": {"type": "string"}},
-                                       "required": ["tz"]}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}, "days": {"type": "integer"}},
+            "required": ["city", "unit"],
+        },
+    },
+}
+TIME = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}, "required": ["tz"]},
+    },
+}
 
 
 async def test_it_answers_a_chat_completion_in_openais_shape(sim):
@@ -78,8 +89,13 @@ async def test_the_official_sdk_reads_it(sim):
     async with openai.AsyncOpenAI(base_url=sim.url + "/p/deepseek/v1", api_key="k", max_retries=0) as client:
         done = await client.chat.completions.create(model="deepseek-chat", messages=[user()])
         assert done.choices[0].message.content.startswith("Simulated reply")
-        stream = await client.chat.completions.create(model="deepseek-chat", messages=[user()], stream=True,
-                                                      tools=[WEATHER], stream_options={"include_usage": True})
+        stream = await client.chat.completions.create(
+            model="deepseek-chat",
+            messages=[user()],
+            stream=True,
+            tools=[WEATHER],
+            stream_options={"include_usage": True},
+        )
         calls, usage = {}, None
         async for chunk in stream:
             usage = chunk.usage or usage
@@ -113,8 +129,9 @@ async def test_it_forces_the_finish_reason(sim):
 async def test_it_can_report_no_usage(sim):
     _, _, body = await sim.openai({"model": "m", "messages": [user()]}, {"x-sim-no-usage": "1"})
     assert "usage" not in body
-    _, _, events = await sim.openai_sse({"model": "m", "messages": [user()], "stream_options": {"include_usage": True}},
-                                        {"x-sim-no-usage": "1"})
+    _, _, events = await sim.openai_sse(
+        {"model": "m", "messages": [user()], "stream_options": {"include_usage": True}}, {"x-sim-no-usage": "1"}
+    )
     assert all("usage" not in c for c in data_json(events))
 
 
@@ -156,7 +173,8 @@ async def test_it_calls_the_first_tool_with_schema_arguments(sim):
     jsonschema.validate(args, WEATHER["function"]["parameters"])
     assert set(args) == {"city", "unit"}
     assert body["usage"]["completion_tokens"] == estimate_text_tokens("get_weather") + estimate_text_tokens(
-        call["function"]["arguments"])
+        call["function"]["arguments"]
+    )
 
 
 async def test_tool_choice_picks_the_tool_or_none(sim):
@@ -193,10 +211,17 @@ async def test_it_calls_two_tools_in_parallel_when_asked(sim):
 
 
 async def test_after_a_tool_result_it_answers_in_text(sim):
-    messages = [user("Weather?"),
-                {"role": "assistant", "content": None, "tool_calls": [
-                    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
-                {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 C"}]
+    messages = [
+        user("Weather?"),
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 C"},
+    ]
     _, _, body = await sim.openai({"model": "m", "messages": messages, "tools": [WEATHER]})
     choice = body["choices"][0]
     assert choice["finish_reason"] == "stop"
@@ -209,13 +234,25 @@ async def test_json_object_mode_answers_a_json_object(sim):
 
 
 async def test_json_schema_mode_answers_an_instance_of_the_schema(sim):
-    schema = {"type": "object", "properties": {
-        "name": {"type": "string"}, "age": {"type": "integer"}, "score": {"type": "number"},
-        "ok": {"type": "boolean"}, "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2},
-        "kind": {"type": "string", "enum": ["a", "b"]},
-        "nested": {"type": "object", "properties": {"x": {"type": ["number", "null"]}}, "required": ["x"],
-                   "additionalProperties": False}},
-        "required": ["name", "age", "score", "ok", "tags", "kind", "nested"], "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "age": {"type": "integer"},
+            "score": {"type": "number"},
+            "ok": {"type": "boolean"},
+            "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+            "kind": {"type": "string", "enum": ["a", "b"]},
+            "nested": {
+                "type": "object",
+                "properties": {"x": {"type": ["number", "null"]}},
+                "required": ["x"],
+                "additionalProperties": False,
+            },
+        },
+        "required": ["name", "age", "score", "ok", "tags", "kind", "nested"],
+        "additionalProperties": False,
+    }
     fmt = {"type": "json_schema", "json_schema": {"name": "person", "schema": schema, "strict": True}}
     _, _, body = await sim.openai({"model": "m", "messages": [user()], "response_format": fmt})
     content = body["choices"][0]["message"]["content"]
@@ -226,9 +263,11 @@ async def test_json_schema_mode_answers_an_instance_of_the_schema(sim):
 
 
 async def test_it_says_how_many_images_it_saw(sim):
-    parts = [{"type": "text", "text": "What is this?"},
-             {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
-             {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]
+    parts = [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+    ]
     _, _, body = await sim.openai({"model": "gpt-4o", "messages": [{"role": "user", "content": parts}]})
     assert "I see 2 images" in body["choices"][0]["message"]["content"]
     assert body["usage"]["prompt_tokens"] == estimate_prompt_tokens(chars=len("What is this?"), messages=1, images=2)
@@ -238,8 +277,16 @@ async def test_it_says_how_many_images_it_saw(sim):
 
 async def test_prompt_tokens_count_system_tools_and_messages(sim):
     small = (await sim.openai({"model": "m", "messages": [user("a" * 40)]}))[2]["usage"]["prompt_tokens"]
-    more = (await sim.openai({"model": "m", "messages": [{"role": "system", "content": "s" * 40}, user("a" * 40)],
-                              "tools": [WEATHER], "tool_choice": "none"}))[2]["usage"]["prompt_tokens"]
+    more = (
+        await sim.openai(
+            {
+                "model": "m",
+                "messages": [{"role": "system", "content": "s" * 40}, user("a" * 40)],
+                "tools": [WEATHER],
+                "tool_choice": "none",
+            }
+        )
+    )[2]["usage"]["prompt_tokens"]
     tool_chars = len(orjson.dumps(WEATHER["function"]))
     assert more == estimate_prompt_tokens(chars=80 + tool_chars, messages=2)
     assert small == estimate_prompt_tokens(chars=40, messages=1)
@@ -250,8 +297,9 @@ async def test_it_rejects_a_missing_key_and_bad_input_in_openais_shape(sim):
     assert status == 401
     assert body["error"]["type"] == "authentication_error"
     assert set(body["error"]) == {"message", "type", "param", "code"}
-    status, _, body = await sim.post("/p/deepseek/v1/chat/completions", raw=b"{nope",
-                                     headers={"Authorization": "Bearer k"})
+    status, _, body = await sim.post(
+        "/p/deepseek/v1/chat/completions", raw=b"{nope", headers={"Authorization": "Bearer k"}
+    )
     assert status == 400 and body["error"]["type"] == "invalid_request_error"
     status, _, body = await sim.openai({"model": "m", "messages": []})
     assert status == 400 and body["error"]["param"] == "messages"
@@ -260,8 +308,12 @@ async def test_it_rejects_a_missing_key_and_bad_input_in_openais_shape(sim):
 
 
 async def test_any_path_prefix_ending_in_chat_completions_works(sim):
-    for path in ("/p/qwen/compatible-mode/v1/chat/completions", "/p/zhipu/api/paas/v4/chat/completions",
-                 "/p/doubao/api/v3/chat/completions", "/p/openai/chat/completions"):
+    for path in (
+        "/p/qwen/compatible-mode/v1/chat/completions",
+        "/p/zhipu/api/paas/v4/chat/completions",
+        "/p/doubao/api/v3/chat/completions",
+        "/p/openai/chat/completions",
+    ):
         status, _, body = await sim.post(path, {"model": "m", "messages": [user()]}, {"Authorization": "Bearer k"})
         assert status == 200, path
         assert body["object"] == "chat.completion"

@@ -27,8 +27,9 @@ async def content_arrivals(sim, headers, body=BODY):
 
 
 async def test_fifty_chunks_over_a_second_arrive_spread_out(sim):
-    _, arrivals = await content_arrivals(sim, {"x-sim-chunks": "50", "x-sim-stream-ms": "1000",
-                                               "x-sim-output-tokens": "200"})
+    _, arrivals = await content_arrivals(
+        sim, {"x-sim-chunks": "50", "x-sim-stream-ms": "1000", "x-sim-output-tokens": "200"}
+    )
     assert len(arrivals) == 50
     span = arrivals[-1] - arrivals[0]
     assert 0.9 <= span <= 2.5

@@ -13,18 +13,31 @@ from tests.accounts.test_browser import ARGS, CHROMIUM, PASSWORD, email_to
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-PAGES = {"home": "/", "pricing": "/pricing/", "model": "/models/anthropic/claude-sonnet-4/", "docs": "/docs/",
-         "try": "/try/", "signup": "/accounts/signup/", "signin": "/accounts/login/"}
+PAGES = {
+    "home": "/",
+    "pricing": "/pricing/",
+    "model": "/models/anthropic/claude-sonnet-4/",
+    "docs": "/docs/",
+    "try": "/try/",
+    "signup": "/accounts/signup/",
+    "signin": "/accounts/login/",
+}
 WIDTHS = {"desktop": 1280, "phone": 390}
 
-pytestmark = [pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium (scripts/deps.sh browser)"),
-              pytest.mark.skipif(not AXE.exists(), reason="no axe-core (npm install, as scripts/test.sh does)")]
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium (scripts/deps.sh browser)"),
+    pytest.mark.skipif(not AXE.exists(), reason="no axe-core (npm install, as scripts/test.sh does)"),
+]
 
 
 @pytest.fixture
 def site(own_gateways, tmp_path):
-    server = own_gateways(DEBUG="1", SECURE_COOKIES="0", EMAIL_FILE_PATH=str(tmp_path),
-                          EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend")
+    server = own_gateways(
+        DEBUG="1",
+        SECURE_COOKIES="0",
+        EMAIL_FILE_PATH=str(tmp_path),
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+    )
     server.outbox = tmp_path
     return server
 
@@ -32,8 +45,11 @@ def site(own_gateways, tmp_path):
 def axe_problems(page) -> list[str]:
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def check_page(page, name: str, width_name: str, shots: Path) -> None:
@@ -60,9 +76,11 @@ def test_a_visitor_reads_the_site_tries_it_twice_and_signs_up(site, artifacts, l
     routes = ("auto", "auto-cheap", "auto-fast", "auto-code", "auto-best", "auto-free")
     seed_mix = {name: {"auto-cheap": 80, "auto-code": 15, "auto-best": 5}.get(name, 0) for name in routes}
     own_mix = {**seed_mix, "auto-best": 15, "auto-cheap": 70}
-    want = [expected_day(live_db, requests=1_000_000, input_tokens=500, output_tokens=200, mix=seed_mix),
-            expected_day(live_db, requests=250_000, input_tokens=500, output_tokens=800, mix=seed_mix),
-            expected_day(live_db, requests=250_000, input_tokens=500, output_tokens=800, mix=own_mix)]
+    want = [
+        expected_day(live_db, requests=1_000_000, input_tokens=500, output_tokens=200, mix=seed_mix),
+        expected_day(live_db, requests=250_000, input_tokens=500, output_tokens=800, mix=seed_mix),
+        expected_day(live_db, requests=250_000, input_tokens=500, output_tokens=800, mix=own_mix),
+    ]
     assert len(set(want)) == 3
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)

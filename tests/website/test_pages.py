@@ -50,10 +50,13 @@ def first_choice(route: str) -> CatalogModel:
 
 
 def cost_rows(page: str) -> dict[str, tuple[str, str, str]]:
-    rows = re.findall(r'<th scope="row">([^<]+)(?:<span class="detail">[^<]*</span>)?</th>\s*'
-                      r'<td class="num" data-cost-day>([^<]+)</td>\s*'
-                      r'<td class="num month" data-cost-month>([^<]+)</td>\s*'
-                      r'<td class="num" data-change>([^<]+)</td>', page)
+    rows = re.findall(
+        r'<th scope="row">([^<]+)(?:<span class="detail">[^<]*</span>)?</th>\s*'
+        r'<td class="num" data-cost-day>([^<]+)</td>\s*'
+        r'<td class="num month" data-cost-month>([^<]+)</td>\s*'
+        r'<td class="num" data-change>([^<]+)</td>',
+        page,
+    )
     return {label.strip(): (day, month, change) for label, day, month, change in rows}
 
 
@@ -82,9 +85,11 @@ def test_the_cost_table_is_computed_from_live_prices_with_the_markup(web):
         day = 1_000_000 * per_request_nusd(m, 500, 200)
         change = "baseline" if m is opus else f"−{round((baseline - day) * 100 / baseline)}%"
         assert rows[label] == (costs.money(day), costs.money(day * 30), change), label
-    mix_day = (80 * per_request_nusd(first_choice("auto-cheap"), 500, 200) * 1_000_000
-               + 15 * per_request_nusd(first_choice("auto-code"), 500, 200) * 1_000_000
-               + 5 * per_request_nusd(first_choice("auto-best"), 500, 200) * 1_000_000) // 100
+    mix_day = (
+        80 * per_request_nusd(first_choice("auto-cheap"), 500, 200) * 1_000_000
+        + 15 * per_request_nusd(first_choice("auto-code"), 500, 200) * 1_000_000
+        + 5 * per_request_nusd(first_choice("auto-best"), 500, 200) * 1_000_000
+    ) // 100
     day, month, change = rows["AIPower smart routing"]
     assert (day, month) == (costs.money(mix_day), costs.money(mix_day * 30))
     assert change == f"−{round((baseline - mix_day) * 100 / baseline)}%"
@@ -97,8 +102,9 @@ def test_the_route_cards_show_each_first_choice_and_its_price(web):
         m = first_choice(route.name)
         inp = costs.per_million(costs.marked_up_micro(m.input_price_usd_micro_per_mtok, MARKUP))
         out = costs.per_million(costs.marked_up_micro(m.output_price_usd_micro_per_mtok, MARKUP))
-        card = re.search(rf'<code class="route-name">model="{re.escape(route.name)}"</code>.*?</article>', page,
-                         re.S).group(0)
+        card = re.search(
+            rf'<code class="route-name">model="{re.escape(route.name)}"</code>.*?</article>', page, re.S
+        ).group(0)
         assert m.display_name in card and route.goal in card
         assert f'data-route-price="{route.name}">{inp} in · {out} out<' in card
     assert "Try routing free — 2 calls" in page and 'href="/try/"' in page
@@ -117,8 +123,11 @@ def test_pricing_lists_every_enabled_model_with_upstream_and_our_price(web):
         row = row.group(1)
         cached = m.cached_input_price_usd_micro_per_mtok
         cached = m.input_price_usd_micro_per_mtok if cached is None else cached
-        for kind, micro in (("input", m.input_price_usd_micro_per_mtok), ("cached", cached),
-                            ("output", m.output_price_usd_micro_per_mtok)):
+        for kind, micro in (
+            ("input", m.input_price_usd_micro_per_mtok),
+            ("cached", cached),
+            ("output", m.output_price_usd_micro_per_mtok),
+        ):
             ours = micro * (10_000 + MARKUP)  # exact, in 1e-4 micro-USD
             assert f'data-price="{kind}-upstream">{costs.per_million(micro)}<' in row
             assert f'data-price="{kind}-ours">{costs.per_million(costs.Decimal(ours) / 10_000)}<' in row
@@ -129,12 +138,32 @@ def test_pricing_lists_every_enabled_model_with_upstream_and_our_price(web):
 def test_an_admin_price_edit_shows_at_once_on_both_pages(web, admin_client):
     m = model("anthropic/claude-opus-4.6")
     before = cost_rows(text(web.get("/")))["Only Claude Opus 4.6"][0]
-    form = {f: getattr(m, f) for f in ("upstream_id", "public_id", "display_name", "context_window",
-                                      "max_output_tokens", "price_source", "typical_output_tokens")}
-    form.update(provider=m.provider_id, input_price_usd_micro_per_mtok="6.5",
-                output_price_usd_micro_per_mtok="30", cached_input_price_usd_micro_per_mtok="0.65",
-                cache_write_price_usd_micro_per_mtok="", quirks="{}", enabled="on", supports_streaming="on",
-                supports_tools="on", supports_json_mode="on", supports_vision="on", kind="chat")
+    form = {
+        f: getattr(m, f)
+        for f in (
+            "upstream_id",
+            "public_id",
+            "display_name",
+            "context_window",
+            "max_output_tokens",
+            "price_source",
+            "typical_output_tokens",
+        )
+    }
+    form.update(
+        provider=m.provider_id,
+        input_price_usd_micro_per_mtok="6.5",
+        output_price_usd_micro_per_mtok="30",
+        cached_input_price_usd_micro_per_mtok="0.65",
+        cache_write_price_usd_micro_per_mtok="",
+        quirks="{}",
+        enabled="on",
+        supports_streaming="on",
+        supports_tools="on",
+        supports_json_mode="on",
+        supports_vision="on",
+        kind="chat",
+    )
     r = admin_client.post(f"/admin/routing/catalogmodel/{m.pk}/change/", form)
     assert r.status_code == 302, r.content.decode()[:3000]
     m.refresh_from_db()
@@ -147,12 +176,27 @@ def test_an_admin_price_edit_shows_at_once_on_both_pages(web, admin_client):
 
 
 def test_the_calculator_gives_the_seed_example_without_javascript(web):
-    query = {"requests": 1_000_000, "input_tokens": 500, "output_tokens": 200, "mix_auto-cheap": 80,
-             "mix_auto-code": 15, "mix_auto-best": 5, "mix_auto": 0, "mix_auto-fast": 0, "mix_auto-free": 0}
+    query = {
+        "requests": 1_000_000,
+        "input_tokens": 500,
+        "output_tokens": 200,
+        "mix_auto-cheap": 80,
+        "mix_auto-code": 15,
+        "mix_auto-best": 5,
+        "mix_auto": 0,
+        "mix_auto-fast": 0,
+        "mix_auto-free": 0,
+    }
     page = text(web.get("/pricing/", query))
-    mix_day = (80 * per_request_nusd(first_choice("auto-cheap"), 500, 200)
-               + 15 * per_request_nusd(first_choice("auto-code"), 500, 200)
-               + 5 * per_request_nusd(first_choice("auto-best"), 500, 200)) * 1_000_000 // 100
+    mix_day = (
+        (
+            80 * per_request_nusd(first_choice("auto-cheap"), 500, 200)
+            + 15 * per_request_nusd(first_choice("auto-code"), 500, 200)
+            + 5 * per_request_nusd(first_choice("auto-best"), 500, 200)
+        )
+        * 1_000_000
+        // 100
+    )
     assert f'data-result="day">{costs.money(mix_day)}<' in page
     assert f'data-result="month">{costs.money(mix_day * 30)}<' in page
     opus_day = 1_000_000 * per_request_nusd(model("anthropic/claude-opus-4.6"), 500, 200)
@@ -223,6 +267,11 @@ def test_the_navigation_reaches_every_member_page(web):
     assert 'href="/pricing/"' in footer and 'href="/docs/"' in footer
     web.force_login(make_user())
     page = text(web.get("/keys/"))
-    for href in ('href="/dashboard/analytics"', 'href="/keys/"', 'href="/members/"', 'href="/billing/"',
-                 'href="/docs/"'):
+    for href in (
+        'href="/dashboard/analytics"',
+        'href="/keys/"',
+        'href="/members/"',
+        'href="/billing/"',
+        'href="/docs/"',
+    ):
         assert href in page, href

@@ -99,8 +99,13 @@ def test_many_calls_at_once_get_two_answers(own_gateways):
         client = httpx.Client(timeout=30, cookies=v.http.cookies)
         barrier.wait()
         gw = a if i % 2 else b
-        results.append(client.post(gw.url + "/try/chat", data={"route": "auto-free", "prompt": "hi"},
-                                   headers={"X-CSRFToken": v.token, "Accept": "text/event-stream"}))
+        results.append(
+            client.post(
+                gw.url + "/try/chat",
+                data={"route": "auto-free", "prompt": "hi"},
+                headers={"X-CSRFToken": v.token, "Accept": "text/event-stream"},
+            )
+        )
 
     threads = [threading.Thread(target=fire, args=(i,)) for i in range(12)]
     for t in threads:

@@ -27,8 +27,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--org", required=True, help="organization name")
         parser.add_argument("--name", default="cli", help="a name for the key")
-        parser.add_argument("--credit-usd", default=None,
-                            help="grant the organization this much credit (a ledger entry), e.g. 5 or 0.25")
+        parser.add_argument(
+            "--credit-usd",
+            default=None,
+            help="grant the organization this much credit (a ledger entry), e.g. 5 or 0.25",
+        )
 
     @scopes_disabled()  # an operator's command
     def handle(self, *args, org, name, credit_usd, **options):
@@ -36,14 +39,24 @@ class Command(BaseCommand):
         organization = organization_get_or_create(name=org)
         with transaction.atomic():
             key, raw = apikey_create(organization=organization, name=name)
-            audit_record(organization_id=organization.pk, actor="manage.py issue_key", action="key.create",
-                         target=key, changes={"name": [None, name]})
+            audit_record(
+                organization_id=organization.pk,
+                actor="manage.py issue_key",
+                action="key.create",
+                target=key,
+                changes={"name": [None, name]},
+            )
         self.stdout.write(f"Organization: {organization.name} (id {organization.pk})")
         if credit:
             from billing.services import ledger_post
 
-            ledger_post(organization_id=organization.pk, kind="grant", amount_nusd=credit,
-                        note=f"granted with key {key.prefix}", grant_key=f"issue_key:{key.pk}")
+            ledger_post(
+                organization_id=organization.pk,
+                kind="grant",
+                amount_nusd=credit,
+                note=f"granted with key {key.prefix}",
+                grant_key=f"issue_key:{key.pk}",
+            )
             self.stdout.write(f"Granted {format_usd(credit)} of credit.")
         self._say_balance(organization)
         self.stdout.write(f"Key {key.prefix}… created. It is shown once; store it now:")
@@ -58,7 +71,10 @@ class Command(BaseCommand):
             what = "postpaid" if account.postpaid else f"balance {format_usd(account.balance_nusd)}"
             self.stdout.write(f"The organization's credit: {what}.")
             return
-        self.stdout.write(self.style.WARNING(
-            "The organization has no credit: its requests will be refused with 402 insufficient_quota. "
-            f'Grant some as you issue a key: manage.py issue_key --org "{organization.name}" --credit-usd 5, '
-            "or in admin: Billing → Credit accounts → this organization → \"Adjust balance by (USD)\"."))
+        self.stdout.write(
+            self.style.WARNING(
+                "The organization has no credit: its requests will be refused with 402 insufficient_quota. "
+                f'Grant some as you issue a key: manage.py issue_key --org "{organization.name}" --credit-usd 5, '
+                'or in admin: Billing → Credit accounts → this organization → "Adjust balance by (USD)".'
+            )
+        )

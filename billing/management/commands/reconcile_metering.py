@@ -12,8 +12,10 @@ class Command(BaseCommand):
         with scopes_disabled():  # every organization's
             mismatches = reconcile()
         for m in mismatches:
-            self.stdout.write(f"org {m.organization_id} {m.hour:%Y-%m-%d %H:00}Z: ledger {format_usd(m.ledger_nusd)}"
-                              f" ({m.ledger_nusd} nUSD), sent {format_usd(m.sent_nusd)} ({m.sent_nusd} nUSD)")
+            self.stdout.write(
+                f"org {m.organization_id} {m.hour:%Y-%m-%d %H:00}Z: ledger {format_usd(m.ledger_nusd)}"
+                f" ({m.ledger_nusd} nUSD), sent {format_usd(m.sent_nusd)} ({m.sent_nusd} nUSD)"
+            )
         if mismatches:
             raise SystemExit(1)
         self.stdout.write("metering matches the ledger")

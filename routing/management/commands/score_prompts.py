@@ -25,8 +25,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--route", default="auto", help="the route (or model) to plan for; default auto")
-        parser.add_argument("--quality", type=float, default=None,
-                            help="the quality trade-off, 0 (cheapest) to 1 (best); default: the route's")
+        parser.add_argument(
+            "--quality",
+            type=float,
+            default=None,
+            help="the quality trade-off, 0 (cheapest) to 1 (best); default: the route's",
+        )
 
     def handle(self, *args, route="auto", quality=None, **options):
         snapshot = load_snapshot()
@@ -48,8 +52,13 @@ class Command(BaseCommand):
                 body = {k: v for k, v in row.items() if k != "id"}
                 body["model"] = route
                 report = explain_body(body, snapshot, headers=headers)
-                result = {"id": row_id, "model": report["model"], "difficulty": report["difficulty"],
-                          "tier": report["tier"], "reason": report["reason"]}
+                result = {
+                    "id": row_id,
+                    "model": report["model"],
+                    "difficulty": report["difficulty"],
+                    "tier": report["tier"],
+                    "reason": report["reason"],
+                }
             except orjson.JSONDecodeError as exc:
                 failed += 1
                 result = {"id": row_id, "error": f"line {n} is not valid JSON: {exc}"}

@@ -9,8 +9,10 @@ def _fmt(fields: dict) -> str:
 
 
 class Command(BaseCommand):
-    help = ("Syncs model prices and limits from the configured price lists (AIPOWER_PRICE_SOURCES), or from one "
-            "given with --format and --url. Prints, per model, what changed, what was held for review and why.")
+    help = (
+        "Syncs model prices and limits from the configured price lists (AIPOWER_PRICE_SOURCES), or from one "
+        "given with --format and --url. Prints, per model, what changed, what was held for review and why."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--format", choices=sorted(PARSERS), help="the price list's format")
@@ -45,7 +47,9 @@ class Command(BaseCommand):
                     text += f" (why: {'; '.join(line['reasons'])})"
                 self.stdout.write(text)
             unchanged = sum(1 for line in run.report if line["status"] == "unchanged")
-            self.stdout.write(f"  {run.entries} entries; {run.applied} models changed, {run.held} held for review, "
-                              f"{run.proposed} new models proposed, {unchanged} unchanged (run {run.pk})")
+            self.stdout.write(
+                f"  {run.entries} entries; {run.applied} models changed, {run.held} held for review, "
+                f"{run.proposed} new models proposed, {unchanged} unchanged (run {run.pk})"
+            )
         if failed:
             raise CommandError("a price source could not be used; see above")
