@@ -21,6 +21,7 @@ import orjson
 
 from . import limits
 from .adapters import Usage, adapter_for
+from .api_types import ApiResponse
 from .catalog import ModelInfo, get_snapshot
 from .dialects.models import usable_names
 from .errors import GatewayError, UpstreamError, invalid
@@ -37,7 +38,6 @@ from .gateway import (
     new_request_id,
 )
 from .health import breaker_keys, health, retry_budget
-from .http import ApiResponse
 from .policy import not_found
 from .request import CHARS_PER_TOKEN, Features, parse_body
 from .upstream import get_client, target_for

@@ -10,10 +10,10 @@ import orjson
 from billing import reservations
 
 from . import policy, smart
+from .api_types import ApiResponse
 from .catalog import Snapshot, get_snapshot
 from .errors import GatewayError
 from .goals import estimated_cost_nusd, expected_output_tokens
-from .http import ApiResponse
 from .request import Features, parse_body, validate
 
 

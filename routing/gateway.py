@@ -22,12 +22,12 @@ from billing import reservations, settlement
 from . import costs, credit, drain, limits, metrics, policy, smart
 from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
+from .api_types import ApiResponse, ApiStream
+from .api_types import error_response as _error_response
 from .catalog import ModelInfo, get_snapshot
 from .errors import GatewayError, UpstreamError
 from .explain import route_explain  # noqa: F401  (POST /v1/route/explain, see routing/http.py)
 from .health import HALF_OPEN, OPEN, breaker_keys, health, provider_key, retry_budget
-from .http import ApiResponse, ApiStream
-from .http import error_response as _error_response
 from .latency import latency
 from .request import Features, estimate_completion_tokens, parse_body, validate
 from .upstream import get_client, target_for

@@ -9,49 +9,16 @@ middleware. Everything else (the ORM, settings, the admin, the web pages) stays 
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from . import drain, guard
+from .api_types import ApiRequest, ApiResponse, ApiStream, error_response
 from .dialects import cors as dialect_cors
 from .errors import GatewayError, error_body
 from .resilience import db_gate
 
-JSON = b"application/json"
 log = logging.getLogger("aipower.http")
-
-
-@dataclass(slots=True)
-class ApiRequest:
-    method: str
-    path: str
-    headers: dict[str, str]  # lower-case names
-    body: bytes = b""
-
-
-@dataclass(slots=True)
-class ApiResponse:
-    body: bytes
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: bytes = JSON
-
-
-@dataclass(slots=True)
-class ApiStream:
-    """A server-sent events response; `chunks` is an async generator of bytes."""
-
-    chunks: AsyncGenerator[bytes, None]
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def error_response(err: GatewayError, headers: dict | None = None) -> ApiResponse:
-    h = dict(headers or {})
-    h.update(err.headers)
-    return ApiResponse(err.body(), status=err.status, headers=h)
 
 
 def _encode(headers: dict[str, str], content_type: bytes) -> list[tuple[bytes, bytes]]:

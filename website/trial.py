@@ -19,8 +19,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from accounts.scoping import scopes_disabled
 from billing.pricing import cost_of, format_usd
 from routing import gateway
+from routing.api_types import ApiRequest, ApiResponse
 from routing.catalog import get_snapshot, load_snapshot
-from routing.http import ApiRequest, ApiResponse
 
 from . import trial_limits
 

@@ -28,9 +28,9 @@ from typing import Any
 import orjson
 
 from routing.adapters.anthropic import THINKING_FIELD
+from routing.api_types import ApiResponse, ApiStream
 from routing.catalog import get_snapshot
 from routing.errors import GatewayError, UpstreamError
-from routing.http import ApiResponse, ApiStream
 
 from . import chat_path
 

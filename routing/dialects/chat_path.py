@@ -2,7 +2,7 @@
 
 import orjson
 
-from routing.http import ApiRequest
+from routing.api_types import ApiRequest
 
 
 async def serve(request, chat: dict):

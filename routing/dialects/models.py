@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import orjson
 
+from routing.api_types import ApiResponse, error_response
 from routing.catalog import ModelInfo, RouteInfo, Snapshot, get_snapshot
 from routing.errors import GatewayError
-from routing.http import ApiResponse, error_response
 
 CREATED = 1767225600  # 2026-01-01: the catalog has no per-model creation dates
 _MICRO = Decimal(1_000_000)

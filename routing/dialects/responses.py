@@ -25,8 +25,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from aipower.db import db_task
+from routing.api_types import ApiResponse, ApiStream, error_response
 from routing.errors import GatewayError, invalid
-from routing.http import ApiResponse, ApiStream, error_response
 
 from . import chat_path
 
