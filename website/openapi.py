@@ -29,6 +29,11 @@ RESPONSE_HEADERS = [
         "maximum output: the output was capped at this many tokens.",
     ),
     (
+        "x-aipower-cost-usd",
+        "What this request cost you in USD (upstream price plus markup), exact to the nano-dollar; the body's "
+        "usage.cost says the same (in a stream, the final usage chunk).",
+    ),
+    (
         "x-aipower-token-count",
         "On /v1/messages/count_tokens: where the count came from — 'anthropic' (the "
         "provider's own count endpoint) or 'estimate' (the gateway's bound).",
