@@ -56,7 +56,7 @@ def _seed_sql(n: int, start_expr: str, span_expr: str) -> str:
     INSERT INTO analytics_usagerecord (organization_id, api_key_id, request_id, created_at, requested_model, route,
         served_model, provider, attempts, attempt_log, stream, prompt_tokens, completion_tokens, cached_tokens,
         cache_write_tokens, reasoning_tokens, usage_estimated, upstream_cost_nusd, charged_nusd, latency_ms, ttft_ms,
-        status, http_status, error_type, markup_bp)
+        status, http_status, error_type, markup_bp, route_tier, route_reason)
     SELECT %(org)s, (%(keys)s)[1 + (i / 7) %% {KEYS}], %(prefix)s || i,
         {start_expr} + ({span_expr}) * (i::float8 / %(n)s),
         coalesce(nullif(({routes})[1 + s], ''), ({models})[1 + s]),
@@ -71,7 +71,7 @@ def _seed_sql(n: int, start_expr: str, span_expr: str) -> str:
         CASE WHEN e %% 100 = 7 THEN 502 WHEN e %% 200 = 11 THEN 400 ELSE 200 END,
         CASE WHEN e %% 100 = 7 THEN 'upstream_unavailable' WHEN e %% 200 = 11 THEN 'invalid_request_error'
              WHEN e %% 500 = 13 THEN 'timeout' ELSE '' END,
-        1500
+        1500, '', ''
     FROM generate_series(1::bigint, %(n)s::bigint) AS i, LATERAL (SELECT ((i * 2654435761) %% {k})::int AS s,
                                                      ((i / 3) %% 1000)::int AS e) AS pick
     """
@@ -163,7 +163,10 @@ def main(argv=None) -> int:
         import django
 
         django.setup()
-        return run(args, stack)
+        from accounts.scoping import scopes_disabled
+
+        with scopes_disabled():  # the operator's seeding and rollups; each page enters its own scope
+            return run(args, stack)
     finally:
         stack.stop()
 
