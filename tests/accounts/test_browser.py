@@ -53,6 +53,24 @@ def email_to(outbox: Path, address: str, timeout: float = 10.0) -> str:
     raise AssertionError(f"no email to {address} in {outbox}")
 
 
+def submit_sign_up(page, email: str) -> None:
+    """Fills in and sends the sign-up form on the current page."""
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("form.auth-form button[type=submit]")
+
+
+def confirm_email(page, site, email: str) -> None:
+    """Opens the link of the confirmation email sent to `email` and confirms; lands on the keys page."""
+    from playwright.sync_api import expect
+
+    link = re.search(r"http://\S+/accounts/confirm-email/\S+/", email_to(site.outbox, email)).group(0)
+    page.goto(link)
+    page.click("form.auth-form button[type=submit]")  # "Confirm"
+    expect(page).to_have_url(site.url + "/keys/")
+
+
 def test_it_signs_up_creates_a_key_and_sees_it_used(site, artifacts):
     from playwright.sync_api import expect, sync_playwright
 
@@ -64,16 +82,10 @@ def test_it_signs_up_creates_a_key_and_sees_it_used(site, artifacts):
         page = context.new_page()
         try:
             page.goto(site.url + "/accounts/signup/")
-            page.fill("input[name=email]", email)
-            page.fill("input[name=password1]", PASSWORD)
-            page.fill("input[name=password2]", PASSWORD)
-            page.click("form.auth-form button[type=submit]")
+            submit_sign_up(page, email)
             expect(page.get_by_role("heading", name="Verify Your Email Address")).to_be_visible()
 
-            link = re.search(r"http://\S+/accounts/confirm-email/\S+/", email_to(site.outbox, email)).group(0)
-            page.goto(link)
-            page.click("form.auth-form button[type=submit]")  # "Confirm"
-            expect(page).to_have_url(site.url + "/keys/")
+            confirm_email(page, site, email)
             expect(page.locator("header")).to_contain_text(email)
             page.screenshot(path=artifacts / "keys-empty.png", full_page=True)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.accounts.test_browser import ARGS, CHROMIUM, PASSWORD, email_to
+from tests.accounts.test_browser import ARGS, CHROMIUM, confirm_email, submit_sign_up
 from tests.servers import start_gateway
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium (scripts/deps.sh browser)")
@@ -76,14 +76,8 @@ def test_it_shows_a_new_customer_what_their_calls_cost(site, live_db, artifacts,
         page = context.new_page()
         try:
             page.goto(site.url + "/accounts/signup/")
-            page.fill("input[name=email]", email)
-            page.fill("input[name=password1]", PASSWORD)
-            page.fill("input[name=password2]", PASSWORD)
-            page.click("form.auth-form button[type=submit]")
-            link = re.search(r"http://\S+/accounts/confirm-email/\S+/", email_to(site.outbox, email)).group(0)
-            page.goto(link)
-            page.click("form.auth-form button[type=submit]")
-            expect(page).to_have_url(site.url + "/keys/")
+            submit_sign_up(page, email)
+            confirm_email(page, site, email)
             backend = create_key(page, "backend")
             page.goto(site.url + "/keys/")
             batch = create_key(page, "batch")

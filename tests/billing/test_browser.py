@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.accounts.test_browser import ARGS, CHROMIUM, PASSWORD, email_to
+from tests.accounts.test_browser import ARGS, CHROMIUM, confirm_email, submit_sign_up
 from tests.billing import fake_stripe as fs
 from tests.servers import start_gateway
 
@@ -46,14 +46,8 @@ def test_it_signs_up_tops_up_through_checkout_and_sees_the_credit(site, fake_str
         page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
         try:
             page.goto(site.url + "/accounts/signup/")
-            page.fill("input[name=email]", email)
-            page.fill("input[name=password1]", PASSWORD)
-            page.fill("input[name=password2]", PASSWORD)
-            page.click("form.auth-form button[type=submit]")
-            link = re.search(r"http://\S+/accounts/confirm-email/\S+/", email_to(site.outbox, email)).group(0)
-            page.goto(link)
-            page.click("form.auth-form button[type=submit]")
-            expect(page).to_have_url(site.url + "/keys/")
+            submit_sign_up(page, email)
+            confirm_email(page, site, email)
 
             page.goto(site.url + "/billing/")
             expect(page.locator("#balance-value")).to_have_text("$1.000000")

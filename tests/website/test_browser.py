@@ -3,13 +3,12 @@ wide with no serious or critical axe-core violations and nothing wider than the 
 calculator; both free calls and the refused third; signing up and reaching the organization.
 Screenshots of every page go to $AIPOWER_TEST_ARTIFACTS/site/."""
 
-import re
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.accounts.test_browser import ARGS, CHROMIUM, PASSWORD, email_to
+from tests.accounts.test_browser import ARGS, CHROMIUM, confirm_email, submit_sign_up
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -136,17 +135,11 @@ def test_a_visitor_reads_the_site_tries_it_twice_and_signs_up(site, artifacts, l
             # Signing up from there reaches the organization's pages.
             page.get_by_role("link", name="Sign up free").click()
             email = f"site-{uuid.uuid4().hex[:8]}@example.com"
-            page.fill("input[name=email]", email)
-            page.fill("input[name=password1]", PASSWORD)
-            page.fill("input[name=password2]", PASSWORD)
-            page.click("form.auth-form button[type=submit]")
+            submit_sign_up(page, email)
             expect(page.get_by_role("heading", name="Verify your email address")).to_be_visible()
             expect(page.locator("main")).to_contain_text(email)
             page.screenshot(path=shots / "verify-email.png", full_page=True)
-            link = re.search(r"http://\S+/accounts/confirm-email/\S+/", email_to(site.outbox, email)).group(0)
-            page.goto(link)
-            page.click("form.auth-form button[type=submit]")
-            expect(page).to_have_url(site.url + "/keys/")
+            confirm_email(page, site, email)
             nav = page.locator("header")
             for label in ("Analytics", "API keys", "Members", "Billing", "Docs", "Pricing"):
                 expect(nav.get_by_role("link", name=label, exact=True)).to_be_visible()
