@@ -17,8 +17,11 @@ interval's output goes unbilled.
 """
 
 import asyncio
+import functools
 import logging
 from collections import deque
+
+import orjson
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -27,7 +30,7 @@ from . import reservations, reservations_orm
 
 log = logging.getLogger("aipower.billing")
 
-_queue: deque = deque()  # [request_id, charged_nusd or None, UsageRecord or None, future, failures]
+_queue: deque = deque()  # [request_id, charged_nusd or None, usage row (dict) or None, future, failures]
 _in_flight: list = []  # the batch being written
 _worker: asyncio.Task | None = None
 _wakeup: asyncio.Event | None = None
@@ -35,10 +38,9 @@ _idle: asyncio.Event | None = None
 
 
 def record(*, settle_nusd: int | None, **row) -> asyncio.Future:
-    """Queues a request's settlement (None: nothing was held) and its usage row."""
-    from analytics.models import UsageRecord
-
-    return _submit(row["request_id"], settle_nusd, UsageRecord(**row))
+    """Queues a request's settlement (None: nothing was held) and its usage row (the
+    UsageRecord's fields by column name)."""
+    return _submit(row["request_id"], settle_nusd, row)
 
 
 def submit(*, request_id: str, charged_nusd: int) -> asyncio.Future:
@@ -82,6 +84,59 @@ async def drain(timeout: float | None = None) -> bool:
         return False
 
 
+# --- PostgreSQL: the whole batch in one statement, one round trip, no thread ---------------------
+
+
+@functools.cache
+def _batch_sql() -> tuple[str, dict]:
+    """The batch's statement, and the usage row's defaults by column. In one statement (autocommit:
+    one transaction): billing_settle for each settlement, in queue order (the rows of `unnest ...
+    WITH ORDINALITY` call it one after the other), and every usage row, sent as one JSON array and
+    expanded by jsonb_populate_recordset. Column names come from the model, so a migration that adds
+    a column needs no change here."""
+    from analytics.models import UsageRecord
+
+    fields = [f for f in UsageRecord._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column or f.name) for f in fields)
+    table = connection.ops.quote_name(UsageRecord._meta.db_table)
+    sql = (
+        "WITH settled AS ("
+        " SELECT x.i, b.status, b.org_id, b.balance_before, b.balance_after"
+        " FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS x(request_id, charged, i)"
+        " CROSS JOIN LATERAL billing_settle(x.request_id, x.charged) AS b"
+        f"), written AS (INSERT INTO {table} ({columns}) SELECT {columns}"
+        f" FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) ON CONFLICT DO NOTHING)"
+        " SELECT i, status, org_id, balance_before, balance_after FROM settled"
+    )
+    # Django fills these in Python, not in the table: a row that leaves a field out gets them here.
+    defaults = {f.column or f.name: f.get_default() for f in fields}
+    return sql, defaults
+
+
+def _row_json(rows: list) -> bytes:
+    _, defaults = _batch_sql()
+    return orjson.dumps([{**defaults, **row} for row in rows])
+
+
+async def _commit_pg(items: list) -> list:
+    sql, _ = _batch_sql()
+    settles = [(i, item[0], item[1]) for i, item in enumerate(items) if item[1] is not None]
+    rows = [item[2] for item in items if item[2] is not None]
+    pool = await reservations._pool()
+    async with pool.connection(timeout=settings.AIPOWER_DB_TIMEOUT_SECONDS) as conn:
+        cur = await conn.execute(
+            sql, ([s[1] for s in settles], [s[2] for s in settles], _row_json(rows).decode()), prepare=True
+        )
+        settled = {i: tuple(rest) for i, *rest in await cur.fetchall()}
+    results: list = [None] * len(items)
+    for n, (i, _rid, _charged) in enumerate(settles, start=1):
+        results[i] = settled[n]  # ordinality counts from 1
+    return results
+
+
+# --- SQLite (the embedded default): the ORM, in a thread; and the sweeper's sync settle --------------
+
+
 def _settle_in(cursor, request_id: str, charged_nusd: int):
     if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         cursor.execute("SELECT * FROM billing_settle(%s, %s)", [request_id, charged_nusd])
@@ -89,20 +144,18 @@ def _settle_in(cursor, request_id: str, charged_nusd: int):
     return reservations_orm.settle(request_id=request_id, charged_nusd=charged_nusd)
 
 
-def _commit(items: list) -> list:
+def _commit_orm(items: list) -> list:
     """One transaction for the whole batch (sync: run in a thread)."""
     from analytics.models import UsageRecord
 
-    # No close_old_connections() per batch: with CONN_HEALTH_CHECKS it makes the next query ping the
-    # server first, a round trip on every acknowledged response. A connection that failed is closed
-    # here instead, and the next batch (the same items, retried) opens a new one.
     results = []
     try:
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                for request_id, charged, _row, _f, _n in items:
-                    results.append(None if charged is None else _settle_in(cursor, request_id, charged))
-            rows = [item[2] for item in items if item[2] is not None]
+            for request_id, charged, _row, _f, _n in items:
+                results.append(
+                    None if charged is None else reservations_orm.settle(request_id=request_id, charged_nusd=charged)
+                )
+            rows = [UsageRecord(**item[2]) for item in items if item[2] is not None]
             if rows:
                 UsageRecord.objects.bulk_create(rows, ignore_conflicts=True)
     except Exception:
@@ -112,9 +165,11 @@ def _commit(items: list) -> list:
 
 
 async def _commit_async(items: list) -> list:
+    if reservations._use_functions():
+        return await asyncio.wait_for(_commit_pg(items), settings.AIPOWER_DB_TIMEOUT_SECONDS * 3)
     from asgiref.sync import sync_to_async
 
-    commit = sync_to_async(_commit, thread_sensitive=False)
+    commit = sync_to_async(_commit_orm, thread_sensitive=False)
     return await asyncio.wait_for(commit(items), settings.AIPOWER_DB_TIMEOUT_SECONDS * 3)
 
 
