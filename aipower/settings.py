@@ -83,8 +83,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     )
-    # A file, not memory, so that the servers the tests start can open the test database too.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    # A file, not memory, so that the servers the tests start can open the test database too; next
+    # to the database's own file (test-db.sqlite3 for db.sqlite3), so each test run may have its own.
+    _db_file = Path(DATABASES["default"]["NAME"])
+    _test_db = (
+        BASE_DIR / "test-db.sqlite3" if _db_file.name == ":memory:" else _db_file.with_name(f"test-{_db_file.name}")
+    )
+    DATABASES["default"]["TEST"] = {"NAME": str(_test_db)}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

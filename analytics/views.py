@@ -73,7 +73,11 @@ def default_baseline(snapshot):
     route = snapshot.routes.get("auto-best")
     if route is not None and route.targets:
         return route.targets[0]
-    return max(snapshot.models.values(), key=lambda m: m.input_price + m.output_price, default=None)
+    return max(
+        snapshot.models.values(),
+        key=lambda m: m.input_price_usd_micro_per_mtok + m.output_price_usd_micro_per_mtok,
+        default=None,
+    )
 
 
 def _label(group, by: str, keys: dict) -> str:

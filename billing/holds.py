@@ -38,6 +38,6 @@ async def top_up(*, request_id: str, delta_nusd: int) -> None:
 async def headroom_nusd(*, organization_id: int, api_key_id: int | None) -> int | None:
     """What could be held for a new request of this key right now (None: nothing limits it)."""
     if _use_functions():
-        (room,), _ = await _call_retrying("SELECT billing_headroom(%s, %s)", (organization_id, api_key_id))
-        return room
+        (room_nusd,), _ = await _call_retrying("SELECT billing_headroom(%s, %s)", (organization_id, api_key_id))
+        return room_nusd
     return await _headroom_orm(organization_id=organization_id, api_key_id=api_key_id)

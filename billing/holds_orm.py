@@ -45,13 +45,13 @@ def headroom(*, organization_id: int, api_key_id: int | None) -> int | None:
     a = CreditAccount.objects.filter(organization_id=organization_id).first()
     if a is None:
         return 0
-    room = None if a.postpaid else a.balance_nusd - a.reserved_nusd
+    room_nusd = None if a.postpaid else a.balance_nusd - a.reserved_nusd
     if a.monthly_cap_nusd is not None:
-        left = a.monthly_cap_nusd - a.reserved_nusd - _spent(a, cur)
-        room = left if room is None else min(room, left)
+        left_nusd = a.monthly_cap_nusd - a.reserved_nusd - _spent(a, cur)
+        room_nusd = left_nusd if room_nusd is None else min(room_nusd, left_nusd)
     if api_key_id is not None:
         b = KeyBudget.objects.filter(api_key_id=api_key_id).first()
         if b is not None and b.monthly_budget_nusd is not None:
-            left = b.monthly_budget_nusd - b.reserved_nusd - _spent(b, cur)
-            room = left if room is None else min(room, left)
-    return None if room is None else max(room, 0)
+            left_nusd = b.monthly_budget_nusd - b.reserved_nusd - _spent(b, cur)
+            room_nusd = left_nusd if room_nusd is None else min(room_nusd, left_nusd)
+    return None if room_nusd is None else max(room_nusd, 0)

@@ -55,8 +55,8 @@ def report_usage(*, now: datetime | None = None) -> int:
             .first()
         )
         since = last + timedelta(hours=1) if last else None
-        for hour, amount in _hourly_usage(account.organization_id, before=cutoff, since=since).items():
-            sent += _send(account, hour, amount)
+        for hour, amount_nusd in _hourly_usage(account.organization_id, before=cutoff, since=since).items():
+            sent += _send(account, hour, amount_nusd)
     return sent
 
 

@@ -22,27 +22,31 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def _or(price: int | None, default: int) -> int:
+    return default if price is None else price
+
+
 def cost_of(
     *,
     prompt_tokens: int,
     cached_tokens: int,
     completion_tokens: int,
-    input_price: int,
-    output_price: int,
-    cached_input_price: int | None,
+    input_price_usd_micro_per_mtok: int,
+    output_price_usd_micro_per_mtok: int,
+    cached_input_price_usd_micro_per_mtok: int | None,
     markup_bp: int,
     cache_write_tokens: int = 0,
-    cache_write_price: int | None = None,
+    cache_write_price_usd_micro_per_mtok: int | None = None,
 ) -> Cost:
     """prompt_tokens counts every input token, cached and cache-written ones included."""
     cached = min(cached_tokens, prompt_tokens)
     written = min(cache_write_tokens, prompt_tokens - cached)
     plain = prompt_tokens - cached - written
     pico = (
-        plain * input_price
-        + cached * (input_price if cached_input_price is None else cached_input_price)
-        + written * (input_price if cache_write_price is None else cache_write_price)
-        + completion_tokens * output_price
+        plain * input_price_usd_micro_per_mtok
+        + cached * _or(cached_input_price_usd_micro_per_mtok, input_price_usd_micro_per_mtok)
+        + written * _or(cache_write_price_usd_micro_per_mtok, input_price_usd_micro_per_mtok)
+        + completion_tokens * output_price_usd_micro_per_mtok
     )
     return Cost(
         upstream_nusd=_ceil_div(pico, PICO_PER_NANO),
@@ -55,8 +59,8 @@ def worst_case_nusd(
     prompt_tokens: int,
     max_tokens: int | None,
     model_max_output: int,
-    input_price: int,
-    output_price: int,
+    input_price_usd_micro_per_mtok: int,
+    output_price_usd_micro_per_mtok: int,
     markup_bp: int,
     n: int = 1,
 ) -> int:
@@ -70,8 +74,8 @@ def worst_case_nusd(
         prompt_tokens=prompt_tokens,
         cached_tokens=0,
         completion_tokens=output,
-        input_price=input_price,
-        output_price=output_price,
-        cached_input_price=None,
+        input_price_usd_micro_per_mtok=input_price_usd_micro_per_mtok,
+        output_price_usd_micro_per_mtok=output_price_usd_micro_per_mtok,
+        cached_input_price_usd_micro_per_mtok=None,
         markup_bp=markup_bp,
     ).charged_nusd

@@ -193,16 +193,16 @@ async def settle(*, request_id: str, charged_nusd: int) -> None:
         raise ValueError("charged_nusd must not be negative")
     if _use_functions():
         # Settling is idempotent, so a retry after a lost connection is always safe.
-        (status, org_id, before, after), _ = await _call_retrying(
+        (status, org_id, before_nusd, after_nusd), _ = await _call_retrying(
             "SELECT * FROM billing_settle(%s, %s)", (request_id, charged_nusd)
         )
     else:
-        status, org_id, before, after = await _settle_orm(request_id=request_id, charged_nusd=charged_nusd)
+        status, org_id, before_nusd, after_nusd = await _settle_orm(request_id=request_id, charged_nusd=charged_nusd)
     if status == "capped":
         log.error("request %s cost %d nUSD, more than its hold: charged the hold", request_id, charged_nusd)
-    if status in ("ok", "capped") and after < before:
+    if status in ("ok", "capped") and after_nusd < before_nusd:
         try:
-            await _balance_fell(org_id, before, after)
+            await _balance_fell(org_id, before_nusd, after_nusd)
         except Exception:  # the charge is done; alerts and recharges must not fail the request
             log.exception("balance threshold check failed for org %s", org_id)
 
@@ -253,8 +253,8 @@ def _thresholds_of(org_id: int) -> tuple[int, ...]:
     )
     if row is None:
         return ()
-    enabled, recharge_at, alerts = row
-    return tuple(sorted({int(t) for t in alerts or ()} | ({recharge_at} if enabled else set())))
+    enabled, recharge_at_nusd, alerts_nusd = row
+    return tuple(sorted({int(t) for t in alerts_nusd or ()} | ({recharge_at_nusd} if enabled else set())))
 
 
 _thresholds_of_async = _in_thread(_thresholds_of)
@@ -264,15 +264,15 @@ def forget_thresholds(org_id: int) -> None:
     _thresholds.pop(org_id, None)
 
 
-async def _balance_fell(org_id: int, before: int, after: int) -> None:
+async def _balance_fell(org_id: int, before_nusd: int, after_nusd: int) -> None:
     now = time.monotonic()
     hit = _thresholds.get(org_id)
     if hit is None or hit[0] < now:
         hit = _thresholds[org_id] = (now + settings.AIPOWER_KEY_CACHE_SECONDS, await _thresholds_of_async(org_id))
-    if any(after < t <= before for t in hit[1]):
+    if any(after_nusd < t <= before_nusd for t in hit[1]):
         from .tasks import balance_fell
 
-        await _in_thread(balance_fell.delay)(org_id, before, after)
+        await _in_thread(balance_fell.delay)(org_id, before_nusd, after_nusd)
 
 
 # --- Markup -------------------------------------------------------------------------------------

@@ -76,9 +76,9 @@ def markup_bp_for(organization_id: int) -> int:
 
 def trial_grant(*, email: str, organization_id: int) -> LedgerEntry | None:
     """Grants the trial credit to the organization, once per email address ever (None if granted)."""
-    amount = settings.AIPOWER_TRIAL_CREDIT_NUSD
+    amount_nusd = settings.AIPOWER_TRIAL_CREDIT_NUSD
     email = email.strip().lower()
-    if amount <= 0 or not email:
+    if amount_nusd <= 0 or not email:
         return None
     with transaction.atomic(), organization_scope(organization_id):
         # One trial per organization too: a second address added to the same account gets none.
@@ -87,13 +87,13 @@ def trial_grant(*, email: str, organization_id: int) -> LedgerEntry | None:
             return None
         try:
             with transaction.atomic():
-                TrialGrant.objects.create(email=email, organization_id=organization_id, amount_nusd=amount)
+                TrialGrant.objects.create(email=email, organization_id=organization_id, amount_nusd=amount_nusd)
         except IntegrityError:
             return None
         return ledger_post(
             organization_id=organization_id,
             kind=Kind.GRANT,
-            amount_nusd=amount,
+            amount_nusd=amount_nusd,
             note="Free trial credit",
             grant_key=f"trial:{email}",
         )
@@ -230,8 +230,8 @@ def billing_settings_save(*, actor, **fields) -> CreditAccount:
     if account.auto_recharge_enabled and account.balance_nusd < account.auto_recharge_threshold_nusd:
         from .tasks import balance_fell
 
-        organization_id, balance = account.organization_id, account.balance_nusd
-        transaction.on_commit(lambda: balance_fell.delay(organization_id, balance, balance))
+        organization_id, balance_nusd = account.organization_id, account.balance_nusd
+        transaction.on_commit(lambda: balance_fell.delay(organization_id, balance_nusd, balance_nusd))
     return account
 
 

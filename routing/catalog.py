@@ -9,10 +9,30 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
+from typing import Any
 
 from django.conf import settings
 
 from aipower.db import db_task
+
+# The price kinds, under one name each wherever a price is kept: a catalog model's price fields, a
+# price version's, a snapshot's ModelInfo and a usage row's (what the request was billed at). All
+# integer micro-USD per 1M tokens (billing/money.py); the cached-input and cache-write prices may
+# be None (billed at the input price).
+PRICE_FIELDS = (
+    "input_price_usd_micro_per_mtok",
+    "cached_input_price_usd_micro_per_mtok",
+    "cache_write_price_usd_micro_per_mtok",
+    "output_price_usd_micro_per_mtok",
+)
+NO_PRICES: dict[str, int | None] = dict.fromkeys(PRICE_FIELDS)  # a usage row of a request nothing served
+_prices = attrgetter(*PRICE_FIELDS)
+
+
+def prices_of(obj) -> dict[str, Any]:  # int, or None for the optional prices
+    """The price fields of a CatalogModel, PriceVersion or ModelInfo alike, by name."""
+    return dict(zip(PRICE_FIELDS, _prices(obj), strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +56,10 @@ class ModelInfo:
     upstream_id: str
     display_name: str
     provider: ProviderInfo
-    input_price: int  # micro-USD per 1M input tokens
-    output_price: int  # micro-USD per 1M output tokens
-    cached_input_price: int | None  # micro-USD per 1M cached input tokens; None: the input price
+    # Prices (PRICE_FIELDS): micro-USD per 1M tokens of input, output, cached input (None: the input price)
+    input_price_usd_micro_per_mtok: int
+    output_price_usd_micro_per_mtok: int
+    cached_input_price_usd_micro_per_mtok: int | None
     context_window: int  # tokens
     max_output_tokens: int  # tokens
     supports_streaming: bool = True
@@ -46,7 +67,7 @@ class ModelInfo:
     supports_vision: bool = False
     supports_json_mode: bool = True
     quirks: dict = field(default_factory=dict)
-    cache_write_price: int | None = None  # micro-USD per 1M input tokens written to the cache; None: input
+    cache_write_price_usd_micro_per_mtok: int | None = None  # input tokens written to the cache; None: the input price
     quality_overall: int | None = None  # 0-100 rank (auto-best); None: unranked
     quality_coding: int | None = None  # 0-100 rank (auto-code); None: unranked
     typical_output_tokens: int = 500  # expected answer length when max_tokens is not set
@@ -65,7 +86,7 @@ class RouteInfo:
     tiers: tuple[str, ...] = ()  # each target's tier, in the order of targets ("" = none)
     premium_threshold: float = 0.5
     default_quality: float = 0.5
-    price_cap: int | None = None  # micro-USD per 1M tokens, input + output (policy "free")
+    price_cap_usd_micro_per_mtok: int | None = None  # input + output price at most (policy "free")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +130,7 @@ def load_snapshot() -> Snapshot:
                 total_timeout_s=p.total_timeout_s,
                 quirks=p.quirks or {},
             ),
-            input_price=m.input_price_usd_micro_per_mtok,
-            output_price=m.output_price_usd_micro_per_mtok,
-            cached_input_price=m.cached_input_price_usd_micro_per_mtok,
-            cache_write_price=m.cache_write_price_usd_micro_per_mtok,
+            **prices_of(m),
             context_window=m.context_window,
             max_output_tokens=m.max_output_tokens,
             supports_streaming=m.supports_streaming,
@@ -145,7 +163,7 @@ def load_snapshot() -> Snapshot:
             tiers=tuple(t.tier for t in kept),
             premium_threshold=r.premium_threshold,
             default_quality=r.default_quality,
-            price_cap=r.price_cap_usd_micro_per_mtok,
+            price_cap_usd_micro_per_mtok=r.price_cap_usd_micro_per_mtok,
         )
     fallbacks: dict[str, list[ModelInfo]] = {}
     for f in FallbackTarget.objects.select_related("provider").order_by("provider", "position", "id"):

@@ -15,12 +15,12 @@ def price(served, usage, markup_bp: int) -> tuple[int, int]:
         prompt_tokens=usage.prompt_tokens,
         cached_tokens=usage.cached_tokens,
         completion_tokens=usage.completion_tokens,
-        input_price=served.input_price,
-        output_price=served.output_price,
-        cached_input_price=served.cached_input_price,
+        input_price_usd_micro_per_mtok=served.input_price_usd_micro_per_mtok,
+        output_price_usd_micro_per_mtok=served.output_price_usd_micro_per_mtok,
+        cached_input_price_usd_micro_per_mtok=served.cached_input_price_usd_micro_per_mtok,
         markup_bp=markup_bp,
         cache_write_tokens=usage.cache_write_tokens,
-        cache_write_price=served.cache_write_price,
+        cache_write_price_usd_micro_per_mtok=served.cache_write_price_usd_micro_per_mtok,
     )
     return cost.upstream_nusd, cost.charged_nusd
 

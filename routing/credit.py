@@ -36,8 +36,8 @@ def worst_case(model: ModelInfo, features: Features, markup_bp: int) -> int:
         prompt_tokens=prompt_bound(features),
         max_tokens=features.max_tokens,
         model_max_output=model.max_output_tokens,
-        input_price=model.input_price,
-        output_price=model.output_price,
+        input_price_usd_micro_per_mtok=model.input_price_usd_micro_per_mtok,
+        output_price_usd_micro_per_mtok=model.output_price_usd_micro_per_mtok,
         markup_bp=markup_bp,
         n=features.n,
     )
@@ -49,20 +49,21 @@ def affordable_output(room_nusd: int, model: ModelInfo, prompt_tokens: int, mark
     prompt fits."""
     scale = BP + markup_bp
     # worst case = ceil(pico * scale / (PICO_PER_NANO * BP)) <= room  <=>  pico * scale <= room * PICO_PER_NANO * BP
-    budget = room_nusd * PICO_PER_NANO * BP - prompt_tokens * model.input_price * scale
-    if budget < 0:
+    # pico-USD × basis points: what the room leaves for output once the prompt is paid for
+    spare_pico_bp = room_nusd * PICO_PER_NANO * BP - prompt_tokens * model.input_price_usd_micro_per_mtok * scale
+    if spare_pico_bp < 0:
         return -1
-    if model.output_price == 0:
+    if model.output_price_usd_micro_per_mtok == 0:
         return model.max_output_tokens
-    return min(budget // (model.output_price * scale * max(n, 1)), model.max_output_tokens)
+    return min(spare_pico_bp // (model.output_price_usd_micro_per_mtok * scale * max(n, 1)), model.max_output_tokens)
 
 
-def _refusal(limit: str, room: int | None, tail: str) -> GatewayError:
+def _refusal(limit: str, room_nusd: int | None, tail: str) -> GatewayError:
     text = reservations.LIMITS[limit].rstrip(".")
     if limit == "balance":
         text = "Insufficient credit: your organization's balance"
-    if room is not None:
-        text += f" ({format_usd(room)} available)"
+    if room_nusd is not None:
+        text += f" ({format_usd(room_nusd)} available)"
     return GatewayError(402, f"{text} {tail}", "insufficient_quota", code="insufficient_quota")
 
 
@@ -78,12 +79,12 @@ async def hold_first(call, candidates, features: Features, body: dict) -> None:
         return
     except reservations.InsufficientCredit as exc:
         limit = exc.limit
-    room = await holds.headroom_nusd(organization_id=org, api_key_id=key_id)
-    fits = affordable_output(room or 0, first, prompt_bound(features), markup, features.n)
+    room_nusd = await holds.headroom_nusd(organization_id=org, api_key_id=key_id)
+    fits = affordable_output(room_nusd or 0, first, prompt_bound(features), markup, features.n)
     if fits < 0:
         raise _refusal(
             limit,
-            room,
+            room_nusd,
             f"does not cover this request's prompt (~{features.prompt_tokens} tokens) "
             f"on {first.public_id}. Top up on the billing page.",
         )
@@ -91,7 +92,7 @@ async def hold_first(call, candidates, features: Features, body: dict) -> None:
         fits = min(fits, features.max_tokens - 1)
         raise _refusal(
             limit,
-            room,
+            room_nusd,
             f"does not cover max_tokens={features.max_tokens} on {first.public_id}. "
             f"The largest max_tokens it covers for this request is {fits}: lower "
             f"max_tokens or top up on the billing page.",
@@ -99,7 +100,7 @@ async def hold_first(call, candidates, features: Features, body: dict) -> None:
     if fits < output_floor():
         raise _refusal(
             limit,
-            room,
+            room_nusd,
             f"covers only {fits} output tokens on {first.public_id}, fewer than the "
             f"{output_floor()} a request needs. Top up on the billing page.",
         )
@@ -113,14 +114,14 @@ async def hold_first(call, candidates, features: Features, body: dict) -> None:
         ) from None
 
 
-async def _hold(call, amount: int) -> None:
+async def _hold(call, amount_nusd: int) -> None:
     await reservations.reserve(
         organization_id=call.key.organization_id,
         api_key_id=call.key.key_id,
         request_id=call.request_id,
-        amount_nusd=amount,
+        amount_nusd=amount_nusd,
     )
-    call.reserved, call.held_nusd = True, amount
+    call.reserved, call.held_nusd = True, amount_nusd
 
 
 async def covers(call, model: ModelInfo) -> bool:
@@ -128,15 +129,15 @@ async def covers(call, model: ModelInfo) -> bool:
     False (and `model` noted as skipped) when the credit cannot cover it."""
     if not call.reserved:
         return True
-    needed = worst_case(model, call.features, call.markup_bp)
-    if needed <= call.held_nusd:
+    needed_nusd = worst_case(model, call.features, call.markup_bp)
+    if needed_nusd <= call.held_nusd:
         return True
     try:
-        await holds.top_up(request_id=call.request_id, delta_nusd=needed - call.held_nusd)
+        await holds.top_up(request_id=call.request_id, delta_nusd=needed_nusd - call.held_nusd)
     except (reservations.InsufficientCredit, holds.HoldGone):
         call.unaffordable.append(model.public_id)
         return False
-    call.held_nusd = needed
+    call.held_nusd = needed_nusd
     return True
 
 

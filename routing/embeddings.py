@@ -127,7 +127,7 @@ def candidates(
     size = dims or model.dimensions
     others = sorted(
         (m for m in snapshot.models.values() if m.kind == "embedding" and m.id != model.id),
-        key=lambda m: (m.input_price, m.public_id),
+        key=lambda m: (m.input_price_usd_micro_per_mtok, m.public_id),
     )
     for m in others:
         ask = None if m.dimensions == size and dims is None else size

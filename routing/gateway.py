@@ -24,7 +24,7 @@ from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
 from .api_types import ApiResponse, ApiStream
 from .api_types import error_response as _error_response
-from .catalog import ModelInfo, get_snapshot
+from .catalog import NO_PRICES, ModelInfo, get_snapshot, prices_of
 from .errors import GatewayError, UpstreamError
 from .explain import route_explain  # noqa: F401  (POST /v1/route/explain, see routing/http.py)
 from .health import HALF_OPEN, OPEN, breaker_keys, health, provider_key, retry_budget
@@ -136,12 +136,12 @@ class Call:
         """This request's usage row as it stands, with its charge (never above the hold)."""
         assert self.key is not None  # record() writes no row for a request without a key
         served = self.served
-        upstream_cost = charged = 0
+        upstream_nusd = charged_nusd = 0
         if served is not None:
-            upstream_cost, charged = costs.price(served, usage, self.markup_bp)
+            upstream_nusd, charged_nusd = costs.price(served, usage, self.markup_bp)
         if self.reserved:
-            charged = min(charged, self.held_nusd)  # as billing_settle does: never above the hold
-        self.charged_nusd = charged
+            charged_nusd = min(charged_nusd, self.held_nusd)  # as billing_settle does: never above the hold
+        self.charged_nusd = charged_nusd
         now = time.perf_counter()
         return dict(
             organization_id=self.key.organization_id,
@@ -163,17 +163,14 @@ class Call:
             cache_write_tokens=usage.cache_write_tokens,
             reasoning_tokens=usage.reasoning_tokens,
             usage_estimated=estimated,
-            upstream_cost_nusd=upstream_cost,
-            charged_nusd=charged,
+            upstream_cost_nusd=upstream_nusd,
+            charged_nusd=charged_nusd,
             latency_ms=int((now - self.started) * 1000),
             ttft_ms=None if self.ttft is None else int((self.ttft - self.started) * 1000),
             status=status,
             http_status=http_status,
             error_type=error_type,
-            input_price_usd_micro_per_mtok=served.input_price if served else None,
-            output_price_usd_micro_per_mtok=served.output_price if served else None,
-            cached_input_price_usd_micro_per_mtok=served.cached_input_price if served else None,
-            cache_write_price_usd_micro_per_mtok=served.cache_write_price if served else None,
+            **(prices_of(served) if served else NO_PRICES),  # the prices it was billed at
             markup_bp=self.markup_bp,
             **self.route_fields(),
         )

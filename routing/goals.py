@@ -18,6 +18,8 @@
 
 from dataclasses import dataclass, field
 
+from billing.money import BP_PER_UNIT, PICO_PER_NANO
+
 from .catalog import ModelInfo, RouteInfo
 from .request import Features
 
@@ -50,9 +52,12 @@ def expected_output_tokens(m: ModelInfo, f: Features) -> int:
 
 def estimated_cost_nusd(m: ModelInfo, f: Features, markup_bp: int = 0) -> int:
     """Nano-USD this request is expected to cost on `m` (prices are micro-USD per 1M tokens)."""
-    micro_x_tokens = f.prompt_tokens * m.input_price + expected_output_tokens(m, f) * m.output_price
-    nusd = micro_x_tokens // 1000
-    return nusd + nusd * markup_bp // 10_000
+    pico_usd = (  # tokens × micro-USD per 1M tokens
+        f.prompt_tokens * m.input_price_usd_micro_per_mtok
+        + expected_output_tokens(m, f) * m.output_price_usd_micro_per_mtok
+    )
+    nusd = pico_usd // PICO_PER_NANO
+    return nusd + nusd * markup_bp // BP_PER_UNIT
 
 
 def _usd(nusd: int) -> str:
@@ -74,9 +79,11 @@ def _ordered(route, pool, f, stats, messages, quality) -> Ordering:
 
 
 def _cheapest(route, pool, f, stats, messages, quality) -> Ordering:
-    costs = {m.id: estimated_cost_nusd(m, f) for m in pool}
-    ranked = sorted(pool, key=lambda m: costs[m.id])  # stable: ties keep the pool's order
-    why = tuple(f"~{f.prompt_tokens}+{expected_output_tokens(m, f)} tokens cost {_usd(costs[m.id])}" for m in ranked)
+    costs_nusd = {m.id: estimated_cost_nusd(m, f) for m in pool}
+    ranked = sorted(pool, key=lambda m: costs_nusd[m.id])  # stable: ties keep the pool's order
+    why = tuple(
+        f"~{f.prompt_tokens}+{expected_output_tokens(m, f)} tokens cost {_usd(costs_nusd[m.id])}" for m in ranked
+    )
     return Ordering(tuple(ranked), why, f"cheapest for ~{f.prompt_tokens} prompt tokens: {why[0]}" if ranked else "")
 
 
@@ -123,21 +130,29 @@ def _ms(value) -> str:
     return "unknown" if value is None else f"{value:.0f} ms"
 
 
+def _in_plus_out(m: ModelInfo) -> int:
+    """The input plus the output price, micro-USD per 1M tokens (what a "free" route's cap bounds)."""
+    return m.input_price_usd_micro_per_mtok + m.output_price_usd_micro_per_mtok
+
+
 def _free(route, pool, f, stats, messages, quality) -> Ordering:
-    cap = route.price_cap or 0
+    cap_usd_micro_per_mtok = route.price_cap_usd_micro_per_mtok or 0
     kept, excluded = [], []
     for m in pool:
-        price = m.input_price + m.output_price
-        if price <= cap:
+        price_usd_micro_per_mtok = _in_plus_out(m)
+        if price_usd_micro_per_mtok <= cap_usd_micro_per_mtok:
             kept.append(m)
         else:
-            excluded.append((m.public_id, f"costs {price} micro-USD per 1M tokens (in + out), over the cap of {cap}"))
-    ranked = sorted(kept, key=lambda m: m.input_price + m.output_price)
+            excluded.append(
+                (
+                    m.public_id,
+                    f"costs {price_usd_micro_per_mtok} micro-USD per 1M tokens (in + out), "
+                    f"over the cap of {cap_usd_micro_per_mtok}",
+                )
+            )
+    ranked = sorted(kept, key=_in_plus_out)
     why = tuple(
-        "free"
-        if m.input_price + m.output_price == 0
-        else f"{(m.input_price + m.output_price) / 1e6:g} USD per 1M tokens (in + out)"
-        for m in ranked
+        "free" if _in_plus_out(m) == 0 else f"{_in_plus_out(m) / 1e6:g} USD per 1M tokens (in + out)" for m in ranked
     )
     reason = f"{'free' if ranked and why[0] == 'free' else 'near-zero price'}: {ranked[0].public_id}" if ranked else ""
     return Ordering(tuple(ranked), why, reason, excluded=tuple(excluded))

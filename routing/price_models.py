@@ -7,12 +7,9 @@ catalog snapshot of every gateway process switches to it at its effective time.
 
 from django.db import models
 
-PRICE_FIELDS = (
-    "input_price_usd_micro_per_mtok",
-    "cached_input_price_usd_micro_per_mtok",
-    "cache_write_price_usd_micro_per_mtok",
-    "output_price_usd_micro_per_mtok",
-)
+from .catalog import PRICE_FIELDS, prices_of
+
+__all__ = ["PRICE_FIELDS", "PriceChange", "PriceSyncRun", "PriceVersion"]
 
 
 class PriceVersion(models.Model):
@@ -42,7 +39,7 @@ class PriceVersion(models.Model):
         return f"{self.model_id} @ {self.effective_at:%Y-%m-%d %H:%M}"
 
     def prices(self) -> dict:
-        return {f: getattr(self, f) for f in PRICE_FIELDS}
+        return prices_of(self)
 
 
 class PriceSyncRun(models.Model):

@@ -12,19 +12,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from .catalog import prices_of
 from .price_models import PRICE_FIELDS, PriceVersion
-
-# PriceVersion field -> ModelInfo attribute (routing/catalog.py)
-SNAPSHOT_FIELDS = {
-    "input_price_usd_micro_per_mtok": "input_price",
-    "output_price_usd_micro_per_mtok": "output_price",
-    "cached_input_price_usd_micro_per_mtok": "cached_input_price",
-    "cache_write_price_usd_micro_per_mtok": "cache_write_price",
-}
-
-
-def current_prices(model) -> dict:
-    return {f: getattr(model, f) for f in PRICE_FIELDS}
 
 
 @transaction.atomic
@@ -38,7 +27,7 @@ def price_version_create(
     if price_versions_apply_due():  # what the new version does not set is taken from the price in force
         model.refresh_from_db(fields=PRICE_FIELDS)
     now = timezone.now()
-    values = current_prices(model) | {k: v for k, v in prices.items() if k in PRICE_FIELDS}
+    values = prices_of(model) | {k: v for k, v in prices.items() if k in PRICE_FIELDS}
     for field, value in values.items():
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise ValueError(f"{field} must be a whole number of micro-USD per 1M tokens, not {value!r}")
@@ -91,7 +80,7 @@ def scheduled_prices() -> tuple[dict[int, dict], float]:
     next_at = math.inf
     for version in PriceVersion.objects.filter(applied=False).order_by("effective_at", "id"):
         if version.effective_at <= now:
-            overrides[version.model_id] = {SNAPSHOT_FIELDS[f]: v for f, v in version.prices().items()}
+            overrides[version.model_id] = version.prices()  # ModelInfo's fields have the same names
         else:
             next_at = min(next_at, version.effective_at.timestamp())
     return overrides, next_at

@@ -517,10 +517,10 @@ def snapshot():
             upstream_id=row["upstream_id"],
             display_name=row["display_name"],
             provider=providers[row["provider"]],
-            input_price=row["input_price_usd_micro_per_mtok"],
-            output_price=row["output_price_usd_micro_per_mtok"],
-            cached_input_price=row["cached_input_price_usd_micro_per_mtok"],
-            cache_write_price=row["cache_write_price_usd_micro_per_mtok"],
+            input_price_usd_micro_per_mtok=row["input_price_usd_micro_per_mtok"],
+            output_price_usd_micro_per_mtok=row["output_price_usd_micro_per_mtok"],
+            cached_input_price_usd_micro_per_mtok=row["cached_input_price_usd_micro_per_mtok"],
+            cache_write_price_usd_micro_per_mtok=row["cache_write_price_usd_micro_per_mtok"],
             context_window=row["context_window"],
             max_output_tokens=row["max_output_tokens"],
             supports_vision=row["supports_vision"],
@@ -546,7 +546,7 @@ def snapshot():
             tiers=tuple(t for _, t in pool),
             premium_threshold=options.get("premium_threshold", 0.5),
             default_quality=options.get("default_quality", 0.5),
-            price_cap=options.get("price_cap_usd_micro_per_mtok"),
+            price_cap_usd_micro_per_mtok=options.get("price_cap_usd_micro_per_mtok"),
         )
     fallbacks = {slug: tuple(models[p] for p in chain) for slug, chain in FALLBACKS.items()}
     by_upstream = {m.upstream_id: m for m in models.values()}

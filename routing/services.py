@@ -1,9 +1,10 @@
 from django.db import transaction
 
 from . import seed
+from .catalog import prices_of
 from .models import CatalogModel, FallbackTarget, Provider, Route, RouteTarget
 from .price_models import PRICE_FIELDS, PriceVersion
-from .prices import current_prices, price_version_create
+from .prices import price_version_create
 
 
 @transaction.atomic
@@ -32,7 +33,7 @@ def catalog_load_seed(*, reset: bool = False) -> dict:
         prices = {f: values[f] for f in PRICE_FIELDS}
         if reset and not created:
             CatalogModel.objects.filter(pk=m.pk).update(**{k: v for k, v in values.items() if k not in prices})
-        if created or (reset and current_prices(m) != prices):
+        if created or (reset and prices_of(m) != prices):
             price_version_create(model=m, prices=prices, source=PriceVersion.Source.SEED, created_by="seed catalog")
         added["models"] += created
         models[m.public_id] = m

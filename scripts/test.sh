@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the test suite against a private PostgreSQL and Redis, stopped again at the end.
 #   scripts/test.sh [pytest args...]        (make test PYTEST_ARGS='-k failover')
+# Then the tests of the twin implementations run again on SQLite (the embedded default), with the
+# same arguments.
 # Each run gets its own servers (state in .run/test-<pid>, the first free ports from 55432 and
 # 56379 up), so runs started at the same time on one machine never share a test database.
 set -uo pipefail
@@ -39,6 +41,17 @@ opts=()
 status=$?
 if [ "$status" = 5 ]; then
   echo "test.sh: pytest collected no tests; that counts as a failure" >&2
+  status=1
+fi
+
+# The twin implementations' tests (marked `twins`, tests/twins.py) again on the embedded default,
+# SQLite without Redis, as `make run` has it: the Python halves on their own database. Same
+# arguments, so a narrowed run narrows this pass too (none of them selected: nothing to do).
+echo "test.sh: the twins on SQLite (the embedded default)" >&2
+env -u REDIS_URL DATABASE_URL="sqlite:///$AIPOWER_RUN_DIR/db.sqlite3" \
+  .venv/bin/pytest -p no:cacheprovider "$@" -m twins
+twins=$?
+if [ "$twins" != 0 ] && [ "$twins" != 5 ]; then
   status=1
 fi
 exit "$status"

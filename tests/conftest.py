@@ -18,6 +18,18 @@ from django.db import connection
 from tests.servers import database_url, start_gateway, start_simulator
 
 
+def pytest_collection_modifyitems(config, items):
+    """On SQLite (scripts/test.sh's `twins` pass) the tests that need a database server are left out."""
+    from tests.twins import on_postgresql
+
+    if on_postgresql():
+        return
+    server_only = [item for item in items if item.get_closest_marker("needs_postgresql")]
+    if server_only:
+        config.hook.pytest_deselected(items=server_only)
+        items[:] = [item for item in items if not item.get_closest_marker("needs_postgresql")]
+
+
 @pytest.fixture(autouse=True)
 def _tests_see_every_organization():
     """Test code sets up and checks any organization's rows, outside tenant scopes. The product

@@ -45,9 +45,9 @@ def request_cost_nusd(model, *, input_tokens: int, output_tokens: int, markup_bp
         prompt_tokens=input_tokens,
         cached_tokens=0,
         completion_tokens=output_tokens,
-        input_price=model.input_price,
-        output_price=model.output_price,
-        cached_input_price=None,
+        input_price_usd_micro_per_mtok=model.input_price_usd_micro_per_mtok,
+        output_price_usd_micro_per_mtok=model.output_price_usd_micro_per_mtok,
+        cached_input_price_usd_micro_per_mtok=None,
         markup_bp=markup_bp,
     ).charged_nusd
 

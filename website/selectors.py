@@ -63,9 +63,9 @@ def model_row(m: ModelInfo, bp: int) -> ModelRow:
     return ModelRow(
         model=m,
         provider_name=m.provider.name,
-        input=price(m.input_price, 0, bp),
-        cached_input=price(m.cached_input_price, m.input_price, bp),
-        output=price(m.output_price, 0, bp),
+        input=price(m.input_price_usd_micro_per_mtok, 0, bp),
+        cached_input=price(m.cached_input_price_usd_micro_per_mtok, m.input_price_usd_micro_per_mtok, bp),
+        output=price(m.output_price_usd_micro_per_mtok, 0, bp),
         capabilities=capabilities(m),
     )
 

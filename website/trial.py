@@ -203,9 +203,9 @@ def _summary(model_id, usage, started, ttft, snapshot, markup_bp) -> dict:
             prompt_tokens=prompt,
             cached_tokens=cached,
             completion_tokens=completion,
-            input_price=m.input_price,
-            output_price=m.output_price,
-            cached_input_price=m.cached_input_price,
+            input_price_usd_micro_per_mtok=m.input_price_usd_micro_per_mtok,
+            output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok,
+            cached_input_price_usd_micro_per_mtok=m.cached_input_price_usd_micro_per_mtok,
             markup_bp=markup_bp,
         ).charged_nusd
     return {

@@ -24,10 +24,18 @@ def _pricing(m: ModelInfo) -> dict:
     return {
         "currency": "USD",
         "unit": "1M tokens",
-        "input": usd_per_mtok(m.input_price),
-        "output": usd_per_mtok(m.output_price),
-        "cached_input": usd_per_mtok(m.cached_input_price if m.cached_input_price is not None else m.input_price),
-        "cache_write": usd_per_mtok(m.cache_write_price if m.cache_write_price is not None else m.input_price),
+        "input": usd_per_mtok(m.input_price_usd_micro_per_mtok),
+        "output": usd_per_mtok(m.output_price_usd_micro_per_mtok),
+        "cached_input": usd_per_mtok(
+            m.cached_input_price_usd_micro_per_mtok
+            if m.cached_input_price_usd_micro_per_mtok is not None
+            else m.input_price_usd_micro_per_mtok
+        ),
+        "cache_write": usd_per_mtok(
+            m.cache_write_price_usd_micro_per_mtok
+            if m.cache_write_price_usd_micro_per_mtok is not None
+            else m.input_price_usd_micro_per_mtok
+        ),
     }
 
 

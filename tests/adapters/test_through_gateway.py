@@ -177,12 +177,12 @@ def expected_cost(live_db, public_id: str, *, prompt: int, cached: int, completi
         prompt_tokens=prompt,
         cached_tokens=cached,
         completion_tokens=completion,
-        input_price=inp,
-        output_price=out,
-        cached_input_price=cached_price,
+        input_price_usd_micro_per_mtok=inp,
+        output_price_usd_micro_per_mtok=out,
+        cached_input_price_usd_micro_per_mtok=cached_price,
         markup_bp=0,
         cache_write_tokens=write,
-        cache_write_price=write_price,
+        cache_write_price_usd_micro_per_mtok=write_price,
     ).upstream_nusd
 
 

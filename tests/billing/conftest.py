@@ -3,6 +3,8 @@ these tests commit their data: each builds its own organizations (`tenant`, `oth
 
 import pytest
 
+from tests.twins import reservation_halves
+
 
 @pytest.fixture
 def db_open(live_db, monkeypatch):
@@ -13,19 +15,18 @@ def db_open(live_db, monkeypatch):
         yield
 
 
-@pytest.fixture(params=["plpgsql", "orm"])
+@pytest.fixture(params=reservation_halves())
 def reservation_functions(request, monkeypatch):
-    """Each reservation test runs against both implementations of the same rules: the PL/pgSQL
-    functions (billing/sql/reservations.sql, production) and their Python twin
-    (billing/reservations_orm.py, the embedded default's, run here on the same PostgreSQL through
-    the ORM; tests/billing/test_embedded_default.py runs it on SQLite). Tests of what only the
-    PostgreSQL path has (its connection pool) are marked `plpgsql_only`."""
-    from billing import reservations
+    """Each reservation and hold test runs against both implementations of the same rules: the
+    PL/pgSQL functions (billing/sql/reservations.sql and holds.sql, production) and their Python
+    twin (billing/reservations_orm.py and holds_orm.py), here through the ORM on the same PostgreSQL
+    and, in scripts/test.sh's second pass, on SQLite (the embedded default; tests/twins.py). Tests
+    that need a database server (not a file) are marked `needs_postgresql`."""
+    from billing import holds, reservations
 
     if request.param == "orm":
-        if request.node.get_closest_marker("plpgsql_only"):
-            pytest.skip("about the PostgreSQL functions' own connection pool")
         monkeypatch.setattr(reservations, "_use_functions", lambda: False)
+        monkeypatch.setattr(holds, "_use_functions", lambda: False)
     used = {"plpgsql": 0, "orm": 0}
 
     def counting(name, fn):
@@ -38,6 +39,9 @@ def reservation_functions(request, monkeypatch):
     monkeypatch.setattr(reservations, "_call_retrying", counting("plpgsql", reservations._call_retrying))
     monkeypatch.setattr(reservations, "_reserve_orm", counting("orm", reservations._reserve_orm))
     monkeypatch.setattr(reservations, "_settle_orm", counting("orm", reservations._settle_orm))
+    monkeypatch.setattr(holds, "_call_retrying", counting("plpgsql", holds._call_retrying))
+    monkeypatch.setattr(holds, "_top_up_orm", counting("orm", holds._top_up_orm))
+    monkeypatch.setattr(holds, "_headroom_orm", counting("orm", holds._headroom_orm))
     yield request.param
     other = "orm" if request.param == "plpgsql" else "plpgsql"
     assert used[other] == 0, f"the {other} implementation ran in a {request.param} test"

@@ -4,6 +4,7 @@ cannot cover skipped), and with no max_tokens the output is capped at what the c
 
 import re
 import time
+import uuid
 
 import httpx
 import openai
@@ -176,93 +177,37 @@ def test_a_failed_first_choice_with_only_a_too_dear_fallback_is_not_charged(gate
     assert s["balance"] == 5_000_000 and s["reserved"] == 0
 
 
-async def test_top_up_and_headroom(tenant, db_open, pools):
+@pytest.mark.twins
+async def test_top_up_and_headroom(tenant, db_open, pools, reservation_functions):
+    from accounts.models import ApiKey
     from billing import holds, reservations
+    from billing.services import key_budget_set
 
     org = tenant.organization.pk
+    top, held = f"top-{uuid.uuid4().hex}", f"key-{uuid.uuid4().hex}"
     fund(org, 1000)
     assert await holds.headroom_nusd(organization_id=org, api_key_id=tenant.key_id) == 1000
-    await reservations.reserve(organization_id=org, api_key_id=tenant.key_id, request_id="r-top", amount_nusd=400)
+    await reservations.reserve(organization_id=org, api_key_id=tenant.key_id, request_id=top, amount_nusd=400)
     assert await holds.headroom_nusd(organization_id=org, api_key_id=tenant.key_id) == 600
-    await holds.top_up(request_id="r-top", delta_nusd=500)
-    with pytest.raises(reservations.InsufficientCredit):
-        await holds.top_up(request_id="r-top", delta_nusd=101)
-    assert state(org)["reserved"] == 900
-    await reservations.settle(request_id="r-top", charged_nusd=850)
+    await holds.top_up(request_id=top, delta_nusd=500)
+    with pytest.raises(reservations.InsufficientCredit) as e:
+        await holds.top_up(request_id=top, delta_nusd=101)
+    assert e.value.limit == "balance" and state(org)["reserved"] == 900
+    await reservations.settle(request_id=top, charged_nusd=850)
     assert state(org)["balance"] == 150 and state(org)["reserved"] == 0
     with pytest.raises(holds.HoldGone):
-        await holds.top_up(request_id="r-top", delta_nusd=1)
+        await holds.top_up(request_id=top, delta_nusd=1)
 
-
-SQLITE_SCRIPT = r"""
-import asyncio, json
-import django
-django.setup()
-from django.core.management import call_command
-call_command("migrate", verbosity=0)
-from accounts.keys import apikey_create, organization_get_or_create
-from billing import holds
-from billing.models import CreditAccount
-from billing.reservations import InsufficientCredit, reserve, settle
-from billing.services import key_budget_set, ledger_post
-
-org = organization_get_or_create(name="embedded")
-key, _ = apikey_create(organization=org, name="k")
-ledger_post(organization_id=org.pk, kind="grant", amount_nusd=1000)
-from accounts.scoping import scopes_disabled
-with scopes_disabled():  # a set-up step of the test's own, as an operator would
-    key_budget_set(api_key=key, monthly_budget_nusd=700)
-out = {}
-
-async def main():
-    out["room"] = await holds.headroom_nusd(organization_id=org.pk, api_key_id=key.pk)
-    await reserve(organization_id=org.pk, api_key_id=key.pk, request_id="r", amount_nusd=400)
-    await holds.top_up(request_id="r", delta_nusd=250)
-    try:
-        await holds.top_up(request_id="r", delta_nusd=51)
-    except InsufficientCredit as e:
-        out["refused"] = e.limit
-    out["room_after"] = await holds.headroom_nusd(organization_id=org.pk, api_key_id=key.pk)
-    out["reserved"] = CreditAccount.objects.get(organization=org).reserved_nusd
-    await settle(request_id="r", charged_nusd=600)
-    try:
-        await holds.top_up(request_id="r", delta_nusd=1)
-    except holds.HoldGone:
-        out["gone"] = True
-
-asyncio.run(main())
-a = CreditAccount.objects.get(organization=org)
-out.update(balance=a.balance_nusd, reserved_end=a.reserved_nusd)
-print(json.dumps(out))
-"""
-
-
-def test_top_up_and_headroom_on_sqlite(tmp_path):
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from tests.servers import ROOT
-
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}",
-        DJANGO_SETTINGS_MODULE="aipower.settings",
-        DJANGO_ALLOW_ASYNC_UNSAFE="1",
-    )  # the script reads the account between awaits
-    done = subprocess.run(
-        [sys.executable, "-c", SQLITE_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    # The key's budget (700) is the tighter limit: 400 + 250 fit, 51 more do not.
-    assert out == {
-        "room": 700,
-        "refused": "key_budget",
-        "room_after": 50,
-        "reserved": 650,
-        "gone": True,
-        "balance": 400,
-        "reserved_end": 0,
-    }
+    # The key's monthly budget (200) is the tighter limit now: 100 + 60 fit, 41 more do not.
+    fund(org, 1000)
+    key_budget_set(api_key=ApiKey.objects.get(pk=tenant.key_id), monthly_budget_nusd=200)
+    assert await holds.headroom_nusd(organization_id=org, api_key_id=tenant.key_id) == 200
+    assert await holds.headroom_nusd(organization_id=org, api_key_id=None) == 1150  # no key: the balance
+    await reservations.reserve(organization_id=org, api_key_id=tenant.key_id, request_id=held, amount_nusd=100)
+    await holds.top_up(request_id=held, delta_nusd=60)
+    with pytest.raises(reservations.InsufficientCredit) as e:
+        await holds.top_up(request_id=held, delta_nusd=41)
+    assert e.value.limit == "key_budget"
+    assert await holds.headroom_nusd(organization_id=org, api_key_id=tenant.key_id) == 40
+    assert state(org)["reserved"] == 160
+    await reservations.release(request_id=held)

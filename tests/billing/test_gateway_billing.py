@@ -36,8 +36,8 @@ def test_concurrent_requests_never_overspend_and_each_is_charged_once(gateway, t
             prompt_tokens=20,
             max_tokens=60,
             model_max_output=m.max_output_tokens,
-            input_price=m.input_price_usd_micro_per_mtok,
-            output_price=m.output_price_usd_micro_per_mtok,
+            input_price_usd_micro_per_mtok=m.input_price_usd_micro_per_mtok,
+            output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok,
             markup_bp=1500,
         )
         fund(tenant.organization.pk, 4 * worst)  # enough for a few of the fifty

@@ -7,9 +7,9 @@ def test_it_prices_tokens_exactly_in_integers():
         prompt_tokens=1000,
         cached_tokens=0,
         completion_tokens=500,
-        input_price=280_000,
-        output_price=420_000,
-        cached_input_price=28_000,
+        input_price_usd_micro_per_mtok=280_000,
+        output_price_usd_micro_per_mtok=420_000,
+        cached_input_price_usd_micro_per_mtok=28_000,
         markup_bp=1500,
     )
     assert cost.upstream_nusd == 490_000
@@ -22,9 +22,9 @@ def test_cached_tokens_use_the_cached_price():
         prompt_tokens=1000,
         cached_tokens=400,
         completion_tokens=0,
-        input_price=2_500_000,
-        output_price=15_000_000,
-        cached_input_price=250_000,
+        input_price_usd_micro_per_mtok=2_500_000,
+        output_price_usd_micro_per_mtok=15_000_000,
+        cached_input_price_usd_micro_per_mtok=250_000,
         markup_bp=0,
     )
     assert cost.upstream_nusd == (600 * 2_500_000 + 400 * 250_000) // 1000
@@ -35,9 +35,9 @@ def test_it_rounds_up_to_the_nano_dollar_once():
         prompt_tokens=1,
         cached_tokens=0,
         completion_tokens=0,
-        input_price=50_000,
-        output_price=0,
-        cached_input_price=None,
+        input_price_usd_micro_per_mtok=50_000,
+        output_price_usd_micro_per_mtok=0,
+        cached_input_price_usd_micro_per_mtok=None,
         markup_bp=1500,
     )
     assert cost.upstream_nusd == 50  # 50,000 pico-USD
@@ -55,8 +55,8 @@ def test_the_worst_case_caps_max_tokens_at_the_models_max_output():
     common = {
         "prompt_tokens": 1000,
         "model_max_output": 8192,
-        "input_price": 3_000_000,
-        "output_price": 15_000_000,
+        "input_price_usd_micro_per_mtok": 3_000_000,
+        "output_price_usd_micro_per_mtok": 15_000_000,
         "markup_bp": 1500,
     }
     absurd = worst_case_nusd(max_tokens=10**9, **common)
@@ -69,9 +69,9 @@ def test_the_worst_case_caps_max_tokens_at_the_models_max_output():
             prompt_tokens=1000,
             cached_tokens=0,
             completion_tokens=10,
-            input_price=3_000_000,
-            output_price=15_000_000,
-            cached_input_price=None,
+            input_price_usd_micro_per_mtok=3_000_000,
+            output_price_usd_micro_per_mtok=15_000_000,
+            cached_input_price_usd_micro_per_mtok=None,
             markup_bp=1500,
         ).charged_nusd
     )

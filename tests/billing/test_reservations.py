@@ -2,6 +2,7 @@
 runs on both implementations (the PL/pgSQL functions and the ORM twin; `reservation_functions`)."""
 
 import asyncio
+import os
 import threading
 import time
 import uuid
@@ -11,7 +12,7 @@ import pytest
 from billing.reservations import DuplicateReservation, InsufficientCredit, release, reserve, settle
 from tests.billing.conftest import fund, state
 
-pytestmark = pytest.mark.usefixtures("db_open", "pools", "reservation_functions")
+pytestmark = [pytest.mark.twins, pytest.mark.usefixtures("db_open", "pools", "reservation_functions")]
 CENT = 10_000_000
 
 
@@ -246,21 +247,47 @@ async def test_settle_completes_when_its_caller_is_cancelled(tenant):
     assert state(org) == {"balance": 7 * CENT, "reserved": 0, "ledger": 7 * CENT, "open": 0, "rows": 0}
 
 
-@pytest.mark.plpgsql_only
+def own_connection_ports() -> set[int]:
+    """The local ports of this process's TCP sockets (Linux: /proc), to tell its database
+    connections from those of the gateway processes other tests started."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                cols = line.split()
+                if cols[9] in inodes:
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+@pytest.mark.needs_postgresql
 async def test_it_survives_its_connections_being_dropped(tenant):
-    """The database restarted or a proxy dropped the pooled connections: the next calls succeed."""
+    """The database restarted or a proxy dropped the connections: the next calls succeed (the
+    PL/pgSQL half's pooled connections, the ORM half's Django connections in worker threads)."""
     from django.db import connection
 
     org = tenant.organization.pk
     fund(org, 10 * CENT)
+    the_tests_own = own_connection_ports()
     r = rid()
     await reserve(organization_id=org, api_key_id=None, request_id=r, amount_nusd=2 * CENT)
 
     def drop_others():
+        """Drops the connections this process opened since: the reservations' own."""
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
-                "current_database() AND application_name = 'aipower-billing'"
+                "current_database() AND pid <> pg_backend_pid() AND client_port = ANY(%s)",
+                [sorted(own_connection_ports() - the_tests_own)],
             )
             return cursor.fetchone()[0]
 

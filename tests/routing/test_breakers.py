@@ -10,6 +10,8 @@ import time
 import openai
 import pytest
 
+from tests.twins import redis_halves
+
 HELLO = [{"role": "user", "content": "hi"}]
 FAST_BREAKERS = {
     "AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 3,
@@ -19,7 +21,7 @@ FAST_BREAKERS = {
 }
 
 
-@pytest.fixture(params=["redis", "in_process"])
+@pytest.fixture(params=redis_halves())
 def breaker_gateway(request, own_gateways):
     """start(**env) -> a gateway of this test's own whose breakers live in Redis or in the process."""
     if request.param == "redis" and not os.environ.get("REDIS_URL"):
@@ -43,6 +45,7 @@ def ask(client, **kw):
     return raw.parse(), raw.headers
 
 
+@pytest.mark.twins
 def test_it_opens_skips_probes_and_closes(breaker_gateway, tenant, sim):
     gw = breaker_gateway(**FAST_BREAKERS)
     with sdk(gw, tenant) as client:
@@ -61,6 +64,7 @@ def test_it_opens_skips_probes_and_closes(breaker_gateway, tenant, sim):
         assert ask(client)[0].model == "deepseek/deepseek-chat"
 
 
+@pytest.mark.twins
 def test_a_failed_probe_opens_it_again(breaker_gateway, tenant, sim):
     gw = breaker_gateway(**FAST_BREAKERS)
     with sdk(gw, tenant) as client:
@@ -89,6 +93,7 @@ def test_two_gateway_processes_share_breakers_through_redis(own_gateways, tenant
         assert sim.hits("deepseek") == before
 
 
+@pytest.mark.twins
 def test_retry_after_sets_the_providers_cooldown(breaker_gateway, tenant, sim):
     gw = breaker_gateway(**{**FAST_BREAKERS, "AIPOWER_BREAKER_CONSECUTIVE_FAILURES": 100})
     with sdk(gw, tenant) as client:
@@ -102,6 +107,7 @@ def test_retry_after_sets_the_providers_cooldown(breaker_gateway, tenant, sim):
         assert ask(client)[0].model == "deepseek/deepseek-chat"
 
 
+@pytest.mark.twins
 def test_the_callers_faults_never_count_against_a_provider(breaker_gateway, tenant, sim):
     gw = breaker_gateway(**FAST_BREAKERS)
     with sdk(gw, tenant) as client:

@@ -150,8 +150,8 @@ def test_n_is_capped_and_held_for(gateway, tenant, live_db):
             prompt_tokens=bound,
             max_tokens=100,
             model_max_output=m.max_output_tokens,
-            input_price=m.input_price_usd_micro_per_mtok,
-            output_price=m.output_price_usd_micro_per_mtok,
+            input_price_usd_micro_per_mtok=m.input_price_usd_micro_per_mtok,
+            output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok,
             markup_bp=1500,
             n=n,
         )
@@ -173,8 +173,8 @@ def _hold(body, live_db):
         prompt_tokens=validate(body).prompt_tokens_bound,
         max_tokens=40,
         model_max_output=m.max_output_tokens,
-        input_price=m.input_price_usd_micro_per_mtok,
-        output_price=m.output_price_usd_micro_per_mtok,
+        input_price_usd_micro_per_mtok=m.input_price_usd_micro_per_mtok,
+        output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok,
         markup_bp=1500,
     )
 

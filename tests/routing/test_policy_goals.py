@@ -24,9 +24,9 @@ def model(public_id, *, inp=1, out=1, ctx=100_000, overall=None, coding=None, ty
         upstream_id=public_id.split("/")[1],
         display_name=public_id,
         provider=P,
-        input_price=inp,
-        output_price=out,
-        cached_input_price=None,
+        input_price_usd_micro_per_mtok=inp,
+        output_price_usd_micro_per_mtok=out,
+        cached_input_price_usd_micro_per_mtok=None,
         context_window=ctx,
         max_output_tokens=max_out,
         quality_overall=overall,
@@ -80,7 +80,7 @@ def test_cheapest_prices_the_estimated_prompt_and_the_expected_output():
     assert ids(ask("r", "hi", snap, max_tokens=4_000))[0] == "p/writer"
     # No max_tokens: the model's typical answer length counts.
     assert ids(ask("r", "hi", snap))[0] == "p/writer"
-    short_answers = dataclasses.replace(writer, typical_output_tokens=1, output_price=10**9)
+    short_answers = dataclasses.replace(writer, typical_output_tokens=1, output_price_usd_micro_per_mtok=10**9)
     assert ids(ask("r", "hi", snap_with("cheapest", reader, short_answers)))[0] == "p/reader"
 
 
@@ -127,11 +127,11 @@ def test_fast_probes_the_model_it_was_told_to_measure():
 
 def test_free_keeps_only_models_under_the_cap_cheapest_first():
     free, near, dear = model("p/free", inp=0, out=0), model("p/near", inp=50, out=100), model("p/dear", inp=10**6)
-    p = ask("r", snap=snap_with("free", near, dear, free, price_cap=200))
+    p = ask("r", snap=snap_with("free", near, dear, free, price_cap_usd_micro_per_mtok=200))
     assert ids(p) == ["p/free", "p/near"]
     assert [pid for pid, _ in p.skipped] == ["p/dear"]
     with pytest.raises(GatewayError) as exc:
-        ask("r", snap=snap_with("free", dear, price_cap=200))
+        ask("r", snap=snap_with("free", dear, price_cap_usd_micro_per_mtok=200))
     assert exc.value.code == "no_capable_model" and "over the cap" in exc.value.message
     assert ids(ask("auto-free"))[0] == "zhipu/glm-4-flash"
 

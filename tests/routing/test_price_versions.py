@@ -106,13 +106,16 @@ def test_an_operator_schedules_a_price_and_the_snapshot_switches_at_its_time(adm
     m.refresh_from_db()
     assert m.input_price_usd_micro_per_mtok == 1_000_000  # not yet
     snap = load_snapshot()
-    assert snap.models[m.public_id].input_price == 1_000_000
+    assert snap.models[m.public_id].input_price_usd_micro_per_mtok == 1_000_000
     assert snap.next_price_change_at == pytest.approx(scheduled.effective_at.timestamp())
     assert [p.state for p in price_history(m)] == ["scheduled", "in force"]
 
     PriceVersion.objects.filter(pk=scheduled.pk).update(effective_at=timezone.now())
     snap = load_snapshot()  # in force, though not yet copied to the model: the snapshot bills at it
-    assert (snap.models[m.public_id].input_price, snap.models[m.public_id].output_price) == (3_000_000, 4_000_000)
+    assert (
+        snap.models[m.public_id].input_price_usd_micro_per_mtok,
+        snap.models[m.public_id].output_price_usd_micro_per_mtok,
+    ) == (3_000_000, 4_000_000)
     assert price_versions_apply_due() >= 1
     m.refresh_from_db()
     assert (m.input_price_usd_micro_per_mtok, m.output_price_usd_micro_per_mtok) == (3_000_000, 4_000_000)
@@ -239,9 +242,9 @@ def test_a_request_in_flight_across_a_price_change_is_billed_at_the_price_when_i
             prompt_tokens=row.prompt_tokens,
             cached_tokens=row.cached_tokens,
             completion_tokens=row.completion_tokens,
-            input_price=inp,
-            output_price=out,
-            cached_input_price=None,
+            input_price_usd_micro_per_mtok=inp,
+            output_price_usd_micro_per_mtok=out,
+            cached_input_price_usd_micro_per_mtok=None,
             markup_bp=row.markup_bp,
         )
         assert (row.upstream_cost_nusd, row.charged_nusd) == (expected.upstream_nusd, expected.charged_nusd)
@@ -251,3 +254,51 @@ def test_a_request_in_flight_across_a_price_change_is_billed_at_the_price_when_i
         charged = LedgerEntry.objects.get(request_id=slow_id)
         assert -charged.amount_nusd == slow.charged_nusd
         CatalogModel.objects.filter(pk=m.pk).update(enabled=False)  # out of later tests' way
+
+
+def test_a_usage_row_is_billed_at_every_price_kind_of_its_model(live_db):
+    """Each price kind has one name wherever a price is kept (the catalog model, its versions, the
+    snapshot, the usage row), and a usage row keeps the served model's value of every kind."""
+    from dataclasses import fields
+
+    from accounts.keys import KeyIdentity
+    from analytics.models import UsageRecord
+    from routing.adapters import Usage
+    from routing.catalog import PRICE_FIELDS, ModelInfo
+    from routing.gateway import Call
+
+    def price_names(names) -> set[str]:
+        return {n for n in names if n.endswith("_price_usd_micro_per_mtok")}
+
+    for model in (CatalogModel, PriceVersion, UsageRecord):
+        assert price_names(f.name for f in model._meta.fields) == set(PRICE_FIELDS), model
+    assert price_names(f.name for f in fields(ModelInfo)) == set(PRICE_FIELDS)
+
+    kinds = {  # a different price for each kind, so that no two can be swapped unnoticed
+        "input_price_usd_micro_per_mtok": 1_100_000,
+        "cached_input_price_usd_micro_per_mtok": 330_000,
+        "cache_write_price_usd_micro_per_mtok": 1_440_000,
+        "output_price_usd_micro_per_mtok": 2_200_000,
+    }
+    assert set(kinds) == set(PRICE_FIELDS)
+    with live_db.unblock():
+        m = probe_model()
+        price_version_create(model=m, prices=kinds, source="admin", created_by="test")
+        served = load_snapshot().models[m.public_id]
+        m.refresh_from_db()
+        CatalogModel.objects.filter(pk=m.pk).update(enabled=False)  # out of later tests' way
+
+    call = Call(
+        request_id="req_billed_prices",
+        started=time.perf_counter(),
+        key=KeyIdentity(key_id=1, organization_id=1, expires_at=None),
+        served=served,
+    )
+    row = call.usage_row(status="ok", http_status=200, usage=Usage(prompt_tokens=10, completion_tokens=5))
+    for kind in PRICE_FIELDS:
+        assert row[kind] == getattr(m, kind) == getattr(served, kind) == kinds[kind], kind
+    UsageRecord(**row)  # the row's fields are the usage record's
+
+    call.served = None  # nothing served (every upstream failed): no price
+    row = call.usage_row(status="upstream_error", http_status=502, usage=Usage())
+    assert [row[kind] for kind in PRICE_FIELDS] == [None] * len(PRICE_FIELDS)

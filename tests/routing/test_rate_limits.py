@@ -9,9 +9,12 @@ from types import SimpleNamespace
 import pytest
 
 from routing import limits
+from tests.twins import redis_halves
+
+pytestmark = pytest.mark.twins
 
 
-@pytest.fixture(params=["redis", "in_process"])
+@pytest.fixture(params=redis_halves())
 def store(request, settings, monkeypatch):
     """The limits' store, and a clock the test moves: `store.advance(seconds)`."""
     if request.param == "redis":
