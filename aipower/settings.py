@@ -334,6 +334,11 @@ SPECTACULAR_SETTINGS = {
 AIPOWER_RESERVATION_TTL_SECONDS = env.float("AIPOWER_RESERVATION_TTL_SECONDS", default=900.0)
 # Async PostgreSQL connections per gateway process (and event loop) for reserve/settle.
 AIPOWER_BILLING_DB_POOL = env.int("AIPOWER_BILLING_DB_POOL", default=8)
+# The hold is placed while the upstream call is under way (routing/credit.py; the answer waits for
+# both) when the organization's room, last seen at most HOLD_OVERLAP_FRESH_SECONDS ago, is at least
+# HOLD_OVERLAP_MARGIN times this request's worst case; otherwise the hold comes first. 0: always first.
+AIPOWER_HOLD_OVERLAP_MARGIN = env.int("AIPOWER_HOLD_OVERLAP_MARGIN", default=20)
+AIPOWER_HOLD_OVERLAP_FRESH_SECONDS = env.float("AIPOWER_HOLD_OVERLAP_FRESH_SECONDS", default=10.0)
 # With no max_tokens and too little credit for a model's maximum output, a request's output is
 # capped at what the credit covers, but never below this many tokens (402 instead).
 AIPOWER_MIN_CAPPED_OUTPUT_TOKENS = env.int("AIPOWER_MIN_CAPPED_OUTPUT_TOKENS", default=256)

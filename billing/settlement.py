@@ -22,7 +22,6 @@ import logging
 from collections import deque
 
 import orjson
-
 from django.conf import settings
 from django.db import connection, transaction
 

@@ -5,10 +5,22 @@ request its first choice can afford is never refused because a fallback is deare
 failover to a dearer model the hold is topped up; a fallback that cannot be afforded is skipped.
 The hold always covers the model being called, so a prepaid balance never goes below zero.
 
+Overlapped holds. The hold is a database round trip; when this process last saw the organization
+(and key) with room for many times this request's worst case (AIPOWER_HOLD_OVERLAP_MARGIN, seen
+within AIPOWER_HOLD_OVERLAP_FRESH_SECONDS, less what this process has held since), the hold is
+placed while the upstream call is under way instead of before it. Nothing reaches the caller before
+the hold is placed (confirm(): before the answer, a stream's first bytes, a failover, the usage
+row), so what is charged is still always held first. Should the hold be refused after all (others
+spent the room meanwhile), the caller gets the same 402 as without overlap and is charged nothing;
+the upstream call is abandoned, and its cost, if any, is the gateway's.
+
 When the caller set no max_tokens and the balance cannot cover the model's maximum output, this
 request's output is capped at what the balance affords (never below OUTPUT_FLOOR tokens; below it
 the answer is 402), and the response says so in `x-aipower-max-tokens-capped`.
 """
+
+import asyncio
+import time
 
 from django.conf import settings
 
@@ -67,18 +79,48 @@ def _refusal(limit: str, room_nusd: int | None, tail: str) -> GatewayError:
     return GatewayError(402, f"{text} {tail}", "insufficient_quota", code="insufficient_quota")
 
 
-async def hold_first(call, candidates, features: Features, body: dict) -> None:
+# (organization id, key id) -> reservations.Room: what was left to hold, as last seen.
+_rooms: dict[tuple[int, int | None], reservations.Room] = {}
+_background: set = set()
+
+
+def _overlappable(call, amount_nusd: int) -> bool:
+    """Whether the room last seen leaves AIPOWER_HOLD_OVERLAP_MARGIN times `amount_nusd`; if so,
+    that amount is taken off the room as this process sees it."""
+    margin = settings.AIPOWER_HOLD_OVERLAP_MARGIN
+    room = _rooms.get((call.key.organization_id, call.key.key_id))
+    if not margin or room is None:
+        return False
+    if time.monotonic() - room.monotonic > settings.AIPOWER_HOLD_OVERLAP_FRESH_SECONDS:
+        return False
+    if room.nusd is None:
+        return True
+    if room.nusd < amount_nusd * margin:
+        return False
+    room.nusd -= amount_nusd
+    return True
+
+
+async def hold_first(call, candidates, features: Features, body: dict, *, overlap: bool = False) -> None:
     """Holds the worst case of the first candidate, capping the output when the caller set no
     max_tokens and the balance covers less than the model's maximum. Raises 402 naming what is
-    affordable."""
-    org, key_id = call.key.organization_id, call.key.key_id
-    call.markup_bp = markup = await reservations.markup_bp_for(org)
+    affordable. With `overlap` and room to spare, the hold is only started (call.hold_task): the
+    caller must confirm() it before anything reaches the client."""
+    call.markup_bp = markup = await reservations.markup_bp_for(call.key.organization_id)
     first = candidates[0]
-    try:
-        await _hold(call, worst_case(first, features, markup))
+    amount_nusd = worst_case(first, features, markup)
+    if overlap and _overlappable(call, amount_nusd):
+        call.held_nusd = amount_nusd  # what will be held
+        call.hold_task = asyncio.ensure_future(_hold(call, amount_nusd))
         return
+    try:
+        await _hold(call, amount_nusd)
     except reservations.InsufficientCredit as exc:
-        limit = exc.limit
+        await _cap_or_refuse(call, first, features, body, exc.limit)
+
+
+async def _cap_or_refuse(call, first: ModelInfo, features: Features, body: dict, limit: str) -> None:
+    org, key_id, markup = call.key.organization_id, call.key.key_id, call.markup_bp
     room_nusd = await holds.headroom_nusd(organization_id=org, api_key_id=key_id)
     fits = affordable_output(room_nusd or 0, first, prompt_bound(features), markup, features.n)
     if fits < 0:
@@ -114,24 +156,70 @@ async def hold_first(call, candidates, features: Features, body: dict) -> None:
         ) from None
 
 
+async def confirm(call) -> None:
+    """Waits for an overlapped hold (hold_first). When it was refused, raises a 402 (and nothing
+    of the upstream's answer may reach the caller)."""
+    task = call.hold_task
+    if task is None:
+        return
+    try:
+        await asyncio.shield(task)
+    except reservations.InsufficientCredit as exc:
+        call.hold_task = None
+        room_nusd = await holds.headroom_nusd(organization_id=call.key.organization_id, api_key_id=call.key.key_id)
+        raise _refusal(
+            exc.limit,
+            room_nusd,
+            f"does not cover this request on {call.first_choice.public_id}. Top up on the billing page.",
+        ) from None
+    except BaseException:
+        if task.done():  # the hold failed (the database); when only this wait was cancelled, it goes on
+            call.hold_task = None
+        raise
+    call.hold_task = None
+
+
+def release_unconfirmed(call) -> None:
+    """A request that ends before its overlapped hold was confirmed (an upstream error, a caller
+    who hung up, a refusal) is charged nothing: its hold, once placed, is released."""
+    task, call.hold_task = call.hold_task, None
+    if task is not None:
+        task.add_done_callback(lambda t: _release_after(t, call.request_id))
+
+
+def _release_after(task: asyncio.Future, request_id: str) -> None:
+    if task.cancelled() or task.exception() is not None:
+        return  # no hold was placed
+    released = asyncio.ensure_future(reservations.release(request_id=request_id))
+    _background.add(released)
+    released.add_done_callback(_background.discard)
+
+
 async def _hold(call, amount_nusd: int) -> None:
-    await reservations.reserve(
-        organization_id=call.key.organization_id,
-        api_key_id=call.key.key_id,
-        request_id=call.request_id,
-        amount_nusd=amount_nusd,
-    )
+    where = (call.key.organization_id, call.key.key_id)
+    try:
+        room = await reservations.reserve(
+            organization_id=where[0], api_key_id=where[1], request_id=call.request_id, amount_nusd=amount_nusd
+        )
+    except reservations.InsufficientCredit:
+        _rooms.pop(where, None)
+        raise
+    if room is None:
+        _rooms.pop(where, None)
+    else:
+        _rooms[where] = room
     call.reserved, call.held_nusd = True, amount_nusd
 
 
 async def covers(call, model: ModelInfo) -> bool:
     """Whether the hold covers a call to `model`, topping it up first when the model is dearer.
     False (and `model` noted as skipped) when the credit cannot cover it."""
-    if not call.reserved:
+    if not call.reserved and call.hold_task is None:
         return True
     needed_nusd = worst_case(model, call.features, call.markup_bp)
     if needed_nusd <= call.held_nusd:
-        return True
+        return True  # an overlapped hold of held_nusd may still be under way: confirm() waits for it
+    await confirm(call)  # a top-up needs the hold in place
     try:
         await holds.top_up(request_id=call.request_id, delta_nusd=needed_nusd - call.held_nusd)
     except (reservations.InsufficientCredit, holds.HoldGone):

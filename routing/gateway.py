@@ -58,6 +58,7 @@ class Call:
     inexpressible: GatewayError | None = None
     markup_bp: int = 0
     reserved: bool = False  # credit is held for this request until it settles
+    hold_task: asyncio.Future | None = None  # a hold placed while the upstream call runs (credit.confirm)
     held_nusd: int = 0  # how much is held: the most it may be charged (topped up before a dearer failover)
     output_cap: int | None = None  # max_tokens the gateway set because the credit covers no more
     unaffordable: list = field(default_factory=list)  # candidates skipped: the credit could not cover them
@@ -110,6 +111,8 @@ class Call:
         if self.recorded or self.key is None:
             return
         self.recorded = True
+        if self.hold_task is not None:  # never confirmed: nothing was served, nothing is charged
+            credit.release_unconfirmed(self)
         usage = usage or Usage()
         if self.key.tpm_limit:
             _spend_tokens(self.key.key_id, self.key.tpm_limit, usage.prompt_tokens + usage.completion_tokens)
@@ -206,9 +209,10 @@ def _spend_tokens(key_id: int, tpm_limit: int, tokens: int) -> None:
     _in_background(limits.spend_tokens(key_id, tpm_limit, tokens))
 
 
-async def _reserve(call: Call, candidates, features: Features, body: dict) -> None:
-    """Holds the worst case of the first candidate (routing/credit.py): 402 when it cannot be."""
-    await credit.hold_first(call, candidates, features, body)
+async def _reserve(call: Call, candidates, features: Features, body: dict, overlap: bool = False) -> None:
+    """Holds the worst case of the first candidate (routing/credit.py): 402 when it cannot be.
+    With `overlap`, the hold may still be under way on return: credit.confirm() before answering."""
+    await credit.hold_first(call, candidates, features, body, overlap=overlap)
 
 
 def new_request_id() -> str:
@@ -327,7 +331,7 @@ async def chat_completions(request) -> ApiResponse | ApiStream:
             over = await limits.admit(key.key_id, key.rpm_limit, key.tpm_limit)
             if over is not None:
                 raise _rate_limited(*over)
-        await _reserve(call, plan.candidates, features, body)
+        await _reserve(call, plan.candidates, features, body, overlap=True)
     except GatewayError as err:
         call.record(status="client_error", http_status=err.status, error_type=err.code or err.type)
         return error_response(err, call)
@@ -422,6 +426,7 @@ async def _complete(call, body, candidates, snapshot, headers, client) -> ApiRes
             continue
         call.attempts.append(_attempt(model, t))
         await health.success(breaker_keys(model))
+        await credit.confirm(call)  # the answer is the caller's only once its hold is placed
         call.served = model
         call.ttft = time.perf_counter()
         latency.record(model.public_id, call.ttft - t)
@@ -696,6 +701,11 @@ async def _stream(call, body, candidates, snapshot, headers, client) -> ApiRespo
             raise
         call.attempts.append(_attempt(model, t))
         await health.success(breaker_keys(model))
+        try:
+            await credit.confirm(call)  # no byte goes out before the hold is placed
+        except BaseException:
+            await upstream.aclose()
+            raise
         call.served = model
         call.ttft = time.perf_counter()
         latency.record(model.public_id, call.ttft - t)

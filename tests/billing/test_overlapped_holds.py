@@ -1,0 +1,99 @@
+"""Overlapped holds (routing/credit.py): with room to spare, the hold is placed while the upstream
+call runs; nothing reaches the caller before it is placed, and a hold refused after all is a 402
+that charges nothing. Through a real gateway, PostgreSQL and the simulator."""
+
+import threading
+import time
+
+import httpx
+import psycopg
+
+from billing import reservations
+from billing.models import LedgerEntry, Reservation
+from tests.billing.conftest import fund, state
+
+MODEL = "deepseek/deepseek-chat"
+BODY = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 60}
+
+
+def ask(gw, key):
+    headers = {"authorization": f"Bearer {key}", "x-sim-output-tokens": "60", "x-aipower-fallback": "off"}
+    return httpx.post(gw.url + "/v1/chat/completions", json=BODY, headers=headers, timeout=30)
+
+
+def calls(simulator) -> int:
+    return httpx.get(simulator.url + "/_sim/stats").json()["total"]
+
+
+def test_the_upstream_is_called_while_the_hold_waits_and_the_answer_waits_for_the_hold(
+    gateway, simulator, tenant, live_db, usage, test_database_url
+):
+    org = tenant.organization.pk
+    with live_db.unblock():
+        fund(org, 10**12)  # room for far more than AIPOWER_HOLD_OVERLAP_MARGIN requests
+    assert ask(gateway, tenant.key).status_code == 200  # the gateway now knows the room
+
+    # Another transaction holds the organization's credit account: a hold cannot be placed now.
+    with psycopg.connect(test_database_url) as blocker:
+        blocker.execute("SELECT 1 FROM billing_creditaccount WHERE organization_id = %s FOR UPDATE", [org])
+        before = calls(simulator)
+        reply: list = []
+        t = threading.Thread(target=lambda: reply.append(ask(gateway, tenant.key)))
+        t.start()
+        deadline = time.monotonic() + 2
+        while calls(simulator) == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert calls(simulator) == before + 1, "the upstream was not called while the hold waited"
+        time.sleep(0.3)
+        assert t.is_alive() and not reply, "the answer went out before its hold was placed"
+        blocker.rollback()
+    t.join(10)
+    [resp] = reply
+    assert resp.status_code == 200, resp.text
+    rid = resp.headers["x-request-id"]
+    [row] = usage(rid)
+    with live_db.unblock():
+        [entry] = LedgerEntry.objects.filter(request_id=rid)
+        assert entry.amount_nusd == -row.charged_nusd < 0
+        s = state(org)
+        assert s["balance"] == s["ledger"] and s["open"] == 0 and s["reserved"] == 0
+
+
+async def _take_the_room(org, key_id, amount):
+    await reservations.reserve(organization_id=org, api_key_id=key_id, request_id=f"elsewhere-{org}", amount_nusd=amount)
+    await reservations.close_pool()
+
+
+def test_a_hold_refused_after_the_upstream_answered_is_a_402_and_charges_nothing(
+    gateway, simulator, tenant, live_db, usage
+):
+    import asyncio
+
+    org = tenant.organization.pk
+    with live_db.unblock():
+        fund(org, 10**12)
+    assert ask(gateway, tenant.key).status_code == 200
+    # Another gateway process takes all the room meanwhile: this one does not know yet.
+    with live_db.unblock():
+        room = state(org)["balance"]
+        asyncio.run(_take_the_room(org, tenant.key_id, room))
+
+    before = calls(simulator)
+    refused = ask(gateway, tenant.key)
+    assert refused.status_code == 402, refused.text
+    assert refused.json()["error"]["code"] == "insufficient_quota"
+    assert calls(simulator) == before + 1  # overlapped: the upstream had been called
+    [row] = usage(refused.headers["x-request-id"])
+    assert row.http_status == 402 and row.charged_nusd == 0
+
+    # The refusal is remembered: the next request is held first, and refused before any upstream call.
+    again = ask(gateway, tenant.key)
+    assert again.status_code == 402
+    assert calls(simulator) == before + 1
+    with live_db.unblock():
+        for r in (refused, again):
+            rid = r.headers["x-request-id"]
+            assert not LedgerEntry.objects.filter(request_id=rid).exists()
+            assert not Reservation.objects.filter(request_id=rid).exists()
+        s = state(org)
+        assert s["balance"] == s["ledger"] == room and s["open"] == 1  # only the other process's hold
