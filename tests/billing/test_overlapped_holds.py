@@ -60,7 +60,9 @@ def test_the_upstream_is_called_while_the_hold_waits_and_the_answer_waits_for_th
 
 
 async def _take_the_room(org, key_id, amount):
-    await reservations.reserve(organization_id=org, api_key_id=key_id, request_id=f"elsewhere-{org}", amount_nusd=amount)
+    await reservations.reserve(
+        organization_id=org, api_key_id=key_id, request_id=f"elsewhere-{org}", amount_nusd=amount
+    )
     await reservations.close_pool()
 
 
