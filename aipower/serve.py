@@ -5,7 +5,8 @@
 On top of `uvicorn aipower.asgi:application`: a request's line and headers together may be at most
 AIPOWER_MAX_HEADER_BYTES (32 KiB; past it 431 and the connection closed, before any work), at most
 AIPOWER_MAX_CONNECTIONS connections and requests per process (past it 503), and SIGTERM drains for
-AIPOWER_DRAIN_SECONDS (30 s) before cutting what is left (routing/drain.py).
+AIPOWER_DRAIN_SECONDS (30 s) before cutting what is left, the first AIPOWER_DRAIN_NOTICE_SECONDS
+(5 s) of it still listening with /readyz answering 503 (routing/drain.py).
 """
 
 import argparse
@@ -22,12 +23,14 @@ def main() -> None:
     import uvicorn
 
     from aipower.http_protocol import LimitedHttpToolsProtocol
+    from routing.drain import notice_seconds
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
+    drain_seconds = _env_int("AIPOWER_DRAIN_SECONDS", 30)
     uvicorn.run(
         "aipower.asgi:application",
         host=args.host,
@@ -39,7 +42,8 @@ def main() -> None:
         access_log=False,
         proxy_headers=False,  # X-Forwarded-For is read by routing/guard.py, from trusted proxies only
         limit_concurrency=_env_int("AIPOWER_MAX_CONNECTIONS", 2000),
-        timeout_graceful_shutdown=_env_int("AIPOWER_DRAIN_SECONDS", 30),
+        # Counted from the end of the notice: the whole drain stays within AIPOWER_DRAIN_SECONDS.
+        timeout_graceful_shutdown=drain_seconds - notice_seconds(drain_seconds),
     )
 
 

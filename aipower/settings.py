@@ -187,7 +187,9 @@ AIPOWER_RESPONSES_TTL_SECONDS = env.int("AIPOWER_RESPONSES_TTL_SECONDS", default
 AIPOWER_AUTH_FAILURES_PER_MINUTE = env.int("AIPOWER_AUTH_FAILURES_PER_MINUTE", default=60)
 # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; nobody else's is used.
 AIPOWER_TRUSTED_PROXIES = env.list("AIPOWER_TRUSTED_PROXIES", default=[])
-# SIGTERM: requests in flight may finish for this long (python -m aipower.serve; routing/drain.py).
+# SIGTERM: requests in flight may finish for this long (python -m aipower.serve; routing/drain.py),
+# the first AIPOWER_DRAIN_NOTICE_SECONDS (5 s; read by routing/drain.py) of it still listening, with
+# /readyz answering 503.
 AIPOWER_DRAIN_SECONDS = env.int("AIPOWER_DRAIN_SECONDS", default=30)
 # How long a process trusts its in-memory copy of an API key or the catalog (seconds).
 AIPOWER_KEY_CACHE_SECONDS = env.float("AIPOWER_KEY_CACHE_SECONDS", default=2.0)

@@ -3,9 +3,12 @@ an open circuit breaker costs.
 
 - Failover: route `auto` with deepseek answering 503 at once (qwen serves attempt 2) vs the same
   route served by deepseek on attempt 1.
-- Skipped candidate: deepseek's provider breaker opened in the run's Redis, route `auto` (the
-  gateway passes deepseek over without calling it; qwen serves attempt 1) vs `qwen/qwen-plus`
-  pinned, with the simulator's request counts showing that deepseek was not called.
+- Skipped candidate: deepseek's provider breaker opened in the run's Redis; the candidate list
+  deepseek, qwen (the body's `model` and `models`: the gateway passes deepseek over without calling
+  it, qwen serves attempt 1) vs the list qwen alone (`model` qwen, `models` [qwen]), with the
+  simulator's request counts showing that deepseek was not called. Both sides take the same path
+  through the router (a pinned model and the caller's list, no route policy, no fallback chains),
+  so the difference is the skipped candidate and nothing else.
 
 Each returns its phase record (for the JSON) and the raw series (for the check); a check whose
 preconditions did not hold (served by another provider, the skipped one called) is "not measured",
@@ -23,6 +26,11 @@ from .report import Check, at_most, error_note, not_measured, percentile_diff_ms
 
 ROUTE = "auto"  # deepseek/deepseek-chat -> qwen/qwen-plus -> openai/gpt-4o-mini
 FIRST, SECOND, SECOND_MODEL = "deepseek", "qwen", "qwen/qwen-plus"  # its first two candidates
+FIRST_MODEL = "deepseek/deepseek-chat"
+# The skipped-candidate check's two candidate lists, as (model, models) of the request body: only
+# the first candidate, whose breaker is open, differs.
+SKIP_LIST = (FIRST_MODEL, [SECOND_MODEL])
+SKIP_BASELINE = (SECOND_MODEL, [SECOND_MODEL])
 FAULT = f"{FIRST}=status:503"
 ADDED_P50_MS = 3.0
 # Below the circuit breaker's and the retry budget's thresholds (AIPOWER_BREAKER_*: 5 failures
@@ -133,16 +141,22 @@ async def _requests_to(s, sim_url: str, provider: str) -> int | None:
     return int((stats.get("providers") or {}).get(provider, 0))
 
 
-async def skip_phase(s, redis_url: str, sim_url: str, route_ep, pinned_ep, n: int, warmup: int) -> tuple[dict, tuple]:
+def describe(model_and_list: tuple) -> str:
+    model, models = model_and_list
+    return f"model {model}, models [{', '.join(models)}]"
+
+
+async def skip_phase(s, redis_url: str, sim_url: str, list_ep, baseline_ep, n: int, warmup: int) -> tuple[dict, tuple]:
     """Opens FIRST's provider breaker in the run's Redis, waits for the gateway to read it, then
-    times route ROUTE (FIRST passed over, SECOND serves attempt 1) against SECOND_MODEL pinned,
-    alternating at concurrency 1; the breaker is closed again afterwards, whatever happens."""
+    times the list SKIP_LIST (FIRST passed over, SECOND serves attempt 1) against SKIP_BASELINE
+    (SECOND alone), alternating at concurrency 1; the breaker is closed again afterwards, whatever
+    happens."""
     import redis.asyncio as aioredis
     from redis.exceptions import RedisError
 
     phase = {
-        "route": ROUTE,
-        "pinned": SECOND_MODEL,
+        "candidates": describe(SKIP_LIST),
+        "baseline": describe(SKIP_BASELINE),
         "breaker": SKIP_KEY,
         "open_set": OPEN_SET,
         "pickup_wait_s": PICKUP_S,
@@ -150,14 +164,14 @@ async def skip_phase(s, redis_url: str, sim_url: str, route_ep, pinned_ep, n: in
         "warmup_each": warmup,
         "error": "",
     }
-    routed, pinned, before, after = [], [], None, None
+    listed, baseline, before, after = [], [], None, None
     r = aioredis.from_url(redis_url)
     try:
         await r.zadd(OPEN_SET, {SKIP_KEY: time.time() + SKIP_OPEN_S})
         await asyncio.sleep(PICKUP_S)
         before = await _requests_to(s, sim_url, FIRST)
-        await load.interleaved(s, route_ep, pinned_ep, warmup, _with_headers)
-        routed, pinned = await load.interleaved(s, route_ep, pinned_ep, n, _with_headers)
+        await load.interleaved(s, list_ep, baseline_ep, warmup, _with_headers)
+        listed, baseline = await load.interleaved(s, list_ep, baseline_ep, n, _with_headers)
         after = await _requests_to(s, sim_url, FIRST)
     except RedisError as exc:
         phase["error"] = f"Redis: {type(exc).__name__}: {exc}"
@@ -170,27 +184,27 @@ async def skip_phase(s, redis_url: str, sim_url: str, route_ep, pinned_ep, n: in
     await asyncio.sleep(PICKUP_S)  # the gateway sees the breaker closed before anything else runs
     phase.update(
         {
-            "routed_ms": summary_ms(_seconds(routed)),
-            "pinned_ms": summary_ms(_seconds(pinned)),
-            "routed_served": served(routed),
-            "pinned_served": served(pinned),
-            "error_note": error_note(routed + pinned),
+            "listed_ms": summary_ms(_seconds(listed)),
+            "baseline_ms": summary_ms(_seconds(baseline)),
+            "listed_served": served(listed),
+            "baseline_served": served(baseline),
+            "error_note": error_note(listed + baseline),
             # Requests the skipped provider received from the first warm-up request to the last one timed.
             "skipped_provider_requests": None if before is None or after is None else after - before,
         }
     )
-    return phase, (routed, pinned)
+    return phase, (listed, baseline)
 
 
 def skip_check(phase: dict, series: tuple) -> Check:
-    routed, pinned = series
+    listed, baseline = series
     name = f"Skipped candidate cost p50 ({FIRST}'s breaker open)"
     want = f"1 attempt, {SECOND}"
     why = [phase["error"]] if phase["error"] else []
-    if not routed or phase["routed_served"].get(want, 0) < len(routed):
-        why.append(f"route {ROUTE} served as {phase['routed_served']}")
-    if not pinned or phase["pinned_served"].get(want, 0) < len(pinned):
-        why.append(f"{SECOND_MODEL} served as {phase['pinned_served']}")
+    if not listed or phase["listed_served"].get(want, 0) < len(listed):
+        why.append(f"{describe(SKIP_LIST)} served as {phase['listed_served']}")
+    if not baseline or phase["baseline_served"].get(want, 0) < len(baseline):
+        why.append(f"{describe(SKIP_BASELINE)} served as {phase['baseline_served']}")
     calls = phase["skipped_provider_requests"]
     if calls is None:
         why.append("the simulator's request counts (/_sim/stats) were not available")
@@ -203,9 +217,9 @@ def skip_check(phase: dict, series: tuple) -> Check:
     return at_most(
         "skip_added_p50",
         name,
-        percentile_diff_ms(_seconds(routed), _seconds(pinned), 50),
+        percentile_diff_ms(_seconds(listed), _seconds(baseline), 50),
         SKIP_ADDED_P50_MS,
         "ms",
-        note=f"route {ROUTE} p50 {phase['routed_ms'].get('p50')} ms vs {SECOND_MODEL} pinned "
-        f"{phase['pinned_ms'].get('p50')} ms; {FIRST} received 0 requests",
+        note=f"{FIRST}, {SECOND} p50 {phase['listed_ms'].get('p50')} ms vs {SECOND} alone "
+        f"{phase['baseline_ms'].get('p50')} ms; {FIRST} received 0 requests",
     )

@@ -210,34 +210,29 @@ class Stack:
         self._wait_http("simulator", self.sim_url + "/health")
 
     def start_gateway(self) -> None:
+        """The gateway as production starts it (docker/Dockerfile, scripts/run.sh): `python -m
+        aipower.serve` (uvicorn with the API's HTTP protocol, its head-size limit, the connection cap
+        and the drain), one process; Prometheus in multiprocess mode on an empty directory, as in
+        the Docker image."""
         port = free_port()
         self.gateway_url = f"http://127.0.0.1:{port}"
-        uvicorn = str(Path(sys.executable).parent / "uvicorn")
+        metrics_dir = self.run_dir / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env = self._django_env()
+        env.pop("WEB_CONCURRENCY", None)  # uvicorn would start that many workers: the bench wants one
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         self._spawn(
             "gateway",
             self.gateway_core,
-            [
-                uvicorn,
-                "aipower.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--lifespan",
-                "on",
-                "--no-access-log",
-            ],
-            self._django_env(),
+            [sys.executable, "-m", "aipower.serve", "--host", "127.0.0.1", "--port", str(port)],
+            env,
         )
         self._wait_http("gateway", self.gateway_url + "/v1/models", headers={"Authorization": f"Bearer {self.api_key}"})
         pid = self.procs["gateway"].pid
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        if b"uvicorn" not in cmdline:
-            raise StackError(f"process {pid} is not the gateway's uvicorn: {cmdline!r}")
+        if b"aipower.serve" not in cmdline:
+            raise StackError(f"process {pid} is not the gateway (python -m aipower.serve): {cmdline!r}")
         allowed = os.sched_getaffinity(pid)
         if allowed != {self.gateway_core}:
             raise StackError(f"the gateway runs on CPUs {sorted(allowed)}, not only on {self.gateway_core}")

@@ -1,7 +1,8 @@
 """Operations endpoints, unauthenticated and cheap, served ahead of Django (aipower/asgi.py):
 
 /healthz  the process is alive (no I/O)
-/readyz   PostgreSQL and Redis answer (each bounded) and the process is not draining: 200, else 503
+/readyz   PostgreSQL and Redis answer (each bounded) and the process is not shutting down (from
+          SIGTERM on: routing/drain.py): 200, else 503
 /metrics  Prometheus text format (routing/metrics.py)
 """
 
@@ -58,8 +59,8 @@ async def readiness() -> tuple[bool, dict]:
     checks["redis"] = rd if settings.REDIS_URL else "not configured"
     if settings.REDIS_URL and redis_gate.down_since is not None and rd == "ok":
         checks["redis"] = "ok (reconnecting)"
-    checks["draining"] = drain.draining
-    ready = db == "ok" and (not settings.REDIS_URL or rd == "ok") and not drain.draining
+    checks["draining"] = drain.stopping
+    ready = db == "ok" and (not settings.REDIS_URL or rd == "ok") and not drain.stopping
     return ready, checks
 
 

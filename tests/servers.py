@@ -86,6 +86,8 @@ def start_gateway(*, database_url: str, simulator_url: str, **extra_env) -> Serv
             "AIPOWER_SIMULATOR_URL": simulator_url,
             "AIPOWER_SIMULATE_PROVIDERS": "1",
             "AIPOWER_USAGE_FLUSH_SECONDS": "0.02",
+            # Stopping a test's gateway (SIGTERM) need not wait out the readiness notice.
+            "AIPOWER_DRAIN_NOTICE_SECONDS": "0",
             "DJANGO_SETTINGS_MODULE": "aipower.settings",
         }
     )

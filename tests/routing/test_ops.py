@@ -1,6 +1,8 @@
 """Bounded and observable: /healthz, /readyz, /metrics (summed over worker processes), limits on a
 request's head and on connections, failed authentications limited per client address through
-Redis (X-Forwarded-For only from trusted proxies), and a SIGTERM drain with a real signal."""
+Redis (X-Forwarded-For only from trusted proxies), and a SIGTERM drain with a real signal
+(readiness 503 while the process still listens, then requests in flight finish or are cut at the
+deadline)."""
 
 import signal
 import socket
@@ -24,6 +26,26 @@ def chat(gw, key, headers=None, **body):
         timeout=30,
         headers={"authorization": f"Bearer {key}", **(headers or {})},
     )
+
+
+def stream_into(results: dict, gw, key, headers, started: threading.Event | None = None) -> None:
+    """A streamed completion read to its end: its status, request id, data events and the time it
+    ended go into `results`; `started` is set at the first event."""
+    events = []
+    with httpx.stream(
+        "POST",
+        gw.url + "/v1/chat/completions",
+        timeout=30,
+        json={"model": "deepseek/deepseek-chat", "messages": HELLO, "stream": True},
+        headers={"authorization": f"Bearer {key}", **headers},
+    ) as r:
+        results["status"], results["stream_id"] = r.status_code, r.headers["x-request-id"]
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                events.append(line[6:])
+                if started is not None:
+                    started.set()
+    results["events"], results["ended"] = events, time.monotonic()
 
 
 def metric(text: str, name: str, **labels) -> float:
@@ -147,22 +169,10 @@ def test_sigterm_drains_then_cuts_streams_with_an_error_event_after_recording_th
     def short():
         results["short"] = chat(gw, tenant.key, {"x-sim-latency-ms": "1500"})
 
-    def long_stream():
-        events = []
-        with httpx.stream(
-            "POST",
-            gw.url + "/v1/chat/completions",
-            timeout=30,
-            json={"model": "deepseek/deepseek-chat", "messages": HELLO, "stream": True},
-            headers={"authorization": f"Bearer {tenant.key}", "x-sim-chunks": "200", "x-sim-stream-ms": "20000"},
-        ) as r:
-            results["stream_id"] = r.headers["x-request-id"]
-            for line in r.iter_lines():
-                if line.startswith("data: "):
-                    events.append(line[6:])
-        results["events"] = events
-
-    threads = [threading.Thread(target=short), threading.Thread(target=long_stream)]
+    long_stream = threading.Thread(
+        target=stream_into, args=(results, gw, tenant.key, {"x-sim-chunks": "200", "x-sim-stream-ms": "20000"})
+    )
+    threads = [threading.Thread(target=short), long_stream]
     for t in threads:
         t.start()
     time.sleep(0.7)
@@ -186,6 +196,53 @@ def test_sigterm_drains_then_cuts_streams_with_an_error_event_after_recording_th
     assert entry.amount_nusd == -row.charged_nusd < 0
     [short_row] = usage(results["short"].headers["x-request-id"])
     assert short_row.status == "ok"
+
+
+def test_readiness_says_not_ready_while_draining_and_the_request_in_flight_completes(own_gateways, tenant, usage):
+    """SIGTERM: for AIPOWER_DRAIN_NOTICE_SECONDS the process keeps accepting connections and
+    answering, /readyz says 503 (so that load balancers and orchestrators polling it take the
+    process out of rotation) and /healthz 200; then it stops accepting, and the stream in flight
+    still runs to its end."""
+    gw = own_gateways(AIPOWER_DRAIN_SECONDS=20, AIPOWER_DRAIN_NOTICE_SECONDS=3)
+    assert httpx.get(gw.url + "/readyz").status_code == 200
+    results: dict = {}
+    started = threading.Event()
+
+    slow = {"x-sim-chunks": "40", "x-sim-stream-ms": "5000"}
+    thread = threading.Thread(target=stream_into, args=(results, gw, tenant.key, slow, started))
+    thread.start()
+    assert started.wait(10)
+    t0 = time.monotonic()
+    gw.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)  # the signal is handled between two of the server's ticks
+    # Over new connections, as a probe makes them (refused once the notice is over): not ready,
+    # but alive and still serving.
+    ready = httpx.get(gw.url + "/readyz", headers={"connection": "close"})
+    assert ready.status_code == 503, ready.text
+    assert ready.json()["status"] == "not ready" and ready.json()["checks"]["draining"] is True
+    assert ready.json()["checks"]["database"] == "ok"  # not ready because of the drain alone
+    assert httpx.get(gw.url + "/healthz", headers={"connection": "close"}).status_code == 200
+    assert chat(gw, tenant.key, {"connection": "close"}).status_code == 200
+    # Past the notice the process stops accepting connections; the stream in flight goes on.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(gw.url + "/readyz", headers={"connection": "close"}, timeout=1)
+        except httpx.ConnectError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the process still accepts connections 5 s after the notice began")
+    assert time.monotonic() - t0 >= 2.9
+    thread.join(30)
+    assert not thread.is_alive() and results["status"] == 200
+    events = results["events"]
+    content = [e for e in events[:-1] if any(c["delta"].get("content") for c in orjson.loads(e)["choices"])]
+    assert events[-1] == "[DONE]" and len(content) == 40  # every chunk, then [DONE]
+    assert results["ended"] > t0 + 3  # it ran on after the process stopped accepting connections
+    gw.proc.wait(15)  # and the process exits once it has ended
+    [row] = usage(results["stream_id"])
+    assert row.status == "ok" and row.completion_tokens > 0
 
 
 def test_logs_are_json_lines_with_the_request_id(own_gateways, tenant, sim):
