@@ -20,6 +20,7 @@ def _env_int(name: str, default: int) -> int:
 
 def main() -> None:
     import uvicorn
+    from django.conf import settings
 
     from aipower.http_protocol import LimitedHttpToolsProtocol
 
@@ -36,7 +37,9 @@ def main() -> None:
         loop="uvloop",
         http=LimitedHttpToolsProtocol,
         lifespan="on",
-        access_log=False,
+        # uvicorn's own lines in the product's format (AIPOWER_LOG_FORMAT=json: JSON lines).
+        log_config=settings.LOGGING,
+        access_log=settings.AIPOWER_ACCESS_LOG,
         proxy_headers=False,  # X-Forwarded-For is read by routing/guard.py, from trusted proxies only
         limit_concurrency=_env_int("AIPOWER_MAX_CONNECTIONS", 2000),
         timeout_graceful_shutdown=_env_int("AIPOWER_DRAIN_SECONDS", 30),
