@@ -1,6 +1,7 @@
 """The ASGI entry point: the API under /v1/ (routing.http, ahead of Django's handler) and
 Django for everything else (the web pages, the management API, the admin)."""
 
+import asyncio
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aipower.settings")
@@ -10,7 +11,7 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_app = get_asgi_application()
 
 from routing import http as api  # noqa: E402
-from routing import ops  # noqa: E402
+from routing import ops, tracing  # noqa: E402
 
 API_PREFIX = "/v1/"
 
@@ -52,6 +53,8 @@ async def _lifespan(receive, send):
                 await close_clients()
                 await close_pool()
                 metrics.process_exited(os.getpid())
+                if tracing.enabled:  # the spans still queued are exported
+                    await asyncio.to_thread(tracing.shutdown)
             finally:
                 await send({"type": "lifespan.shutdown.complete"})
             return

@@ -21,6 +21,7 @@ def _env_int(name: str, default: int) -> int:
 
 def main() -> None:
     import uvicorn
+    from django.conf import settings
 
     from aipower.http_protocol import LimitedHttpToolsProtocol
     from routing.drain import notice_seconds
@@ -39,7 +40,9 @@ def main() -> None:
         loop="uvloop",
         http=LimitedHttpToolsProtocol,
         lifespan="on",
-        access_log=False,
+        # uvicorn's own lines in the product's format (AIPOWER_LOG_FORMAT=json: JSON lines).
+        log_config=settings.LOGGING,
+        access_log=settings.AIPOWER_ACCESS_LOG,
         proxy_headers=False,  # X-Forwarded-For is read by routing/guard.py, from trusted proxies only
         limit_concurrency=_env_int("AIPOWER_MAX_CONNECTIONS", 2000),
         # Counted from the end of the notice: the whole drain stays within AIPOWER_DRAIN_SECONDS.

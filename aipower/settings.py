@@ -5,6 +5,7 @@ with no provider keys set, every provider served by the local provider simulator
 Production: DATABASE_URL, REDIS_URL, provider keys, several web processes and Celery workers.
 """
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,13 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # without collectstatic (tests, a fresh checkout) still has its stylesheets and scripts.
 WHITENOISE_USE_FINDERS = True
 
+# One access line per request from uvicorn (python -m aipower.serve), with its request id in JSON
+# logs. Off by default: a reverse proxy usually keeps the access log, and the line costs CPU per request.
+AIPOWER_ACCESS_LOG = env.bool("AIPOWER_ACCESS_LOG", default=False)
+# AIPOWER_LOG_FORMAT=json: one JSON object a line, with the request id (aipower/logs.py).
+AIPOWER_LOG_FORMAT = env_choice("AIPOWER_LOG_FORMAT", ("plain", "json"), "plain")
+if AIPOWER_LOG_FORMAT == "json":
+    logging.captureWarnings(True)  # Python's warnings too (logger py.warnings), not bare lines on stderr
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -161,16 +169,27 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "aipower.logs.JsonFormatter"},
     },
-    # AIPOWER_LOG_FORMAT=json: one JSON object a line, with the request id (aipower/logs.py).
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": env_choice("AIPOWER_LOG_FORMAT", ("plain", "json"), "plain"),
-        }
-    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": AIPOWER_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
-    "loggers": {"aipower": {"level": env.str("AIPOWER_LOG_LEVEL", default="INFO")}},
+    "loggers": {
+        "aipower": {"level": env.str("AIPOWER_LOG_LEVEL", default="INFO")},
+        # uvicorn's own lines (start-up, errors, access) and Python's warnings in the same format:
+        # python -m aipower.serve hands uvicorn this configuration, and Django applies it again
+        # once the app is loaded. uvicorn writes access lines when their logger has a handler.
+        "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {
+            "handlers": ["console"] if AIPOWER_ACCESS_LOG else [],
+            "level": "INFO",
+            "propagate": False,
+        },
+        "py.warnings": {"handlers": ["console"], "propagate": False},
+    },
 }
+# OpenTelemetry traces (routing/tracing.py): on when an OTLP endpoint is set, in the SDK's own
+# variables (OTEL_EXPORTER_OTLP_ENDPOINT, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT for traces alone).
+AIPOWER_TRACING = bool(
+    env.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="") or env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+) and not env.bool("OTEL_SDK_DISABLED", default=False)
 
 # --- Gateway -----------------------------------------------------------------------------------
 # Where the local provider simulator listens, and whether providers are routed to it:

@@ -19,7 +19,7 @@ from accounts import keys
 from aipower import logs
 from billing import reservations, settlement
 
-from . import costs, credit, drain, limits, metrics, policy, smart
+from . import costs, credit, drain, limits, metrics, policy, smart, tracing
 from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
 from .api_types import ApiResponse, ApiStream
@@ -250,6 +250,8 @@ def _attempt(model: ModelInfo, started: float, error: UpstreamError | None = Non
     else:
         entry["status"] = "error"
         entry["error"] = error.label()
+    if tracing.enabled:
+        tracing.attempt(model, started, error)
     return entry
 
 

@@ -12,7 +12,9 @@ import logging
 
 from django.conf import settings
 
-from . import drain, guard
+from aipower import logs
+
+from . import drain, guard, tracing
 from .api_types import ApiRequest, ApiResponse, ApiStream, error_response
 from .dialects import cors as dialect_cors
 from .errors import GatewayError, error_body
@@ -186,10 +188,17 @@ async def app(scope, receive, send) -> None:
         await guard.failed(ip)
     if cors is not None:
         resp.headers.update(cors)
+    if ACCESS_LOG:  # uvicorn writes the access line as the answer starts, in this task: with the id
+        logs.request_id.set(resp.headers.get("x-request-id"))
     if isinstance(resp, ApiStream):
         await _send_stream(send, receive, resp)
     else:
         await _send_response(send, resp)
+
+
+ACCESS_LOG: bool = settings.AIPOWER_ACCESS_LOG
+if tracing.enabled:  # one span per request (routing/tracing.py); off, the app is left as it is
+    app = tracing.traced(app)
 
 
 def _prefixed(path: str):

@@ -15,6 +15,8 @@ import os
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from . import tracing
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -78,6 +80,15 @@ def _request_model(call) -> str:
 def record(
     call, *, status: str, http_status: int, usage, charged_nusd: int, upstream_nusd: int, latency_s: float
 ) -> None:
+    if tracing.enabled:  # the same outcome on the request's span
+        tracing.request_recorded(
+            call,
+            status=status,
+            http_status=http_status,
+            usage=usage,
+            charged_nusd=charged_nusd,
+            upstream_nusd=upstream_nusd,
+        )
     REQUESTS.labels(call.route or "", status, str(http_status)).inc()
     served = call.served
     DURATION.labels(_request_model(call), status).observe(latency_s)

@@ -13,10 +13,18 @@ REQUEST_HEADERS = [
         "0 to 1: the quality trade-off for the prompt-aware route auto (0 = cheapest, 1 = best); "
         "overrides the key's default.",
     ),
+    (
+        "traceparent",
+        "Optional W3C trace context: where the gateway exports OpenTelemetry traces, its span of your "
+        "request joins your trace (its attributes name the request id, route, model and attempts).",
+    ),
 ]
 
 RESPONSE_HEADERS = [
-    ("x-request-id", "This request's id (req_…): on its usage row, its ledger entry and in the dashboard."),
+    (
+        "x-request-id",
+        "This request's id (req_…): on its usage row, its ledger entry, in the dashboard, and in the logs and traces.",
+    ),
     ("x-aipower-route", "The routing mode asked for (auto, auto-code, …); absent when a model was pinned."),
     ("x-aipower-route-reason", "Why the route chose its first model, e.g. 'difficulty 0.82 >= 0.60: premium tier'."),
     ("x-aipower-provider", "The provider that served the answer (openai, anthropic, deepseek, …)."),

@@ -261,3 +261,32 @@ def test_logs_are_json_lines_with_the_request_id(own_gateways, tenant, sim):
     mine = [line for line in lines if line.get("request_id") == rid]
     assert mine and "circuit open" in mine[0]["message"] and mine[0]["level"] == "WARNING"
     assert all({"ts", "level", "logger", "message"} <= set(line) for line in lines)
+
+
+def test_with_json_logs_uvicorns_lines_are_json_too_and_access_lines_carry_the_request_id(own_gateways, tenant):
+    gw = own_gateways(AIPOWER_LOG_FORMAT="json", AIPOWER_ACCESS_LOG=1)
+    r = chat(gw, tenant.key)
+    streamed = chat(gw, tenant.key, stream=True)
+    page = httpx.get(gw.url + "/", timeout=30)
+    assert r.status_code == streamed.status_code == page.status_code == 200
+    ids = {r.headers["x-request-id"], streamed.headers["x-request-id"]}
+    gw.stop()  # its shutdown lines too
+    lines = [orjson.loads(line) for line in gw.log_path.read_text().splitlines()]  # every line is JSON
+    assert all({"ts", "level", "logger", "message"} <= set(line) for line in lines)
+    messages = [line["message"] for line in lines if line["logger"] == "uvicorn.error"]
+    assert any(m.startswith("Application startup complete") for m in messages)
+    assert any(m.startswith("Application shutdown complete") for m in messages)
+    access = [line for line in lines if line["logger"] == "uvicorn.access"]
+    api = [line for line in access if line["path"] == "/v1/chat/completions"]
+    assert {line["request_id"] for line in api} == ids
+    assert all(line["method"] == "POST" and line["status"] == 200 for line in api)
+    [home] = [line for line in access if line["path"] == "/"]
+    assert home["status"] == 200 and "request_id" not in home
+
+
+def test_access_lines_are_off_by_default(own_gateways, tenant):
+    gw = own_gateways()
+    assert chat(gw, tenant.key).status_code == 200
+    gw.stop()
+    text = gw.log_path.read_text()
+    assert "Application startup complete" in text and "uvicorn.access" not in text
