@@ -453,7 +453,9 @@ async def _acknowledged(call: Call) -> None:
     acknowledged; at most AIPOWER_ACK_WAIT_SECONDS (then it goes out, and the commit is retried)."""
     if call.committed is not None and not call.committed.done():
         try:
-            await asyncio.wait_for(asyncio.shield(call.committed), settings.AIPOWER_ACK_WAIT_SECONDS)
+            # No shield: this future is only a signal (the commit does not depend on it).
+            async with asyncio.timeout(settings.AIPOWER_ACK_WAIT_SECONDS):
+                await call.committed
         except TimeoutError:
             pass
 
