@@ -386,23 +386,36 @@ SWEBENCH = "https://www.swebench.com/ (Verified)"
 WEBDEV = "https://lmarena.ai/leaderboard/webdev"
 
 # public id -> (overall, coding, where each was read); typical answer lengths where not 500 tokens.
+# Checked against the figures the vendors publish (December 2026): the coding ranks follow the
+# SWE-bench Verified score written beside them. Where no figure was found, or one contradicts the
+# rank, UNCONFIRMED says why (it is appended to the source); an operator decides in admin.
 QUALITY = {
-    "anthropic/claude-opus-4.6": (96, 96, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "anthropic/claude-opus-4.6": (96, 96, f"overall: {LMARENA}; coding: {SWEBENCH} 80.8%"),
     "openai/gpt-5.4": (95, 91, f"overall: {LMARENA}; coding: {SWEBENCH}"),
-    "google/gemini-2.5-pro": (90, 84, f"overall: {LMARENA}; coding: {SWEBENCH}"),
-    "anthropic/claude-sonnet-4": (86, 92, f"overall: {LMARENA}; coding: {SWEBENCH}"),
-    "moonshot/kimi-k2": (81, 82, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "google/gemini-2.5-pro": (90, 80, f"overall: {LMARENA}; coding: {SWEBENCH} 63.8%"),
+    "anthropic/claude-sonnet-4": (86, 92, f"overall: {LMARENA}; coding: {SWEBENCH} 72.7%"),
+    "moonshot/kimi-k2": (81, 82, f"overall: {LMARENA}; coding: {SWEBENCH} 69.2% (K2-0905)"),
     "deepseek/deepseek-reasoner": (81, 76, f"overall: {LMARENA}; coding: {SWEBENCH}"),
-    "minimax/minimax-m2": (77, 80, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "minimax/minimax-m2": (77, 84, f"overall: {LMARENA}; coding: {SWEBENCH} 69.4%"),
     "alibaba/qwen-max": (76, 66, f"overall: {LMARENA}; coding: {WEBDEV}"),
     "deepseek/deepseek-chat": (75, 72, f"overall: {LMARENA}; coding: {SWEBENCH}"),
-    "google/gemini-2.5-flash": (75, 68, f"overall: {LMARENA}; coding: {SWEBENCH}"),
-    "anthropic/claude-haiku-4.5": (74, 78, f"overall: {LMARENA}; coding: {SWEBENCH}"),
+    "google/gemini-2.5-flash": (75, 68, f"overall: {LMARENA}; coding: {SWEBENCH} 60.4%"),
+    "anthropic/claude-haiku-4.5": (74, 92, f"overall: {LMARENA}; coding: {SWEBENCH} 73.3% (on a par with Sonnet 4)"),
     "qwen/qwen-plus": (69, 62, f"overall: {LMARENA}; coding: {WEBDEV}"),
     "bytedance/doubao-pro-256k": (66, 56, f"overall: {LMARENA}; coding: {WEBDEV}"),
     "openai/gpt-4o-mini": (58, 50, f"overall: {LMARENA}; coding: {WEBDEV}"),
     "qwen/qwen-turbo": (52, 44, f"overall: {LMARENA}; coding: {WEBDEV}"),
     "zhipu/glm-4-flash": (45, 38, f"overall: {LMARENA}; coding: {WEBDEV}"),
+}
+UNCONFIRMED = {
+    "openai/gpt-5.4": "coding: no OpenAI SWE-bench Verified figure found (third-party tables say about 80%, "
+    "which would rank it above Claude Sonnet 4's 72.7%)",
+    "anthropic/claude-sonnet-4": "overall: a mid-2025 copy of the board ranks it below DeepSeek R1-0528, "
+    "Gemini 2.5 Flash and DeepSeek V3-0324",
+    "deepseek/deepseek-reasoner": "coding: 57.6% for R1-0528 (below Gemini 2.5 Flash), higher for the V3.x "
+    "models the same API id later serves",
+    "deepseek/deepseek-chat": "coding: 38.8% for V3-0324 (below Gemini 2.5 Flash), 66-68% for V3.1/V3.2, "
+    "which the same API id later serves",
 }
 TYPICAL_OUTPUT = {"deepseek/deepseek-reasoner": 1_500, "openai/gpt-5.4": 800}
 
@@ -410,6 +423,8 @@ for _row in MODELS:
     if _row.get("kind") == "embedding":
         continue  # ranked for chat only
     _overall, _coding, _source = QUALITY[_row["public_id"]]
+    if _row["public_id"] in UNCONFIRMED:
+        _source += "; unconfirmed: " + UNCONFIRMED[_row["public_id"]]
     _row.update(
         quality_overall=_overall,
         quality_coding=_coding,

