@@ -7,6 +7,7 @@ import time
 
 import httpx
 import psycopg
+import pytest
 
 from billing import reservations
 from billing.models import LedgerEntry, Reservation
@@ -16,9 +17,10 @@ MODEL = "deepseek/deepseek-chat"
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 60}
 
 
-def ask(gw, key):
+def ask(gw, key, stream=False):
     headers = {"authorization": f"Bearer {key}", "x-sim-output-tokens": "60", "x-aipower-fallback": "off"}
-    return httpx.post(gw.url + "/v1/chat/completions", json=BODY, headers=headers, timeout=30)
+    body = {**BODY, "stream": stream}
+    return httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers, timeout=30)
 
 
 def calls(simulator) -> int:
@@ -66,8 +68,9 @@ async def _take_the_room(org, key_id, amount):
     await reservations.close_pool()
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 def test_a_hold_refused_after_the_upstream_answered_is_a_402_and_charges_nothing(
-    gateway, simulator, tenant, live_db, usage
+    gateway, simulator, tenant, live_db, usage, stream
 ):
     import asyncio
 
@@ -81,15 +84,15 @@ def test_a_hold_refused_after_the_upstream_answered_is_a_402_and_charges_nothing
         asyncio.run(_take_the_room(org, tenant.key_id, room))
 
     before = calls(simulator)
-    refused = ask(gateway, tenant.key)
-    assert refused.status_code == 402, refused.text
+    refused = ask(gateway, tenant.key, stream)
+    assert refused.status_code == 402, refused.text  # before any byte of the stream
     assert refused.json()["error"]["code"] == "insufficient_quota"
     assert calls(simulator) == before + 1  # overlapped: the upstream had been called
     [row] = usage(refused.headers["x-request-id"])
     assert row.http_status == 402 and row.charged_nusd == 0
 
     # The refusal is remembered: the next request is held first, and refused before any upstream call.
-    again = ask(gateway, tenant.key)
+    again = ask(gateway, tenant.key, stream)
     assert again.status_code == 402
     assert calls(simulator) == before + 1
     with live_db.unblock():
