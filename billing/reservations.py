@@ -112,24 +112,24 @@ async def reset_pool() -> None:
         asyncio.get_running_loop().create_task(pool.close(timeout=0))
 
 
-async def _call(sql: str, params: tuple):
+async def _call(sql: str, params: tuple, many: bool = False):
     pool = await _pool()
     # Bounded: a database that cannot be reached is the caller's 503, not a 30 s wait for a connection.
     async with pool.connection(timeout=settings.AIPOWER_DB_TIMEOUT_SECONDS) as conn:
         cur = await conn.execute(sql, params)
-        return await cur.fetchone()
+        return await (cur.fetchall() if many else cur.fetchone())
 
 
-async def _call_retrying(sql: str, params: tuple) -> tuple[tuple, bool]:
+async def _call_retrying(sql: str, params: tuple, many: bool = False) -> tuple:
     """One retry on another connection when a pooled one turns out dead (the database restarted,
-    a proxy dropped it). Returns the row and whether it was retried."""
+    a proxy dropped it). Returns the row (`many`: the rows) and whether it was retried."""
     import psycopg
     from psycopg_pool import PoolClosed
 
     try:
-        return await _call(sql, params), False
+        return await _call(sql, params, many), False
     except PoolClosed:  # replaced after an outage (reset_pool) while this call waited
-        return await _call(sql, params), True
+        return await _call(sql, params, many), True
     except psycopg.OperationalError as e:
         log.warning("billing database call failed (%s); retrying once", e)
         # Is the database there at all? A refused connection says so at once (the caller's 503),
@@ -137,7 +137,85 @@ async def _call_retrying(sql: str, params: tuple) -> tuple[tuple, bool]:
         conn = await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True)
         await conn.close()
         await (await _pool()).check()  # drops every other dead idle connection first
-        return await _call(sql, params), True
+        return await _call(sql, params, many), True
+
+
+async def _fetchall_retrying(sql: str, params: tuple) -> tuple[list, bool]:
+    return await _call_retrying(sql, params, many=True)
+
+
+# --- Holds placed together (PostgreSQL) ------------------------------------------------------------
+# The holds asked for in one turn of the event loop go to the database in one statement: one round
+# trip and one pooled connection for all of them (under load, many requests arrive together). Each
+# is still its own billing_reserve with its own answer; the batch runs in organization order, so
+# that two processes' batches take the credit accounts' row locks in the same order.
+_HOLDS_SQL = (
+    "SELECT x.i, billing_reserve(x.org, x.key, x.request_id, x.amount, %s), billing_headroom(x.org, x.key)"
+    " FROM (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[]) WITH ORDINALITY"
+    " AS u(org, key, request_id, amount, i) ORDER BY u.org, u.i) AS x"
+)
+# Per event loop: the holds asked for and not yet sent, [organization id, key id, request id,
+# amount, future]; and the tasks placing batches (kept referenced until done).
+_holds_asked: dict[asyncio.AbstractEventLoop, list] = {}
+_holds_flush: set = set()
+
+
+async def _reserve_in_batch(organization_id: int, api_key_id: int | None, request_id: str, amount_nusd: int):
+    """(status, room before this batch or None, retried, room taken by earlier holds of the batch)."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+    asked = _holds_asked.get(loop)
+    if asked is None:
+        for old in [lp for lp in _holds_asked if lp.is_closed()]:
+            del _holds_asked[old]
+        asked = _holds_asked[loop] = []
+    asked.append([organization_id, api_key_id, request_id, amount_nusd, future])
+    if len(asked) == 1:  # the first of a new batch: it is placed one turn of the loop later
+        task = loop.create_task(_place_holds(asked))
+        _holds_flush.add(task)
+        task.add_done_callback(_holds_flush.discard)
+    return await future
+
+
+async def _place_holds(asked: list) -> None:
+    try:
+        await asyncio.sleep(0)  # one more turn of the loop: the requests that arrived with this one join it
+    except asyncio.CancelledError:
+        for *_, future in asked:
+            future.cancel()
+        asked.clear()
+        raise
+    batch = list(asked)
+    asked.clear()
+    params = (
+        settings.AIPOWER_RESERVATION_TTL_SECONDS,
+        [b[0] for b in batch],
+        [b[1] for b in batch],
+        [b[2] for b in batch],
+        [b[3] for b in batch],
+    )
+    try:
+        rows, retried = await _fetchall_retrying(_HOLDS_SQL, params)
+    except BaseException as exc:
+        cancelled = isinstance(exc, asyncio.CancelledError)
+        for *_, future in batch:
+            if future.done():
+                continue
+            if cancelled:
+                future.cancel()
+            else:
+                future.set_exception(exc)
+        if cancelled:
+            raise
+        return
+    taken: dict = {}  # (org, key) -> held by earlier holds of this batch (billing_headroom saw none)
+    for i, status, room in rows:  # in the order they were placed
+        org, key, _rid, amount, future = batch[i - 1]
+        before = taken.get((org, key), 0)
+        if status == "ok" or (retried and status == "duplicate"):
+            taken[(org, key)] = before + amount
+        if not future.done():
+            future.set_result((status, room, retried, before))
 
 
 def _in_thread(fn):
@@ -176,15 +254,12 @@ async def reserve(*, organization_id: int, api_key_id: int | None, request_id: s
     ttl = settings.AIPOWER_RESERVATION_TTL_SECONDS
     if _use_functions():
         async with asyncio.timeout(settings.AIPOWER_DB_TIMEOUT_SECONDS):
-            # billing_headroom is STABLE: it reads the statement's snapshot, from before this hold.
-            (status, room), retried = await _call_retrying(
-                "SELECT billing_reserve(%s, %s, %s, %s, %s), billing_headroom(%s, %s)",
-                (organization_id, api_key_id, request_id, amount_nusd, ttl, organization_id, api_key_id),
-            )
+            # billing_headroom is STABLE: it reads the statement's snapshot, from before the batch.
+            status, room, retried, taken = await _reserve_in_batch(organization_id, api_key_id, request_id, amount_nusd)
         if retried and status == "duplicate":
             status = "ok"  # the lost call had committed: the hold is this request's own
         if status == "ok":
-            return Room(None if room is None else room - amount_nusd, time.monotonic())
+            return Room(None if room is None else room - taken - amount_nusd, time.monotonic())
     else:
         status = await _reserve_orm(
             organization_id=organization_id,

@@ -183,6 +183,7 @@ async def app(scope, receive, send) -> None:
     except _HungUp:
         return  # recorded by the handler (client_disconnected, charged nothing); nobody to answer
     except db_gate.errors as exc:
+        log.warning("%s %s: the database did not answer (%r); 503", method, path, exc)
         db_gate.failed(exc)
         resp = error_response(db_gate.unavailable())
     except Exception:

@@ -2,6 +2,7 @@
 call runs; nothing reaches the caller before it is placed, and a hold refused after all is a 402
 that charges nothing. Through a real gateway, PostgreSQL and the simulator."""
 
+import asyncio
 import threading
 import time
 
@@ -102,3 +103,49 @@ def test_a_hold_refused_after_the_upstream_answered_is_a_402_and_charges_nothing
             assert not Reservation.objects.filter(request_id=rid).exists()
         s = state(org)
         assert s["balance"] == s["ledger"] == room and s["open"] == 1  # only the other process's hold
+
+
+async def _holds_together(tenant, amounts):
+    """Asks for holds in one turn of the event loop; returns the outcomes and the statements sent."""
+    from unittest import mock
+
+    sent = []
+    real = reservations._fetchall_retrying
+
+    async def counting(sql, params):
+        sent.append(len(params[1]))
+        return await real(sql, params)
+
+    async def one(i, amount):
+        try:
+            return await reservations.reserve(
+                organization_id=tenant.organization.pk,
+                api_key_id=tenant.key_id,
+                request_id=f"together-{tenant.organization.pk}-{i}",
+                amount_nusd=amount,
+            )
+        except reservations.InsufficientCredit as exc:
+            return exc.limit
+
+    with mock.patch.object(reservations, "_fetchall_retrying", counting):
+        try:
+            out = await asyncio.gather(*(one(i, a) for i, a in enumerate(amounts)))
+        finally:
+            await reservations.close_pool()
+    return out, sent
+
+
+def test_holds_asked_together_go_in_one_statement_and_each_gets_its_own_answer(tenant, live_db, monkeypatch):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+    org = tenant.organization.pk
+    with live_db.unblock():
+        fund(org, 1000)
+        out, sent = asyncio.run(_holds_together(tenant, [400, 400, 400, 100]))
+        # One round trip for all four, placed in order: the third no longer fits, the fourth does.
+        assert sent == [4]
+        assert out[2] == "balance"
+        first, second, _, fourth = out
+        # What is left to hold, as each saw it: the holds before it in the batch are counted.
+        assert (first.nusd, second.nusd, fourth.nusd) == (600, 200, 100)
+        s = state(org)
+        assert s["reserved"] == 900 and s["open"] == 3 and s["balance"] == s["ledger"] == 1000
