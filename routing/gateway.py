@@ -211,8 +211,11 @@ def _spend_tokens(key_id: int, tpm_limit: int, tokens: int) -> None:
 
 async def _reserve(call: Call, candidates, features: Features, body: dict, overlap: bool = False) -> None:
     """Holds the worst case of the first candidate (routing/credit.py): 402 when it cannot be.
-    With `overlap`, the hold may still be under way on return: credit.confirm() before answering."""
-    await credit.hold_first(call, candidates, features, body, overlap=overlap)
+    With `overlap`, the hold may still be under way on return: credit.confirm() before answering.
+    The hold is for the first candidate that will be called: one whose circuit breaker is open is
+    passed over (_tries), so holding for it would only make a dearer next one top the hold up."""
+    first = next((m for m in candidates if health.state(breaker_keys(m)) != OPEN), candidates[0])
+    await credit.hold_first(call, [first], features, body, overlap=overlap)
 
 
 def new_request_id() -> str:

@@ -149,3 +149,38 @@ def test_holds_asked_together_go_in_one_statement_and_each_gets_its_own_answer(t
         assert (first.nusd, second.nusd, fourth.nusd) == (600, 200, 100)
         s = state(org)
         assert s["reserved"] == 900 and s["open"] == 3 and s["balance"] == s["ledger"] == 1000
+
+
+async def _hold_for(tenant, candidates, features):
+    from accounts.keys import KeyIdentity
+    from routing import gateway
+
+    key = KeyIdentity(key_id=tenant.key_id, organization_id=tenant.organization.pk, expires_at=None)
+    call = gateway.Call(request_id=f"first-callable-{tenant.organization.pk}", started=0.0, key=key, features=features)
+    try:
+        await gateway._reserve(call, candidates, features, {})
+    finally:
+        await reservations.close_pool()
+    return call.held_nusd
+
+
+def test_the_hold_is_for_the_first_candidate_whose_breaker_is_not_open(tenant, live_db, monkeypatch):
+    """A candidate passed over with an open breaker is not held for: otherwise a dearer next one
+    would have to top the hold up (a database round trip) before it is called."""
+    from routing import credit
+    from routing.catalog import load_snapshot
+    from routing.health import breaker_keys, health
+    from routing.request import validate
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+    features = validate({"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100})
+    with live_db.unblock():
+        fund(tenant.organization.pk, 10**12)
+        models = load_snapshot().models
+        cheap = models[MODEL]
+        dear = max(models.values(), key=lambda m: m.output_price_usd_micro_per_mtok)
+        markup = asyncio.run(reservations.markup_bp_for(tenant.organization.pk))
+        for key in breaker_keys(cheap):
+            monkeypatch.setitem(health.open_until, key, time.time() + 60)
+        held = asyncio.run(_hold_for(tenant, [cheap, dear], features))
+    assert held == credit.worst_case(dear, features, markup) > credit.worst_case(cheap, features, markup)
