@@ -30,7 +30,8 @@ StatusError = Callable[[int, bytes, Mapping[str, str]], UpstreamError]
 
 
 def transport_error(exc: Exception, *, started: bool = False) -> UpstreamError:
-    """An UpstreamError for a failure to talk to the upstream at all (an httpx or aiohttp error).
+    """An UpstreamError for a failure to talk to the upstream at all: an httpx or aiohttp error,
+    or one of routing/httpclient.py's (its timeouts are TimeoutErrors, the rest HTTPErrors).
 
     Classified by the underlying aiohttp error where there is one: httpx_aiohttp maps a refused
     connection to httpx.ConnectTimeout, which would log a dead port as a timeout.

@@ -17,11 +17,11 @@ The vendors differ in details; each difference is data in the provider's or mode
                            the caller as `reasoning_content`, the field OpenAI-compatible clients read.
 """
 
-import aiohttp
 import orjson
 
 from routing.errors import UpstreamError, invalid
-from routing.pool import get_session
+from routing.httpclient import HTTPError
+from routing.pool import get_http
 
 from .base import Adapter, Completion, Target, Usage
 from .common import retry_after, transport_error
@@ -116,29 +116,26 @@ def _rename_reasoning(message: dict, field: str) -> None:
         message["reasoning_content"] = message.pop(field)
 
 
-def _timeout(target: Target) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(
-        total=None, connect=target.connect_timeout, sock_connect=target.connect_timeout, sock_read=target.read_timeout
-    )
-
-
 async def _post(target: Target, path: str, body: dict) -> tuple[int, bytes]:
     """(status, raw body) of a 2xx answer to a POST of `body`; raises UpstreamError otherwise."""
     try:
-        async with get_session().post(
-            target.base_url + path, data=orjson.dumps(body), headers=headers_for(target), timeout=_timeout(target)
-        ) as resp:
-            raw = await resp.read()
-            status, resp_headers = resp.status, resp.headers
-    except (TimeoutError, aiohttp.ClientError) as exc:
+        resp = await get_http().post(
+            target.base_url + path,
+            orjson.dumps(body),
+            headers_for(target),
+            connect_timeout=target.connect_timeout,
+            read_timeout=target.read_timeout,
+        )
+        raw = await resp.read()
+    except (TimeoutError, HTTPError) as exc:
         raise transport_error(exc) from None
-    if status >= 300:
-        raise error_from_status(status, raw, resp_headers)
-    return status, raw
+    if resp.status >= 300:
+        raise error_from_status(resp.status, raw, resp.headers)
+    return resp.status, raw
 
 
 class OpenAICompatAdapter(Adapter):
-    """Calls aiohttp directly (routing/pool.py says why); `client` is not used."""
+    """Calls routing/httpclient.py directly (routing/pool.py says why); `client` is not used."""
 
     async def complete(self, client, target, request):
         status, raw = await _post(target, "/chat/completions", build_body(request, target, False))
@@ -162,37 +159,46 @@ class OpenAICompatAdapter(Adapter):
         field = quirks_of(target).get("reasoning_field", "reasoning_content")
         body = orjson.dumps(build_body(request, target, True))
         started = False
+        resp = None
         try:
-            async with get_session().post(
-                url, data=body, headers=headers_for(target), timeout=_timeout(target)
-            ) as resp:
-                if resp.status >= 300:
-                    raise error_from_status(resp.status, await resp.read(), resp.headers)
-                started = True
-                buffer = b""
-                async for piece in resp.content.iter_any():
-                    buffer += piece
-                    while True:
-                        end = buffer.find(b"\n\n")
-                        if end < 0:
-                            break
-                        event, buffer = buffer[:end], buffer[end + 2 :]
-                        for line in event.split(b"\n"):
-                            line = line.rstrip(b"\r")
-                            if not line.startswith(b"data:"):
-                                continue
-                            data = line[5:].strip()
-                            if data == b"[DONE]":
-                                return
-                            chunk = _parse_chunk(data)
-                            if field != "reasoning_content":
-                                for choice in chunk.get("choices") or ():
-                                    _rename_reasoning(choice.get("delta") or {}, field)
-                            yield chunk
-                # The connection ended without [DONE].
-                raise UpstreamError("The upstream stream ended before it was complete.", kind="stream")
-        except (TimeoutError, aiohttp.ClientError) as exc:
+            resp = await get_http().post(
+                url,
+                body,
+                headers_for(target),
+                connect_timeout=target.connect_timeout,
+                read_timeout=target.read_timeout,
+            )
+            if resp.status >= 300:
+                raise error_from_status(resp.status, await resp.read(), resp.headers)
+            started = True
+            buffer = b""
+            async for piece in resp:
+                buffer += piece
+                while True:
+                    end = buffer.find(b"\n\n")
+                    if end < 0:
+                        break
+                    event, buffer = buffer[:end], buffer[end + 2 :]
+                    for line in event.split(b"\n"):
+                        line = line.rstrip(b"\r")
+                        if not line.startswith(b"data:"):
+                            continue
+                        data = line[5:].strip()
+                        if data == b"[DONE]":
+                            resp.close(finish=True)  # the connection may be kept for another call
+                            return
+                        chunk = _parse_chunk(data)
+                        if field != "reasoning_content":
+                            for choice in chunk.get("choices") or ():
+                                _rename_reasoning(choice.get("delta") or {}, field)
+                        yield chunk
+            # The connection ended without [DONE].
+            raise UpstreamError("The upstream stream ended before it was complete.", kind="stream")
+        except (TimeoutError, HTTPError) as exc:
             raise transport_error(exc, started=started) from None
+        finally:
+            if resp is not None:
+                resp.close()
 
     async def embed(self, client, target, inputs: list, dimensions: int | None) -> tuple[list, int | None]:
         """(the vectors, in order, as lists of floats; the prompt tokens the upstream counted)."""
