@@ -92,9 +92,13 @@ def test_it_loses_and_doubles_nothing_when_killed_under_load(test_database_url, 
             cut_rows = list(UsageRecord.objects.filter(request_id__in=list(cut)))
             assert cut_rows, "no stream cut by the crash was checkpointed"
             for row in cut_rows:
-                assert row.status == "stream_interrupted" and row.error_type == "process_died"
+                # A stream whose upstream had ended is committed before its [DONE] goes out: the
+                # crash may fall between the two, and the caller, who had every content chunk but not
+                # the terminator, is charged once for the whole answer ("ok").
+                assert (row.status, row.error_type) in {("stream_interrupted", "process_died"), ("ok", "")}
                 assert entries.get(row.request_id) == [-row.charged_nusd] and row.charged_nusd > 0
                 assert row.completion_tokens > 0
+            assert any(row.status == "stream_interrupted" for row in cut_rows), "no checkpoint was charged"
             # Nothing is charged without its usage row.
             recorded = set(UsageRecord.objects.filter(organization_id=org).values_list("request_id", flat=True))
             assert set(entries) <= recorded
