@@ -251,5 +251,5 @@ async def _serve(call: Call, request, models: list, asked: dict, inputs: list, e
             "model": model.public_id,
             "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens},
         }
-        return ApiResponse(orjson.dumps(out), headers=call.headers())
+        return ApiResponse(orjson.dumps(out), headers=call.headers(), ack=call.committed)
     raise _exhausted(last, call)

@@ -22,7 +22,7 @@ from billing import reservations, settlement
 from . import costs, credit, drain, limits, metrics, policy, smart, tracing
 from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
-from .api_types import ApiResponse, ApiStream
+from .api_types import ApiResponse, ApiStream, acknowledged
 from .api_types import error_response as _error_response
 from .catalog import NO_PRICES, ModelInfo, get_snapshot, prices_of
 from .errors import GatewayError, UpstreamError
@@ -444,23 +444,11 @@ async def _complete(call, body, candidates, snapshot, headers, client) -> ApiRes
             usage, estimated = _estimate(call, out.get("choices") or ()), True
         call.record(status="ok", http_status=200, usage=usage, estimated=estimated)
         out["usage"] = costs.with_cost(usage.as_openai(), call.charged_nusd)
-        await _acknowledged(call)
-        return ApiResponse(orjson.dumps(out), headers=call.headers())
+        # Sent while the commit runs; its last byte waits for it (ApiResponse.ack).
+        return ApiResponse(orjson.dumps(out), headers=call.headers(), ack=call.committed)
     if last is None and call.inexpressible is not None:
         raise call.inexpressible
     raise _exhausted(last, call)
-
-
-async def _acknowledged(call: Call) -> None:
-    """Waits for the request's charge and usage row to be committed before its answer is
-    acknowledged; at most AIPOWER_ACK_WAIT_SECONDS (then it goes out, and the commit is retried)."""
-    if call.committed is not None and not call.committed.done():
-        try:
-            # No shield: this future is only a signal (the commit does not depend on it).
-            async with asyncio.timeout(settings.AIPOWER_ACK_WAIT_SECONDS):
-                await call.committed
-        except TimeoutError:
-            pass
 
 
 def _estimate(call: Call, choices, streamed_chars: int = 0) -> Usage:
@@ -657,7 +645,7 @@ class _Relay:
             status, error_type = "ok", ""
             usage, estimated = self._final_usage()
             call.record(status=status, http_status=http_status, usage=usage, estimated=estimated)
-            await _acknowledged(call)
+            await acknowledged(call.committed)
             yield SSE_DONE
         finally:
             if status == "client_disconnected" and drain.draining:

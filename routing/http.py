@@ -15,7 +15,7 @@ from django.conf import settings
 from aipower import logs
 
 from . import drain, guard, tracing
-from .api_types import ApiRequest, ApiResponse, ApiStream, error_response
+from .api_types import ApiRequest, ApiResponse, ApiStream, acknowledged, error_response
 from .dialects import cors as dialect_cors
 from .errors import GatewayError, error_body
 from .resilience import db_gate
@@ -33,7 +33,14 @@ async def _send_response(send, resp: ApiResponse) -> None:
     headers = _encode(resp.headers, resp.content_type)
     headers.append((b"content-length", str(len(resp.body)).encode()))
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
-    await send({"type": "http.response.body", "body": resp.body})
+    body = resp.body
+    if resp.ack is not None and not resp.ack.done() and len(body) > 1:
+        # All but the last byte go out while the commit runs; the answer is complete (acknowledged)
+        # only once it is committed.
+        await send({"type": "http.response.body", "body": body[:-1], "more_body": True})
+        await acknowledged(resp.ack)
+        body = body[-1:]
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _send_stream(send, receive, resp: ApiStream) -> None:

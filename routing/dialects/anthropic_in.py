@@ -533,7 +533,9 @@ async def messages(request) -> ApiResponse | ApiStream:
         )
     if resp.status != 200:
         return _from_openai_error(resp)
-    return ApiResponse(orjson.dumps(to_message(orjson.loads(resp.body), resp.headers)), headers=resp.headers)
+    return ApiResponse(
+        orjson.dumps(to_message(orjson.loads(resp.body), resp.headers)), headers=resp.headers, ack=resp.ack
+    )
 
 
 async def count_tokens(request) -> ApiResponse:

@@ -677,7 +677,7 @@ async def create(request) -> ApiResponse | ApiStream:
         finish=choice.get("finish_reason"),
     )
     await keep(final)
-    return ApiResponse(orjson.dumps(final), headers=resp.headers)
+    return ApiResponse(orjson.dumps(final), headers=resp.headers, ack=resp.ack)
 
 
 async def by_id(request) -> ApiResponse:

@@ -184,3 +184,44 @@ def test_the_hold_is_for_the_first_candidate_whose_breaker_is_not_open(tenant, l
             monkeypatch.setitem(health.open_until, key, time.time() + 60)
         held = asyncio.run(_hold_for(tenant, [cheap, dear], features))
     assert held == credit.worst_case(dear, features, markup) > credit.worst_case(cheap, features, markup)
+
+
+def test_an_answer_is_sent_but_for_its_last_byte_until_its_charge_is_committed(
+    gateway, tenant, live_db, usage, test_database_url
+):
+    """The body goes out while the commit runs; its last byte waits for the commit (ApiResponse.ack)."""
+    import json as jsonlib
+
+    org = tenant.organization.pk
+    with live_db.unblock():
+        fund(org, 10**12)
+    headers = {"authorization": f"Bearer {tenant.key}", "x-sim-latency-ms": "400", "x-aipower-fallback": "off"}
+    got: dict = {}
+
+    def read():
+        with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=BODY, headers=headers, timeout=30) as r:
+            got["length"] = int(r.headers["content-length"])
+            got["id"] = r.headers["x-request-id"]
+            data = b""
+            for piece in r.iter_raw():
+                data += piece
+                got["received"] = len(data)
+            got["body"] = data
+
+    t = threading.Thread(target=read)
+    t.start()
+    time.sleep(0.2)  # the hold is placed, the upstream is still answering
+    with psycopg.connect(test_database_url) as blocker:
+        # The settlement must update this account: while it is locked, the commit waits.
+        blocker.execute("SELECT 1 FROM billing_creditaccount WHERE organization_id = %s FOR UPDATE", [org])
+        deadline = time.monotonic() + 3
+        while got.get("received", 0) < got.get("length", 10**9) - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        assert got["received"] == got["length"] - 1 and "body" not in got
+        blocker.rollback()
+    t.join(10)
+    assert len(got["body"]) == got["length"]
+    jsonlib.loads(got["body"])
+    [row] = usage(got["id"])
+    assert row.status == "ok" and row.charged_nusd > 0
