@@ -42,11 +42,6 @@ def record(*, settle_nusd: int | None, **row) -> asyncio.Future:
     return _submit(row["request_id"], settle_nusd, row)
 
 
-def submit(*, request_id: str, charged_nusd: int) -> asyncio.Future:
-    """Queues a settlement with no usage row."""
-    return _submit(request_id, charged_nusd, None)
-
-
 def _submit(request_id: str, charged_nusd: int | None, row) -> asyncio.Future:
     global _worker, _wakeup, _idle
     loop = asyncio.get_running_loop()
@@ -120,6 +115,9 @@ def _row_json(rows: list) -> bytes:
 async def _commit_pg(items: list) -> list:
     sql, _ = _batch_sql()
     settles = [(i, item[0], item[1]) for i, item in enumerate(items) if item[1] is not None]
+    # In organization order, as holds are placed (billing/reservations.py): two processes' batches
+    # then take the credit accounts' row locks in one order, rather than deadlock over them.
+    settles.sort(key=lambda s: ((items[s[0]][2] or {}).get("organization_id") or 0, s[0]))
     rows = [item[2] for item in items if item[2] is not None]
     pool = await reservations._pool()
     async with pool.connection(timeout=settings.AIPOWER_DB_TIMEOUT_SECONDS) as conn:
