@@ -23,6 +23,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from aipower import background
+
 from . import reservations_orm
 
 log = logging.getLogger("aipower.billing")
@@ -155,9 +157,8 @@ _HOLDS_SQL = (
     " AS u(org, key, request_id, amount, i) ORDER BY u.org, u.i) AS x"
 )
 # Per event loop: the holds asked for and not yet sent, [organization id, key id, request id,
-# amount, future]; and the tasks placing batches (kept referenced until done).
+# amount, future].
 _holds_asked: dict[asyncio.AbstractEventLoop, list] = {}
-_holds_flush: set = set()
 
 
 async def _reserve_in_batch(organization_id: int, api_key_id: int | None, request_id: str, amount_nusd: int):
@@ -171,9 +172,7 @@ async def _reserve_in_batch(organization_id: int, api_key_id: int | None, reques
         asked = _holds_asked[loop] = []
     asked.append([organization_id, api_key_id, request_id, amount_nusd, future])
     if len(asked) == 1:  # the first of a new batch: it is placed one turn of the loop later
-        task = loop.create_task(_place_holds(asked))
-        _holds_flush.add(task)
-        task.add_done_callback(_holds_flush.discard)
+        background.start(_place_holds(asked))
     return await future
 
 

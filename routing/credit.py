@@ -24,6 +24,7 @@ import time
 
 from django.conf import settings
 
+from aipower import background
 from billing import holds, reservations
 from billing.pricing import BP, PICO_PER_NANO, format_usd, worst_case_nusd
 
@@ -79,9 +80,13 @@ def _refusal(limit: str, room_nusd: int | None, tail: str) -> GatewayError:
     return GatewayError(402, f"{text} {tail}", "insufficient_quota", code="insufficient_quota")
 
 
+def _taken_meanwhile(limit: str, room_nusd: int | None, model: ModelInfo) -> GatewayError:
+    """The room was there when this request was looked at, and others took it before its hold."""
+    return _refusal(limit, room_nusd, f"does not cover this request on {model.public_id}. Top up on the billing page.")
+
+
 # (organization id, key id) -> reservations.Room: what was left to hold, as last seen.
 _rooms: dict[tuple[int, int | None], reservations.Room] = {}
-_background: set = set()
 
 
 def _overlappable(call, amount_nusd: int) -> bool:
@@ -101,13 +106,12 @@ def _overlappable(call, amount_nusd: int) -> bool:
     return True
 
 
-async def hold_first(call, candidates, features: Features, body: dict, *, overlap: bool = False) -> None:
-    """Holds the worst case of the first candidate, capping the output when the caller set no
+async def hold_first(call, first: ModelInfo, features: Features, body: dict, *, overlap: bool = False) -> None:
+    """Holds the worst case of `first` (the first candidate to be called), capping the output when the caller set no
     max_tokens and the balance covers less than the model's maximum. Raises 402 naming what is
     affordable. With `overlap` and room to spare, the hold is only started (call.hold_task): the
     caller must confirm() it before anything reaches the client."""
     call.markup_bp = markup = await reservations.markup_bp_for(call.key.organization_id)
-    first = candidates[0]
     amount_nusd = worst_case(first, features, markup)
     if overlap and _overlappable(call, amount_nusd):
         call.held_nusd = amount_nusd  # what will be held
@@ -151,9 +155,7 @@ async def _cap_or_refuse(call, first: ModelInfo, features: Features, body: dict,
     try:
         await _hold(call, worst_case(first, features, markup))
     except reservations.InsufficientCredit as exc:  # another request took the room meanwhile
-        raise _refusal(
-            exc.limit, None, f"does not cover this request on {first.public_id}. Top up on the billing page."
-        ) from None
+        raise _taken_meanwhile(exc.limit, None, first) from None
 
 
 async def confirm(call) -> None:
@@ -167,11 +169,7 @@ async def confirm(call) -> None:
     except reservations.InsufficientCredit as exc:
         call.hold_task = None
         room_nusd = await holds.headroom_nusd(organization_id=call.key.organization_id, api_key_id=call.key.key_id)
-        raise _refusal(
-            exc.limit,
-            room_nusd,
-            f"does not cover this request on {call.first_choice.public_id}. Top up on the billing page.",
-        ) from None
+        raise _taken_meanwhile(exc.limit, room_nusd, call.first_choice) from None
     except BaseException:
         if task.done():  # the hold failed (the database); when only this wait was cancelled, it goes on
             call.hold_task = None
@@ -190,9 +188,7 @@ def release_unconfirmed(call) -> None:
 def _release_after(task: asyncio.Future, request_id: str) -> None:
     if task.cancelled() or task.exception() is not None:
         return  # no hold was placed
-    released = asyncio.ensure_future(reservations.release(request_id=request_id))
-    _background.add(released)
-    released.add_done_callback(_background.discard)
+    background.start(reservations.release(request_id=request_id))
 
 
 async def _hold(call, amount_nusd: int) -> None:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts import keys
-from aipower import logs
+from aipower import background, logs
 from billing import reservations, settlement
 
 from . import costs, credit, drain, limits, metrics, policy, smart, tracing
@@ -194,19 +194,9 @@ def _rate_limited(which: str, wait_s: float) -> GatewayError:
     )
 
 
-_background: set = set()
-
-
-def _in_background(coro) -> None:
-    """Runs bookkeeping (limits, breakers) without holding up the request; kept referenced until done."""
-    task = asyncio.get_running_loop().create_task(coro)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
 def _spend_tokens(key_id: int, tpm_limit: int, tokens: int) -> None:
     """Counts a finished request's tokens against its key's limit."""
-    _in_background(limits.spend_tokens(key_id, tpm_limit, tokens))
+    background.start(limits.spend_tokens(key_id, tpm_limit, tokens))
 
 
 async def _reserve(call: Call, candidates, features: Features, body: dict, overlap: bool = False) -> None:
@@ -215,7 +205,7 @@ async def _reserve(call: Call, candidates, features: Features, body: dict, overl
     The hold is for the first candidate that will be called: one whose circuit breaker is open is
     passed over (_tries), so holding for it would only make a dearer next one top the hold up."""
     first = next((m for m in candidates if health.state(breaker_keys(m)) != OPEN), candidates[0])
-    await credit.hold_first(call, [first], features, body, overlap=overlap)
+    await credit.hold_first(call, first, features, body, overlap=overlap)
 
 
 def new_request_id() -> str:
@@ -403,7 +393,7 @@ async def _failed(call: Call, model: ModelInfo, started: float, err: UpstreamErr
         if forced:
             health.cool_down(forced)
         # The next candidate is called at once; the shared breaker state is updated meanwhile.
-        _in_background(health.failure(breaker_keys(model), forced=forced))
+        background.start(health.failure(breaker_keys(model), forced=forced))
 
 
 async def _complete(call, body, candidates, snapshot, headers, client) -> ApiResponse | ApiStream:
@@ -523,7 +513,7 @@ class _Relay:
             status="stream_interrupted", http_status=200, usage=usage, estimated=estimated, error_type="process_died"
         )
         row["created_at"] = row["created_at"].isoformat()
-        _in_background(
+        background.start(
             reservations.checkpoint(request_id=self.call.request_id, charged_nusd=row["charged_nusd"], row=row)
         )
 
@@ -571,7 +561,7 @@ class _Relay:
                 )
                 status, error_type = "stream_interrupted", err.label()
                 call.attempts[-1].update(status="error", error=err.label())
-                _in_background(health.failure(breaker_keys(call.served)))
+                background.start(health.failure(breaker_keys(call.served)))
                 yield (
                     b"data: "
                     + orjson.dumps(
