@@ -65,12 +65,18 @@ class WholeCentsUsdField(UsdField):
 
 
 class SettingsForm(forms.Form):
-    monthly_cap_usd = UsdField(required=False, label="Monthly spending cap (USD, empty for none)")
-    auto_recharge_enabled = forms.BooleanField(required=False, label="Recharge automatically")
-    auto_recharge_threshold_usd = UsdField(required=False, label="when the balance falls below (USD)")
-    auto_recharge_amount_usd = WholeCentsUsdField(required=False, label="by (USD)")
+    monthly_cap_usd = UsdField(
+        required=False, label="Monthly spending cap (USD)", help_text="Requests are refused past it. Empty: no cap."
+    )
     alert_thresholds_usd = forms.CharField(
-        required=False, label="Email me when the balance falls below (USD, comma-separated)"
+        required=False,
+        label="Balance alerts (USD)",
+        help_text="Email me when the balance falls below these amounts, e.g. 20, 5.",
+    )
+    auto_recharge_enabled = forms.BooleanField(required=False, label="Recharge automatically")
+    auto_recharge_threshold_usd = UsdField(required=False, label="When the balance falls below (USD)")
+    auto_recharge_amount_usd = WholeCentsUsdField(
+        required=False, label="Top up by (USD)", help_text="Charged to the card of your last top-up."
     )
 
     def clean_auto_recharge_amount_usd(self):

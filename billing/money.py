@@ -65,10 +65,11 @@ def usd_input(nusd: int | None) -> str:
 
 
 def format_usd(nusd: int) -> str:
-    """A nano-USD amount for people: $1.234567 (six decimals, truncated toward zero)."""
+    """A nano-USD amount for people: $1,234.50, $16.00, $0.000563 (to the micro-dollar, truncated
+    toward zero; at least cents, no trailing zeros past them)."""
     sign = "-" if nusd < 0 else ""
-    micro = abs(nusd) // 1000
-    return f"{sign}${micro // 1_000_000}.{micro % 1_000_000:06d}"
+    dollars, micro = divmod(abs(nusd) // 1000, 1_000_000)
+    return f"{sign}${dollars:,}.{f'{micro:06d}'.rstrip('0'):0<2}"
 
 
 def nusd_to_cents(nusd: int) -> int:

@@ -66,4 +66,4 @@ def test_issue_key_without_credit_says_the_organization_has_none_and_how_to_gran
     assert text.strip().splitlines()[-1].startswith("sk-aip-")  # the key stays the last line
     out = io.StringIO()
     call_command("issue_key", "--org", name, "--credit-usd", "2.5", stdout=out)
-    assert "balance $2.500000" in out.getvalue() and "no credit" not in out.getvalue()
+    assert "balance $2.50" in out.getvalue() and "no credit" not in out.getvalue()

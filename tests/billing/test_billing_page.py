@@ -26,7 +26,7 @@ def test_owners_and_admins_see_the_balance_and_history(org):
         page = org.client_for(user).get("/billing/")
         assert page.status_code == 200
         html = page.content.decode()
-        assert "$1.230000" in html and "Free trial credit" in html
+        assert "$1.23" in html and "Free trial credit" in html
 
 
 def test_members_and_viewers_do_not(org):

@@ -92,7 +92,7 @@ def test_below_the_floor_it_answers_402(gateway, tenant, live_db):
     assert r.status_code == 402
     err = r.json()["error"]
     assert err["code"] == "insufficient_quota" and err["type"] == "insufficient_quota"
-    assert "fewer than the 256 a request needs" in err["message"] and "$0.002000 available" in err["message"]
+    assert "fewer than the 256 a request needs" in err["message"] and "$0.002 available" in err["message"]
     with live_db.unblock():
         assert not LedgerEntry.objects.filter(request_id=r.headers["x-request-id"]).exists()
 
@@ -106,7 +106,7 @@ def test_the_402_names_the_largest_affordable_max_tokens(gateway, tenant, live_d
     assert r.status_code == 402
     message = r.json()["error"]["message"]
     assert message.startswith(
-        "Insufficient credit: your organization's balance ($0.050000 available) does not "
+        "Insufficient credit: your organization's balance ($0.05 available) does not "
         "cover max_tokens=64000 on anthropic/claude-sonnet-4."
     )
     largest = int(re.search(r"The largest max_tokens it covers for this request is (\d+)", message).group(1))

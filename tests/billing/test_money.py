@@ -64,9 +64,14 @@ def test_showing_then_parsing_an_amount_gives_it_back(nusd):
     assert nusd_to_usd(nusd) == Decimal(nusd) / NUSD_PER_USD
 
 
-def test_it_formats_for_people_as_before():
+def test_it_formats_for_people_to_the_micro_dollar_with_cents_at_least():
     assert format_usd(1_234_567_891) == "$1.234567"
-    assert format_usd(-5 * NUSD_PER_USD) == "-$5.000000"
+    assert format_usd(-5 * NUSD_PER_USD) == "-$5.00"
+    assert format_usd(16 * NUSD_PER_USD) == "$16.00"
+    assert format_usd(0) == "$0.00"
+    assert format_usd(5_100_000_000) == "$5.10"
+    assert format_usd(1_234_500 * NUSD_PER_USD // 1000) == "$1,234.50"
+    assert format_usd(999) == "$0.00"  # below a micro-dollar: truncated toward zero
     assert usd_to_nusd(Decimal("0.25")) == 250_000_000
 
 

@@ -103,7 +103,7 @@ async def test_low_balance_emails_go_out_once_per_threshold_crossing(acme, mailo
     assert not mailoutbox
     await spend(org, 8 * USD)  # 11 → 3: through 10 and 5, one email
     [mail] = mailoutbox
-    assert mail.to == [acme.owner.email] and "$3.000000" in mail.body and "$5.000000" in mail.body
+    assert mail.to == [acme.owner.email] and "$3.00" in mail.body and "$5.00" in mail.body
     await spend(org, 1 * USD)  # 3 → 2: no threshold crossed
     assert len(mailoutbox) == 1
     fund(org, 10 * USD)  # 2 → 12

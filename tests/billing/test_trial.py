@@ -42,7 +42,7 @@ def test_it_grants_the_trial_when_the_email_is_verified(db, mailoutbox, settings
     assert (entry.kind, entry.amount_nusd, entry.grant_key) == ("grant", 2_000_000_000, f"trial:{email}")
     assert CreditAccount.objects.get(organization=org).balance_nusd == 2_000_000_000
     page = web.get("/billing/").content.decode()
-    assert "$2.000000" in page
+    assert "$2.00" in page
 
 
 def test_it_grants_once_per_address_even_across_users_and_organizations(db):
