@@ -26,5 +26,7 @@ Request headers (the server's options are the defaults):
   x-sim-cached-tokens     prompt tokens reported as cached (OpenAI, Gemini; Anthropic without cache_control)
   x-sim-reasoning-tokens  reasoning tokens (default 24 for models whose id has "reasoner" or "r1")
   x-sim-parallel-tools: 1 call the first two tools at once (when the request allows parallel calls)
+  x-sim-stop-field        OpenAI format: name the matched stop sequence in the choice as vLLM
+                          (stop_reason) or SGLang (matched_stop) do
   x-sim-fault             a fault spec, or rules `target=spec;target=spec` (see faults.py)
 """

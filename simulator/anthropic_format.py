@@ -4,6 +4,10 @@ Errors: {"type": "error", "error": {"type", "message"}}. Streams: `event: messag
 `content_block_start`, `ping`, `content_block_delta` (text_delta / input_json_delta),
 `content_block_stop`, `message_delta` (stop_reason, stop_sequence, usage), `message_stop`.
 
+Stop sequences: the text ends where the first of the request's `stop_sequences` would be written
+(the sequence itself left out), with stop_reason "stop_sequence" and `stop_sequence` naming it.
+A refusal (x-sim-finish: content_filter) is stop_reason "refusal".
+
 Extended thinking (`thinking: {"type": "enabled", "budget_tokens": n}`): the answer opens with a
 `thinking` block whose `signature` signs its text (streams: thinking_delta, then signature_delta).
 As Anthropic requires, a request with thinking on whose last assistant turn used tools must give
@@ -23,7 +27,7 @@ from .content import Ask, Reply, estimate_prompt_tokens, estimate_text_tokens, s
 from .controls import Controls
 from .wire import Parsed, StreamPlan, Tokens, VendorError, WireFormat, dumps, new_id, text_of, text_pieces
 
-STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "stop_sequence"}
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 _ERRORS = {
     400: ("invalid_request_error", "Invalid request."),
     401: ("authentication_error", "invalid x-api-key"),
@@ -218,14 +222,13 @@ class AnthropicFormat(WireFormat):
             parallel_tools_allowed=not choice.get("disable_parallel_tool_use", False),
             tool_result=tool_result,
             max_tokens=max_tokens,
+            stop=_stop_sequences(body.get("stop_sequences")),
         )
-        stops = body.get("stop_sequences")
-        stop = stops[0] if isinstance(stops, list) and stops and isinstance(stops[0], str) else None
         thinking_field = body.get("thinking")
         thinking = isinstance(thinking_field, dict) and thinking_field.get("type") == "enabled"
         if thinking:
             _check_thinking_turn(messages)
-        return Parsed(ask, body.get("stream") is True, {"prompt": prompt, "stop_sequence": stop, "thinking": thinking})
+        return Parsed(ask, body.get("stream") is True, {"prompt": prompt, "thinking": thinking})
 
     def tokens(self, parsed: Parsed, reply: Reply, controls: Controls) -> Tokens:
         ask = parsed.ask
@@ -256,9 +259,13 @@ class AnthropicFormat(WireFormat):
             "cache_read_input_tokens": t.cached,
         }
 
-    def _stop(self, parsed: Parsed, reply: Reply) -> tuple[str, str | None]:
-        reason = STOP_REASONS[reply.finish]
-        return reason, (parsed.meta.get("stop_sequence") if reason == "stop_sequence" else None)
+    @staticmethod
+    def _stop(reply: Reply) -> tuple[str, str | None]:
+        """(stop_reason, stop_sequence): the caller's stop sequence that ended the text, as Anthropic
+        names it, else the finish in Anthropic's words."""
+        if reply.stop_sequence is not None:
+            return "stop_sequence", reply.stop_sequence
+        return STOP_REASONS[reply.finish], None
 
     def complete(self, parsed: Parsed, reply: Reply, tokens: Tokens | None) -> bytes:
         if reply.tool_calls:
@@ -267,7 +274,7 @@ class AnthropicFormat(WireFormat):
             content = [{"type": "text", "text": reply.text}]
         if reply.reasoning:
             content.insert(0, {"type": "thinking", "thinking": reply.reasoning, "signature": sign(reply.reasoning)})
-        reason, sequence = self._stop(parsed, reply)
+        reason, sequence = self._stop(reply)
         body: dict[str, Any] = {
             "id": "msg_" + new_id(),
             "type": "message",
@@ -374,7 +381,7 @@ class AnthropicFormat(WireFormat):
                     )
                 )
             last_index = first
-        reason, sequence = self._stop(parsed, reply)
+        reason, sequence = self._stop(reply)
         delta = {"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": sequence}}
         if tokens is not None:
             delta["usage"] = {**self._input_usage(tokens), "output_tokens": tokens.completion}
@@ -414,6 +421,14 @@ def _check_thinking_turn(messages: list) -> None:
         if head.get("signature") != sign(head.get("thinking") or ""):
             raise _bad(f"messages.{i}.content.0: Invalid `signature` in `thinking` block")
         return
+
+
+def _stop_sequences(value) -> tuple:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise _bad("stop_sequences: Input should be a valid list of strings")
+    return tuple(value)
 
 
 def _json_delta(index: int, piece: str) -> bytes:

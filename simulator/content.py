@@ -223,6 +223,7 @@ class Ask:
     tool_result: str | None = None  # the last message's tool result, when it is one
     json_mode: object = None  # None | "object" | a JSON schema (dict)
     max_tokens: int | None = None
+    stop: tuple = ()  # the caller's stop sequences
 
 
 @dataclass(slots=True)
@@ -241,6 +242,21 @@ class Reply:
     finish: str  # stop | length | tool_calls | content_filter
     completion_tokens: int  # all output tokens, reasoning included
     reasoning_tokens: int
+    stop_sequence: str | None = None  # the caller's stop sequence the text ended at, if any
+
+
+def cut_at_stop(text: str, stops) -> tuple[str, str | None]:
+    """`text` up to the first of `stops` generated in it (the one whose end comes first, as a model
+    writing left to right meets it), that stop sequence left out as vendors do; (text, None) when
+    none occurs."""
+    best: tuple[int, int, str] | None = None  # (end, start, stop)
+    for stop in stops:
+        start = text.find(stop) if stop else -1
+        if start >= 0 and (best is None or (start + len(stop), start) < best[:2]):
+            best = (start + len(stop), start, stop)
+    if best is None:
+        return text, None
+    return text[: best[1]], best[2]
 
 
 def tools_to_call(ask: Ask, parallel_header: bool) -> list:
@@ -310,5 +326,9 @@ def build_reply(
             n = ask.max_tokens
             done = finish or "length"
         text = filler_text(intro, n, ask.seed)
+    matched = None
+    if finish is None and ask.stop:  # a forced finish (x-sim-finish) wins over the stop sequences
+        text, matched = cut_at_stop(text, ask.stop)
+        done = "stop" if matched is not None else done
     completion = estimate_completion_tokens(text, reasoning)
-    return Reply(text, reasoning, [], done, completion, estimate_text_tokens(reasoning))
+    return Reply(text, reasoning, [], done, completion, estimate_text_tokens(reasoning), matched)

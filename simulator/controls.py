@@ -4,6 +4,7 @@ from dataclasses import dataclass, fields
 from typing import overload
 
 FINISHES = ("stop", "length", "tool_calls", "content_filter")
+STOP_FIELDS = ("stop_reason", "matched_stop")  # where vLLM / SGLang name the matched stop sequence
 
 
 @dataclass(slots=True)
@@ -75,6 +76,7 @@ class Controls:
     reasoning_tokens: int | None
     parallel_tools: bool
     fault_header: str | None
+    stop_field: str | None = None
 
     @classmethod
     def parse(cls, headers, config: SimConfig) -> "Controls":
@@ -84,6 +86,9 @@ class Controls:
             finish = finish.strip().lower()
             if finish not in FINISHES:
                 raise ControlError(f"header x-sim-finish must be one of {', '.join(FINISHES)}")
+        stop_field = headers.get("x-sim-stop-field")
+        if stop_field is not None and stop_field.strip() not in STOP_FIELDS:
+            raise ControlError(f"header x-sim-stop-field must be one of {', '.join(STOP_FIELDS)}")
         chunks = _int(headers, "x-sim-chunks", config.chunks)
         if chunks == 0:
             raise ControlError("header x-sim-chunks must be at least 1")
@@ -100,6 +105,7 @@ class Controls:
             reasoning_tokens=_int(headers, "x-sim-reasoning-tokens", None),
             parallel_tools=_flag(headers, "x-sim-parallel-tools"),
             fault_header=headers.get("x-sim-fault"),
+            stop_field=stop_field.strip() if stop_field is not None else None,
         )
 
     @classmethod

@@ -3,7 +3,8 @@
 Errors: {"error": {"code", "message", "status"}}. Streams (`?alt=sse`): `data: {GenerateContentResponse}`
 events separated by CRLF CRLF, as Google sends them, each with candidates[0].content.parts; the last
 one carries finishReason and the full usageMetadata, and there is no terminator. Without alt=sse the
-same responses come as one streamed JSON array.
+same responses come as one streamed JSON array. A stop sequence (generationConfig.stopSequences)
+ends the text before it, with finishReason STOP: Gemini does not say which one matched.
 """
 
 from typing import Any
@@ -163,6 +164,7 @@ class GeminiFormat(WireFormat):
             tool_result=tool_result,
             json_mode=json_mode,
             max_tokens=max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None,
+            stop=tuple(s for s in _get(gen, "stopSequences", "stop_sequences") or () if isinstance(s, str)),
         )
         stream = request[GEMINI_CALL][1] == "streamGenerateContent"
         return Parsed(ask, stream, {"sse": request.query.get("alt") == "sse"})

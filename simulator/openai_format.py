@@ -6,6 +6,10 @@ gives each content token's logprob (and `top_logprobs` alternatives), determinis
 Errors: {"error": {"message", "type", "param", "code"}}. Streams: `data: {chat.completion.chunk}`
 events, a last chunk with the finish reason, the usage chunk (choices: []) when
 stream_options.include_usage is set, then `data: [DONE]`.
+
+`stop` (a string or up to 4) ends the text before the first one generated, finish_reason "stop",
+which is all OpenAI says. Servers built on vLLM add the matched string to the choice as
+`stop_reason`, SGLang as `matched_stop`: x-sim-stop-field (stop_reason | matched_stop) answers so.
 """
 
 from typing import Any
@@ -117,6 +121,7 @@ class OpenAIFormat(WireFormat):
             tool_result=tool_result,
             json_mode=_json_mode(body.get("response_format")),
             max_tokens=max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None,
+            stop=_stops(body.get("stop")),
         )
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
@@ -167,6 +172,7 @@ class OpenAIFormat(WireFormat):
                     "message": message,
                     "finish_reason": reply.finish,
                     "logprobs": _logprobs(parsed, reply.text) if not reply.tool_calls else None,
+                    **_matched_stop(parsed, reply),
                 }
                 for i in range(parsed.meta.get("n", 1))
             ],
@@ -190,8 +196,9 @@ class OpenAIFormat(WireFormat):
 
         def chunk(delta: dict, finish=None, logprobs=None) -> bytes:
             obj = dict(base)
+            extra = _matched_stop(parsed, reply) if finish else {}
             obj["choices"] = [
-                {"index": i, "delta": delta, "logprobs": logprobs, "finish_reason": finish} for i in range(n)
+                {"index": i, "delta": delta, "logprobs": logprobs, "finish_reason": finish, **extra} for i in range(n)
             ]
             if include_usage:
                 obj["usage"] = None
@@ -241,6 +248,22 @@ class OpenAIFormat(WireFormat):
             tail.append(_sse(obj))
         tail.append(_DONE)
         return StreamPlan(head, content, tail)
+
+
+def _stops(stop) -> tuple:
+    if stop is None:
+        return ()
+    if isinstance(stop, str):
+        return (stop,)
+    if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) for s in stop):
+        raise VendorError(400, "'stop' must be a string or an array of at most 4 strings.", param="stop")
+    return tuple(stop)
+
+
+def _matched_stop(parsed: Parsed, reply: Reply) -> dict:
+    """The choice's field naming the stop sequence the text ended at, as vLLM or SGLang add it."""
+    field = parsed.meta.get("stop_field")
+    return {field: reply.stop_sequence} if field else {}
 
 
 def _logprobs(parsed: Parsed, text: str, whole: bool = True) -> dict | None:

@@ -156,6 +156,8 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
         return _vendor_error(fmt, err)
 
     ask = parsed.ask
+    if controls.stop_field and fmt is state.openai:
+        parsed.meta["stop_field"] = controls.stop_field
     if fmt is state.anthropic:  # thinking only when asked for, as Anthropic does
         reasoning = (controls.reasoning_tokens or 16) if parsed.meta.get("thinking") else 0
     else:

@@ -5,8 +5,9 @@ Translation choices, where the two APIs differ:
 - System and developer messages, wherever they stand, become the top-level `system` (in order).
   Consecutive messages of one role are merged, and consecutive `tool` messages become one user
   message of `tool_result` blocks, as the API requires. Empty text is left out (Anthropic rejects
-  empty text blocks). A `cache_control` on a caller's text, image or file part is passed on, so
-  callers who know Anthropic's prompt caching can use it.
+  empty text blocks). A `cache_control` on a caller's text, image or file part, or on a tool
+  (beside `type` and `function`), is passed on, so callers who know Anthropic's prompt caching can
+  use it.
 - `max_tokens` is required by Anthropic: the caller's max_completion_tokens or max_tokens, else
   the catalog's max_output_tokens for the model.
 - `temperature` above 1 is rejected with a 400 naming it: Anthropic's range is 0..1, and
@@ -47,7 +48,9 @@ Translation choices, where the two APIs differ:
 - Answers: text blocks are the content, tool_use blocks the tool_calls, thinking blocks the
   message's `reasoning_content`; stop_reason end_turn/stop_sequence/pause_turn -> stop,
   max_tokens/model_context_window_exceeded -> length, tool_use -> tool_calls, refusal ->
-  content_filter. Usage: prompt = input + cache read + cache write tokens.
+  content_filter. With stop_reason stop_sequence, a request that asks (STOP_SEQUENCE_FIELD, see
+  base.py) gets the matched `stop_sequence` on the choice. Usage: prompt = input + cache read +
+  cache write tokens.
 """
 
 import re
@@ -58,7 +61,7 @@ import orjson
 from routing.catalog import ModelInfo
 from routing.errors import UpstreamError, invalid
 
-from .base import Target, Usage
+from .base import STOP_SEQUENCE_FIELD, Target, Usage
 from .common import (
     ChunkMaker,
     VendorAdapter,
@@ -287,7 +290,7 @@ def _add_tools(request: dict, body: dict) -> None:
         tool = {"name": fn["name"], "input_schema": schema}
         if fn.get("description"):
             tool["description"] = fn["description"]
-        tools.append(tool)
+        tools.append(_with_cache_control(tool, t))
     caller_choice = request.get("tool_choice")
     choice_ = _tool_choice(caller_choice)
     if uses_json_tool(request):
@@ -358,11 +361,17 @@ def usage_from_anthropic(u: dict | None) -> Usage | None:
     )
 
 
+def matched_stop(stop_reason: str | None, stop_sequence) -> str | None:
+    """The caller's stop sequence that ended an answer, as Anthropic reports it."""
+    return stop_sequence if stop_reason == "stop_sequence" and isinstance(stop_sequence, str) else None
+
+
 def from_anthropic(
-    response: dict, *, json_tool: bool = False, signed_thinking: bool = False
+    response: dict, *, json_tool: bool = False, signed_thinking: bool = False, stop_sequence: bool = False
 ) -> tuple[dict, Usage | None]:
     """An OpenAI chat.completion dict and the usage for a Messages API response. `json_tool`:
-    the request asked for JSON, so a `json_response` tool call is the answer's content."""
+    the request asked for JSON, so a `json_response` tool call is the answer's content.
+    `stop_sequence`: the request asked for the matched stop sequence (STOP_SEQUENCE_FIELD)."""
     texts, reasoning, calls, signed = [], [], [], []
     json_text = None
     for block in response.get("content") or ():
@@ -395,6 +404,8 @@ def from_anthropic(
     )
     if signed and signed_thinking:
         body["choices"][0]["message"][THINKING_FIELD] = signed
+    if stop_sequence and (matched := matched_stop(response.get("stop_reason"), response.get("stop_sequence"))):
+        body["choices"][0][STOP_SEQUENCE_FIELD] = matched
     return body, usage
 
 
@@ -406,10 +417,12 @@ class AnthropicStream:
     stream was cut short.
     """
 
-    def __init__(self, model: str, *, json_tool: bool = False, signed_thinking: bool = False):
+    def __init__(self, model: str, *, json_tool: bool = False, signed_thinking: bool = False, stop_sequence=False):
         self.chunks = ChunkMaker("msg", model)
         self.json_tool = json_tool
         self.signed_thinking = signed_thinking  # pass signatures on (the gateway's Messages endpoint)
+        self.want_stop_sequence = stop_sequence  # say which stop sequence ended it (STOP_SEQUENCE_FIELD)
+        self.stop_sequence: str | None = None
         self.blocks: dict[int, list] = {}  # block index -> [kind, tool index, any arguments sent]
         self.tools = 0
         self.usage: dict = {}
@@ -431,7 +444,11 @@ class AnthropicStream:
             self._merge_usage(message.get("usage"))
             return [self.chunks.delta({"role": "assistant", "content": ""})]
         if kind == "message_delta":
-            self.stop_reason = (data.get("delta") or {}).get("stop_reason") or self.stop_reason
+            delta = data.get("delta") or {}
+            self.stop_reason = delta.get("stop_reason") or self.stop_reason
+            self.stop_sequence = (
+                matched_stop(delta.get("stop_reason"), delta.get("stop_sequence")) or self.stop_sequence
+            )
             self._merge_usage(data.get("usage"))
             return []
         if kind == "message_stop":
@@ -521,6 +538,8 @@ class AnthropicStream:
         if finish == "tool_calls" and not self.tools:
             finish = "stop"
         out = [self.chunks.delta({}, finish_reason=finish)]
+        if self.want_stop_sequence and self.stop_sequence:
+            out[0]["choices"][0][STOP_SEQUENCE_FIELD] = self.stop_sequence
         usage = usage_from_anthropic(self.usage)
         if usage is not None:
             out.append(self.chunks.usage(usage))
@@ -600,9 +619,17 @@ class AnthropicAdapter(VendorAdapter):
         return count
 
     def read(self, data: dict, target: Target, request: dict) -> tuple[dict, Usage | None]:
-        return from_anthropic(data, json_tool=uses_json_tool(request), signed_thinking=THINKING_FIELD in request)
+        return from_anthropic(
+            data,
+            json_tool=uses_json_tool(request),
+            signed_thinking=THINKING_FIELD in request,
+            stop_sequence=bool(request.get(STOP_SEQUENCE_FIELD)),
+        )
 
     def translator(self, target: Target, request: dict) -> "AnthropicStream":
         return AnthropicStream(
-            target.model.upstream_id, json_tool=uses_json_tool(request), signed_thinking=THINKING_FIELD in request
+            target.model.upstream_id,
+            json_tool=uses_json_tool(request),
+            signed_thinking=THINKING_FIELD in request,
+            stop_sequence=bool(request.get(STOP_SEQUENCE_FIELD)),
         )

@@ -10,6 +10,11 @@ Requests reach an adapter already validated by routing.request (known fields, ri
 plain dict in OpenAI's format; `model` in it is the caller's and must be replaced by the target's
 upstream id. Responses go back as plain dicts in OpenAI's format: the gateway sets `id`, `model`
 and `created` on them itself.
+
+A request with STOP_SEQUENCE_FIELD set (the gateway's Messages endpoint sets it; never sent
+upstream) asks for the caller's stop sequence that ended the answer, when the upstream says which:
+the choice (streams: the chunk with the finish_reason) then carries it in the same field.
+OpenAI's own format has no such field, so answers to other requests do not get it.
 """
 
 from collections.abc import AsyncGenerator
@@ -18,6 +23,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from routing.catalog import ModelInfo
+
+STOP_SEQUENCE_FIELD = "x_stop_sequence"  # a gateway field: see above
 
 
 @dataclass(slots=True)

@@ -15,6 +15,16 @@ The vendors differ in details; each difference is data in the provider's or mode
 - "reasoning_field": name  the field in which the upstream returns reasoning text
                            ("reasoning_content" by default, "reasoning" for some); passed on to
                            the caller as `reasoning_content`, the field OpenAI-compatible clients read.
+
+The matched stop sequence: OpenAI says only finish_reason "stop", for a natural end and for a stop
+sequence alike. Servers built on vLLM add the matched string to the choice as `stop_reason`
+(an int when a stop token ended it, null at the end-of-sequence token), SGLang as `matched_stop`.
+Those fields are passed on as the upstream sent them; a request asking for STOP_SEQUENCE_FIELD
+(base.py) also gets the matched string there, when it is one of the request's stop sequences.
+
+A tool's `cache_control` (Anthropic's prompt-caching mark, which the Messages endpoint keeps for
+Claude) is not sent: OpenAI's tool objects have no such field and these vendors cache by prefix
+on their own.
 """
 
 import orjson
@@ -23,11 +33,12 @@ from routing.errors import UpstreamError, invalid
 from routing.httpclient import HTTPError
 from routing.pool import get_http
 
-from .base import Adapter, Completion, Target, Usage
-from .common import retry_after, transport_error
+from .base import STOP_SEQUENCE_FIELD, Adapter, Completion, Target, Usage
+from .common import retry_after, stop_list, transport_error
 
 # Fields the gateway itself consumes; never sent upstream.
-GATEWAY_FIELDS = ("models", "x_anthropic_thinking")
+GATEWAY_FIELDS = ("models", "x_anthropic_thinking", STOP_SEQUENCE_FIELD)
+_MATCHED_STOP_FIELDS = ("stop_reason", "matched_stop")  # vLLM's, SGLang's
 
 
 def quirks_of(target: Target) -> dict:
@@ -52,6 +63,8 @@ def build_body(request: dict, target: Target, stream: bool) -> dict:
     body["model"] = target.model.upstream_id
     if "x_anthropic_thinking" in request:  # Anthropic's signed thinking blocks stay with Anthropic
         body["messages"] = [{k: v for k, v in m.items() if k != "x_anthropic_thinking"} for m in body["messages"]]
+    if any("cache_control" in t for t in body.get("tools") or ()):
+        body["tools"] = [{k: v for k, v in t.items() if k != "cache_control"} for t in body["tools"]]
     for name in q.get("drop_params", ()):
         body.pop(name, None)
     wanted = q.get("max_tokens_param")
@@ -111,6 +124,17 @@ def error_from_status(status: int, raw: bytes, headers) -> UpstreamError:
     return UpstreamError(message, kind="status", status=status, retry_after=retry_after(headers), upstream_body=payload)
 
 
+def _mark_matched_stop(choice: dict, stops: list[str]) -> None:
+    """Sets STOP_SEQUENCE_FIELD on a choice that ended at one of `stops`, when the upstream named it."""
+    if choice.get("finish_reason") != "stop":
+        return
+    for name in _MATCHED_STOP_FIELDS:
+        matched = choice.get(name)
+        if isinstance(matched, str) and matched in stops:
+            choice[STOP_SEQUENCE_FIELD] = matched
+            return
+
+
 def _rename_reasoning(message: dict, field: str) -> None:
     if field != "reasoning_content" and field in message:
         message["reasoning_content"] = message.pop(field)
@@ -147,16 +171,20 @@ class OpenAICompatAdapter(Adapter):
                 "The upstream answered with a body that is not a chat completion.", kind="protocol", status=status
             ) from None
         field = quirks_of(target).get("reasoning_field", "reasoning_content")
+        stops = _asked_stops(request)
         for choice in choices:
             msg = choice.get("message") or {}
             _rename_reasoning(msg, field)
             choice.setdefault("logprobs", None)
             msg.setdefault("refusal", None)
+            if stops:
+                _mark_matched_stop(choice, stops)
         return Completion(body=body, usage=usage_from(body.get("usage")))
 
     async def stream(self, client, target, request):
         url = target.base_url + "/chat/completions"
         field = quirks_of(target).get("reasoning_field", "reasoning_content")
+        stops = _asked_stops(request)
         body = orjson.dumps(build_body(request, target, True))
         started = False
         resp = None
@@ -188,9 +216,11 @@ class OpenAICompatAdapter(Adapter):
                             resp.close(finish=True)  # the connection may be kept for another call
                             return
                         chunk = _parse_chunk(data)
-                        if field != "reasoning_content":
+                        if field != "reasoning_content" or stops:
                             for choice in chunk.get("choices") or ():
                                 _rename_reasoning(choice.get("delta") or {}, field)
+                                if stops:
+                                    _mark_matched_stop(choice, stops)
                         yield chunk
             # The connection ended without [DONE].
             raise UpstreamError("The upstream stream ended before it was complete.", kind="stream")
@@ -219,6 +249,11 @@ class OpenAICompatAdapter(Adapter):
                 "The upstream returned a different number of embeddings than inputs.", kind="protocol", status=status
             )
         return vectors, (data.get("usage") or {}).get("prompt_tokens")
+
+
+def _asked_stops(request: dict) -> list[str] | None:
+    """The request's stop sequences, when it asks which one ended the answer."""
+    return stop_list(request) if request.get(STOP_SEQUENCE_FIELD) else None
 
 
 def _parse_chunk(data: bytes) -> dict:

@@ -8,9 +8,12 @@ its stream) is translated back into Anthropic's shapes, errors included
 
 Translation choices:
 - `system` (a string or text blocks) becomes a system message; text, image (base64 or URL) and
-  document (base64 PDF) blocks become content parts, their `cache_control` kept (the Anthropic
-  adapter passes it on, so prompt caching works and is priced as cache writes and reads).
-  `tool_result` blocks become tool messages, ahead of the user's other blocks of that turn.
+  document (base64 PDF) blocks become content parts, `tool_result` blocks tool messages (ahead of
+  the user's other blocks of that turn). A `cache_control` on any of them, or on a tool, is kept
+  (on a tool result: on its last text) and the Anthropic adapter puts it back where the caller
+  had it, so prompt caching works; the cache writes and reads Claude reports come back in the
+  usage and are charged at the catalog's cache-write and cached-input prices. Other vendors
+  never see a tool's mark (they cache on their own).
 - Assistant `tool_use` blocks become tool_calls. With thinking on, an assistant turn's signed
   `thinking` / `redacted_thinking` blocks ride along (the gateway field x_anthropic_thinking) for
   Anthropic targets, which need them back during tool use; other vendors never see them.
@@ -21,6 +24,14 @@ Translation choices:
   and other Anthropic-only features that cannot be carried are a 400 naming them.
 - Stop reasons: stop -> end_turn, length -> max_tokens, tool_calls -> tool_use, content_filter ->
   refusal. The usage's input_tokens excludes cache reads and writes, as Anthropic counts it.
+- Stop sequences: the request asks the chat path which of its `stop_sequences` ended the answer
+  (the gateway field x_stop_sequence, see routing/adapters/base.py), and the answer says
+  stop_reason "stop_sequence" with `stop_sequence` set to it whenever the upstream names it:
+  Claude always does; OpenAI-format servers built on vLLM (`stop_reason`) or SGLang
+  (`matched_stop`) do. OpenAI itself, the other OpenAI-format vendors and Gemini report a stop
+  sequence as an ordinary stop, indistinguishable from the model ending its turn: the answer's
+  text cannot tell either (the sequence is left out, and a turn may end right where one would
+  have begun), so those answers say end_turn with stop_sequence null rather than a guess.
 """
 
 from typing import Any
@@ -28,6 +39,7 @@ from typing import Any
 import orjson
 
 from routing.adapters.anthropic import THINKING_FIELD
+from routing.adapters.base import STOP_SEQUENCE_FIELD
 from routing.api_types import ApiResponse, ApiStream
 from routing.catalog import get_snapshot
 from routing.errors import GatewayError, UpstreamError
@@ -239,6 +251,8 @@ def _tools(body: dict, chat: dict) -> None:
             if tool.get("description"):
                 fn["description"] = tool["description"]
             out.append({"type": "function", "function": fn})
+            if tool.get("cache_control"):
+                out[-1]["cache_control"] = tool["cache_control"]
         if out:
             chat["tools"] = out
     choice = body.get("tool_choice")
@@ -280,6 +294,7 @@ def to_chat(body: dict, *, count_only: bool = False) -> dict:
     stop = body.get("stop_sequences")
     if stop:
         chat["stop"] = stop
+        chat[STOP_SEQUENCE_FIELD] = True
     meta = body.get("metadata")
     if isinstance(meta, dict) and isinstance(meta.get("user_id"), str):
         chat["user"] = meta["user_id"]
@@ -322,6 +337,14 @@ def message_id(headers: dict) -> str:
     return "msg_" + (rid[4:] if rid.startswith("req_") else rid)
 
 
+def stop_of(choice: dict) -> tuple[str, str | None]:
+    """(stop_reason, stop_sequence) of a chat choice (a stream's: the chunk with the finish_reason)."""
+    matched = choice.get(STOP_SEQUENCE_FIELD)
+    if isinstance(matched, str):
+        return "stop_sequence", matched
+    return STOP_REASONS.get(choice.get("finish_reason") or "", "end_turn"), None
+
+
 def to_message(completion: dict, headers: dict) -> dict:
     choice = (completion.get("choices") or [{}])[0]
     msg = choice.get("message") or {}
@@ -346,14 +369,15 @@ def to_message(completion: dict, headers: dict) -> dict:
                 "input": args if isinstance(args, dict) else {},
             }
         )
+    stop_reason, stop_sequence = stop_of(choice)
     return {
         "id": message_id(headers),
         "type": "message",
         "role": "assistant",
         "model": completion.get("model"),
         "content": content,
-        "stop_reason": STOP_REASONS.get(choice.get("finish_reason"), "end_turn"),
-        "stop_sequence": None,
+        "stop_reason": stop_reason,
+        "stop_sequence": stop_sequence,
         "usage": usage_of(completion.get("usage")),
     }
 
@@ -375,6 +399,7 @@ class MessageStream:
         self.open: str | None = None  # the kind of the open block
         self.tools: dict[int, int] = {}  # chat tool index -> block index
         self.stop_reason = "end_turn"
+        self.stop_sequence: str | None = None
         self.usage: dict | None = None
         self.signature = ""  # of the open thinking block, when Anthropic signed it
 
@@ -484,7 +509,7 @@ class MessageStream:
                         "message_delta",
                         {
                             "type": "message_delta",
-                            "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
+                            "delta": {"stop_reason": self.stop_reason, "stop_sequence": self.stop_sequence},
                             "usage": usage_of(self.usage),
                         },
                     )
@@ -502,7 +527,7 @@ class MessageStream:
             for choice in chunk.get("choices") or ():
                 out = self._delta(choice.get("delta") or {})
                 if choice.get("finish_reason"):
-                    self.stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
+                    self.stop_reason, self.stop_sequence = stop_of(choice)
                 if out:
                     yield out
 

@@ -7,6 +7,7 @@ import orjson
 import pytest
 
 from routing.adapters.anthropic import AnthropicAdapter, AnthropicStream, from_anthropic, status_error, to_anthropic
+from routing.adapters.base import STOP_SEQUENCE_FIELD
 from routing.errors import GatewayError, UpstreamError
 from tests.adapters.conftest import assert_chunks, assert_completion, collect, target_for
 
@@ -133,6 +134,14 @@ def test_it_sends_pdf_files_as_documents_and_passes_cache_control_on(claude):
         },
         {"type": "text", "text": "Summarise it.", "cache_control": {"type": "ephemeral"}},
     ]
+
+
+def test_it_passes_a_tools_cache_control_on(claude):
+    cached = {**WEATHER_TOOL, "cache_control": {"type": "ephemeral"}}
+    body = to_anthropic(chat(user("Weather?"), tools=[WEATHER_TOOL, cached]), claude)
+    assert "cache_control" not in body["tools"][0]
+    assert body["tools"][1]["cache_control"] == {"type": "ephemeral"}
+    assert body["tools"][1]["name"] == WEATHER_TOOL["function"]["name"]
 
 
 def test_it_translates_tool_calls_and_merges_their_results(claude):
@@ -433,6 +442,17 @@ def test_it_maps_stop_reasons(reason, finish):
     assert body["choices"][0]["finish_reason"] == finish
 
 
+def test_it_names_the_matched_stop_sequence_only_when_asked():
+    answer = {**MESSAGE, "stop_reason": "stop_sequence", "stop_sequence": "</answer>"}
+    body, _ = from_anthropic(answer, stop_sequence=True)
+    [choice] = body["choices"]
+    assert choice["finish_reason"] == "stop" and choice[STOP_SEQUENCE_FIELD] == "</answer>"
+    body, _ = from_anthropic(answer)  # OpenAI's shape has no such field
+    assert STOP_SEQUENCE_FIELD not in body["choices"][0]
+    body, _ = from_anthropic(MESSAGE, stop_sequence=True)  # a natural end names none
+    assert STOP_SEQUENCE_FIELD not in body["choices"][0]
+
+
 # --- Streams ------------------------------------------------------------------------------------
 
 
@@ -487,6 +507,23 @@ def test_it_streams_text_then_the_finish_and_the_usage():
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["prompt_tokens"] == 25
     assert chunks[-1]["usage"]["completion_tokens"] == 15
     assert {c["id"] for c in chunks} == {"msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY"}
+
+
+def test_it_streams_the_matched_stop_sequence_with_the_finish_when_asked():
+    stopped = [
+        *TEXT_STREAM[:-2],
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "stop_sequence", "stop_sequence": "</answer>"},
+            "usage": {"output_tokens": 15},
+        },
+        TEXT_STREAM[-1],
+    ]
+    chunks = _translate(stopped, stop_sequence=True)
+    assert_chunks(chunks)
+    [finish] = [c["choices"][0] for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
+    assert finish["finish_reason"] == "stop" and finish[STOP_SEQUENCE_FIELD] == "</answer>"
+    assert all(STOP_SEQUENCE_FIELD not in c["choices"][0] for c in _translate(stopped) if c["choices"])
 
 
 TOOL_STREAM = [

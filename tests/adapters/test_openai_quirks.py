@@ -40,6 +40,14 @@ def test_it_sends_the_upstream_id_and_keeps_gateway_fields_to_itself():
     assert body["model"] == "m-2026" and "models" not in body and "stream_options" not in body
 
 
+def test_the_stop_sequence_ask_and_a_tools_cache_mark_are_not_sent():
+    tool = {"type": "function", "function": {"name": "f"}}
+    request = {**REQUEST, "stop": ["END"], "x_stop_sequence": True, "tools": [{**tool, "cache_control": {"a": 1}}]}
+    body = build_body(request, target(), stream=False)
+    assert "x_stop_sequence" not in body and body["stop"] == ["END"] and body["tools"] == [tool]
+    assert "cache_control" in request["tools"][0]  # the caller's request is left as it was
+
+
 def test_streams_always_ask_for_usage_unless_the_vendor_rejects_stream_options():
     assert build_body(REQUEST, target(), stream=True)["stream_options"] == {"include_usage": True}
     body = build_body(REQUEST, target({"stream_options": False}), stream=True)

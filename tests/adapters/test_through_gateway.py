@@ -598,12 +598,12 @@ def test_streamed_and_whole_tool_calls_agree(client, model):
 # --- finish reasons -------------------------------------------------------------------------------
 
 # x-sim-finish makes the simulated vendor end its answer with its own word for each reason.
-# Anthropic's simulator says stop_sequence for content_filter (it has no refusal), which is "stop".
+# Anthropic's word for content_filter is refusal.
 FINISH_MAP = {
     "stop": {ANTHROPIC: "stop", GEMINI: "stop", OPENAI: "stop"},
     "length": {ANTHROPIC: "length", GEMINI: "length", OPENAI: "length"},
     "tool_calls": {ANTHROPIC: "tool_calls", GEMINI: "tool_calls", OPENAI: "tool_calls"},
-    "content_filter": {ANTHROPIC: "stop", GEMINI: "content_filter", OPENAI: "content_filter"},
+    "content_filter": {ANTHROPIC: "content_filter", GEMINI: "content_filter", OPENAI: "content_filter"},
 }
 
 

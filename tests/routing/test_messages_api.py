@@ -1,6 +1,7 @@
 """/v1/messages and /v1/messages/count_tokens through the official anthropic SDK, against a real
 gateway and the provider simulator: routes, pinned models of all three wire formats, failover,
-streaming with Anthropic's event sequence, tools, images, caching, billing and errors."""
+streaming with Anthropic's event sequence, tools, images, caching, stop sequences, billing and
+errors."""
 
 import base64
 import uuid
@@ -9,6 +10,8 @@ import anthropic
 import httpx
 import orjson
 import pytest
+
+from tests.adapters.test_through_gateway import expected_cost
 
 HELLO = [{"role": "user", "content": "Refactor this function, please."}]
 WEATHER = {
@@ -222,6 +225,171 @@ def test_a_cached_tool_result_is_cached_upstream(claude):
     two = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=50, tools=[WEATHER], messages=history)
     assert one.usage.cache_creation_input_tokens > 1000
     assert two.usage.cache_read_input_tokens == one.usage.cache_creation_input_tokens
+
+
+def _big_tool() -> dict:
+    # A tool of its own for each test: the simulator's prompt cache outlives a test.
+    return {
+        "name": "search_manual",
+        "description": f"Manual {uuid.uuid4()}: " + "Searches the manual for a passage. " * 200,
+        "input_schema": {"type": "object", "properties": {"query": {"type": "string"}}},
+        "cache_control": {"type": "ephemeral"},
+    }
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_cached_tool_definitions_reach_claude_and_are_priced(claude, usage, live_db, stream):
+    tools = [WEATHER, _big_tool()]
+    answers = []
+    for _ in range(2):
+        if stream:
+            with claude.messages.stream(
+                model="anthropic/claude-sonnet-4", max_tokens=50, tools=tools, messages=HELLO
+            ) as s:
+                msg = s.get_final_message()
+                request_id = s.response.headers["x-request-id"]
+        else:
+            raw = claude.messages.with_raw_response.create(
+                model="anthropic/claude-sonnet-4", max_tokens=50, tools=tools, messages=HELLO
+            )
+            msg, request_id = raw.parse(), raw.headers["x-request-id"]
+        [row] = usage(request_id)
+        answers.append((msg.usage, row))
+    (u1, r1), (u2, r2) = answers
+    # Without the mark on the tool Claude would cache nothing: the tools are the whole prefix.
+    assert u1.cache_creation_input_tokens > 1000 and u1.cache_read_input_tokens == 0
+    assert u2.cache_read_input_tokens == u1.cache_creation_input_tokens and u2.cache_creation_input_tokens == 0
+    assert u1.input_tokens == u2.input_tokens > 0  # what follows the cached tools
+    assert (r1.cache_write_tokens, r1.cached_tokens) == (u1.cache_creation_input_tokens, 0)
+    assert (r2.cache_write_tokens, r2.cached_tokens) == (0, u2.cache_read_input_tokens)
+    assert r1.prompt_tokens == u1.input_tokens + u1.cache_creation_input_tokens
+    assert r2.prompt_tokens == u2.input_tokens + u2.cache_read_input_tokens
+    # Charged at the catalog's cache-write and cached-input prices.
+    model = "anthropic/claude-sonnet-4"
+    assert r1.upstream_cost_nusd == expected_cost(
+        live_db, model, prompt=r1.prompt_tokens, cached=0, completion=r1.completion_tokens, write=r1.cache_write_tokens
+    )
+    assert r2.upstream_cost_nusd == expected_cost(
+        live_db, model, prompt=r2.prompt_tokens, cached=r2.cached_tokens, completion=r2.completion_tokens
+    )
+    assert r1.upstream_cost_nusd > r2.upstream_cost_nusd
+
+
+def test_a_cached_content_block_is_cached_upstream(claude):
+    long = {
+        "type": "text",
+        "text": f"Report {uuid.uuid4()}: " + "The figures went up again. " * 300,
+        "cache_control": {"type": "ephemeral"},
+    }
+    messages = [{"role": "user", "content": [long, {"type": "text", "text": "Summarise the report."}]}]
+    one = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=50, messages=messages)
+    two = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=50, messages=messages)
+    assert one.usage.cache_creation_input_tokens > 1000 and one.usage.cache_read_input_tokens == 0
+    assert two.usage.cache_read_input_tokens == one.usage.cache_creation_input_tokens
+    assert two.usage.input_tokens == one.usage.input_tokens > 0  # the question after the mark
+
+
+def test_a_cached_tool_still_works_on_other_vendors(claude):
+    for model in ("openai/gpt-4o-mini", "google/gemini-2.5-flash"):
+        msg = claude.messages.create(model=model, max_tokens=50, tools=[_big_tool()], messages=HELLO)
+        assert msg.content and msg.usage.cache_creation_input_tokens == msg.usage.cache_read_input_tokens == 0
+
+
+# --- stop sequences ----------------------------------------------------------------------------
+
+# The simulated models start their answers with "Simulated reply from <model>:".
+STOPS = ["never said", " from"]
+
+
+def _ask(claude, stream: bool, **kw) -> tuple:
+    """(the final Message, its request id), streamed or not."""
+    if stream:
+        with claude.messages.stream(max_tokens=100, messages=HELLO, **kw) as s:
+            text = "".join(s.text_stream)
+            msg = s.get_final_message()
+            assert msg.content[0].text == text
+            return msg, s.response.headers["x-request-id"]
+    raw = claude.messages.with_raw_response.create(max_tokens=100, messages=HELLO, **kw)
+    return raw.parse(), raw.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_stop_sequence_that_ends_claudes_answer_is_named(claude, usage, stream):
+    msg, request_id = _ask(claude, stream, model="anthropic/claude-sonnet-4", stop_sequences=STOPS)
+    assert msg.content[0].text == "Simulated reply"  # the sequence itself is not part of the answer
+    assert (msg.stop_reason, msg.stop_sequence) == ("stop_sequence", " from")
+    [row] = usage(request_id)
+    assert row.status == "ok" and row.completion_tokens == msg.usage.output_tokens == 4
+    # The earlier of two stop sequences wins, and a stop sequence that never comes changes nothing.
+    early, _ = _ask(claude, stream, model="anthropic/claude-sonnet-4", stop_sequences=[" from", "ated"])
+    assert (early.content[0].text, early.stop_sequence) == ("Simul", "ated")
+    plain, _ = _ask(claude, stream, model="anthropic/claude-sonnet-4", stop_sequences=["never said"])
+    assert (plain.stop_reason, plain.stop_sequence) == ("end_turn", None)
+
+
+def test_the_stream_names_the_stop_sequence_in_message_delta(gateway, tenant):
+    resp = httpx.post(
+        gateway.url + "/v1/messages",
+        headers={"x-api-key": tenant.key, "anthropic-version": "2023-06-01"},
+        json={
+            "model": "anthropic/claude-sonnet-4",
+            "max_tokens": 100,
+            "messages": HELLO,
+            "stop_sequences": STOPS,
+            "stream": True,
+        },
+        timeout=30,
+    )
+    events = _events(resp)
+    assert events[0][1]["message"]["stop_reason"] is None and events[0][1]["message"]["stop_sequence"] is None
+    [(_, delta)] = [e for e in events if e[0] == "message_delta"]
+    assert delta["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": " from"}
+    assert [e for e, _ in events][-1] == "message_stop"
+
+
+@pytest.mark.parametrize("field", ["stop_reason", "matched_stop"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_openai_format_server_that_names_the_stop_sequence_is_believed(claude, field, stream):
+    # vLLM names the matched stop string in the choice's stop_reason, SGLang in matched_stop.
+    msg, _ = _ask(
+        claude, stream, model="qwen/qwen-plus", stop_sequences=STOPS, extra_headers={"x-sim-stop-field": field}
+    )
+    assert msg.content[0].text == "Simulated reply"
+    assert (msg.stop_reason, msg.stop_sequence) == ("stop_sequence", " from")
+    plain, _ = _ask(
+        claude, stream, model="qwen/qwen-plus", stop_sequences=["never said"], extra_headers={"x-sim-stop-field": field}
+    )
+    assert (plain.stop_reason, plain.stop_sequence) == ("end_turn", None)
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "google/gemini-2.5-flash"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_stop_sequence_the_upstream_does_not_name_is_an_end_turn(claude, model, stream):
+    # OpenAI and Gemini stop at the sequence but say only "stop": the gateway does not guess.
+    msg, _ = _ask(claude, stream, model=model, stop_sequences=STOPS)
+    assert msg.content[0].text == "Simulated reply"
+    assert (msg.stop_reason, msg.stop_sequence) == ("end_turn", None)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_chat_endpoint_keeps_openais_shape_for_a_stop_sequence(gateway, tenant, stream):
+    resp = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        headers={"authorization": f"Bearer {tenant.key}"},
+        json={"model": "anthropic/claude-sonnet-4", "messages": HELLO, "stop": STOPS, "stream": stream},
+        timeout=30,
+    )
+    assert resp.status_code == 200
+    if stream:
+        chunks = [orjson.loads(line[6:]) for line in resp.text.split("\n") if line.startswith("data: {")]
+        choices = [c for chunk in chunks for c in chunk["choices"]]
+        assert "".join(c["delta"].get("content") or "" for c in choices) == "Simulated reply"
+        [last] = [c for c in choices if c["finish_reason"]]
+    else:
+        [last] = resp.json()["choices"]
+        assert last["message"]["content"] == "Simulated reply"
+    assert last["finish_reason"] == "stop"
+    assert set(last) <= {"index", "message", "delta", "finish_reason", "logprobs"}
 
 
 def test_thinking_goes_to_claude_as_asked_and_elsewhere_as_reasoning(claude, gateway, tenant):

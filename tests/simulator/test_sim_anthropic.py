@@ -123,12 +123,30 @@ async def test_after_a_tool_result_it_answers_in_text(sim):
 
 
 async def test_it_maps_finish_reasons_to_stop_reasons(sim):
-    expected = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "stop_sequence"}
+    expected = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
     for finish, reason in expected.items():
         _, _, body = await sim.anthropic(req(), {"x-sim-finish": finish})
         assert body["stop_reason"] == reason
     _, _, body = await sim.anthropic(req(max_tokens=5))
     assert body["stop_reason"] == "max_tokens" and body["usage"]["output_tokens"] == 5
+
+
+async def test_it_stops_before_a_stop_sequence_and_names_it(sim):
+    # The reply starts "Simulated reply from claude-sonnet-4-20250514:".
+    _, _, body = await sim.anthropic(req(stop_sequences=["never said", " from", "4-2025"]))
+    assert body["content"] == [{"type": "text", "text": "Simulated reply"}]
+    assert (body["stop_reason"], body["stop_sequence"]) == ("stop_sequence", " from")
+    assert body["usage"]["output_tokens"] == estimate_text_tokens("Simulated reply")
+    _, _, events = await sim.anthropic_sse(req(stop_sequences=["never said", " from"]))
+    data = [orjson.loads(d) for _, d in events]
+    assert "".join(d["delta"]["text"] for d in data if d["type"] == "content_block_delta") == "Simulated reply"
+    assert data[-2]["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": " from"}
+    assert data[-2]["usage"]["output_tokens"] == body["usage"]["output_tokens"]
+    # One that is never generated changes nothing; a bad list is refused as Anthropic does.
+    _, _, body = await sim.anthropic(req(stop_sequences=["never said"]))
+    assert (body["stop_reason"], body["stop_sequence"]) == ("end_turn", None)
+    status, _, body = await sim.anthropic(req(stop_sequences="END"))
+    assert status == 400 and "stop_sequences" in body["error"]["message"]
 
 
 async def test_it_sees_image_blocks(sim):

@@ -175,6 +175,12 @@ async def test_it_sees_inline_and_file_images(sim):
     assert {"modality": "IMAGE", "tokenCount": 2 * TOKENS_PER_IMAGE} in usage["promptTokensDetails"]
 
 
+async def test_it_stops_before_a_stop_sequence(sim):
+    _, _, out = await sim.gemini(MODEL, req(generationConfig={"stopSequences": ["never said", " from"]}))
+    [candidate] = out["candidates"]
+    assert candidate["content"]["parts"][0]["text"] == "Simulated reply" and candidate["finishReason"] == "STOP"
+
+
 async def test_it_maps_finish_reasons(sim):
     expected = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "content_filter": "SAFETY"}
     for finish, reason in expected.items():

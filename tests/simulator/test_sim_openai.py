@@ -3,6 +3,7 @@
 import jsonschema
 import openai
 import orjson
+import pytest
 
 from simulator.content import estimate_prompt_tokens, estimate_text_tokens
 from tests.simulator.helpers import data_json, user
@@ -118,6 +119,32 @@ async def test_max_tokens_cuts_the_reply_with_finish_length(sim):
     _, _, body = await sim.openai({"model": "m", "messages": [user()], "max_tokens": 7})
     assert body["choices"][0]["finish_reason"] == "length"
     assert body["usage"]["completion_tokens"] == 7
+
+
+async def test_it_stops_before_a_stop_string_and_says_only_stop(sim):
+    ask = {"model": "m", "messages": [user()], "stop": ["never said", " from"]}
+    _, _, body = await sim.openai(ask)
+    [choice] = body["choices"]
+    assert choice["message"]["content"] == "Simulated reply" and choice["finish_reason"] == "stop"
+    assert set(choice) == {"index", "message", "finish_reason", "logprobs"}  # OpenAI names no match
+    _, _, body = await sim.openai({**ask, "stop": " from"})
+    assert body["choices"][0]["message"]["content"] == "Simulated reply"
+
+
+@pytest.mark.parametrize("field", ["stop_reason", "matched_stop"])
+async def test_it_names_the_matched_stop_as_vllm_or_sglang_when_asked(sim, field):
+    ask = {"model": "m", "messages": [user()], "stop": ["never said", " from"]}
+    _, _, body = await sim.openai(ask, {"x-sim-stop-field": field})
+    assert body["choices"][0][field] == " from"
+    _, _, events = await sim.openai_sse(ask, {"x-sim-stop-field": field})
+    chunks = data_json(events)
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == "Simulated reply"
+    assert [c["choices"][0][field] for c in chunks if c["choices"][0]["finish_reason"]] == [" from"]
+    assert all(field not in c["choices"][0] for c in chunks if not c["choices"][0]["finish_reason"])
+    _, _, body = await sim.openai({**ask, "stop": ["never said"]}, {"x-sim-stop-field": field})
+    assert body["choices"][0][field] is None  # ended on its own: the field is null, as vLLM sends it
+    status, _, _ = await sim.openai(ask, {"x-sim-stop-field": "stop_word"})
+    assert status == 400
 
 
 async def test_it_forces_the_finish_reason(sim):
