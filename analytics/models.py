@@ -94,8 +94,8 @@ TTFT_FIELDS = tuple(f"ttft_{i}" for i in range(N_BUCKETS))
 
 class UsageRollup(models.Model):
     """Usage of one hour (period "h") or one UTC day ("d") for one organization x API key x route x
-    served model x provider x status. Derived data: rebuilt from usage rows (hours) or from the
-    hours (days) at will, so re-running a rollup gives the same numbers. Money in nano-USD."""
+    served model x provider x status. Derived data: hours add up usage rows as they are counted
+    (each once), days are rebuilt from hours at will. Money in nano-USD."""
 
     class Period(models.TextChoices):
         HOUR = "h"
@@ -137,8 +137,9 @@ class UsageRollup(models.Model):
 
 
 class RollupState(models.Model):
-    """One row: how far the rollups have got. Hours before `rolled_through` have hourly rollups;
-    usage rows with an id above `last_usage_id` have not been looked at yet (late rows)."""
+    """One row: how far the rollups have got. The hourly rollups count exactly the usage rows with
+    an id up to `last_usage_id` and a time before `rolled_through` (analytics/rollups.py); every
+    usage row with an id up to `last_usage_id` is committed, none is still being written."""
 
     rolled_through = models.DateTimeField(null=True)
     last_usage_id = models.BigIntegerField(default=0)

@@ -66,11 +66,13 @@ def _m(
     cache_write=None,
     dimensions=None,
     batch=None,
+    openrouter_id="",
 ):
     return {
         "provider": provider,
         "upstream_id": upstream_id,
         "public_id": f"{provider}/{public}",
+        "openrouter_id": openrouter_id,
         "display_name": name,
         "input_price_usd_micro_per_mtok": round(inp * M),
         "output_price_usd_micro_per_mtok": round(out * M),
@@ -98,6 +100,10 @@ def _m(
     }
 
 
+# `openrouter_id`: the model's id in OpenRouter's model list where it is not <provider>/<upstream id>
+# (read from openrouter.ai's model pages and its API's answers). Left empty where OpenRouter was
+# not found to list the model: zhipu/glm-4-flash, deepseek/deepseek-reasoner, bytedance/doubao-pro-256k
+# and the embedding models; the price sync then reports them "not listed".
 MODELS = [
     _m(
         "openai",
@@ -138,6 +144,7 @@ MODELS = [
         "https://www.anthropic.com/pricing#api",
         vision=True,
         cache_write=3.75,
+        openrouter_id="anthropic/claude-sonnet-4",
     ),
     _m(
         "anthropic",
@@ -152,6 +159,7 @@ MODELS = [
         "https://platform.claude.com/docs/en/models/opus-4-6/overview",
         vision=True,
         cache_write=6.25,
+        openrouter_id="anthropic/claude-opus-4.6",
     ),
     _m(
         "anthropic",
@@ -166,6 +174,7 @@ MODELS = [
         "https://www.anthropic.com/pricing#api",
         vision=True,
         cache_write=1.25,
+        openrouter_id="anthropic/claude-haiku-4.5",
     ),
     _m(
         "google",
@@ -256,6 +265,7 @@ MODELS = [
         32_768,
         8_192,
         "https://www.alibabacloud.com/help/en/model-studio/models",
+        openrouter_id="qwen/qwen-max",
     ),
     _m(
         "zhipu",
@@ -280,6 +290,7 @@ MODELS = [
         262_144,
         16_384,
         "https://platform.moonshot.ai/docs/pricing/chat",
+        openrouter_id="moonshotai/kimi-k2-0905",
     ),
     _m(
         "minimax",
@@ -292,6 +303,7 @@ MODELS = [
         204_800,
         131_072,
         "https://platform.minimax.io/docs/guides/pricing",
+        openrouter_id="minimax/minimax-m2",
     ),
     _m(
         "bytedance",

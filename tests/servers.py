@@ -266,12 +266,13 @@ class PrivatePostgres:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-def start_celery_worker(database_url: str, queue_prefix: str, **extra_env):
+def start_celery_worker(database_url: str, queue_prefix: str, queue: str | None = None, **extra_env):
     """A real Celery worker (solo pool) on REDIS_URL, against `database_url`, consuming a queue of
-    its own. Returns (queue, process); stop it with stop_process(process)."""
+    its own (or `queue`, shared with other workers). Returns (queue, process); stop it with
+    stop_process(process)."""
     import uuid
 
-    queue = f"{queue_prefix}-{uuid.uuid4().hex[:8]}"
+    queue = queue or f"{queue_prefix}-{uuid.uuid4().hex[:8]}"
     log = ROOT / "test-artifacts" / f"celery-{queue}.log"
     log.parent.mkdir(exist_ok=True)
     env = dict(

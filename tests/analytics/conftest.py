@@ -2,6 +2,7 @@
 
 import random
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 import pytest
@@ -76,6 +77,55 @@ def random_rows(rng: random.Random, organization_id: int, key_ids: list, start: 
             )
         )
     return rows
+
+
+# The usage row's fields a rollup adds up as they are, then everything a rollup counts.
+AS_IS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "upstream_cost_nusd",
+    "charged_nusd",
+)
+COUNTED = ("requests", *AS_IS, "fallbacks", "latency_sum_ms", "ttft_count")
+
+
+def by_hand(rows, bucket) -> dict:
+    """The rollup of `rows`, computed in Python from the rows themselves (not through SQL)."""
+    from analytics import metrics
+    from analytics.models import LAT_FIELDS, TTFT_FIELDS
+    from analytics.rollups import DIMS
+
+    out = defaultdict(lambda: {**dict.fromkeys(COUNTED + LAT_FIELDS + TTFT_FIELDS, 0), "errors": {}})
+    for r in rows:
+        g = out[(bucket(r.created_at),) + tuple(getattr(r, d) for d in DIMS)]
+        g["requests"] += 1
+        for f in AS_IS:
+            g[f] += getattr(r, f)
+        g["fallbacks"] += r.attempts > 1
+        g["latency_sum_ms"] += r.latency_ms
+        g[LAT_FIELDS[metrics.bucket_of(r.latency_ms)]] += 1
+        if r.ttft_ms is not None:
+            g["ttft_count"] += 1
+            g[TTFT_FIELDS[metrics.bucket_of(r.ttft_ms)]] += 1
+        if r.status != "ok":
+            g["errors"][r.error_type] = g["errors"].get(r.error_type, 0) + 1
+    return {k: dict(v) for k, v in out.items()}
+
+
+def stored(period: str, org_id: int) -> dict:
+    """The rollups of one organization, keyed as by_hand keys them."""
+    from analytics.models import LAT_FIELDS, TTFT_FIELDS, UsageRollup
+    from analytics.rollups import DIMS
+
+    out = {}
+    for r in UsageRollup.objects.filter(period=period, organization_id=org_id).values():
+        key = (r["bucket_start"],) + tuple(r[d] for d in DIMS)
+        assert key not in out, "one rollup row per group"
+        out[key] = {f: r[f] for f in COUNTED + LAT_FIELDS + TTFT_FIELDS} | {"errors": r["errors"]}
+    return out
 
 
 @pytest.fixture

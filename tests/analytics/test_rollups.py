@@ -2,7 +2,6 @@
 rows (cached and cache-write tokens, streams cut short, errors); re-running changes nothing; late
 rows are picked up; expired usage rows go, rollups stay."""
 
-from collections import defaultdict
 from datetime import timedelta
 
 import pytest
@@ -10,61 +9,11 @@ from django.utils import timezone
 
 from accounts.keys import apikey_create, organization_get_or_create
 from analytics import metrics
-from analytics.models import LAT_FIELDS, TTFT_FIELDS, UsageRecord, UsageRollup
-from analytics.rollups import DIMS, day_floor, hour_floor, purge_expired, rollup_due, rollup_hour
-from tests.analytics.conftest import random_rows, usage_row
+from analytics.models import UsageRecord, UsageRollup
+from analytics.rollups import day_floor, hour_floor, purge_expired, rollup_due, rollup_hour
+from tests.analytics.conftest import by_hand, random_rows, stored, usage_row
 
 pytestmark = pytest.mark.django_db
-
-COUNTED = (
-    "requests",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "upstream_cost_nusd",
-    "charged_nusd",
-    "fallbacks",
-    "latency_sum_ms",
-    "ttft_count",
-)
-
-
-def by_hand(rows, bucket) -> dict:
-    """The rollup of `rows`, computed in Python from the rows themselves (not through SQL)."""
-    out = defaultdict(lambda: {**dict.fromkeys(COUNTED + LAT_FIELDS + TTFT_FIELDS, 0), "errors": {}})
-    for r in rows:
-        g = out[(bucket(r.created_at),) + tuple(getattr(r, d) for d in DIMS)]
-        g["requests"] += 1
-        for f in (
-            "prompt_tokens",
-            "completion_tokens",
-            "cached_tokens",
-            "cache_write_tokens",
-            "reasoning_tokens",
-            "upstream_cost_nusd",
-            "charged_nusd",
-        ):
-            g[f] += getattr(r, f)
-        g["fallbacks"] += r.attempts > 1
-        g["latency_sum_ms"] += r.latency_ms
-        g[LAT_FIELDS[metrics.bucket_of(r.latency_ms)]] += 1
-        if r.ttft_ms is not None:
-            g["ttft_count"] += 1
-            g[TTFT_FIELDS[metrics.bucket_of(r.ttft_ms)]] += 1
-        if r.status != "ok":
-            g["errors"][r.error_type] = g["errors"].get(r.error_type, 0) + 1
-    return {k: dict(v) for k, v in out.items()}
-
-
-def stored(period: str, org_id: int) -> dict:
-    out = {}
-    for r in UsageRollup.objects.filter(period=period, organization_id=org_id).values():
-        key = (r["bucket_start"],) + tuple(r[d] for d in DIMS)
-        assert key not in out, "one rollup row per group"
-        out[key] = {f: r[f] for f in COUNTED + LAT_FIELDS + TTFT_FIELDS} | {"errors": r["errors"]}
-    return out
 
 
 @pytest.fixture

@@ -176,8 +176,8 @@ def openrouter_payload() -> dict:
                 modalities=("text", "image"),
             ),
             model(
-                "moonshotai/kimi-k2-0905-preview",
-                "MoonshotAI: Kimi K2",
+                "moonshotai/kimi-k2-0905",
+                "MoonshotAI: Kimi K2 0905",
                 "0.0000006",
                 "0.0000025",
                 cache_read="0.00000015",

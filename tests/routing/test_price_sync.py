@@ -244,7 +244,7 @@ def test_an_openrouter_sync_follows_each_models_source_id(lists, catalog):
         ds.max_output_tokens,
     ) == (300_000, 450_000, 30_000, 163_840, 16_384)
     assert lines["anthropic/claude-sonnet-4"]["held"] == {"output_price_usd_micro_per_mtok": [15_000_000, 150_000_000]}
-    assert lines["moonshot/kimi-k2"]["status"] == "unchanged"  # found by <provider>/<upstream id>
+    assert lines["moonshot/kimi-k2"]["status"] == "unchanged"  # found by its seeded OpenRouter id
     assert lines["qwen/qwen-plus"]["status"] == "error" and "not a decimal" in lines["qwen/qwen-plus"]["reasons"][0]
     assert before["qwen/qwen-plus"] == snapshot_of_catalog()["qwen/qwen-plus"]
     assert [c.source_id for c in PriceChange.objects.filter(run=run, kind="new_model")] == ["z-ai/glm-5"]
