@@ -213,6 +213,9 @@ MODELS = [
         128_000,
         8_192,
         "https://api-docs.deepseek.com/quick_start/pricing",
+        # DeepSeek's API serves V3.2 (non-thinking) as deepseek-chat; OpenRouter's deepseek/deepseek-chat
+        # is the original V3 at other prices (openrouter.ai/deepseek/deepseek-v3.2).
+        openrouter_id="deepseek/deepseek-v3.2",
     ),
     _m(
         "deepseek",

@@ -22,7 +22,7 @@ LISTED = {
     "anthropic/claude-haiku-4.5": "anthropic/claude-haiku-4.5",
     "google/gemini-2.5-pro": "google/gemini-2.5-pro",
     "google/gemini-2.5-flash": "google/gemini-2.5-flash",
-    "deepseek/deepseek-chat": "deepseek/deepseek-chat",
+    "deepseek/deepseek-chat": "deepseek/deepseek-v3.2",
     "qwen/qwen-turbo": "qwen/qwen-turbo",
     "qwen/qwen-plus": "qwen/qwen-plus",
     "alibaba/qwen-max": "qwen/qwen-max",
@@ -30,7 +30,13 @@ LISTED = {
     "minimax/minimax-m2": "minimax/minimax-m2",
 }
 # Listed by OpenRouter and close to a seeded model's id, but other models: never matched to ours.
-NEIGHBOURS = ["anthropic/claude-opus-4.6-fast", "moonshotai/kimi-k2", "qwen/qwen-max-2025-01-25", "z-ai/glm-4.7-flash"]
+NEIGHBOURS = [
+    "anthropic/claude-opus-4.6-fast",
+    "deepseek/deepseek-chat",
+    "moonshotai/kimi-k2",
+    "qwen/qwen-max-2025-01-25",
+    "z-ai/glm-4.7-flash",
+]
 
 PRICES = {
     "prompt": "input_price_usd_micro_per_mtok",
