@@ -34,6 +34,11 @@ _OVERLOADED = ("server_error", "overloaded", "The engine is currently overloaded
 _DONE = b"data: [DONE]\n\n"
 
 
+# Vendors that answer 400 to Anthropic's cache_control mark on a content part, as OpenAI does
+# ("Unknown parameter") and Zhipu's GLM; Model Studio (qwen, alibaba) reads it, others ignore it.
+REJECTS_CACHE_MARKS = frozenset({"openai", "zhipu"})
+
+
 def _sse(obj) -> bytes:
     return b"data: " + dumps(obj) + b"\n\n"
 
@@ -84,16 +89,19 @@ class OpenAIFormat(WireFormat):
             raise VendorError(400, "'messages' must be a non-empty array.", param="messages")
         chars = images = 0
         last_user = ""
-        for m in messages:
+        strict = request.match_info.get("provider") in REJECTS_CACHE_MARKS
+        for i, m in enumerate(messages):
             if not isinstance(m, dict) or not isinstance(m.get("role"), str):
                 raise VendorError(400, "Each message must be an object with a 'role'.", param="messages")
             content = m.get("content")
             if isinstance(content, str):
                 chars += len(content)
             elif isinstance(content, list):
-                for part in content:
+                for j, part in enumerate(content):
                     if not isinstance(part, dict):
                         continue
+                    if strict and "cache_control" in part:
+                        raise VendorError(400, f"Unknown parameter: 'messages[{i}].content[{j}].cache_control'.")
                     if part.get("type") == "image_url":
                         images += 1
                     elif isinstance(part.get("text"), str):

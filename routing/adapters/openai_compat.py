@@ -22,9 +22,11 @@ sequence alike. Servers built on vLLM add the matched string to the choice as `s
 Those fields are passed on as the upstream sent them; a request asking for STOP_SEQUENCE_FIELD
 (base.py) also gets the matched string there, when it is one of the request's stop sequences.
 
-A tool's `cache_control` (Anthropic's prompt-caching mark, which the Messages endpoint keeps for
-Claude) is not sent: OpenAI's tool objects have no such field and these vendors cache by prefix
-on their own.
+Anthropic's prompt-caching mark, `cache_control` (which the Messages endpoint keeps for Claude, and
+which OpenAI-format callers put on content parts as OpenRouter documents), is not sent on tools:
+OpenAI's tool objects have no such field. On content parts it is sent only to vendors whose
+quirks say "cache_control_marks": true (Alibaba Model Studio's explicit cache reads it there);
+OpenAI answers 400 to an unknown field there, and the others cache by prefix on their own.
 """
 
 import orjson
@@ -65,6 +67,8 @@ def build_body(request: dict, target: Target, stream: bool) -> dict:
         body["messages"] = [{k: v for k, v in m.items() if k != "x_anthropic_thinking"} for m in body["messages"]]
     if any("cache_control" in t for t in body.get("tools") or ()):
         body["tools"] = [{k: v for k, v in t.items() if k != "cache_control"} for t in body["tools"]]
+    if not q.get("cache_control_marks") and _has_cache_marks(body["messages"]):
+        body["messages"] = [_without_cache_marks(m) for m in body["messages"]]
     for name in q.get("drop_params", ()):
         body.pop(name, None)
     wanted = q.get("max_tokens_param")
@@ -83,6 +87,22 @@ def build_body(request: dict, target: Target, stream: bool) -> dict:
         body.pop("stream", None)
         body.pop("stream_options", None)
     return body
+
+
+def _has_cache_marks(messages: list) -> bool:
+    for m in messages:
+        content = m.get("content")
+        if type(content) is list and any("cache_control" in p for p in content if type(p) is dict):
+            return True
+    return False
+
+
+def _without_cache_marks(message: dict) -> dict:
+    content = message.get("content")
+    if type(content) is not list:
+        return message
+    parts = [{k: v for k, v in p.items() if k != "cache_control"} if type(p) is dict else p for p in content]
+    return {**message, "content": parts}
 
 
 def headers_for(target: Target) -> dict:

@@ -48,6 +48,18 @@ def test_the_stop_sequence_ask_and_a_tools_cache_mark_are_not_sent():
     assert "cache_control" in request["tools"][0]  # the caller's request is left as it was
 
 
+def test_cache_marks_on_content_parts_reach_only_vendors_that_read_them():
+    marked = {"type": "text", "text": "manual", "cache_control": {"type": "ephemeral"}}
+    plain = {"type": "text", "text": "manual"}
+    messages = [{"role": "system", "content": [marked]}, {"role": "user", "content": "hi"}]
+    request = {**REQUEST, "messages": messages}
+    body = build_body(request, target(), stream=False)
+    assert body["messages"] == [{"role": "system", "content": [plain]}, {"role": "user", "content": "hi"}]
+    assert request["messages"][0]["content"] == [marked]  # the caller's request is left as it was
+    assert build_body(request, target({"cache_control_marks": True}), stream=False)["messages"] == messages
+    assert build_body(REQUEST, target(), stream=False)["messages"] is REQUEST["messages"]  # nothing to strip: no copy
+
+
 def test_streams_always_ask_for_usage_unless_the_vendor_rejects_stream_options():
     assert build_body(REQUEST, target(), stream=True)["stream_options"] == {"include_usage": True}
     body = build_body(REQUEST, target({"stream_options": False}), stream=True)
@@ -84,3 +96,23 @@ def test_reasoning_reaches_the_caller_as_reasoning_content(client):
         )
     )
     assert "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)
+
+
+def test_the_data_migration_lets_an_existing_catalogs_model_studio_keep_cache_marks(db):
+    import importlib
+
+    from django.apps import apps
+
+    from routing.models import Provider
+    from routing.services import catalog_load_seed
+
+    catalog_load_seed()
+    migration = importlib.import_module("routing.migrations.0007_provider_cache_marks")
+    Provider.objects.filter(slug="qwen").update(quirks={})  # a catalog loaded before the quirk existed
+    Provider.objects.filter(slug="alibaba").update(quirks={"cache_control_marks": False})  # the operator's choice
+
+    migration.mark_readers(apps, None)
+
+    quirks = dict(Provider.objects.values_list("slug", "quirks"))
+    assert quirks["qwen"] == {"cache_control_marks": True} and quirks["alibaba"] == {"cache_control_marks": False}
+    assert "cache_control_marks" not in quirks["openai"] and "cache_control_marks" not in quirks["zhipu"]

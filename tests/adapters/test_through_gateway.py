@@ -940,3 +940,17 @@ def test_deepseek_reasoner_reasons_by_default(client, usage):
     assert reply.choices[0].message.reasoning_content
     [row] = usage(raw.headers["x-request-id"])
     assert row.reasoning_tokens == 24
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "zhipu/glm-4-flash", "qwen/qwen-plus"])
+@STREAMING
+def test_a_cache_mark_on_a_content_part_never_makes_a_vendor_refuse(client, usage, model, streaming):
+    # OpenRouter-style callers mark a prefix for Claude; when the route (or the caller) picks another
+    # vendor, OpenAI and GLM would answer 400 to the unknown field: the gateway leaves it out for them
+    # and keeps it for Model Studio, whose explicit cache reads it.
+    manual = {"type": "text", "text": _manual(), "cache_control": {"type": "ephemeral"}}
+    messages = [{"role": "system", "content": [manual]}, {"role": "user", "content": "What does the manual say?"}]
+    a = answer(client, streaming, model=model, messages=messages, extra_headers=NO_FALLBACK)
+    assert a.headers["x-aipower-provider"] == model.split("/")[0] and a.usage.prompt_tokens > 1000
+    [row] = usage(a.headers["x-request-id"])
+    assert row.status == "ok" and row.served_model == model

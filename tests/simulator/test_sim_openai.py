@@ -131,6 +131,17 @@ async def test_it_stops_before_a_stop_string_and_says_only_stop(sim):
     assert body["choices"][0]["message"]["content"] == "Simulated reply"
 
 
+async def test_openai_and_glm_refuse_a_cache_mark_on_a_content_part_as_the_real_ones_do(sim):
+    part = {"type": "text", "text": "A long manual.", "cache_control": {"type": "ephemeral"}}
+    ask = {"model": "m", "messages": [user("Hi"), {"role": "user", "content": [part]}]}
+    for provider in ("openai", "zhipu"):
+        status, _, body = await sim.openai(ask, provider=provider)
+        assert status == 400 and body["error"]["message"] == "Unknown parameter: 'messages[1].content[0].cache_control'."
+    for provider in ("qwen", "alibaba", "deepseek"):
+        status, _, _ = await sim.openai(ask, provider=provider)
+        assert status == 200
+
+
 @pytest.mark.parametrize("field", ["stop_reason", "matched_stop"])
 async def test_it_names_the_matched_stop_as_vllm_or_sglang_when_asked(sim, field):
     ask = {"model": "m", "messages": [user()], "stop": ["never said", " from"]}
