@@ -190,5 +190,14 @@ def routes_using(snapshot: Snapshot, m: ModelInfo) -> list[tuple[str, int]]:
     return out
 
 
+def cache_mark_readers(snapshot: Snapshot) -> list[str]:
+    """The providers (names) that read Anthropic's cache_control marks: Anthropic's own wire format,
+    and OpenAI-format vendors whose quirks say so (routing/adapters/openai_compat.py)."""
+    providers = {m.provider.slug: m.provider for m in snapshot.models.values()}
+    return sorted(
+        p.name for p in providers.values() if p.wire_format == "anthropic" or p.quirks.get("cache_control_marks")
+    )
+
+
 def snapshot() -> Snapshot:
     return load_snapshot()

@@ -123,6 +123,7 @@ def docs(request):
             "markup": selectors.markup_percent(),
             "limits": openapi.limits(),
             "max_attempts": settings.AIPOWER_MAX_ATTEMPTS,
+            "cache_mark_readers": selectors.cache_mark_readers(snap),
         },
     )
 

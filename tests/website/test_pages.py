@@ -239,6 +239,18 @@ def test_docs_cover_every_header_and_error_code_the_gateway_sends(web):
     assert "402" in page and "Settlement" in page and "held back until their first token" in page
 
 
+def test_docs_name_the_providers_that_read_cache_marks_from_the_catalog(web):
+    from routing.models import Provider
+
+    def readers() -> str:
+        page = text(web.get("/docs/"))
+        return page.split('id="caching"', 1)[1].split("Providers that read the mark:", 1)[1].split(".", 1)[0]
+
+    assert readers().split() == ["Alibaba", "Cloud", "Model", "Studio,", "Anthropic,", "Qwen", "(DashScope)"]
+    Provider.objects.filter(slug="qwen").update(quirks={})  # an operator turns the quirk off in admin
+    assert "Qwen" not in readers() and "Anthropic" in readers()
+
+
 def test_docs_tell_a_signed_in_user_how_to_make_a_key(web):
     from tests.accounts.conftest import make_user
 
