@@ -181,7 +181,7 @@ async def create(request) -> ApiResponse:
                 )
             plan = [(m, d) for m, d in plan if m.public_id in usable]
         if key.rpm_limit or key.tpm_limit:
-            over = await limits.admit(key.key_id, key.rpm_limit, key.tpm_limit)
+            over = await limits.admit(key.key_id, key.rpm_limit, key.tpm_limit, call.ratelimit)
             if over is not None:
                 raise _rate_limited(*over)
         prompt = sum(_size(i) for i in inputs)

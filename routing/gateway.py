@@ -67,6 +67,7 @@ class Call:
     committed: asyncio.Future | None = None  # done once the charge and usage row are committed
     plan: policy.Plan | None = None
     charged_nusd: int | None = None  # set when recorded: what the caller pays (usage.cost)
+    ratelimit: dict = field(default_factory=dict)  # x-ratelimit-* headers, for a key with limits
 
     def route_fields(self) -> dict:
         p = self.plan
@@ -96,6 +97,8 @@ class Call:
             h[credit.CAPPED_HEADER] = str(self.output_cap)
         if self.charged_nusd is not None:
             h[costs.COST_HEADER] = costs.usd_text(self.charged_nusd)
+        if self.ratelimit:
+            h.update(self.ratelimit)
         return h
 
     def record(
@@ -323,7 +326,7 @@ async def chat_completions(request) -> ApiResponse | ApiStream:
             plan = policy.restrict(plan, body["model"], key.allowed, snapshot)
         call.route, call.plan = plan.route, plan
         if key.rpm_limit or key.tpm_limit:
-            over = await limits.admit(key.key_id, key.rpm_limit, key.tpm_limit)
+            over = await limits.admit(key.key_id, key.rpm_limit, key.tpm_limit, call.ratelimit)
             if over is not None:
                 raise _rate_limited(*over)
         await _reserve(call, plan.candidates, features, body, overlap=True)

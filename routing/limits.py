@@ -8,6 +8,7 @@ when a request ends (its size is unknown before), so a request is admitted while
 token debt, and its tokens are added afterwards.
 """
 
+import math
 import time
 
 from .resilience import redis_gate
@@ -16,7 +17,8 @@ PERIOD_MS = 60_000
 _PREFIX = "aip:rl:"
 
 # KEYS: the bucket. ARGV: now (ms), emission interval (ms per unit), burst tolerance (ms), cost,
-# force (1: charge whatever the level). Returns 0 when admitted (and charged), else ms to wait.
+# force (1: charge whatever the level). Returns the ms to wait (> 0) when refused; when admitted (and
+# charged), -1 - the bucket's level after it in ms (how long until it is empty again).
 _GCRA_LUA = """
 local now, interval, tau, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local force = ARGV[5] == '1'
@@ -26,7 +28,7 @@ local new_tat = tat + cost * interval
 if not force and cost > 0 and new_tat - now > tau then return math.ceil(new_tat - tau - now) end
 if not force and cost == 0 and tat - now > tau then return math.ceil(tat - tau - now) end
 redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now + tau) + 1000)
-return 0
+return -1 - math.ceil(new_tat - now)
 """
 
 _local: dict[str, float] = {}
@@ -38,9 +40,9 @@ def _local_gcra(key: str, now: float, interval: float, tau: float, cost: float, 
     new_tat = tat + cost * interval
     over = not force and ((new_tat - now > tau) if cost > 0 else (tat - now > tau))
     if over:
-        return int((new_tat if cost > 0 else tat) - tau - now) + 1
+        return math.ceil((new_tat if cost > 0 else tat) - tau - now)  # > 0: over by more than tau
     _local[key] = new_tat
-    return 0
+    return -1 - math.ceil(new_tat - now)
 
 
 async def _gcra(key: str, limit: int, cost: float, force: bool = False) -> int:
@@ -62,17 +64,49 @@ async def _gcra(key: str, limit: int, cost: float, force: bool = False) -> int:
     return _local_gcra(key, now, interval, tau, cost, force)
 
 
-async def admit(key_id: int, rpm: int | None, tpm: int | None) -> tuple[str, float] | None:
-    """None when the request may go ahead; else (which limit, seconds to wait)."""
-    if rpm:
-        wait = await _gcra(f"r:{key_id}", rpm, 1)
-        if wait:
-            return "requests", wait / 1000
+async def admit(
+    key_id: int, rpm: int | None, tpm: int | None, headers: dict | None = None
+) -> tuple[str, float] | None:
+    """None when the request may go ahead; else (which limit, seconds to wait). `headers`, when
+    given, gets OpenAI's x-ratelimit-* headers for the limits the key has."""
+    # Tokens first: looking charges nothing, so a request refused for its key's token debt does not
+    # also use up one of its requests.
     if tpm:
-        wait = await _gcra(f"t:{key_id}", tpm, 0)
-        if wait:
-            return "tokens", wait / 1000
+        got = await _gcra(f"t:{key_id}", tpm, 0)
+        if headers is not None:
+            _describe(headers, "tokens", tpm, 0, got)
+        if got > 0:
+            return "tokens", got / 1000
+    if rpm:
+        got = await _gcra(f"r:{key_id}", rpm, 1)
+        if headers is not None:
+            _describe(headers, "requests", rpm, 1, got)
+        if got > 0:
+            return "requests", got / 1000
     return None
+
+
+def _describe(headers: dict, which: str, limit: int, cost: int, got: int) -> None:
+    """OpenAI's headers for one limit: what is left of the burst, and when the bucket is back to its
+    initial state. GCRA: a bucket PERIOD_MS deep, each unit `PERIOD_MS / limit` ms of it; refused
+    after waiting `got` ms means it stands `got` ms above full, less the unit asked for."""
+    if got > 0:
+        headers[f"x-ratelimit-remaining-{which}"] = "0"
+        level = PERIOD_MS + got - cost * PERIOD_MS // limit
+    else:
+        level = -1 - got
+        headers[f"x-ratelimit-remaining-{which}"] = str(max(0, (PERIOD_MS - level) * limit // PERIOD_MS))
+    headers[f"x-ratelimit-limit-{which}"] = str(limit)
+    headers[f"x-ratelimit-reset-{which}"] = duration_text(level)
+
+
+def duration_text(ms: int) -> str:
+    """A duration as OpenAI's reset headers write it: 20ms, 1.5s, 6m0s."""
+    if ms < 1000:
+        return f"{max(0, ms)}ms"
+    minutes, seconds = divmod(ms / 1000, 60)
+    seconds = round(seconds, 3)
+    return f"{int(minutes)}m{seconds:g}s" if minutes else f"{seconds:g}s"
 
 
 async def spend_tokens(key_id: int, tpm: int, tokens: int) -> None:

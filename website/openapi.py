@@ -46,6 +46,15 @@ RESPONSE_HEADERS = [
         "On /v1/messages/count_tokens: where the count came from — 'anthropic' (the "
         "provider's own count endpoint) or 'estimate' (the gateway's bound).",
     ),
+    (
+        "x-ratelimit-limit-requests / -tokens",
+        "For a key with rate limits: its requests and tokens per minute (OpenAI's headers, on every endpoint).",
+    ),
+    (
+        "x-ratelimit-remaining-requests / -tokens",
+        "What the key may still send at once: requests, and tokens (counted when each request ends).",
+    ),
+    ("x-ratelimit-reset-requests / -tokens", "When that limit is back to its full burst, e.g. 20s, 1m0s."),
     ("retry-after", "On 429 (and on a 502 whose upstream asked for it): seconds to wait before retrying."),
 ]
 
@@ -207,12 +216,19 @@ def _error_schema() -> dict:
     }
 
 
+def _header_names(name: str) -> list[str]:
+    """The headers a docs row names: 'x-ratelimit-limit-requests / -tokens' is two."""
+    first, _, other = name.partition(" / -")
+    return [first, first.rsplit("-", 1)[0] + "-" + other] if other else [first]
+
+
 def document(base_url: str, snapshot: Snapshot) -> dict:
     names = list(snapshot.routes) + sorted(snapshot.models)
     header_objs = {
-        name: {"description": text, "schema": {"type": "string"}}
+        header: {"description": text, "schema": {"type": "string"}}
         for name, text in RESPONSE_HEADERS
         if name.startswith("x-")
+        for header in _header_names(name)
     }
     errors = {
         str(status): {

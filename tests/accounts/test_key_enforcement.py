@@ -76,6 +76,11 @@ def test_rate_limits_hold_across_two_processes(own_gateways, tenant, other_tenan
     err = limited[0].json()["error"]
     assert err["code"] == "rate_limit_exceeded" and err["type"] == "requests"
     assert int(limited[0].headers["retry-after"]) >= 1
+    # OpenAI's headers, from the bucket both processes share.
+    assert {r.headers["x-ratelimit-limit-requests"] for r in replies} == {str(limit)}
+    assert {r.headers["x-ratelimit-remaining-requests"] for r in limited} == {"0"}
+    left = sorted(int(r.headers["x-ratelimit-remaining-requests"]) for r in accepted)
+    assert left[0] == 0 and left[-1] >= limit - 3 and len(set(left)) >= limit // 2
     # Another key is not affected.
     assert post(a, other_tenant.key).status_code == 200
 
@@ -88,6 +93,25 @@ def test_a_token_limit_stops_a_key_in_token_debt(own_gateways, tenant, live_db):
     time.sleep(0.3)  # its tokens are counted just after it ends
     second = post(gw, tenant.key)
     assert second.status_code == 429 and second.json()["error"]["type"] == "tokens"
+
+
+def test_a_key_with_limits_gets_openais_rate_limit_headers_on_every_endpoint(gateway, tenant, live_db):
+    import openai
+
+    set_key(live_db, tenant.key_id, rpm_limit=60, tpm_limit=100_000)
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=tenant.key, max_retries=0)
+    chat = client.chat.completions.with_raw_response.create(model="auto", messages=HELLO)
+    emb = client.embeddings.with_raw_response.create(model="openai/text-embedding-3-small", input="hi")
+    for raw, remaining in ((chat, 59), (emb, 58)):
+        h = raw.headers
+        assert h["x-ratelimit-limit-requests"] == "60" and h["x-ratelimit-limit-tokens"] == "100000"
+        # One request a second refills: the remaining count is this call's, give or take a refill.
+        assert int(h["x-ratelimit-remaining-requests"]) in (remaining, remaining + 1)
+        assert h["x-ratelimit-reset-requests"].endswith("s") and int(h["x-ratelimit-remaining-tokens"]) <= 100_000
+    set_key(live_db, tenant.key_id, rpm_limit=None, tpm_limit=None)
+    time.sleep(2.1)  # keys are re-read within 2 s
+    plain = client.chat.completions.with_raw_response.create(model="auto", messages=HELLO)
+    assert not any(name.startswith("x-ratelimit-") for name in plain.headers)
 
 
 def test_a_revoked_key_stops_on_every_process_within_5_seconds(own_gateways, tenant, live_db):

@@ -84,3 +84,43 @@ async def test_it_uses_the_store_it_is_meant_to(store):
     key = key_id()
     assert await limits.admit(key, 5, None) is None
     assert (f"r:{key}" in store.local) is (store.kind == "in_process")
+
+
+async def test_it_describes_each_limit_in_openais_headers(store):
+    key = key_id()
+    seen = []
+    for _ in range(4):
+        headers: dict = {}
+        await limits.admit(key, 3, 1000, headers)
+        seen.append(headers)
+    # 3 a minute: each admitted request takes 20 s of a one-minute bucket.
+    assert [h["x-ratelimit-remaining-requests"] for h in seen] == ["2", "1", "0", "0"]
+    assert [h["x-ratelimit-reset-requests"] for h in seen] == ["20s", "40s", "1m0s", "1m0s"]
+    assert seen[0]["x-ratelimit-limit-requests"] == "3" and seen[0]["x-ratelimit-limit-tokens"] == "1000"
+    assert seen[0]["x-ratelimit-remaining-tokens"] == "1000" and seen[0]["x-ratelimit-reset-tokens"] == "0ms"
+
+    await limits.spend_tokens(key, 1000, 1500)  # 1,500 tokens against 1,000 a minute: 90 s of bucket
+    store.advance(20)
+    headers = {}
+    assert (await limits.admit(key, 3, 1000, headers))[0] == "tokens"
+    assert headers["x-ratelimit-remaining-tokens"] == "0" and headers["x-ratelimit-reset-tokens"] == "1m10s"
+    assert "x-ratelimit-remaining-requests" not in headers  # refused on tokens: no request used up
+    store.advance(40.5)
+    headers = {}
+    assert await limits.admit(key, 3, 1000, headers) is None
+    assert headers["x-ratelimit-remaining-tokens"] == "508" and headers["x-ratelimit-reset-tokens"] == "29.5s"
+    assert headers["x-ratelimit-remaining-requests"] == "2" and headers["x-ratelimit-reset-requests"] == "20s"
+
+
+def test_durations_are_written_as_openai_writes_them():
+    assert [limits.duration_text(ms) for ms in (0, 20, 999, 1000, 1500, 59_999, 60_000, 90_500, 360_000)] == [
+        "0ms",
+        "20ms",
+        "999ms",
+        "1s",
+        "1.5s",
+        "59.999s",
+        "1m0s",
+        "1m30.5s",
+        "6m0s",
+    ]
