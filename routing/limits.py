@@ -71,18 +71,13 @@ async def admit(
     given, gets OpenAI's x-ratelimit-* headers for the limits the key has."""
     # Tokens first: looking charges nothing, so a request refused for its key's token debt does not
     # also use up one of its requests.
-    if tpm:
-        got = await _gcra(f"t:{key_id}", tpm, 0)
-        if headers is not None:
-            _describe(headers, "tokens", tpm, 0, got)
-        if got > 0:
-            return "tokens", got / 1000
-    if rpm:
-        got = await _gcra(f"r:{key_id}", rpm, 1)
-        if headers is not None:
-            _describe(headers, "requests", rpm, 1, got)
-        if got > 0:
-            return "requests", got / 1000
+    for which, limit, cost in (("tokens", tpm, 0), ("requests", rpm, 1)):
+        if limit:
+            got = await _gcra(f"{which[0]}:{key_id}", limit, cost)  # buckets t:<key> and r:<key>
+            if headers is not None:
+                _describe(headers, which, limit, cost, got)
+            if got > 0:
+                return which, got / 1000
     return None
 
 
