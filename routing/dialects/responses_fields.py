@@ -129,9 +129,12 @@ def too_long() -> GatewayError:
 async def _largest_window(key, chat: dict, f) -> int | None:
     """The largest context window (tokens) of the models that could serve `chat` were it short:
     the pinned model's, or the largest of the route's pool (and the caller's `models`) that the key
-    may use. None when the request is wrong in another way (the chat path says how)."""
+    may use. None when it fits every model, or is wrong in another way (the chat path says how)."""
     snapshot = await get_snapshot()
     requested = chat["model"]
+    needed = f.prompt_tokens + (f.max_tokens or 0)
+    if all(needed <= m.context_window for m in snapshot.models.values() if m.kind == "chat"):
+        return None  # fits anywhere (the common case): no need to plan
     try:
         plan = policy.plan(
             requested, dataclasses.replace(f, prompt_tokens=0), snapshot, extra_models=chat.get("models")

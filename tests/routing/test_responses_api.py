@@ -377,7 +377,8 @@ def test_an_input_too_long_for_the_pinned_model_is_openais_400_and_changes_nothi
             with pytest.raises(openai.BadRequestError) as exc:
                 c.responses.create(model="alibaba/qwen-max", input=items, **extra)
             assert exc.value.body == {
-                "message": "Your input exceeds the context window of this model. Please adjust your input and try again.",
+                "message": "Your input exceeds the context window of this model. "
+                "Please adjust your input and try again.",
                 "type": "invalid_request_error",
                 "param": "input",
                 "code": "context_length_exceeded",
