@@ -83,14 +83,16 @@ ERRORS = [
         400,
         "invalid_request_error",
         "context_length_exceeded",
-        "The prompt plus max_tokens is longer than every model that could serve it.",
+        "The prompt plus max_tokens is longer than every model that could serve it (on /v1/responses with "
+        "truncation 'disabled', the default, param 'input').",
     ),
     (
         400,
         "invalid_request_error",
         "unsupported_tool",
         "/v1/responses: a built-in tool (web search, file search, computer use) the gateway cannot run; the "
-        "message names it. Function tools are supported.",
+        "message names it. Function tools are supported. An 'include' value that needs one (or encrypted "
+        "reasoning) is unsupported_value, naming the value.",
     ),
     (
         400,

@@ -10,6 +10,7 @@ routes, failover, holds, billing and usage rows are the chat path's own.
 - Built-in tools the gateway cannot run (web search, file search, computer use, code
   interpreter, image generation, MCP...) are a 400 naming the tool; so is any other parameter
   that cannot be honoured.
+- `include`, `truncation`, `service_tier` and `top_logprobs`: see responses_fields.py.
 - `store` (default true, as OpenAI's): the answer and the conversation up to it are kept in
   PostgreSQL for AIPOWER_RESPONSES_TTL_SECONDS, scoped to the organization: another
   organization's id is a 404, as is an expired one. `previous_response_id` continues it.
@@ -28,7 +29,7 @@ from aipower.db import db_task
 from routing.api_types import ApiResponse, ApiStream, error_response
 from routing.errors import GatewayError, invalid
 
-from . import chat_path
+from . import chat_path, responses_fields
 
 BUILTIN_TOOLS = {
     "web_search",
@@ -51,13 +52,14 @@ _STATUS_OF: dict[str | None, tuple[str, dict[str, str] | None]] = {
     "content_filter": ("incomplete", {"reason": "content_filter"}),
 }
 _PASSED = ("temperature", "top_p", "parallel_tool_calls")
-_IGNORED = (
+_IGNORED = (  # read here or in responses_fields.py, not passed on as they are
     "stream",
     "store",
     "metadata",
     "include",
     "truncation",
     "service_tier",
+    "top_logprobs",
     "background",
     "prompt_cache_key",
     "input",
@@ -267,6 +269,7 @@ def to_chat(body: dict, history: list[dict]) -> tuple[dict, list[dict]]:
         chat["reasoning_effort"] = reasoning["effort"]
     _tools(body, chat)
     _format(body, chat)
+    responses_fields.apply(responses_fields.parse(body), chat)
     if isinstance(body.get("models"), list):
         chat["models"] = body["models"]
     if body.get("stream") is True:
@@ -305,13 +308,13 @@ def usage_of(u: dict | None) -> dict:
     return out
 
 
-def message_item(text: str, item_id: str, status: str = "completed") -> dict:
+def message_item(text: str, item_id: str, status: str = "completed", logprobs: list | None = None) -> dict:
     return {
         "type": "message",
         "id": item_id,
         "status": status,
         "role": "assistant",
-        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": logprobs or []}],
     }
 
 
@@ -361,15 +364,15 @@ def response_object(
             "parallel_tool_calls": body.get("parallel_tool_calls", True),
             "previous_response_id": body.get("previous_response_id"),
             "reasoning": {"effort": (body.get("reasoning") or {}).get("effort"), "summary": None},
-            "service_tier": "default",
+            "service_tier": responses_fields.SERVED_TIER,
             "store": body.get("store", True) is not False,
             "temperature": body.get("temperature", 1.0),
             "text": {"format": fmt or {"type": "text"}},
             "tool_choice": body.get("tool_choice", "auto"),
             "tools": body.get("tools") or [],
-            "top_logprobs": 0,
+            "top_logprobs": body.get("top_logprobs") or 0,
             "top_p": body.get("top_p", 1.0),
-            "truncation": "disabled",
+            "truncation": body.get("truncation") or "disabled",
             "metadata": body.get("metadata") or {},
         }
         | ({"usage": usage_of(usage)} if usage is not None else {})
@@ -377,12 +380,12 @@ def response_object(
     )
 
 
-def _output_of(message: dict) -> list:
+def _output_of(message: dict, logprobs: dict | None = None) -> list:
     output = []
     if message.get("reasoning_content"):
         output.append(reasoning_item(message["reasoning_content"]))
     if message.get("content"):
-        output.append(message_item(message["content"], new_id("msg")))
+        output.append(message_item(message["content"], new_id("msg"), logprobs=responses_fields.logprobs_of(logprobs)))
     for call in message.get("tool_calls") or ():
         output.append(call_item(call, new_id("fc")))
     return output
@@ -509,13 +512,13 @@ class ResponseStream:
                 output_index=i,
                 content_index=0,
                 text=part["text"],
-                logprobs=[],
+                logprobs=responses_fields.event_logprobs(part["logprobs"]),
             )
             + self._ev("response.content_part.done", item_id=item["id"], output_index=i, content_index=0, part=part)
             + self._ev("response.output_item.done", output_index=i, item=item)
         )
 
-    def _delta(self, delta: dict) -> bytes:
+    def _delta(self, delta: dict, logprobs: dict | None) -> bytes:
         out = b""
         if delta.get("reasoning_content"):
             self.reasoning.append(delta["reasoning_content"])
@@ -534,13 +537,15 @@ class ResponseStream:
                     part={"type": "output_text", "text": "", "annotations": [], "logprobs": []},
                 )
             item["content"][0]["text"] += delta["content"]
+            entries = responses_fields.logprobs_of(logprobs)
+            item["content"][0]["logprobs"] += entries
             out += self._ev(
                 "response.output_text.delta",
                 item_id=item["id"],
                 output_index=self._index(item),
                 content_index=0,
                 delta=delta["content"],
-                logprobs=[],
+                logprobs=responses_fields.event_logprobs(entries),
             )
         for tc in delta.get("tool_calls") or ():
             k = tc.get("index", 0)
@@ -617,7 +622,7 @@ class ResponseStream:
             if chunk.get("usage"):
                 usage = chunk["usage"]
             for choice in chunk.get("choices") or ():
-                out = self._delta(choice.get("delta") or {})
+                out = self._delta(choice.get("delta") or {}, choice.get("logprobs"))
                 if choice.get("finish_reason"):
                     finish = choice["finish_reason"]
                 if out:
@@ -644,6 +649,7 @@ async def create(request) -> ApiResponse | ApiStream:
                 raise _not_found(previous, "previous_response_id")
             history = stored["messages"]
         chat, conversation = to_chat(body, history)
+        dropped = await responses_fields.fit(key, chat, body.get("truncation") or "disabled")
     except GatewayError as err:
         return error_response(err)
     store = body.get("store", True) is not False
@@ -660,11 +666,13 @@ async def create(request) -> ApiResponse | ApiStream:
             )
 
     resp = await chat_path.serve(request, chat)
+    if dropped:
+        resp.headers[responses_fields.TRUNCATED_HEADER] = str(dropped)
     if isinstance(resp, ApiStream):
         stream = ResponseStream(resp.chunks, body, response_id, created, resp.headers.get("x-aipower-model", ""), keep)
         return ApiStream(stream.__aiter__(), status=resp.status, headers=resp.headers)
     if resp.status != 200:
-        return resp  # the chat path's error, already in OpenAI's shape
+        return _renamed_error(resp)
     completion = orjson.loads(resp.body)
     choice = (completion.get("choices") or [{}])[0]
     final = response_object(
@@ -672,12 +680,27 @@ async def create(request) -> ApiResponse | ApiStream:
         response_id,
         created,
         model=completion.get("model") or "",
-        output=_output_of(choice.get("message") or {}),
+        output=_output_of(choice.get("message") or {}, choice.get("logprobs")),
         usage=completion.get("usage"),
         finish=choice.get("finish_reason"),
     )
     await keep(final)
     return ApiResponse(orjson.dumps(final), headers=resp.headers, ack=resp.ack)
+
+
+def _renamed_error(resp: ApiResponse) -> ApiResponse:
+    """The chat path's error (already in OpenAI's shape) with the Responses API's names."""
+    try:
+        body = orjson.loads(resp.body)
+    except orjson.JSONDecodeError:
+        return resp
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return resp
+    renamed = responses_fields.chat_error(err)
+    if renamed is err:
+        return resp
+    return ApiResponse(orjson.dumps({"error": renamed}), status=resp.status, headers=resp.headers, ack=resp.ack)
 
 
 async def by_id(request) -> ApiResponse:

@@ -121,6 +121,23 @@ def test_a_request_head_over_the_limit_is_refused_before_any_work(own_gateways):
     assert httpx.get(gw.url + "/healthz").status_code == 200  # the process is fine
 
 
+def test_a_whole_request_larger_than_the_head_limit_read_at_once_is_served(gateway, tenant):
+    # Head and body in one segment of ~40 KB (below loopback's 64 KB): one read past the 32 KB limit
+    # that holds a complete request, which must not be taken for an over-long head.
+    body = orjson.dumps({"model": "deepseek/deepseek-chat", "messages": [{"role": "user", "content": "x" * 40_000}]})
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {tenant.key}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    ).encode()
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as s:
+            s.sendall(head + body)
+            reply = b""
+            while chunk := s.recv(65536):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200"), reply[:300]
+
+
 def test_connections_per_process_are_capped(own_gateways, tenant):
     gw = own_gateways(AIPOWER_MAX_CONNECTIONS=3)
     slow = [threading.Thread(target=chat, args=(gw, tenant.key, {"x-sim-latency-ms": "2000"})) for _ in range(3)]
