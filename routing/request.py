@@ -12,6 +12,9 @@ from .errors import invalid
 
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 PART_TYPES = {"text", "image_url", "input_audio", "file", "refusal"}
+# OpenAI's processing tiers. Any is accepted and none is sent upstream: the gateway bills every
+# request at the standard price, so every request is served on the standard ("default") tier.
+SERVICE_TIERS = ("auto", "default", "flex", "scale", "priority", "fast", "ultrafast")
 TOOL_CHOICE_STRINGS = {"none", "auto", "required"}
 RESPONSE_FORMATS = {"text", "json_object", "json_schema"}
 # orjson (which re-encodes the body for the upstream) refuses JSON nested deeper than this.
@@ -184,6 +187,14 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int]:
     return chars, images, nbytes
 
 
+def check_service_tier(body: dict) -> None:
+    tier = body.get("service_tier")
+    if tier is not None and tier not in SERVICE_TIERS:
+        raise invalid(
+            f"'service_tier' must be one of {', '.join(SERVICE_TIERS)}.", param="service_tier", code="invalid_value"
+        )
+
+
 def validate(body: dict) -> Features:
     model = body.get("model")
     if model is None:
@@ -228,6 +239,7 @@ def validate(body: dict) -> Features:
     user = body.get("user")
     if user is not None and not isinstance(user, str):
         raise invalid("'user' must be a string.", param="user", code="invalid_type")
+    check_service_tier(body)
     stop = body.get("stop")
     if (
         stop is not None

@@ -141,7 +141,14 @@ class OpenAIFormat(WireFormat):
         return Parsed(
             ask,
             body.get("stream") is True,
-            {"include_usage": include_usage, "n": n, "logprobs": body.get("logprobs") is True, "top": top},
+            {
+                "include_usage": include_usage,
+                "n": n,
+                "logprobs": body.get("logprobs") is True,
+                "top": top,
+                # OpenAI says which tier served the request: the one asked for where it has one.
+                "tier": body["service_tier"] if body.get("service_tier") in ("flex", "priority") else "default",
+            },
         )
 
     def tokens(self, parsed: Parsed, reply: Reply, controls: Controls) -> Tokens:
@@ -184,6 +191,7 @@ class OpenAIFormat(WireFormat):
                 }
                 for i in range(parsed.meta.get("n", 1))
             ],
+            "service_tier": parsed.meta["tier"],
             "system_fingerprint": "fp_simulator",
         }
         if tokens is not None:
@@ -197,6 +205,7 @@ class OpenAIFormat(WireFormat):
             "object": "chat.completion.chunk",
             "created": now(),
             "model": parsed.ask.model,
+            "service_tier": parsed.meta["tier"],
             "system_fingerprint": "fp_simulator",
         }
 

@@ -170,6 +170,12 @@ PARAMETERS = [
     ("tools, tool_choice, parallel_tool_calls", "as OpenAI", "Function calling; routes skip models without tools."),
     ("response_format", "object", 'JSON mode ({"type": "json_object"}) and JSON schema.'),
     (
+        "service_tier",
+        "string",
+        "Accepted (auto, default, flex, priority, …) but not sent: every request is served and billed at the "
+        'standard tier, and the response says "default".',
+    ),
+    (
         "models",
         "array of strings",
         "Your own fallback list, tried after the first choice instead of the provider-family chains.",

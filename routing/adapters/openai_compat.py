@@ -39,7 +39,8 @@ from .base import STOP_SEQUENCE_FIELD, Adapter, Completion, Target, Usage
 from .common import retry_after, stop_list, transport_error
 
 # Fields the gateway itself consumes; never sent upstream.
-GATEWAY_FIELDS = ("models", "x_anthropic_thinking", STOP_SEQUENCE_FIELD)
+# service_tier: every request is billed, so served, at the standard tier (routing/request.py).
+GATEWAY_FIELDS = ("models", "x_anthropic_thinking", STOP_SEQUENCE_FIELD, "service_tier")
 _MATCHED_STOP_FIELDS = ("stop_reason", "matched_stop")  # vLLM's, SGLang's
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from routing import policy
 from routing.catalog import get_snapshot
 from routing.errors import GatewayError, invalid
-from routing.request import validate
+from routing.request import check_service_tier, validate
 
 LOGPROBS = "message.output_text.logprobs"
 INCLUDE_ACCEPTED = (LOGPROBS, "message.input_image.image_url")
@@ -43,7 +43,6 @@ INCLUDE_REFUSED = {
         "reasoning items in the input are not passed back to any model)"
     ),
 }
-SERVICE_TIERS = ("auto", "default", "flex", "scale", "priority", "fast", "ultrafast")
 SERVED_TIER = "default"  # standard processing, at the standard prices the gateway bills
 TRUNCATIONS = ("auto", "disabled")
 MAX_TOP_LOGPROBS = 20
@@ -98,11 +97,7 @@ def parse(body: dict) -> Fields:
     truncation = body.get("truncation")
     if truncation is not None and truncation not in TRUNCATIONS:
         raise invalid("'truncation' must be 'auto' or 'disabled'.", param="truncation", code="invalid_value")
-    tier = body.get("service_tier")
-    if tier is not None and tier not in SERVICE_TIERS:
-        raise invalid(
-            f"'service_tier' must be one of {', '.join(SERVICE_TIERS)}.", param="service_tier", code="invalid_value"
-        )
+    check_service_tier(body)
     return Fields(logprobs=LOGPROBS in include, top_logprobs=top, truncation=truncation or "disabled")
 
 

@@ -1,5 +1,5 @@
 """What clients rely on beyond chat completions: model details, a key's model list, the x-api-key
-header, CORS for browsers, n and logprobs honoured or refused (never silently dropped)."""
+header, CORS for browsers, n and logprobs honoured or refused (never silently dropped), service_tier."""
 
 import httpx
 import openai
@@ -176,3 +176,22 @@ def test_logprobs_are_refused_where_unsupported(client, model, param, extra):
 def test_a_route_moves_past_models_without_logprobs(client):
     reply = client.chat.completions.create(model="auto-code", messages=HELLO, logprobs=True)
     assert reply.model == "openai/gpt-5.4" and reply.choices[0].logprobs.content
+
+
+def test_every_request_is_served_and_billed_on_the_standard_tier(client, usage, sim):
+    # A priority tier costs more upstream than the standard price the gateway bills: it is never sent.
+    raw = client.chat.completions.with_raw_response.create(
+        model="openai/gpt-4o-mini", messages=HELLO, service_tier="priority"
+    )
+    assert raw.parse().service_tier == "default"
+    [row] = usage(raw.headers["x-request-id"])
+    assert row.status == "ok"
+    chunks = list(
+        client.chat.completions.create(model="openai/gpt-4o-mini", messages=HELLO, service_tier="flex", stream=True)
+    )
+    assert {c.service_tier for c in chunks} == {"default"}
+    before = sim.hits("openai")
+    with pytest.raises(openai.BadRequestError) as exc:
+        client.chat.completions.create(model="openai/gpt-4o-mini", messages=HELLO, service_tier="turbo")  # type: ignore[arg-type]
+    assert exc.value.body["param"] == "service_tier" and exc.value.body["code"] == "invalid_value"
+    assert sim.hits("openai") == before  # refused before any upstream call
