@@ -39,10 +39,6 @@ PROVIDERS = [
 # Vendor differences, as data (see routing/adapters/openai_compat.py).
 PROVIDER_QUIRKS = {
     "openai": {"max_tokens_param": "max_completion_tokens"},
-    # Model Studio's explicit cache reads Anthropic-style cache_control marks on content parts
-    # (alibabacloud.com/help/en/model-studio/context-cache); others are sent none (adapters/openai_compat.py).
-    "qwen": {"cache_control_marks": True},
-    "alibaba": {"cache_control_marks": True},
     "zhipu": {
         "drop_params": ["presence_penalty", "frequency_penalty", "logit_bias", "seed"],
         "unsupported_params": ["n", "logprobs", "top_logprobs"],

@@ -25,8 +25,10 @@ Those fields are passed on as the upstream sent them; a request asking for STOP_
 Anthropic's prompt-caching mark, `cache_control` (which the Messages endpoint keeps for Claude, and
 which OpenAI-format callers put on content parts as OpenRouter documents), is not sent on tools:
 OpenAI's tool objects have no such field. On content parts it is sent only to vendors whose
-quirks say "cache_control_marks": true (Alibaba Model Studio's explicit cache reads it there);
-OpenAI answers 400 to an unknown field there, and the others cache by prefix on their own.
+quirks say "cache_control_marks": true; OpenAI answers 400 to an unknown field there, and the
+others cache by prefix on their own. Alibaba Model Studio's explicit cache reads the mark, but
+bills its writes at 125% and its hits at 10% of the input price: turn the quirk on for it only
+with those prices in its models' cache-write and cached-input prices.
 """
 
 import orjson

@@ -97,22 +97,3 @@ def test_reasoning_reaches_the_caller_as_reasoning_content(client):
     )
     assert "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)
 
-
-def test_the_data_migration_lets_an_existing_catalogs_model_studio_keep_cache_marks(db):
-    import importlib
-
-    from django.apps import apps
-
-    from routing.models import Provider
-    from routing.services import catalog_load_seed
-
-    catalog_load_seed()
-    migration = importlib.import_module("routing.migrations.0007_provider_cache_marks")
-    Provider.objects.filter(slug="qwen").update(quirks={})  # a catalog loaded before the quirk existed
-    Provider.objects.filter(slug="alibaba").update(quirks={"cache_control_marks": False})  # the operator's choice
-
-    migration.mark_readers(apps, None)
-
-    quirks = dict(Provider.objects.values_list("slug", "quirks"))
-    assert quirks["qwen"] == {"cache_control_marks": True} and quirks["alibaba"] == {"cache_control_marks": False}
-    assert "cache_control_marks" not in quirks["openai"] and "cache_control_marks" not in quirks["zhipu"]

@@ -946,8 +946,7 @@ def test_deepseek_reasoner_reasons_by_default(client, usage):
 @STREAMING
 def test_a_cache_mark_on_a_content_part_never_makes_a_vendor_refuse(client, usage, model, streaming):
     # OpenRouter-style callers mark a prefix for Claude; when the route (or the caller) picks another
-    # vendor, OpenAI and GLM would answer 400 to the unknown field: the gateway leaves it out for them
-    # and keeps it for Model Studio, whose explicit cache reads it.
+    # vendor, OpenAI and GLM would answer 400 to the unknown field: the gateway leaves it out.
     manual = {"type": "text", "text": _manual(), "cache_control": {"type": "ephemeral"}}
     messages = [{"role": "system", "content": [manual]}, {"role": "user", "content": "What does the manual say?"}]
     a = answer(client, streaming, model=model, messages=messages, extra_headers=NO_FALLBACK)

@@ -112,7 +112,7 @@ def test_it_shows_a_new_customer_what_their_calls_cost(site, live_db, artifacts,
             expect(page.locator("#total-requests")).to_have_text(str(len(calls)))
             expect(page.locator("#total-spend")).to_have_text(format_usd(total_nusd))
             page.wait_for_function(
-                "() => ['spend-chart', 'volume-chart', 'latency-chart', 'rates-chart']"
+                "() => typeof Chart !== 'undefined' && ['spend-chart', 'volume-chart', 'latency-chart', 'rates-chart']"
                 ".every(id => Chart.getChart(id) && Chart.getChart(id).getDatasetMeta(0).data.length)"
             )
             drawn = page.evaluate("""() => {
