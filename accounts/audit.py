@@ -51,7 +51,8 @@ def diff(before: dict, after: dict) -> dict:
 
 
 def created(fields: dict) -> dict:
-    return {f: [None, _jsonable(v)] for f, v in fields.items()}
+    """{field: [None, value]} for the fields a new object has set (not None, not empty)."""
+    return {f: [None, _jsonable(v)] for f, v in fields.items() if v is not None and v != [] and v != ""}
 
 
 def actor_of(actor) -> tuple[Any, str]:

@@ -24,6 +24,7 @@ def test_key_creation_rotation_and_revocation_are_recorded(org):
     [created] = _entries(org, "key.create")
     assert created.actor == org.admin and created.actor_label == org.admin.email
     assert created.target_id == str(key.pk) and created.changes["rpm_limit"] == [None, 30]
+    assert "tpm_limit" not in created.changes and "expires_at" not in created.changes  # not set: not listed
     assert web.post(f"/keys/{key.pk}/rotate/", {"grace": "3600"}).status_code == 200
     [rotated] = _entries(org, "key.rotate")
     new = ApiKey.objects.filter(organization=org.organization, name="deploy").exclude(pk=key.pk).get()
