@@ -27,7 +27,7 @@
   function usd(nusd) { return nusd / 1e9; }
   function money(v) {
     if (v === 0) return "$0";
-    if (v >= 1) return "$" + v.toFixed(2);
+    if (v >= 0.1) return "$" + v.toFixed(2);  // $0.80 beside $1.00, not $0.8
     return "$" + parseFloat(v.toPrecision(3)).toString();  // $0.0016, not $0.00160
   }
 
