@@ -75,7 +75,7 @@ def test_the_cap_is_what_the_balance_covers(gateway, tenant, live_db, usage):
     body = {"model": model, "messages": HI}
     with live_db.unblock():
         fund(tenant.organization.pk, 100_000_000)  # $0.10
-        expected = affordable_output(100_000_000, info(model), prompt_bound(validate(dict(body))), 1500)
+        expected = affordable_output(100_000_000, info(model), prompt_bound(validate(dict(body)), info(model)), 1500)
     r = post(gateway, tenant.key, body)
     assert r.status_code == 200, r.text
     assert 256 <= expected < 64_000 and r.headers["x-aipower-max-tokens-capped"] == str(expected)
@@ -111,7 +111,8 @@ def test_the_402_names_the_largest_affordable_max_tokens(gateway, tenant, live_d
     )
     largest = int(re.search(r"The largest max_tokens it covers for this request is (\d+)", message).group(1))
     with live_db.unblock():
-        assert largest == affordable_output(50_000_000, info(model), prompt_bound(validate(dict(body))), 1500)
+        bound = prompt_bound(validate(dict(body)), info(model))
+        assert largest == affordable_output(50_000_000, info(model), bound, 1500)
     # One more token is refused; exactly that many is served.
     assert post(gateway, tenant.key, {**body, "max_tokens": largest + 1}).status_code == 402
     ok = post(gateway, tenant.key, {**body, "max_tokens": largest}, **{"x-sim-output-tokens": "5"})
