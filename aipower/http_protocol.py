@@ -13,6 +13,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     _head_bytes = 0
     _in_body = False
+    _heads = 0  # request heads that have ended on this connection
 
     def data_received(self, data: bytes) -> None:
         if self._in_body:
@@ -20,9 +21,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes += len(data)
         if self._head_bytes <= MAX_HEADER_BYTES:
             return super().data_received(data)
-        # Past the limit: this piece (one read, bounded) may still end the head and start the body.
+        # Past the limit: this piece (one read, bounded) may still end the head and start the body,
+        # or hold a whole request (a small head and a body of some tens of kB): refused only when
+        # no head ended in it.
+        heads = self._heads
         super().data_received(data)
-        if not self._in_body and not self.transport.is_closing():
+        if self._heads == heads and not self.transport.is_closing():
             body = (
                 b'{"error":{"message":"Request line and headers are larger than the limit.",'
                 b'"type":"invalid_request_error","param":null,"code":"headers_too_large"}}'
@@ -39,6 +43,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_body = True
+        self._heads += 1
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:

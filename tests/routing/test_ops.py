@@ -121,6 +121,21 @@ def test_a_request_head_over_the_limit_is_refused_before_any_work(own_gateways):
     assert httpx.get(gw.url + "/healthz").status_code == 200  # the process is fine
 
 
+def test_a_whole_request_in_one_read_past_the_head_limit_is_served(gateway, tenant):
+    # A small head and a body of 40 kB (a PDF or a second of audio), sent at once: one read holds
+    # more than the head limit, all of it a complete request.
+    body = orjson.dumps({"model": "deepseek/deepseek-chat", "messages": [{"role": "user", "content": "a" * 40_000}]})
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {tenant.key}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    ).encode()
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as s:
+            s.sendall(head + body)
+            reply = s.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 200"), reply[:300]
+
+
 def test_connections_per_process_are_capped(own_gateways, tenant):
     gw = own_gateways(AIPOWER_MAX_CONNECTIONS=3)
     slow = [threading.Thread(target=chat, args=(gw, tenant.key, {"x-sim-latency-ms": "2000"})) for _ in range(3)]
