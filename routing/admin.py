@@ -56,10 +56,21 @@ class CatalogModelAdmin(PriceVersioningMixin, admin.ModelAdmin):
         "quality_coding",
         "supports_tools",
         "supports_vision",
+        "supports_pdf_input",
+        "supports_audio_input",
         "supports_json_mode",
         "enabled",
     )
-    list_filter = ("provider", "enabled", "supports_tools", "supports_vision", "supports_json_mode", "price_pinned")
+    list_filter = (
+        "provider",
+        "enabled",
+        "supports_tools",
+        "supports_vision",
+        "supports_pdf_input",
+        "supports_audio_input",
+        "supports_json_mode",
+        "price_pinned",
+    )
     search_fields = ("public_id", "upstream_id", "display_name")
     change_list_template = "admin/routing/change_list_with_health.html"
 

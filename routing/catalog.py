@@ -66,6 +66,8 @@ class ModelInfo:
     supports_tools: bool = True
     supports_vision: bool = False
     supports_json_mode: bool = True
+    supports_pdf_input: bool = False  # file content parts (PDFs)
+    supports_audio_input: bool = False  # input_audio content parts
     quirks: dict = field(default_factory=dict)
     cache_write_price_usd_micro_per_mtok: int | None = None  # input tokens written to the cache; None: the input price
     quality_overall: int | None = None  # 0-100 rank (auto-best); None: unranked
@@ -137,6 +139,8 @@ def load_snapshot() -> Snapshot:
             supports_tools=m.supports_tools,
             supports_vision=m.supports_vision,
             supports_json_mode=m.supports_json_mode,
+            supports_pdf_input=m.supports_pdf_input,
+            supports_audio_input=m.supports_audio_input,
             quirks=m.quirks or {},
             quality_overall=m.quality_overall,
             quality_coding=m.quality_coding,

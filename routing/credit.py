@@ -39,14 +39,20 @@ def output_floor() -> int:
     return settings.AIPOWER_MIN_CAPPED_OUTPUT_TOKENS
 
 
-def prompt_bound(features: Features) -> int:
-    """Prompt tokens to hold for: a bound never below the upstream's count (routing/request.py)."""
+def prompt_bound(features: Features, model: ModelInfo) -> int:
+    """Prompt tokens to hold for on `model`: a bound never below the upstream's count
+    (routing/request.py). A document or audio part has none short of the model's context window
+    (the upstream counts a PDF's extracted text and page images, an audio clip by its length;
+    neither follows from the request's bytes), so such a request is held for the whole window:
+    the upstream refuses a longer prompt."""
+    if features.unbounded:
+        return model.context_window
     return max(features.prompt_tokens_bound, features.prompt_tokens)
 
 
 def worst_case(model: ModelInfo, features: Features, markup_bp: int) -> int:
     return worst_case_nusd(
-        prompt_tokens=prompt_bound(features),
+        prompt_tokens=prompt_bound(features, model),
         max_tokens=features.max_tokens,
         model_max_output=model.max_output_tokens,
         input_price_usd_micro_per_mtok=model.input_price_usd_micro_per_mtok,
@@ -126,14 +132,15 @@ async def hold_first(call, first: ModelInfo, features: Features, body: dict, *, 
 async def _cap_or_refuse(call, first: ModelInfo, features: Features, body: dict, limit: str) -> None:
     org, key_id, markup = call.key.organization_id, call.key.key_id, call.markup_bp
     room_nusd = await holds.headroom_nusd(organization_id=org, api_key_id=key_id)
-    fits = affordable_output(room_nusd or 0, first, prompt_bound(features), markup, features.n)
+    fits = affordable_output(room_nusd or 0, first, prompt_bound(features, first), markup, features.n)
     if fits < 0:
-        raise _refusal(
-            limit,
-            room_nusd,
-            f"does not cover this request's prompt (~{features.prompt_tokens} tokens) "
-            f"on {first.public_id}. Top up on the billing page.",
-        )
+        what = f"this request's prompt (~{features.prompt_tokens} tokens) on {first.public_id}"
+        if features.unbounded:
+            what = (
+                f"this request's prompt on {first.public_id}: a request with a document or audio is held for the "
+                f"model's whole context window ({first.context_window} tokens), as only the upstream can count it"
+            )
+        raise _refusal(limit, room_nusd, f"does not cover {what}. Top up on the billing page.")
     if features.max_tokens is not None:
         fits = min(fits, features.max_tokens - 1)
         raise _refusal(

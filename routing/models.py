@@ -53,6 +53,12 @@ class CatalogModel(models.Model):
     supports_streaming = models.BooleanField(default=True)
     supports_tools = models.BooleanField(default=True)
     supports_vision = models.BooleanField(default=False)
+    supports_pdf_input = models.BooleanField(
+        default=False, help_text="takes PDF documents (file content parts) in its chat API"
+    )
+    supports_audio_input = models.BooleanField(
+        default=False, help_text="takes audio (input_audio content parts) in its chat API"
+    )
     supports_json_mode = models.BooleanField(default=True)
     quirks = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)

@@ -3,8 +3,9 @@ live stats) to an ordered list of candidates, each choice with a short reason. N
 
 A route is a goal over its pool of models (edited in Django admin); its policy orders the pool
 for each request (routing/goals.py says how each goal orders it). Models that cannot serve the
-request (context window, tools, images, JSON mode) are left out, so a prompt too long for the
-first choice goes to a larger-context model of the pool.
+request (context window, tools, images, PDF documents, audio, JSON mode) are left out, so a prompt
+too long for the first choice goes to a larger-context model of the pool, and a PDF to a model
+that reads PDFs.
 """
 
 from dataclasses import dataclass
@@ -28,6 +29,11 @@ class Plan:
     skipped: tuple[tuple[str, str], ...] = ()  # (public id, why it cannot serve)
 
 
+# Why a model cannot take a request's documents or audio, naming the capability (/v1/models `capabilities`).
+PDF_UNFIT = "does not accept PDF documents (pdf_input)"
+AUDIO_UNFIT = "does not accept audio input (audio_input)"
+
+
 def unfit_reason(model: ModelInfo, f: Features) -> str | None:
     """Why `model` cannot serve a request with features `f`, or None if it can."""
     if model.kind != "chat":
@@ -36,6 +42,10 @@ def unfit_reason(model: ModelInfo, f: Features) -> str | None:
         return "does not support tools"
     if f.vision and not model.supports_vision:
         return "does not accept images"
+    if f.documents and not model.supports_pdf_input:
+        return PDF_UNFIT
+    if f.audio and not model.supports_audio_input:
+        return AUDIO_UNFIT
     if f.json_mode and not model.supports_json_mode:
         return "does not support JSON mode"
     if f.stream and not model.supports_streaming:
@@ -145,10 +155,12 @@ def plan(
         pool, why = pool[:1], why[:1]
     reason = ordering.reason if ordering is not None else ""
     if route is not None and too_long:
-        more = f" and {len(too_long) - 2} more" if len(too_long) > 2 else ""
-        reason += (
-            f"; prompt (~{f.prompt_tokens} tokens) too long for {', '.join(too_long[:2])}{more}: larger context window"
-        )
+        reason += f"; prompt (~{f.prompt_tokens} tokens) too long for {_some(too_long)}: larger context window"
+    if route is not None and f.unbounded:
+        cannot = [pid for pid, r in skipped if r in (PDF_UNFIT, AUDIO_UNFIT)]
+        if cannot:
+            what = " and ".join(w for w, on in (("PDF documents", f.documents), ("audio", f.audio)) if on)
+            reason += f"; {what}: skipped {_some(cannot)}, which cannot take them"
     return Plan(
         route=route_name,
         candidates=tuple(pool),
@@ -158,6 +170,11 @@ def plan(
         why=tuple(why),
         skipped=tuple(skipped),
     )
+
+
+def _some(ids: list[str]) -> str:
+    more = f" and {len(ids) - 2} more" if len(ids) > 2 else ""
+    return ", ".join(ids[:2]) + more
 
 
 def restrict(plan: Plan, requested: str, allowed: frozenset[str], snapshot: Snapshot) -> Plan:

@@ -4,6 +4,8 @@ Everything a caller can get wrong is caught here, before any upstream call or ch
 reported in OpenAI's error shape naming the offending parameter.
 """
 
+import binascii
+import re
 from dataclasses import dataclass
 
 import orjson
@@ -35,6 +37,17 @@ BOUND_JSON_MODE = 256
 BOUND_PER_IMAGE = 1600
 # At most this many choices per request (each is held for at its worst case).
 MAX_N = 16
+# Documents (`file` parts, PDFs) and audio (`input_audio` parts) have no bound of their own: a PDF's
+# text is compressed and vendors add an image of each page, so a request carrying one is held for
+# the whole context window of the model called (routing/credit.py). For routing they are estimated:
+# each PDF page as between Gemini's 258 tokens and Claude's 1,500-3,000 of text plus an image;
+# a PDF whose pages cannot be counted (in compressed object streams) as one page per
+# BYTES_PER_PAGE, a `file_id` as one page; audio as 32 tokens a second (Gemini's count) of
+# 16 kHz 16-bit mono WAV, the usual speech format (32,000 bytes a second).
+TOKENS_PER_PAGE = 1_000
+BYTES_PER_PAGE = 25_000
+AUDIO_BYTES_PER_TOKEN = 1_000
+_PDF_PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
 
 
 @dataclass(slots=True)
@@ -46,8 +59,15 @@ class Features:
     json_mode: bool
     stream: bool
     include_usage: bool
-    prompt_tokens_bound: int = 0  # never below the upstream's count (holds)
+    prompt_tokens_bound: int = 0  # never below the upstream's count (holds), unless documents or audio
     n: int = 1
+    documents: bool = False  # file parts (PDFs): only models with supports_pdf_input
+    audio: bool = False  # input_audio parts: only models with supports_audio_input
+
+    @property
+    def unbounded(self) -> bool:
+        """Whether the prompt's tokens are the upstream's to know: holds take the model's context window."""
+        return self.documents or self.audio
 
 
 def _is_int(v) -> bool:
@@ -105,8 +125,47 @@ def _nbytes(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode())
 
 
-def _message_text_and_images(i: int, msg) -> tuple[int, int, int]:
-    """Validates one message; returns (characters of text, number of images, UTF-8 bytes of text)."""
+def _pdf_pages(data: str) -> int:
+    """Pages of a base64 PDF (raw or a data: URL), counted by their page objects; when none is
+    found (compressed object streams, or not a PDF), one per BYTES_PER_PAGE."""
+    if data.startswith("data:"):
+        data = data.partition(",")[2]
+    try:
+        raw = binascii.a2b_base64(data)
+    except (binascii.Error, ValueError):  # not base64: the upstream will say so
+        return 1
+    return len(_PDF_PAGE.findall(raw)) or 1 + len(raw) // BYTES_PER_PAGE
+
+
+def _file_tokens(part: dict, pw: str) -> int:
+    """Validates a file part; its estimated prompt tokens."""
+    file = part.get("file")
+    data = file.get("file_data") if isinstance(file, dict) else None
+    if isinstance(data, str):
+        return _pdf_pages(data) * TOKENS_PER_PAGE
+    if not isinstance(file, dict) or not isinstance(file.get("file_id"), str):
+        raise invalid(
+            f"'{pw}.file' must be an object with 'file_data' (base64, or a data: URL) or 'file_id'.",
+            param=f"{pw}.file",
+            code="invalid_type",
+        )
+    return TOKENS_PER_PAGE
+
+
+def _audio_tokens(part: dict, pw: str) -> int:
+    """Validates an input_audio part; its estimated prompt tokens."""
+    audio = part.get("input_audio")
+    data = audio.get("data") if isinstance(audio, dict) else None
+    if not isinstance(data, str):
+        raise invalid(
+            f"'{pw}.input_audio.data' must be base64 audio.", param=f"{pw}.input_audio.data", code="invalid_type"
+        )
+    return 1 + len(data) * 3 // 4 // AUDIO_BYTES_PER_TOKEN
+
+
+def _message_text_and_images(i: int, msg) -> tuple[int, int, int, int, int, int]:
+    """Validates one message; returns (characters of text, number of images, UTF-8 bytes of text,
+    number of file parts, number of audio parts, estimated tokens of those parts)."""
     where = f"messages[{i}]"
     if not isinstance(msg, dict):
         raise invalid(f"'{where}' must be an object.", param=where, code="invalid_type")
@@ -114,7 +173,7 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int]:
     if role not in ROLES:
         raise invalid(f"'{where}.role' must be one of {sorted(ROLES)}.", param=f"{where}.role", code="invalid_value")
     content = msg.get("content")
-    chars = images = nbytes = 0
+    chars = images = nbytes = files = audios = media_tokens = 0
     if isinstance(content, str):
         chars = len(content)
         nbytes = _nbytes(content)
@@ -143,6 +202,12 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int]:
                         code="invalid_value",
                     )
                 images += 1
+            elif kind == "file":
+                files += 1
+                media_tokens += _file_tokens(part, pw)
+            elif kind == "input_audio":
+                audios += 1
+                media_tokens += _audio_tokens(part, pw)
     elif content is None:
         if role != "assistant" or not msg.get("tool_calls"):
             raise invalid(
@@ -184,7 +249,7 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int]:
                 )
             chars += len(fn["name"]) + len(fn["arguments"])
             nbytes += _nbytes(fn["name"]) + _nbytes(fn["arguments"]) + BOUND_PER_TOOL
-    return chars, images, nbytes
+    return chars, images, nbytes, files, audios, media_tokens
 
 
 def check_service_tier(body: dict) -> None:
@@ -206,12 +271,15 @@ def validate(body: dict) -> Features:
         raise invalid("'messages' is required.", param="messages", code="missing_required_parameter")
     if not isinstance(messages, list) or not messages:
         raise invalid("'messages' must be a non-empty array.", param="messages", code="invalid_type")
-    chars = images = nbytes = 0
+    chars = images = nbytes = files = audios = media_tokens = 0
     for i, msg in enumerate(messages):
-        c, n, b = _message_text_and_images(i, msg)
+        c, n, b, fp, ap, mt = _message_text_and_images(i, msg)
         chars += c
         images += n
         nbytes += b
+        files += fp
+        audios += ap
+        media_tokens += mt
 
     _check_bool(body, "stream")
     stream = bool(body.get("stream"))
@@ -342,7 +410,10 @@ def validate(body: dict) -> Features:
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
     bound = nbytes + tool_chars + BOUND_PER_MESSAGE * len(messages) + BOUND_PER_IMAGE * images + BOUND_PER_REQUEST
     prompt_tokens = (
-        (chars + tool_chars) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_IMAGE * images
+        (chars + tool_chars) // CHARS_PER_TOKEN
+        + TOKENS_PER_MESSAGE * len(messages)
+        + TOKENS_PER_IMAGE * images
+        + media_tokens
     )
     return Features(
         prompt_tokens=prompt_tokens,
@@ -354,6 +425,8 @@ def validate(body: dict) -> Features:
         include_usage=include_usage,
         prompt_tokens_bound=bound,
         n=n,
+        documents=files > 0,
+        audio=audios > 0,
     )
 
 

@@ -396,6 +396,37 @@ EMBEDDING_MODELS = [
 ]
 MODELS += EMBEDDING_MODELS
 
+# Content beyond text and images that a model takes in its chat API, as its vendor documents it
+# (read December 2026); the rest take neither (DeepSeek, Qwen Turbo/Plus/Max, GLM-4 Flash, Kimi K2,
+# MiniMax M2 and Doubao 1.5 Pro are text-only chat models, or take files only through their own
+# file APIs). Routing sends documents and audio only to models that take them (routing/policy.py).
+CLAUDE_PDF = "https://platform.claude.com/docs/en/build-with-claude/pdf-support (all active models)"
+OPENAI_PDF = (
+    "https://developers.openai.com/api/docs/guides/file-inputs (Chat Completions: PDF file parts, "
+    "on models with vision: gpt-4o and later)"
+)
+GEMINI_PDF = "https://ai.google.dev/gemini-api/docs/document-processing"
+PDF_INPUT = {  # public id -> where it was read
+    "anthropic/claude-sonnet-4": CLAUDE_PDF,
+    "anthropic/claude-opus-4.6": CLAUDE_PDF,
+    "anthropic/claude-haiku-4.5": CLAUDE_PDF,
+    "openai/gpt-4o-mini": OPENAI_PDF,
+    "openai/gpt-5.4": OPENAI_PDF,
+    "google/gemini-2.5-pro": GEMINI_PDF,
+    "google/gemini-2.5-flash": GEMINI_PDF,
+}
+# OpenAI's chat models take input_audio only as their audio snapshots (gpt-4o-audio-preview and
+# the like, https://platform.openai.com/docs/guides/audio), not GPT-4o mini or GPT-5.4 ("text and
+# image input", https://developers.openai.com/api/docs/models); Anthropic's Messages API has no
+# audio block.
+AUDIO_INPUT = {
+    "google/gemini-2.5-pro": "https://ai.google.dev/gemini-api/docs/audio (32 tokens a second)",
+    "google/gemini-2.5-flash": "https://ai.google.dev/gemini-api/docs/audio (32 tokens a second)",
+}
+for _row in MODELS:
+    _row["supports_pdf_input"] = _row["public_id"] in PDF_INPUT
+    _row["supports_audio_input"] = _row["public_id"] in AUDIO_INPUT
+
 LMARENA = "https://lmarena.ai/leaderboard/text"
 SWEBENCH = "https://www.swebench.com/ (Verified)"
 WEBDEV = "https://lmarena.ai/leaderboard/webdev"
@@ -554,6 +585,8 @@ def snapshot():
             context_window=row["context_window"],
             max_output_tokens=row["max_output_tokens"],
             supports_vision=row["supports_vision"],
+            supports_pdf_input=row["supports_pdf_input"],
+            supports_audio_input=row["supports_audio_input"],
             supports_tools=row["supports_tools"],
             supports_json_mode=row["supports_json_mode"],
             quirks=row["quirks"],

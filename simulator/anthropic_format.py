@@ -23,7 +23,16 @@ import hashlib
 from collections import OrderedDict
 from typing import Any
 
-from .content import Ask, Reply, estimate_prompt_tokens, estimate_text_tokens, seed_of, split_fixed
+from .content import (
+    TOKENS_PER_PDF_PAGE,
+    Ask,
+    Reply,
+    estimate_prompt_tokens,
+    estimate_text_tokens,
+    pdf_pages,
+    seed_of,
+    split_fixed,
+)
 from .controls import Controls
 from .wire import Parsed, StreamPlan, Tokens, VendorError, WireFormat, dumps, new_id, text_of, text_pieces
 
@@ -55,18 +64,21 @@ class _Prompt:
     request uses prompt caching, hashing every block boundary."""
 
     def __init__(self, model: str, caching: bool):
-        self.chars = self.messages = self.images = 0
+        self.chars = self.messages = self.images = self.pages = 0
         self.caching = caching
         self.hash = hashlib.blake2b(model.encode(), digest_size=16) if caching else None
         self.boundaries: list[tuple[bytes, int]] = []  # (prefix key, prefix tokens) after each block
         self.breakpoints: list[int] = []  # indexes into boundaries
 
     def tokens(self) -> int:
-        return estimate_prompt_tokens(chars=self.chars, messages=self.messages, images=self.images)
+        return estimate_prompt_tokens(
+            chars=self.chars, messages=self.messages, images=self.images, media_tokens=self.pages * TOKENS_PER_PDF_PAGE
+        )
 
-    def block(self, block, chars: int, images: int = 0) -> None:
+    def block(self, block, chars: int, images: int = 0, pages: int = 0) -> None:
         self.chars += chars
         self.images += images
+        self.pages += pages
         if self.hash is not None:  # the request uses prompt caching
             marked = isinstance(block, dict) and "cache_control" in block
             if marked:
@@ -77,25 +89,28 @@ class _Prompt:
                 self.breakpoints.append(len(self.boundaries) - 1)
 
 
-def _block_size(block) -> tuple[int, int]:
-    """(characters, images) of one content block."""
+def _block_size(block) -> tuple[int, int, int]:
+    """(characters, images, PDF pages) of one content block."""
     if isinstance(block, str):
-        return len(block), 0
+        return len(block), 0, 0
     if not isinstance(block, dict):
-        return 0, 0
+        return 0, 0, 0
     kind = block.get("type")
     if kind == "image":
-        return 0, 1
+        return 0, 1, 0
+    if kind == "document":
+        source = block.get("source")
+        return 0, 0, pdf_pages(source.get("data") if isinstance(source, dict) else None)
     if kind == "tool_use":
-        return len(str(block.get("name", ""))) + len(dumps(block.get("input", {}))), 0
+        return len(str(block.get("name", ""))) + len(dumps(block.get("input", {}))), 0, 0
     if kind == "tool_result":
         inner = block.get("content")
         if isinstance(inner, list):
             sizes = [_block_size(b) for b in inner]
-            return sum(s[0] for s in sizes), sum(s[1] for s in sizes)
-        return len(inner) if isinstance(inner, str) else 0, 0
+            return sum(s[0] for s in sizes), sum(s[1] for s in sizes), sum(s[2] for s in sizes)
+        return len(inner) if isinstance(inner, str) else 0, 0, 0
     text = block.get("text", block.get("thinking", ""))
-    return (len(text) if isinstance(text, str) else 0), 0
+    return (len(text) if isinstance(text, str) else 0), 0, 0
 
 
 def _uses_cache(body: dict) -> bool:
@@ -217,6 +232,7 @@ class AnthropicFormat(WireFormat):
             prompt_tokens=prompt.tokens(),
             seed=seed_of(model + last_user),
             images=prompt.images,
+            pages=prompt.pages,
             tools=tools,
             tool_choice=tool_choice,
             parallel_tools_allowed=not choice.get("disable_parallel_tool_use", False),

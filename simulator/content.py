@@ -5,6 +5,8 @@ may use to count tokens itself when an upstream reports no usage: `estimate_text
 reply's text gives exactly the completion tokens the simulator reports for it.
 """
 
+import binascii
+import re
 import zlib
 from dataclasses import dataclass, field
 
@@ -14,6 +16,15 @@ CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4  # role and framing overhead of each message (or system prompt)
 TOKENS_PER_IMAGE = 85
 TOKENS_PER_REQUEST = 3  # priming of the assistant's reply
+# Documents and audio, counted the way the vendors say they count them. A PDF page on Claude and
+# OpenAI: its extracted text (Claude: 1,500-3,000 tokens a page; the simulator takes the low end)
+# plus an image of the page; on Gemini an image only, 258 tokens (ai.google.dev/gemini-api/docs/
+# document-processing). Audio: 32 tokens a second (ai.google.dev/gemini-api/docs/audio), its
+# length read from a WAV header, else taken at 128 kbit/s (MP3).
+TOKENS_PER_PDF_PAGE = 1_500 + TOKENS_PER_IMAGE
+GEMINI_TOKENS_PER_PDF_PAGE = 258
+AUDIO_TOKENS_PER_SECOND = 32
+_PDF_PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
 
 # Four characters each (a space and three letters), so every filler word adds exactly one token.
 _FILLER = (
@@ -59,15 +70,43 @@ def estimate_text_tokens(text: str) -> int:
     return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
-def estimate_prompt_tokens(*, chars: int, messages: int, images: int = 0) -> int:
+def estimate_prompt_tokens(*, chars: int, messages: int, images: int = 0, media_tokens: int = 0) -> int:
     """Tokens of a whole prompt: `chars` characters of text over all messages, the system prompt and
-    the tool definitions; `messages` messages (the system prompt counts as one); `images` images."""
+    the tool definitions; `messages` messages (the system prompt counts as one); `images` images;
+    `media_tokens` of documents and audio (pdf_pages, audio_tokens)."""
     return (
         (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
         + messages * TOKENS_PER_MESSAGE
         + images * TOKENS_PER_IMAGE
+        + media_tokens
         + TOKENS_PER_REQUEST
     )
+
+
+def _decoded(b64) -> bytes:
+    if not isinstance(b64, str):
+        return b""
+    if b64.startswith("data:"):
+        b64 = b64.partition(",")[2]
+    try:
+        return binascii.a2b_base64(b64)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def pdf_pages(b64) -> int:
+    """Pages of a base64 PDF (raw or a data: URL): its page objects, at least one."""
+    return max(len(_PDF_PAGE.findall(_decoded(b64))), 1)
+
+
+def audio_tokens(b64) -> int:
+    """Tokens of a base64 audio clip at AUDIO_TOKENS_PER_SECOND (at least one)."""
+    raw = _decoded(b64)
+    byte_rate = 16_000  # 128 kbit/s
+    if raw[:4] == b"RIFF" and raw[8:12] == b"WAVE" and len(raw) >= 44:
+        byte_rate = int.from_bytes(raw[28:32], "little") or byte_rate
+        raw = raw[44:]
+    return max(len(raw) * AUDIO_TOKENS_PER_SECOND // byte_rate, 1)
 
 
 def estimate_completion_tokens(text: str = "", reasoning: str = "", tool_calls=()) -> int:
@@ -217,6 +256,8 @@ class Ask:
     prompt_tokens: int
     seed: int = 0
     images: int = 0
+    pages: int = 0  # of PDF documents
+    audio: int = 0  # audio clips
     tools: list = field(default_factory=list)  # [(name, parameters JSON schema)]
     tool_choice: str = "auto"  # auto | none | required | the name of one tool
     parallel_tools_allowed: bool = True
@@ -316,6 +357,10 @@ def build_reply(
         if ask.tool_result is not None:
             result = ask.tool_result if len(ask.tool_result) <= 200 else ask.tool_result[:200] + "..."
             intro = f"Simulated reply from {model}: the tool returned {result}"
+        elif ask.pages or ask.audio:
+            heard = [plural(ask.pages, "PDF page")] if ask.pages else []
+            heard += [plural(ask.audio, "audio clip")] if ask.audio else []
+            intro = f"Simulated reply from {model}: I read {' and '.join(heard)}."
         elif ask.images:
             intro = f"Simulated reply from {model}: I see {plural(ask.images, 'image')}."
         else:

@@ -11,7 +11,18 @@ from typing import Any
 
 from aiohttp import web
 
-from .content import TOKENS_PER_IMAGE, Ask, Reply, estimate_prompt_tokens, estimate_text_tokens, seed_of
+from .content import (
+    AUDIO_TOKENS_PER_SECOND,
+    GEMINI_TOKENS_PER_PDF_PAGE,
+    TOKENS_PER_IMAGE,
+    Ask,
+    Reply,
+    audio_tokens,
+    estimate_prompt_tokens,
+    estimate_text_tokens,
+    pdf_pages,
+    seed_of,
+)
 from .controls import Controls
 from .wire import Parsed, StreamPlan, Tokens, VendorError, WireFormat, dumps, new_id, text_pieces
 
@@ -57,20 +68,40 @@ def _error_body(status: int, message: str | None = None, retry_after: str | None
     return {"error": error}
 
 
-def _part_size(part) -> tuple[int, int]:
-    """(characters, images) of one part."""
+class _Media:
+    """The images, PDF pages and audio clips of a request, and their tokens by modality."""
+
+    def __init__(self):
+        self.images = self.pages = self.clips = self.document_tokens = self.audio_tokens = 0
+
+    def add(self, media: dict) -> None:
+        mime = str(_get(media, "mimeType", "mime_type") or "image/")
+        data = media.get("data")  # inline data; a file URI is counted as one page or one second
+        if mime == "application/pdf":
+            pages = pdf_pages(data) if data else 1
+            self.pages += pages
+            self.document_tokens += pages * GEMINI_TOKENS_PER_PDF_PAGE
+        elif mime.startswith("audio/"):
+            self.clips += 1
+            self.audio_tokens += audio_tokens(data) if data else AUDIO_TOKENS_PER_SECOND
+        elif mime.startswith("image/"):
+            self.images += 1
+
+
+def _part_size(part, media: _Media) -> int:
+    """Characters of one part; its images, documents and audio go to `media`."""
     if not isinstance(part, dict):
-        return 0, 0
+        return 0
     if isinstance(part.get("text"), str):
-        return len(part["text"]), 0
-    media = _get(part, "inlineData", "inline_data") or _get(part, "fileData", "file_data")
-    if isinstance(media, dict):
-        mime = _get(media, "mimeType", "mime_type") or "image/"
-        return 0, 1 if str(mime).startswith("image/") else 0
+        return len(part["text"])
+    inline = _get(part, "inlineData", "inline_data") or _get(part, "fileData", "file_data")
+    if isinstance(inline, dict):
+        media.add(inline)
+        return 0
     call = _get(part, "functionCall", "function_call") or _get(part, "functionResponse", "function_response")
     if isinstance(call, dict):
-        return len(dumps(call)), 0
-    return 0, 0
+        return len(dumps(call))
+    return 0
 
 
 class GeminiFormat(WireFormat):
@@ -103,7 +134,8 @@ class GeminiFormat(WireFormat):
         contents = body.get("contents")
         if not isinstance(contents, list) or not contents:
             raise VendorError(400, "* GenerateContentRequest.contents: contents is not specified\n")
-        chars = images = 0
+        chars = 0
+        media = _Media()
         last_user = ""
         for i, content in enumerate(contents):
             parts = content.get("parts") if isinstance(content, dict) else None
@@ -112,9 +144,7 @@ class GeminiFormat(WireFormat):
                     400, f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty.\n"
                 )
             for part in parts:
-                c, n = _part_size(part)
-                chars += c
-                images += n
+                chars += _part_size(part, media)
             if content.get("role", "user") == "user":
                 texts = [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
                 last_user = "".join(texts) or last_user
@@ -123,7 +153,7 @@ class GeminiFormat(WireFormat):
         if isinstance(system, dict):
             messages += 1
             for part in system.get("parts") or ():
-                chars += _part_size(part)[0]
+                chars += _part_size(part, media)
         tools = []
         for tool in body.get("tools") or ():
             declared = _get(tool, "functionDeclarations", "function_declarations") if isinstance(tool, dict) else None
@@ -156,9 +186,16 @@ class GeminiFormat(WireFormat):
         max_tokens = _get(gen, "maxOutputTokens", "max_output_tokens")
         ask = Ask(
             model=model or "",
-            prompt_tokens=estimate_prompt_tokens(chars=chars, messages=messages, images=images),
+            prompt_tokens=estimate_prompt_tokens(
+                chars=chars,
+                messages=messages,
+                images=media.images,
+                media_tokens=media.document_tokens + media.audio_tokens,
+            ),
             seed=seed_of((model or "") + last_user),
-            images=images,
+            images=media.images,
+            pages=media.pages,
+            audio=media.clips,
             tools=tools,
             tool_choice=tool_choice,
             tool_result=tool_result,
@@ -167,13 +204,17 @@ class GeminiFormat(WireFormat):
             stop=tuple(s for s in _get(gen, "stopSequences", "stop_sequences") or () if isinstance(s, str)),
         )
         stream = request[GEMINI_CALL][1] == "streamGenerateContent"
-        return Parsed(ask, stream, {"sse": request.query.get("alt") == "sse"})
+        return Parsed(ask, stream, {"sse": request.query.get("alt") == "sse", "media": media})
 
     def _usage(self, parsed: Parsed, t: Tokens, final: bool = True) -> dict:
-        images = parsed.ask.images * TOKENS_PER_IMAGE
-        details = [{"modality": "TEXT", "tokenCount": t.prompt - images}]
-        if images:
-            details.append({"modality": "IMAGE", "tokenCount": images})
+        media = parsed.meta["media"]
+        by_modality = {
+            "IMAGE": parsed.ask.images * TOKENS_PER_IMAGE,
+            "DOCUMENT": media.document_tokens,
+            "AUDIO": media.audio_tokens,
+        }
+        details = [{"modality": "TEXT", "tokenCount": t.prompt - sum(by_modality.values())}]
+        details += [{"modality": m, "tokenCount": n} for m, n in by_modality.items() if n]
         if not final:
             return {"promptTokenCount": t.prompt, "totalTokenCount": t.prompt, "promptTokensDetails": details}
         candidates = t.completion - t.reasoning

@@ -14,7 +14,18 @@ which is all OpenAI says. Servers built on vLLM add the matched string to the ch
 
 from typing import Any
 
-from .content import Ask, Reply, estimate_prompt_tokens, estimate_text_tokens, seed_of, split_fixed, split_words
+from .content import (
+    TOKENS_PER_PDF_PAGE,
+    Ask,
+    Reply,
+    audio_tokens,
+    estimate_prompt_tokens,
+    estimate_text_tokens,
+    pdf_pages,
+    seed_of,
+    split_fixed,
+    split_words,
+)
 from .controls import Controls
 from .wire import Parsed, StreamPlan, Tokens, VendorError, WireFormat, dumps, new_id, now, text_of, text_pieces
 
@@ -87,7 +98,7 @@ class OpenAIFormat(WireFormat):
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise VendorError(400, "'messages' must be a non-empty array.", param="messages")
-        chars = images = 0
+        chars = images = pages = clips = media = 0
         last_user = ""
         strict = request.match_info.get("provider") in REJECTS_CACHE_MARKS
         for i, m in enumerate(messages):
@@ -102,8 +113,17 @@ class OpenAIFormat(WireFormat):
                         continue
                     if strict and "cache_control" in part:
                         raise VendorError(400, f"Unknown parameter: 'messages[{i}].content[{j}].cache_control'.")
-                    if part.get("type") == "image_url":
+                    kind = part.get("type")
+                    if kind == "image_url":
                         images += 1
+                    elif kind == "file":
+                        file = part.get("file")
+                        in_file = pdf_pages(file.get("file_data") if isinstance(file, dict) else None)
+                        pages, media = pages + in_file, media + in_file * TOKENS_PER_PDF_PAGE
+                    elif kind == "input_audio":
+                        audio = part.get("input_audio")
+                        clips += 1
+                        media += audio_tokens(audio.get("data") if isinstance(audio, dict) else None)
                     elif isinstance(part.get("text"), str):
                         chars += len(part["text"])
             for call in m.get("tool_calls") or ():
@@ -120,9 +140,13 @@ class OpenAIFormat(WireFormat):
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
         ask = Ask(
             model=model,
-            prompt_tokens=estimate_prompt_tokens(chars=chars, messages=len(messages), images=images),
+            prompt_tokens=estimate_prompt_tokens(
+                chars=chars, messages=len(messages), images=images, media_tokens=media
+            ),
             seed=seed_of(model + last_user),
             images=images,
+            pages=pages,
+            audio=clips,
             tools=tools,
             tool_choice=_tool_choice(body.get("tool_choice")),
             parallel_tools_allowed=body.get("parallel_tool_calls") is not False,

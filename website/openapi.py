@@ -76,8 +76,8 @@ ERRORS = [
         400,
         "invalid_request_error",
         "no_capable_model",
-        "No model of the route (or the pinned model) can serve this request: tools, images, JSON mode, "
-        "max_tokens or the context window.",
+        "No model of the route (or the pinned model) can serve this request: tools, images, PDF documents, "
+        "audio, JSON mode, max_tokens or the context window.",
     ),
     (
         400,

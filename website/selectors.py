@@ -48,12 +48,17 @@ class ModelRow:
 
 
 def capabilities(m: ModelInfo) -> tuple[str, ...]:
-    """Beyond chat (every model): tools, vision, JSON mode; "no streaming" when it cannot stream."""
+    """Beyond chat (every model): tools, vision, PDF and audio input, JSON mode; "no streaming" when
+    it cannot stream."""
     caps = [] if m.supports_streaming else ["no streaming"]
     if m.supports_tools:
         caps.append("tools")
     if m.supports_vision:
         caps.append("vision")
+    if m.supports_pdf_input:
+        caps.append("PDF input")
+    if m.supports_audio_input:
+        caps.append("audio input")
     if m.supports_json_mode:
         caps.append("JSON mode")
     return tuple(caps)

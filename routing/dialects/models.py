@@ -48,6 +48,8 @@ def _capabilities(m: ModelInfo) -> dict:
         "streaming": m.supports_streaming,
         "tools": m.supports_tools,
         "vision": m.supports_vision,
+        "pdf_input": m.supports_pdf_input,
+        "audio_input": m.supports_audio_input,
         "json_mode": m.supports_json_mode,
     }
 

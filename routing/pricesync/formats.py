@@ -3,13 +3,13 @@
 LiteLLM's `model_prices_and_context_window.json`: an object keyed by model name, each value with
 `input_cost_per_token`, `output_cost_per_token`, `cache_read_input_token_cost`,
 `cache_creation_input_token_cost` (USD per token, JSON numbers), `max_input_tokens`,
-`max_output_tokens`, `litellm_provider`, `mode` and `supports_*` flags; a `sample_spec` entry
-documents the shape.
+`max_output_tokens`, `litellm_provider`, `mode` and `supports_*` flags (function calling, vision,
+PDF input, audio input); a `sample_spec` entry documents the shape.
 
 OpenRouter's `GET /api/v1/models`: `{"data": [...]}`, each with `id` ("vendor/model"),
 `context_length`, `pricing.prompt` / `completion` / `input_cache_read` / `input_cache_write`
 (strings, USD per token), `top_provider.max_completion_tokens`, `architecture.input_modalities`
-and `supported_parameters`.
+("image", "file" for PDFs, "audio") and `supported_parameters`.
 
 Numbers are read as Decimal (never float) and converted exactly to integer micro-USD per one
 million tokens. A payload of the wrong shape raises PayloadError (the whole run changes
@@ -39,7 +39,7 @@ class Entry:
     mode: str = "chat"
     prices: dict = field(default_factory=dict)  # PriceVersion field -> micro-USD per 1M tokens (absent: unknown)
     limits: dict = field(default_factory=dict)  # context_window / max_output_tokens -> tokens
-    capabilities: dict = field(default_factory=dict)  # supports_tools / supports_vision -> bool
+    capabilities: dict = field(default_factory=dict)  # CAPABILITY_FIELDS (guardrails.py) -> bool
     display_name: str = ""
     error: str = ""  # why this entry cannot be used
 
@@ -112,6 +112,8 @@ def parse_litellm(payload) -> list[Entry]:
             for name, target in (
                 ("supports_function_calling", "supports_tools"),
                 ("supports_vision", "supports_vision"),
+                ("supports_pdf_input", "supports_pdf_input"),
+                ("supports_audio_input", "supports_audio_input"),
             ):
                 if isinstance(spec.get(name), bool):
                     entry.capabilities[target] = spec[name]
@@ -161,7 +163,10 @@ def parse_openrouter(payload) -> list[Entry]:
                 entry.capabilities["supports_tools"] = "tools" in params
             arch = item.get("architecture")
             if isinstance(arch, dict) and isinstance(arch.get("input_modalities"), list):
-                entry.capabilities["supports_vision"] = "image" in arch["input_modalities"]
+                modalities = arch["input_modalities"]
+                entry.capabilities["supports_vision"] = "image" in modalities
+                entry.capabilities["supports_pdf_input"] = "file" in modalities
+                entry.capabilities["supports_audio_input"] = "audio" in modalities
         except ValueProblem as exc:
             entry.error = str(exc)
         entries.append(entry)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from ..price_models import PRICE_FIELDS
 
 LIMIT_FIELDS = ("context_window", "max_output_tokens")
-CAPABILITY_FIELDS = ("supports_tools", "supports_vision")
+CAPABILITY_FIELDS = ("supports_tools", "supports_vision", "supports_pdf_input", "supports_audio_input")
 INPUT = "input_price_usd_micro_per_mtok"
 
 

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from ..price_models import PRICE_FIELDS, PriceChange, PriceVersion
 from ..prices import price_version_create
+from .guardrails import CAPABILITY_FIELDS
 
 
 class ReviewError(Exception):
@@ -50,8 +51,7 @@ def change_approve(*, change_id: int, by: str):
             cache_write_price_usd_micro_per_mtok=prices.get("cache_write_price_usd_micro_per_mtok"),
             context_window=f.get("limits", {}).get("context_window", 0),
             max_output_tokens=f.get("limits", {}).get("max_output_tokens", 0),
-            supports_tools=f.get("capabilities", {}).get("supports_tools", False),
-            supports_vision=f.get("capabilities", {}).get("supports_vision", False),
+            **{name: f.get("capabilities", {}).get(name, False) for name in CAPABILITY_FIELDS},
             enabled=False,
             **{f"{f['source_format']}_id": change.source_id},
         )

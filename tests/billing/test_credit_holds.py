@@ -3,6 +3,7 @@ covers the candidate being called (topped up before a dearer failover, a fallbac
 cannot cover skipped), and with no max_tokens the output is capped at what the credit covers."""
 
 import re
+import threading
 import time
 import uuid
 
@@ -10,14 +11,17 @@ import httpx
 import openai
 import pytest
 from django.conf import settings
+from django_scopes import scopes_disabled
 
-from billing.models import LedgerEntry
+from billing.models import LedgerEntry, Reservation
+from billing.pricing import cost_of, worst_case_nusd
 from routing.catalog import ModelInfo, load_snapshot
 from routing.credit import affordable_output, prompt_bound
 from routing.models import Route
 from routing.request import validate
 from tests.billing.conftest import fund, state
 from tests.conftest import make_tenant
+from tests.media import pdf_part
 
 HI = [{"role": "user", "content": "hi"}]
 PINNED = [
@@ -75,7 +79,7 @@ def test_the_cap_is_what_the_balance_covers(gateway, tenant, live_db, usage):
     body = {"model": model, "messages": HI}
     with live_db.unblock():
         fund(tenant.organization.pk, 100_000_000)  # $0.10
-        expected = affordable_output(100_000_000, info(model), prompt_bound(validate(dict(body))), 1500)
+        expected = affordable_output(100_000_000, info(model), prompt_bound(validate(dict(body)), info(model)), 1500)
     r = post(gateway, tenant.key, body)
     assert r.status_code == 200, r.text
     assert 256 <= expected < 64_000 and r.headers["x-aipower-max-tokens-capped"] == str(expected)
@@ -111,7 +115,8 @@ def test_the_402_names_the_largest_affordable_max_tokens(gateway, tenant, live_d
     )
     largest = int(re.search(r"The largest max_tokens it covers for this request is (\d+)", message).group(1))
     with live_db.unblock():
-        assert largest == affordable_output(50_000_000, info(model), prompt_bound(validate(dict(body))), 1500)
+        bound = prompt_bound(validate(dict(body)), info(model))
+        assert largest == affordable_output(50_000_000, info(model), bound, 1500)
     # One more token is refused; exactly that many is served.
     assert post(gateway, tenant.key, {**body, "max_tokens": largest + 1}).status_code == 402
     ok = post(gateway, tenant.key, {**body, "max_tokens": largest}, **{"x-sim-output-tokens": "5"})
@@ -211,3 +216,104 @@ async def test_top_up_and_headroom(tenant, db_open, pools, reservation_functions
     assert await holds.headroom_nusd(organization_id=org, api_key_id=tenant.key_id) == 40
     assert state(org)["reserved"] == 160
     await reservations.release(request_id=held)
+
+
+def with_pdf(model: str, pages: int, **body) -> dict:
+    content = [{"type": "text", "text": "Summarize the report."}, pdf_part(pages)]
+    return {"model": model, "messages": [{"role": "user", "content": content}], **body}
+
+
+def first_hold(live_db, key_id: int, send) -> tuple[int, object]:
+    """(the amount of the first hold placed for the key while `send()` runs, what send() returned)."""
+    seen: list[int] = []
+
+    def watch():
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            with live_db.unblock(), scopes_disabled():  # a thread of its own: not the test's scope state
+                seen.extend(Reservation.objects.filter(api_key_id=key_id).values_list("amount_nusd", flat=True))
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    result = send()
+    watcher.join()
+    return seen[0], result
+
+
+@pytest.mark.parametrize("model", ["anthropic/claude-haiku-4.5", "google/gemini-2.5-flash", "openai/gpt-4o-mini"])
+def test_a_pdf_request_is_held_for_the_context_window_and_charged_exactly(gateway, tenant, live_db, usage, model):
+    with live_db.unblock():
+        fund(tenant.organization.pk, 5_000_000_000)  # $5
+        m = info(model)
+    body = with_pdf(model, 40, max_tokens=200)
+    held, r = first_hold(
+        live_db,
+        tenant.key_id,
+        lambda: post(gateway, tenant.key, body, **{"x-sim-latency-ms": "500", "x-aipower-fallback": "off"}),
+    )
+    assert r.status_code == 200, r.text
+    counted = r.json()["usage"]["prompt_tokens"]
+    # What a PDF costs is the upstream's count of its pages: far beyond its bytes, which bound text.
+    assert counted > validate(dict(body)).prompt_tokens_bound
+    assert held == worst_case_nusd(
+        prompt_tokens=m.context_window,
+        max_tokens=200,
+        model_max_output=m.max_output_tokens,
+        input_price_usd_micro_per_mtok=m.input_price_usd_micro_per_mtok,
+        output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok,
+        markup_bp=1500,
+    )
+    [row] = usage(r.headers["x-request-id"])
+    exact = cost_of(
+        prompt_tokens=counted,
+        cached_tokens=0,
+        completion_tokens=r.json()["usage"]["completion_tokens"],
+        input_price_usd_micro_per_mtok=m.input_price_usd_micro_per_mtok,
+        output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok,
+        cached_input_price_usd_micro_per_mtok=m.cached_input_price_usd_micro_per_mtok,
+        markup_bp=1500,
+    )
+    assert row.prompt_tokens == counted and row.charged_nusd == exact.charged_nusd > 0
+    assert held >= row.charged_nusd
+    s = settled(tenant.organization.pk, live_db)
+    assert s["reserved"] == 0 and s["balance"] == 5_000_000_000 - exact.charged_nusd
+
+
+def test_a_balance_below_a_documents_bound_gets_a_402_that_says_why(gateway, tenant, live_db):
+    model = "anthropic/claude-haiku-4.5"  # 200k tokens at $1 per 1M: $0.23 held for the prompt, with markup
+    with live_db.unblock():
+        fund(tenant.organization.pk, 100_000_000)  # $0.10
+    r = post(gateway, tenant.key, with_pdf(model, 2, max_tokens=100), **{"x-aipower-fallback": "off"})
+    assert r.status_code == 402
+    err = r.json()["error"]
+    assert err["code"] == "insufficient_quota" and err["type"] == "insufficient_quota"
+    assert err["message"] == (
+        "Insufficient credit: your organization's balance ($0.10 available) does not cover this request's "
+        "prompt on anthropic/claude-haiku-4.5: a request with a document or audio is held for the model's "
+        "whole context window (200000 tokens), as only the upstream can count it. Top up on the billing page."
+    )
+    with live_db.unblock():
+        assert not LedgerEntry.objects.filter(request_id=r.headers["x-request-id"]).exists()
+    # The same question without the document is well within the balance.
+    plain = {"model": model, "messages": [{"role": "user", "content": "Summarize the report."}], "max_tokens": 100}
+    assert post(gateway, tenant.key, plain).status_code == 200
+    s = settled(tenant.organization.pk, live_db)
+    assert s["reserved"] == 0 and s["balance"] >= 0
+
+
+def test_with_a_document_and_no_max_tokens_the_output_is_capped_to_the_balance(gateway, tenant, live_db, usage):
+    # GPT-4o mini: its 128k-token window at $0.15 per 1M is $0.022 with markup; $0.025 leaves a few
+    # thousand output tokens of its 16,384.
+    model = "openai/gpt-4o-mini"
+    body = with_pdf(model, 2)
+    with live_db.unblock():
+        fund(tenant.organization.pk, 25_000_000)
+        expected = affordable_output(25_000_000, info(model), prompt_bound(validate(dict(body)), info(model)), 1500)
+    assert 256 <= expected < 16_384
+    r = post(gateway, tenant.key, body, **{"x-aipower-fallback": "off"})
+    assert r.status_code == 200, r.text
+    assert r.headers["x-aipower-max-tokens-capped"] == str(expected)
+    [row] = usage(r.headers["x-request-id"])
+    assert row.status == "ok" and 0 < row.charged_nusd <= 25_000_000
+    assert settled(tenant.organization.pk, live_db)["balance"] >= 0

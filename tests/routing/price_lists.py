@@ -74,7 +74,8 @@ LITELLM_RAW = """{
     "max_tokens": 32000, "max_input_tokens": 200000, "max_output_tokens": 32000,
     "input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05,
     "cache_creation_input_token_cost": 3.75e-06, "cache_read_input_token_cost": 3e-07,
-    "litellm_provider": "anthropic", "mode": "chat", "supports_function_calling": true, "supports_vision": true
+    "litellm_provider": "anthropic", "mode": "chat", "supports_function_calling": true, "supports_vision": true,
+    "supports_pdf_input": true
   },
   "gpt-4o-mini": {
     "max_input_tokens": 128000, "max_output_tokens": 16384,
@@ -173,7 +174,7 @@ def openrouter_payload() -> dict:
                 cache_write="0.00000375",
                 context=200000,
                 max_completion=64000,
-                modalities=("text", "image"),
+                modalities=("text", "image", "file"),
             ),
             model(
                 "moonshotai/kimi-k2-0905",

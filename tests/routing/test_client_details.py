@@ -27,7 +27,15 @@ def test_it_retrieves_every_model_and_route(client, gateway, tenant):
     ).json()
     assert_valid(sonnet, "Model")
     assert sonnet["context_window"] == 200_000 and sonnet["max_output_tokens"] == 64_000
-    assert sonnet["capabilities"] == {"chat": True, "streaming": True, "tools": True, "vision": True, "json_mode": True}
+    assert sonnet["capabilities"] == {
+        "chat": True,
+        "streaming": True,
+        "tools": True,
+        "vision": True,
+        "pdf_input": True,
+        "audio_input": False,
+        "json_mode": True,
+    }
     # Prices per 1M tokens in USD, as exact decimal strings.
     assert sonnet["pricing"] == {
         "currency": "USD",

@@ -11,7 +11,9 @@ import httpx
 import orjson
 import pytest
 
+from simulator.content import TOKENS_PER_PDF_PAGE
 from tests.adapters.test_through_gateway import expected_cost
+from tests.media import pdf
 
 HELLO = [{"role": "user", "content": "Refactor this function, please."}]
 WEATHER = {
@@ -461,6 +463,57 @@ def test_it_fails_over_behind_the_messages_api(claude, sim, usage):
     assert row.attempts == 2 and row.served_model == "openai/gpt-5.4"
     with claude.messages.stream(model="auto-code", max_tokens=100, messages=HELLO) as stream:
         assert stream.get_final_message().model == "openai/gpt-5.4"
+
+
+def document(pages: int) -> list:
+    return [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "document",
+                    "source": {"type": "base64", "media_type": "application/pdf", "data": pdf(pages)},
+                    "title": "report.pdf",
+                },
+                {"type": "text", "text": "Summarize the report."},
+            ],
+        }
+    ]
+
+
+def test_a_document_on_auto_goes_to_a_model_that_reads_pdfs(claude, usage, sim):
+    deepseek = sim.hits("deepseek")
+    raw = claude.messages.with_raw_response.create(model="auto", max_tokens=256, messages=document(2))
+    msg = raw.parse()
+    # auto's economy tier opens with DeepSeek V3 and Qwen Plus, which take no files.
+    assert msg.model == "openai/gpt-4o-mini"
+    assert "I read 2 PDF pages." in msg.content[0].text
+    assert "PDF documents: skipped deepseek/deepseek-chat" in raw.headers["x-aipower-route-reason"]
+    assert sim.hits("deepseek") == deepseek
+    assert msg.usage.input_tokens > 2 * TOKENS_PER_PDF_PAGE
+    [row] = usage(raw.headers["x-request-id"])
+    assert row.status == "ok" and row.prompt_tokens == msg.usage.input_tokens and row.charged_nusd > 0
+
+
+def test_a_document_reaches_claude_as_a_document_and_is_counted(claude, usage, live_db):
+    model = "anthropic/claude-haiku-4.5"
+    counted = claude.messages.count_tokens(model=model, messages=document(3)).input_tokens
+    raw = claude.messages.with_raw_response.create(model=model, max_tokens=64, messages=document(3))
+    msg = raw.parse()
+    assert "I read 3 PDF pages." in msg.content[0].text
+    assert msg.usage.input_tokens == counted > 3 * TOKENS_PER_PDF_PAGE
+    [row] = usage(raw.headers["x-request-id"])
+    cost = expected_cost(live_db, model, prompt=counted, cached=0, completion=msg.usage.output_tokens)
+    assert row.upstream_cost_nusd == cost
+
+
+def test_a_document_for_a_model_that_cannot_read_it_is_refused_in_anthropics_shape(claude, sim):
+    before = sim.hits("deepseek")
+    with pytest.raises(anthropic.BadRequestError) as exc:
+        claude.messages.create(model="deepseek/deepseek-chat", max_tokens=64, messages=document(1))
+    assert exc.value.body["error"]["type"] == "invalid_request_error"
+    assert "does not accept PDF documents (pdf_input)" in exc.value.body["error"]["message"]
+    assert sim.hits("deepseek") == before
 
 
 def test_errors_have_anthropics_shape_and_status(gateway, tenant, claude):

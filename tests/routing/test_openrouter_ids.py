@@ -57,7 +57,12 @@ def entry(ident: str, row: dict) -> dict:
         "canonical_slug": ident,
         "name": row["display_name"],
         "context_length": row["context_window"],
-        "architecture": {"input_modalities": ["text", "image"] if row["supports_vision"] else ["text"]},
+        "architecture": {
+            "input_modalities": ["text"]
+            + ["image"] * row["supports_vision"]
+            + ["file"] * row["supports_pdf_input"]
+            + ["audio"] * row["supports_audio_input"]
+        },
         "pricing": {k: usd_per_token(row[f]) for k, f in PRICES.items() if row[f] is not None},
         "top_provider": {"context_length": row["context_window"], "max_completion_tokens": row["max_output_tokens"]},
         "supported_parameters": ["tools", "tool_choice", "max_tokens"] if row["supports_tools"] else ["max_tokens"],

@@ -90,7 +90,11 @@ def test_it_parses_both_documented_formats():
     assert ds.limits == {"context_window": 128_000, "max_output_tokens": 8_192}
     assert entries["deepseek/deepseek-chat"].bare_id == "deepseek-chat"
     assert entries["claude-sonnet-4-20250514"].prices["cache_write_price_usd_micro_per_mtok"] == 3_750_000
-    assert entries["claude-sonnet-4-20250514"].capabilities == {"supports_tools": True, "supports_vision": True}
+    assert entries["claude-sonnet-4-20250514"].capabilities == {
+        "supports_tools": True,
+        "supports_vision": True,
+        "supports_pdf_input": True,
+    }
 
     routed = {e.source_id: e for e in parse_openrouter(json.loads(json.dumps(openrouter_payload())))}
     sonnet = routed["anthropic/claude-sonnet-4"]
@@ -102,9 +106,33 @@ def test_it_parses_both_documented_formats():
         "cache_write_price_usd_micro_per_mtok": 3_750_000,
     }
     assert sonnet.limits == {"context_window": 200_000, "max_output_tokens": 64_000}
-    assert sonnet.capabilities == {"supports_tools": True, "supports_vision": True}
+    assert sonnet.capabilities == {
+        "supports_tools": True,
+        "supports_vision": True,
+        "supports_pdf_input": True,
+        "supports_audio_input": False,
+    }
     assert "not a decimal number" in routed["qwen/qwen-plus"].error
     assert "negative" in routed["openrouter/auto"].error
+
+
+def test_it_reads_pdf_and_audio_input_where_the_lists_give_them():
+    litellm = parse_litellm(
+        {
+            "gemini/gemini-2.5-flash": {
+                "litellm_provider": "gemini",
+                "supports_pdf_input": True,
+                "supports_audio_input": True,
+            },
+            "deepseek-chat": {"litellm_provider": "deepseek", "supports_function_calling": True},
+        }
+    )
+    assert litellm[0].capabilities == {"supports_pdf_input": True, "supports_audio_input": True}
+    assert litellm[1].capabilities == {"supports_tools": True}  # not given: left as the catalog has it
+    payload = openrouter_payload()
+    payload["data"][0]["architecture"]["input_modalities"] = ["text", "image", "file", "audio", "video"]
+    gemini = parse_openrouter(payload)[0]
+    assert (gemini.capabilities["supports_pdf_input"], gemini.capabilities["supports_audio_input"]) == (True, True)
 
 
 @pytest.mark.parametrize("payload", [[], {"data": "x"}, {"data": [{"name": "no id"}]}, "a string"])

@@ -132,7 +132,11 @@ def test_pricing_lists_every_enabled_model_with_upstream_and_our_price(web):
             assert f'data-price="{kind}-upstream">{costs.per_million(micro)}<' in row
             assert f'data-price="{kind}-ours">{costs.per_million(costs.Decimal(ours) / 10_000)}<' in row
         assert m.display_name in row and m.provider.name in row and m.public_id in row
+        # The capability chips: PDF and audio input where the model takes them.
+        assert ('<span class="pill">PDF input</span>' in row) == m.supports_pdf_input, m.public_id
+        assert ('<span class="pill">audio input</span>' in row) == m.supports_audio_input, m.public_id
     assert page.count("<tr data-model=") == enabled.count()
+    assert enabled.filter(supports_pdf_input=True).exists() and enabled.filter(supports_audio_input=True).exists()
 
 
 def test_an_admin_price_edit_shows_at_once_on_both_pages(web, admin_client):
@@ -162,6 +166,7 @@ def test_an_admin_price_edit_shows_at_once_on_both_pages(web, admin_client):
         supports_tools="on",
         supports_json_mode="on",
         supports_vision="on",
+        supports_pdf_input="on",
         kind="chat",
     )
     r = admin_client.post(f"/admin/routing/catalogmodel/{m.pk}/change/", form)
