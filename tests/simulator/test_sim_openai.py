@@ -136,7 +136,9 @@ async def test_openai_and_glm_refuse_a_cache_mark_on_a_content_part_as_the_real_
     ask = {"model": "m", "messages": [user("Hi"), {"role": "user", "content": [part]}]}
     for provider in ("openai", "zhipu"):
         status, _, body = await sim.openai(ask, provider=provider)
-        assert status == 400 and body["error"]["message"] == "Unknown parameter: 'messages[1].content[0].cache_control'."
+        assert (
+            status == 400 and body["error"]["message"] == "Unknown parameter: 'messages[1].content[0].cache_control'."
+        )
     for provider in ("qwen", "alibaba", "deepseek"):
         status, _, _ = await sim.openai(ask, provider=provider)
         assert status == 200

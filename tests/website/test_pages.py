@@ -265,7 +265,9 @@ def test_the_openapi_document(web):
     post = doc["paths"]["/chat/completions"]["post"]
     assert {"200", "400", "401", "402", "429", "502"} <= set(post["responses"])
     assert "x-aipower-max-tokens-capped" in post["responses"]["200"]["headers"]
-    assert {"x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens"} <= set(post["responses"]["200"]["headers"])
+    assert {"x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens"} <= set(
+        post["responses"]["200"]["headers"]
+    )
     enum = doc["components"]["schemas"]["ChatCompletionRequest"]["properties"]["model"]["enum"]
     assert "auto-code" in enum and "anthropic/claude-sonnet-4" in enum
 
