@@ -73,7 +73,10 @@ def build_body(request: dict, target: Target, stream: bool) -> dict:
         if not q.get("cache_control_marks"):
             body["messages"] = [_without_cache_marks(m) for m in body["messages"]]
         else:  # 1-hour marks only where the model has a 1-hour price (common.marks_for)
-            body["messages"] = [{**m, "content": marks_for(target.model, m.get("content"))} for m in body["messages"]]
+            body["messages"] = [
+                {**m, "content": marks_for(target.model, m["content"])} if type(m.get("content")) is list else m
+                for m in body["messages"]
+            ]
     for name in q.get("drop_params", ()):
         body.pop(name, None)
     wanted = q.get("max_tokens_param")

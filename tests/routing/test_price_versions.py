@@ -278,6 +278,7 @@ def test_a_usage_row_is_billed_at_every_price_kind_of_its_model(live_db):
         "input_price_usd_micro_per_mtok": 1_100_000,
         "cached_input_price_usd_micro_per_mtok": 330_000,
         "cache_write_price_usd_micro_per_mtok": 1_440_000,
+        "cache_write_1h_price_usd_micro_per_mtok": 2_310_000,
         "output_price_usd_micro_per_mtok": 2_200_000,
     }
     assert set(kinds) == set(PRICE_FIELDS)

@@ -131,8 +131,23 @@ def test_pricing_lists_every_enabled_model_with_upstream_and_our_price(web):
             ours = micro * (10_000 + MARKUP)  # exact, in 1e-4 micro-USD
             assert f'data-price="{kind}-upstream">{costs.per_million(micro)}<' in row
             assert f'data-price="{kind}-ours">{costs.per_million(costs.Decimal(ours) / 10_000)}<' in row
+        for kind, micro in (
+            ("write", m.cache_write_price_usd_micro_per_mtok),
+            ("write-1h", m.cache_write_1h_price_usd_micro_per_mtok),
+        ):
+            if micro is None:  # no write charge, or no 1-hour caching: not shown
+                assert f'data-price="{kind}-upstream"' not in row and f'data-price="{kind}-ours"' not in row
+                continue
+            ours = micro * (10_000 + MARKUP)
+            assert f'data-price="{kind}-upstream">{costs.per_million(micro)}<' in row
+            assert f'data-price="{kind}-ours">{costs.per_million(costs.Decimal(ours) / 10_000)}<' in row
         assert m.display_name in row and m.provider.name in row and m.public_id in row
     assert page.count("<tr data-model=") == enabled.count()
+    # Claude's cache writes: $3.75 for five minutes, $6 for one hour (+15%: $4.3125, $6.90).
+    sonnet = re.search(r'<tr data-model="anthropic/claude-sonnet-4">(.*?)</tr>', page, re.S).group(1)
+    assert 'data-price="write-ours">$4.3125<' in sonnet and 'data-price="write-1h-ours">$6.90<' in sonnet
+    model_page = text(web.get("/models/anthropic/claude-sonnet-4/"))
+    assert "Cache write, 1 hour" in model_page and 'data-price="write-1h-ours">$6.90<' in model_page
 
 
 def test_an_admin_price_edit_shows_at_once_on_both_pages(web, admin_client):
