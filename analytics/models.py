@@ -28,7 +28,8 @@ class UsageRecord(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     cached_tokens = models.PositiveIntegerField(default=0)
-    cache_write_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)  # every write, the 1-hour ones included
+    cache_write_1h_tokens = models.PositiveIntegerField(default=0)  # of those, written for one hour
     reasoning_tokens = models.PositiveIntegerField(default=0)
     # True when the upstream reported no usage and the gateway counted the tokens itself.
     usage_estimated = models.BooleanField(default=False)
@@ -44,6 +45,7 @@ class UsageRecord(models.Model):
     output_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True)
     cached_input_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True)
     cache_write_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True)
+    cache_write_1h_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True)
     markup_bp = models.PositiveIntegerField(default=0, help_text="basis points")
     # Why the route chose what it did (the x-aipower-route-reason header), and for `auto` the
     # prompt's estimated difficulty (0-1) and the tier it picked.

@@ -204,6 +204,7 @@ def request_detail(request, request_id: str):
                 ("Output", row.output_price_usd_micro_per_mtok),
                 ("Cached input", row.cached_input_price_usd_micro_per_mtok),
                 ("Cache write", row.cache_write_price_usd_micro_per_mtok),
+                ("1-hour cache write", row.cache_write_1h_price_usd_micro_per_mtok),
             ],
             "routing": routing_facts(row),
         },

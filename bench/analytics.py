@@ -55,15 +55,15 @@ def _seed_sql(n: int, start_expr: str, span_expr: str) -> str:
     return f"""
     INSERT INTO analytics_usagerecord (organization_id, api_key_id, request_id, created_at, requested_model, route,
         served_model, provider, attempts, attempt_log, stream, prompt_tokens, completion_tokens, cached_tokens,
-        cache_write_tokens, reasoning_tokens, usage_estimated, upstream_cost_nusd, charged_nusd, latency_ms, ttft_ms,
-        status, http_status, error_type, markup_bp, route_tier, route_reason)
+        cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, usage_estimated, upstream_cost_nusd, charged_nusd,
+        latency_ms, ttft_ms, status, http_status, error_type, markup_bp, route_tier, route_reason)
     SELECT %(org)s, (%(keys)s)[1 + (i / 7) %% {KEYS}], %(prefix)s || i,
         {start_expr} + ({span_expr}) * (i::float8 / %(n)s),
         coalesce(nullif(({routes})[1 + s], ''), ({models})[1 + s]),
         ({routes})[1 + s], ({models})[1 + s], ({providers})[1 + s],
         CASE WHEN (i / 11) %% 50 = 0 THEN 2 ELSE 1 END, '[]'::jsonb, i %% 3 = 0,
         200 + (i * 7919) %% 3000, 20 + (i * 104729) %% 800, CASE WHEN i %% 4 = 0 THEN (i * 31) %% 1000 ELSE 0 END,
-        CASE WHEN i %% 10 = 0 THEN 100 ELSE 0 END, 0, false,
+        CASE WHEN i %% 10 = 0 THEN 100 ELSE 0 END, 0, 0, false,
         1000 + (i * 15485863) %% 2000000, 1150 + (i * 15485863) %% 2300000,
         40 + (i * 2654435761) %% 4000, CASE WHEN i %% 3 = 0 THEN 20 + (i * 40503) %% 900 END,
         CASE WHEN e %% 100 = 7 THEN 'upstream_error' WHEN e %% 200 = 11 THEN 'client_error'

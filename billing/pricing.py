@@ -3,6 +3,11 @@
 Catalog prices are micro-USD per one million tokens, so tokens × price is a cost in pico-USD
 (1e-12 USD) with no rounding at all. Costs are kept in nano-USD (1e-9 USD), rounded up once per
 request; the markup is in basis points (1500 = 15%).
+
+Prompt-cache writes come in two lifetimes (Anthropic's): five minutes, at the cache-write price,
+and one hour, at the 1-hour cache-write price. A model without a 1-hour price is never sent a
+1-hour mark (routing/adapters/common.py), so its writes are all five-minute ones; should an
+upstream report 1-hour writes anyway, they are billed at its (five-minute) cache-write price.
 """
 
 from dataclasses import dataclass
@@ -37,20 +42,43 @@ def cost_of(
     markup_bp: int,
     cache_write_tokens: int = 0,
     cache_write_price_usd_micro_per_mtok: int | None = None,
+    cache_write_1h_tokens: int = 0,
+    cache_write_1h_price_usd_micro_per_mtok: int | None = None,
 ) -> Cost:
-    """prompt_tokens counts every input token, cached and cache-written ones included."""
+    """prompt_tokens counts every input token, cached and cache-written ones included;
+    cache_write_tokens every token written to the cache, the 1-hour ones (cache_write_1h_tokens)
+    included."""
     cached = min(cached_tokens, prompt_tokens)
     written = min(cache_write_tokens, prompt_tokens - cached)
+    written_1h = min(cache_write_1h_tokens, written)
     plain = prompt_tokens - cached - written
+    write_price = _or(cache_write_price_usd_micro_per_mtok, input_price_usd_micro_per_mtok)
     pico = (
         plain * input_price_usd_micro_per_mtok
         + cached * _or(cached_input_price_usd_micro_per_mtok, input_price_usd_micro_per_mtok)
-        + written * _or(cache_write_price_usd_micro_per_mtok, input_price_usd_micro_per_mtok)
+        + (written - written_1h) * write_price
+        + written_1h * _or(cache_write_1h_price_usd_micro_per_mtok, write_price)
         + completion_tokens * output_price_usd_micro_per_mtok
     )
     return Cost(
         upstream_nusd=_ceil_div(pico, PICO_PER_NANO),
         charged_nusd=_ceil_div(pico * (BP + markup_bp), PICO_PER_NANO * BP),
+    )
+
+
+def dearest_prompt_price(
+    *,
+    input_price_usd_micro_per_mtok: int,
+    cache_write_price_usd_micro_per_mtok: int | None = None,
+    cache_write_1h_price_usd_micro_per_mtok: int | None = None,
+) -> int:
+    """The most one prompt token can cost on a model, micro-USD per 1M tokens: the input price, or
+    a cache write's (five-minute or one-hour) where that is dearer — the whole prompt may be
+    written to the cache."""
+    return max(
+        input_price_usd_micro_per_mtok,
+        _or(cache_write_price_usd_micro_per_mtok, 0),
+        _or(cache_write_1h_price_usd_micro_per_mtok, 0),
     )
 
 
@@ -63,18 +91,25 @@ def worst_case_nusd(
     output_price_usd_micro_per_mtok: int,
     markup_bp: int,
     n: int = 1,
+    cache_write_price_usd_micro_per_mtok: int | None = None,
+    cache_write_1h_price_usd_micro_per_mtok: int | None = None,
 ) -> int:
-    """What to reserve before calling a model: every prompt token at the full input price (no cache
-    discount assumed) and the most output the model can give — min(max_tokens, its max output), so
-    an absurd max_tokens cannot lock a whole balance — for each of the `n` choices, with the markup,
-    rounded up."""
+    """What to reserve before calling a model: every prompt token at the dearest price a prompt
+    token can cost there (dearest_prompt_price: no cache discount assumed, and a cache write where
+    the model prices one above the input) and the most output the model can give —
+    min(max_tokens, its max output), so an absurd max_tokens cannot lock a whole balance — for each
+    of the `n` choices, with the markup, rounded up."""
     output = model_max_output if max_tokens is None else min(max(max_tokens, 0), model_max_output)
     output *= max(n, 1)  # n choices, each up to the cap
     return cost_of(
         prompt_tokens=prompt_tokens,
         cached_tokens=0,
         completion_tokens=output,
-        input_price_usd_micro_per_mtok=input_price_usd_micro_per_mtok,
+        input_price_usd_micro_per_mtok=dearest_prompt_price(
+            input_price_usd_micro_per_mtok=input_price_usd_micro_per_mtok,
+            cache_write_price_usd_micro_per_mtok=cache_write_price_usd_micro_per_mtok,
+            cache_write_1h_price_usd_micro_per_mtok=cache_write_1h_price_usd_micro_per_mtok,
+        ),
         output_price_usd_micro_per_mtok=output_price_usd_micro_per_mtok,
         cached_input_price_usd_micro_per_mtok=None,
         markup_bp=markup_bp,

@@ -11,6 +11,7 @@ PRICE_FIELDS = {
     "output_price_usd_micro_per_mtok": "Output price",
     "cached_input_price_usd_micro_per_mtok": "Cached input price",
     "cache_write_price_usd_micro_per_mtok": "Cache write price",
+    "cache_write_1h_price_usd_micro_per_mtok": "1-hour cache write price",
 }
 
 

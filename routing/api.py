@@ -20,6 +20,11 @@ class PricePointSerializer(serializers.Serializer):
     cache_write_price_usd_micro_per_mtok = serializers.IntegerField(
         allow_null=True, help_text="micro-USD per 1M input tokens written to the cache; null: the input price"
     )
+    cache_write_1h_price_usd_micro_per_mtok = serializers.IntegerField(
+        allow_null=True,
+        help_text="micro-USD per 1M input tokens written to the cache for one hour; null: no 1-hour caching "
+        "(1-hour cache marks are sent as 5-minute ones)",
+    )
     output_price_usd_micro_per_mtok = serializers.IntegerField(help_text="micro-USD per 1M output tokens")
     # A field named like Field.source, which the stubs type as an attribute; DRF takes it as a field.
     source = serializers.CharField(  # type: ignore[assignment]

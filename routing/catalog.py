@@ -19,11 +19,13 @@ from aipower.db import db_task
 # The price kinds, under one name each wherever a price is kept: a catalog model's price fields, a
 # price version's, a snapshot's ModelInfo and a usage row's (what the request was billed at). All
 # integer micro-USD per 1M tokens (billing/money.py); the cached-input and cache-write prices may
-# be None (billed at the input price).
+# be None (billed at the input price), the 1-hour cache-write price too (the model is then never
+# sent a 1-hour cache mark: routing/adapters/common.py).
 PRICE_FIELDS = (
     "input_price_usd_micro_per_mtok",
     "cached_input_price_usd_micro_per_mtok",
     "cache_write_price_usd_micro_per_mtok",
+    "cache_write_1h_price_usd_micro_per_mtok",
     "output_price_usd_micro_per_mtok",
 )
 NO_PRICES: dict[str, int | None] = dict.fromkeys(PRICE_FIELDS)  # a usage row of a request nothing served
@@ -70,6 +72,7 @@ class ModelInfo:
     supports_audio_input: bool = False  # input_audio content parts
     quirks: dict = field(default_factory=dict)
     cache_write_price_usd_micro_per_mtok: int | None = None  # input tokens written to the cache; None: the input price
+    cache_write_1h_price_usd_micro_per_mtok: int | None = None  # written for one hour; None: no 1-hour caching
     quality_overall: int | None = None  # 0-100 rank (auto-best); None: unranked
     quality_coding: int | None = None  # 0-100 rank (auto-code); None: unranked
     typical_output_tokens: int = 500  # expected answer length when max_tokens is not set

@@ -21,6 +21,8 @@ def price(served, usage, markup_bp: int) -> tuple[int, int]:
         markup_bp=markup_bp,
         cache_write_tokens=usage.cache_write_tokens,
         cache_write_price_usd_micro_per_mtok=served.cache_write_price_usd_micro_per_mtok,
+        cache_write_1h_tokens=usage.cache_write_1h_tokens,
+        cache_write_1h_price_usd_micro_per_mtok=served.cache_write_1h_price_usd_micro_per_mtok,
     )
     return cost.upstream_nusd, cost.charged_nusd
 

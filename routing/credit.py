@@ -26,7 +26,7 @@ from django.conf import settings
 
 from aipower import background
 from billing import holds, reservations
-from billing.pricing import BP, PICO_PER_NANO, format_usd, worst_case_nusd
+from billing.pricing import BP, PICO_PER_NANO, dearest_prompt_price, format_usd, worst_case_nusd
 
 from .catalog import ModelInfo
 from .errors import GatewayError
@@ -59,6 +59,8 @@ def worst_case(model: ModelInfo, features: Features, markup_bp: int) -> int:
         output_price_usd_micro_per_mtok=model.output_price_usd_micro_per_mtok,
         markup_bp=markup_bp,
         n=features.n,
+        cache_write_price_usd_micro_per_mtok=model.cache_write_price_usd_micro_per_mtok,
+        cache_write_1h_price_usd_micro_per_mtok=model.cache_write_1h_price_usd_micro_per_mtok,
     )
 
 
@@ -68,8 +70,14 @@ def affordable_output(room_nusd: int, model: ModelInfo, prompt_tokens: int, mark
     prompt fits."""
     scale = BP + markup_bp
     # worst case = ceil(pico * scale / (PICO_PER_NANO * BP)) <= room  <=>  pico * scale <= room * PICO_PER_NANO * BP
-    # pico-USD × basis points: what the room leaves for output once the prompt is paid for
-    spare_pico_bp = room_nusd * PICO_PER_NANO * BP - prompt_tokens * model.input_price_usd_micro_per_mtok * scale
+    # pico-USD × basis points: what the room leaves for output once the prompt is paid for (each
+    # prompt token at the dearest price it can cost, as the worst case has it)
+    prompt_price = dearest_prompt_price(
+        input_price_usd_micro_per_mtok=model.input_price_usd_micro_per_mtok,
+        cache_write_price_usd_micro_per_mtok=model.cache_write_price_usd_micro_per_mtok,
+        cache_write_1h_price_usd_micro_per_mtok=model.cache_write_1h_price_usd_micro_per_mtok,
+    )
+    spare_pico_bp = room_nusd * PICO_PER_NANO * BP - prompt_tokens * prompt_price * scale
     if spare_pico_bp < 0:
         return -1
     if model.output_price_usd_micro_per_mtok == 0:

@@ -167,6 +167,7 @@ class Call:
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
             cache_write_tokens=usage.cache_write_tokens,
+            cache_write_1h_tokens=usage.cache_write_1h_tokens,
             reasoning_tokens=usage.reasoning_tokens,
             usage_estimated=estimated,
             upstream_cost_nusd=upstream_nusd,

@@ -64,9 +64,7 @@ async def _gcra(key: str, limit: int, cost: float, force: bool = False) -> int:
     return _local_gcra(key, now, interval, tau, cost, force)
 
 
-async def admit(
-    key_id: int, rpm: int | None, tpm: int | None, headers: dict | None = None
-) -> tuple[str, float] | None:
+async def admit(key_id: int, rpm: int | None, tpm: int | None, headers: dict | None = None) -> tuple[str, float] | None:
     """None when the request may go ahead; else (which limit, seconds to wait). `headers`, when
     given, gets OpenAI's x-ratelimit-* headers for the limits the key has."""
     # Tokens first: looking charges nothing, so a request refused for its key's token debt does not

@@ -25,7 +25,7 @@ REQUESTS = Counter(
 )
 TOKENS = Counter(
     "gen_ai_client_token_usage",
-    "Tokens, by type (input, output, cached_input, cache_write, reasoning), provider and served model.",
+    "Tokens, by type (input, output, cached_input, cache_write, cache_write_1h, reasoning), provider and served model.",
     ["gen_ai_token_type", "gen_ai_provider_name", "gen_ai_response_model"],
 )
 COST = Counter(
@@ -110,6 +110,7 @@ def record(
             ("output", usage.completion_tokens),
             ("cached_input", usage.cached_tokens),
             ("cache_write", usage.cache_write_tokens),
+            ("cache_write_1h", usage.cache_write_1h_tokens),
             ("reasoning", usage.reasoning_tokens),
         ):
             if n:

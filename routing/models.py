@@ -47,6 +47,12 @@ class CatalogModel(models.Model):
     cache_write_price_usd_micro_per_mtok = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="input tokens written to the vendor's prompt cache; empty: the input price"
     )
+    cache_write_1h_price_usd_micro_per_mtok = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="input tokens written to the prompt cache for one hour (Anthropic's ttl 1h); empty: the model "
+        "is sent 1-hour cache marks as 5-minute ones",
+    )
     price_source = models.CharField(max_length=300, blank=True, help_text="Where the list price was read.")
     context_window = models.PositiveIntegerField(help_text="tokens")
     max_output_tokens = models.PositiveIntegerField(help_text="tokens")

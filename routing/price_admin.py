@@ -62,6 +62,7 @@ class PriceVersionAdmin(admin.ModelAdmin):
         "input_price_usd_micro_per_mtok",
         "cached_input_price_usd_micro_per_mtok",
         "cache_write_price_usd_micro_per_mtok",
+        "cache_write_1h_price_usd_micro_per_mtok",
         "output_price_usd_micro_per_mtok",
         "source",
         "created_by",

@@ -23,6 +23,7 @@ class PriceVersion(models.Model):
     input_price_usd_micro_per_mtok = models.PositiveBigIntegerField()
     cached_input_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True, blank=True)
     cache_write_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True, blank=True)
+    cache_write_1h_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True, blank=True)
     output_price_usd_micro_per_mtok = models.PositiveBigIntegerField()
     source = models.CharField(max_length=10, choices=Source.choices)
     created_by = models.CharField(max_length=200, blank=True, help_text="who: a user, or the sync's source")

@@ -2,8 +2,9 @@
 
 Prices are each vendor's public list price (Anthropic's 5-minute cache writes at 1.25× input) per one
 million tokens, in micro-USD (1_000_000 = $1), as published on the page named in `source` (read
-November 2026). Doubao is listed in CNY and is converted at 7.2 CNY per USD. Operators keep prices
-current in Django admin.
+November 2026); Anthropic's 1-hour cache writes (2× input) from the "Model pricing" table at
+ANTHROPIC_PRICING, named beside them. Doubao is listed in CNY and is converted at 7.2 CNY per USD.
+Operators keep prices current in Django admin.
 
 Quality ranks (QUALITY) are a 0-100 ordering of the models by the public leaderboard named beside
 them: overall from LMArena's text leaderboard, coding from SWE-bench Verified (and LMArena's
@@ -15,6 +16,8 @@ current in Django admin, like prices.
 from typing import Any
 
 M = 1_000_000  # micro-USD per USD
+# Every Claude model's input, 5-minute and 1-hour cache-write, cache-hit and output prices, in one table.
+ANTHROPIC_PRICING = "https://platform.claude.com/docs/en/about-claude/pricing"
 
 PROVIDERS = [
     # slug, name, wire format, base URL, credential environment variable
@@ -64,6 +67,7 @@ def _m(
     json_mode=True,
     quirks=None,
     cache_write=None,
+    cache_write_1h=None,
     dimensions=None,
     batch=None,
     openrouter_id="",
@@ -78,6 +82,7 @@ def _m(
         "output_price_usd_micro_per_mtok": round(out * M),
         "cached_input_price_usd_micro_per_mtok": None if cached is None else round(cached * M),
         "cache_write_price_usd_micro_per_mtok": None if cache_write is None else round(cache_write * M),
+        "cache_write_1h_price_usd_micro_per_mtok": None if cache_write_1h is None else round(cache_write_1h * M),
         "context_window": ctx,
         "max_output_tokens": max_out,
         "price_source": source,
@@ -144,6 +149,7 @@ MODELS = [
         "https://www.anthropic.com/pricing#api",
         vision=True,
         cache_write=3.75,
+        cache_write_1h=6.00,  # ANTHROPIC_PRICING
         openrouter_id="anthropic/claude-sonnet-4",
     ),
     _m(
@@ -159,6 +165,7 @@ MODELS = [
         "https://platform.claude.com/docs/en/models/opus-4-6/overview",
         vision=True,
         cache_write=6.25,
+        cache_write_1h=10.00,  # ANTHROPIC_PRICING
         openrouter_id="anthropic/claude-opus-4.6",
     ),
     _m(
@@ -174,6 +181,7 @@ MODELS = [
         "https://www.anthropic.com/pricing#api",
         vision=True,
         cache_write=1.25,
+        cache_write_1h=2.00,  # ANTHROPIC_PRICING
         openrouter_id="anthropic/claude-haiku-4.5",
     ),
     _m(
@@ -582,6 +590,7 @@ def snapshot():
             output_price_usd_micro_per_mtok=row["output_price_usd_micro_per_mtok"],
             cached_input_price_usd_micro_per_mtok=row["cached_input_price_usd_micro_per_mtok"],
             cache_write_price_usd_micro_per_mtok=row["cache_write_price_usd_micro_per_mtok"],
+            cache_write_1h_price_usd_micro_per_mtok=row["cache_write_1h_price_usd_micro_per_mtok"],
             context_window=row["context_window"],
             max_output_tokens=row["max_output_tokens"],
             supports_vision=row["supports_vision"],

@@ -14,6 +14,7 @@ class PricePoint:
     input_price_usd_micro_per_mtok: int
     cached_input_price_usd_micro_per_mtok: int | None
     cache_write_price_usd_micro_per_mtok: int | None
+    cache_write_1h_price_usd_micro_per_mtok: int | None
     output_price_usd_micro_per_mtok: int
     source: str
     state: str  # "scheduled", "in force" or "past"

@@ -17,6 +17,11 @@ Prompt caching: a tool, system block or content block marked `cache_control` end
 (in the order tools, system, messages). The first request with a prefix writes it
 (cache_creation_input_tokens); later ones with the same prefix, for the same model, read it
 (cache_read_input_tokens), also when a later request marks a longer prefix that starts with it.
+A mark's `ttl` is "5m" (the default) or "1h", and no 1-hour mark may follow a 5-minute one (else
+400). The writes are split by lifetime in `cache_creation` as Anthropic bills them: from the
+longest prefix read (A) to the last 1-hour mark (B), 1-hour writes (ephemeral_1h_input_tokens);
+from there (or A) to the last mark, 5-minute writes (ephemeral_5m_input_tokens). Entries do not
+expire here: the cache only forgets the least recently used beyond CACHE_ENTRIES.
 """
 
 import hashlib
@@ -49,6 +54,7 @@ _ERRORS = {
     529: ("overloaded_error", "Overloaded"),
 }
 CACHE_ENTRIES = 50_000
+TTLS = ("5m", "1h")
 
 
 def _event(type_: str, obj) -> bytes:
@@ -69,6 +75,7 @@ class _Prompt:
         self.hash = hashlib.blake2b(model.encode(), digest_size=16) if caching else None
         self.boundaries: list[tuple[bytes, int]] = []  # (prefix key, prefix tokens) after each block
         self.breakpoints: list[int] = []  # indexes into boundaries
+        self.last_1h: int | None = None  # the last breakpoint marked ttl 1h (an index into boundaries)
 
     def tokens(self) -> int:
         return estimate_prompt_tokens(
@@ -81,12 +88,29 @@ class _Prompt:
         self.pages += pages
         if self.hash is not None:  # the request uses prompt caching
             marked = isinstance(block, dict) and "cache_control" in block
+            ttl = "5m"
             if marked:
+                ttl = _ttl(block["cache_control"], bool(self.breakpoints) and self.last_1h != self.breakpoints[-1])
                 block = {k: v for k, v in block.items() if k != "cache_control"}
             self.hash.update(dumps(block))
             self.boundaries.append((self.hash.copy().digest(), self.tokens()))
             if marked:
                 self.breakpoints.append(len(self.boundaries) - 1)
+                if ttl == "1h":
+                    self.last_1h = len(self.boundaries) - 1
+
+
+def _ttl(mark, after_5m: bool) -> str:
+    """A cache mark's lifetime; 400 for one Anthropic refuses."""
+    ttl = mark.get("ttl", "5m") if isinstance(mark, dict) else "5m"
+    if ttl not in TTLS:
+        raise _bad(f"cache_control.ttl: Input should be '5m' or '1h', not {ttl!r}")
+    if ttl == "1h" and after_5m:
+        raise _bad(
+            "A cache_control block with ttl='1h' may not come after one with ttl='5m': "
+            "longer-lived cache entries must come first."
+        )
+    return ttl
 
 
 def _block_size(block) -> tuple[int, int, int]:
@@ -249,7 +273,7 @@ class AnthropicFormat(WireFormat):
     def tokens(self, parsed: Parsed, reply: Reply, controls: Controls) -> Tokens:
         ask = parsed.ask
         prompt: _Prompt = parsed.meta["prompt"]
-        read = write = 0
+        read = write = write_1h = 0
         if prompt.breakpoints:
             last_bp = prompt.breakpoints[-1]
             for key, tokens in reversed(prompt.boundaries[: last_bp + 1]):
@@ -258,6 +282,8 @@ class AnthropicFormat(WireFormat):
                     read = tokens
                     break
             write = prompt.boundaries[last_bp][1] - read
+            if prompt.last_1h is not None:
+                write_1h = max(prompt.boundaries[prompt.last_1h][1] - read, 0)
             for i in prompt.breakpoints:
                 self.cache[prompt.boundaries[i][0]] = None
                 self.cache.move_to_end(prompt.boundaries[i][0])
@@ -265,7 +291,13 @@ class AnthropicFormat(WireFormat):
                 self.cache.popitem(last=False)
         elif controls.cached_tokens:
             read = min(controls.cached_tokens, ask.prompt_tokens)
-        return Tokens(prompt=ask.prompt_tokens, completion=reply.completion_tokens, cached=read, cache_write=write)
+        return Tokens(
+            prompt=ask.prompt_tokens,
+            completion=reply.completion_tokens,
+            cached=read,
+            cache_write=write,
+            cache_write_1h=write_1h,
+        )
 
     @staticmethod
     def _input_usage(t: Tokens) -> dict:
@@ -273,6 +305,10 @@ class AnthropicFormat(WireFormat):
             "input_tokens": t.prompt - t.cached - t.cache_write,
             "cache_creation_input_tokens": t.cache_write,
             "cache_read_input_tokens": t.cached,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": t.cache_write - t.cache_write_1h,
+                "ephemeral_1h_input_tokens": t.cache_write_1h,
+            },
         }
 
     @staticmethod

@@ -35,7 +35,8 @@ class Tokens:
     prompt: int  # all input tokens, cached ones included
     completion: int  # all output tokens, reasoning ones included
     cached: int = 0  # input tokens read from the prompt cache
-    cache_write: int = 0  # input tokens written to the prompt cache (Anthropic)
+    cache_write: int = 0  # input tokens written to the prompt cache (Anthropic), for any time
+    cache_write_1h: int = 0  # of those, the ones written for one hour
     reasoning: int = 0
 
 

@@ -45,6 +45,10 @@ class ModelRow:
     cached_input: Price
     output: Price
     capabilities: tuple[str, ...]
+    # Prompt-cache writes (five minutes, one hour); None: the model charges none (or, for one hour,
+    # has no 1-hour caching: a 1-hour mark caches for five minutes).
+    cache_write: Price | None = None
+    cache_write_1h: Price | None = None
 
 
 def capabilities(m: ModelInfo) -> tuple[str, ...]:
@@ -72,7 +76,13 @@ def model_row(m: ModelInfo, bp: int) -> ModelRow:
         cached_input=price(m.cached_input_price_usd_micro_per_mtok, m.input_price_usd_micro_per_mtok, bp),
         output=price(m.output_price_usd_micro_per_mtok, 0, bp),
         capabilities=capabilities(m),
+        cache_write=_optional(m.cache_write_price_usd_micro_per_mtok, bp),
+        cache_write_1h=_optional(m.cache_write_1h_price_usd_micro_per_mtok, bp),
     )
+
+
+def _optional(upstream_micro: int | None, bp: int) -> Price | None:
+    return None if upstream_micro is None else price(upstream_micro, 0, bp)
 
 
 def model_rows(snapshot: Snapshot) -> list[ModelRow]:

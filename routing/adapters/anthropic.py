@@ -7,7 +7,8 @@ Translation choices, where the two APIs differ:
   message of `tool_result` blocks, as the API requires. Empty text is left out (Anthropic rejects
   empty text blocks). A `cache_control` on a caller's text, image or file part, or on a tool
   (beside `type` and `function`), is passed on, so callers who know Anthropic's prompt caching can
-  use it.
+  use it; a 1-hour one (`"ttl": "1h"`) as it is to a model with a 1-hour cache-write price, without
+  its ttl (five minutes) to one without (common.marks_for).
 - `max_tokens` is required by Anthropic: the caller's max_completion_tokens or max_tokens, else
   the catalog's max_output_tokens for the model.
 - `temperature` above 1 is rejected with a 400 naming it: Anthropic's range is 0..1, and
@@ -50,7 +51,8 @@ Translation choices, where the two APIs differ:
   max_tokens/model_context_window_exceeded -> length, tool_use -> tool_calls, refusal ->
   content_filter. With stop_reason stop_sequence, a request that asks (STOP_SEQUENCE_FIELD, see
   base.py) gets the matched `stop_sequence` on the choice. Usage: prompt = input + cache read +
-  cache write tokens.
+  cache write tokens; of the writes, `usage.cache_creation.ephemeral_1h_input_tokens` are the
+  1-hour ones (cache_write_1h_tokens).
 """
 
 import re
@@ -72,6 +74,7 @@ from .common import (
     file_data,
     json_or_none,
     json_response_format,
+    marks_for,
     max_tokens,
     post_json,
     reject_unsupported,
@@ -146,6 +149,12 @@ def to_anthropic(request: dict, model: ModelInfo) -> dict:
     if thinking:
         body["thinking"] = thinking
     _add_tools(request, body)
+    if model.cache_write_1h_price_usd_micro_per_mtok is None:
+        for name in ("system", "tools"):
+            if name in body:
+                body[name] = marks_for(model, body[name])
+        for message in messages:
+            message["content"] = marks_for(model, message["content"])
     return body
 
 
@@ -352,12 +361,17 @@ def usage_from_anthropic(u: dict | None) -> Usage | None:
     if not u:
         return None
     cache_read = u.get("cache_read_input_tokens") or 0
-    cache_write = u.get("cache_creation_input_tokens") or 0
+    # cache_creation_input_tokens counts every write; cache_creation splits them by lifetime.
+    by_ttl = u.get("cache_creation")
+    write_1h = (by_ttl.get("ephemeral_1h_input_tokens") or 0) if isinstance(by_ttl, dict) else 0
+    write_5m = (by_ttl.get("ephemeral_5m_input_tokens") or 0) if isinstance(by_ttl, dict) else 0
+    cache_write = max(u.get("cache_creation_input_tokens") or 0, write_5m + write_1h)
     return Usage(
         prompt_tokens=(u.get("input_tokens") or 0) + cache_read + cache_write,
         completion_tokens=u.get("output_tokens") or 0,
         cached_tokens=cache_read,
         cache_write_tokens=cache_write,
+        cache_write_1h_tokens=write_1h,
     )
 
 
@@ -527,9 +541,10 @@ class AnthropicStream:
         return []
 
     def _merge_usage(self, usage: dict | None) -> None:
-        # message_delta's counts are cumulative: the latest value of each field wins.
+        # message_delta's counts are cumulative: the latest value of each field (cache_creation's
+        # split by lifetime too) wins.
         for key, value in (usage or {}).items():
-            if isinstance(value, int):
+            if isinstance(value, (int, dict)):
                 self.usage[key] = value
 
     def _finish(self) -> list[dict]:

@@ -32,7 +32,8 @@ class Usage:
     prompt_tokens: int = 0  # all input tokens, cached ones included
     completion_tokens: int = 0  # all output tokens, reasoning ones included
     cached_tokens: int = 0  # input tokens read from the vendor's prompt cache
-    cache_write_tokens: int = 0  # input tokens written to the vendor's prompt cache (Anthropic)
+    cache_write_tokens: int = 0  # input tokens written to the vendor's prompt cache (Anthropic), for any time
+    cache_write_1h_tokens: int = 0  # of those, the ones written for one hour (Anthropic's ttl "1h")
     reasoning_tokens: int = 0
 
     def as_openai(self) -> dict:
@@ -43,6 +44,7 @@ class Usage:
             "prompt_tokens_details": {
                 "cached_tokens": self.cached_tokens,
                 **({"cache_write_tokens": self.cache_write_tokens} if self.cache_write_tokens else {}),
+                **({"cache_write_1h_tokens": self.cache_write_1h_tokens} if self.cache_write_1h_tokens else {}),
             },
             "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
         }

@@ -17,6 +17,7 @@ import aiohttp
 import httpx
 import orjson
 
+from routing.catalog import ModelInfo
 from routing.errors import UpstreamError, invalid
 
 from .base import Adapter, Completion, Target, Usage
@@ -290,6 +291,24 @@ def json_response_format(request: dict) -> tuple[dict, str | None] | None:
         return {"type": "object"}, None
     js = rf["json_schema"]
     return js.get("schema") or {"type": "object"}, js.get("description")
+
+
+def marks_for(model: ModelInfo, blocks):
+    """Content blocks or parts (or tools) as `model` is sent them. A 1-hour prompt-cache mark
+    (`"cache_control": {"type": "ephemeral", "ttl": "1h"}`) reaches only a model with a 1-hour
+    cache-write price; for any other it loses its ttl and caches for five minutes, so that every
+    write is billed at a price the catalog has rather than a guessed one. Anything but a list is
+    returned as it is."""
+    if model.cache_write_1h_price_usd_micro_per_mtok is not None or type(blocks) is not list:
+        return blocks
+    return [_five_minute(b) for b in blocks]
+
+
+def _five_minute(block):
+    mark = block.get("cache_control") if type(block) is dict else None
+    if type(mark) is dict and mark.get("ttl") == "1h":
+        return {**block, "cache_control": {k: v for k, v in mark.items() if k != "ttl"}}
+    return block
 
 
 # --- Building OpenAI answers ----------------------------------------------------------------

@@ -25,10 +25,11 @@ Those fields are passed on as the upstream sent them; a request asking for STOP_
 Anthropic's prompt-caching mark, `cache_control` (which the Messages endpoint keeps for Claude, and
 which OpenAI-format callers put on content parts as OpenRouter documents), is not sent on tools:
 OpenAI's tool objects have no such field. On content parts it is sent only to vendors whose
-quirks say "cache_control_marks": true; OpenAI answers 400 to an unknown field there, and the
-others cache by prefix on their own. Alibaba Model Studio's explicit cache reads the mark, but
-bills its writes at 125% and its hits at 10% of the input price: turn the quirk on for it only
-with those prices in its models' cache-write and cached-input prices.
+quirks say "cache_control_marks": true, and a 1-hour mark only to a model with a 1-hour
+cache-write price (common.marks_for); OpenAI answers 400 to an unknown field there, and the others
+cache by prefix on their own. Alibaba Model Studio's explicit cache reads the mark, but bills its
+writes at 125% and its hits at 10% of the input price: turn the quirk on for it only with those
+prices in its models' cache-write and cached-input prices.
 """
 
 import orjson
@@ -38,7 +39,7 @@ from routing.httpclient import HTTPError
 from routing.pool import get_http
 
 from .base import STOP_SEQUENCE_FIELD, Adapter, Completion, Target, Usage
-from .common import retry_after, stop_list, transport_error
+from .common import marks_for, retry_after, stop_list, transport_error
 
 # Fields the gateway itself consumes; never sent upstream.
 # service_tier: every request is billed, so served, at the standard tier (routing/request.py).
@@ -70,8 +71,14 @@ def build_body(request: dict, target: Target, stream: bool) -> dict:
         body["messages"] = [{k: v for k, v in m.items() if k != "x_anthropic_thinking"} for m in body["messages"]]
     if any("cache_control" in t for t in body.get("tools") or ()):
         body["tools"] = [{k: v for k, v in t.items() if k != "cache_control"} for t in body["tools"]]
-    if not q.get("cache_control_marks") and _has_cache_marks(body["messages"]):
-        body["messages"] = [_without_cache_marks(m) for m in body["messages"]]
+    if _has_cache_marks(body["messages"]):
+        if not q.get("cache_control_marks"):
+            body["messages"] = [_without_cache_marks(m) for m in body["messages"]]
+        else:  # 1-hour marks only where the model has a 1-hour price (common.marks_for)
+            body["messages"] = [
+                {**m, "content": marks_for(target.model, m["content"])} if type(m.get("content")) is list else m
+                for m in body["messages"]
+            ]
     for name in q.get("drop_params", ()):
         body.pop(name, None)
     wanted = q.get("max_tokens_param")
@@ -127,6 +134,7 @@ def usage_from(u: dict | None) -> Usage | None:
         completion_tokens=u.get("completion_tokens") or 0,
         cached_tokens=ptd.get("cached_tokens") or u.get("prompt_cache_hit_tokens") or 0,
         cache_write_tokens=ptd.get("cache_write_tokens") or 0,
+        cache_write_1h_tokens=ptd.get("cache_write_1h_tokens") or 0,  # the gateway's own (adapters' streams)
         reasoning_tokens=ctd.get("reasoning_tokens") or 0,
     )
 

@@ -12,8 +12,12 @@ Translation choices:
   the user's other blocks of that turn). A `cache_control` on any of them, or on a tool, is kept
   (on a tool result: on its last text) and the Anthropic adapter puts it back where the caller
   had it, so prompt caching works; the cache writes and reads Claude reports come back in the
-  usage and are charged at the catalog's cache-write and cached-input prices. Other vendors
-  never see a tool's mark (they cache on their own).
+  usage and are charged at the catalog's cache-write and cached-input prices. A 1-hour mark
+  (`"ttl": "1h"`) stays one for a model with a 1-hour cache-write price, whose 1-hour writes are
+  charged at it (`usage.cache_creation` splits the writes by lifetime, as Anthropic's does; in a
+  stream, on message_delta: message_start goes out before the upstream has counted anything); a
+  model without that price is sent it without the ttl, a 5-minute mark. Other vendors never see a
+  tool's mark (they cache on their own).
 - Assistant `tool_use` blocks become tool_calls. With thinking on, an assistant turn's signed
   `thinking` / `redacted_thinking` blocks ride along (the gateway field x_anthropic_thinking) for
   Anthropic targets, which need them back during tool use; other vendors never see them.
@@ -324,10 +328,12 @@ def usage_of(u: dict | None) -> dict:
     details = u.get("prompt_tokens_details") or {}
     read = details.get("cached_tokens") or 0
     write = details.get("cache_write_tokens") or 0
+    write_1h = min(details.get("cache_write_1h_tokens") or 0, write)
     return {
         "input_tokens": max((u.get("prompt_tokens") or 0) - read - write, 0),
         "cache_creation_input_tokens": write,
         "cache_read_input_tokens": read,
+        "cache_creation": {"ephemeral_5m_input_tokens": write - write_1h, "ephemeral_1h_input_tokens": write_1h},
         "output_tokens": u.get("completion_tokens") or 0,
     }
 

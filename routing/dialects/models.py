@@ -36,6 +36,8 @@ def _pricing(m: ModelInfo) -> dict:
             if m.cache_write_price_usd_micro_per_mtok is not None
             else m.input_price_usd_micro_per_mtok
         ),
+        # null: no 1-hour caching on this model (a 1-hour cache mark caches for five minutes)
+        "cache_write_1h": usd_per_mtok(m.cache_write_1h_price_usd_micro_per_mtok),
     }
 
 

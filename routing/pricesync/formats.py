@@ -2,13 +2,15 @@
 
 LiteLLM's `model_prices_and_context_window.json`: an object keyed by model name, each value with
 `input_cost_per_token`, `output_cost_per_token`, `cache_read_input_token_cost`,
-`cache_creation_input_token_cost` (USD per token, JSON numbers), `max_input_tokens`,
-`max_output_tokens`, `litellm_provider`, `mode` and `supports_*` flags (function calling, vision,
-PDF input, audio input); a `sample_spec` entry documents the shape.
+`cache_creation_input_token_cost` (5-minute cache writes), `cache_creation_input_token_cost_above_1hr`
+(1-hour cache writes; USD per token, JSON numbers), `max_input_tokens`, `max_output_tokens`,
+`litellm_provider`, `mode` and `supports_*` flags (function calling, vision, PDF input, audio
+input); a `sample_spec` entry documents the shape.
 
 OpenRouter's `GET /api/v1/models`: `{"data": [...]}`, each with `id` ("vendor/model"),
-`context_length`, `pricing.prompt` / `completion` / `input_cache_read` / `input_cache_write`
-(strings, USD per token), `top_provider.max_completion_tokens`, `architecture.input_modalities`
+`context_length`, `pricing.prompt` / `completion` / `input_cache_read` / `input_cache_write` /
+`input_cache_write_1h` (strings, USD per token; the last only where a vendor prices 1-hour cache
+writes apart, as Anthropic does), `top_provider.max_completion_tokens`, `architecture.input_modalities`
 ("image", "file" for PDFs, "audio") and `supported_parameters`.
 
 Numbers are read as Decimal (never float) and converted exactly to integer micro-USD per one
@@ -84,6 +86,7 @@ LITELLM_PRICES = {
     "output_cost_per_token": "output_price_usd_micro_per_mtok",
     "cache_read_input_token_cost": "cached_input_price_usd_micro_per_mtok",
     "cache_creation_input_token_cost": "cache_write_price_usd_micro_per_mtok",
+    "cache_creation_input_token_cost_above_1hr": "cache_write_1h_price_usd_micro_per_mtok",
 }
 
 
@@ -128,6 +131,7 @@ OPENROUTER_PRICES = {
     "completion": "output_price_usd_micro_per_mtok",
     "input_cache_read": "cached_input_price_usd_micro_per_mtok",
     "input_cache_write": "cache_write_price_usd_micro_per_mtok",
+    "input_cache_write_1h": "cache_write_1h_price_usd_micro_per_mtok",
 }
 
 

@@ -14,6 +14,7 @@ from ..price_models import PRICE_FIELDS
 LIMIT_FIELDS = ("context_window", "max_output_tokens")
 CAPABILITY_FIELDS = ("supports_tools", "supports_vision", "supports_pdf_input", "supports_audio_input")
 INPUT = "input_price_usd_micro_per_mtok"
+WRITE, WRITE_1H = "cache_write_price_usd_micro_per_mtok", "cache_write_1h_price_usd_micro_per_mtok"
 
 
 @dataclass
@@ -24,8 +25,11 @@ class Decision:
 
 
 def _effective(model, name: str):
-    """The price billed for a field: an empty cached or cache-write price means the input price."""
+    """The price billed for a field: an empty cached or cache-write price means the input price, an
+    empty 1-hour cache-write price the cache-write price (billing/pricing.py)."""
     value = getattr(model, name)
+    if value is None and name == WRITE_1H:
+        return _effective(model, WRITE)
     return getattr(model, INPUT) if value is None and name != INPUT else value
 
 

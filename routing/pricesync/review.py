@@ -49,6 +49,7 @@ def change_approve(*, change_id: int, by: str):
             output_price_usd_micro_per_mtok=prices["output_price_usd_micro_per_mtok"],
             cached_input_price_usd_micro_per_mtok=prices.get("cached_input_price_usd_micro_per_mtok"),
             cache_write_price_usd_micro_per_mtok=prices.get("cache_write_price_usd_micro_per_mtok"),
+            cache_write_1h_price_usd_micro_per_mtok=prices.get("cache_write_1h_price_usd_micro_per_mtok"),
             context_window=f.get("limits", {}).get("context_window", 0),
             max_output_tokens=f.get("limits", {}).get("max_output_tokens", 0),
             **{name: f.get("capabilities", {}).get(name, False) for name in CAPABILITY_FIELDS},

@@ -1,10 +1,13 @@
 """The Anthropic adapter end to end: complete() and stream() over real HTTP against the provider
 simulator (in this process), its prompt cache and its injected faults included."""
 
+import uuid
+
 import orjson
 import pytest
 
 from routing.adapters.anthropic import AnthropicAdapter
+from routing.adapters.openai_compat import usage_from
 from routing.errors import UpstreamError
 from tests.adapters.conftest import (
     SIMULATED_FAULTS,
@@ -123,6 +126,34 @@ async def test_it_reports_prompt_cache_writes_and_reads(http, target):
     assert first.usage.cache_write_tokens > 0 and first.usage.cached_tokens == 0
     assert second.usage.cached_tokens == first.usage.cache_write_tokens and second.usage.cache_write_tokens == 0
     assert second.usage.prompt_tokens == first.usage.prompt_tokens
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_one_hour_writes_are_reported_only_where_the_model_has_a_one_hour_price(
+    http, claude, sim_target, streaming
+):
+    from dataclasses import replace
+
+    def ask(model) -> dict:
+        # A manual of its own each time: the simulator's prompt cache outlives a call.
+        manual = f"Manual {uuid.uuid4()}. " + "The manual says many things. " * 200
+        system = [{"type": "text", "text": manual, "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
+        return chat({"role": "system", "content": system}, {"role": "user", "content": "What does it say?"})
+
+    async def usage_of(model):
+        target = sim_target(model, "/p/anthropic")
+        if streaming:
+            # The usage chunk read back as the gateway reads it.
+            return usage_from(assemble(await collect(ADAPTER.stream(http, target, ask(model))))[1])
+        return (await ADAPTER.complete(http, target, ask(model))).usage
+
+    priced = replace(claude, cache_write_1h_price_usd_micro_per_mtok=6_000_000)
+    hour = await usage_of(priced)
+    assert hour.cache_write_tokens > 1000 and hour.cache_write_1h_tokens == hour.cache_write_tokens
+    # Without a 1-hour price the mark goes without its ttl: Claude writes for five minutes.
+    assert claude.cache_write_1h_price_usd_micro_per_mtok is None
+    five = await usage_of(claude)
+    assert five.cache_write_tokens == hour.cache_write_tokens and five.cache_write_1h_tokens == 0
 
 
 @pytest.mark.parametrize("fault, kind, status, retryable, caller_fault", SIMULATED_FAULTS)

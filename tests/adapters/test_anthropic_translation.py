@@ -8,6 +8,7 @@ import pytest
 
 from routing.adapters.anthropic import AnthropicAdapter, AnthropicStream, from_anthropic, status_error, to_anthropic
 from routing.adapters.base import STOP_SEQUENCE_FIELD
+from routing.adapters.common import tool_call
 from routing.errors import GatewayError, UpstreamError
 from tests.adapters.conftest import assert_chunks, assert_completion, collect, target_for
 
@@ -134,6 +135,57 @@ def test_it_sends_pdf_files_as_documents_and_passes_cache_control_on(claude):
         },
         {"type": "text", "text": "Summarise it.", "cache_control": {"type": "ephemeral"}},
     ]
+
+
+def test_a_one_hour_cache_mark_goes_as_it_is_only_to_a_model_with_a_one_hour_price(claude):
+    from dataclasses import replace
+
+    hour = {"type": "ephemeral", "ttl": "1h"}
+    request = chat(
+        {"role": "system", "content": [{"type": "text", "text": "Policy.", "cache_control": hour}]},
+        user([{"type": "text", "text": "Manual.", "cache_control": hour}, {"type": "text", "text": "Go."}]),
+        {"role": "assistant", "content": None, "tool_calls": [tool_call("call_1", "get_weather", "{}")]},
+        {"role": "tool", "tool_call_id": "call_1", "content": [{"type": "text", "text": "18C", "cache_control": hour}]},
+        tools=[{**WEATHER_TOOL, "cache_control": hour}],
+    )
+
+    def marks(body) -> list:
+        blocks = body["tools"] + body["system"] + [b for m in body["messages"] for b in m["content"]]
+        return [b["cache_control"] for b in blocks if "cache_control" in b]
+
+    # The fixture's model has no 1-hour cache-write price: every mark caches for five minutes.
+    assert claude.cache_write_1h_price_usd_micro_per_mtok is None
+    assert marks(to_anthropic(request, claude)) == [{"type": "ephemeral"}] * 4
+    priced = replace(claude, cache_write_1h_price_usd_micro_per_mtok=6_000_000)
+    assert marks(to_anthropic(request, priced)) == [hour] * 4
+    assert request["tools"][0]["cache_control"] == hour  # the caller's request is left as it was
+
+
+def test_it_reads_cache_writes_split_by_lifetime():
+    _, usage = from_anthropic(
+        {
+            "content": [{"type": "text", "text": "Hi"}],
+            "stop_reason": "end_turn",
+            "usage": {
+                "input_tokens": 10,
+                "cache_creation_input_tokens": 3000,
+                "cache_read_input_tokens": 500,
+                "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+                "output_tokens": 5,
+            },
+        }
+    )
+    assert (usage.prompt_tokens, usage.cached_tokens, usage.cache_write_tokens, usage.cache_write_1h_tokens) == (
+        3510,
+        500,
+        3000,
+        2000,
+    )
+    assert usage.as_openai()["prompt_tokens_details"] == {
+        "cached_tokens": 500,
+        "cache_write_tokens": 3000,
+        "cache_write_1h_tokens": 2000,
+    }
 
 
 def test_it_passes_a_tools_cache_control_on(claude):
@@ -492,6 +544,17 @@ def _translate(events, **kw) -> list[dict]:
     t = AnthropicStream("claude-sonnet-4-5", **kw)
     out = [chunk for e in events for chunk in t.feed(e)]
     return out + t.close()
+
+
+def test_a_streams_cache_writes_split_by_lifetime_are_read_from_message_start():
+    split = {"ephemeral_5m_input_tokens": 700, "ephemeral_1h_input_tokens": 1300}
+    start = _start(
+        {"input_tokens": 25, "cache_creation_input_tokens": 2000, "cache_creation": split, "output_tokens": 1}
+    )
+    chunks = _translate([start, *TEXT_STREAM[1:]])
+    details = chunks[-1]["usage"]["prompt_tokens_details"]
+    assert details == {"cached_tokens": 0, "cache_write_tokens": 2000, "cache_write_1h_tokens": 1300}
+    assert chunks[-1]["usage"]["prompt_tokens"] == 2025
 
 
 def test_it_streams_text_then_the_finish_and_the_usage():

@@ -60,6 +60,18 @@ def test_cache_marks_on_content_parts_reach_only_vendors_that_read_them():
     assert build_body(REQUEST, target(), stream=False)["messages"] is REQUEST["messages"]  # nothing to strip: no copy
 
 
+def test_a_one_hour_cache_mark_reaches_a_mark_reader_as_a_five_minute_one_without_a_one_hour_price():
+    hour = {"type": "text", "text": "manual", "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+    messages = [{"role": "system", "content": [hour]}, {"role": "assistant", "tool_calls": []}]
+    request = {**REQUEST, "messages": messages}
+    sent = build_body(request, target({"cache_control_marks": True}), stream=False)["messages"]
+    assert sent == [
+        {"role": "system", "content": [{"type": "text", "text": "manual", "cache_control": {"type": "ephemeral"}}]},
+        {"role": "assistant", "tool_calls": []},  # no content added where there was none
+    ]
+    assert request["messages"][0]["content"] == [hour]  # the caller's request is left as it was
+
+
 def test_streams_always_ask_for_usage_unless_the_vendor_rejects_stream_options():
     assert build_body(REQUEST, target(), stream=True)["stream_options"] == {"include_usage": True}
     body = build_body(REQUEST, target({"stream_options": False}), stream=True)
@@ -96,4 +108,3 @@ def test_reasoning_reaches_the_caller_as_reasoning_content(client):
         )
     )
     assert "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)
-

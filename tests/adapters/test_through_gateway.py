@@ -169,7 +169,16 @@ def catalog_prices(live_db, public_id: str):
     )
 
 
-def expected_cost(live_db, public_id: str, *, prompt: int, cached: int, completion: int, write: int = 0) -> int:
+def price_1h(live_db, public_id: str) -> int | None:
+    from routing.models import CatalogModel
+
+    with live_db.unblock():
+        return CatalogModel.objects.get(public_id=public_id).cache_write_1h_price_usd_micro_per_mtok
+
+
+def expected_cost(
+    live_db, public_id: str, *, prompt: int, cached: int, completion: int, write: int = 0, write_1h: int = 0
+) -> int:
     from billing.pricing import cost_of
 
     inp, out, cached_price, write_price = catalog_prices(live_db, public_id)
@@ -183,6 +192,8 @@ def expected_cost(live_db, public_id: str, *, prompt: int, cached: int, completi
         markup_bp=0,
         cache_write_tokens=write,
         cache_write_price_usd_micro_per_mtok=write_price,
+        cache_write_1h_tokens=write_1h,
+        cache_write_1h_price_usd_micro_per_mtok=price_1h(live_db, public_id) if write_1h else None,
     ).upstream_nusd
 
 
@@ -901,6 +912,77 @@ def test_anthropic_prompt_caching_is_recorded_and_priced_at_the_cached_price(cli
     assert uncached - row2.upstream_cost_nusd in range(
         cached * (inp - cached_price) // 1000 - 1, cached * (inp - cached_price) // 1000 + 2
     )
+
+
+def _one_hour_details(usage) -> int:
+    return getattr(usage.prompt_tokens_details, "cache_write_1h_tokens", 0) or 0
+
+
+@STREAMING
+def test_a_one_hour_cache_mark_is_charged_at_the_one_hour_price(client, usage, live_db, streaming):
+    # Claude Code's mark: {"type": "ephemeral", "ttl": "1h"}, on a content part (OpenRouter-style).
+    manual = {"type": "text", "text": _manual(), "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+    question = {"type": "text", "text": "What does the manual say?"}
+    messages = [{"role": "system", "content": [manual]}, {"role": "user", "content": [question]}]
+
+    one = answer(client, streaming, model=ANTHROPIC, messages=messages)
+    two = answer(client, streaming, model=ANTHROPIC, messages=messages)
+    [row1] = usage(one.headers["x-request-id"])
+    [row2] = usage(two.headers["x-request-id"])
+    assert_row_matches(row1, ANTHROPIC, one.usage, stream=streaming)
+    written = row1.cache_write_tokens
+    assert written > 1000 and row1.cache_write_1h_tokens == written  # all of it for one hour
+    assert one.usage.prompt_tokens_details.cache_write_tokens == written == _one_hour_details(one.usage)
+    assert (row2.cached_tokens, row2.cache_write_tokens, row2.cache_write_1h_tokens) == (written, 0, 0)
+
+    # By hand, from the catalog's prices: the 1-hour writes at the 1-hour price ($6 per 1M for Sonnet 4,
+    # 2x input; the 5-minute price is $3.75), the rest of the prompt at the input price.
+    inp, out, _, write_price = catalog_prices(live_db, ANTHROPIC)
+    hour_price = price_1h(live_db, ANTHROPIC)
+    assert (inp, write_price, hour_price) == (3_000_000, 3_750_000, 6_000_000)
+    pico = (row1.prompt_tokens - written) * inp + written * hour_price + row1.completion_tokens * out
+    assert row1.upstream_cost_nusd == -(-pico // 1000)
+    assert row1.cache_write_1h_price_usd_micro_per_mtok == hour_price  # the usage row keeps what it billed
+    assert row1.upstream_cost_nusd == expected_cost(
+        live_db,
+        ANTHROPIC,
+        prompt=row1.prompt_tokens,
+        cached=0,
+        completion=row1.completion_tokens,
+        write=written,
+        write_1h=written,
+    )
+    assert row1.upstream_cost_nusd - expected_cost(
+        live_db, ANTHROPIC, prompt=row1.prompt_tokens, cached=0, completion=row1.completion_tokens, write=written
+    ) in range(written * (hour_price - write_price) // 1000, written * (hour_price - write_price) // 1000 + 2)
+    assert row1.charged_nusd == -(-pico * (10_000 + row1.markup_bp) // (1000 * 10_000))
+
+
+@STREAMING
+def test_five_minute_and_one_hour_marks_in_one_request_are_each_charged_at_their_price(
+    client, usage, live_db, streaming
+):
+    # A 1-hour mark on the system prompt, then a 5-minute one on the user's document (longer-lived
+    # marks first, as Anthropic requires).
+    system = {"type": "text", "text": _manual(), "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+    document = {"type": "text", "text": _manual(), "cache_control": {"type": "ephemeral"}}
+    question = {"type": "text", "text": "Compare the two."}
+    messages = [{"role": "system", "content": [system]}, {"role": "user", "content": [document, question]}]
+
+    a = answer(client, streaming, model=ANTHROPIC, messages=messages)
+    [row] = usage(a.headers["x-request-id"])
+    assert_row_matches(row, ANTHROPIC, a.usage, stream=streaming)
+    hour, total = row.cache_write_1h_tokens, row.cache_write_tokens
+    assert 1000 < hour < total and total - hour > 1000  # each document written for its own time
+    assert _one_hour_details(a.usage) == hour and a.usage.prompt_tokens_details.cache_write_tokens == total
+    inp, out, _, write_price = catalog_prices(live_db, ANTHROPIC)
+    pico = (
+        (row.prompt_tokens - total) * inp
+        + (total - hour) * write_price
+        + hour * price_1h(live_db, ANTHROPIC)
+        + row.completion_tokens * out
+    )
+    assert row.upstream_cost_nusd == -(-pico // 1000)
 
 
 @pytest.mark.parametrize("model", [GEMINI, OPENAI], ids=["gemini", "openai"])

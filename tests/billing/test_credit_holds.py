@@ -317,3 +317,60 @@ def test_with_a_document_and_no_max_tokens_the_output_is_capped_to_the_balance(g
     [row] = usage(r.headers["x-request-id"])
     assert row.status == "ok" and 0 < row.charged_nusd <= 25_000_000
     assert settled(tenant.organization.pk, live_db)["balance"] >= 0
+
+
+def test_the_hold_covers_a_prompt_written_to_the_cache_for_one_hour(gateway, tenant, live_db, usage):
+    from billing.pricing import worst_case_nusd
+    from routing.credit import worst_case
+
+    model = "anthropic/claude-sonnet-4"
+    manual = f"Manual {uuid.uuid4().hex}. " + "The manual explains many things in detail. " * 120
+    mark = {"type": "ephemeral", "ttl": "1h"}
+    body = {
+        "model": model,
+        "max_tokens": 50,
+        "messages": [
+            {"role": "system", "content": [{"type": "text", "text": manual, "cache_control": mark}]},
+            {"role": "user", "content": "Summarise it."},
+        ],
+    }
+    with live_db.unblock():
+        m = info(model)
+    features = validate(dict(body))
+    bound = prompt_bound(features, m)
+    worst = worst_case(m, features, 1500)
+    # Every prompt token at Sonnet 4's 1-hour cache-write price ($6 per 1M, the dearest a prompt
+    # token can cost there), 50 output tokens at $15, +15%, rounded up once.
+    assert worst == -(-(bound * 6_000_000 + 50 * 15_000_000) * 11_500 // (1000 * 10_000))
+    at_input_price = worst_case_nusd(
+        prompt_tokens=bound,
+        max_tokens=50,
+        model_max_output=m.max_output_tokens,
+        input_price_usd_micro_per_mtok=m.input_price_usd_micro_per_mtok,
+        output_price_usd_micro_per_mtok=m.output_price_usd_micro_per_mtok,
+        markup_bp=1500,
+    )
+    assert at_input_price < worst - 1  # a hold at the input price would have let the next request through
+
+    with live_db.unblock():
+        fund(tenant.organization.pk, worst - 1)
+    refused = post(gateway, tenant.key, body)
+    assert refused.status_code == 402, refused.text
+    assert refused.json()["error"]["code"] == "insufficient_quota"
+    with live_db.unblock():
+        assert not LedgerEntry.objects.filter(request_id=refused.headers["x-request-id"]).exists()
+
+    with live_db.unblock():
+        fund(tenant.organization.pk, 1)  # just enough
+    served = post(gateway, tenant.key, body)
+    assert served.status_code == 200, served.text
+    [row] = usage(served.headers["x-request-id"])
+    assert row.status == "ok" and row.cache_write_1h_tokens == row.cache_write_tokens > 1000
+    # Charged in full at the 1-hour price (not capped at the hold), which the hold covered.
+    pico = (
+        (row.prompt_tokens - row.cache_write_tokens) * m.input_price_usd_micro_per_mtok
+        + row.cache_write_1h_tokens * m.cache_write_1h_price_usd_micro_per_mtok
+        + row.completion_tokens * m.output_price_usd_micro_per_mtok
+    )
+    assert row.charged_nusd == -(-pico * 11_500 // (1000 * 10_000)) <= worst
+    assert settled(tenant.organization.pk, live_db)["balance"] == worst - row.charged_nusd

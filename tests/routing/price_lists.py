@@ -46,7 +46,8 @@ class PriceListServer:
 
 # The seed prices these payloads are written against (micro-USD per 1M tokens):
 # deepseek/deepseek-chat 280_000 in / 28_000 cached / 420_000 out, 128_000 context, 8_192 out;
-# anthropic/claude-sonnet-4 3_000_000 / 300_000 / 3_750_000 write / 15_000_000, 200_000, 64_000;
+# anthropic/claude-sonnet-4 3_000_000 / 300_000 / 3_750_000 write / 6_000_000 1-hour write / 15_000_000,
+# 200_000, 64_000;
 # openai/gpt-4o-mini 150_000 / 75_000 / 600_000; zhipu/glm-4-flash free; qwen/qwen-turbo 50_000 / 200_000.
 LITELLM_RAW = """{
   "sample_spec": {
@@ -73,7 +74,8 @@ LITELLM_RAW = """{
   "claude-sonnet-4-20250514": {
     "max_tokens": 32000, "max_input_tokens": 200000, "max_output_tokens": 32000,
     "input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05,
-    "cache_creation_input_token_cost": 3.75e-06, "cache_read_input_token_cost": 3e-07,
+    "cache_creation_input_token_cost": 3.75e-06, "cache_creation_input_token_cost_above_1hr": 6e-06,
+    "cache_read_input_token_cost": 3e-07,
     "litellm_provider": "anthropic", "mode": "chat", "supports_function_calling": true, "supports_vision": true,
     "supports_pdf_input": true
   },
@@ -117,6 +119,7 @@ def openrouter_payload() -> dict:
         *,
         cache_read=None,
         cache_write=None,
+        cache_write_1h=None,
         context=128000,
         max_completion=None,
         modalities=("text",),
@@ -134,6 +137,8 @@ def openrouter_payload() -> dict:
             pricing["input_cache_read"] = cache_read
         if cache_write is not None:
             pricing["input_cache_write"] = cache_write
+        if cache_write_1h is not None:
+            pricing["input_cache_write_1h"] = cache_write_1h
         return {
             "id": ident,
             "canonical_slug": ident,
@@ -172,6 +177,7 @@ def openrouter_payload() -> dict:
                 "0.00015",
                 cache_read="0.0000003",
                 cache_write="0.00000375",
+                cache_write_1h="0.000006",
                 context=200000,
                 max_completion=64000,
                 modalities=("text", "image", "file"),

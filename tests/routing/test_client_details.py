@@ -44,7 +44,10 @@ def test_it_retrieves_every_model_and_route(client, gateway, tenant):
         "output": "15",
         "cached_input": "0.3",
         "cache_write": "3.75",
+        "cache_write_1h": "6",  # 1-hour cache writes (Anthropic's ttl "1h")
     }
+    # A model without 1-hour caching says so: null (its 1-hour marks go as 5-minute ones).
+    assert client.models.retrieve("deepseek/deepseek-chat").model_dump()["pricing"]["cache_write_1h"] is None
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("nobody/nothing")
 

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from simulator.content import TOKENS_PER_PDF_PAGE
-from tests.adapters.test_through_gateway import expected_cost
+from tests.adapters.test_through_gateway import catalog_prices, expected_cost, price_1h
 from tests.media import pdf
 
 HELLO = [{"role": "user", "content": "Refactor this function, please."}]
@@ -198,7 +198,8 @@ def test_prompt_caching_reaches_anthropic_and_is_priced(claude, usage):
     assert r1.charged_nusd > r2.charged_nusd  # writes at 1.25x input, reads at 0.1x
 
 
-def test_a_cached_tool_result_is_cached_upstream(claude):
+def _cached_tool_result(claude, cache_control: dict) -> list:
+    """A conversation whose last turn is a long tool result marked with `cache_control`."""
     first = claude.messages.create(
         model="anthropic/claude-sonnet-4",
         max_tokens=300,
@@ -208,21 +209,20 @@ def test_a_cached_tool_result_is_cached_upstream(claude):
     )
     [call] = [b for b in first.content if b.type == "tool_use"]
     long_result = f"{uuid.uuid4()} " + "Sunny with light wind. " * 300
-    history = [
+    return [
         {"role": "user", "content": "Paris?"},
         {"role": "assistant", "content": [call.model_dump()]},
         {
             "role": "user",
             "content": [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": call.id,
-                    "content": long_result,
-                    "cache_control": {"type": "ephemeral"},
-                }
+                {"type": "tool_result", "tool_use_id": call.id, "content": long_result, "cache_control": cache_control}
             ],
         },
     ]
+
+
+def test_a_cached_tool_result_is_cached_upstream(claude):
+    history = _cached_tool_result(claude, {"type": "ephemeral"})
     one = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=50, tools=[WEATHER], messages=history)
     two = claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=50, tools=[WEATHER], messages=history)
     assert one.usage.cache_creation_input_tokens > 1000
@@ -275,6 +275,117 @@ def test_cached_tool_definitions_reach_claude_and_are_priced(claude, usage, live
         live_db, model, prompt=r2.prompt_tokens, cached=r2.cached_tokens, completion=r2.completion_tokens
     )
     assert r1.upstream_cost_nusd > r2.upstream_cost_nusd
+
+
+def _send(claude, stream: bool, **kw):
+    """(the message, its cache writes split by lifetime as (1 hour, 5 minutes), its usage row's
+    request id), streamed or not. A stream says the split on message_delta (its message_start
+    goes out before the upstream has counted anything), which the SDK does not fold into the
+    final message."""
+    if stream:
+        with claude.messages.stream(**kw) as s:
+            [delta] = [e for e in s if e.type == "message_delta"]
+            msg = s.get_final_message()
+            split = delta.usage.cache_creation  # a field the SDK's MessageDeltaUsage does not declare: a dict
+            assert msg.usage.cache_creation is None  # not a count of zero the stream cannot know yet
+            return (
+                msg,
+                (split["ephemeral_1h_input_tokens"], split["ephemeral_5m_input_tokens"]),
+                s.response.headers["x-request-id"],
+            )
+    raw = claude.messages.with_raw_response.create(**kw)
+    msg = raw.parse()
+    split = (msg.usage.cache_creation.ephemeral_1h_input_tokens, msg.usage.cache_creation.ephemeral_5m_input_tokens)
+    return msg, split, raw.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_one_hour_and_five_minute_marks_are_charged_at_their_own_prices(claude, usage, live_db, stream):
+    # Claude Code's layout: the tools and the system prompt cached for one hour, the conversation
+    # so far for five minutes (1-hour marks first, as Anthropic requires).
+    model = "anthropic/claude-sonnet-4"
+    tools = [WEATHER, {**_big_tool(), "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
+    system = [
+        {
+            "type": "text",
+            "text": f"Policy {uuid.uuid4()}: " + "Be precise and careful. " * 300,
+            "cache_control": {"type": "ephemeral", "ttl": "1h"},
+        }
+    ]
+    history = f"Notes {uuid.uuid4()}: " + "We looked at the parser again. " * 300
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": history, "cache_control": {"type": "ephemeral", "ttl": "5m"}},
+                {"type": "text", "text": "What next?"},
+            ],
+        }
+    ]
+    kw = {"model": model, "max_tokens": 50, "tools": tools, "system": system, "messages": messages}
+    first, (hour, five), rid1 = _send(claude, stream, **kw)
+    second, split2, rid2 = _send(claude, stream, **kw)
+    [r1] = usage(rid1)
+    [r2] = usage(rid2)
+
+    u1 = first.usage
+    assert hour > 2000 and five > 1000 and u1.cache_creation_input_tokens == hour + five  # tools + system; notes
+    assert (r1.cache_write_tokens, r1.cache_write_1h_tokens, r1.cached_tokens) == (hour + five, hour, 0)
+    assert r1.prompt_tokens == u1.input_tokens + hour + five
+    # The second call reads all of it back, at the cached-input price, whatever lifetime it was written for.
+    u2 = second.usage
+    assert u2.cache_read_input_tokens == hour + five and u2.cache_creation_input_tokens == 0
+    assert split2 == (0, 0)
+    assert (r2.cache_write_tokens, r2.cache_write_1h_tokens, r2.cached_tokens) == (0, 0, hour + five)
+
+    # By hand, from the catalog's prices (Sonnet 4: input $3, 5-minute writes $3.75, 1-hour writes $6).
+    inp, out, cached_price, write_price = catalog_prices(live_db, model)
+    hour_price = price_1h(live_db, model)
+    assert (write_price, hour_price) == (inp * 5 // 4, inp * 2)
+    pico = u1.input_tokens * inp + five * write_price + hour * hour_price + r1.completion_tokens * out
+    assert r1.upstream_cost_nusd == -(-pico // 1000)
+    assert r1.upstream_cost_nusd == expected_cost(
+        live_db,
+        model,
+        prompt=r1.prompt_tokens,
+        cached=0,
+        completion=r1.completion_tokens,
+        write=hour + five,
+        write_1h=hour,
+    )
+    pico2 = u2.input_tokens * inp + (hour + five) * cached_price + r2.completion_tokens * out
+    assert r2.upstream_cost_nusd == -(-pico2 // 1000)
+
+
+def test_a_one_hour_mark_on_a_tool_result_is_charged_at_the_one_hour_price(claude, usage, live_db):
+    history = _cached_tool_result(claude, {"type": "ephemeral", "ttl": "1h"})
+    raw = claude.messages.with_raw_response.create(
+        model="anthropic/claude-sonnet-4", max_tokens=50, tools=[WEATHER], messages=history
+    )
+    msg = raw.parse()
+    [row] = usage(raw.headers["x-request-id"])
+    written = msg.usage.cache_creation_input_tokens
+    assert written > 1000 and msg.usage.cache_creation.ephemeral_1h_input_tokens == written
+    assert (row.cache_write_tokens, row.cache_write_1h_tokens) == (written, written)
+    assert row.upstream_cost_nusd == expected_cost(
+        live_db,
+        "anthropic/claude-sonnet-4",
+        prompt=row.prompt_tokens,
+        cached=0,
+        completion=row.completion_tokens,
+        write=written,
+        write_1h=written,
+    )
+
+
+def test_a_one_hour_mark_after_a_five_minute_one_is_refused_as_anthropic_does(claude):
+    system = [
+        {"type": "text", "text": "Be brief. " * 50, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "Be kind. " * 50, "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+    ]
+    with pytest.raises(anthropic.BadRequestError) as e:
+        claude.messages.create(model="anthropic/claude-sonnet-4", max_tokens=50, system=system, messages=HELLO)
+    assert "ttl='1h'" in str(e.value)
 
 
 def test_a_cached_content_block_is_cached_upstream(claude):

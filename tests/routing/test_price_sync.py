@@ -24,6 +24,7 @@ PRICE_FIELDS = (
     "input_price_usd_micro_per_mtok",
     "cached_input_price_usd_micro_per_mtok",
     "cache_write_price_usd_micro_per_mtok",
+    "cache_write_1h_price_usd_micro_per_mtok",
     "output_price_usd_micro_per_mtok",
 )
 
@@ -90,6 +91,8 @@ def test_it_parses_both_documented_formats():
     assert ds.limits == {"context_window": 128_000, "max_output_tokens": 8_192}
     assert entries["deepseek/deepseek-chat"].bare_id == "deepseek-chat"
     assert entries["claude-sonnet-4-20250514"].prices["cache_write_price_usd_micro_per_mtok"] == 3_750_000
+    assert entries["claude-sonnet-4-20250514"].prices["cache_write_1h_price_usd_micro_per_mtok"] == 6_000_000
+    assert "cache_write_1h_price_usd_micro_per_mtok" not in ds.prices  # the source gives none: unknown
     assert entries["claude-sonnet-4-20250514"].capabilities == {
         "supports_tools": True,
         "supports_vision": True,
@@ -104,6 +107,7 @@ def test_it_parses_both_documented_formats():
         "output_price_usd_micro_per_mtok": 150_000_000,
         "cached_input_price_usd_micro_per_mtok": 300_000,
         "cache_write_price_usd_micro_per_mtok": 3_750_000,
+        "cache_write_1h_price_usd_micro_per_mtok": 6_000_000,
     }
     assert sonnet.limits == {"context_window": 200_000, "max_output_tokens": 64_000}
     assert sonnet.capabilities == {
@@ -197,6 +201,28 @@ def test_a_litellm_sync_applies_small_changes_holds_large_ones_and_proposes_new_
     assert (again.ok, again.applied, again.held, again.proposed) == (True, 0, 0, 0)
     assert len(mailoutbox) == 1
     assert {line["model"]: line["status"] for line in again.report}["openai/gpt-4o-mini"] == "held earlier"
+
+
+@pytest.mark.parametrize("fmt", ["litellm", "openrouter"])
+def test_a_one_hour_cache_write_price_the_catalog_lacks_is_synced_as_a_new_version(lists, catalog, fmt):
+    # A Claude model without a 1-hour price (its 1-hour marks go as 5-minute ones) gets the source's.
+    CatalogModel.objects.filter(public_id="anthropic/claude-sonnet-4").update(
+        cache_write_1h_price_usd_micro_per_mtok=None
+    )
+    payload = LITELLM_RAW.encode() if fmt == "litellm" else openrouter_payload()
+    run = run_source(fmt=fmt, url=lists.serve(f"/{fmt}-1h.json", payload))
+
+    sonnet = catalog("anthropic/claude-sonnet-4")
+    assert sonnet.cache_write_1h_price_usd_micro_per_mtok == 6_000_000
+    [line] = [line for line in run.report if line["model"] == "anthropic/claude-sonnet-4"]
+    assert line["applied"]["cache_write_1h_price_usd_micro_per_mtok"] == [None, 6_000_000]
+    version = PriceVersion.objects.filter(model=sonnet).latest("id")
+    assert (version.source, version.applied, version.cache_write_1h_price_usd_micro_per_mtok) == (
+        "sync",
+        True,
+        6_000_000,
+    )
+    assert version.cache_write_price_usd_micro_per_mtok == 3_750_000  # the other prices kept
 
 
 def test_an_operator_approves_and_rejects_held_changes_in_admin(lists, catalog, admin_client, mailoutbox):

@@ -278,6 +278,7 @@ def test_a_usage_row_is_billed_at_every_price_kind_of_its_model(live_db):
         "input_price_usd_micro_per_mtok": 1_100_000,
         "cached_input_price_usd_micro_per_mtok": 330_000,
         "cache_write_price_usd_micro_per_mtok": 1_440_000,
+        "cache_write_1h_price_usd_micro_per_mtok": 2_310_000,
         "output_price_usd_micro_per_mtok": 2_200_000,
     }
     assert set(kinds) == set(PRICE_FIELDS)
@@ -302,3 +303,44 @@ def test_a_usage_row_is_billed_at_every_price_kind_of_its_model(live_db):
     call.served = None  # nothing served (every upstream failed): no price
     row = call.usage_row(status="upstream_error", http_status=502, usage=Usage())
     assert [row[kind] for kind in PRICE_FIELDS] == [None] * len(PRICE_FIELDS)
+
+
+def test_the_data_migration_gives_an_existing_catalogs_claude_models_the_one_hour_price(db):
+    import importlib
+
+    from django.apps import apps
+
+    from routing.services import catalog_load_seed
+
+    catalog_load_seed()
+    migration = importlib.import_module("routing.migrations.0008_cache_write_1h_price")
+    claude = ("anthropic/claude-sonnet-4", "anthropic/claude-haiku-4.5", "anthropic/claude-opus-4.6")
+    # A catalog from before the price existed; the operator repriced Opus (their 1-hour price is theirs to set).
+    CatalogModel.objects.filter(public_id__in=claude).update(cache_write_1h_price_usd_micro_per_mtok=None)
+    CatalogModel.objects.filter(public_id="anthropic/claude-opus-4.6").update(input_price_usd_micro_per_mtok=4_000_000)
+
+    migration.seed_1h_prices(apps, None)
+
+    prices = dict(
+        CatalogModel.objects.filter(public_id__in=claude).values_list(
+            "public_id", "cache_write_1h_price_usd_micro_per_mtok"
+        )
+    )
+    assert prices == {
+        "anthropic/claude-sonnet-4": 6_000_000,
+        "anthropic/claude-haiku-4.5": 2_000_000,
+        "anthropic/claude-opus-4.6": None,
+    }
+    sonnet = CatalogModel.objects.get(public_id="anthropic/claude-sonnet-4")
+    version = PriceVersion.objects.filter(model=sonnet).latest("id")
+    assert version.prices() == {
+        "input_price_usd_micro_per_mtok": 3_000_000,
+        "cached_input_price_usd_micro_per_mtok": 300_000,
+        "cache_write_price_usd_micro_per_mtok": 3_750_000,
+        "cache_write_1h_price_usd_micro_per_mtok": 6_000_000,
+        "output_price_usd_micro_per_mtok": 15_000_000,
+    }
+    assert (version.source, version.applied, version.created_by) == ("seed", True, "migration")
+    versions = PriceVersion.objects.count()
+    migration.seed_1h_prices(apps, None)  # run again: nothing more
+    assert PriceVersion.objects.count() == versions

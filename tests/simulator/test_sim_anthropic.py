@@ -40,6 +40,7 @@ async def test_it_answers_a_message_in_anthropics_shape(sim):
         "input_tokens": estimate_prompt_tokens(chars=2, messages=1),
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
         "output_tokens": estimate_text_tokens(block["text"]),
     }
 
@@ -242,6 +243,43 @@ async def test_a_longer_cached_prefix_reads_the_shorter_one_and_writes_the_rest(
     _, _, again = await sim.anthropic(body)
     assert again["usage"]["cache_read_input_tokens"] == long
     assert again["usage"]["cache_creation_input_tokens"] == 0
+
+
+async def test_cache_writes_are_split_by_lifetime_as_anthropic_bills_them(sim):
+    # A model of its own: the cache outlives a test. The system prompt marked for one hour, the
+    # history after it for five minutes.
+    body = cached_req("Now?", model="claude-ttl", history=[user("Earlier question, quite long. " * 10)])
+    body["system"][0]["cache_control"] = {"type": "ephemeral", "ttl": "1h"}
+    body["messages"][0]["content"] = [{"type": "text", "text": "Earlier question, quite long. " * 10}]
+    body["messages"][0]["content"][0]["cache_control"] = {"type": "ephemeral", "ttl": "5m"}
+    body["messages"].insert(1, {"role": "assistant", "content": "Earlier answer."})
+    short = estimate_prompt_tokens(chars=len(LONG_SYSTEM), messages=1)
+    long = estimate_prompt_tokens(chars=len(LONG_SYSTEM) + 300, messages=2)
+
+    _, _, first = await sim.anthropic(body)
+    assert first["usage"]["cache_creation_input_tokens"] == long and first["usage"]["cache_read_input_tokens"] == 0
+    assert first["usage"]["cache_creation"] == {
+        "ephemeral_1h_input_tokens": short,
+        "ephemeral_5m_input_tokens": long - short,
+    }
+    # Streams say it in message_start; a read of it all writes nothing.
+    _, _, events = await sim.anthropic_sse({**body, "stream": True})
+    start = orjson.loads(events[0][1])["message"]["usage"]
+    assert start["cache_read_input_tokens"] == long
+    assert start["cache_creation"] == {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0}
+
+
+@pytest.mark.parametrize(
+    "ttls, message",
+    [(("2h",), "Input should be '5m' or '1h'"), (("5m", "1h"), "ttl='1h' may not come after one with ttl='5m'")],
+)
+async def test_a_cache_ttl_anthropic_refuses_is_a_400(sim, ttls, message):
+    system = [
+        {"type": "text", "text": f"Part {i}. " * 20, "cache_control": {"type": "ephemeral", "ttl": t}}
+        for i, t in enumerate(ttls)
+    ]
+    status, _, body = await sim.anthropic({**req(), "system": system})
+    assert status == 400 and message in body["error"]["message"]
 
 
 async def test_without_cache_control_nothing_is_cached(sim):

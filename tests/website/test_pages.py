@@ -131,12 +131,27 @@ def test_pricing_lists_every_enabled_model_with_upstream_and_our_price(web):
             ours = micro * (10_000 + MARKUP)  # exact, in 1e-4 micro-USD
             assert f'data-price="{kind}-upstream">{costs.per_million(micro)}<' in row
             assert f'data-price="{kind}-ours">{costs.per_million(costs.Decimal(ours) / 10_000)}<' in row
+        for kind, micro in (
+            ("write", m.cache_write_price_usd_micro_per_mtok),
+            ("write-1h", m.cache_write_1h_price_usd_micro_per_mtok),
+        ):
+            if micro is None:  # no write charge, or no 1-hour caching: not shown
+                assert f'data-price="{kind}-upstream"' not in row and f'data-price="{kind}-ours"' not in row
+                continue
+            ours = micro * (10_000 + MARKUP)
+            assert f'data-price="{kind}-upstream">{costs.per_million(micro)}<' in row
+            assert f'data-price="{kind}-ours">{costs.per_million(costs.Decimal(ours) / 10_000)}<' in row
         assert m.display_name in row and m.provider.name in row and m.public_id in row
         # The capability chips: PDF and audio input where the model takes them.
         assert ('<span class="pill">PDF input</span>' in row) == m.supports_pdf_input, m.public_id
         assert ('<span class="pill">audio input</span>' in row) == m.supports_audio_input, m.public_id
     assert page.count("<tr data-model=") == enabled.count()
     assert enabled.filter(supports_pdf_input=True).exists() and enabled.filter(supports_audio_input=True).exists()
+    # Claude's cache writes: $3.75 for five minutes, $6 for one hour (+15%: $4.3125, $6.90).
+    sonnet = re.search(r'<tr data-model="anthropic/claude-sonnet-4">(.*?)</tr>', page, re.S).group(1)
+    assert 'data-price="write-ours">$4.3125<' in sonnet and 'data-price="write-1h-ours">$6.90<' in sonnet
+    model_page = text(web.get("/models/anthropic/claude-sonnet-4/"))
+    assert "Cache write, 1 hour" in model_page and 'data-price="write-1h-ours">$6.90<' in model_page
 
 
 def test_an_admin_price_edit_shows_at_once_on_both_pages(web, admin_client):
@@ -270,7 +285,9 @@ def test_the_openapi_document(web):
     post = doc["paths"]["/chat/completions"]["post"]
     assert {"200", "400", "401", "402", "429", "502"} <= set(post["responses"])
     assert "x-aipower-max-tokens-capped" in post["responses"]["200"]["headers"]
-    assert {"x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens"} <= set(post["responses"]["200"]["headers"])
+    assert {"x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens"} <= set(
+        post["responses"]["200"]["headers"]
+    )
     enum = doc["components"]["schemas"]["ChatCompletionRequest"]["properties"]["model"]["enum"]
     assert "auto-code" in enum and "anthropic/claude-sonnet-4" in enum
 
