@@ -59,12 +59,26 @@ def worst_case(model: ModelInfo, features: Features, markup_bp: int) -> int:
         output_price_usd_micro_per_mtok=model.output_price_usd_micro_per_mtok,
         markup_bp=markup_bp,
         n=features.n,
-        cache_write_price_usd_micro_per_mtok=model.cache_write_price_usd_micro_per_mtok,
-        cache_write_1h_price_usd_micro_per_mtok=model.cache_write_1h_price_usd_micro_per_mtok,
+        **write_prices(model, features.cache_marks),
     )
 
 
-def affordable_output(room_nusd: int, model: ModelInfo, prompt_tokens: int, markup_bp: int, n: int = 1) -> int:
+def write_prices(model: ModelInfo, cache_marks: int) -> dict:
+    """The cache-write prices a request's prompt may be charged on `model`: none without a mark
+    (no vendor charges a write above the input price unasked: Anthropic writes only at marks,
+    the others cache implicitly at the input price), the five-minute one with marks, and the
+    one-hour one when a mark asks for an hour."""
+    return {
+        "cache_write_price_usd_micro_per_mtok": model.cache_write_price_usd_micro_per_mtok if cache_marks else None,
+        "cache_write_1h_price_usd_micro_per_mtok": (
+            model.cache_write_1h_price_usd_micro_per_mtok if cache_marks > 1 else None
+        ),
+    }
+
+
+def affordable_output(
+    room_nusd: int, model: ModelInfo, prompt_tokens: int, markup_bp: int, n: int = 1, cache_marks: int = 0
+) -> int:
     """The most output tokens of `model` per choice (n choices) whose worst case (as worst_case_nusd
     computes it) fits in `room_nusd`, at most the model's max output; negative when not even the
     prompt fits."""
@@ -73,9 +87,7 @@ def affordable_output(room_nusd: int, model: ModelInfo, prompt_tokens: int, mark
     # pico-USD × basis points: what the room leaves for output once the prompt is paid for (each
     # prompt token at the dearest price it can cost, as the worst case has it)
     prompt_price = dearest_prompt_price(
-        input_price_usd_micro_per_mtok=model.input_price_usd_micro_per_mtok,
-        cache_write_price_usd_micro_per_mtok=model.cache_write_price_usd_micro_per_mtok,
-        cache_write_1h_price_usd_micro_per_mtok=model.cache_write_1h_price_usd_micro_per_mtok,
+        input_price_usd_micro_per_mtok=model.input_price_usd_micro_per_mtok, **write_prices(model, cache_marks)
     )
     spare_pico_bp = room_nusd * PICO_PER_NANO * BP - prompt_tokens * prompt_price * scale
     if spare_pico_bp < 0:
@@ -140,7 +152,9 @@ async def hold_first(call, first: ModelInfo, features: Features, body: dict, *, 
 async def _cap_or_refuse(call, first: ModelInfo, features: Features, body: dict, limit: str) -> None:
     org, key_id, markup = call.key.organization_id, call.key.key_id, call.markup_bp
     room_nusd = await holds.headroom_nusd(organization_id=org, api_key_id=key_id)
-    fits = affordable_output(room_nusd or 0, first, prompt_bound(features, first), markup, features.n)
+    fits = affordable_output(
+        room_nusd or 0, first, prompt_bound(features, first), markup, features.n, features.cache_marks
+    )
     if fits < 0:
         what = f"this request's prompt (~{features.prompt_tokens} tokens) on {first.public_id}"
         if features.unbounded:

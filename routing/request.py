@@ -63,6 +63,9 @@ class Features:
     n: int = 1
     documents: bool = False  # file parts (PDFs): only models with supports_pdf_input
     audio: bool = False  # input_audio parts: only models with supports_audio_input
+    # Prompt-caching marks (cache_control): 0 none, 1 five-minute ones, 2 one asking for an hour.
+    # Only a marked prompt can be written to a cache at a price above the input's (routing/credit.py).
+    cache_marks: int = 0
 
     @property
     def unbounded(self) -> bool:
@@ -163,9 +166,10 @@ def _audio_tokens(part: dict, pw: str) -> int:
     return 1 + len(data) * 3 // 4 // AUDIO_BYTES_PER_TOKEN
 
 
-def _message_text_and_images(i: int, msg) -> tuple[int, int, int, int, int, int]:
+def _message_text_and_images(i: int, msg) -> tuple[int, int, int, int, int, int, int]:
     """Validates one message; returns (characters of text, number of images, UTF-8 bytes of text,
-    number of file parts, number of audio parts, estimated tokens of those parts)."""
+    number of file parts, number of audio parts, estimated tokens of those parts, its cache marks
+    as cache_mark_level gives them)."""
     where = f"messages[{i}]"
     if not isinstance(msg, dict):
         raise invalid(f"'{where}' must be an object.", param=where, code="invalid_type")
@@ -173,7 +177,7 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int, int, int, int]
     if role not in ROLES:
         raise invalid(f"'{where}.role' must be one of {sorted(ROLES)}.", param=f"{where}.role", code="invalid_value")
     content = msg.get("content")
-    chars = images = nbytes = files = audios = media_tokens = 0
+    chars = images = nbytes = files = audios = media_tokens = marks = 0
     if isinstance(content, str):
         chars = len(content)
         nbytes = _nbytes(content)
@@ -185,6 +189,8 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int, int, int, int]
                     f"'{pw}' must be an object with a 'type' of {sorted(PART_TYPES)}.", param=pw, code="invalid_type"
                 )
             kind = part["type"]
+            if "cache_control" in part:
+                marks = max(marks, cache_mark_level(part["cache_control"]))
             if kind == "text":
                 if not isinstance(part.get("text"), str):
                     raise invalid(f"'{pw}.text' must be a string.", param=f"{pw}.text", code="invalid_type")
@@ -249,7 +255,12 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int, int, int, int]
                 )
             chars += len(fn["name"]) + len(fn["arguments"])
             nbytes += _nbytes(fn["name"]) + _nbytes(fn["arguments"]) + BOUND_PER_TOOL
-    return chars, images, nbytes, files, audios, media_tokens
+    return chars, images, nbytes, files, audios, media_tokens, marks
+
+
+def cache_mark_level(mark) -> int:
+    """1 for a prompt-caching mark (a five-minute cache write), 2 for one asking for an hour."""
+    return 2 if isinstance(mark, dict) and mark.get("ttl") == "1h" else 1
 
 
 def check_service_tier(body: dict) -> None:
@@ -271,9 +282,10 @@ def validate(body: dict) -> Features:
         raise invalid("'messages' is required.", param="messages", code="missing_required_parameter")
     if not isinstance(messages, list) or not messages:
         raise invalid("'messages' must be a non-empty array.", param="messages", code="invalid_type")
-    chars = images = nbytes = files = audios = media_tokens = 0
+    chars = images = nbytes = files = audios = media_tokens = marks = 0
     for i, msg in enumerate(messages):
-        c, n, b, fp, ap, mt = _message_text_and_images(i, msg)
+        c, n, b, fp, ap, mt, mk = _message_text_and_images(i, msg)
+        marks = max(marks, mk)
         chars += c
         images += n
         nbytes += b
@@ -331,6 +343,8 @@ def validate(body: dict) -> Features:
                     param=f"tools[{i}].function.name",
                     code="missing_required_parameter",
                 )
+            if "cache_control" in tool:
+                marks = max(marks, cache_mark_level(tool["cache_control"]))
             params = fn.get("parameters")
             if params is not None and not isinstance(params, dict):
                 raise invalid(
@@ -427,6 +441,7 @@ def validate(body: dict) -> Features:
         n=n,
         documents=files > 0,
         audio=audios > 0,
+        cache_marks=marks,
     )
 
 

@@ -374,3 +374,31 @@ def test_the_hold_covers_a_prompt_written_to_the_cache_for_one_hour(gateway, ten
     )
     assert row.charged_nusd == -(-pico * 11_500 // (1000 * 10_000)) <= worst
     assert settled(tenant.organization.pk, live_db)["balance"] == worst - row.charged_nusd
+
+
+def test_only_a_marked_prompt_is_held_at_a_cache_write_price(live_db):
+    from routing.credit import worst_case
+
+    with live_db.unblock():
+        m = info("anthropic/claude-sonnet-4")  # input $3, cache writes $3.75 (5 minutes) and $6 (1 hour)
+    text = "The manual explains many things in detail. " * 50
+
+    def held(mark) -> tuple[int, int]:
+        part = {"type": "text", "text": text, **({"cache_control": mark} if mark else {})}
+        features = validate({"model": m.public_id, "max_tokens": 10, "messages": [{"role": "user", "content": [part]}]})
+        return features.cache_marks, worst_case(m, features, 1500)
+
+    def at(price: int, bound: int) -> int:
+        return -(-(bound * price + 10 * 15_000_000) * 11_500 // (1000 * 10_000))
+
+    bound = prompt_bound(
+        validate({"model": m.public_id, "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}]}),
+        m,
+    )
+    assert held(None) == (0, at(3_000_000, bound))  # no mark: nothing can be written to the cache
+    assert held({"type": "ephemeral"}) == (1, at(3_750_000, bound))
+    assert held({"type": "ephemeral", "ttl": "1h"}) == (2, at(6_000_000, bound))
+    # A marked tool is a marked prompt too.
+    tool = {"type": "function", "function": {"name": "f"}, "cache_control": {"type": "ephemeral"}}
+    features = validate({"model": m.public_id, "messages": [{"role": "user", "content": "hi"}], "tools": [tool]})
+    assert features.cache_marks == 1
