@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from billing.pricing import cost_of
+from billing.pricing import NO_LONG_PRICES, cost_of
 from routing.catalog import load_snapshot
 from routing.models import CatalogModel, PriceVersion, Provider
 from routing.prices import price_version_create, price_versions_apply_due
@@ -264,15 +264,17 @@ def test_a_usage_row_is_billed_at_every_price_kind_of_its_model(live_db):
     from accounts.keys import KeyIdentity
     from analytics.models import UsageRecord
     from routing.adapters import Usage
-    from routing.catalog import PRICE_FIELDS, ModelInfo
+    from routing.catalog import PRICE_FIELDS, RATE_FIELDS, ModelInfo
     from routing.gateway import Call
 
     def price_names(names) -> set[str]:
-        return {n for n in names if n.endswith("_price_usd_micro_per_mtok")}
+        return {n for n in names if n.endswith(("_price_usd_micro_per_mtok", "_threshold_tokens"))}
 
-    for model in (CatalogModel, PriceVersion, UsageRecord):
+    for model in (CatalogModel, PriceVersion):
         assert price_names(f.name for f in model._meta.fields) == set(PRICE_FIELDS), model
     assert price_names(f.name for f in fields(ModelInfo)) == set(PRICE_FIELDS)
+    # A usage row keeps the prices of each kind its request was billed at (the long-prompt tier's or not).
+    assert price_names(f.name for f in UsageRecord._meta.fields) == set(RATE_FIELDS)
 
     kinds = {  # a different price for each kind, so that no two can be swapped unnoticed
         "input_price_usd_micro_per_mtok": 1_100_000,
@@ -281,7 +283,7 @@ def test_a_usage_row_is_billed_at_every_price_kind_of_its_model(live_db):
         "cache_write_1h_price_usd_micro_per_mtok": 2_310_000,
         "output_price_usd_micro_per_mtok": 2_200_000,
     }
-    assert set(kinds) == set(PRICE_FIELDS)
+    assert set(kinds) == set(RATE_FIELDS)
     with live_db.unblock():
         m = probe_model()
         price_version_create(model=m, prices=kinds, source="admin", created_by="test")
@@ -296,13 +298,13 @@ def test_a_usage_row_is_billed_at_every_price_kind_of_its_model(live_db):
         served=served,
     )
     row = call.usage_row(status="ok", http_status=200, usage=Usage(prompt_tokens=10, completion_tokens=5))
-    for kind in PRICE_FIELDS:
+    for kind in RATE_FIELDS:
         assert row[kind] == getattr(m, kind) == getattr(served, kind) == kinds[kind], kind
     UsageRecord(**row)  # the row's fields are the usage record's
 
     call.served = None  # nothing served (every upstream failed): no price
     row = call.usage_row(status="upstream_error", http_status=502, usage=Usage())
-    assert [row[kind] for kind in PRICE_FIELDS] == [None] * len(PRICE_FIELDS)
+    assert [row[kind] for kind in RATE_FIELDS] == [None] * len(RATE_FIELDS)
 
 
 def test_the_data_migration_gives_an_existing_catalogs_claude_models_the_one_hour_price(db):
@@ -339,6 +341,7 @@ def test_the_data_migration_gives_an_existing_catalogs_claude_models_the_one_hou
         "cache_write_price_usd_micro_per_mtok": 3_750_000,
         "cache_write_1h_price_usd_micro_per_mtok": 6_000_000,
         "output_price_usd_micro_per_mtok": 15_000_000,
+        **NO_LONG_PRICES,  # Claude has one price at any prompt length
     }
     assert (version.source, version.applied, version.created_by) == ("seed", True, "migration")
     versions = PriceVersion.objects.count()
