@@ -347,3 +347,46 @@ def test_the_data_migration_gives_an_existing_catalogs_claude_models_the_one_hou
     versions = PriceVersion.objects.count()
     migration.seed_1h_prices(apps, None)  # run again: nothing more
     assert PriceVersion.objects.count() == versions
+
+
+def test_the_data_migration_gives_an_existing_catalogs_seed_models_their_long_prompt_prices(db):
+    import importlib
+
+    from django.apps import apps
+
+    from routing.services import catalog_load_seed
+
+    catalog_load_seed()
+    migration = importlib.import_module("routing.migrations.0009_long_prompt_prices")
+    tiered = ("openai/gpt-5.4", "google/gemini-2.5-pro")
+    # A catalog from before the tier existed; the operator repriced Gemini 2.5 Pro (its tier is theirs to set).
+    CatalogModel.objects.filter(public_id__in=tiered).update(**NO_LONG_PRICES)
+    CatalogModel.objects.filter(public_id="google/gemini-2.5-pro").update(input_price_usd_micro_per_mtok=1_000_000)
+
+    migration.seed_long_prices(apps, None)
+
+    gpt = CatalogModel.objects.get(public_id="openai/gpt-5.4")
+    assert gpt.long_prompt_threshold_tokens == 272_000
+    assert (gpt.long_input_price_usd_micro_per_mtok, gpt.long_output_price_usd_micro_per_mtok) == (
+        5_000_000,
+        22_500_000,
+    )
+    assert CatalogModel.objects.get(public_id="google/gemini-2.5-pro").long_prompt_threshold_tokens is None
+    assert CatalogModel.objects.get(public_id="deepseek/deepseek-chat").long_prompt_threshold_tokens is None
+    version = PriceVersion.objects.filter(model=gpt).latest("id")
+    assert version.prices() == {
+        "input_price_usd_micro_per_mtok": 2_500_000,
+        "cached_input_price_usd_micro_per_mtok": 250_000,
+        "cache_write_price_usd_micro_per_mtok": None,
+        "cache_write_1h_price_usd_micro_per_mtok": None,
+        "output_price_usd_micro_per_mtok": 15_000_000,
+        "long_prompt_threshold_tokens": 272_000,
+        "long_input_price_usd_micro_per_mtok": 5_000_000,
+        "long_cached_input_price_usd_micro_per_mtok": 500_000,
+        "long_cache_write_price_usd_micro_per_mtok": None,
+        "long_output_price_usd_micro_per_mtok": 22_500_000,
+    }
+    assert (version.source, version.applied, version.created_by) == ("seed", True, "migration")
+    versions = PriceVersion.objects.count()
+    migration.seed_long_prices(apps, None)  # run again: nothing more
+    assert PriceVersion.objects.count() == versions
