@@ -8,8 +8,16 @@ Prompt-cache writes come in two lifetimes (Anthropic's): five minutes, at the ca
 and one hour, at the 1-hour cache-write price. A model without a 1-hour price is never sent a
 1-hour mark (routing/adapters/common.py), so its writes are all five-minute ones; should an
 upstream report 1-hour writes anyway, they are billed at its (five-minute) cache-write price.
+
+Long prompts. Some models price a whole request higher when its prompt is long (OpenAI's GPT-5.4
+above 272K input tokens, Google's Gemini 2.5 Pro above 200K): a model may have a long-prompt
+threshold (tokens) and long prices (LONG_PRICES). A request whose prompt tokens (every input
+token: cached and cache-written ones included, as these vendors count "input") are more than the
+threshold is billed entirely at the long prices; exactly at the threshold it is not. An empty long
+price is that kind's price below the threshold (1-hour cache writes have no long price).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .money import BP_PER_UNIT as BP
@@ -21,6 +29,46 @@ from .money import format_usd as format_usd  # re-exported: templates and comman
 class Cost:
     upstream_nusd: int
     charged_nusd: int
+
+
+# The prices a request above its model's long-prompt threshold is billed at: the long price of each
+# kind, by the name of the kind it replaces. Micro-USD per 1M tokens, like every price.
+LONG_PRICES = {
+    "input_price_usd_micro_per_mtok": "long_input_price_usd_micro_per_mtok",
+    "cached_input_price_usd_micro_per_mtok": "long_cached_input_price_usd_micro_per_mtok",
+    "cache_write_price_usd_micro_per_mtok": "long_cache_write_price_usd_micro_per_mtok",
+    "output_price_usd_micro_per_mtok": "long_output_price_usd_micro_per_mtok",
+}
+THRESHOLD = "long_prompt_threshold_tokens"  # the most prompt tokens billed at the normal prices
+LONG_FIELDS = (THRESHOLD, *LONG_PRICES.values())
+NO_LONG_PRICES: dict[str, int | None] = dict.fromkeys(LONG_FIELDS)
+
+
+def is_long(prompt_tokens: int, threshold: int | None) -> bool:
+    """Whether a prompt of `prompt_tokens` is billed at the long prices: more than the threshold."""
+    return threshold is not None and prompt_tokens > threshold
+
+
+def prices_at(prompt_tokens: int, prices: Mapping) -> dict:
+    """`prices` (a model's, by PRICE_FIELDS name, long ones included or not) as a request with a
+    prompt of `prompt_tokens` is billed: the long ones in place of the normal ones above the
+    threshold, and no long ones left."""
+    billed = {k: v for k, v in prices.items() if k not in NO_LONG_PRICES}
+    if is_long(prompt_tokens, prices.get(THRESHOLD)):
+        for name, long_name in LONG_PRICES.items():
+            if prices.get(long_name) is not None:
+                billed[name] = prices[long_name]
+    return billed
+
+
+def tiers_up_to(prompt_tokens: int, prices: Mapping) -> list[dict]:
+    """The prices a request with a prompt of at most `prompt_tokens` may be billed at: the normal
+    ones, and the long ones too when such a prompt can be more than the threshold (what to hold
+    for is the dearest of them)."""
+    tiers = [prices_at(0, prices)]
+    if is_long(prompt_tokens, prices.get(THRESHOLD)):
+        tiers.append(prices_at(prompt_tokens, prices))
+    return tiers
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -44,10 +92,23 @@ def cost_of(
     cache_write_price_usd_micro_per_mtok: int | None = None,
     cache_write_1h_tokens: int = 0,
     cache_write_1h_price_usd_micro_per_mtok: int | None = None,
+    long_prompt_threshold_tokens: int | None = None,
+    long_input_price_usd_micro_per_mtok: int | None = None,
+    long_cached_input_price_usd_micro_per_mtok: int | None = None,
+    long_cache_write_price_usd_micro_per_mtok: int | None = None,
+    long_output_price_usd_micro_per_mtok: int | None = None,
 ) -> Cost:
     """prompt_tokens counts every input token, cached and cache-written ones included;
     cache_write_tokens every token written to the cache, the 1-hour ones (cache_write_1h_tokens)
-    included."""
+    included. A prompt of more than long_prompt_threshold_tokens is billed, with its output, at
+    the long prices (an empty one: the normal price of its kind)."""
+    if is_long(prompt_tokens, long_prompt_threshold_tokens):
+        input_price_usd_micro_per_mtok = _or(long_input_price_usd_micro_per_mtok, input_price_usd_micro_per_mtok)
+        output_price_usd_micro_per_mtok = _or(long_output_price_usd_micro_per_mtok, output_price_usd_micro_per_mtok)
+        if long_cached_input_price_usd_micro_per_mtok is not None:
+            cached_input_price_usd_micro_per_mtok = long_cached_input_price_usd_micro_per_mtok
+        if long_cache_write_price_usd_micro_per_mtok is not None:
+            cache_write_price_usd_micro_per_mtok = long_cache_write_price_usd_micro_per_mtok
     cached = min(cached_tokens, prompt_tokens)
     written = min(cache_write_tokens, prompt_tokens - cached)
     written_1h = min(cache_write_1h_tokens, written)

@@ -12,6 +12,10 @@ PRICE_FIELDS = {
     "cached_input_price_usd_micro_per_mtok": "Cached input price",
     "cache_write_price_usd_micro_per_mtok": "Cache write price",
     "cache_write_1h_price_usd_micro_per_mtok": "1-hour cache write price",
+    "long_input_price_usd_micro_per_mtok": "Long-prompt input price",
+    "long_cached_input_price_usd_micro_per_mtok": "Long-prompt cached input price",
+    "long_cache_write_price_usd_micro_per_mtok": "Long-prompt cache write price",
+    "long_output_price_usd_micro_per_mtok": "Long-prompt output price",
 }
 
 

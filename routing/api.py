@@ -26,6 +26,23 @@ class PricePointSerializer(serializers.Serializer):
         "(1-hour cache marks are sent as 5-minute ones)",
     )
     output_price_usd_micro_per_mtok = serializers.IntegerField(help_text="micro-USD per 1M output tokens")
+    long_prompt_threshold_tokens = serializers.IntegerField(
+        allow_null=True,
+        help_text="tokens: a request whose prompt has more is billed entirely at the long_* prices; null: no "
+        "long-prompt prices",
+    )
+    long_input_price_usd_micro_per_mtok = serializers.IntegerField(
+        allow_null=True, help_text="above the threshold; null: the input price"
+    )
+    long_cached_input_price_usd_micro_per_mtok = serializers.IntegerField(
+        allow_null=True, help_text="above the threshold; null: the cached-input price"
+    )
+    long_cache_write_price_usd_micro_per_mtok = serializers.IntegerField(
+        allow_null=True, help_text="above the threshold; null: the cache-write price"
+    )
+    long_output_price_usd_micro_per_mtok = serializers.IntegerField(
+        allow_null=True, help_text="above the threshold; null: the output price"
+    )
     # A field named like Field.source, which the stubs type as an attribute; DRF takes it as a field.
     source = serializers.CharField(  # type: ignore[assignment]
         help_text="admin, sync, seed, or catalog (a price with no version yet)"

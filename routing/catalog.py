@@ -15,26 +15,37 @@ from typing import Any
 from django.conf import settings
 
 from aipower.db import db_task
+from billing.pricing import LONG_FIELDS, prices_at
 
 # The price kinds, under one name each wherever a price is kept: a catalog model's price fields, a
 # price version's, a snapshot's ModelInfo and a usage row's (what the request was billed at). All
 # integer micro-USD per 1M tokens (billing/money.py); the cached-input and cache-write prices may
 # be None (billed at the input price), the 1-hour cache-write price too (the model is then never
 # sent a 1-hour cache mark: routing/adapters/common.py).
-PRICE_FIELDS = (
+RATE_FIELDS = (
     "input_price_usd_micro_per_mtok",
     "cached_input_price_usd_micro_per_mtok",
     "cache_write_price_usd_micro_per_mtok",
     "cache_write_1h_price_usd_micro_per_mtok",
     "output_price_usd_micro_per_mtok",
 )
-NO_PRICES: dict[str, int | None] = dict.fromkeys(PRICE_FIELDS)  # a usage row of a request nothing served
+# A model's prices are those and its long-prompt tier (billing/pricing.py LONG_PRICES: a threshold in
+# tokens, all None for a model without one, and the prices above it), versioned together. A usage
+# row keeps the RATE_FIELDS only: the tier its request was billed at (billed_prices).
+PRICE_FIELDS = RATE_FIELDS + LONG_FIELDS
+NO_PRICES: dict[str, int | None] = dict.fromkeys(RATE_FIELDS)  # a usage row of a request nothing served
 _prices = attrgetter(*PRICE_FIELDS)
 
 
 def prices_of(obj) -> dict[str, Any]:  # int, or None for the optional prices
     """The price fields of a CatalogModel, PriceVersion or ModelInfo alike, by name."""
     return dict(zip(PRICE_FIELDS, _prices(obj), strict=True))
+
+
+def billed_prices(obj, prompt_tokens: int) -> dict[str, Any]:
+    """The RATE_FIELDS a request with a prompt of `prompt_tokens` is billed at on a model: its
+    long-prompt prices above its threshold, its normal ones otherwise."""
+    return prices_at(prompt_tokens, prices_of(obj))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +84,12 @@ class ModelInfo:
     quirks: dict = field(default_factory=dict)
     cache_write_price_usd_micro_per_mtok: int | None = None  # input tokens written to the cache; None: the input price
     cache_write_1h_price_usd_micro_per_mtok: int | None = None  # written for one hour; None: no 1-hour caching
+    # The long-prompt tier (billing/pricing.py): above this many prompt tokens, the long prices (None: no tier)
+    long_prompt_threshold_tokens: int | None = None
+    long_input_price_usd_micro_per_mtok: int | None = None  # None: the normal price of the kind
+    long_cached_input_price_usd_micro_per_mtok: int | None = None
+    long_cache_write_price_usd_micro_per_mtok: int | None = None
+    long_output_price_usd_micro_per_mtok: int | None = None
     quality_overall: int | None = None  # 0-100 rank (auto-best); None: unranked
     quality_coding: int | None = None  # 0-100 rank (auto-code); None: unranked
     typical_output_tokens: int = 500  # expected answer length when max_tokens is not set

@@ -6,23 +6,21 @@ import orjson
 
 from billing.pricing import cost_of
 
+from .catalog import prices_of
+
 COST_HEADER = "x-aipower-cost-usd"
 
 
 def price(served, usage, markup_bp: int) -> tuple[int, int]:
     """(upstream cost, charge) in nano-USD of `usage` on the served model."""
-    cost = cost_of(
+    cost = cost_of(  # at the model's long-prompt prices when the prompt is above its threshold
         prompt_tokens=usage.prompt_tokens,
         cached_tokens=usage.cached_tokens,
         completion_tokens=usage.completion_tokens,
-        input_price_usd_micro_per_mtok=served.input_price_usd_micro_per_mtok,
-        output_price_usd_micro_per_mtok=served.output_price_usd_micro_per_mtok,
-        cached_input_price_usd_micro_per_mtok=served.cached_input_price_usd_micro_per_mtok,
-        markup_bp=markup_bp,
         cache_write_tokens=usage.cache_write_tokens,
-        cache_write_price_usd_micro_per_mtok=served.cache_write_price_usd_micro_per_mtok,
         cache_write_1h_tokens=usage.cache_write_1h_tokens,
-        cache_write_1h_price_usd_micro_per_mtok=served.cache_write_1h_price_usd_micro_per_mtok,
+        markup_bp=markup_bp,
+        **prices_of(served),
     )
     return cost.upstream_nusd, cost.charged_nusd
 

@@ -21,14 +21,15 @@ the answer is 402), and the response says so in `x-aipower-max-tokens-capped`.
 
 import asyncio
 import time
+from collections.abc import Mapping
 
 from django.conf import settings
 
 from aipower import background
 from billing import holds, reservations
-from billing.pricing import BP, PICO_PER_NANO, dearest_prompt_price, format_usd, worst_case_nusd
+from billing.pricing import BP, PICO_PER_NANO, dearest_prompt_price, format_usd, tiers_up_to, worst_case_nusd
 
-from .catalog import ModelInfo
+from .catalog import ModelInfo, prices_of
 from .errors import GatewayError
 from .request import Features
 
@@ -51,27 +52,33 @@ def prompt_bound(features: Features, model: ModelInfo) -> int:
 
 
 def worst_case(model: ModelInfo, features: Features, markup_bp: int) -> int:
-    return worst_case_nusd(
-        prompt_tokens=prompt_bound(features, model),
-        max_tokens=features.max_tokens,
-        model_max_output=model.max_output_tokens,
-        input_price_usd_micro_per_mtok=model.input_price_usd_micro_per_mtok,
-        output_price_usd_micro_per_mtok=model.output_price_usd_micro_per_mtok,
-        markup_bp=markup_bp,
-        n=features.n,
-        **write_prices(model, features.cache_marks),
+    """What to hold for a request on `model`: the worst case at the dearest prices its prompt may
+    be billed at (the long-prompt ones too when the prompt bound is above the model's threshold)."""
+    bound = prompt_bound(features, model)
+    return max(
+        worst_case_nusd(
+            prompt_tokens=bound,
+            max_tokens=features.max_tokens,
+            model_max_output=model.max_output_tokens,
+            input_price_usd_micro_per_mtok=tier["input_price_usd_micro_per_mtok"],
+            output_price_usd_micro_per_mtok=tier["output_price_usd_micro_per_mtok"],
+            markup_bp=markup_bp,
+            n=features.n,
+            **write_prices(tier, features.cache_marks),
+        )
+        for tier in tiers_up_to(bound, prices_of(model))
     )
 
 
-def write_prices(model: ModelInfo, cache_marks: int) -> dict:
-    """The cache-write prices a request's prompt may be charged on `model`: none without a mark
-    (no vendor charges a write above the input price unasked: Anthropic writes only at marks,
-    the others cache implicitly at the input price), the five-minute one with marks, and the
-    one-hour one when a mark asks for an hour."""
+def write_prices(prices: Mapping, cache_marks: int) -> dict:
+    """The cache-write prices a request's prompt may be charged at `prices` (a model's, or one
+    tier of them): none without a mark (no vendor charges a write above the input price unasked:
+    Anthropic writes only at marks, the others cache implicitly at the input price), the
+    five-minute one with marks, and the one-hour one when a mark asks for an hour."""
     return {
-        "cache_write_price_usd_micro_per_mtok": model.cache_write_price_usd_micro_per_mtok if cache_marks else None,
+        "cache_write_price_usd_micro_per_mtok": prices["cache_write_price_usd_micro_per_mtok"] if cache_marks else None,
         "cache_write_1h_price_usd_micro_per_mtok": (
-            model.cache_write_1h_price_usd_micro_per_mtok if cache_marks > 1 else None
+            prices["cache_write_1h_price_usd_micro_per_mtok"] if cache_marks > 1 else None
         ),
     }
 
@@ -79,22 +86,32 @@ def write_prices(model: ModelInfo, cache_marks: int) -> dict:
 def affordable_output(
     room_nusd: int, model: ModelInfo, prompt_tokens: int, markup_bp: int, n: int = 1, cache_marks: int = 0
 ) -> int:
-    """The most output tokens of `model` per choice (n choices) whose worst case (as worst_case_nusd
-    computes it) fits in `room_nusd`, at most the model's max output; negative when not even the
-    prompt fits."""
+    """The most output tokens of `model` per choice (n choices) whose worst case (as worst_case
+    computes it, at each price tier a prompt of `prompt_tokens` may be billed at) fits in
+    `room_nusd`, at most the model's max output; negative when not even the prompt fits."""
+    return min(
+        _affordable_at(room_nusd, tier, model.max_output_tokens, prompt_tokens, markup_bp, n, cache_marks)
+        for tier in tiers_up_to(prompt_tokens, prices_of(model))
+    )
+
+
+def _affordable_at(
+    room_nusd: int, prices: Mapping, max_output: int, prompt_tokens: int, markup_bp: int, n: int, cache_marks: int
+) -> int:
     scale = BP + markup_bp
     # worst case = ceil(pico * scale / (PICO_PER_NANO * BP)) <= room  <=>  pico * scale <= room * PICO_PER_NANO * BP
     # pico-USD × basis points: what the room leaves for output once the prompt is paid for (each
     # prompt token at the dearest price it can cost, as the worst case has it)
     prompt_price = dearest_prompt_price(
-        input_price_usd_micro_per_mtok=model.input_price_usd_micro_per_mtok, **write_prices(model, cache_marks)
+        input_price_usd_micro_per_mtok=prices["input_price_usd_micro_per_mtok"], **write_prices(prices, cache_marks)
     )
     spare_pico_bp = room_nusd * PICO_PER_NANO * BP - prompt_tokens * prompt_price * scale
     if spare_pico_bp < 0:
         return -1
-    if model.output_price_usd_micro_per_mtok == 0:
-        return model.max_output_tokens
-    return min(spare_pico_bp // (model.output_price_usd_micro_per_mtok * scale * max(n, 1)), model.max_output_tokens)
+    output_price = prices["output_price_usd_micro_per_mtok"]
+    if output_price == 0:
+        return max_output
+    return min(spare_pico_bp // (output_price * scale * max(n, 1)), max_output)
 
 
 def _refusal(limit: str, room_nusd: int | None, tail: str) -> GatewayError:

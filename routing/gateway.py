@@ -24,7 +24,7 @@ from .adapters import Usage, adapter_for
 from .adapters.openai_compat import usage_from
 from .api_types import ApiResponse, ApiStream, acknowledged
 from .api_types import error_response as _error_response
-from .catalog import NO_PRICES, ModelInfo, get_snapshot, prices_of
+from .catalog import NO_PRICES, ModelInfo, billed_prices, get_snapshot
 from .errors import GatewayError, UpstreamError
 from .explain import route_explain  # noqa: F401  (POST /v1/route/explain, see routing/http.py)
 from .health import HALF_OPEN, OPEN, breaker_keys, health, provider_key, retry_budget
@@ -177,7 +177,7 @@ class Call:
             status=status,
             http_status=http_status,
             error_type=error_type,
-            **(prices_of(served) if served else NO_PRICES),  # the prices it was billed at
+            **(billed_prices(served, usage.prompt_tokens) if served else NO_PRICES),  # the prices it was billed at
             markup_bp=self.markup_bp,
             **self.route_fields(),
         )

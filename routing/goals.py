@@ -3,7 +3,8 @@
 - ordered:  as listed in admin.
 - cheapest: lowest estimated cost for this request: its estimated prompt tokens at the input price
             plus its expected output (max_tokens, else the model's typical answer length) at the
-            output price. (The markup multiplies every model alike, so it does not change the order.)
+            output price, the model's long-prompt prices when the estimate is above its threshold. (The
+            markup multiplies every model alike, so it does not change the order.)
 - fastest:  lowest measured time to first token (p50 over a recent window, from the gateway's own
             requests); the static order when too few models have been measured. Models not
             measured recently are assumed as fast as AIPOWER_TTFT_UNMEASURED_MS, and now and then
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 from billing.money import BP_PER_UNIT, PICO_PER_NANO
 
-from .catalog import ModelInfo, RouteInfo
+from .catalog import ModelInfo, RouteInfo, billed_prices
 from .request import Features
 
 TIER_RANK = {"economy": 0, "": 0, "code": 1, "premium": 1}
@@ -51,10 +52,12 @@ def expected_output_tokens(m: ModelInfo, f: Features) -> int:
 
 
 def estimated_cost_nusd(m: ModelInfo, f: Features, markup_bp: int = 0) -> int:
-    """Nano-USD this request is expected to cost on `m` (prices are micro-USD per 1M tokens)."""
+    """Nano-USD this request is expected to cost on `m` (prices are micro-USD per 1M tokens), at the
+    prices its estimated prompt would be billed at (the long-prompt ones above the model's threshold)."""
+    prices = billed_prices(m, f.prompt_tokens)
     pico_usd = (  # tokens × micro-USD per 1M tokens
-        f.prompt_tokens * m.input_price_usd_micro_per_mtok
-        + expected_output_tokens(m, f) * m.output_price_usd_micro_per_mtok
+        f.prompt_tokens * prices["input_price_usd_micro_per_mtok"]
+        + expected_output_tokens(m, f) * prices["output_price_usd_micro_per_mtok"]
     )
     nusd = pico_usd // PICO_PER_NANO
     return nusd + nusd * markup_bp // BP_PER_UNIT

@@ -53,6 +53,26 @@ class CatalogModel(models.Model):
         help_text="input tokens written to the prompt cache for one hour (Anthropic's ttl 1h); empty: the model "
         "is sent 1-hour cache marks as 5-minute ones",
     )
+    # A long-prompt tier (billing/pricing.py): a request whose prompt has more tokens than the
+    # threshold is billed, output included, at the long prices; an empty long price is the normal one.
+    long_prompt_threshold_tokens = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="tokens; a request with a longer prompt (cached and cache-written tokens included) is billed "
+        "entirely at the long-prompt prices below; empty: the same prices at any length",
+    )
+    long_input_price_usd_micro_per_mtok = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="above the threshold; empty: the input price"
+    )
+    long_cached_input_price_usd_micro_per_mtok = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="above the threshold; empty: the cached-input price"
+    )
+    long_cache_write_price_usd_micro_per_mtok = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="above the threshold; empty: the cache-write price"
+    )
+    long_output_price_usd_micro_per_mtok = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="above the threshold; empty: the output price"
+    )
     price_source = models.CharField(max_length=300, blank=True, help_text="Where the list price was read.")
     context_window = models.PositiveIntegerField(help_text="tokens")
     max_output_tokens = models.PositiveIntegerField(help_text="tokens")

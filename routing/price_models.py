@@ -25,6 +25,11 @@ class PriceVersion(models.Model):
     cache_write_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True, blank=True)
     cache_write_1h_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True, blank=True)
     output_price_usd_micro_per_mtok = models.PositiveBigIntegerField()
+    long_prompt_threshold_tokens = models.PositiveIntegerField(null=True, blank=True)  # tokens; None: no tier
+    long_input_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True, blank=True)
+    long_cached_input_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True, blank=True)
+    long_cache_write_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True, blank=True)
+    long_output_price_usd_micro_per_mtok = models.PositiveBigIntegerField(null=True, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices)
     created_by = models.CharField(max_length=200, blank=True, help_text="who: a user, or the sync's source")
     note = models.CharField(max_length=300, blank=True)

@@ -6,6 +6,15 @@ November 2026); Anthropic's 1-hour cache writes (2× input) from the "Model pric
 ANTHROPIC_PRICING, named beside them. Doubao is listed in CNY and is converted at 7.2 CNY per USD.
 Operators keep prices current in Django admin.
 
+Long-prompt prices (`long`: a whole request above a prompt-token threshold is billed at other
+prices; billing/pricing.py) are seeded where the vendor's page names them: GPT-5.4 (above 272K)
+and Gemini 2.5 Pro (above 200K), each from its `source`. The others have one price at any length
+their seeded context window allows: Claude (ANTHROPIC_PRICING lists one price per model; Opus 4.6's
+1M window is at standard prices, Sonnet 4 and Haiku 4.5 are seeded with a 200K window), Gemini 2.5
+Flash (one price on its page), Qwen Turbo (one price), Qwen Plus (its tier starts above 256K
+input tokens, beyond its seeded 131K window), Qwen Max (32K window), DeepSeek, Kimi K2, MiniMax M2
+and Doubao Pro 256K (one price each on the pages named).
+
 Quality ranks (QUALITY) are a 0-100 ordering of the models by the public leaderboard named beside
 them: overall from LMArena's text leaderboard, coding from SWE-bench Verified (and LMArena's
 WebDev board where a model has no SWE-bench entry). They only order models for `auto-best` and
@@ -14,6 +23,8 @@ current in Django admin, like prices.
 """
 
 from typing import Any
+
+from billing.pricing import LONG_FIELDS
 
 M = 1_000_000  # micro-USD per USD
 # Every Claude model's input, 5-minute and 1-hour cache-write, cache-hit and output prices, in one table.
@@ -71,7 +82,11 @@ def _m(
     dimensions=None,
     batch=None,
     openrouter_id="",
+    long=None,
 ):
+    # long: (threshold tokens, input, output, cached input) above it, for a vendor that prices a
+    # whole request higher when its prompt is longer than the threshold (billing/pricing.py)
+    threshold, long_in, long_out, long_cached = long or (None, None, None, None)
     return {
         "provider": provider,
         "upstream_id": upstream_id,
@@ -83,6 +98,11 @@ def _m(
         "cached_input_price_usd_micro_per_mtok": None if cached is None else round(cached * M),
         "cache_write_price_usd_micro_per_mtok": None if cache_write is None else round(cache_write * M),
         "cache_write_1h_price_usd_micro_per_mtok": None if cache_write_1h is None else round(cache_write_1h * M),
+        "long_prompt_threshold_tokens": threshold,
+        "long_input_price_usd_micro_per_mtok": None if long_in is None else round(long_in * M),
+        "long_cached_input_price_usd_micro_per_mtok": None if long_cached is None else round(long_cached * M),
+        "long_cache_write_price_usd_micro_per_mtok": None,  # no seeded vendor tiers cache writes
+        "long_output_price_usd_micro_per_mtok": None if long_out is None else round(long_out * M),
         "context_window": ctx,
         "max_output_tokens": max_out,
         "price_source": source,
@@ -122,6 +142,9 @@ MODELS = [
         128_000,
         "https://developers.openai.com/api/docs/models/gpt-5.4",
         vision=True,
+        # same page: "prompts with >272K input tokens are priced at 2x input and 1.5x output for the
+        # full session" (cached input is input: 2x as well)
+        long=(272_000, 5.00, 22.50, 0.50),
     ),
     _m(
         "openai",
@@ -196,6 +219,7 @@ MODELS = [
         65_536,
         "https://ai.google.dev/gemini-api/docs/pricing",
         vision=True,
+        long=(200_000, 2.50, 15.00, 0.25),  # same page: "prompts > 200k tokens" (context caching too)
     ),
     _m(
         "google",
@@ -591,6 +615,7 @@ def snapshot():
             cached_input_price_usd_micro_per_mtok=row["cached_input_price_usd_micro_per_mtok"],
             cache_write_price_usd_micro_per_mtok=row["cache_write_price_usd_micro_per_mtok"],
             cache_write_1h_price_usd_micro_per_mtok=row["cache_write_1h_price_usd_micro_per_mtok"],
+            **{f: row[f] for f in LONG_FIELDS},
             context_window=row["context_window"],
             max_output_tokens=row["max_output_tokens"],
             supports_vision=row["supports_vision"],

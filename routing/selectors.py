@@ -18,6 +18,11 @@ class PricePoint:
     output_price_usd_micro_per_mtok: int
     source: str
     state: str  # "scheduled", "in force" or "past"
+    long_prompt_threshold_tokens: int | None = None  # the long-prompt tier (billing/pricing.py); None: none
+    long_input_price_usd_micro_per_mtok: int | None = None
+    long_cached_input_price_usd_micro_per_mtok: int | None = None
+    long_cache_write_price_usd_micro_per_mtok: int | None = None
+    long_output_price_usd_micro_per_mtok: int | None = None
 
 
 def price_history(model) -> list[PricePoint]:

@@ -24,6 +24,7 @@ Request headers (the server's options are the defaults):
   x-sim-finish            stop | length | tool_calls | content_filter, in each vendor's own words
   x-sim-no-usage: 1       report no usage at all
   x-sim-cached-tokens     prompt tokens reported as cached (OpenAI, Gemini; Anthropic without cache_control)
+  x-sim-prompt-tokens     the prompt tokens to report (all formats), instead of the count of the request's own
   x-sim-reasoning-tokens  reasoning tokens (default 24 for models whose id has "reasoner" or "r1")
   x-sim-parallel-tools: 1 call the first two tools at once (when the request allows parallel calls)
   x-sim-stop-field        OpenAI format: name the matched stop sequence in the choice as vLLM

@@ -77,6 +77,7 @@ class Controls:
     parallel_tools: bool
     fault_header: str | None
     stop_field: str | None = None
+    prompt_tokens: int | None = None  # the prompt's token count to report (None: counted from the request)
 
     @classmethod
     def parse(cls, headers, config: SimConfig) -> "Controls":
@@ -106,6 +107,7 @@ class Controls:
             parallel_tools=_flag(headers, "x-sim-parallel-tools"),
             fault_header=headers.get("x-sim-fault"),
             stop_field=stop_field.strip() if stop_field is not None else None,
+            prompt_tokens=_int(headers, "x-sim-prompt-tokens", None),
         )
 
     @classmethod

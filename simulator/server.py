@@ -156,6 +156,8 @@ async def handle_provider(request: web.Request) -> web.StreamResponse:
         return _vendor_error(fmt, err)
 
     ask = parsed.ask
+    if controls.prompt_tokens is not None:  # a long prompt's usage, without sending one
+        ask.prompt_tokens = controls.prompt_tokens
     if controls.stop_field and fmt is state.openai:
         parsed.meta["stop_field"] = controls.stop_field
     if fmt is state.anthropic:  # thinking only when asked for, as Anthropic does

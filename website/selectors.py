@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from routing.catalog import ModelInfo, Snapshot, load_snapshot
+from billing.pricing import prices_at
+from routing.catalog import ModelInfo, Snapshot, load_snapshot, prices_of
 
 from . import costs
 
@@ -49,6 +50,40 @@ class ModelRow:
     # has no 1-hour caching: a 1-hour mark caches for five minutes).
     cache_write: Price | None = None
     cache_write_1h: Price | None = None
+    long: "LongPrices | None" = None  # the long-prompt prices; None: the same prices at any length
+
+
+@dataclass(frozen=True)
+class LongPrices:
+    """A model's long-prompt tier (billing/pricing.py): a request whose prompt has more than
+    `threshold` tokens is billed entirely at these."""
+
+    threshold: int  # tokens
+    input: Price
+    cached_input: Price
+    output: Price
+    cache_write: Price | None = None
+
+    @property
+    def threshold_text(self) -> str:
+        """272000 -> "272K"; exact ("272,001") where a rounder text would not be."""
+        n = self.threshold
+        return f"{n // 1000}K" if n >= 1000 and n % 1000 == 0 else f"{n:,}"
+
+
+def long_prices(m: ModelInfo, bp: int) -> LongPrices | None:
+    threshold = m.long_prompt_threshold_tokens
+    if threshold is None:
+        return None
+    p = prices_at(threshold + 1, prices_of(m))
+    inp = p["input_price_usd_micro_per_mtok"]
+    return LongPrices(
+        threshold=threshold,
+        input=price(inp, 0, bp),
+        cached_input=price(p["cached_input_price_usd_micro_per_mtok"], inp, bp),
+        output=price(p["output_price_usd_micro_per_mtok"], 0, bp),
+        cache_write=_optional(p["cache_write_price_usd_micro_per_mtok"], bp),
+    )
 
 
 def capabilities(m: ModelInfo) -> tuple[str, ...]:
@@ -78,6 +113,7 @@ def model_row(m: ModelInfo, bp: int) -> ModelRow:
         capabilities=capabilities(m),
         cache_write=_optional(m.cache_write_price_usd_micro_per_mtok, bp),
         cache_write_1h=_optional(m.cache_write_1h_price_usd_micro_per_mtok, bp),
+        long=long_prices(m, bp),
     )
 
 

@@ -5,8 +5,9 @@ from decimal import Decimal
 
 import orjson
 
+from billing.pricing import prices_at
 from routing.api_types import ApiResponse, error_response
-from routing.catalog import ModelInfo, RouteInfo, Snapshot, get_snapshot
+from routing.catalog import ModelInfo, RouteInfo, Snapshot, get_snapshot, prices_of
 from routing.errors import GatewayError
 
 CREATED = 1767225600  # 2026-01-01: the catalog has no per-model creation dates
@@ -20,24 +21,33 @@ def usd_per_mtok(micro: int | None) -> str | None:
     return format((Decimal(micro) / _MICRO).normalize(), "f")
 
 
+def _rates(prices: dict) -> dict:
+    """Prices by kind (RATE_FIELDS names) as /v1/models shows them; an empty cached-input or cache-write
+    price is the input price."""
+    inp = prices["input_price_usd_micro_per_mtok"]
+    cached, write = prices["cached_input_price_usd_micro_per_mtok"], prices["cache_write_price_usd_micro_per_mtok"]
+    return {
+        "input": usd_per_mtok(inp),
+        "output": usd_per_mtok(prices["output_price_usd_micro_per_mtok"]),
+        "cached_input": usd_per_mtok(cached if cached is not None else inp),
+        "cache_write": usd_per_mtok(write if write is not None else inp),
+    }
+
+
 def _pricing(m: ModelInfo) -> dict:
+    prices = prices_of(m)
+    threshold = m.long_prompt_threshold_tokens
     return {
         "currency": "USD",
         "unit": "1M tokens",
-        "input": usd_per_mtok(m.input_price_usd_micro_per_mtok),
-        "output": usd_per_mtok(m.output_price_usd_micro_per_mtok),
-        "cached_input": usd_per_mtok(
-            m.cached_input_price_usd_micro_per_mtok
-            if m.cached_input_price_usd_micro_per_mtok is not None
-            else m.input_price_usd_micro_per_mtok
-        ),
-        "cache_write": usd_per_mtok(
-            m.cache_write_price_usd_micro_per_mtok
-            if m.cache_write_price_usd_micro_per_mtok is not None
-            else m.input_price_usd_micro_per_mtok
-        ),
+        **_rates(prices),
         # null: no 1-hour caching on this model (a 1-hour cache mark caches for five minutes)
         "cache_write_1h": usd_per_mtok(m.cache_write_1h_price_usd_micro_per_mtok),
+        # A request whose prompt (cached and cache-written tokens included) has more than threshold_tokens
+        # is billed entirely, output included, at these prices; null: the same prices at any length.
+        "long_context": (
+            None if threshold is None else {"threshold_tokens": threshold, **_rates(prices_at(threshold + 1, prices))}
+        ),
     }
 
 

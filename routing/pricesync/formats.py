@@ -5,13 +5,20 @@ LiteLLM's `model_prices_and_context_window.json`: an object keyed by model name,
 `cache_creation_input_token_cost` (5-minute cache writes), `cache_creation_input_token_cost_above_1hr`
 (1-hour cache writes; USD per token, JSON numbers), `max_input_tokens`, `max_output_tokens`,
 `litellm_provider`, `mode` and `supports_*` flags (function calling, vision, PDF input, audio
-input); a `sample_spec` entry documents the shape.
+input); a `sample_spec` entry documents the shape. Long-prompt prices are the same names with
+`_above_<N>k_tokens` (`input_cost_per_token_above_200k_tokens`, `output_cost_per_token_above_272k_tokens`,
+`cache_read_input_token_cost_above_200k_tokens`, ...): above N thousand prompt tokens.
 
 OpenRouter's `GET /api/v1/models`: `{"data": [...]}`, each with `id` ("vendor/model"),
 `context_length`, `pricing.prompt` / `completion` / `input_cache_read` / `input_cache_write` /
 `input_cache_write_1h` (strings, USD per token; the last only where a vendor prices 1-hour cache
 writes apart, as Anthropic does), `top_provider.max_completion_tokens`, `architecture.input_modalities`
-("image", "file" for PDFs, "audio") and `supported_parameters`.
+("image", "file" for PDFs, "audio") and `supported_parameters`. `pricing.overrides` lists conditional
+prices: one whose only condition is `min_prompt_tokens` is a long-prompt tier (prompts of at least
+that many tokens, so the threshold is one less), with the price keys it overrides.
+
+A long-prompt tier is read where the source gives exactly one threshold for the model (the catalog
+keeps one tier per model; prices by more bands are left for an operator).
 
 Numbers are read as Decimal (never float) and converted exactly to integer micro-USD per one
 million tokens. A payload of the wrong shape raises PayloadError (the whole run changes
@@ -19,8 +26,11 @@ nothing); a bad value in one entry marks that entry with an error.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from billing.pricing import LONG_PRICES, THRESHOLD
 
 MICRO_PER_MTOK = Decimal(10) ** 12  # USD per token -> micro-USD per 1M tokens
 
@@ -90,6 +100,25 @@ LITELLM_PRICES = {
 }
 
 
+_LITELLM_LONG = re.compile(r"^(?P<name>[a-z_]+)_above_(?P<k>[0-9]+)k_tokens$")
+
+
+def _litellm_long(spec: dict) -> dict:
+    """The long-prompt threshold and prices of a LiteLLM entry (PriceVersion field -> value)."""
+    found: dict[int, dict] = {}
+    for key, value in spec.items():
+        match = _LITELLM_LONG.match(key)
+        if match is None or value is None or match["name"] not in LITELLM_PRICES:
+            continue
+        target = LONG_PRICES.get(LITELLM_PRICES[match["name"]])
+        if target is not None:
+            found.setdefault(int(match["k"]) * 1000, {})[target] = usd_per_token_to_micro_per_mtok(value)
+    if len(found) != 1:
+        return {}
+    ((threshold, prices),) = found.items()
+    return {THRESHOLD: threshold, **prices}
+
+
 def parse_litellm(payload) -> list[Entry]:
     if not isinstance(payload, dict) or not payload:
         raise PayloadError("expected a JSON object keyed by model name")
@@ -108,6 +137,7 @@ def parse_litellm(payload) -> list[Entry]:
             for name, target in LITELLM_PRICES.items():
                 if spec.get(name) is not None:
                     entry.prices[target] = usd_per_token_to_micro_per_mtok(spec[name])
+            entry.prices.update(_litellm_long(spec))
             if spec.get("max_input_tokens") is not None:
                 entry.limits["context_window"] = _tokens(spec["max_input_tokens"], "max_input_tokens")
             if spec.get("max_output_tokens") is not None:
@@ -135,6 +165,28 @@ OPENROUTER_PRICES = {
 }
 
 
+def _openrouter_long(pricing: dict) -> dict:
+    """The long-prompt threshold and prices of an OpenRouter pricing object (PriceVersion field -> value)."""
+    overrides = pricing.get("overrides")
+    if not isinstance(overrides, list):
+        return {}
+    tiers = [
+        o
+        for o in overrides
+        if isinstance(o, dict)
+        and o.get("min_prompt_tokens") is not None
+        and not any(k.startswith(("min_", "max_", "utc_")) for k in o if k != "min_prompt_tokens")
+    ]
+    if len(tiers) != 1:
+        return {}
+    tier = tiers[0]
+    found = {THRESHOLD: _tokens(tier["min_prompt_tokens"], "min_prompt_tokens") - 1}
+    for name, target in OPENROUTER_PRICES.items():
+        if tier.get(name) is not None and target in LONG_PRICES:
+            found[LONG_PRICES[target]] = usd_per_token_to_micro_per_mtok(tier[name])
+    return found
+
+
 def parse_openrouter(payload) -> list[Entry]:
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
         raise PayloadError('expected {"data": [...]}')
@@ -157,6 +209,7 @@ def parse_openrouter(payload) -> list[Entry]:
             for name, target in OPENROUTER_PRICES.items():
                 if pricing.get(name) is not None:
                     entry.prices[target] = usd_per_token_to_micro_per_mtok(pricing[name])
+            entry.prices.update(_openrouter_long(pricing))
             if item.get("context_length") is not None:
                 entry.limits["context_window"] = _tokens(item["context_length"], "context_length")
             top = item.get("top_provider")

@@ -9,12 +9,15 @@ source does not give is left as it is.
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from billing.pricing import LONG_PRICES, THRESHOLD
+
 from ..price_models import PRICE_FIELDS
 
 LIMIT_FIELDS = ("context_window", "max_output_tokens")
 CAPABILITY_FIELDS = ("supports_tools", "supports_vision", "supports_pdf_input", "supports_audio_input")
 INPUT = "input_price_usd_micro_per_mtok"
 WRITE, WRITE_1H = "cache_write_price_usd_micro_per_mtok", "cache_write_1h_price_usd_micro_per_mtok"
+NORMAL_OF = {long_name: name for name, long_name in LONG_PRICES.items()}  # a long-prompt price -> its kind
 
 
 @dataclass
@@ -26,11 +29,16 @@ class Decision:
 
 def _effective(model, name: str):
     """The price billed for a field: an empty cached or cache-write price means the input price, an
-    empty 1-hour cache-write price the cache-write price (billing/pricing.py)."""
+    empty 1-hour cache-write price the cache-write price, an empty long-prompt price the normal price
+    of its kind (billing/pricing.py); an empty threshold is no long-prompt tier."""
     value = getattr(model, name)
-    if value is None and name == WRITE_1H:
+    if value is not None or name in (INPUT, THRESHOLD):
+        return value
+    if name == WRITE_1H:
         return _effective(model, WRITE)
-    return getattr(model, INPUT) if value is None and name != INPUT else value
+    if name in NORMAL_OF:
+        return _effective(model, NORMAL_OF[name])
+    return getattr(model, INPUT)
 
 
 def decide(model, entry, *, factor: Decimal) -> Decision:

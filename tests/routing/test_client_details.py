@@ -45,7 +45,20 @@ def test_it_retrieves_every_model_and_route(client, gateway, tenant):
         "cached_input": "0.3",
         "cache_write": "3.75",
         "cache_write_1h": "6",  # 1-hour cache writes (Anthropic's ttl "1h")
+        "long_context": None,  # one price at any prompt length
     }
+    # GPT-5.4 bills a prompt of more than 272K tokens entirely at 2x input and 1.5x output.
+    gpt = client.models.retrieve("openai/gpt-5.4").model_dump()["pricing"]
+    assert (gpt["input"], gpt["output"], gpt["cached_input"]) == ("2.5", "15", "0.25")
+    assert gpt["long_context"] == {
+        "threshold_tokens": 272_000,
+        "input": "5",
+        "output": "22.5",
+        "cached_input": "0.5",
+        "cache_write": "5",  # no cache-write price: writes are input
+    }
+    gemini = client.models.retrieve("google/gemini-2.5-pro").model_dump()["pricing"]["long_context"]
+    assert (gemini["threshold_tokens"], gemini["input"], gemini["output"]) == (200_000, "2.5", "15")
     # A model without 1-hour caching says so: null (its 1-hour marks go as 5-minute ones).
     assert client.models.retrieve("deepseek/deepseek-chat").model_dump()["pricing"]["cache_write_1h"] is None
     with pytest.raises(openai.NotFoundError):

@@ -376,3 +376,79 @@ def test_the_command_syncs_every_configured_source_and_the_factor_is_a_setting(
     assert catalog("zhipu/glm-4-flash").input_price_usd_micro_per_mtok == 0  # crossing zero: held whatever the factor
     assert {r.format for r in PriceSyncRun.objects.filter(trigger="command", ok=True)} == {"litellm", "openrouter"}
     assert [m.to for m in mailoutbox] == [["prices@example.com"]] * len(mailoutbox) and mailoutbox
+
+
+LONG = {  # Gemini 2.5 Pro's long-prompt tier, micro-USD per 1M tokens (above 200K prompt tokens)
+    "long_prompt_threshold_tokens": 200_000,
+    "long_input_price_usd_micro_per_mtok": 2_500_000,
+    "long_cached_input_price_usd_micro_per_mtok": 250_000,
+    "long_output_price_usd_micro_per_mtok": 15_000_000,
+}
+GEMINI_PRO_LITELLM = """{
+  "gemini-2.5-pro": {
+    "max_input_tokens": 1048576, "max_output_tokens": 65535,
+    "input_cost_per_token": 1.25e-06, "input_cost_per_token_above_200k_tokens": 2.5e-06,
+    "output_cost_per_token": 1e-05, "output_cost_per_token_above_200k_tokens": 1.5e-05,
+    "cache_read_input_token_cost": 1.25e-07, "cache_read_input_token_cost_above_200k_tokens": 2.5e-07,
+    "litellm_provider": "gemini", "mode": "chat"
+  },
+  "qwen-plus-banded": {
+    "input_cost_per_token": 4e-07, "input_cost_per_token_above_128k_tokens": 1.2e-06,
+    "input_cost_per_token_above_256k_tokens": 2.4e-06, "output_cost_per_token": 1.2e-06,
+    "litellm_provider": "dashscope", "mode": "chat"
+  }
+}"""  # the second has two bands: the catalog keeps one tier, so neither is taken (its normal prices are)
+GEMINI_PRO_OPENROUTER = {
+    "data": [
+        {
+            "id": "google/gemini-2.5-pro",
+            "context_length": 1048576,
+            "pricing": {
+                "prompt": "0.00000125",
+                "completion": "0.00001",
+                "input_cache_read": "0.000000125",
+                "overrides": [
+                    # prompts of at least 200,001 tokens: more than 200,000
+                    {
+                        "min_prompt_tokens": 200001,
+                        "prompt": "0.0000025",
+                        "completion": "0.000015",
+                        "input_cache_read": "0.00000025",
+                    },
+                    {"utc_start": "02:00", "utc_end": "06:00", "prompt": "0.000001"},  # not a prompt-length tier
+                ],
+            },
+        }
+    ]
+}
+
+
+def test_it_reads_long_prompt_prices_from_both_formats():
+    [pro, banded] = parse_litellm(load_json(GEMINI_PRO_LITELLM.encode()))
+    assert pro.error == "" and {k: pro.prices[k] for k in LONG} == LONG
+    assert pro.prices["input_price_usd_micro_per_mtok"] == 1_250_000
+    assert banded.error == "" and not any(k.startswith("long_") for k in banded.prices)
+    assert banded.prices["input_price_usd_micro_per_mtok"] == 400_000
+    [entry] = parse_openrouter(load_json(json.dumps(GEMINI_PRO_OPENROUTER).encode()))
+    assert entry.error == "" and {k: entry.prices[k] for k in LONG} == LONG
+    # A one-hour cache write price is not a prompt-length tier.
+    [sonnet] = [e for e in parse_litellm(load_json(LITELLM_RAW.encode())) if e.source_id == "claude-sonnet-4-20250514"]
+    assert sonnet.prices["cache_write_1h_price_usd_micro_per_mtok"] == 6_000_000
+    assert not any(k.startswith("long_") for k in sonnet.prices)
+
+
+@pytest.mark.parametrize("fmt", ["litellm", "openrouter"])
+def test_a_long_prompt_tier_the_catalog_lacks_is_synced_as_a_new_version(lists, catalog, fmt):
+    gone = dict.fromkeys(LONG)
+    CatalogModel.objects.filter(public_id="google/gemini-2.5-pro").update(**gone)
+    payload = GEMINI_PRO_LITELLM if fmt == "litellm" else json.dumps(GEMINI_PRO_OPENROUTER)
+    run = run_source(fmt=fmt, url=lists.serve(f"/{fmt}-long.json", payload.encode()))
+
+    pro = catalog("google/gemini-2.5-pro")
+    assert {k: getattr(pro, k) for k in LONG} == LONG
+    [line] = [line for line in run.report if line["model"] == "google/gemini-2.5-pro"]
+    assert line["applied"]["long_input_price_usd_micro_per_mtok"] == [None, 2_500_000]
+    version = PriceVersion.objects.filter(model=pro).latest("id")
+    assert (version.source, version.applied) == ("sync", True)
+    assert {k: getattr(version, k) for k in LONG} == LONG
+    assert version.input_price_usd_micro_per_mtok == 1_250_000  # the other prices kept

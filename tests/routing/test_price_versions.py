@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from billing.pricing import cost_of
+from billing.pricing import NO_LONG_PRICES, cost_of
 from routing.catalog import load_snapshot
 from routing.models import CatalogModel, PriceVersion, Provider
 from routing.prices import price_version_create, price_versions_apply_due
@@ -264,15 +264,17 @@ def test_a_usage_row_is_billed_at_every_price_kind_of_its_model(live_db):
     from accounts.keys import KeyIdentity
     from analytics.models import UsageRecord
     from routing.adapters import Usage
-    from routing.catalog import PRICE_FIELDS, ModelInfo
+    from routing.catalog import PRICE_FIELDS, RATE_FIELDS, ModelInfo
     from routing.gateway import Call
 
     def price_names(names) -> set[str]:
-        return {n for n in names if n.endswith("_price_usd_micro_per_mtok")}
+        return {n for n in names if n.endswith(("_price_usd_micro_per_mtok", "_threshold_tokens"))}
 
-    for model in (CatalogModel, PriceVersion, UsageRecord):
+    for model in (CatalogModel, PriceVersion):
         assert price_names(f.name for f in model._meta.fields) == set(PRICE_FIELDS), model
     assert price_names(f.name for f in fields(ModelInfo)) == set(PRICE_FIELDS)
+    # A usage row keeps the prices of each kind its request was billed at (the long-prompt tier's or not).
+    assert price_names(f.name for f in UsageRecord._meta.fields) == set(RATE_FIELDS)
 
     kinds = {  # a different price for each kind, so that no two can be swapped unnoticed
         "input_price_usd_micro_per_mtok": 1_100_000,
@@ -281,7 +283,7 @@ def test_a_usage_row_is_billed_at_every_price_kind_of_its_model(live_db):
         "cache_write_1h_price_usd_micro_per_mtok": 2_310_000,
         "output_price_usd_micro_per_mtok": 2_200_000,
     }
-    assert set(kinds) == set(PRICE_FIELDS)
+    assert set(kinds) == set(RATE_FIELDS)
     with live_db.unblock():
         m = probe_model()
         price_version_create(model=m, prices=kinds, source="admin", created_by="test")
@@ -296,13 +298,13 @@ def test_a_usage_row_is_billed_at_every_price_kind_of_its_model(live_db):
         served=served,
     )
     row = call.usage_row(status="ok", http_status=200, usage=Usage(prompt_tokens=10, completion_tokens=5))
-    for kind in PRICE_FIELDS:
+    for kind in RATE_FIELDS:
         assert row[kind] == getattr(m, kind) == getattr(served, kind) == kinds[kind], kind
     UsageRecord(**row)  # the row's fields are the usage record's
 
     call.served = None  # nothing served (every upstream failed): no price
     row = call.usage_row(status="upstream_error", http_status=502, usage=Usage())
-    assert [row[kind] for kind in PRICE_FIELDS] == [None] * len(PRICE_FIELDS)
+    assert [row[kind] for kind in RATE_FIELDS] == [None] * len(RATE_FIELDS)
 
 
 def test_the_data_migration_gives_an_existing_catalogs_claude_models_the_one_hour_price(db):
@@ -339,8 +341,52 @@ def test_the_data_migration_gives_an_existing_catalogs_claude_models_the_one_hou
         "cache_write_price_usd_micro_per_mtok": 3_750_000,
         "cache_write_1h_price_usd_micro_per_mtok": 6_000_000,
         "output_price_usd_micro_per_mtok": 15_000_000,
+        **NO_LONG_PRICES,  # Claude has one price at any prompt length
     }
     assert (version.source, version.applied, version.created_by) == ("seed", True, "migration")
     versions = PriceVersion.objects.count()
     migration.seed_1h_prices(apps, None)  # run again: nothing more
+    assert PriceVersion.objects.count() == versions
+
+
+def test_the_data_migration_gives_an_existing_catalogs_seed_models_their_long_prompt_prices(db):
+    import importlib
+
+    from django.apps import apps
+
+    from routing.services import catalog_load_seed
+
+    catalog_load_seed()
+    migration = importlib.import_module("routing.migrations.0009_long_prompt_prices")
+    tiered = ("openai/gpt-5.4", "google/gemini-2.5-pro")
+    # A catalog from before the tier existed; the operator repriced Gemini 2.5 Pro (its tier is theirs to set).
+    CatalogModel.objects.filter(public_id__in=tiered).update(**NO_LONG_PRICES)
+    CatalogModel.objects.filter(public_id="google/gemini-2.5-pro").update(input_price_usd_micro_per_mtok=1_000_000)
+
+    migration.seed_long_prices(apps, None)
+
+    gpt = CatalogModel.objects.get(public_id="openai/gpt-5.4")
+    assert gpt.long_prompt_threshold_tokens == 272_000
+    assert (gpt.long_input_price_usd_micro_per_mtok, gpt.long_output_price_usd_micro_per_mtok) == (
+        5_000_000,
+        22_500_000,
+    )
+    assert CatalogModel.objects.get(public_id="google/gemini-2.5-pro").long_prompt_threshold_tokens is None
+    assert CatalogModel.objects.get(public_id="deepseek/deepseek-chat").long_prompt_threshold_tokens is None
+    version = PriceVersion.objects.filter(model=gpt).latest("id")
+    assert version.prices() == {
+        "input_price_usd_micro_per_mtok": 2_500_000,
+        "cached_input_price_usd_micro_per_mtok": 250_000,
+        "cache_write_price_usd_micro_per_mtok": None,
+        "cache_write_1h_price_usd_micro_per_mtok": None,
+        "output_price_usd_micro_per_mtok": 15_000_000,
+        "long_prompt_threshold_tokens": 272_000,
+        "long_input_price_usd_micro_per_mtok": 5_000_000,
+        "long_cached_input_price_usd_micro_per_mtok": 500_000,
+        "long_cache_write_price_usd_micro_per_mtok": None,
+        "long_output_price_usd_micro_per_mtok": 22_500_000,
+    }
+    assert (version.source, version.applied, version.created_by) == ("seed", True, "migration")
+    versions = PriceVersion.objects.count()
+    migration.seed_long_prices(apps, None)  # run again: nothing more
     assert PriceVersion.objects.count() == versions

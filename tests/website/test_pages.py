@@ -152,6 +152,19 @@ def test_pricing_lists_every_enabled_model_with_upstream_and_our_price(web):
     assert 'data-price="write-ours">$4.3125<' in sonnet and 'data-price="write-1h-ours">$6.90<' in sonnet
     model_page = text(web.get("/models/anthropic/claude-sonnet-4/"))
     assert "Cache write, 1 hour" in model_page and 'data-price="write-1h-ours">$6.90<' in model_page
+    # Long-prompt prices, under the models that have them (and only those).
+    for public_id, line in (
+        ("openai/gpt-5.4", "above 272K input tokens: $5.00 in / $22.50 out (ours $5.75 / $25.875)"),
+        ("google/gemini-2.5-pro", "above 200K input tokens: $2.50 in / $15.00 out (ours $2.875 / $17.25)"),
+    ):
+        row = re.search(rf'<tr data-model="{re.escape(public_id)}">(.*?)</tr>', page, re.S).group(1)
+        assert f'data-price="long">{line}<' in row, public_id
+    assert page.count('data-price="long"') == enabled.exclude(long_prompt_threshold_tokens=None).count() == 2
+    gpt_page = text(web.get("/models/openai/gpt-5.4/"))
+    assert 'data-price="long">above 272K input tokens: $5.00 in / $22.50 out<' in gpt_page
+    assert 'data-price="long-input-ours">$5.75<' in gpt_page and 'data-price="long-cached-ours">$0.575<' in gpt_page
+    assert "more than 272,000 tokens" in gpt_page
+    assert 'data-price="long"' not in model_page  # Claude Sonnet 4: one price
 
 
 def test_an_admin_price_edit_shows_at_once_on_both_pages(web, admin_client):
