@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import secrets
 import time
-import uuid
 
 import orjson
 from asgiref.sync import sync_to_async
@@ -27,6 +26,9 @@ from . import trial_limits
 COOKIE = "aip_trial"
 SALT = "aipower.trial"
 ORG_NAME = "AIPower free trial"
+# The house organization's slug. Customers' slugs come from slugify(), which strips a leading
+# underscore, so no customer organization can hold this one, whatever it is named.
+ORG_SLUG = "_aipower-free-trial"
 MAX_PROMPT_CHARS = 2000
 HOUSE_MIN_NUSD = 5 * 10**9  # the trial organization is topped up below $5 ...
 HOUSE_TOP_UP_NUSD = 20 * 10**9  # ... by $20 of house credit
@@ -52,19 +54,29 @@ _ensured = {"until": 0.0, "org": None}
 def ensure_trial_key() -> tuple[str, int]:
     """The trial key and its organization, created on first use; the organization's house credit
     is topped up when low (checked at most once a minute per process)."""
-    from accounts.keys import DISPLAY_PREFIX_LEN, hash_key, organization_get_or_create
-    from accounts.models import ApiKey
+    from accounts.keys import DISPLAY_PREFIX_LEN, hash_key
+    from accounts.models import ApiKey, Organization
     from billing.models import CreditAccount, LedgerEntry
     from billing.services import ledger_post
 
     raw = _trial_raw_key()
     if _ensured["until"] > time.monotonic():
         return raw, _ensured["org"]
-    org = organization_get_or_create(name=ORG_NAME)
-    ApiKey.objects.get_or_create(
-        secret_hash=hash_key(raw),
-        defaults={"organization": org, "name": "Free trial on the public site", "prefix": raw[:DISPLAY_PREFIX_LEN]},
-    )
+    # Several processes may get here at once on a fresh site: both lookups are get_or_create on a
+    # unique column, so the loser of a race reads the winner's row instead of failing.
+    key = ApiKey.objects.filter(secret_hash=hash_key(raw)).select_related("organization").first()
+    if key is not None:
+        org = key.organization
+    else:
+        org, _ = Organization.objects.get_or_create(slug=ORG_SLUG, defaults={"name": ORG_NAME})
+        ApiKey.objects.get_or_create(
+            secret_hash=hash_key(raw),
+            defaults={"organization": org, "name": "Free trial on the public site", "prefix": raw[:DISPLAY_PREFIX_LEN]},
+        )
+    # A top-up is numbered by the grants counted before the balance is read: processes that find
+    # the balance low at the same moment post the same grant, which the ledger takes once (one
+    # that counts after another's grant committed reads the topped-up balance too).
+    grants = LedgerEntry.objects.filter(organization=org, kind=LedgerEntry.Kind.GRANT).count()
     balance = CreditAccount.objects.filter(organization=org).values_list("balance_nusd", flat=True).first() or 0
     if balance < HOUSE_MIN_NUSD:
         ledger_post(
@@ -72,7 +84,7 @@ def ensure_trial_key() -> tuple[str, int]:
             kind=LedgerEntry.Kind.GRANT,
             amount_nusd=HOUSE_TOP_UP_NUSD,
             note="House credit for the public free trial",
-            grant_key=f"free-trial:{uuid.uuid4().hex}",
+            grant_key=f"free-trial:{org.pk}:{grants + 1}",
         )
     _ensured.update(until=time.monotonic() + 60, org=org.pk)
     return raw, org.pk
