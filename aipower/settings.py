@@ -370,6 +370,9 @@ AIPOWER_TRIAL_CALLS_PER_IP = env.int("AIPOWER_TRIAL_CALLS_PER_IP", default=2)
 AIPOWER_TRIAL_DAILY_CAP = env.int("AIPOWER_TRIAL_DAILY_CAP", default=500)
 AIPOWER_TRIAL_MAX_TOKENS = env.int("AIPOWER_TRIAL_MAX_TOKENS", default=300)
 AIPOWER_TRIAL_KEY_PREFIX = env.str("AIPOWER_TRIAL_KEY_PREFIX", default="trial")
+# The trial's shared counters wait this long for Redis (they are off the API's request path; a
+# busy moment must not turn a visitor away), then count in the database instead.
+AIPOWER_TRIAL_REDIS_TIMEOUT_SECONDS = env.float("AIPOWER_TRIAL_REDIS_TIMEOUT_SECONDS", default=2.0)
 # An answer is acknowledged once its charge and usage row are committed, waiting at most this long
 # (seconds) when the database is slow or away (the commit is then retried until it is done).
 AIPOWER_ACK_WAIT_SECONDS = env.float("AIPOWER_ACK_WAIT_SECONDS", default=2.0)

@@ -170,7 +170,7 @@ def _sse(event: dict) -> bytes:
     return b"data: " + orjson.dumps(event) + b"\n\n"
 
 
-async def _relay(resp, started: float, snapshot, markup_bp: int, browser_id: str, ip: str):
+async def _relay(resp, started: float, snapshot, markup_bp: int, admitted: trial_limits.Admitted):
     """The gateway's stream as the page's events: {"type": "delta"}, then "done" or "error"."""
     model = None
     usage = None
@@ -186,7 +186,7 @@ async def _relay(resp, started: float, snapshot, markup_bp: int, browser_id: str
             chunk = orjson.loads(data)
             if "error" in chunk:
                 if not text_seen:
-                    await trial_limits.refund(browser_id, ip)
+                    await trial_limits.refund(admitted)
                 yield _sse({"type": "error", "message": chunk["error"].get("message", "The upstream failed.")})
                 return
             model = chunk.get("model") or model
@@ -264,8 +264,8 @@ async def try_chat(request):
             code="invalid_value",
         )
     ip = _client_ip(request)
-    refusal = await trial_limits.admit(browser_id, ip)
-    if refusal:
+    admitted = await trial_limits.admit(browser_id, ip)
+    if isinstance(admitted, str):
         return await _answer(
             request,
             wants_stream,
@@ -274,7 +274,7 @@ async def try_chat(request):
             snapshot,
             route,
             prompt,
-            error=refusal,
+            error=admitted,
             status=429,
             code="trial_limit_reached",
             signup=True,
@@ -300,7 +300,7 @@ async def try_chat(request):
         )
     )
     if isinstance(resp, ApiResponse):
-        await trial_limits.refund(browser_id, ip)
+        await trial_limits.refund(admitted)
         message = orjson.loads(resp.body).get("error", {}).get("message", "The call failed.")
         return await _answer(
             request,
@@ -314,7 +314,7 @@ async def try_chat(request):
             status=502,
             code="upstream_unavailable",
         )
-    events = _relay(resp, started, snapshot, markup_bp, browser_id, ip)
+    events = _relay(resp, started, snapshot, markup_bp, admitted)
     if wants_stream:
         out = StreamingHttpResponse(events, content_type="text/event-stream")
         out["Cache-Control"] = "no-cache"

@@ -248,3 +248,57 @@ def test_a_fresh_site_tops_up_the_house_credit_once_however_many_processes_start
         assert Organization.objects.filter(slug=trial.ORG_SLUG).count() == 1
         grants = LedgerEntry.objects.filter(organization_id=got[0], kind="grant")
         assert grants.count() == 1 and grants.get().amount_nusd == trial.HOUSE_TOP_UP_NUSD
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    from tests.servers import PrivateRedis
+
+    server = PrivateRedis(tmp_path)
+    yield server
+    server.stop()
+
+
+def trial_gateways(private_redis, test_database_url, simulator, prefix="trial"):
+    env = {"REDIS_URL": private_redis.url, "AIPOWER_TRIAL_KEY_PREFIX": prefix, **WEB}
+    return [start_gateway(database_url=test_database_url, simulator_url=simulator.url, **env) for _ in range(2)]
+
+
+def test_a_redis_slower_than_the_request_paths_bound_still_counts_the_calls(
+    private_redis, test_database_url, simulator
+):
+    """Redis stalls for half a second (five times the API's 100 ms bound) as a visitor asks: the
+    trial waits for it rather than failing or losing the count."""
+    a, b = trial_gateways(private_redis, test_database_url, simulator)
+    try:
+        v = Visitor(a)
+        redis = private_redis.client()
+        private_redis.pause()
+        threading.Timer(0.5, private_redis.resume).start()
+        first = v.ask(gw=a)
+        assert answered(first), first.text[-300:]
+        # Counted in Redis: this browser's counter, its address's and the day's.
+        assert sorted(redis.mget(sorted(redis.keys("trial:*")))) == [b"1", b"1", b"1"]
+        assert answered(v.ask(gw=b))
+        assert v.ask(gw=a).status_code == 429
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_with_redis_dead_the_limits_hold_in_the_database(private_redis, test_database_url, simulator):
+    a, b = trial_gateways(private_redis, test_database_url, simulator, prefix=f"t-{uuid.uuid4().hex[:8]}")
+    try:
+        private_redis.kill()
+        v = Visitor(a)
+        assert answered(v.ask(gw=a)) and answered(v.ask(gw=b))
+        refused = v.ask(gw=a)
+        assert refused.status_code == 429 and "free calls" in refused.json()["error"]["message"]
+        cookie = v.http.cookies["aip_trial"]
+        v.forget_cookies()
+        assert v.ask(gw=b).status_code == 429  # the address's count is shared too
+        v.http.cookies.set("aip_trial", cookie)
+        assert "0 of 2 free calls left" in v.http.get(a.url + "/try/").text
+    finally:
+        a.stop()
+        b.stop()
