@@ -8,7 +8,9 @@ when a request ends (its size is unknown before), so a request is admitted while
 token debt, and its tokens are added afterwards.
 """
 
+import datetime
 import math
+import re
 import time
 
 from .resilience import redis_gate
@@ -100,6 +102,37 @@ def duration_text(ms: int) -> str:
     minutes, seconds = divmod(ms / 1000, 60)
     seconds = round(seconds, 3)
     return f"{int(minutes)}m{seconds:g}s" if minutes else f"{seconds:g}s"
+
+
+_DURATION = re.compile(r"(?:(\d+)m)?(?:([\d.]+)s)?(?:(\d+)ms)?")
+
+
+def duration_ms(text: str) -> int:
+    """The inverse of duration_text."""
+    m = _DURATION.fullmatch(text)
+    if not m or not text:
+        raise ValueError(f"not a duration: {text!r}")
+    minutes, seconds, ms = m.groups()
+    return int(minutes or 0) * 60_000 + round(float(seconds or 0) * 1000) + int(ms or 0)
+
+
+def as_anthropic(headers: dict, now: float | None = None) -> dict:
+    """`headers` with OpenAI's x-ratelimit-* headers written as Anthropic's: anthropic-ratelimit-
+    {requests,tokens}-{limit,remaining,reset}, the reset an RFC 3339 time (whole seconds, rounded
+    up) when the bucket is full again."""
+    if not any(name.startswith("x-ratelimit-") for name in headers):
+        return headers
+    now = time.time() if now is None else now
+    out = {name: v for name, v in headers.items() if not name.startswith("x-ratelimit-")}
+    for which in ("requests", "tokens"):
+        if f"x-ratelimit-limit-{which}" not in headers:
+            continue
+        out[f"anthropic-ratelimit-{which}-limit"] = headers[f"x-ratelimit-limit-{which}"]
+        out[f"anthropic-ratelimit-{which}-remaining"] = headers[f"x-ratelimit-remaining-{which}"]
+        at = math.ceil(now + duration_ms(headers[f"x-ratelimit-reset-{which}"]) / 1000)
+        stamp = datetime.datetime.fromtimestamp(at, datetime.UTC)
+        out[f"anthropic-ratelimit-{which}-reset"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out
 
 
 async def spend_tokens(key_id: int, tpm: int, tokens: int) -> None:

@@ -28,6 +28,9 @@ Translation choices:
   and other Anthropic-only features that cannot be carried are a 400 naming them.
 - Stop reasons: stop -> end_turn, length -> max_tokens, tool_calls -> tool_use, content_filter ->
   refusal. The usage's input_tokens excludes cache reads and writes, as Anthropic counts it.
+- A key with rate limits gets Anthropic's anthropic-ratelimit-{requests,tokens}-{limit,remaining,
+  reset} headers (the reset an RFC 3339 time) instead of OpenAI's x-ratelimit-* ones; a 429 is a
+  rate_limit_error with retry-after, as Anthropic's. The request id is also sent as `request-id`.
 - Stop sequences: the request asks the chat path which of its `stop_sequences` ended the answer
   (the gateway field x_stop_sequence, see routing/adapters/base.py), and the answer says
   stop_reason "stop_sequence" with `stop_sequence` set to it whenever the upstream names it:
@@ -42,6 +45,7 @@ from typing import Any
 
 import orjson
 
+from routing import limits
 from routing.adapters.anthropic import THINKING_FIELD
 from routing.adapters.base import STOP_SEQUENCE_FIELD
 from routing.api_types import ApiResponse, ApiStream
@@ -91,7 +95,16 @@ def error_response(status: int, message: str, headers: dict | None = None) -> Ap
             "message": message,
         },
     }
-    return ApiResponse(orjson.dumps(body), status=status, headers=headers or {})
+    return ApiResponse(orjson.dumps(body), status=status, headers=_native_headers(headers or {}))
+
+
+def _native_headers(headers: dict) -> dict:
+    """The chat path's headers as Anthropic sends its own: rate limits as anthropic-ratelimit-*,
+    and the request id also as `request-id` (the SDK's `_request_id`)."""
+    out = limits.as_anthropic(headers)
+    if "x-request-id" in out:
+        out = {**out, "request-id": out["x-request-id"]}
+    return out
 
 
 def _from_openai_error(resp: ApiResponse) -> ApiResponse:
@@ -560,12 +573,16 @@ async def messages(request) -> ApiResponse | ApiStream:
     if isinstance(resp, ApiStream):
         estimate = (len(request.body) + 3) // 4
         return ApiStream(
-            MessageStream(resp.chunks, resp.headers, estimate).__aiter__(), status=resp.status, headers=resp.headers
+            MessageStream(resp.chunks, resp.headers, estimate).__aiter__(),
+            status=resp.status,
+            headers=_native_headers(resp.headers),
         )
     if resp.status != 200:
         return _from_openai_error(resp)
     return ApiResponse(
-        orjson.dumps(to_message(orjson.loads(resp.body), resp.headers)), headers=resp.headers, ack=resp.ack
+        orjson.dumps(to_message(orjson.loads(resp.body), resp.headers)),
+        headers=_native_headers(resp.headers),
+        ack=resp.ack,
     )
 
 

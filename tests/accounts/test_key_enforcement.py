@@ -133,3 +133,42 @@ def test_a_revoked_key_stops_on_every_process_within_5_seconds(own_gateways, ten
 def _no_limits_leak(tenant, live_db):
     yield
     set_key(live_db, tenant.key_id, allowed_models=[], rpm_limit=None, tpm_limit=None)
+
+
+def test_the_messages_api_speaks_anthropics_rate_limit_headers(gateway, tenant, live_db):
+    """Through the anthropic SDK: Anthropic's anthropic-ratelimit-* headers (the reset a time),
+    none of OpenAI's, a rate_limit_error with retry-after once the key is over, and the request id
+    where the SDK reads it."""
+    import datetime
+
+    import anthropic
+
+    set_key(live_db, tenant.key_id, rpm_limit=2, tpm_limit=100_000)
+    hello = [{"role": "user", "content": "hi"}]
+    with anthropic.Anthropic(base_url=gateway.url, api_key=tenant.key, max_retries=0, timeout=30) as client:
+        before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        raw = client.messages.with_raw_response.create(model="auto", max_tokens=64, messages=hello)
+        h = raw.headers
+        assert h["anthropic-ratelimit-requests-limit"] == "2" and h["anthropic-ratelimit-requests-remaining"] == "1"
+        assert h["anthropic-ratelimit-tokens-limit"] == "100000"
+        assert int(h["anthropic-ratelimit-tokens-remaining"]) <= 100_000
+        reset = datetime.datetime.fromisoformat(h["anthropic-ratelimit-requests-reset"])
+        # One request of two a minute: the bucket is full again 30 s on (whole seconds, rounded up).
+        assert before + datetime.timedelta(seconds=30) <= reset <= before + datetime.timedelta(seconds=32)
+        assert h["anthropic-ratelimit-requests-reset"].endswith("Z")
+        assert not any(name.startswith("x-ratelimit-") for name in h)
+        assert raw.request_id == h["x-request-id"] and raw.parse().id
+
+        with client.messages.with_streaming_response.create(
+            model="auto", max_tokens=64, messages=hello, stream=True
+        ) as stream:
+            assert stream.headers["anthropic-ratelimit-requests-remaining"] == "0"
+            assert "event: message_stop" in stream.read().decode()
+
+        with pytest.raises(anthropic.RateLimitError) as refused:
+            client.messages.create(model="auto", max_tokens=64, messages=hello)
+    err = refused.value
+    assert err.body["type"] == "error" and err.body["error"]["type"] == "rate_limit_error"
+    assert int(err.response.headers["retry-after"]) >= 1
+    assert err.response.headers["anthropic-ratelimit-requests-remaining"] == "0"
+    assert not any(name.startswith("x-ratelimit-") for name in err.response.headers)

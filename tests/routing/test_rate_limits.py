@@ -124,3 +124,42 @@ def test_durations_are_written_as_openai_writes_them():
         "1m30.5s",
         "6m0s",
     ]
+
+
+def test_durations_read_back():
+    for ms in (0, 20, 999, 1000, 1500, 59_999, 60_000, 90_500, 360_000):
+        assert limits.duration_ms(limits.duration_text(ms)) == ms
+    for bad in ("", "1h", "s", "5 s"):
+        with pytest.raises(ValueError):
+            limits.duration_ms(bad)
+
+
+def test_anthropics_headers_say_when_the_bucket_is_full_as_a_time():
+    now = 1_800_000_000.25  # 2027-01-15T08:00:00.25Z
+    openai_style = {
+        "x-request-id": "r1",
+        "x-ratelimit-limit-requests": "3",
+        "x-ratelimit-remaining-requests": "1",
+        "x-ratelimit-reset-requests": "40s",
+        "x-ratelimit-limit-tokens": "1000",
+        "x-ratelimit-remaining-tokens": "508",
+        "x-ratelimit-reset-tokens": "29.5s",
+    }
+    assert limits.as_anthropic(openai_style, now) == {
+        "x-request-id": "r1",
+        "anthropic-ratelimit-requests-limit": "3",
+        "anthropic-ratelimit-requests-remaining": "1",
+        "anthropic-ratelimit-requests-reset": "2027-01-15T08:00:41Z",  # 40.25 s on, rounded up
+        "anthropic-ratelimit-tokens-limit": "1000",
+        "anthropic-ratelimit-tokens-remaining": "508",
+        "anthropic-ratelimit-tokens-reset": "2027-01-15T08:00:30Z",
+    }
+    only_requests = {k: v for k, v in openai_style.items() if "tokens" not in k}
+    assert set(limits.as_anthropic(only_requests, now)) == {
+        "x-request-id",
+        "anthropic-ratelimit-requests-limit",
+        "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-requests-reset",
+    }
+    plain = {"x-request-id": "r2"}
+    assert limits.as_anthropic(plain, now) is plain
