@@ -117,6 +117,8 @@ class UsageRollup(models.Model):
     completion_tokens = models.BigIntegerField(default=0)
     cached_tokens = models.BigIntegerField(default=0)
     cache_write_tokens = models.BigIntegerField(default=0)
+    # Of those, written for one hour (rolled up from 2026-12-03 on; 0 in older rollups).
+    cache_write_1h_tokens = models.BigIntegerField(default=0)
     reasoning_tokens = models.BigIntegerField(default=0)
     upstream_cost_nusd = models.BigIntegerField(default=0)
     charged_nusd = models.BigIntegerField(default=0)

@@ -191,10 +191,12 @@ def savings_rows(route_groups: dict, baseline, *, markup_bp: int) -> list[dict]:
             cached_tokens=m["cached_tokens"],
             completion_tokens=m["completion_tokens"],
             cache_write_tokens=m["cache_write_tokens"],
+            cache_write_1h_tokens=m["cache_write_1h_tokens"],
             input_price_usd_micro_per_mtok=baseline.input_price_usd_micro_per_mtok,
             output_price_usd_micro_per_mtok=baseline.output_price_usd_micro_per_mtok,
             cached_input_price_usd_micro_per_mtok=baseline.cached_input_price_usd_micro_per_mtok,
             cache_write_price_usd_micro_per_mtok=baseline.cache_write_price_usd_micro_per_mtok,
+            cache_write_1h_price_usd_micro_per_mtok=baseline.cache_write_1h_price_usd_micro_per_mtok,
             markup_bp=markup_bp,
         ).charged_nusd
         saved = base - m["charged_nusd"]

@@ -66,6 +66,7 @@ def random_rows(rng: random.Random, organization_id: int, key_ids: list, start: 
                 prompt_tokens=prompt if ok_like else 0,
                 cached_tokens=cached if ok_like else 0,
                 cache_write_tokens=written if ok_like else 0,
+                cache_write_1h_tokens=rng.randint(0, written) if ok_like else 0,
                 completion_tokens=rng.randint(0, 900) if ok_like else 0,
                 reasoning_tokens=rng.randint(0, 50),
                 upstream_cost_nusd=rng.randint(0, 10**7),

@@ -51,6 +51,7 @@ def sums(rows):
         "prompt_tokens": sum(r.prompt_tokens for r in rows),
         "cached_tokens": sum(r.cached_tokens for r in rows),
         "cache_write_tokens": sum(r.cache_write_tokens for r in rows),
+        "cache_write_1h_tokens": sum(r.cache_write_1h_tokens for r in rows),
         "errors": sum(r.status != "ok" for r in rows),
         "fallbacks": sum(r.attempts > 1 for r in rows),
     }
@@ -66,6 +67,7 @@ def totals_of(resp):
             "prompt_tokens",
             "cached_tokens",
             "cache_write_tokens",
+            "cache_write_1h_tokens",
             "errors",
             "fallbacks",
         )
@@ -165,21 +167,26 @@ def test_savings_against_the_baseline_match_a_hand_computed_example(org):
                 prompt_tokens=400_000,
                 cached_tokens=0,
                 cache_write_tokens=100_000,
+                cache_write_1h_tokens=40_000,
                 completion_tokens=60_000,
                 charged_nusd=200_000_000,
             ),
         ]
     )
-    resp = org.client_for(org.viewer).get(URL, {"range": "24h"})  # default baseline: auto-best's first model
-    assert resp.context["baseline"].public_id == "anthropic/claude-opus-4.6"
-    [row] = resp.context["savings"]
-    # Claude Opus 4.6: $5 in, $0.50 cached, $6.25 cache write, $25 out per 1M tokens; 15% markup.
-    # 700k plain x $5 + 200k cached x $0.50 + 100k written x $6.25 + 100k out x $25 = $6.725; x 1.15 = $7.73375
-    assert row["baseline_nusd"] == 7_733_750_000
-    assert row["charged_nusd"] == 500_000_000
-    assert row["saved_nusd"] == 7_233_750_000
-    assert str(row["saved_pct"]) == "93.5"
-    assert "93.5%" in resp.text
+    # Claude Opus 4.6: $5 in, $0.50 cached, $6.25 cache write (5 minutes), $10 (1 hour), $25 out per
+    # 1M tokens; 15% markup. 700k plain x $5 + 200k cached x $0.50 + 60k written for 5 minutes x
+    # $6.25 + 40k for an hour x $10 + 100k out x $25 = $6.875; x 1.15 = $7.90625
+    for rolled_up in (False, True):
+        if rolled_up:
+            rollup_due()
+        resp = org.client_for(org.viewer).get(URL, {"range": "24h"})  # default baseline: auto-best's first model
+        assert resp.context["baseline"].public_id == "anthropic/claude-opus-4.6"
+        [row] = resp.context["savings"]
+        assert row["baseline_nusd"] == 7_906_250_000
+        assert row["charged_nusd"] == 500_000_000
+        assert row["saved_nusd"] == 7_406_250_000
+        assert str(row["saved_pct"]) == "93.7"
+        assert "93.7%" in resp.text
 
     # A pinned baseline: openai/gpt-4.1-mini or any other model the user picks.
     resp = org.client_for(org.viewer).get(URL, {"range": "24h", "baseline": "bytedance/doubao-pro-256k"})

@@ -142,7 +142,14 @@ def test_the_dashboard_totals_equal_what_was_charged_late_rows_included(org, rng
     for r in everything:
         g = by_route[(r.route,)]
         g["requests"] += 1
-        for f in ("prompt_tokens", "cached_tokens", "completion_tokens", "cache_write_tokens", "charged_nusd"):
+        for f in (
+            "prompt_tokens",
+            "cached_tokens",
+            "completion_tokens",
+            "cache_write_tokens",
+            "cache_write_1h_tokens",
+            "charged_nusd",
+        ):
             g[f] += getattr(r, f)
     expected = savings_rows(by_route, resp.context["baseline"], markup_bp=markup_bp_of(org_id))
     assert resp.context["savings"] == expected
