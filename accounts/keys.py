@@ -21,7 +21,7 @@ from django.utils import timezone
 from aipower.db import db_task
 
 from .models import ApiKey, Organization
-from .orgs import unique_slug
+from .orgs import organization_row_create
 from .scoping import scopes_disabled
 
 KEY_PREFIX = "sk-aip-"
@@ -64,7 +64,7 @@ def organization_get_or_create(*, name: str) -> Organization:
     org = Organization.objects.filter(name=name).first()
     if org:
         return org
-    return Organization.objects.create(name=name, slug=unique_slug(name))
+    return organization_row_create(name)
 
 
 def apikey_create(

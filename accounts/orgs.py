@@ -8,7 +8,7 @@ role; an organization always keeps at least one owner.
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -35,9 +35,22 @@ def unique_slug(name: str) -> str:
     return slug
 
 
+def organization_row_create(name: str) -> Organization:
+    """A new organization under a free slug from its name. Two created at once under the same name
+    may pick the same slug; the one that loses the race picks again."""
+    for attempt in range(10):
+        try:
+            with transaction.atomic():
+                return Organization.objects.create(name=name, slug=unique_slug(name))
+        except IntegrityError:
+            if attempt == 9:
+                raise
+    raise AssertionError("unreachable")
+
+
 @transaction.atomic
 def organization_create(*, name: str, owner) -> Organization:
-    org = Organization.objects.create(name=name, slug=unique_slug(name))
+    org = organization_row_create(name)
     Membership.objects.create(organization=org, user=owner, role=Role.OWNER)
     return org
 

@@ -117,3 +117,46 @@ def test_the_admin_signs_in_through_the_rate_limited_form(db):
     assert response.status_code == 302
     response = browser().get(response["Location"])
     assert response["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+
+
+def test_people_signing_up_at_once_under_the_same_name_each_get_an_organization(live_db):
+    """Two sign-ups whose organizations share a name race for the same slug; the one that loses
+    picks the next free slug instead of failing (threads stand in for web processes)."""
+    import threading
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from accounts.models import Organization
+    from accounts.orgs import organization_create
+
+    name = f"Race {uuid.uuid4().hex[:8]}"
+    with live_db.unblock():
+        users = [
+            get_user_model().objects.create_user(username=e, email=e, password=PASSWORD)
+            for e in (unique_email() for _ in range(6))
+        ]
+    barrier, made, errors = threading.Barrier(len(users)), [], []
+
+    def sign_up(user):
+        try:
+            with live_db.unblock():
+                barrier.wait()
+                made.append(organization_create(name=name, owner=user).pk)
+        except Exception as e:  # noqa: BLE001 -- the test reports what a racing sign-up hit
+            errors.append(repr(e))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sign_up, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(made) == len(users)
+    with live_db.unblock():
+        orgs = Organization.objects.filter(name=name)
+        slugs = sorted(orgs.values_list("slug", flat=True))
+        base = slugs[0]
+        assert slugs == sorted([base] + [f"{base}-{n}" for n in range(2, len(users) + 1)])
+        assert {m.user_id for o in orgs for m in o.memberships.all()} == {u.pk for u in users}
