@@ -25,6 +25,7 @@ expire here: the cache only forgets the least recently used beyond CACHE_ENTRIES
 """
 
 import hashlib
+import re
 from collections import OrderedDict
 from typing import Any
 
@@ -177,7 +178,8 @@ class AnthropicFormat(WireFormat):
         (the body takes no max_tokens; a stray one is refused, as Anthropic does)."""
         if isinstance(body, dict) and "max_tokens" in body:
             raise _bad("max_tokens: Extra inputs are not permitted")
-        parsed = self.parse({**body, "max_tokens": 1} if isinstance(body, dict) else body, request, model)
+        # Any max_tokens will do for the count: one above every thinking budget.
+        parsed = self.parse({**body, "max_tokens": 2**31} if isinstance(body, dict) else body, request, model)
         return dumps({"input_tokens": parsed.ask.prompt_tokens})
 
     def parse(self, body, request, model) -> Parsed:
@@ -264,8 +266,7 @@ class AnthropicFormat(WireFormat):
             max_tokens=max_tokens,
             stop=_stop_sequences(body.get("stop_sequences")),
         )
-        thinking_field = body.get("thinking")
-        thinking = isinstance(thinking_field, dict) and thinking_field.get("type") == "enabled"
+        thinking = _thinking(body, model, max_tokens)
         if thinking:
             _check_thinking_turn(messages)
         return Parsed(ask, body.get("stream") is True, {"prompt": prompt, "thinking": thinking})
@@ -448,6 +449,48 @@ class AnthropicFormat(WireFormat):
 def sign(thinking: str) -> str:
     """The simulated signature of a thinking block's text."""
     return "sig_" + hashlib.sha256(b"simulator thinking\0" + thinking.encode()).hexdigest()[:32]
+
+
+# Adaptive thinking and the effort setting, by model (Anthropic's model pages): adaptive on Opus and
+# Sonnet 4.6 and later, effort on Opus 4.5 and later and Sonnet 4.6 and later.
+ADAPTIVE_MODELS = re.compile(r"claude-(opus|sonnet)-(4-[6-9]|[5-9])")
+EFFORT_MODELS = re.compile(r"claude-(opus-4-[5-9]|sonnet-4-[6-9]|(opus|sonnet)-[5-9])")
+EFFORTS = ("low", "medium", "high", "max")
+
+
+def _thinking(body: dict, model: str, max_tokens: int) -> bool:
+    """Whether the model thinks before answering; 400 for a `thinking` or `output_config` this
+    model refuses, as Anthropic's API does."""
+    config = body.get("output_config")
+    if config is not None:
+        if not isinstance(config, dict):
+            raise _bad("output_config: Input should be a valid dictionary")
+        effort = config.get("effort")
+        if effort is not None:
+            if effort not in EFFORTS:
+                raise _bad(f"output_config.effort: Input should be {', '.join(map(repr, EFFORTS))}")
+            if not EFFORT_MODELS.search(model):
+                raise _bad(f"output_config.effort: effort is not supported on {model}")
+            if effort == "max" and "opus" not in model:
+                raise _bad(f"output_config.effort: 'max' is not supported on {model}")
+    field = body.get("thinking")
+    if field is None:
+        return False
+    kind = field.get("type") if isinstance(field, dict) else None
+    if kind == "disabled":
+        return False
+    if kind == "adaptive":
+        if not ADAPTIVE_MODELS.search(model):
+            raise _bad(f"thinking.type: adaptive thinking is not supported on {model}; use 'enabled'")
+        return True
+    if kind == "enabled":
+        budget = field.get("budget_tokens")
+        if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1024:
+            raise _bad("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+        if budget >= max_tokens:
+            raise _bad("`max_tokens` must be greater than `thinking.budget_tokens`")
+        return True
+    raise _bad("thinking.type: Input should be 'enabled', 'adaptive' or 'disabled'")
 
 
 def _check_thinking_turn(messages: list) -> None:

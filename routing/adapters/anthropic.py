@@ -39,6 +39,12 @@ Translation choices, where the two APIs differ:
   thinking / redacted_thinking blocks), in streams as deltas ({"type": "signature", ...} or a
   redacted_thinking block); an assistant message carrying the field in a later request has
   those blocks put first, as Anthropic requires when tools are used with thinking on.
+  Adaptive thinking (`{"type": "adaptive"}`) goes as it is to the models that take it (Opus and
+  Sonnet 4.6 and later); others get "enabled" with a budget for the effort asked (low 2,048,
+  medium 8,192, high, the default, 16,384 ...; below max_tokens, and no thinking when even
+  Anthropic's minimum of 1,024 does not fit). Their `output_config.effort` (the gateway field
+  x_anthropic_effort) goes to the models that take effort (Opus 4.5 and later, Sonnet 4.6 and
+  later), "max" to Opus only and "xhigh" to Opus 4.7 and later (else "high"); others do without.
 - A conversation that opens with an assistant message (a greeting) gets a user turn "." before
   it: the API wants a user turn first.
 - `user` becomes metadata.user_id; `parallel_tool_calls: false` becomes
@@ -87,6 +93,11 @@ from .common import (
 
 ANTHROPIC_VERSION = "2023-06-01"
 THINKING_FIELD = "x_anthropic_thinking"  # a gateway field: never sent to other vendors
+EFFORT_FIELD = "x_anthropic_effort"  # a gateway field: output_config.effort from the Messages endpoint
+# A thinking budget for each effort, for "adaptive" on a model that only takes a fixed budget.
+EFFORT_BUDGETS = {"low": 2048, "medium": 8192, "high": 16384, "xhigh": 24576, "max": 32000}
+MIN_THINKING_BUDGET = 1024  # Anthropic's minimum
+_CLAUDE = re.compile(r"claude-(opus|sonnet|haiku)-(\d+)(?:-(\d)(?=-|$))?")
 JSON_TOOL = "json_response"
 OPENING_USER_TEXT = "."  # the user turn put before a conversation that starts with the assistant
 
@@ -113,9 +124,49 @@ _NOT_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 # --- Request ----------------------------------------------------------------------------------
 
 
+def claude_version(upstream_id: str) -> tuple[str, int, int] | None:
+    """("opus", 4, 6) for claude-opus-4-6; minor 0 for claude-sonnet-4-20250514."""
+    m = _CLAUDE.search(upstream_id)
+    return (m[1], int(m[2]), int(m[3] or 0)) if m else None
+
+
+def takes_adaptive_thinking(upstream_id: str) -> bool:
+    """Opus and Sonnet 4.6 and later (Anthropic's models overview)."""
+    v = claude_version(upstream_id)
+    return v is not None and v[0] != "haiku" and v[1:] >= (4, 6)
+
+
+def takes_effort(upstream_id: str) -> bool:
+    """output_config.effort: Opus 4.5 and later, Sonnet 4.6 and later."""
+    v = claude_version(upstream_id)
+    return v is not None and v[1:] >= ((4, 5) if v[0] == "opus" else (4, 6) if v[0] == "sonnet" else (99, 0))
+
+
+def effort_for(upstream_id: str, effort: str) -> str:
+    """The effort a model takes: "max" on Opus only, "xhigh" on Opus 4.7 and later; above what a
+    model takes, its "high"."""
+    v = claude_version(upstream_id)
+    if effort == "max" and v is not None and v[0] == "opus":
+        return effort
+    if effort == "xhigh" and v is not None and v[0] == "opus" and v[1:] >= (4, 7):
+        return effort
+    return effort if effort in ("low", "medium", "high") else "high"
+
+
+def _thinking_for(model: ModelInfo, thinking: dict, effort: str | None, max_tokens: int) -> dict | None:
+    """What to send as `thinking`: the caller's, or for "adaptive" on a model that only takes a
+    fixed budget, "enabled" with the effort's budget (within max_tokens; none when even the
+    minimum does not fit: the model answers without thinking)."""
+    if thinking.get("type") != "adaptive" or takes_adaptive_thinking(model.upstream_id):
+        return thinking
+    budget = min(EFFORT_BUDGETS[effort or "high"], max_tokens - 1)
+    return {"type": "enabled", "budget_tokens": budget} if budget >= MIN_THINKING_BUDGET else None
+
+
 def to_anthropic(request: dict, model: ModelInfo) -> dict:
     """The Messages API body for an (already validated) OpenAI chat request."""
     thinking = request.get(THINKING_FIELD)
+    effort = request.get(EFFORT_FIELD)
     reject_unsupported(
         {k: v for k, v in request.items() if k != "reasoning_effort"} if thinking else request,
         "Anthropic",
@@ -130,11 +181,8 @@ def to_anthropic(request: dict, model: ModelInfo) -> dict:
             code="unsupported_value",
         )
     system, messages = _messages(request["messages"])
-    body = {
-        "model": model.upstream_id,
-        "max_tokens": max_tokens(request) or model.max_output_tokens,
-        "messages": messages,
-    }
+    out_tokens = max_tokens(request) or model.max_output_tokens
+    body = {"model": model.upstream_id, "max_tokens": out_tokens, "messages": messages}
     if system:
         one_plain = len(system) == 1 and "cache_control" not in system[0]
         body["system"] = system[0]["text"] if one_plain else system
@@ -146,8 +194,10 @@ def to_anthropic(request: dict, model: ModelInfo) -> dict:
         body["stop_sequences"] = stop
     if request.get("user"):
         body["metadata"] = {"user_id": request["user"]}
-    if thinking:
-        body["thinking"] = thinking
+    if thinking and (sent := _thinking_for(model, thinking, effort, out_tokens)):
+        body["thinking"] = sent
+    if effort and takes_effort(model.upstream_id):
+        body["output_config"] = {"effort": effort_for(model.upstream_id, effort)}
     _add_tools(request, body)
     if model.cache_write_1h_price_usd_micro_per_mtok is None:
         for name in ("system", "tools"):

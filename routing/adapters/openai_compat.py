@@ -43,7 +43,7 @@ from .common import marks_for, retry_after, stop_list, transport_error
 
 # Fields the gateway itself consumes; never sent upstream.
 # service_tier: every request is billed, so served, at the standard tier (routing/request.py).
-GATEWAY_FIELDS = ("models", "x_anthropic_thinking", STOP_SEQUENCE_FIELD, "service_tier")
+GATEWAY_FIELDS = ("models", "x_anthropic_thinking", "x_anthropic_effort", STOP_SEQUENCE_FIELD, "service_tier")
 _MATCHED_STOP_FIELDS = ("stop_reason", "matched_stop")  # vLLM's, SGLang's
 
 

@@ -22,7 +22,11 @@ Translation choices:
   `thinking` / `redacted_thinking` blocks ride along (the gateway field x_anthropic_thinking) for
   Anthropic targets, which need them back during tool use; other vendors never see them.
 - `thinking` goes to Anthropic targets as it is and to others as reasoning_effort (by budget:
-  < 4096 low, < 16384 medium, else high). Answers carry Anthropic's signatures when Claude
+  < 4096 low, < 16384 medium, else high; adaptive thinking by `output_config.effort`, high when
+  none is given or it is above high). Claude models that do not take adaptive thinking get a
+  fixed budget instead (routing/adapters/anthropic.py). `output_config.effort` goes to the
+  Claude models that take it; `output_config.format` (a JSON schema) becomes a strict
+  json_schema response_format, which every vendor is held to. Answers carry Anthropic's signatures when Claude
   thought; other models' reasoning comes back as thinking blocks with an empty signature.
   `top_k`, server tools (web search, code execution...)
   and other Anthropic-only features that cannot be carried are a 400 naming them.
@@ -46,7 +50,7 @@ from typing import Any
 import orjson
 
 from routing import limits
-from routing.adapters.anthropic import THINKING_FIELD
+from routing.adapters.anthropic import EFFORT_FIELD, THINKING_FIELD
 from routing.adapters.base import STOP_SEQUENCE_FIELD
 from routing.api_types import ApiResponse, ApiStream
 from routing.catalog import get_snapshot
@@ -287,13 +291,46 @@ def _tools(body: dict, chat: dict) -> None:
         chat["parallel_tool_calls"] = False
 
 
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+
+
+def _output_config(body: dict, chat: dict) -> str | None:
+    """`output_config`: `effort` goes to Claude models that take it (the gateway field
+    x_anthropic_effort); `format` (a JSON schema) becomes response_format, which every vendor
+    honours. Returns the effort."""
+    config = body.get("output_config")
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise _Invalid("output_config: Input should be a valid dictionary")
+    for key in config:
+        if key not in ("effort", "format"):
+            raise _Invalid(f"output_config.{key}: Extra inputs are not permitted")
+    effort = config.get("effort")
+    if effort is not None:
+        if effort not in EFFORTS:
+            raise _Invalid(f"output_config.effort: Input should be {', '.join(map(repr, EFFORTS))}")
+        chat[EFFORT_FIELD] = effort
+    fmt = config.get("format")
+    if fmt is not None:
+        if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+            raise _Invalid("output_config.format.type: Input should be 'json_schema'")
+        if not isinstance(fmt.get("schema"), dict):
+            raise _Invalid("output_config.format.schema: Field required (a JSON schema object)")
+        chat["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": fmt["schema"], "strict": True},
+        }
+    return effort
+
+
 def to_chat(body: dict, *, count_only: bool = False) -> dict:
     """The chat-completions request for a Messages request (raises _Invalid)."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _Invalid("model: Field required")
     thinking = body.get("thinking")
-    enabled = isinstance(thinking, dict) and thinking.get("type") == "enabled"
+    enabled = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
     chat: dict[str, Any] = {"model": model, "messages": _messages(body, enabled)}
     if not count_only:
         max_tokens = body.get("max_tokens")
@@ -315,15 +352,23 @@ def to_chat(body: dict, *, count_only: bool = False) -> dict:
     meta = body.get("metadata")
     if isinstance(meta, dict) and isinstance(meta.get("user_id"), str):
         chat["user"] = meta["user_id"]
+    effort = _output_config(body, chat)
     if enabled:
         assert isinstance(thinking, dict)  # as `enabled` says
-        budget = thinking.get("budget_tokens")
-        if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
-            raise _Invalid("thinking.budget_tokens: Field required (an integer)")
+        if thinking["type"] == "adaptive":
+            display = thinking.get("display")
+            if display is not None and display not in ("summarized", "omitted"):
+                raise _Invalid("thinking.display: Input should be 'summarized' or 'omitted'")
+            # Anthropic's default effort is high; vendors without "max" or "xhigh" get their highest.
+            chat["reasoning_effort"] = "high" if effort in (None, "xhigh", "max") else effort
+        else:
+            budget = thinking.get("budget_tokens")
+            if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+                raise _Invalid("thinking.budget_tokens: Field required (an integer)")
+            chat["reasoning_effort"] = "low" if budget < 4096 else "medium" if budget < 16384 else "high"
         chat[THINKING_FIELD] = thinking
-        chat["reasoning_effort"] = "low" if budget < 4096 else "medium" if budget < 16384 else "high"
     elif thinking is not None and not (isinstance(thinking, dict) and thinking.get("type") == "disabled"):
-        raise _Invalid("thinking.type: Input should be 'enabled' or 'disabled'")
+        raise _Invalid("thinking.type: Input should be 'enabled', 'adaptive' or 'disabled'")
     _tools(body, chat)
     if body.get("stream") is True:
         chat["stream"] = True

@@ -6,11 +6,21 @@ import httpx
 import orjson
 import pytest
 
-from routing.adapters.anthropic import AnthropicAdapter, AnthropicStream, from_anthropic, status_error, to_anthropic
+from routing.adapters.anthropic import (
+    EFFORT_FIELD,
+    THINKING_FIELD,
+    AnthropicAdapter,
+    AnthropicStream,
+    claude_version,
+    effort_for,
+    from_anthropic,
+    status_error,
+    to_anthropic,
+)
 from routing.adapters.base import STOP_SEQUENCE_FIELD
 from routing.adapters.common import tool_call
 from routing.errors import GatewayError, UpstreamError
-from tests.adapters.conftest import assert_chunks, assert_completion, collect, target_for
+from tests.adapters.conftest import assert_chunks, assert_completion, catalog_model, collect, target_for
 
 WEATHER_TOOL = {
     "type": "function",
@@ -825,3 +835,63 @@ async def test_it_reports_a_connection_lost_mid_stream(claude, vendor):
         async for chunk in AnthropicAdapter().stream(v.client, target_for(claude), chat(user("Hi"))):
             seen.append(chunk)
     assert e.value.kind == "stream" and [c["choices"][0]["delta"].get("content") for c in seen] == ["", "Hello"]
+
+
+def claude_model(upstream_id: str):
+    return catalog_model("anthropic", upstream_id, "https://api.anthropic.com", max_output_tokens=64000)
+
+
+def test_claude_versions_are_read_from_the_upstream_id():
+    assert claude_version("claude-opus-4-6") == ("opus", 4, 6)
+    assert claude_version("claude-sonnet-4-20250514") == ("sonnet", 4, 0)
+    assert claude_version("claude-haiku-4-5-20251001") == ("haiku", 4, 5)
+    assert claude_version("claude-sonnet-5") == ("sonnet", 5, 0)
+    assert claude_version("gpt-5.4") is None
+
+
+def test_adaptive_thinking_and_effort_go_as_asked_to_a_model_that_takes_them():
+    opus = claude_model("claude-opus-4-6")
+    ask = chat(user("Hi"), max_tokens=16000, reasoning_effort="high")
+    body = to_anthropic({**ask, THINKING_FIELD: {"type": "adaptive"}, EFFORT_FIELD: "max"}, opus)
+    assert body["thinking"] == {"type": "adaptive"} and body["output_config"] == {"effort": "max"}
+    assert "reasoning_effort" not in body and EFFORT_FIELD not in body
+    # Effort without thinking: the answer's whole token spending.
+    body = to_anthropic({**chat(user("Hi"), max_tokens=100), EFFORT_FIELD: "low"}, opus)
+    assert body["output_config"] == {"effort": "low"} and "thinking" not in body
+    shown = {"type": "adaptive", "display": "summarized"}
+    assert to_anthropic({**ask, THINKING_FIELD: shown}, opus)["thinking"] == shown
+
+
+@pytest.mark.parametrize(
+    ("effort", "max_tokens", "sent"),
+    [
+        (None, 32000, {"type": "enabled", "budget_tokens": 16384}),  # Anthropic's default effort: high
+        ("low", 32000, {"type": "enabled", "budget_tokens": 2048}),
+        ("medium", 32000, {"type": "enabled", "budget_tokens": 8192}),
+        ("max", 64000, {"type": "enabled", "budget_tokens": 32000}),
+        ("high", 4000, {"type": "enabled", "budget_tokens": 3999}),  # under max_tokens
+        ("high", 1024, None),  # not even the 1,024 minimum fits: no thinking
+    ],
+)
+def test_adaptive_thinking_becomes_a_budget_for_a_model_without_it(effort, max_tokens, sent):
+    sonnet4 = claude_model("claude-sonnet-4-20250514")
+    request = {**chat(user("Hi"), max_tokens=max_tokens, reasoning_effort="high"), THINKING_FIELD: {"type": "adaptive"}}
+    if effort:
+        request[EFFORT_FIELD] = effort
+    body = to_anthropic(request, sonnet4)
+    assert body.get("thinking") == sent
+    assert "output_config" not in body  # Sonnet 4 takes no effort
+
+
+def test_each_model_gets_an_effort_it_takes():
+    assert effort_for("claude-opus-4-6", "max") == "max"
+    assert effort_for("claude-sonnet-4-6", "max") == "high"
+    assert effort_for("claude-opus-4-6", "xhigh") == "high"
+    assert effort_for("claude-opus-4-7", "xhigh") == "xhigh"
+    assert effort_for("claude-sonnet-4-6", "low") == "low"
+    haiku = claude_model("claude-haiku-4-5")
+    assert "output_config" not in to_anthropic({**chat(user("Hi")), EFFORT_FIELD: "low"}, haiku)
+    opus45 = claude_model("claude-opus-4-5")
+    body = to_anthropic({**chat(user("Hi")), THINKING_FIELD: {"type": "adaptive"}, EFFORT_FIELD: "low"}, opus45)
+    assert body["output_config"] == {"effort": "low"}  # effort on Opus 4.5, adaptive thinking not yet
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}

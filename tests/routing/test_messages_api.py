@@ -535,6 +535,75 @@ def test_thinking_goes_to_claude_as_asked_and_elsewhere_as_reasoning(claude, gat
 
 
 @pytest.mark.parametrize("stream", [False, True])
+def test_adaptive_thinking_and_effort_reach_every_model_in_a_form_it_takes(claude, stream):
+    """Claude 4.6's adaptive thinking with output_config.effort, as the SDK sends it: Opus 4.6
+    takes both as they are; Sonnet 4 (which the simulator, like Anthropic, refuses adaptive
+    thinking and effort) thinks on a budget instead; DeepSeek's reasoner thinks at that effort."""
+    ask = {"max_tokens": 8000, "messages": HELLO, "thinking": {"type": "adaptive"}}
+    for model, effort in (
+        ("anthropic/claude-opus-4.6", "max"),
+        ("anthropic/claude-sonnet-4", "low"),
+        ("deepseek/deepseek-reasoner", "medium"),
+    ):
+        if stream:
+            with claude.messages.stream(model=model, output_config={"effort": effort}, **ask) as s:
+                msg = s.get_final_message()
+        else:
+            msg = claude.messages.create(model=model, output_config={"effort": effort}, **ask)
+        assert msg.model == model
+        assert msg.content[0].type == "thinking" and msg.content[0].thinking, model
+        assert msg.content[-1].type == "text" and msg.content[-1].text
+        if model.startswith("anthropic/"):
+            assert msg.content[0].signature.startswith("sig_")  # Claude's own signed block
+    # Effort alone, to a model that takes it and to one that does not.
+    for model in ("anthropic/claude-opus-4.6", "anthropic/claude-haiku-4.5", "auto"):
+        plain = claude.messages.create(model=model, max_tokens=200, messages=HELLO, output_config={"effort": "low"})
+        assert plain.content[0].type == "text" and plain.content[0].text
+
+
+def test_a_json_schema_output_config_holds_on_every_vendor(claude):
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["city", "population"],
+        "additionalProperties": False,
+    }
+    for model in ("anthropic/claude-sonnet-4", "openai/gpt-5.4", "google/gemini-2.5-flash", "deepseek/deepseek-chat"):
+        msg = claude.messages.create(
+            model=model,
+            max_tokens=300,
+            messages=[{"role": "user", "content": "The largest city in France, as JSON."}],
+            output_config={"format": {"type": "json_schema", "schema": schema}},
+        )
+        answer = orjson.loads(msg.content[0].text)
+        assert set(answer) == {"city", "population"} and isinstance(answer["population"], int), model
+        assert msg.stop_reason == "end_turn"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("output_config", {"effort": "extreme"}, "output_config.effort"),
+        ("output_config", {"verbosity": "low"}, "output_config.verbosity"),
+        ("output_config", "high", "output_config"),
+        ("output_config", {"format": {"type": "json_object"}}, "output_config.format.type"),
+        ("output_config", {"format": {"type": "json_schema"}}, "output_config.format.schema"),
+        ("thinking", {"type": "adaptive", "display": "loud"}, "thinking.display"),
+    ],
+)
+def test_a_bad_output_config_or_thinking_is_refused_in_anthropics_shape(gateway, tenant, field, value, named):
+    resp = httpx.post(
+        gateway.url + "/v1/messages",
+        headers={"x-api-key": tenant.key},
+        json={"model": "auto", "max_tokens": 100, "messages": HELLO, field: value},
+        timeout=30,
+    )
+    body = resp.json()
+    assert resp.status_code == 400 and body["error"]["type"] == "invalid_request_error"
+    assert body["error"]["message"].startswith(named)
+
+
+@pytest.mark.parametrize("stream", [False, True])
 def test_thinking_with_tools_keeps_claudes_signed_blocks_across_turns(claude, stream):
     ask = {
         "model": "anthropic/claude-sonnet-4",
