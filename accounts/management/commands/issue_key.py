@@ -2,7 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.audit import audit_record
-from accounts.keys import apikey_create, organization_get_or_create
+from accounts.keys import apikey_create
+from accounts.models import Organization
+from accounts.orgs import organization_row_create
 from accounts.scoping import scopes_disabled
 from billing.money import InvalidAmount, format_usd, parse_usd, usd_to_nusd
 
@@ -25,7 +27,12 @@ class Command(BaseCommand):
     help = "Creates the organization if needed and prints a new API key as the last line."
 
     def add_arguments(self, parser):
-        parser.add_argument("--org", required=True, help="organization name")
+        parser.add_argument(
+            "--org",
+            required=True,
+            help="the organization's slug or name (created under that name when there is none); "
+            "a name that several organizations share is refused: give the slug",
+        )
         parser.add_argument("--name", default="cli", help="a name for the key")
         parser.add_argument(
             "--credit-usd",
@@ -36,7 +43,7 @@ class Command(BaseCommand):
     @scopes_disabled()  # an operator's command
     def handle(self, *args, org, name, credit_usd, **options):
         credit = usd(credit_usd) if credit_usd is not None else 0
-        organization = organization_get_or_create(name=org)
+        organization = self._organization(org)
         with transaction.atomic():
             key, raw = apikey_create(organization=organization, name=name)
             audit_record(
@@ -61,6 +68,21 @@ class Command(BaseCommand):
         self._say_balance(organization)
         self.stdout.write(f"Key {key.prefix}… created. It is shown once; store it now:")
         self.stdout.write(raw)
+
+    def _organization(self, org: str) -> Organization:
+        """The organization whose slug is `org`, else the one named `org`, else a new one of that
+        name. Names are not unique (every sign-up's "<name>'s organization"): a key must never go
+        to a tenant picked at random, so a shared name is refused."""
+        by_slug = Organization.objects.filter(slug=org).first()
+        if by_slug is not None:
+            return by_slug
+        named = list(Organization.objects.filter(name=org).order_by("pk")[:6])
+        if len(named) > 1:
+            slugs = ", ".join(o.slug for o in named[:5]) + (", ..." if len(named) > 5 else "")
+            raise CommandError(
+                f'More than one organization is named "{org}" (slugs: {slugs}); give the slug: --org <slug>'
+            )
+        return named[0] if named else organization_row_create(org)
 
     def _say_balance(self, organization) -> None:
         from billing.models import CreditAccount
