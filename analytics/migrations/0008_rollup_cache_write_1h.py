@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0007_cache_write_1h'),
+        ("analytics", "0007_cache_write_1h"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='usagerollup',
-            name='cache_write_1h_tokens',
+            model_name="usagerollup",
+            name="cache_write_1h_tokens",
             field=models.BigIntegerField(default=0),
         ),
     ]
