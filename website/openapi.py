@@ -56,8 +56,9 @@ RESPONSE_HEADERS = [
     ),
     ("x-ratelimit-reset-requests / -tokens", "When that limit is back to its full burst, e.g. 20s, 1m0s."),
     (
-        "anthropic-ratelimit-requests-limit / -remaining / -reset",
-        "On /v1/messages, Anthropic's names for the same (also -tokens-): the reset is an RFC 3339 time, "
+        "anthropic-ratelimit-*",
+        "On /v1/messages, the same limits under Anthropic's names, "
+        "anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}; the reset is an RFC 3339 time, "
         "e.g. 2026-12-03T08:00:41Z.",
     ),
     ("retry-after", "On 429 (and on a 502 whose upstream asked for it): seconds to wait before retrying."),
