@@ -267,6 +267,8 @@ class AnthropicFormat(WireFormat):
             stop=_stop_sequences(body.get("stop_sequences")),
         )
         thinking = _thinking(body, model, max_tokens)
+        if thinking and kind in ("any", "tool"):
+            raise _bad("Thinking may not be enabled when tool_choice forces tool use.")
         if thinking:
             _check_thinking_turn(messages)
         return Parsed(ask, body.get("stream") is True, {"prompt": prompt, "thinking": thinking})

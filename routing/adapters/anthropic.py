@@ -45,6 +45,8 @@ Translation choices, where the two APIs differ:
   Anthropic's minimum of 1,024 does not fit). Their `output_config.effort` (the gateway field
   x_anthropic_effort) goes to the models that take effort (Opus 4.5 and later, Sonnet 4.6 and
   later), "max" to Opus only and "xhigh" to Opus 4.7 and later (else "high"); others do without.
+  Claude does not think while a tool is forced, so a request whose tool_choice forces one (the
+  JSON mode's tool, or the caller's "required" or named tool) is sent without thinking.
 - A conversation that opens with an assistant message (a greeting) gets a user turn "." before
   it: the API wants a user turn first.
 - `user` becomes metadata.user_id; `parallel_tool_calls: false` becomes
@@ -194,11 +196,12 @@ def to_anthropic(request: dict, model: ModelInfo) -> dict:
         body["stop_sequences"] = stop
     if request.get("user"):
         body["metadata"] = {"user_id": request["user"]}
-    if thinking and (sent := _thinking_for(model, thinking, effort, out_tokens)):
-        body["thinking"] = sent
     if effort and takes_effort(model.upstream_id):
         body["output_config"] = {"effort": effort_for(model.upstream_id, effort)}
     _add_tools(request, body)
+    forced = body.get("tool_choice", {}).get("type") in ("any", "tool")
+    if thinking and not forced and (sent := _thinking_for(model, thinking, effort, out_tokens)):
+        body["thinking"] = sent
     if model.cache_write_1h_price_usd_micro_per_mtok is None:
         for name in ("system", "tools"):
             if name in body:

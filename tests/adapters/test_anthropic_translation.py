@@ -895,3 +895,14 @@ def test_each_model_gets_an_effort_it_takes():
     body = to_anthropic({**chat(user("Hi")), THINKING_FIELD: {"type": "adaptive"}, EFFORT_FIELD: "low"}, opus45)
     assert body["output_config"] == {"effort": "low"}  # effort on Opus 4.5, adaptive thinking not yet
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+
+
+def test_thinking_is_left_off_while_a_tool_is_forced(claude):
+    thinking = {THINKING_FIELD: {"type": "enabled", "budget_tokens": 2048}, "reasoning_effort": "low"}
+    schema = {"type": "json_schema", "json_schema": {"name": "o", "schema": {"type": "object"}}}
+    as_json = to_anthropic({**chat(user("Hi"), response_format=schema), **thinking}, claude)
+    assert as_json["tool_choice"] == {"type": "tool", "name": "json_response"} and "thinking" not in as_json
+    required = to_anthropic({**chat(user("Hi"), tools=[WEATHER_TOOL], tool_choice="required"), **thinking}, claude)
+    assert required["tool_choice"] == {"type": "any"} and "thinking" not in required
+    free = to_anthropic({**chat(user("Hi"), tools=[WEATHER_TOOL], tool_choice="auto"), **thinking}, claude)
+    assert free["tool_choice"] == {"type": "auto"} and free["thinking"]["type"] == "enabled"

@@ -578,6 +578,17 @@ def test_a_json_schema_output_config_holds_on_every_vendor(claude):
         answer = orjson.loads(msg.content[0].text)
         assert set(answer) == {"city", "population"} and isinstance(answer["population"], int), model
         assert msg.stop_reason == "end_turn"
+    # With thinking on: Claude does not think while the JSON tool is forced, so it answers without.
+    for model in ("anthropic/claude-opus-4.6", "anthropic/claude-sonnet-4"):
+        msg = claude.messages.create(
+            model=model,
+            max_tokens=8000,
+            messages=[{"role": "user", "content": "The largest city in France, as JSON."}],
+            thinking={"type": "adaptive"},
+            output_config={"format": {"type": "json_schema", "schema": schema}},
+        )
+        assert [b.type for b in msg.content] == ["text"], model
+        assert set(orjson.loads(msg.content[0].text)) == {"city", "population"}
 
 
 @pytest.mark.parametrize(
@@ -744,3 +755,42 @@ def test_count_tokens_is_anthropics_count_for_claude_and_an_estimate_elsewhere(c
     assert other.headers["x-aipower-token-count"] == "estimate" and other.parse().input_tokens > 200
     nokey = httpx.post(gateway.url + "/v1/messages/count_tokens", json={"model": "auto", "messages": HELLO})
     assert nokey.status_code == 401 and nokey.json()["error"]["type"] == "authentication_error"
+
+
+def test_a_claude_code_shaped_request_is_served(gateway, tenant):
+    """What a coding agent on the anthropic SDK sends every turn: its betas, a cached system
+    prompt in blocks, cached tools, metadata, adaptive thinking with temperature 1, a streamed
+    answer, and Anthropic-only extras the gateway cannot apply (context_management), on the
+    coding route and on Claude itself."""
+    tools = [
+        {"name": "Read", "description": "Read a file.", "input_schema": {"type": "object", "properties": {}}},
+        {**WEATHER, "cache_control": {"type": "ephemeral"}},
+    ]
+    with anthropic.Anthropic(
+        base_url=gateway.url,
+        auth_token=tenant.key,  # Authorization: Bearer, as ANTHROPIC_AUTH_TOKEN sends it
+        max_retries=0,
+        timeout=30,
+        default_headers={"anthropic-beta": "interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14"},
+    ) as agent:
+        for model in ("auto-code", "anthropic/claude-opus-4.6"):
+            with agent.messages.stream(
+                model=model,
+                max_tokens=16000,
+                system=[
+                    {"type": "text", "text": "You are a coding agent."},
+                    {"type": "text", "text": "Repository notes. " * 200, "cache_control": {"type": "ephemeral"}},
+                ],
+                messages=[{"role": "user", "content": [{"type": "text", "text": "Refactor utils.py, please."}]}],
+                tools=tools,
+                metadata={"user_id": "user_abc_account_def_session_123"},
+                thinking={"type": "adaptive"},
+                extra_body={
+                    "temperature": 1,
+                    "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]},
+                },
+            ) as s:
+                msg = s.get_final_message()
+            assert msg.stop_reason in ("end_turn", "tool_use"), model
+            assert msg.content and msg.usage.output_tokens > 0
+            assert msg.content[0].type == "thinking"
