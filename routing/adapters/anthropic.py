@@ -199,7 +199,8 @@ def to_anthropic(request: dict, model: ModelInfo) -> dict:
     if effort and takes_effort(model.upstream_id):
         body["output_config"] = {"effort": effort_for(model.upstream_id, effort)}
     _add_tools(request, body)
-    forced = body.get("tool_choice", {}).get("type") in ("any", "tool")
+    choice = body.get("tool_choice")
+    forced = isinstance(choice, dict) and choice.get("type") in ("any", "tool")
     if thinking and not forced and (sent := _thinking_for(model, thinking, effort, out_tokens)):
         body["thinking"] = sent
     if model.cache_write_1h_price_usd_micro_per_mtok is None:
