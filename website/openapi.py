@@ -176,6 +176,12 @@ PARAMETERS = [
     ("tools, tool_choice, parallel_tool_calls", "as OpenAI", "Function calling; routes skip models without tools."),
     ("response_format", "object", 'JSON mode ({"type": "json_object"}) and JSON schema.'),
     (
+        "reasoning_effort",
+        "string",
+        "none, minimal, low, medium, high: reasoning models think at it; Claude thinks too (adaptive thinking "
+        "or a budget; needs temperature 1), its thinking in reasoning_content.",
+    ),
+    (
         "service_tier",
         "string",
         "Accepted (auto, default, flex, priority, …) but not sent: every request is served and billed at the "

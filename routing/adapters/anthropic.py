@@ -24,17 +24,23 @@ Translation choices, where the two APIs differ:
   is a 400.
 - Rejected with a 400 naming the parameter (they would change the answer and Anthropic cannot
   express them): n > 1, logprobs, top_logprobs, logit_bias, non-zero presence_penalty or
-  frequency_penalty, reasoning_effort (extended thinking needs the signed thinking blocks of
-  earlier turns back, which OpenAI-shaped history cannot carry), audio output, prediction,
+  frequency_penalty, audio output, prediction,
   web_search_options, verbosity, legacy functions/function_call, input_audio parts, file parts
   other than base64 PDFs.
 - Dropped as harmless: seed (OpenAI only promises best-effort determinism), stream_options (the
   adapter always reports usage), store, metadata, service_tier, prompt_cache_key,
   safety_identifier, a message's `name`, a tool's `strict`, `reasoning_content` on earlier
   assistant messages.
+- `reasoning_effort` (low, medium, high, xhigh) turns thinking on: adaptive thinking at that
+  effort on the models that take it, a budget for it on the others (below). The thinking comes
+  back as `reasoning_content`. It needs temperature 1 and top_p of at least 0.95 (unset is
+  fine): other values are a 400 naming them, as Claude does not think at them. In a tool loop
+  (the last assistant message made tool calls) Anthropic wants that turn's signed thinking
+  blocks back, which OpenAI-shaped history cannot carry, so the loop's later requests go without
+  thinking; "none" and "minimal" mean no thinking.
 - Callers of the gateway's own Messages endpoint may ask for extended thinking: their `thinking`
   object arrives as the gateway field `x_anthropic_thinking` (with reasoning_effort, for other
-  vendors) and is sent as it is; reasoning_effort alone is still refused, as above. The signed
+  vendors) and is sent as it is. The signed
   thinking blocks go back to that endpoint in the same field: on the answer's message (a list of
   thinking / redacted_thinking blocks), in streams as deltas ({"type": "signature", ...} or a
   redacted_thinking block); an assistant message carrying the field in a later request has
@@ -107,8 +113,9 @@ _UNSUPPORTED = {
     "n": lambda v: v is not None and v > 1,
     "presence_penalty": bool,
     "frequency_penalty": bool,
-    "reasoning_effort": lambda v: v is not None,
 }
+# OpenAI's reasoning_effort as Claude's effort; "none" and "minimal": no thinking.
+CHAT_EFFORTS = {"none": None, "minimal": None, "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
 
 STOP_REASONS: dict[str | None, str] = {
     "end_turn": "stop",
@@ -165,15 +172,43 @@ def _thinking_for(model: ModelInfo, thinking: dict, effort: str | None, max_toke
     return {"type": "enabled", "budget_tokens": budget} if budget >= MIN_THINKING_BUDGET else None
 
 
+def _chat_thinking(request: dict) -> tuple[dict | None, str | None]:
+    """(thinking, effort) for a chat caller's reasoning_effort: adaptive thinking at that effort
+    (a budget for models without adaptive thinking, see _thinking_for). None when the effort is
+    "none"/"minimal", or when the conversation is in a tool loop whose last assistant turn comes
+    without its signed thinking blocks (OpenAI-shaped history cannot carry them, and Anthropic
+    requires them back while thinking is on): that turn goes on without thinking."""
+    value = request["reasoning_effort"]
+    if value not in CHAT_EFFORTS:
+        raise invalid(
+            f"'reasoning_effort' must be one of {', '.join(CHAT_EFFORTS)} for Anthropic models.",
+            param="reasoning_effort",
+            code="unsupported_value",
+        )
+    effort = CHAT_EFFORTS[value]
+    if effort is None:
+        return None, None
+    for name, ok in (("temperature", lambda v: v == 1), ("top_p", lambda v: v >= 0.95)):
+        if request.get(name) is not None and not ok(request[name]):
+            raise invalid(
+                f"'{name}' cannot be {request[name]} with 'reasoning_effort' on Anthropic models: Claude "
+                "thinks only at temperature 1 and top_p 0.95 to 1 (leave them unset).",
+                param=name,
+                code="unsupported_value",
+            )
+    last = next((m for m in reversed(request["messages"]) if m.get("role") == "assistant"), None)
+    if last is not None and last.get("tool_calls") and not last.get(THINKING_FIELD):
+        return None, effort
+    return {"type": "adaptive"}, effort
+
+
 def to_anthropic(request: dict, model: ModelInfo) -> dict:
     """The Messages API body for an (already validated) OpenAI chat request."""
     thinking = request.get(THINKING_FIELD)
     effort = request.get(EFFORT_FIELD)
-    reject_unsupported(
-        {k: v for k, v in request.items() if k != "reasoning_effort"} if thinking else request,
-        "Anthropic",
-        _UNSUPPORTED,
-    )
+    reject_unsupported(request, "Anthropic", _UNSUPPORTED)
+    if thinking is None and request.get("reasoning_effort") is not None:
+        thinking, effort = _chat_thinking(request)
     temperature = request.get("temperature")
     if temperature is not None and temperature > 1:
         raise invalid(

@@ -338,7 +338,7 @@ def test_it_rejects_a_temperature_above_one(claude):
         ("logit_bias", {"50256": -100}),
         ("presence_penalty", 0.5),
         ("frequency_penalty", -1),
-        ("reasoning_effort", "high"),
+        ("reasoning_effort", "extreme"),
         ("modalities", ["text", "audio"]),
     ],
 )
@@ -906,3 +906,42 @@ def test_thinking_is_left_off_while_a_tool_is_forced(claude):
     assert required["tool_choice"] == {"type": "any"} and "thinking" not in required
     free = to_anthropic({**chat(user("Hi"), tools=[WEATHER_TOOL], tool_choice="auto"), **thinking}, claude)
     assert free["tool_choice"] == {"type": "auto"} and free["thinking"]["type"] == "enabled"
+
+
+def test_a_chat_callers_reasoning_effort_makes_claude_think():
+    opus, sonnet4 = claude_model("claude-opus-4-6"), claude_model("claude-sonnet-4-20250514")
+    body = to_anthropic(chat(user("Hi"), reasoning_effort="medium"), opus)
+    assert body["thinking"] == {"type": "adaptive"} and body["output_config"] == {"effort": "medium"}
+    assert "reasoning_effort" not in body
+    body = to_anthropic(chat(user("Hi"), reasoning_effort="low", max_tokens=8000), sonnet4)
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048} and "output_config" not in body
+    for none in ("none", "minimal"):
+        body = to_anthropic(chat(user("Hi"), reasoning_effort=none), opus)
+        assert "thinking" not in body and "output_config" not in body
+    # temperature 1 and top_p of at least 0.95 are what Claude thinks at; others are refused.
+    assert to_anthropic(chat(user("Hi"), reasoning_effort="high", temperature=1, top_p=0.95), opus)["thinking"]
+    for name, value in (("temperature", 0.2), ("top_p", 0.5)):
+        with pytest.raises(GatewayError) as e:
+            to_anthropic(chat(user("Hi"), reasoning_effort="high", **{name: value}), opus)
+        assert (e.value.status, e.value.param) == (400, name)
+
+
+def test_in_a_tool_loop_a_chat_callers_turn_goes_on_without_thinking():
+    opus = claude_model("claude-opus-4-6")
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"location": "Paris"}'},
+    }
+    loop = chat(
+        user("Weather in Paris?"),
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+        tools=[WEATHER_TOOL],
+        reasoning_effort="high",
+    )
+    body = to_anthropic(loop, opus)
+    assert "thinking" not in body and body["output_config"] == {"effort": "high"}
+    # A new user turn after the loop: thinking again.
+    later = {**loop, "messages": [*loop["messages"], {"role": "assistant", "content": "18C."}, user("Thanks")]}
+    assert to_anthropic(later, opus)["thinking"] == {"type": "adaptive"}

@@ -137,3 +137,64 @@ def test_models_need_a_key(gateway):
         pytest.raises(openai.AuthenticationError),
     ):
         c.models.list()
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_reasoning_effort_makes_claude_think_through_the_chat_api(client, stream):
+    """reasoning_effort, as OpenAI's SDK sends it, reaches Claude as thinking: pinned, and on the
+    routes whose first choice is Claude; the thinking comes back as reasoning_content."""
+    for model, served in (("anthropic/claude-opus-4.6", None), ("auto-best", "anthropic/claude-opus-4.6")):
+        if stream:
+            chunks = list(
+                client.chat.completions.create(model=model, messages=HELLO, reasoning_effort="high", stream=True)
+            )
+            reasoning = "".join(
+                (c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices
+            )
+            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+            ran = chunks[0].model
+        else:
+            reply = client.chat.completions.create(model=model, messages=HELLO, reasoning_effort="high")
+            reasoning = (reply.choices[0].message.model_extra or {}).get("reasoning_content")
+            text, ran = reply.choices[0].message.content, reply.model
+        assert reasoning and text, model
+        assert ran == (served or model)
+
+
+def test_a_tool_loop_with_reasoning_effort_goes_on_without_thinking_on_claude(client):
+    """Claude wants a tool loop's signed thinking back, which OpenAI-shaped history cannot carry:
+    the loop's next request goes without thinking instead of failing (the simulator, as Anthropic,
+    refuses thinking whose tool loop lacks its signed block)."""
+    ask = {"model": "anthropic/claude-sonnet-4", "tools": [WEATHER], "reasoning_effort": "low", "max_tokens": 4000}
+    turn = [{"role": "user", "content": "Weather in Paris?"}]
+    first = client.chat.completions.create(messages=turn, **ask)
+    message = first.choices[0].message
+    assert first.choices[0].finish_reason == "tool_calls" and (message.model_extra or {}).get("reasoning_content")
+    history = turn + [
+        message.model_dump(exclude_none=True, include={"role", "content", "tool_calls"}),
+        {"role": "tool", "tool_call_id": message.tool_calls[0].id, "content": "18C and sunny"},
+    ]
+    second = client.chat.completions.create(messages=history, **ask)
+    assert second.choices[0].message.content and second.choices[0].finish_reason == "stop"
+    assert not (second.choices[0].message.model_extra or {}).get("reasoning_content")
+
+
+def test_reasoning_effort_with_a_temperature_claude_cannot_think_at(client):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(
+            model="anthropic/claude-opus-4.6", messages=HELLO, reasoning_effort="high", temperature=0.2
+        )
+    assert e.value.body["param"] == "temperature" and "temperature 1" in e.value.body["message"]
+    # A route moves on to a model that takes both.
+    reply = client.chat.completions.create(model="auto-best", messages=HELLO, reasoning_effort="high", temperature=0.2)
+    assert reply.model != "anthropic/claude-opus-4.6" and reply.choices[0].message.content
