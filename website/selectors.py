@@ -88,7 +88,9 @@ def long_prices(m: ModelInfo, bp: int) -> LongPrices | None:
 
 def capabilities(m: ModelInfo) -> tuple[str, ...]:
     """Beyond chat (every model): tools, vision, PDF and audio input, JSON mode; "no streaming" when
-    it cannot stream."""
+    it cannot stream. An embedding model: "embeddings" and its dimensions."""
+    if m.kind == "embedding":
+        return ("embeddings",) + ((f"{m.dimensions:,} dimensions",) if m.dimensions else ())
     caps = [] if m.supports_streaming else ["no streaming"]
     if m.supports_tools:
         caps.append("tools")

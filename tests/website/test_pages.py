@@ -123,11 +123,14 @@ def test_pricing_lists_every_enabled_model_with_upstream_and_our_price(web):
         row = row.group(1)
         cached = m.cached_input_price_usd_micro_per_mtok
         cached = m.input_price_usd_micro_per_mtok if cached is None else cached
-        for kind, micro in (
-            ("input", m.input_price_usd_micro_per_mtok),
-            ("cached", cached),
-            ("output", m.output_price_usd_micro_per_mtok),
-        ):
+        priced = [("input", m.input_price_usd_micro_per_mtok)]
+        if m.kind == "embedding":  # input only: no cached-input or output prices, which it never bills
+            assert 'data-price="embedding"' in row and 'data-price="output-' not in row
+            assert 'data-price="cached-' not in row and '<span class="pill">embeddings</span>' in row
+            assert f'<span class="pill">{m.dimensions:,} dimensions</span>' in row
+        else:
+            priced += [("cached", cached), ("output", m.output_price_usd_micro_per_mtok)]
+        for kind, micro in priced:
             ours = micro * (10_000 + MARKUP)  # exact, in 1e-4 micro-USD
             assert f'data-price="{kind}-upstream">{costs.per_million(micro)}<' in row
             assert f'data-price="{kind}-ours">{costs.per_million(costs.Decimal(ours) / 10_000)}<' in row
@@ -147,6 +150,7 @@ def test_pricing_lists_every_enabled_model_with_upstream_and_our_price(web):
         assert ('<span class="pill">audio input</span>' in row) == m.supports_audio_input, m.public_id
     assert page.count("<tr data-model=") == enabled.count()
     assert enabled.filter(supports_pdf_input=True).exists() and enabled.filter(supports_audio_input=True).exists()
+    assert enabled.filter(kind="embedding").exists()
     # Claude's cache writes: $3.75 for five minutes, $6 for one hour (+15%: $4.3125, $6.90).
     sonnet = re.search(r'<tr data-model="anthropic/claude-sonnet-4">(.*?)</tr>', page, re.S).group(1)
     assert 'data-price="write-ours">$4.3125<' in sonnet and 'data-price="write-1h-ours">$6.90<' in sonnet
