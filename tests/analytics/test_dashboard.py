@@ -182,6 +182,7 @@ def test_savings_against_the_baseline_match_a_hand_computed_example(org):
         resp = org.client_for(org.viewer).get(URL, {"range": "24h"})  # default baseline: auto-best's first model
         assert resp.context["baseline"].public_id == "anthropic/claude-opus-4.6"
         [row] = resp.context["savings"]
+        assert "100000 cache writes (40000 for one hour)" in resp.text
         assert row["baseline_nusd"] == 7_906_250_000
         assert row["charged_nusd"] == 500_000_000
         assert row["saved_nusd"] == 7_406_250_000
