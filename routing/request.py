@@ -166,10 +166,21 @@ def _audio_tokens(part: dict, pw: str) -> int:
     return 1 + len(data) * 3 // 4 // AUDIO_BYTES_PER_TOKEN
 
 
-def _message_text_and_images(i: int, msg) -> tuple[int, int, int, int, int, int, int]:
-    """Validates one message; returns (characters of text, number of images, UTF-8 bytes of text,
-    number of file parts, number of audio parts, estimated tokens of those parts, its cache marks
-    as cache_mark_level gives them)."""
+@dataclass(slots=True)
+class _Tally:
+    """What validate counts over the messages."""
+
+    chars: int = 0  # characters of text
+    nbytes: int = 0  # UTF-8 bytes of text
+    images: int = 0
+    files: int = 0  # file parts (PDFs)
+    audios: int = 0  # input_audio parts
+    media_tokens: int = 0  # the estimated tokens of the file and audio parts
+    marks: int = 0  # the highest cache mark, as cache_mark_level gives it
+
+
+def _tally_message(i: int, msg, t: _Tally) -> None:
+    """Validates one message and adds what it holds to `t`."""
     where = f"messages[{i}]"
     if not isinstance(msg, dict):
         raise invalid(f"'{where}' must be an object.", param=where, code="invalid_type")
@@ -177,10 +188,9 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int, int, int, int,
     if role not in ROLES:
         raise invalid(f"'{where}.role' must be one of {sorted(ROLES)}.", param=f"{where}.role", code="invalid_value")
     content = msg.get("content")
-    chars = images = nbytes = files = audios = media_tokens = marks = 0
     if isinstance(content, str):
-        chars = len(content)
-        nbytes = _nbytes(content)
+        t.chars += len(content)
+        t.nbytes += _nbytes(content)
     elif isinstance(content, list):
         for j, part in enumerate(content):
             pw = f"{where}.content[{j}]"
@@ -190,12 +200,12 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int, int, int, int,
                 )
             kind = part["type"]
             if "cache_control" in part:
-                marks = max(marks, cache_mark_level(part["cache_control"]))
+                t.marks = max(t.marks, cache_mark_level(part["cache_control"]))
             if kind == "text":
                 if not isinstance(part.get("text"), str):
                     raise invalid(f"'{pw}.text' must be a string.", param=f"{pw}.text", code="invalid_type")
-                chars += len(part["text"])
-                nbytes += _nbytes(part["text"])
+                t.chars += len(part["text"])
+                t.nbytes += _nbytes(part["text"])
             elif kind == "image_url":
                 if role != "user":
                     raise invalid(f"Image parts are only allowed in user messages ('{pw}').", param=pw)
@@ -207,13 +217,13 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int, int, int, int,
                         param=f"{pw}.image_url.url",
                         code="invalid_value",
                     )
-                images += 1
+                t.images += 1
             elif kind == "file":
-                files += 1
-                media_tokens += _file_tokens(part, pw)
+                t.files += 1
+                t.media_tokens += _file_tokens(part, pw)
             elif kind == "input_audio":
-                audios += 1
-                media_tokens += _audio_tokens(part, pw)
+                t.audios += 1
+                t.media_tokens += _audio_tokens(part, pw)
     elif content is None:
         if role != "assistant" or not msg.get("tool_calls"):
             raise invalid(
@@ -253,9 +263,8 @@ def _message_text_and_images(i: int, msg) -> tuple[int, int, int, int, int, int,
                     param=f"{where}.tool_calls[{k}]",
                     code="invalid_type",
                 )
-            chars += len(fn["name"]) + len(fn["arguments"])
-            nbytes += _nbytes(fn["name"]) + _nbytes(fn["arguments"]) + BOUND_PER_TOOL
-    return chars, images, nbytes, files, audios, media_tokens, marks
+            t.chars += len(fn["name"]) + len(fn["arguments"])
+            t.nbytes += _nbytes(fn["name"]) + _nbytes(fn["arguments"]) + BOUND_PER_TOOL
 
 
 def cache_mark_level(mark) -> int:
@@ -282,16 +291,10 @@ def validate(body: dict) -> Features:
         raise invalid("'messages' is required.", param="messages", code="missing_required_parameter")
     if not isinstance(messages, list) or not messages:
         raise invalid("'messages' must be a non-empty array.", param="messages", code="invalid_type")
-    chars = images = nbytes = files = audios = media_tokens = marks = 0
+    t = _Tally()
     for i, msg in enumerate(messages):
-        c, n, b, fp, ap, mt, mk = _message_text_and_images(i, msg)
-        marks = max(marks, mk)
-        chars += c
-        images += n
-        nbytes += b
-        files += fp
-        audios += ap
-        media_tokens += mt
+        _tally_message(i, msg, t)
+    chars, images, nbytes, marks = t.chars, t.images, t.nbytes, t.marks
 
     _check_bool(body, "stream")
     stream = bool(body.get("stream"))
@@ -427,7 +430,7 @@ def validate(body: dict) -> Features:
         (chars + tool_chars) // CHARS_PER_TOKEN
         + TOKENS_PER_MESSAGE * len(messages)
         + TOKENS_PER_IMAGE * images
-        + media_tokens
+        + t.media_tokens
     )
     return Features(
         prompt_tokens=prompt_tokens,
@@ -439,8 +442,8 @@ def validate(body: dict) -> Features:
         include_usage=include_usage,
         prompt_tokens_bound=bound,
         n=n,
-        documents=files > 0,
-        audio=audios > 0,
+        documents=t.files > 0,
+        audio=t.audios > 0,
         cache_marks=marks,
     )
 
